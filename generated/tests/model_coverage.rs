@@ -1,0 +1,162 @@
+//! Checks generated/ against model/: fresh, all 62 operations, one check per constraint trait.
+
+use berth_codegen::smithy::{Member, SmithyModel};
+use berth_generated::ecr::Operation;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+fn model() -> SmithyModel {
+    let (ecr, overlay, oci) = (
+        read(berth_codegen::ECR_MODEL),
+        read(berth_codegen::ECR_OVERLAY),
+        read(berth_codegen::OCI_TABLES),
+    );
+    berth_codegen::load_ecr(&berth_codegen::ModelSources {
+        ecr: &ecr,
+        overlay: Some(&overlay),
+        oci: &oci,
+    })
+    .unwrap()
+}
+
+#[test]
+fn generated_code_is_fresh() {
+    let stale = berth_codegen::check(&root()).unwrap();
+    assert!(
+        stale.is_empty(),
+        "generated/ is stale, run `cargo xtask codegen`: {stale:?}"
+    );
+}
+
+#[test]
+fn every_operation_of_model_and_overlay_is_generated() {
+    let model = model();
+    let service = &model.shapes[berth_codegen::SERVICE_ID];
+    let from_model: BTreeSet<&str> = service
+        .operations
+        .iter()
+        .map(|o| o.target.rsplit('#').next().unwrap())
+        .collect();
+    let generated: BTreeSet<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+    assert_eq!(from_model.len(), 62);
+    assert_eq!(generated, from_model);
+    for op in Operation::ALL {
+        let target = format!("AmazonEC2ContainerRegistry_V20150921.{}", op.name());
+        assert_eq!(Operation::from_target(&target), Some(op));
+    }
+    assert_eq!(
+        Operation::from_target("AmazonEC2ContainerRegistry_V20150921.Nope"),
+        None
+    );
+}
+
+#[test]
+fn service_trait_has_one_method_per_operation() {
+    let source = read("generated/src/ecr/service.rs");
+    let start = source.find("pub trait EcrService").expect("trait present");
+    let end = start + source[start..].find("\n}\n").expect("trait ends");
+    let methods = source[start..end].matches("    fn ").count();
+    assert_eq!(methods, 62);
+}
+
+/// Counts constraint traits the independent way: walk every structure an input reaches.
+#[derive(Default, Debug, PartialEq)]
+struct Counts(BTreeMap<&'static str, usize>);
+
+impl Counts {
+    fn add(&mut self, kind: &'static str) {
+        *self.0.entry(kind).or_default() += 1;
+    }
+}
+
+fn count_shape_traits(
+    model: &SmithyModel,
+    member: &Member,
+    counts: &mut Counts,
+    queue: &mut Vec<String>,
+) {
+    for (trait_name, kind) in [
+        ("smithy.api#length", "length"),
+        ("smithy.api#range", "range"),
+        ("smithy.api#pattern", "pattern"),
+    ] {
+        if member.traits.contains_key(trait_name) {
+            counts.add(kind);
+        }
+        if let Some(target) = model.shapes.get(&member.target) {
+            if target.traits.contains_key(trait_name) {
+                counts.add(kind);
+            }
+        }
+    }
+    let Some(target) = model.shapes.get(&member.target) else {
+        return;
+    };
+    match target.kind.as_str() {
+        "structure" => queue.push(member.target.clone()),
+        "list" => count_shape_traits(model, target.member.as_ref().unwrap(), counts, queue),
+        "map" => {
+            count_shape_traits(model, target.key.as_ref().unwrap(), counts, queue);
+            count_shape_traits(model, target.value.as_ref().unwrap(), counts, queue);
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_constraint_trait_of_every_input_has_one_generated_check() {
+    let model = model();
+    let service = &model.shapes[berth_codegen::SERVICE_ID];
+    let mut queue: Vec<String> = service
+        .operations
+        .iter()
+        .map(|o| {
+            model.shapes[&o.target]
+                .input
+                .as_ref()
+                .unwrap()
+                .target
+                .clone()
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut expected = Counts::default();
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        for member in model.shapes[&id].members.values() {
+            if member.traits.contains_key("smithy.api#required") {
+                expected.add("required");
+            }
+            count_shape_traits(&model, member, &mut expected, &mut queue);
+        }
+    }
+    let source = read("generated/src/ecr/validate.rs");
+    let mut generated = Counts::default();
+    for kind in ["required", "length", "range", "pattern"] {
+        for _ in source.matches(&format!("check::{kind}(")) {
+            generated.add(kind);
+        }
+    }
+    assert_eq!(generated, expected);
+    assert!(
+        expected.0["required"] > 90 && expected.0["pattern"] > 30,
+        "{expected:?}"
+    );
+    for id in &seen {
+        let name = id.rsplit('#').next().unwrap();
+        assert!(
+            source.contains(&format!("impl Validate for {name} ")),
+            "no validate() for {name}"
+        );
+    }
+}
