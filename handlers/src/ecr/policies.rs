@@ -1,0 +1,145 @@
+//! SetRepositoryPolicy, GetRepositoryPolicy, DeleteRepositoryPolicy.
+
+use super::{required, EcrHandlers};
+use crate::error::RegistryError;
+use crate::scope::{Caller, RegistryScope};
+use berth_generated::ecr::*;
+use serde::Deserialize;
+
+/// The shape an IAM policy document must have for ECR to store it.
+#[derive(Deserialize)]
+struct PolicyDocument {
+    #[serde(rename = "Statement")]
+    statement: OneOrMany<Statement>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+#[derive(Deserialize)]
+struct Statement {
+    #[serde(rename = "Effect")]
+    effect: Effect,
+}
+
+#[derive(Deserialize)]
+enum Effect {
+    Allow,
+    Deny,
+}
+
+/// Refuses text that is not a JSON policy document with at least one Allow/Deny statement.
+fn check_policy(text: &str) -> Result<(), RegistryError> {
+    let valid = match serde_json::from_str::<PolicyDocument>(text) {
+        Ok(doc) => match doc.statement {
+            OneOrMany::One(s) => matches!(s.effect, Effect::Allow | Effect::Deny),
+            OneOrMany::Many(list) => {
+                !list.is_empty()
+                    && list
+                        .iter()
+                        .all(|s| matches!(s.effect, Effect::Allow | Effect::Deny))
+            }
+        },
+        Err(_) => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(RegistryError::invalid_parameter(
+            "PolicyText",
+            "Invalid repository policy provided",
+        ))
+    }
+}
+
+fn policy_not_found(scope: &RegistryScope, name: &str) -> RegistryError {
+    RegistryError::RepositoryPolicyNotFound {
+        name: name.to_string(),
+        registry: scope.registry_id.clone(),
+    }
+}
+
+impl EcrHandlers {
+    pub(crate) async fn set_repository_policy_op(
+        &self,
+        caller: &Caller,
+        input: SetRepositoryPolicyRequest,
+    ) -> Result<SetRepositoryPolicyResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let name = required(input.repository_name, "repositoryName")?;
+        let text = required(input.policy_text, "policyText")?;
+        check_policy(&text)?;
+        self.store.set_policy(&scope, &name, Some(&text)).await?;
+        Ok(SetRepositoryPolicyResponse {
+            registry_id: Some(scope.registry_id),
+            repository_name: Some(name),
+            policy_text: Some(text),
+        })
+    }
+
+    pub(crate) async fn get_repository_policy_op(
+        &self,
+        caller: &Caller,
+        input: GetRepositoryPolicyRequest,
+    ) -> Result<GetRepositoryPolicyResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let name = required(input.repository_name, "repositoryName")?;
+        let text = self
+            .store
+            .policy(&scope, &name)
+            .await?
+            .ok_or_else(|| policy_not_found(&scope, &name))?;
+        Ok(GetRepositoryPolicyResponse {
+            registry_id: Some(scope.registry_id),
+            repository_name: Some(name),
+            policy_text: Some(text),
+        })
+    }
+
+    pub(crate) async fn delete_repository_policy_op(
+        &self,
+        caller: &Caller,
+        input: DeleteRepositoryPolicyRequest,
+    ) -> Result<DeleteRepositoryPolicyResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let name = required(input.repository_name, "repositoryName")?;
+        let previous = self
+            .store
+            .set_policy(&scope, &name, None)
+            .await?
+            .ok_or_else(|| policy_not_found(&scope, &name))?;
+        Ok(DeleteRepositoryPolicyResponse {
+            registry_id: Some(scope.registry_id),
+            repository_name: Some(name),
+            policy_text: Some(previous),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_documents() {
+        assert!(check_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}"#).is_ok());
+        assert!(check_policy(r#"{"Statement":{"Effect":"Deny"}}"#).is_ok());
+        for bad in [
+            "",
+            "not json",
+            "{}",
+            r#"{"Statement":[]}"#,
+            r#"{"Statement":[{"Effect":"Maybe"}]}"#,
+        ] {
+            let err = check_policy(bad).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"
+            );
+        }
+    }
+}

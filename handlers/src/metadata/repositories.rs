@@ -1,0 +1,486 @@
+//! Repositories, their resource tags and their policies.
+
+use super::MetadataStore;
+use crate::error::RegistryError;
+use crate::scope::RegistryScope;
+use berth_generated::ecr::{EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+/// A repository as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepositoryRecord {
+    pub name: String,
+    /// Epoch seconds.
+    pub created_at: f64,
+    pub image_tag_mutability: ImageTagMutability,
+    pub exclusion_filters: Vec<ImageTagMutabilityExclusionFilter>,
+    pub scan_on_push: bool,
+    pub encryption_type: EncryptionType,
+    pub kms_key: Option<String>,
+}
+
+/// A resource tag (key, value).
+pub type RepositoryTag = (String, String);
+
+const COLUMNS: &str = "name, created_at, image_tag_mutability, mutability_exclusion_filters, \
+                       scan_on_push, encryption_type, kms_key";
+
+fn record(row: &SqliteRow) -> Result<RepositoryRecord, RegistryError> {
+    let corrupt =
+        |what: &str| RegistryError::Internal(format!("stored repository has an invalid {what}"));
+    let mutability: String = row.try_get("image_tag_mutability")?;
+    let encryption: String = row.try_get("encryption_type")?;
+    let filters: String = row.try_get("mutability_exclusion_filters")?;
+    Ok(RepositoryRecord {
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        image_tag_mutability: ImageTagMutability::from_wire(&mutability)
+            .ok_or_else(|| corrupt("imageTagMutability"))?,
+        exclusion_filters: serde_json::from_str(&filters)
+            .map_err(|_| corrupt("exclusion filter list"))?,
+        scan_on_push: row.try_get("scan_on_push")?,
+        encryption_type: EncryptionType::from_wire(&encryption)
+            .ok_or_else(|| corrupt("encryptionType"))?,
+        kms_key: row.try_get("kms_key")?,
+    })
+}
+
+fn not_found(scope: &RegistryScope, name: &str) -> RegistryError {
+    RegistryError::RepositoryNotFound {
+        name: name.to_string(),
+        registry: scope.registry_id.clone(),
+    }
+}
+
+fn encode_filters(filters: &[ImageTagMutabilityExclusionFilter]) -> Result<String, RegistryError> {
+    serde_json::to_string(filters)
+        .map_err(|e| RegistryError::Internal(format!("encode filters: {e}")))
+}
+
+impl MetadataStore {
+    /// Creates a repository with its tags; RepositoryAlreadyExists when the name is taken.
+    pub async fn create_repository(
+        &self,
+        scope: &RegistryScope,
+        repo: &RepositoryRecord,
+        tags: &[RepositoryTag],
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO repositories (registry_id, region, name, created_at, image_tag_mutability, \
+             mutability_exclusion_filters, scan_on_push, encryption_type, kms_key) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(&repo.name)
+        .bind(repo.created_at)
+        .bind(repo.image_tag_mutability.as_str())
+        .bind(encode_filters(&repo.exclusion_filters)?)
+        .bind(repo.scan_on_push)
+        .bind(repo.encryption_type.as_str())
+        .bind(&repo.kms_key)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(RegistryError::RepositoryAlreadyExists {
+                name: repo.name.clone(),
+                registry: scope.registry_id.clone(),
+            });
+        }
+        for (key, value) in tags {
+            sqlx::query(
+                "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(&repo.name)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The repository, or RepositoryNotFound.
+    pub async fn repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> Result<RepositoryRecord, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => record(&row),
+            None => Err(not_found(scope, name)),
+        }
+    }
+
+    /// Up to `limit` repositories in name order, starting after `after`.
+    pub async fn list_repositories(
+        &self,
+        scope: &RegistryScope,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RepositoryRecord>, RegistryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name > ? \
+             ORDER BY name LIMIT ?"
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// Deletes a repository; without `force` it must hold no images.
+    pub async fn delete_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        force: bool,
+    ) -> Result<RepositoryRecord, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let repo = match row {
+            Some(row) => record(&row)?,
+            None => return Err(not_found(scope, name)),
+        };
+        let images: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM images WHERE registry_id = ? AND region = ? AND repository = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        if images > 0 && !force {
+            return Err(RegistryError::RepositoryNotEmpty {
+                name: name.to_string(),
+                registry: scope.registry_id.clone(),
+            });
+        }
+        sqlx::query("DELETE FROM repositories WHERE registry_id = ? AND region = ? AND name = ?")
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(repo)
+    }
+
+    /// Sets the tag mutability and its exclusion filters.
+    pub async fn set_tag_mutability(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        mutability: ImageTagMutability,
+        filters: &[ImageTagMutabilityExclusionFilter],
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "UPDATE repositories SET image_tag_mutability = ?, mutability_exclusion_filters = ? \
+             WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(mutability.as_str())
+        .bind(encode_filters(filters)?)
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(scope, name));
+        }
+        Ok(())
+    }
+
+    /// Sets scan-on-push.
+    pub async fn set_scan_on_push(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        scan: bool,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let done = sqlx::query(
+            "UPDATE repositories SET scan_on_push = ? WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(scan)
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(not_found(scope, name));
+        }
+        Ok(())
+    }
+
+    /// The repository policy, `None` when the repository has none.
+    pub async fn policy(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(policy,)| policy)
+            .ok_or_else(|| not_found(scope, name))
+    }
+
+    /// Replaces (or with `None` removes) the policy; returns the previous one.
+    pub async fn set_policy(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        policy: Option<&str>,
+    ) -> Result<Option<String>, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((previous,)) = row else {
+            return Err(not_found(scope, name));
+        };
+        sqlx::query("UPDATE repositories SET policy_text = ? WHERE registry_id = ? AND region = ? AND name = ?")
+            .bind(policy)
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(previous)
+    }
+
+    /// The repository's resource tags, sorted by key.
+    pub async fn tags(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> Result<Vec<RepositoryTag>, RegistryError> {
+        self.repository(scope, name).await?;
+        let rows = sqlx::query_as(
+            "SELECT tag_key, tag_value FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? \
+             ORDER BY tag_key",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Adds or overwrites tags; TooManyTags when the result would exceed `limit`.
+    pub async fn tag_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        tags: &[RepositoryTag],
+        limit: usize,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if exists.is_none() {
+            return Err(not_found(scope, name));
+        }
+        for (key, value) in tags {
+            sqlx::query(
+                "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (registry_id, region, name, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            )
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(name)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        if count > limit as i64 {
+            // Dropping the transaction rolls the inserts back.
+            return Err(RegistryError::TooManyTags(format!(
+                "Tag limit exceeded: the resource would have {count} tags, and at most {limit} are allowed"
+            )));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes the tags with these keys; unknown keys are ignored.
+    pub async fn untag_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        keys: &[String],
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if exists.is_none() {
+            return Err(not_found(scope, name));
+        }
+        for key in keys {
+            sqlx::query(
+                "DELETE FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? AND tag_key = ?",
+            )
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(name)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `repository` holds an image (until the image issue gives images a full table).
+    pub async fn insert_image(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        sqlx::query("INSERT OR IGNORE INTO images (registry_id, region, repository, image_digest) VALUES (?, ?, ?, ?)")
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(repository)
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> RegistryScope {
+        RegistryScope {
+            registry_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn repo(name: &str) -> RepositoryRecord {
+        RepositoryRecord {
+            name: name.into(),
+            created_at: 1.5,
+            image_tag_mutability: ImageTagMutability::Mutable,
+            exclusion_filters: Vec::new(),
+            scan_on_push: false,
+            encryption_type: EncryptionType::Aes256,
+            kms_key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn repository_life_cycle_and_persistence() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let s = scope();
+        store
+            .create_repository(&s, &repo("a"), &[("k".into(), "v".into())])
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_repository(&s, &repo("a"), &[]).await,
+            Err(RegistryError::RepositoryAlreadyExists { .. })
+        ));
+        store.insert_image(&s, "a", "sha256:00").await.unwrap();
+        assert!(matches!(
+            store.delete_repository(&s, "a", false).await,
+            Err(RegistryError::RepositoryNotEmpty { .. })
+        ));
+        store.close().await;
+
+        let store = MetadataStore::open(dir.path()).await.unwrap();
+        assert_eq!(store.repository(&s, "a").await.unwrap(), repo("a"));
+        assert_eq!(
+            store.tags(&s, "a").await.unwrap(),
+            vec![("k".to_string(), "v".to_string())]
+        );
+        store.delete_repository(&s, "a", true).await.unwrap();
+        assert!(matches!(
+            store.repository(&s, "a").await,
+            Err(RegistryError::RepositoryNotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn too_many_tags_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let s = scope();
+        store.create_repository(&s, &repo("a"), &[]).await.unwrap();
+        let tags: Vec<RepositoryTag> = (0..3).map(|i| (format!("k{i}"), String::new())).collect();
+        assert!(matches!(
+            store.tag_repository(&s, "a", &tags, 2).await,
+            Err(RegistryError::TooManyTags(_))
+        ));
+        assert!(store.tags(&s, "a").await.unwrap().is_empty());
+    }
+}
