@@ -1,0 +1,94 @@
+//! Command line and environment: everything `berth serve` can be told.
+
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// berth: Amazon ECR on your own machine (ECR API and OCI registry on one port).
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, also accepted without the subcommand.
+    #[command(flatten)]
+    pub serve: ServeOptions,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(ServeOptions),
+}
+
+/// Options of `berth serve`; each has an environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct ServeOptions {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+    /// Where metadata and blobs are kept.
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+    pub data_dir: PathBuf,
+    /// Keep everything in a temporary directory, removed at exit.
+    #[arg(long, env = "BERTH_EPHEMERAL")]
+    pub ephemeral: bool,
+    /// Host (and port) in repository URIs and the proxy endpoint; default `localhost:<port>`.
+    #[arg(long, env = "BERTH_REGISTRY_HOST")]
+    pub registry_host: Option<String>,
+    /// Access key to account mapping, `AKID=123456789012`; repeat or separate with commas.
+    #[arg(long = "access-key", env = "BERTH_ACCESS_KEYS", value_delimiter = ',', value_parser = parse_access_key)]
+    pub access_keys: Vec<(String, String)>,
+    /// Account of requests whose access key is not mapped (or that carry none).
+    #[arg(long, env = "BERTH_DEFAULT_ACCOUNT", default_value = "000000000000", value_parser = parse_account)]
+    pub default_account: String,
+    /// Region of requests that carry no SigV4 credential scope.
+    #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1")]
+    pub default_region: String,
+}
+
+impl ServeOptions {
+    /// The access-key map.
+    pub fn account_map(&self) -> BTreeMap<String, String> {
+        self.access_keys.iter().cloned().collect()
+    }
+}
+
+fn parse_account(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_string())
+    } else {
+        Err(format!("'{value}' is not a 12-digit AWS account id"))
+    }
+}
+
+fn parse_access_key(value: &str) -> Result<(String, String), String> {
+    let (key, account) =
+        value.split_once('=').ok_or_else(|| format!("'{value}' is not of the form ACCESS_KEY_ID=ACCOUNT"))?;
+    if key.is_empty() {
+        return Err(format!("'{value}' has an empty access key id"));
+    }
+    Ok((key.to_string(), parse_account(account)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_flags() {
+        let cli = Cli::try_parse_from(["berth"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:4566");
+        assert_eq!(cli.serve.default_account, "000000000000");
+        let cli = Cli::try_parse_from([
+            "berth", "serve", "--listen", "0.0.0.0:5000", "--access-key", "AKIDA=111111111111,AKIDB=222222222222",
+        ])
+        .unwrap();
+        let Some(Command::Serve(opts)) = cli.command else { panic!("serve expected") };
+        assert_eq!(opts.account_map()["AKIDB"], "222222222222");
+        assert!(Cli::try_parse_from(["berth", "--access-key", "AKID=12"]).is_err());
+    }
+}

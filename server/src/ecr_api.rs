@@ -1,0 +1,112 @@
+//! The ECR API endpoint: `POST /` with `X-Amz-Target`, AWS JSON 1.1 in and out.
+
+use crate::app::AppState;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use berth_generated::ecr::{dispatch, Operation};
+use berth_generated::runtime::WireError;
+use std::sync::Arc;
+
+/// The AWS JSON 1.1 content type, of requests and responses.
+pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
+
+/// Largest accepted request body: an UploadLayerPart of 20 MiB in base64 with room to spare.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// Handles one ECR API call.
+pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let result = call(&state, request).await;
+    let mut response = match result {
+        Ok(body) => (StatusCode::OK, body).into_response(),
+        Err(e) => {
+            if e.status == 500 {
+                tracing::error!(request_id, type_name = %e.type_name, message = e.message(), "ECR API error");
+            } else {
+                tracing::debug!(request_id, type_name = %e.type_name, message = e.message(), "ECR API client error");
+            }
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (status, e.body.to_string()).into_response();
+            if let Ok(v) = HeaderValue::from_str(&e.type_name) {
+                response.headers_mut().insert("x-amzn-ErrorType", v);
+            }
+            response
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(AMZ_JSON));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-RequestId", v);
+    }
+    response
+}
+
+async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> {
+    let headers = request.headers().clone();
+    let operation = operation(&headers)?;
+    check_content_type(&headers)?;
+    let body = read_body(request.into_body(), &headers).await?;
+    let caller = state.identities.caller(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    dispatch(&state.ecr, &caller, operation, &body).await
+}
+
+fn operation(headers: &HeaderMap) -> Result<Operation, WireError> {
+    let target = headers
+        .get("x-amz-target")
+        .ok_or_else(|| WireError::new(400, "UnknownOperationException", "The X-Amz-Target header is missing".into()))?;
+    let target = target.to_str().unwrap_or("");
+    Operation::from_target(target).ok_or_else(|| {
+        WireError::new(400, "UnknownOperationException", format!("Unknown operation {target}"))
+    })
+}
+
+/// AWS JSON 1.1 clients send `application/x-amz-json-1.1`; plain `application/json` is
+/// accepted too, for hand-written requests.
+fn check_content_type(headers: &HeaderMap) -> Result<(), WireError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case(AMZ_JSON) || media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(WireError::new(
+            415,
+            "UnsupportedMediaTypeException",
+            format!("Content-Type must be {AMZ_JSON}, not '{content_type}'"),
+        ))
+    }
+}
+
+async fn read_body(body: Body, headers: &HeaderMap) -> Result<Vec<u8>, WireError> {
+    let too_large = || {
+        WireError::new(
+            413,
+            "RequestEntityTooLargeException",
+            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(e) if is_length_limit(&e) => Err(too_large()),
+        Err(e) => Err(WireError::new(400, "SerializationException", format!("cannot read the request body: {e}"))),
+    }
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}

@@ -1,0 +1,72 @@
+//! Who is calling: account and region from the SigV4 credential scope.
+
+use berth_handlers::Caller;
+use std::collections::BTreeMap;
+
+/// Resolves callers from `Authorization` headers.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    /// Access key id -> account id.
+    pub accounts: BTreeMap<String, String>,
+    pub default_account: String,
+    pub default_region: String,
+}
+
+impl Identities {
+    /// The caller of a request with this `Authorization` header. The access key selects the
+    /// account (unknown keys get the default account), the credential scope the region.
+    /// Signatures are not checked: berth is for development and CI.
+    pub fn caller(&self, authorization: Option<&str>) -> Caller {
+        let scope = authorization.and_then(credential_scope);
+        let account = scope
+            .and_then(|(key, _)| self.accounts.get(key))
+            .unwrap_or(&self.default_account)
+            .clone();
+        let region = scope.map(|(_, region)| region).unwrap_or(&self.default_region).to_string();
+        Caller { account_id: account, region }
+    }
+}
+
+/// `(access key id, region)` from
+/// `AWS4-HMAC-SHA256 Credential=<AKID>/<date>/<region>/ecr/aws4_request, SignedHeaders=..., Signature=...`.
+fn credential_scope(header: &str) -> Option<(&str, &str)> {
+    let rest = header.strip_prefix("AWS4-HMAC-SHA256")?;
+    let credential = rest.split(',').find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let mut fields = credential.split('/');
+    let key = fields.next().filter(|k| !k.is_empty())?;
+    let _date = fields.next()?;
+    let region = fields.next().filter(|r| !r.is_empty())?;
+    Some((key, region))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identities() -> Identities {
+        Identities {
+            accounts: [("AKIDMAPPED".to_string(), "123456789012".to_string())].into(),
+            default_account: "000000000000".into(),
+            default_region: "us-east-1".into(),
+        }
+    }
+
+    #[test]
+    fn account_and_region_from_the_credential_scope() {
+        let header = "AWS4-HMAC-SHA256 Credential=AKIDMAPPED/20260101/eu-west-1/ecr/aws4_request, \
+                      SignedHeaders=host;x-amz-date, Signature=abc";
+        let caller = identities().caller(Some(header));
+        assert_eq!(caller, Caller { account_id: "123456789012".into(), region: "eu-west-1".into() });
+        let other = identities().caller(Some(&header.replace("AKIDMAPPED", "AKIDOTHER")));
+        assert_eq!(other.account_id, "000000000000");
+        assert_eq!(other.region, "eu-west-1");
+    }
+
+    #[test]
+    fn defaults_without_or_with_a_malformed_header() {
+        for header in [None, Some("Basic abc"), Some("AWS4-HMAC-SHA256 Credential=")] {
+            let caller = identities().caller(header);
+            assert_eq!(caller, Caller { account_id: "000000000000".into(), region: "us-east-1".into() });
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The berth server: configuration, identity, the HTTP faces, start and shutdown.
+
+pub mod app;
+pub mod config;
+pub mod ecr_api;
+pub mod identity;
+
+use anyhow::Context;
+use app::AppState;
+use berth_handlers::{EcrHandlers, MetadataStore};
+use config::ServeOptions;
+use identity::Identities;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    // Held until the end of this function: an ephemeral data dir is removed at exit.
+    let ephemeral = if options.ephemeral {
+        Some(tempfile::Builder::new().prefix("berth-").tempdir().context("cannot create a temporary data dir")?)
+    } else {
+        None
+    };
+    let data_dir: PathBuf = match &ephemeral {
+        Some(dir) => dir.path().to_path_buf(),
+        None => options.data_dir.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = listener.local_addr().context("no local address")?;
+    let registry_host = options.registry_host.clone().unwrap_or_else(|| format!("localhost:{}", address.port()));
+    let store = MetadataStore::open(&data_dir)
+        .await
+        .with_context(|| format!("cannot open the metadata store in {}", data_dir.display()))?;
+    let state = Arc::new(AppState {
+        ecr: EcrHandlers::new(store, registry_host.clone()),
+        identities: Identities {
+            accounts: options.account_map(),
+            default_account: options.default_account.clone(),
+            default_region: options.default_region.clone(),
+        },
+    });
+    tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
+    // Tests and scripts read this line to find the port.
+    println!("berth listening on http://{address}");
+    axum::serve(listener, app::router(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    state.ecr.store().close().await;
+    tracing::info!("berth stopped");
+    drop(ephemeral);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
