@@ -28,12 +28,27 @@ pub fn errors(api: &Api) -> TokenStream {
         .iter()
         .map(|e| (e.name.as_str(), e.fault.as_deref() == Some("server")))
         .collect();
+    let only_message: BTreeMap<&str, bool> = api
+        .errors
+        .iter()
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.members.iter().all(|m| m.wire_name == "message"),
+            )
+        })
+        .collect();
     let enums = api.operations.iter().map(|op| {
         let name = type_ident(&format!("{}Error", op.name));
         let doc = format!("Every error that {} declares in the model.", op.name);
         let variants: Vec<_> = op.errors.iter().map(|e| type_ident(e)).collect();
         let type_names: Vec<_> = op.errors.iter().map(String::as_str).collect();
         let server_faults: Vec<bool> = op.errors.iter().map(|e| faults[e.as_str()]).collect();
+        let rest: Vec<_> = op
+            .errors
+            .iter()
+            .map(|e| if only_message[e.as_str()] { quote!() } else { quote!(..Default::default()) })
+            .collect();
         quote! {
             #[doc = #doc]
             #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +67,7 @@ pub fn errors(api: &Api) -> TokenStream {
                 }
                 fn from_message(type_name: &str, message: String) -> Option<Self> {
                     match type_name {
-                        #( #type_names => Some(Self::#variants(#variants { message: Some(message), ..Default::default() })), )*
+                        #( #type_names => Some(Self::#variants(#variants { message: Some(message), #rest })), )*
                         _ => None,
                     }
                 }

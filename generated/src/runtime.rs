@@ -120,6 +120,10 @@ pub mod check {
     pub trait Len {
         /// The length in the unit Smithy uses for this type.
         fn len(&self) -> u64;
+        /// True when the length is zero.
+        fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
     }
     impl Len for String {
         fn len(&self) -> u64 {
@@ -280,11 +284,11 @@ pub fn parse_input<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
             let member = e
                 .path()
                 .iter()
-                .filter_map(|s| match s {
+                .rev()
+                .find_map(|s| match s {
                     serde_path_to_error::Segment::Map { key } => Some(key.clone()),
                     _ => None,
-                })
-                .last();
+                });
             let inner = e.into_inner().to_string();
             return Err(
                 match (member, enum_values(&inner)) {

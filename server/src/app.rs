@@ -8,6 +8,8 @@ use axum::routing::post;
 use axum::Router;
 use berth_handlers::EcrHandlers;
 use std::sync::Arc;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -21,7 +23,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(ecr_api::handle))
         .fallback(not_found)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            // Errors are logged by each face with their wire type; the trace layer only at debug.
+            TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+        )
         .with_state(state)
 }
 

@@ -65,8 +65,9 @@ fn parse_account(value: &str) -> Result<String, String> {
 }
 
 fn parse_access_key(value: &str) -> Result<(String, String), String> {
-    let (key, account) =
-        value.split_once('=').ok_or_else(|| format!("'{value}' is not of the form ACCESS_KEY_ID=ACCOUNT"))?;
+    let (key, account) = value
+        .split_once('=')
+        .ok_or_else(|| format!("'{value}' is not of the form ACCESS_KEY_ID=ACCOUNT"))?;
     if key.is_empty() {
         return Err(format!("'{value}' has an empty access key id"));
     }
@@ -84,10 +85,17 @@ mod tests {
         assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:4566");
         assert_eq!(cli.serve.default_account, "000000000000");
         let cli = Cli::try_parse_from([
-            "berth", "serve", "--listen", "0.0.0.0:5000", "--access-key", "AKIDA=111111111111,AKIDB=222222222222",
+            "berth",
+            "serve",
+            "--listen",
+            "0.0.0.0:5000",
+            "--access-key",
+            "AKIDA=111111111111,AKIDB=222222222222",
         ])
         .unwrap();
-        let Some(Command::Serve(opts)) = cli.command else { panic!("serve expected") };
+        let Some(Command::Serve(opts)) = cli.command else {
+            panic!("serve expected")
+        };
         assert_eq!(opts.account_map()["AKIDB"], "222222222222");
         assert!(Cli::try_parse_from(["berth", "--access-key", "AKID=12"]).is_err());
     }

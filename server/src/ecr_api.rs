@@ -1,12 +1,13 @@
 //! The ECR API endpoint: `POST /` with `X-Amz-Target`, AWS JSON 1.1 in and out.
 
 use crate::app::AppState;
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_generated::ecr::{dispatch, Operation};
 use berth_generated::runtime::WireError;
+use http_body_util::BodyExt;
 use std::sync::Arc;
 
 /// The AWS JSON 1.1 content type, of requests and responses.
@@ -14,6 +15,9 @@ pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
 
 /// Largest accepted request body: an UploadLayerPart of 20 MiB in base64 with room to spare.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// How much of an oversized body is read and dropped before the connection is cut.
+const MAX_DRAINED_BYTES: usize = 256 * 1024 * 1024;
 
 /// Handles one ECR API call.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -27,7 +31,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
             } else {
                 tracing::debug!(request_id, type_name = %e.type_name, message = e.message(), "ECR API client error");
             }
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = (status, e.body.to_string()).into_response();
             if let Ok(v) = HeaderValue::from_str(&e.type_name) {
                 response.headers_mut().insert("x-amzn-ErrorType", v);
@@ -48,26 +53,43 @@ async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> 
     let operation = operation(&headers)?;
     check_content_type(&headers)?;
     let body = read_body(request.into_body(), &headers).await?;
-    let caller = state.identities.caller(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    let caller = state.identities.caller(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
     dispatch(&state.ecr, &caller, operation, &body).await
 }
 
 fn operation(headers: &HeaderMap) -> Result<Operation, WireError> {
-    let target = headers
-        .get("x-amz-target")
-        .ok_or_else(|| WireError::new(400, "UnknownOperationException", "The X-Amz-Target header is missing".into()))?;
+    let target = headers.get("x-amz-target").ok_or_else(|| {
+        WireError::new(
+            400,
+            "UnknownOperationException",
+            "The X-Amz-Target header is missing".into(),
+        )
+    })?;
     let target = target.to_str().unwrap_or("");
     Operation::from_target(target).ok_or_else(|| {
-        WireError::new(400, "UnknownOperationException", format!("Unknown operation {target}"))
+        WireError::new(
+            400,
+            "UnknownOperationException",
+            format!("Unknown operation {target}"),
+        )
     })
 }
 
 /// AWS JSON 1.1 clients send `application/x-amz-json-1.1`; plain `application/json` is
 /// accepted too, for hand-written requests.
 fn check_content_type(headers: &HeaderMap) -> Result<(), WireError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if media_type.eq_ignore_ascii_case(AMZ_JSON) || media_type.eq_ignore_ascii_case("application/json") {
+    if media_type.eq_ignore_ascii_case(AMZ_JSON)
+        || media_type.eq_ignore_ascii_case("application/json")
+    {
         Ok(())
     } else {
         Err(WireError::new(
@@ -78,35 +100,40 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), WireError> {
     }
 }
 
-async fn read_body(body: Body, headers: &HeaderMap) -> Result<Vec<u8>, WireError> {
-    let too_large = || {
-        WireError::new(
-            413,
-            "RequestEntityTooLargeException",
-            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
-        )
-    };
+/// Reads the body up to [`MAX_BODY_BYTES`]. A larger body is read to its end (up to
+/// [`MAX_DRAINED_BYTES`]) and dropped, so that the client, still sending, gets the 413
+/// instead of a broken pipe.
+async fn read_body(mut body: Body, headers: &HeaderMap) -> Result<Vec<u8>, WireError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => Ok(bytes.to_vec()),
-        Err(e) if is_length_limit(&e) => Err(too_large()),
-        Err(e) => Err(WireError::new(400, "SerializationException", format!("cannot read the request body: {e}"))),
-    }
-}
-
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES));
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            WireError::new(
+                400,
+                "SerializationException",
+                format!("cannot read the request body: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY_BYTES {
+            bytes.extend_from_slice(&data);
+        } else if seen > MAX_DRAINED_BYTES {
+            break;
         }
-        source = err.source();
     }
-    false
+    if seen > MAX_BODY_BYTES {
+        return Err(WireError::new(
+            413,
+            "RequestEntityTooLargeException",
+            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
 }

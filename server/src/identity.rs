@@ -22,8 +22,14 @@ impl Identities {
             .and_then(|(key, _)| self.accounts.get(key))
             .unwrap_or(&self.default_account)
             .clone();
-        let region = scope.map(|(_, region)| region).unwrap_or(&self.default_region).to_string();
-        Caller { account_id: account, region }
+        let region = scope
+            .map(|(_, region)| region)
+            .unwrap_or(&self.default_region)
+            .to_string();
+        Caller {
+            account_id: account,
+            region,
+        }
     }
 }
 
@@ -31,7 +37,9 @@ impl Identities {
 /// `AWS4-HMAC-SHA256 Credential=<AKID>/<date>/<region>/ecr/aws4_request, SignedHeaders=..., Signature=...`.
 fn credential_scope(header: &str) -> Option<(&str, &str)> {
     let rest = header.strip_prefix("AWS4-HMAC-SHA256")?;
-    let credential = rest.split(',').find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let credential = rest
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("Credential="))?;
     let mut fields = credential.split('/');
     let key = fields.next().filter(|k| !k.is_empty())?;
     let _date = fields.next()?;
@@ -56,7 +64,13 @@ mod tests {
         let header = "AWS4-HMAC-SHA256 Credential=AKIDMAPPED/20260101/eu-west-1/ecr/aws4_request, \
                       SignedHeaders=host;x-amz-date, Signature=abc";
         let caller = identities().caller(Some(header));
-        assert_eq!(caller, Caller { account_id: "123456789012".into(), region: "eu-west-1".into() });
+        assert_eq!(
+            caller,
+            Caller {
+                account_id: "123456789012".into(),
+                region: "eu-west-1".into()
+            }
+        );
         let other = identities().caller(Some(&header.replace("AKIDMAPPED", "AKIDOTHER")));
         assert_eq!(other.account_id, "000000000000");
         assert_eq!(other.region, "eu-west-1");
@@ -64,9 +78,19 @@ mod tests {
 
     #[test]
     fn defaults_without_or_with_a_malformed_header() {
-        for header in [None, Some("Basic abc"), Some("AWS4-HMAC-SHA256 Credential=")] {
+        for header in [
+            None,
+            Some("Basic abc"),
+            Some("AWS4-HMAC-SHA256 Credential="),
+        ] {
             let caller = identities().caller(header);
-            assert_eq!(caller, Caller { account_id: "000000000000".into(), region: "us-east-1".into() });
+            assert_eq!(
+                caller,
+                Caller {
+                    account_id: "000000000000".into(),
+                    region: "us-east-1".into()
+                }
+            );
         }
     }
 }

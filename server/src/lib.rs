@@ -17,7 +17,12 @@ use std::sync::Arc;
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     // Held until the end of this function: an ephemeral data dir is removed at exit.
     let ephemeral = if options.ephemeral {
-        Some(tempfile::Builder::new().prefix("berth-").tempdir().context("cannot create a temporary data dir")?)
+        Some(
+            tempfile::Builder::new()
+                .prefix("berth-")
+                .tempdir()
+                .context("cannot create a temporary data dir")?,
+        )
     } else {
         None
     };
@@ -29,7 +34,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr().context("no local address")?;
-    let registry_host = options.registry_host.clone().unwrap_or_else(|| format!("localhost:{}", address.port()));
+    let registry_host = options
+        .registry_host
+        .clone()
+        .unwrap_or_else(|| format!("localhost:{}", address.port()));
     let store = MetadataStore::open(&data_dir)
         .await
         .with_context(|| format!("cannot open the metadata store in {}", data_dir.display()))?;

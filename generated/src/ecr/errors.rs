@@ -382,7 +382,6 @@ impl ModeledError for BatchCheckLayerAvailabilityError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -390,7 +389,6 @@ impl ModeledError for BatchCheckLayerAvailabilityError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -398,7 +396,6 @@ impl ModeledError for BatchCheckLayerAvailabilityError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -460,7 +457,6 @@ impl ModeledError for BatchDeleteImageError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -468,7 +464,6 @@ impl ModeledError for BatchDeleteImageError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -476,7 +471,6 @@ impl ModeledError for BatchDeleteImageError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -552,7 +546,6 @@ impl ModeledError for BatchGetImageError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -560,7 +553,6 @@ impl ModeledError for BatchGetImageError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -568,7 +560,6 @@ impl ModeledError for BatchGetImageError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -576,7 +567,6 @@ impl ModeledError for BatchGetImageError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -584,7 +574,6 @@ impl ModeledError for BatchGetImageError {
                 Some(
                     Self::UnableToGetUpstreamImageException(UnableToGetUpstreamImageException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -660,7 +649,6 @@ impl ModeledError for BatchGetRepositoryScanningConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -668,7 +656,6 @@ impl ModeledError for BatchGetRepositoryScanningConfigurationError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -676,7 +663,6 @@ impl ModeledError for BatchGetRepositoryScanningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -684,7 +670,6 @@ impl ModeledError for BatchGetRepositoryScanningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -781,7 +766,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::EmptyUploadException(EmptyUploadException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -789,7 +773,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::InvalidLayerException(InvalidLayerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -797,7 +780,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -813,7 +795,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::LayerAlreadyExistsException(LayerAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -821,7 +802,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::LayerPartTooSmallException(LayerPartTooSmallException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -829,7 +809,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -837,7 +816,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -845,7 +823,6 @@ impl ModeledError for CompleteLayerUploadError {
                 Some(
                     Self::UploadNotFoundException(UploadNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -979,7 +956,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -987,7 +963,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -995,7 +970,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::PullThroughCacheRuleAlreadyExistsException(PullThroughCacheRuleAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1003,7 +977,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::SecretNotFoundException(SecretNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1011,7 +984,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1019,7 +991,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::UnableToAccessSecretException(UnableToAccessSecretException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1027,7 +998,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::UnableToDecryptSecretValueException(UnableToDecryptSecretValueException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1035,7 +1005,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::UnsupportedUpstreamRegistryException(UnsupportedUpstreamRegistryException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1043,7 +1012,6 @@ impl ModeledError for CreatePullThroughCacheRuleError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1158,7 +1126,6 @@ impl ModeledError for CreateRepositoryError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1166,7 +1133,6 @@ impl ModeledError for CreateRepositoryError {
                 Some(
                     Self::InvalidTagParameterException(InvalidTagParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1182,7 +1148,6 @@ impl ModeledError for CreateRepositoryError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1190,7 +1155,6 @@ impl ModeledError for CreateRepositoryError {
                 Some(
                     Self::RepositoryAlreadyExistsException(RepositoryAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1198,7 +1162,6 @@ impl ModeledError for CreateRepositoryError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1206,7 +1169,6 @@ impl ModeledError for CreateRepositoryError {
                 Some(
                     Self::TooManyTagsException(TooManyTagsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1298,7 +1260,6 @@ impl ModeledError for CreateRepositoryCreationTemplateError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1306,7 +1267,6 @@ impl ModeledError for CreateRepositoryCreationTemplateError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1314,7 +1274,6 @@ impl ModeledError for CreateRepositoryCreationTemplateError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1322,7 +1281,6 @@ impl ModeledError for CreateRepositoryCreationTemplateError {
                 Some(
                     Self::TemplateAlreadyExistsException(TemplateAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1330,7 +1288,6 @@ impl ModeledError for CreateRepositoryCreationTemplateError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1414,7 +1371,6 @@ impl ModeledError for DeleteLifecyclePolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1422,7 +1378,6 @@ impl ModeledError for DeleteLifecyclePolicyError {
                 Some(
                     Self::LifecyclePolicyNotFoundException(LifecyclePolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1430,7 +1385,6 @@ impl ModeledError for DeleteLifecyclePolicyError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1438,7 +1392,6 @@ impl ModeledError for DeleteLifecyclePolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1446,7 +1399,6 @@ impl ModeledError for DeleteLifecyclePolicyError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1524,7 +1476,6 @@ impl ModeledError for DeletePullThroughCacheRuleError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1532,7 +1483,6 @@ impl ModeledError for DeletePullThroughCacheRuleError {
                 Some(
                     Self::PullThroughCacheRuleNotFoundException(PullThroughCacheRuleNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1540,7 +1490,6 @@ impl ModeledError for DeletePullThroughCacheRuleError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1548,7 +1497,6 @@ impl ModeledError for DeletePullThroughCacheRuleError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1619,7 +1567,6 @@ impl ModeledError for DeleteRegistryPolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1627,7 +1574,6 @@ impl ModeledError for DeleteRegistryPolicyError {
                 Some(
                     Self::RegistryPolicyNotFoundException(RegistryPolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1635,7 +1581,6 @@ impl ModeledError for DeleteRegistryPolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1643,7 +1588,6 @@ impl ModeledError for DeleteRegistryPolicyError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1720,7 +1664,6 @@ impl ModeledError for DeleteRepositoryError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1736,7 +1679,6 @@ impl ModeledError for DeleteRepositoryError {
                 Some(
                     Self::RepositoryNotEmptyException(RepositoryNotEmptyException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1744,7 +1686,6 @@ impl ModeledError for DeleteRepositoryError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1752,7 +1693,6 @@ impl ModeledError for DeleteRepositoryError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1828,7 +1768,6 @@ impl ModeledError for DeleteRepositoryCreationTemplateError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1836,7 +1775,6 @@ impl ModeledError for DeleteRepositoryCreationTemplateError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1844,7 +1782,6 @@ impl ModeledError for DeleteRepositoryCreationTemplateError {
                 Some(
                     Self::TemplateNotFoundException(TemplateNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1852,7 +1789,6 @@ impl ModeledError for DeleteRepositoryCreationTemplateError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1927,7 +1863,6 @@ impl ModeledError for DeleteRepositoryPolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1935,7 +1870,6 @@ impl ModeledError for DeleteRepositoryPolicyError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1943,7 +1877,6 @@ impl ModeledError for DeleteRepositoryPolicyError {
                 Some(
                     Self::RepositoryPolicyNotFoundException(RepositoryPolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -1951,7 +1884,6 @@ impl ModeledError for DeleteRepositoryPolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2018,7 +1950,6 @@ impl ModeledError for DeleteSigningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2026,7 +1957,6 @@ impl ModeledError for DeleteSigningConfigurationError {
                 Some(
                     Self::SigningConfigurationNotFoundException(SigningConfigurationNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2034,7 +1964,6 @@ impl ModeledError for DeleteSigningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2106,7 +2035,6 @@ impl ModeledError for DeregisterPullTimeUpdateExclusionError {
                 Some(
                     Self::ExclusionNotFoundException(ExclusionNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2114,7 +2042,6 @@ impl ModeledError for DeregisterPullTimeUpdateExclusionError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2122,7 +2049,6 @@ impl ModeledError for DeregisterPullTimeUpdateExclusionError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2130,7 +2056,6 @@ impl ModeledError for DeregisterPullTimeUpdateExclusionError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2138,7 +2063,6 @@ impl ModeledError for DeregisterPullTimeUpdateExclusionError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2220,7 +2144,6 @@ impl ModeledError for DescribeImageReplicationStatusError {
                 Some(
                     Self::ImageNotFoundException(ImageNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2228,7 +2151,6 @@ impl ModeledError for DescribeImageReplicationStatusError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2236,7 +2158,6 @@ impl ModeledError for DescribeImageReplicationStatusError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2244,7 +2165,6 @@ impl ModeledError for DescribeImageReplicationStatusError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2252,7 +2172,6 @@ impl ModeledError for DescribeImageReplicationStatusError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2338,7 +2257,6 @@ impl ModeledError for DescribeImageScanFindingsError {
                 Some(
                     Self::ImageNotFoundException(ImageNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2346,7 +2264,6 @@ impl ModeledError for DescribeImageScanFindingsError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2354,7 +2271,6 @@ impl ModeledError for DescribeImageScanFindingsError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2362,7 +2278,6 @@ impl ModeledError for DescribeImageScanFindingsError {
                 Some(
                     Self::ScanNotFoundException(ScanNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2370,7 +2285,6 @@ impl ModeledError for DescribeImageScanFindingsError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2378,7 +2292,6 @@ impl ModeledError for DescribeImageScanFindingsError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2465,7 +2378,6 @@ impl ModeledError for DescribeImageSigningStatusError {
                 Some(
                     Self::ImageNotFoundException(ImageNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2473,7 +2385,6 @@ impl ModeledError for DescribeImageSigningStatusError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2481,7 +2392,6 @@ impl ModeledError for DescribeImageSigningStatusError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2489,7 +2399,6 @@ impl ModeledError for DescribeImageSigningStatusError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2497,7 +2406,6 @@ impl ModeledError for DescribeImageSigningStatusError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2575,7 +2483,6 @@ impl ModeledError for DescribeImagesError {
                 Some(
                     Self::ImageNotFoundException(ImageNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2583,7 +2490,6 @@ impl ModeledError for DescribeImagesError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2591,7 +2497,6 @@ impl ModeledError for DescribeImagesError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2599,7 +2504,6 @@ impl ModeledError for DescribeImagesError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2672,7 +2576,6 @@ impl ModeledError for DescribePullThroughCacheRulesError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2680,7 +2583,6 @@ impl ModeledError for DescribePullThroughCacheRulesError {
                 Some(
                     Self::PullThroughCacheRuleNotFoundException(PullThroughCacheRuleNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2688,7 +2590,6 @@ impl ModeledError for DescribePullThroughCacheRulesError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2696,7 +2597,6 @@ impl ModeledError for DescribePullThroughCacheRulesError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2761,7 +2661,6 @@ impl ModeledError for DescribeRegistryError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2769,7 +2668,6 @@ impl ModeledError for DescribeRegistryError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2777,7 +2675,6 @@ impl ModeledError for DescribeRegistryError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2845,7 +2742,6 @@ impl ModeledError for DescribeReplicationBackfillResultsError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2853,7 +2749,6 @@ impl ModeledError for DescribeReplicationBackfillResultsError {
                 Some(
                     Self::ReplicationBackfillNotFoundException(ReplicationBackfillNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2861,7 +2756,6 @@ impl ModeledError for DescribeReplicationBackfillResultsError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2869,7 +2763,6 @@ impl ModeledError for DescribeReplicationBackfillResultsError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2937,7 +2830,6 @@ impl ModeledError for DescribeRepositoriesError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2945,7 +2837,6 @@ impl ModeledError for DescribeRepositoriesError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -2953,7 +2844,6 @@ impl ModeledError for DescribeRepositoriesError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3013,7 +2903,6 @@ impl ModeledError for DescribeRepositoryCreationTemplatesError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3021,7 +2910,6 @@ impl ModeledError for DescribeRepositoryCreationTemplatesError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3029,7 +2917,6 @@ impl ModeledError for DescribeRepositoryCreationTemplatesError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3089,7 +2976,6 @@ impl ModeledError for GetAccountSettingError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3097,7 +2983,6 @@ impl ModeledError for GetAccountSettingError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3105,7 +2990,6 @@ impl ModeledError for GetAccountSettingError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3161,7 +3045,6 @@ impl ModeledError for GetAuthorizationTokenError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3169,7 +3052,6 @@ impl ModeledError for GetAuthorizationTokenError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3246,7 +3128,6 @@ impl ModeledError for GetDownloadUrlForLayerError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3254,7 +3135,6 @@ impl ModeledError for GetDownloadUrlForLayerError {
                 Some(
                     Self::LayerInaccessibleException(LayerInaccessibleException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3262,7 +3142,6 @@ impl ModeledError for GetDownloadUrlForLayerError {
                 Some(
                     Self::LayersNotFoundException(LayersNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3270,7 +3149,6 @@ impl ModeledError for GetDownloadUrlForLayerError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3278,7 +3156,6 @@ impl ModeledError for GetDownloadUrlForLayerError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3286,7 +3163,6 @@ impl ModeledError for GetDownloadUrlForLayerError {
                 Some(
                     Self::UnableToGetUpstreamLayerException(UnableToGetUpstreamLayerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3375,7 +3251,6 @@ impl ModeledError for GetLifecyclePolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3383,7 +3258,6 @@ impl ModeledError for GetLifecyclePolicyError {
                 Some(
                     Self::LifecyclePolicyNotFoundException(LifecyclePolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3391,7 +3265,6 @@ impl ModeledError for GetLifecyclePolicyError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3399,7 +3272,6 @@ impl ModeledError for GetLifecyclePolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3407,7 +3279,6 @@ impl ModeledError for GetLifecyclePolicyError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3491,7 +3362,6 @@ impl ModeledError for GetLifecyclePolicyPreviewError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3499,7 +3369,6 @@ impl ModeledError for GetLifecyclePolicyPreviewError {
                 Some(
                     Self::LifecyclePolicyPreviewNotFoundException(LifecyclePolicyPreviewNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3507,7 +3376,6 @@ impl ModeledError for GetLifecyclePolicyPreviewError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3515,7 +3383,6 @@ impl ModeledError for GetLifecyclePolicyPreviewError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3523,7 +3390,6 @@ impl ModeledError for GetLifecyclePolicyPreviewError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3599,7 +3465,6 @@ impl ModeledError for GetRegistryPolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3607,7 +3472,6 @@ impl ModeledError for GetRegistryPolicyError {
                 Some(
                     Self::RegistryPolicyNotFoundException(RegistryPolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3615,7 +3479,6 @@ impl ModeledError for GetRegistryPolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3623,7 +3486,6 @@ impl ModeledError for GetRegistryPolicyError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3688,7 +3550,6 @@ impl ModeledError for GetRegistryScanningConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3696,7 +3557,6 @@ impl ModeledError for GetRegistryScanningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3704,7 +3564,6 @@ impl ModeledError for GetRegistryScanningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3774,7 +3633,6 @@ impl ModeledError for GetRepositoryPolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3782,7 +3640,6 @@ impl ModeledError for GetRepositoryPolicyError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3790,7 +3647,6 @@ impl ModeledError for GetRepositoryPolicyError {
                 Some(
                     Self::RepositoryPolicyNotFoundException(RepositoryPolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3798,7 +3654,6 @@ impl ModeledError for GetRepositoryPolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3871,7 +3726,6 @@ impl ModeledError for GetSigningConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3879,7 +3733,6 @@ impl ModeledError for GetSigningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3887,7 +3740,6 @@ impl ModeledError for GetSigningConfigurationError {
                 Some(
                     Self::SigningConfigurationNotFoundException(SigningConfigurationNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3895,7 +3747,6 @@ impl ModeledError for GetSigningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3966,7 +3817,6 @@ impl ModeledError for InitiateLayerUploadError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3982,7 +3832,6 @@ impl ModeledError for InitiateLayerUploadError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -3990,7 +3839,6 @@ impl ModeledError for InitiateLayerUploadError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4071,7 +3919,6 @@ impl ModeledError for ListImageReferrersError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4079,7 +3926,6 @@ impl ModeledError for ListImageReferrersError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4087,7 +3933,6 @@ impl ModeledError for ListImageReferrersError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4095,7 +3940,6 @@ impl ModeledError for ListImageReferrersError {
                 Some(
                     Self::UnableToListUpstreamImageReferrersException(UnableToListUpstreamImageReferrersException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4103,7 +3947,6 @@ impl ModeledError for ListImageReferrersError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4175,7 +4018,6 @@ impl ModeledError for ListImagesError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4183,7 +4025,6 @@ impl ModeledError for ListImagesError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4191,7 +4032,6 @@ impl ModeledError for ListImagesError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4257,7 +4097,6 @@ impl ModeledError for ListPullTimeUpdateExclusionsError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4265,7 +4104,6 @@ impl ModeledError for ListPullTimeUpdateExclusionsError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4273,7 +4111,6 @@ impl ModeledError for ListPullTimeUpdateExclusionsError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4281,7 +4118,6 @@ impl ModeledError for ListPullTimeUpdateExclusionsError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4346,7 +4182,6 @@ impl ModeledError for ListReplicationBackfillsError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4354,7 +4189,6 @@ impl ModeledError for ListReplicationBackfillsError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4362,7 +4196,6 @@ impl ModeledError for ListReplicationBackfillsError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4424,7 +4257,6 @@ impl ModeledError for ListTagsForResourceError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4432,7 +4264,6 @@ impl ModeledError for ListTagsForResourceError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4440,7 +4271,6 @@ impl ModeledError for ListTagsForResourceError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4506,7 +4336,6 @@ impl ModeledError for PutAccountSettingError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4514,7 +4343,6 @@ impl ModeledError for PutAccountSettingError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4522,7 +4350,6 @@ impl ModeledError for PutAccountSettingError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4530,7 +4357,6 @@ impl ModeledError for PutAccountSettingError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4641,7 +4467,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::ImageAlreadyExistsException(ImageAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4649,7 +4474,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::ImageDigestDoesNotMatchException(ImageDigestDoesNotMatchException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4657,7 +4481,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::ImageTagAlreadyExistsException(ImageTagAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4665,7 +4488,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4681,7 +4503,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::LayersNotFoundException(LayersNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4689,7 +4510,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4697,7 +4517,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::ReferencedImagesNotFoundException(ReferencedImagesNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4705,7 +4524,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4713,7 +4531,6 @@ impl ModeledError for PutImageError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4814,7 +4631,6 @@ impl ModeledError for PutImageScanningConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4822,7 +4638,6 @@ impl ModeledError for PutImageScanningConfigurationError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4830,7 +4645,6 @@ impl ModeledError for PutImageScanningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4838,7 +4652,6 @@ impl ModeledError for PutImageScanningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4905,7 +4718,6 @@ impl ModeledError for PutImageTagMutabilityError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4913,7 +4725,6 @@ impl ModeledError for PutImageTagMutabilityError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4921,7 +4732,6 @@ impl ModeledError for PutImageTagMutabilityError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4987,7 +4797,6 @@ impl ModeledError for PutLifecyclePolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -4995,7 +4804,6 @@ impl ModeledError for PutLifecyclePolicyError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5003,7 +4811,6 @@ impl ModeledError for PutLifecyclePolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5011,7 +4818,6 @@ impl ModeledError for PutLifecyclePolicyError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5076,7 +4882,6 @@ impl ModeledError for PutRegistryPolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5084,7 +4889,6 @@ impl ModeledError for PutRegistryPolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5092,7 +4896,6 @@ impl ModeledError for PutRegistryPolicyError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5160,7 +4963,6 @@ impl ModeledError for PutRegistryScanningConfigurationError {
                 Some(
                     Self::BlockedByOrganizationPolicyException(BlockedByOrganizationPolicyException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5168,7 +4970,6 @@ impl ModeledError for PutRegistryScanningConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5176,7 +4977,6 @@ impl ModeledError for PutRegistryScanningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5184,7 +4984,6 @@ impl ModeledError for PutRegistryScanningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5250,7 +5049,6 @@ impl ModeledError for PutReplicationConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5258,7 +5056,6 @@ impl ModeledError for PutReplicationConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5266,7 +5063,6 @@ impl ModeledError for PutReplicationConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5326,7 +5122,6 @@ impl ModeledError for PutSigningConfigurationError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5334,7 +5129,6 @@ impl ModeledError for PutSigningConfigurationError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5342,7 +5136,6 @@ impl ModeledError for PutSigningConfigurationError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5414,7 +5207,6 @@ impl ModeledError for RegisterPullTimeUpdateExclusionError {
                 Some(
                     Self::ExclusionAlreadyExistsException(ExclusionAlreadyExistsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5422,7 +5214,6 @@ impl ModeledError for RegisterPullTimeUpdateExclusionError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5430,7 +5221,6 @@ impl ModeledError for RegisterPullTimeUpdateExclusionError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5438,7 +5228,6 @@ impl ModeledError for RegisterPullTimeUpdateExclusionError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5446,7 +5235,6 @@ impl ModeledError for RegisterPullTimeUpdateExclusionError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5518,7 +5306,6 @@ impl ModeledError for SetRepositoryPolicyError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5526,7 +5313,6 @@ impl ModeledError for SetRepositoryPolicyError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5534,7 +5320,6 @@ impl ModeledError for SetRepositoryPolicyError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5624,7 +5409,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::ImageArchivedException(ImageArchivedException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5632,7 +5416,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::ImageNotFoundException(ImageNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5640,7 +5423,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5648,7 +5430,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5656,7 +5437,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5664,7 +5444,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5672,7 +5451,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::UnsupportedImageTypeException(UnsupportedImageTypeException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5680,7 +5458,6 @@ impl ModeledError for StartImageScanError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5787,7 +5564,6 @@ impl ModeledError for StartLifecyclePolicyPreviewError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5795,7 +5571,6 @@ impl ModeledError for StartLifecyclePolicyPreviewError {
                 Some(
                     Self::LifecyclePolicyNotFoundException(LifecyclePolicyNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5803,7 +5578,6 @@ impl ModeledError for StartLifecyclePolicyPreviewError {
                 Some(
                     Self::LifecyclePolicyPreviewInProgressException(LifecyclePolicyPreviewInProgressException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5811,7 +5585,6 @@ impl ModeledError for StartLifecyclePolicyPreviewError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5819,7 +5592,6 @@ impl ModeledError for StartLifecyclePolicyPreviewError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5827,7 +5599,6 @@ impl ModeledError for StartLifecyclePolicyPreviewError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5917,7 +5688,6 @@ impl ModeledError for StartReplicationBackfillError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5925,7 +5695,6 @@ impl ModeledError for StartReplicationBackfillError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5933,7 +5702,6 @@ impl ModeledError for StartReplicationBackfillError {
                 Some(
                     Self::ReplicationBackfillInProgressException(ReplicationBackfillInProgressException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5941,7 +5709,6 @@ impl ModeledError for StartReplicationBackfillError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -5949,7 +5716,6 @@ impl ModeledError for StartReplicationBackfillError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6035,7 +5801,6 @@ impl ModeledError for StopReplicationBackfillError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6043,7 +5808,6 @@ impl ModeledError for StopReplicationBackfillError {
                 Some(
                     Self::ReplicationBackfillInvalidStatusException(ReplicationBackfillInvalidStatusException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6051,7 +5815,6 @@ impl ModeledError for StopReplicationBackfillError {
                 Some(
                     Self::ReplicationBackfillNotFoundException(ReplicationBackfillNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6059,7 +5822,6 @@ impl ModeledError for StopReplicationBackfillError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6067,7 +5829,6 @@ impl ModeledError for StopReplicationBackfillError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6149,7 +5910,6 @@ impl ModeledError for TagResourceError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6157,7 +5917,6 @@ impl ModeledError for TagResourceError {
                 Some(
                     Self::InvalidTagParameterException(InvalidTagParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6165,7 +5924,6 @@ impl ModeledError for TagResourceError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6173,7 +5931,6 @@ impl ModeledError for TagResourceError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6181,7 +5938,6 @@ impl ModeledError for TagResourceError {
                 Some(
                     Self::TooManyTagsException(TooManyTagsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6263,7 +6019,6 @@ impl ModeledError for UntagResourceError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6271,7 +6026,6 @@ impl ModeledError for UntagResourceError {
                 Some(
                     Self::InvalidTagParameterException(InvalidTagParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6279,7 +6033,6 @@ impl ModeledError for UntagResourceError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6287,7 +6040,6 @@ impl ModeledError for UntagResourceError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6295,7 +6047,6 @@ impl ModeledError for UntagResourceError {
                 Some(
                     Self::TooManyTagsException(TooManyTagsException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6387,7 +6138,6 @@ impl ModeledError for UpdateImageStorageClassError {
                 Some(
                     Self::ImageNotFoundException(ImageNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6395,7 +6145,6 @@ impl ModeledError for UpdateImageStorageClassError {
                 Some(
                     Self::ImageStorageClassUpdateNotSupportedException(ImageStorageClassUpdateNotSupportedException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6403,7 +6152,6 @@ impl ModeledError for UpdateImageStorageClassError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6411,7 +6159,6 @@ impl ModeledError for UpdateImageStorageClassError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6419,7 +6166,6 @@ impl ModeledError for UpdateImageStorageClassError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6427,7 +6173,6 @@ impl ModeledError for UpdateImageStorageClassError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6531,7 +6276,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6539,7 +6283,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::PullThroughCacheRuleNotFoundException(PullThroughCacheRuleNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6547,7 +6290,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::SecretNotFoundException(SecretNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6555,7 +6297,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6563,7 +6304,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::UnableToAccessSecretException(UnableToAccessSecretException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6571,7 +6311,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::UnableToDecryptSecretValueException(UnableToDecryptSecretValueException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6579,7 +6318,6 @@ impl ModeledError for UpdatePullThroughCacheRuleError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6665,7 +6403,6 @@ impl ModeledError for UpdateRepositoryCreationTemplateError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6673,7 +6410,6 @@ impl ModeledError for UpdateRepositoryCreationTemplateError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6681,7 +6417,6 @@ impl ModeledError for UpdateRepositoryCreationTemplateError {
                 Some(
                     Self::TemplateNotFoundException(TemplateNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6689,7 +6424,6 @@ impl ModeledError for UpdateRepositoryCreationTemplateError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6786,7 +6520,6 @@ impl ModeledError for UploadLayerPartError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6802,7 +6535,6 @@ impl ModeledError for UploadLayerPartError {
                 Some(
                     Self::LimitExceededException(LimitExceededException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6810,7 +6542,6 @@ impl ModeledError for UploadLayerPartError {
                 Some(
                     Self::RepositoryNotFoundException(RepositoryNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6818,7 +6549,6 @@ impl ModeledError for UploadLayerPartError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6826,7 +6556,6 @@ impl ModeledError for UploadLayerPartError {
                 Some(
                     Self::UploadNotFoundException(UploadNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6914,7 +6643,6 @@ impl ModeledError for ValidatePullThroughCacheRuleError {
                 Some(
                     Self::InvalidParameterException(InvalidParameterException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6922,7 +6650,6 @@ impl ModeledError for ValidatePullThroughCacheRuleError {
                 Some(
                     Self::PullThroughCacheRuleNotFoundException(PullThroughCacheRuleNotFoundException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6930,7 +6657,6 @@ impl ModeledError for ValidatePullThroughCacheRuleError {
                 Some(
                     Self::ServerException(ServerException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
@@ -6938,7 +6664,6 @@ impl ModeledError for ValidatePullThroughCacheRuleError {
                 Some(
                     Self::ValidationException(ValidationException {
                         message: Some(message),
-                        ..Default::default()
                     }),
                 )
             }
