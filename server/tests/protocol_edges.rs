@@ -205,3 +205,27 @@ async fn every_operation_is_wired() {
         }
     }
 }
+
+#[tokio::test]
+async fn ephemeral_data_is_removed_at_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let unused = tmp.path().join("not-used");
+    let berth = Berth::start_with_env(&unused, &["--ephemeral"], &[("TMPDIR", tmp.path())]);
+    let ok = post(
+        &berth,
+        Some(&op("CreateRepository")),
+        Some(AMZ_JSON),
+        br#"{"repositoryName":"gone"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let during: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(during.len(), 1, "one temporary data dir while running");
+    assert!(berth.terminate());
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "the temporary data dir is removed at exit"
+    );
+    assert!(!unused.exists(), "--data-dir is not used with --ephemeral");
+}

@@ -17,7 +17,13 @@ pub struct Berth {
 impl Berth {
     /// Starts berth on `data_dir` with extra flags, and waits until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Berth {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// As [`Berth::start`], with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Berth {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
