@@ -42,6 +42,8 @@ impl OciTables {
 /// One route: the segments after `/v2/<name>/`, `None` for a variable.
 struct Route {
     variant: String,
+    /// False for paths without a repository name (`/v2/`, `/v2/_catalog`).
+    has_name: bool,
     tail: Vec<Option<String>>,
     vars: Vec<String>,
     methods: Vec<String>,
@@ -52,6 +54,7 @@ struct Route {
 fn route_variant(literals: &str) -> Result<&'static str, ModelError> {
     Ok(match literals {
         "" => "Base",
+        "_catalog" => "Catalog",
         "blobs/*" => "Blob",
         "manifests/*" => "Manifest",
         "blobs/uploads" => "Uploads",
@@ -73,6 +76,7 @@ fn routes(tables: &OciTables) -> Result<Vec<Route>, ModelError> {
             .path
             .strip_prefix("/v2/")
             .ok_or_else(|| ModelError(format!("{}: path {} is not under /v2/", e.id, e.path)))?;
+        let has_name = rest.starts_with("<name>");
         let rest = rest.strip_prefix("<name>").unwrap_or(rest);
         let rest = rest.trim_matches('/');
         let segments: Vec<&str> = if rest.is_empty() {
@@ -87,6 +91,7 @@ fn routes(tables: &OciTables) -> Result<Vec<Route>, ModelError> {
         let variant = route_variant(&shape.join("/"))?;
         let route = by_variant.entry(variant).or_insert_with(|| Route {
             variant: variant.to_string(),
+            has_name,
             tail: segments
                 .iter()
                 .map(|s| (!s.starts_with('<')).then(|| s.to_string()))
@@ -108,11 +113,14 @@ fn routes(tables: &OciTables) -> Result<Vec<Route>, ModelError> {
         r.methods.dedup();
         r.endpoint_ids.sort();
     }
-    // Longest tails first, so `blobs/uploads/<id>` wins over `blobs/<digest>`.
+    // Longest tails first, then the most literal segments, so `blobs/uploads/<id>` and
+    // `blobs/uploads` win over `blobs/<digest>`.
+    let literals = |r: &Route| r.tail.iter().filter(|s| s.is_some()).count();
     routes.sort_by(|a, b| {
         b.tail
             .len()
             .cmp(&a.tail.len())
+            .then(literals(b).cmp(&literals(a)))
             .then(a.variant.cmp(&b.variant))
     });
     Ok(routes)
@@ -129,13 +137,25 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
             r.methods.join(", ")
         );
         let fields: Vec<_> = r.vars.iter().map(|f| type_ident(f)).collect();
-        if r.variant == "Base" {
+        if !r.has_name {
             quote!(#[doc = #doc] #v,)
         } else {
             quote!(#[doc = #doc] #v { name: String, #( #fields: String, )* },)
         }
     });
-    let parsers = routes.iter().filter(|r| r.variant != "Base").map(|r| {
+    let exact = routes
+        .iter()
+        .filter(|r| !r.has_name && !r.tail.is_empty())
+        .map(|r| {
+            let v = type_ident(&r.variant);
+            let literals = r.tail.iter().flatten();
+            quote! {
+                if segments == [#(#literals),*] {
+                    return Some(OciRoute::#v);
+                }
+            }
+        });
+    let parsers = routes.iter().filter(|r| r.has_name).map(|r| {
         let v = type_ident(&r.variant);
         let pattern = r.tail.iter().map(|s| match s {
             Some(lit) => quote!(Some(#lit)),
@@ -157,7 +177,7 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
     let method_arms = routes.iter().map(|r| {
         let v = type_ident(&r.variant);
         let methods = &r.methods;
-        let pat = if r.variant == "Base" {
+        let pat = if !r.has_name {
             quote!(OciRoute::#v)
         } else {
             quote!(OciRoute::#v { .. })
@@ -198,7 +218,7 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
             let Some(value) = value.as_str() else {
                 continue;
             };
-            if key.ends_with("_note") || !value.contains('/') {
+            if key.ends_with("_note") || key.contains('/') || !value.contains('/') {
                 continue;
             }
             let id = const_ident(&format!("{group}_{key}"));
@@ -225,6 +245,7 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
                 if segments.iter().any(|s| s.is_empty()) {
                     return None;
                 }
+                #(#exact)*
                 #(#parsers)*
                 None
             }

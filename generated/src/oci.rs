@@ -7,16 +7,18 @@
 pub enum OciRoute {
     /// Endpoints end-13, end-14, end-5, end-6 (DELETE, GET, PATCH, PUT).
     Upload { name: String, reference: String },
+    /// Endpoints end-8a, end-8b (GET).
+    TagsList { name: String },
+    /// Endpoints end-11, end-4a, end-4b, end-4c (POST).
+    Uploads { name: String },
     /// Endpoints end-10, end-2 (DELETE, GET, HEAD).
     Blob { name: String, digest: String },
     /// Endpoints end-3, end-7, end-7b, end-9 (DELETE, GET, HEAD, PUT).
     Manifest { name: String, reference: String },
     /// Endpoints end-12a, end-12b (GET).
     Referrers { name: String, digest: String },
-    /// Endpoints end-8a, end-8b (GET).
-    TagsList { name: String },
-    /// Endpoints end-11, end-4a, end-4b, end-4c (POST).
-    Uploads { name: String },
+    /// Endpoints docker-catalog (GET).
+    Catalog,
     /// Endpoints end-1 (GET).
     Base,
 }
@@ -34,6 +36,9 @@ impl OciRoute {
         if segments.iter().any(|s| s.is_empty()) {
             return None;
         }
+        if segments == ["_catalog"] {
+            return Some(OciRoute::Catalog);
+        }
         if let Some((name, vars)) = match_tail(
             &segments,
             &[Some("blobs"), Some("uploads"), None],
@@ -42,6 +47,15 @@ impl OciRoute {
                 name,
                 reference: vars[0usize].to_string(),
             });
+        }
+        if let Some((name, _)) = match_tail(&segments, &[Some("tags"), Some("list")]) {
+            return Some(OciRoute::TagsList { name });
+        }
+        if let Some((name, _)) = match_tail(
+            &segments,
+            &[Some("blobs"), Some("uploads")],
+        ) {
+            return Some(OciRoute::Uploads { name });
         }
         if let Some((name, vars)) = match_tail(&segments, &[Some("blobs"), None]) {
             return Some(OciRoute::Blob {
@@ -61,26 +75,18 @@ impl OciRoute {
                 digest: vars[0usize].to_string(),
             });
         }
-        if let Some((name, _)) = match_tail(&segments, &[Some("tags"), Some("list")]) {
-            return Some(OciRoute::TagsList { name });
-        }
-        if let Some((name, _)) = match_tail(
-            &segments,
-            &[Some("blobs"), Some("uploads")],
-        ) {
-            return Some(OciRoute::Uploads { name });
-        }
         None
     }
     /// The HTTP methods the endpoint table allows on this route.
     pub fn methods(&self) -> &'static [&'static str] {
         match self {
             OciRoute::Upload { .. } => &["DELETE", "GET", "PATCH", "PUT"],
+            OciRoute::TagsList { .. } => &["GET"],
+            OciRoute::Uploads { .. } => &["POST"],
             OciRoute::Blob { .. } => &["DELETE", "GET", "HEAD"],
             OciRoute::Manifest { .. } => &["DELETE", "GET", "HEAD", "PUT"],
             OciRoute::Referrers { .. } => &["GET"],
-            OciRoute::TagsList { .. } => &["GET"],
-            OciRoute::Uploads { .. } => &["POST"],
+            OciRoute::Catalog => &["GET"],
             OciRoute::Base => &["GET"],
         }
     }
@@ -249,14 +255,6 @@ pub mod media_types {
     pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
     ///application/vnd.docker.plugin.v1+json
     pub const DOCKER_PLUGIN_CONFIG: &str = "application/vnd.docker.plugin.v1+json";
-    ///application/vnd.docker.container.image.v1+json
-    pub const EQUIVALENTS_APPLICATION_VND_OCI_IMAGE_CONFIG_V1_JSON: &str = "application/vnd.docker.container.image.v1+json";
-    ///application/vnd.docker.distribution.manifest.list.v2+json
-    pub const EQUIVALENTS_APPLICATION_VND_OCI_IMAGE_INDEX_V1_JSON: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-    ///application/vnd.docker.image.rootfs.diff.tar.gzip
-    pub const EQUIVALENTS_APPLICATION_VND_OCI_IMAGE_LAYER_V1_TAR_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    ///application/vnd.docker.distribution.manifest.v2+json
-    pub const EQUIVALENTS_APPLICATION_VND_OCI_IMAGE_MANIFEST_V1_JSON: &str = "application/vnd.docker.distribution.manifest.v2+json";
     ///application/vnd.oci.artifact.manifest.v1+json
     pub const OCI_ARTIFACT_MANIFEST: &str = "application/vnd.oci.artifact.manifest.v1+json";
     ///application/vnd.oci.descriptor.v1+json

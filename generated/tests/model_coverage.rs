@@ -160,3 +160,84 @@ fn every_constraint_trait_of_every_input_has_one_generated_check() {
         );
     }
 }
+
+#[test]
+fn oci_routes_parse_from_the_right() {
+    use berth_generated::oci::{OciErrorCode, OciRoute};
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let cases = [
+        ("/v2/", Some(OciRoute::Base)),
+        ("/v2", Some(OciRoute::Base)),
+        ("/v2/_catalog", Some(OciRoute::Catalog)),
+        (
+            "/v2/team/app/manifests/latest",
+            Some(OciRoute::Manifest {
+                name: "team/app".into(),
+                reference: "latest".into(),
+            }),
+        ),
+        (
+            &format!("/v2/a/blobs/{digest}"),
+            Some(OciRoute::Blob {
+                name: "a".into(),
+                digest: digest.clone(),
+            }),
+        ),
+        (
+            "/v2/a/b/blobs/uploads/",
+            Some(OciRoute::Uploads { name: "a/b".into() }),
+        ),
+        (
+            "/v2/a/blobs/uploads",
+            Some(OciRoute::Uploads { name: "a".into() }),
+        ),
+        (
+            "/v2/a/blobs/uploads/123",
+            Some(OciRoute::Upload {
+                name: "a".into(),
+                reference: "123".into(),
+            }),
+        ),
+        (
+            "/v2/blobs/uploads/blobs/x",
+            Some(OciRoute::Blob {
+                name: "blobs/uploads".into(),
+                digest: "x".into(),
+            }),
+        ),
+        (
+            "/v2/a/manifests/tags/list",
+            Some(OciRoute::TagsList {
+                name: "a/manifests".into(),
+            }),
+        ),
+        (
+            "/v2/a/referrers/x",
+            Some(OciRoute::Referrers {
+                name: "a".into(),
+                digest: "x".into(),
+            }),
+        ),
+        ("/v2/manifests/x", None),
+        ("/v2/a//manifests/x", None),
+        ("/v3/a/manifests/x", None),
+        ("/v2/a/unknown/x", None),
+    ];
+    for (path, expected) in cases {
+        assert_eq!(OciRoute::parse(path), expected, "{path}");
+    }
+    assert_eq!(
+        OciRoute::Manifest {
+            name: "a".into(),
+            reference: "b".into()
+        }
+        .methods(),
+        ["DELETE", "GET", "HEAD", "PUT"]
+    );
+    assert_eq!(
+        OciErrorCode::BlobUploadUnknown.as_str(),
+        "BLOB_UPLOAD_UNKNOWN"
+    );
+    assert_eq!(OciErrorCode::ManifestBlobUnknown.status(), 400);
+    assert_eq!(OciErrorCode::Unauthorized.status(), 401);
+}

@@ -19,6 +19,78 @@ pub enum RegistryError {
     RepositoryNotEmpty { name: String, registry: String },
     #[error("Repository policy does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
     RepositoryPolicyNotFound { name: String, registry: String },
+    #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
+    ImageTagImmutable {
+        tag: String,
+        repository: String,
+        same_digest: bool,
+    },
+    #[error("Layers with digests '[{}]' required for pushing image into repository with name '{repository}' in the registry with id '{registry}' do not exist", digests.join(", "))]
+    LayersNotFound {
+        digests: Vec<String>,
+        repository: String,
+        registry: String,
+    },
+    #[error("Images with digests '[{}]' required for pushing image into repository with name '{repository}' in the registry with id '{registry}' do not exist", digests.join(", "))]
+    ReferencedImagesNotFound {
+        digests: Vec<String>,
+        repository: String,
+        registry: String,
+    },
+    #[error("Requested image referenced by manifest list: [{}]", parents.join(", "))]
+    ImageReferencedByManifestList { parents: Vec<String> },
+    #[error("Requested image not found")]
+    ImageNotFound,
+    /// GetDownloadUrlForLayer's LayersNotFoundException, with ECR's whole message.
+    #[error("{0}")]
+    LayersNotFoundText(String),
+    /// DescribeImages' thrown ImageNotFoundException, with ECR's whole message.
+    #[error("{0}")]
+    ImageNotFoundById(String),
+    #[error("Image with digest '{digest}' and tag '{tag}' already exists in the repository with name '{repository}' in registry with id '{registry}'")]
+    ImageAlreadyExists {
+        digest: String,
+        tag: String,
+        repository: String,
+        registry: String,
+    },
+    #[error("{0}")]
+    ImageDigestDoesNotMatch(String),
+    /// A blob that is not in the repository (OCI BLOB_UNKNOWN).
+    #[error("The blob with digest '{digest}' does not exist in the repository")]
+    BlobUnknown { digest: String },
+    /// An upload session that does not exist (for this repository).
+    #[error("Upload with id '{id}' does not exist")]
+    UploadUnknown { id: String },
+    #[error("{0}")]
+    DigestInvalid(String),
+    #[error("{0}")]
+    SizeInvalid(String),
+    /// A chunk that does not start where the upload ends; `size` is what was received.
+    #[error("The chunk does not start at the end of the upload ({size} bytes received)")]
+    RangeInvalid { size: u64 },
+    #[error("{0}")]
+    ManifestInvalid(String),
+    #[error("The manifest is larger than the limit of {limit} bytes")]
+    ManifestTooLarge { limit: usize },
+    #[error("{0}")]
+    TagInvalid(String),
+    #[error("{0}")]
+    NameInvalid(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    InvalidLayer(String),
+    #[error("{0}")]
+    InvalidLayerPart(String),
+    #[error("{0}")]
+    LayerAlreadyExists(String),
+    #[error("{0}")]
+    LayerPartTooSmall(String),
+    #[error("{0}")]
+    EmptyUpload(String),
+    #[error("{0}")]
+    UploadNotFound(String),
     /// A request ECR refuses as InvalidParameterException; the whole message.
     #[error("{0}")]
     InvalidParameter(String),
@@ -49,6 +121,34 @@ impl RegistryError {
             RegistryError::InvalidParameter(_) => "InvalidParameterException",
             RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
             RegistryError::TooManyTags(_) => "TooManyTagsException",
+            RegistryError::ImageTagImmutable { .. } => "ImageTagAlreadyExistsException",
+            RegistryError::LayersNotFound { .. }
+            | RegistryError::LayersNotFoundText(_)
+            | RegistryError::BlobUnknown { .. } => "LayersNotFoundException",
+            RegistryError::ReferencedImagesNotFound { .. } => "ReferencedImagesNotFoundException",
+            RegistryError::ImageNotFound | RegistryError::ImageNotFoundById(_) => {
+                "ImageNotFoundException"
+            }
+            RegistryError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
+            RegistryError::ImageDigestDoesNotMatch(_) => "ImageDigestDoesNotMatchException",
+            RegistryError::UploadUnknown { .. } | RegistryError::UploadNotFound(_) => {
+                "UploadNotFoundException"
+            }
+            RegistryError::InvalidLayer(_)
+            | RegistryError::DigestInvalid(_)
+            | RegistryError::SizeInvalid(_) => "InvalidLayerException",
+            RegistryError::InvalidLayerPart(_) | RegistryError::RangeInvalid { .. } => {
+                "InvalidLayerPartException"
+            }
+            RegistryError::LayerAlreadyExists(_) => "LayerAlreadyExistsException",
+            RegistryError::LayerPartTooSmall(_) => "LayerPartTooSmallException",
+            RegistryError::EmptyUpload(_) => "EmptyUploadException",
+            RegistryError::ImageReferencedByManifestList { .. }
+            | RegistryError::ManifestInvalid(_)
+            | RegistryError::ManifestTooLarge { .. }
+            | RegistryError::TagInvalid(_)
+            | RegistryError::NameInvalid(_)
+            | RegistryError::Unsupported(_) => "InvalidParameterException",
             RegistryError::Internal(_) => "ServerException",
         }
     }

@@ -1,11 +1,21 @@
-//! Hand-written behaviour of berth: the metadata store and the ECR operations over it.
+//! Hand-written behaviour of berth: the registry core (metadata, blobs, uploads,
+//! manifests), tokens, and the ECR operations over it.
 
+pub mod auth;
+pub mod blob_store;
+pub mod digest;
+pub mod download;
 pub mod ecr;
 pub mod error;
+pub mod immutability;
+pub mod manifest;
 pub mod metadata;
+pub mod reference;
+pub mod registry;
 pub mod scope;
 
 pub use ecr::EcrHandlers;
 pub use error::RegistryError;
 pub use metadata::MetadataStore;
+pub use registry::Registry;
 pub use scope::{Caller, RegistryScope};

@@ -1,12 +1,13 @@
 //! The axum application: shared state and the router of both faces.
 
-use crate::ecr_api;
 use crate::identity::Identities;
+use crate::{download_api, ecr_api, oci_api};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{any, get, post};
 use axum::Router;
-use berth_handlers::EcrHandlers;
+use berth_handlers::auth::TokenSigner;
+use berth_handlers::{EcrHandlers, Registry};
 use std::sync::Arc;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
@@ -15,13 +16,30 @@ use tracing::Level;
 #[derive(Debug)]
 pub struct AppState {
     pub ecr: EcrHandlers,
+    pub registry: Arc<Registry>,
+    pub tokens: TokenSigner,
     pub identities: Identities,
+    /// `host[:port]` of the registry, as in repository URIs.
+    pub registry_host: String,
+    /// Development mode: /v2 takes any Basic credentials.
+    pub accept_any_credentials: bool,
 }
 
-/// The router: the ECR API on `POST /`; the OCI registry on `/v2/` comes with its issue.
+impl AppState {
+    /// The registry URL clients log in to (GetAuthorizationToken's proxyEndpoint).
+    pub fn proxy_endpoint(&self) -> String {
+        format!("http://{}", self.registry_host)
+    }
+}
+
+/// The router: the ECR API on `POST /`, the OCI registry under `/v2`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", post(ecr_api::handle))
+        .route("/v2", any(oci_api::handle))
+        .route("/v2/", any(oci_api::handle))
+        .route("/v2/{*path}", any(oci_api::handle))
+        .route("/_berth/layers/{grant}", get(download_api::handle))
         .fallback(not_found)
         .layer(
             // Errors are logged by each face with their wire type; the trace layer only at debug.

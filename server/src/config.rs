@@ -44,6 +44,10 @@ pub struct ServeOptions {
     /// Account of requests whose access key is not mapped (or that carry none).
     #[arg(long, env = "BERTH_DEFAULT_ACCOUNT", default_value = "000000000000", value_parser = parse_account)]
     pub default_account: String,
+    /// Development only: /v2 accepts any Basic credentials (as `docker login -u test -p test`
+    /// against other emulators). Off by default; logged loudly when on.
+    #[arg(long, env = "BERTH_ACCEPT_ANY_CREDENTIALS")]
+    pub accept_any_credentials: bool,
     /// Region of requests that carry no SigV4 credential scope.
     #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1")]
     pub default_region: String,

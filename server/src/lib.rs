@@ -2,12 +2,15 @@
 
 pub mod app;
 pub mod config;
+pub mod download_api;
 pub mod ecr_api;
 pub mod identity;
+pub mod oci_api;
 
 use anyhow::Context;
 use app::AppState;
-use berth_handlers::{EcrHandlers, MetadataStore};
+use berth_handlers::auth::TokenSigner;
+use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
 use std::path::PathBuf;
@@ -38,16 +41,26 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .registry_host
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", address.port()));
-    let store = MetadataStore::open(&data_dir)
-        .await
-        .with_context(|| format!("cannot open the metadata store in {}", data_dir.display()))?;
+    let registry = Arc::new(
+        Registry::open(&data_dir)
+            .await
+            .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
+    );
+    let tokens = TokenSigner::open(&data_dir).context("cannot load the token key")?;
+    if options.accept_any_credentials {
+        tracing::warn!("--accept-any-credentials: /v2 accepts ANY Basic credentials; never use this outside development");
+    }
     let state = Arc::new(AppState {
-        ecr: EcrHandlers::new(store, registry_host.clone()),
+        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone()),
+        registry: registry.clone(),
+        tokens,
         identities: Identities {
             accounts: options.account_map(),
             default_account: options.default_account.clone(),
             default_region: options.default_region.clone(),
         },
+        registry_host: registry_host.clone(),
+        accept_any_credentials: options.accept_any_credentials,
     });
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
@@ -56,7 +69,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server error")?;
-    state.ecr.store().close().await;
+    state.registry.store().close().await;
     tracing::info!("berth stopped");
     drop(ephemeral);
     Ok(())

@@ -409,9 +409,9 @@ async fn invalid_requests_get_ecr_errors_and_change_nothing() {
             "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'must be a repository ARN of the form arn:aws:ecr:<region>:<account>:repository/<name>'",
         ),
         (
-            ecr.list_images().repository_name("exists").send().await.map(drop).map_err(Into::into),
+            ecr.get_lifecycle_policy().repository_name("exists").send().await.map(drop).map_err(Into::into),
             "NotImplementedException",
-            "berth does not implement the ECR operation ListImages yet",
+            "berth does not implement the ECR operation GetLifecyclePolicy yet",
         ),
     ];
     for (i, (result, code, message)) in cases.into_iter().enumerate() {
@@ -624,30 +624,21 @@ async fn state_survives_kill_9_and_restart() {
 async fn repository_with_images_needs_force() {
     let dir = tempfile::tempdir().unwrap();
     let berth = Berth::start(dir.path(), &[]);
-    default_client(&berth)
-        .create_repository()
+    let ecr = default_client(&berth);
+    ecr.create_repository()
         .repository_name("full")
         .send()
         .await
         .unwrap();
-    assert!(berth.terminate());
-    // Images arrive with the registry issue; until then one is recorded through the store.
-    {
-        let store = berth_handlers::MetadataStore::open(dir.path())
-            .await
-            .unwrap();
-        let scope = berth_handlers::RegistryScope {
-            registry_id: "000000000000".into(),
-            region: "us-east-1".into(),
-        };
-        store
-            .insert_image(&scope, "full", "sha256:0123")
-            .await
-            .unwrap();
-        store.close().await;
-    }
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
+    // An empty index needs no layers: the smallest image there is.
+    let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+    ecr.put_image()
+        .repository_name("full")
+        .image_manifest(index)
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap();
     let err = ecr
         .delete_repository()
         .repository_name("full")

@@ -4,42 +4,46 @@
 //! and lists the operations whose issues have not landed yet (they answer 501 naming
 //! the operation).
 
+mod authorization;
+mod images;
+mod layers;
 mod page_token;
 mod policies;
 mod registry;
 mod repositories;
 mod tagging;
 
+use crate::auth::TokenSigner;
 use crate::error::RegistryError;
-use crate::metadata::{MetadataStore, RepositoryTag};
+use crate::metadata::RepositoryTag;
+use crate::reference::RepositoryName;
+use crate::registry::Registry;
 use crate::scope::Caller;
 use berth_generated::ecr::*;
 use berth_generated::runtime::OperationError;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// ECR's limit of resource tags per repository.
 pub const MAX_RESOURCE_TAGS: usize = 50;
 
-/// The ECR operations over the metadata store.
+/// The ECR operations over the registry core.
 #[derive(Debug)]
 pub struct EcrHandlers {
-    store: MetadataStore,
+    registry: Arc<Registry>,
+    tokens: TokenSigner,
     /// `host[:port]` that repository URIs start with, so that docker can push to them.
     registry_host: String,
 }
 
 impl EcrHandlers {
-    /// Handlers over `store`, naming repositories `<registry_host>/<name>`.
-    pub fn new(store: MetadataStore, registry_host: String) -> Self {
+    /// Handlers over `registry`, naming repositories `<registry_host>/<name>`.
+    pub fn new(registry: Arc<Registry>, tokens: TokenSigner, registry_host: String) -> Self {
         EcrHandlers {
-            store,
+            registry,
+            tokens,
             registry_host,
         }
-    }
-
-    /// The metadata store, for shutdown.
-    pub fn store(&self) -> &MetadataStore {
-        &self.store
     }
 }
 
@@ -55,6 +59,17 @@ pub(crate) fn now() -> f64 {
 /// handlers panic-free without trusting that.
 pub(crate) fn required<T>(value: Option<T>, member: &str) -> Result<T, RegistryError> {
     value.ok_or_else(|| RegistryError::invalid_parameter(member, "Member must not be null"))
+}
+
+/// The repository name of a request, as a parsed name.
+pub(crate) fn repository_name(name: Option<String>) -> Result<RepositoryName, RegistryError> {
+    let name = required(name, "repositoryName")?;
+    RepositoryName::parse(&name).ok_or_else(|| {
+        RegistryError::invalid_parameter(
+            "repositoryName",
+            "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'",
+        )
+    })
 }
 
 /// Checks resource tags as AWS tagging does: key 1-128 characters, value up to 256, no
@@ -203,12 +218,105 @@ impl EcrService for EcrHandlers {
         Ok(self.describe_registry_op(cx))
     }
 
+    async fn get_authorization_token(
+        &self,
+        cx: &Caller,
+        input: GetAuthorizationTokenRequest,
+    ) -> Result<GetAuthorizationTokenResponse, OperationError<GetAuthorizationTokenError>> {
+        Ok(self.get_authorization_token_op(cx, input))
+    }
+
+    async fn put_image(
+        &self,
+        cx: &Caller,
+        input: PutImageRequest,
+    ) -> Result<PutImageResponse, OperationError<PutImageError>> {
+        Ok(self.put_image_op(cx, input).await?)
+    }
+
+    async fn batch_get_image(
+        &self,
+        cx: &Caller,
+        input: BatchGetImageRequest,
+    ) -> Result<BatchGetImageResponse, OperationError<BatchGetImageError>> {
+        Ok(self.batch_get_image_op(cx, input).await?)
+    }
+
+    async fn batch_delete_image(
+        &self,
+        cx: &Caller,
+        input: BatchDeleteImageRequest,
+    ) -> Result<BatchDeleteImageResponse, OperationError<BatchDeleteImageError>> {
+        Ok(self.batch_delete_image_op(cx, input).await?)
+    }
+
+    async fn describe_images(
+        &self,
+        cx: &Caller,
+        input: DescribeImagesRequest,
+    ) -> Result<DescribeImagesResponse, OperationError<DescribeImagesError>> {
+        Ok(self.describe_images_op(cx, input).await?)
+    }
+
+    async fn list_images(
+        &self,
+        cx: &Caller,
+        input: ListImagesRequest,
+    ) -> Result<ListImagesResponse, OperationError<ListImagesError>> {
+        Ok(self.list_images_op(cx, input).await?)
+    }
+
+    async fn list_image_referrers(
+        &self,
+        cx: &Caller,
+        input: ListImageReferrersRequest,
+    ) -> Result<ListImageReferrersResponse, OperationError<ListImageReferrersError>> {
+        Ok(self.list_image_referrers_op(cx, input).await?)
+    }
+
+    async fn initiate_layer_upload(
+        &self,
+        cx: &Caller,
+        input: InitiateLayerUploadRequest,
+    ) -> Result<InitiateLayerUploadResponse, OperationError<InitiateLayerUploadError>> {
+        Ok(self.initiate_layer_upload_op(cx, input).await?)
+    }
+
+    async fn upload_layer_part(
+        &self,
+        cx: &Caller,
+        input: UploadLayerPartRequest,
+    ) -> Result<UploadLayerPartResponse, OperationError<UploadLayerPartError>> {
+        Ok(self.upload_layer_part_op(cx, input).await?)
+    }
+
+    async fn complete_layer_upload(
+        &self,
+        cx: &Caller,
+        input: CompleteLayerUploadRequest,
+    ) -> Result<CompleteLayerUploadResponse, OperationError<CompleteLayerUploadError>> {
+        Ok(self.complete_layer_upload_op(cx, input).await?)
+    }
+
+    async fn batch_check_layer_availability(
+        &self,
+        cx: &Caller,
+        input: BatchCheckLayerAvailabilityRequest,
+    ) -> Result<BatchCheckLayerAvailabilityResponse, OperationError<BatchCheckLayerAvailabilityError>>
+    {
+        Ok(self.batch_check_layer_availability_op(cx, input).await?)
+    }
+
+    async fn get_download_url_for_layer(
+        &self,
+        cx: &Caller,
+        input: GetDownloadUrlForLayerRequest,
+    ) -> Result<GetDownloadUrlForLayerResponse, OperationError<GetDownloadUrlForLayerError>> {
+        Ok(self.get_download_url_for_layer_op(cx, input).await?)
+    }
+
     not_implemented_yet! {
-        batch_check_layer_availability(BatchCheckLayerAvailabilityRequest) -> BatchCheckLayerAvailabilityResponse, BatchCheckLayerAvailabilityError;
-        batch_delete_image(BatchDeleteImageRequest) -> BatchDeleteImageResponse, BatchDeleteImageError;
-        batch_get_image(BatchGetImageRequest) -> BatchGetImageResponse, BatchGetImageError;
         batch_get_repository_scanning_configuration(BatchGetRepositoryScanningConfigurationRequest) -> BatchGetRepositoryScanningConfigurationResponse, BatchGetRepositoryScanningConfigurationError;
-        complete_layer_upload(CompleteLayerUploadRequest) -> CompleteLayerUploadResponse, CompleteLayerUploadError;
         create_pull_through_cache_rule(CreatePullThroughCacheRuleRequest) -> CreatePullThroughCacheRuleResponse, CreatePullThroughCacheRuleError;
         create_repository_creation_template(CreateRepositoryCreationTemplateRequest) -> CreateRepositoryCreationTemplateResponse, CreateRepositoryCreationTemplateError;
         delete_lifecycle_policy(DeleteLifecyclePolicyRequest) -> DeleteLifecyclePolicyResponse, DeleteLifecyclePolicyError;
@@ -220,25 +328,18 @@ impl EcrService for EcrHandlers {
         describe_image_replication_status(DescribeImageReplicationStatusRequest) -> DescribeImageReplicationStatusResponse, DescribeImageReplicationStatusError;
         describe_image_scan_findings(DescribeImageScanFindingsRequest) -> DescribeImageScanFindingsResponse, DescribeImageScanFindingsError;
         describe_image_signing_status(DescribeImageSigningStatusRequest) -> DescribeImageSigningStatusResponse, DescribeImageSigningStatusError;
-        describe_images(DescribeImagesRequest) -> DescribeImagesResponse, DescribeImagesError;
         describe_pull_through_cache_rules(DescribePullThroughCacheRulesRequest) -> DescribePullThroughCacheRulesResponse, DescribePullThroughCacheRulesError;
         describe_replication_backfill_results(DescribeReplicationBackfillResultsRequest) -> DescribeReplicationBackfillResultsResponse, DescribeReplicationBackfillResultsError;
         describe_repository_creation_templates(DescribeRepositoryCreationTemplatesRequest) -> DescribeRepositoryCreationTemplatesResponse, DescribeRepositoryCreationTemplatesError;
         get_account_setting(GetAccountSettingRequest) -> GetAccountSettingResponse, GetAccountSettingError;
-        get_authorization_token(GetAuthorizationTokenRequest) -> GetAuthorizationTokenResponse, GetAuthorizationTokenError;
-        get_download_url_for_layer(GetDownloadUrlForLayerRequest) -> GetDownloadUrlForLayerResponse, GetDownloadUrlForLayerError;
         get_lifecycle_policy(GetLifecyclePolicyRequest) -> GetLifecyclePolicyResponse, GetLifecyclePolicyError;
         get_lifecycle_policy_preview(GetLifecyclePolicyPreviewRequest) -> GetLifecyclePolicyPreviewResponse, GetLifecyclePolicyPreviewError;
         get_registry_policy(GetRegistryPolicyRequest) -> GetRegistryPolicyResponse, GetRegistryPolicyError;
         get_registry_scanning_configuration(GetRegistryScanningConfigurationRequest) -> GetRegistryScanningConfigurationResponse, GetRegistryScanningConfigurationError;
         get_signing_configuration(GetSigningConfigurationRequest) -> GetSigningConfigurationResponse, GetSigningConfigurationError;
-        initiate_layer_upload(InitiateLayerUploadRequest) -> InitiateLayerUploadResponse, InitiateLayerUploadError;
-        list_image_referrers(ListImageReferrersRequest) -> ListImageReferrersResponse, ListImageReferrersError;
-        list_images(ListImagesRequest) -> ListImagesResponse, ListImagesError;
         list_pull_time_update_exclusions(ListPullTimeUpdateExclusionsRequest) -> ListPullTimeUpdateExclusionsResponse, ListPullTimeUpdateExclusionsError;
         list_replication_backfills(ListReplicationBackfillsRequest) -> ListReplicationBackfillsResponse, ListReplicationBackfillsError;
         put_account_setting(PutAccountSettingRequest) -> PutAccountSettingResponse, PutAccountSettingError;
-        put_image(PutImageRequest) -> PutImageResponse, PutImageError;
         put_lifecycle_policy(PutLifecyclePolicyRequest) -> PutLifecyclePolicyResponse, PutLifecyclePolicyError;
         put_registry_policy(PutRegistryPolicyRequest) -> PutRegistryPolicyResponse, PutRegistryPolicyError;
         put_registry_scanning_configuration(PutRegistryScanningConfigurationRequest) -> PutRegistryScanningConfigurationResponse, PutRegistryScanningConfigurationError;
@@ -252,7 +353,6 @@ impl EcrService for EcrHandlers {
         update_image_storage_class(UpdateImageStorageClassRequest) -> UpdateImageStorageClassResponse, UpdateImageStorageClassError;
         update_pull_through_cache_rule(UpdatePullThroughCacheRuleRequest) -> UpdatePullThroughCacheRuleResponse, UpdatePullThroughCacheRuleError;
         update_repository_creation_template(UpdateRepositoryCreationTemplateRequest) -> UpdateRepositoryCreationTemplateResponse, UpdateRepositoryCreationTemplateError;
-        upload_layer_part(UploadLayerPartRequest) -> UploadLayerPartResponse, UploadLayerPartError;
         validate_pull_through_cache_rule(ValidatePullThroughCacheRuleRequest) -> ValidatePullThroughCacheRuleResponse, ValidatePullThroughCacheRuleError;
     }
 }

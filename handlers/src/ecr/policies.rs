@@ -73,7 +73,10 @@ impl EcrHandlers {
         let name = required(input.repository_name, "repositoryName")?;
         let text = required(input.policy_text, "policyText")?;
         check_policy(&text)?;
-        self.store.set_policy(&scope, &name, Some(&text)).await?;
+        self.registry
+            .store()
+            .set_policy(&scope, &name, Some(&text))
+            .await?;
         Ok(SetRepositoryPolicyResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(name),
@@ -89,7 +92,8 @@ impl EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = required(input.repository_name, "repositoryName")?;
         let text = self
-            .store
+            .registry
+            .store()
             .policy(&scope, &name)
             .await?
             .ok_or_else(|| policy_not_found(&scope, &name))?;
@@ -108,7 +112,8 @@ impl EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = required(input.repository_name, "repositoryName")?;
         let previous = self
-            .store
+            .registry
+            .store()
             .set_policy(&scope, &name, None)
             .await?
             .ok_or_else(|| policy_not_found(&scope, &name))?;

@@ -62,7 +62,10 @@ impl EcrHandlers {
             encryption_type,
             kms_key,
         };
-        self.store.create_repository(&scope, &record, &tags).await?;
+        self.registry
+            .store()
+            .create_repository(&scope, &record, &tags)
+            .await?;
         Ok(CreateRepositoryResponse {
             repository: Some(self.repository_view(&scope, &record)),
         })
@@ -90,7 +93,7 @@ impl EcrHandlers {
             let mut seen = std::collections::BTreeSet::new();
             for name in names {
                 if seen.insert(name.clone()) {
-                    let record = self.store.repository(&scope, &name).await?;
+                    let record = self.registry.store().repository(&scope, &name).await?;
                     repositories.push(self.repository_view(&scope, &record));
                 }
             }
@@ -106,7 +109,8 @@ impl EcrHandlers {
             .map(PageToken::decode)
             .transpose()?;
         let mut records = self
-            .store
+            .registry
+            .store()
             .list_repositories(&scope, after.as_ref().map(PageToken::after), page_size + 1)
             .await?;
         let more = records.len() > page_size as usize;
@@ -134,7 +138,8 @@ impl EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = required(input.repository_name, "repositoryName")?;
         let record = self
-            .store
+            .registry
+            .store()
             .delete_repository(&scope, &name, input.force)
             .await?;
         Ok(DeleteRepositoryResponse {
@@ -151,7 +156,8 @@ impl EcrHandlers {
         let name = required(input.repository_name, "repositoryName")?;
         let mutability = required(input.image_tag_mutability, "imageTagMutability")?;
         let filters = exclusion_filters(mutability, input.image_tag_mutability_exclusion_filters)?;
-        self.store
+        self.registry
+            .store()
             .set_tag_mutability(&scope, &name, mutability, &filters)
             .await?;
         Ok(PutImageTagMutabilityResponse {
@@ -173,7 +179,8 @@ impl EcrHandlers {
             input.image_scanning_configuration,
             "imageScanningConfiguration",
         )?;
-        self.store
+        self.registry
+            .store()
             .set_scan_on_push(&scope, &name, config.scan_on_push)
             .await?;
         Ok(PutImageScanningConfigurationResponse {

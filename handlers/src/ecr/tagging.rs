@@ -22,7 +22,8 @@ impl EcrHandlers {
     ) -> Result<TagResourceResponse, RegistryError> {
         let arn = repository_arn(input.resource_arn)?;
         let tags = resource_tags(required(input.tags, "tags")?)?;
-        self.store
+        self.registry
+            .store()
             .tag_repository(&arn.scope, &arn.name, &tags, MAX_RESOURCE_TAGS)
             .await?;
         Ok(TagResourceResponse {})
@@ -34,7 +35,8 @@ impl EcrHandlers {
     ) -> Result<UntagResourceResponse, RegistryError> {
         let arn = repository_arn(input.resource_arn)?;
         let keys = required(input.tag_keys, "tagKeys")?;
-        self.store
+        self.registry
+            .store()
             .untag_repository(&arn.scope, &arn.name, &keys)
             .await?;
         Ok(UntagResourceResponse {})
@@ -45,7 +47,7 @@ impl EcrHandlers {
         input: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResponse, RegistryError> {
         let arn = repository_arn(input.resource_arn)?;
-        let tags = self.store.tags(&arn.scope, &arn.name).await?;
+        let tags = self.registry.store().tags(&arn.scope, &arn.name).await?;
         Ok(ListTagsForResourceResponse {
             tags: Some(
                 tags.into_iter()

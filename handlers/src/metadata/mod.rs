@@ -4,8 +4,12 @@
 //! acknowledged survives `kill -9`. SQLite has one writer at a time; a write lock here
 //! serializes write transactions so they never fail on a busy upgrade.
 
+mod blobs;
+mod manifests;
 mod repositories;
 
+pub use blobs::{UploadKind, UploadRecord};
+pub use manifests::{ManifestReferences, PutOutcome, StoredManifest};
 pub use repositories::{RepositoryRecord, RepositoryTag};
 
 use crate::error::RegistryError;

@@ -168,7 +168,7 @@ impl MetadataStore {
             None => return Err(not_found(scope, name)),
         };
         let images: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM images WHERE registry_id = ? AND region = ? AND repository = ?",
+            "SELECT COUNT(*) FROM manifests WHERE registry_id = ? AND region = ? AND repository = ?",
         )
         .bind(&scope.registry_id)
         .bind(&scope.region)
@@ -394,24 +394,6 @@ impl MetadataStore {
         tx.commit().await?;
         Ok(())
     }
-
-    /// Records that `repository` holds an image (until the image issue gives images a full table).
-    pub async fn insert_image(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &str,
-    ) -> Result<(), RegistryError> {
-        let _writer = self.write_lock.lock().await;
-        sqlx::query("INSERT OR IGNORE INTO images (registry_id, region, repository, image_digest) VALUES (?, ?, ?, ?)")
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
-            .bind(repository)
-            .bind(digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -450,7 +432,23 @@ mod tests {
             store.create_repository(&s, &repo("a"), &[]).await,
             Err(RegistryError::RepositoryAlreadyExists { .. })
         ));
-        store.insert_image(&s, "a", "sha256:00").await.unwrap();
+        let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+        let image = crate::metadata::StoredManifest {
+            digest: crate::digest::Digest::of(body),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            artifact_type: None,
+            subject: None,
+            annotations: None,
+            body: body.to_vec(),
+            image_size: 0,
+            pushed_at: 1.0,
+            last_pulled_at: None,
+        };
+        let refs = crate::metadata::ManifestReferences::default();
+        store
+            .put_manifest(&s, "a", &image, &refs, None)
+            .await
+            .unwrap();
         assert!(matches!(
             store.delete_repository(&s, "a", false).await,
             Err(RegistryError::RepositoryNotEmpty { .. })

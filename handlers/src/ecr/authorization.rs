@@ -1,0 +1,37 @@
+//! GetAuthorizationToken: the password `docker login` uses against /v2.
+
+use super::EcrHandlers;
+use crate::auth::{authorization_token, TOKEN_LIFETIME_SECS};
+use crate::scope::Caller;
+use berth_generated::ecr::*;
+use berth_generated::runtime::Timestamp;
+
+impl EcrHandlers {
+    /// One token per requested registry (the deprecated `registryIds`), else for the
+    /// caller's own; each valid 12 hours for its account in the caller's region.
+    pub(crate) fn get_authorization_token_op(
+        &self,
+        caller: &Caller,
+        input: GetAuthorizationTokenRequest,
+    ) -> GetAuthorizationTokenResponse {
+        let expires_at = super::now() as u64 + TOKEN_LIFETIME_SECS;
+        let accounts = input
+            .registry_ids
+            .unwrap_or_else(|| vec![caller.account_id.clone()]);
+        let authorization_data = accounts
+            .iter()
+            .map(|account| AuthorizationData {
+                authorization_token: Some(authorization_token(&self.tokens.issue(
+                    account,
+                    &caller.region,
+                    expires_at,
+                ))),
+                expires_at: Some(Timestamp(expires_at as f64)),
+                proxy_endpoint: Some(format!("http://{}", self.registry_host)),
+            })
+            .collect();
+        GetAuthorizationTokenResponse {
+            authorization_data: Some(authorization_data),
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages, ListImageReferrers.
+
+use super::page_token::PageToken;
+use super::{repository_name, required, EcrHandlers};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::manifest::parse_manifest;
+use crate::metadata::StoredManifest;
+use crate::reference::{RepositoryName, Tag};
+use crate::scope::{Caller, RegistryScope};
+use berth_generated::ecr::*;
+use berth_generated::runtime::Timestamp;
+
+/// ECR's page size when `maxResults` is not given.
+const DEFAULT_PAGE_SIZE: i32 = 100;
+
+/// An image id resolved to a stored manifest, or the failure ECR reports for it.
+type Resolved = Result<(StoredManifest, Option<Tag>), ImageFailure>;
+
+fn failure(id: &ImageIdentifier, code: ImageFailureCode, reason: &str) -> ImageFailure {
+    ImageFailure {
+        image_id: Some(id.clone()),
+        failure_code: Some(code),
+        failure_reason: Some(reason.to_string()),
+    }
+}
+
+fn page_size(max_results: Option<i32>) -> usize {
+    max_results.unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize
+}
+
+/// ECR's message for a missing image in DescribeImages: absent parts print as 'null'.
+fn image_not_found(
+    id: &ImageIdentifier,
+    repository: &RepositoryName,
+    scope: &RegistryScope,
+) -> RegistryError {
+    RegistryError::ImageNotFoundById(format!(
+        "The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the repository with name '{}' in the registry with id '{}'",
+        id.image_digest.as_deref().unwrap_or("null"),
+        id.image_tag.as_deref().unwrap_or("null"),
+        repository,
+        scope.registry_id
+    ))
+}
+
+impl EcrHandlers {
+    /// Resolves one image id: by digest, by tag, or both (which must agree).
+    async fn resolve(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &ImageIdentifier,
+    ) -> Result<Resolved, RegistryError> {
+        let store = self.registry.store();
+        let digest = match id.image_digest.as_deref() {
+            Some(text) => match Digest::parse(text) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    return Ok(Err(failure(
+                        id,
+                        ImageFailureCode::InvalidImageDigest,
+                        "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'",
+                    )))
+                }
+            },
+            None => None,
+        };
+        let tag = match id.image_tag.as_deref() {
+            Some(text) => match Tag::parse(text) {
+                Some(t) => Some(t),
+                None => {
+                    return Ok(Err(failure(
+                        id,
+                        ImageFailureCode::InvalidImageTag,
+                        "Invalid request parameters: invalid image tag",
+                    )))
+                }
+            },
+            None => None,
+        };
+        let not_found = || {
+            Ok(Err(failure(
+                id,
+                ImageFailureCode::ImageNotFound,
+                "Requested image not found",
+            )))
+        };
+        match (digest, tag) {
+            (None, None) => Ok(Err(failure(
+                id,
+                ImageFailureCode::MissingDigestAndTag,
+                "Invalid request parameters: both tag and digest cannot be null",
+            ))),
+            (Some(digest), None) => {
+                match store.manifest(scope, repository.as_str(), &digest).await? {
+                    Some(m) => Ok(Ok((m, None))),
+                    None => not_found(),
+                }
+            }
+            (digest, Some(tag)) => match store
+                .tagged_manifest(scope, repository.as_str(), &tag)
+                .await?
+            {
+                Some(m) if digest.as_ref().is_none_or(|d| *d == m.digest) => Ok(Ok((m, Some(tag)))),
+                Some(_) => Ok(Err(failure(
+                    id,
+                    ImageFailureCode::ImageTagDoesNotMatchDigest,
+                    "Invalid request parameters: given tag does not map to the given digest",
+                ))),
+                None => not_found(),
+            },
+        }
+    }
+
+    pub(crate) async fn put_image_op(
+        &self,
+        caller: &Caller,
+        input: PutImageRequest,
+    ) -> Result<PutImageResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        let manifest = required(input.image_manifest, "imageManifest")?;
+        let tag = input
+            .image_tag
+            .as_deref()
+            .map(|t| {
+                Tag::parse(t).ok_or_else(|| {
+                    RegistryError::invalid_parameter("imageTag", "must be a valid image tag")
+                })
+            })
+            .transpose()?;
+        let expected = input
+            .image_digest
+            .as_deref()
+            .map(|d| {
+                Digest::parse(d).map_err(|_| {
+                    RegistryError::invalid_parameter("imageDigest", "must be a valid sha256 digest")
+                })
+            })
+            .transpose()?;
+        let content_type = input.image_manifest_media_type.as_deref();
+        let pushed = self
+            .registry
+            .push_manifest(
+                &scope,
+                &repository,
+                tag.as_ref(),
+                expected.as_ref(),
+                content_type,
+                manifest.clone().into_bytes(),
+            )
+            .await
+            .map_err(|e| match e {
+                RegistryError::DigestInvalid(_) => RegistryError::ImageDigestDoesNotMatch(format!(
+                    "The digest of the manifest does not match the imageDigest '{}'",
+                    input.image_digest.as_deref().unwrap_or("")
+                )),
+                RegistryError::ManifestInvalid(why) => {
+                    RegistryError::invalid_parameter("ImageManifest", &why)
+                }
+                RegistryError::ManifestTooLarge { .. } => RegistryError::invalid_parameter(
+                    "ImageManifest",
+                    "must have length less than or equal to 4194304",
+                ),
+                RegistryError::ImageTagImmutable {
+                    tag,
+                    same_digest: true,
+                    ..
+                } => RegistryError::ImageAlreadyExists {
+                    digest: crate::digest::Digest::of(manifest.as_bytes()).to_string(),
+                    tag,
+                    repository: repository.to_string(),
+                    registry: scope.registry_id.clone(),
+                },
+                other => other,
+            })?;
+        if let (Some(tag), Some(previous)) = (&tag, &pushed.previous) {
+            if *previous == pushed.digest {
+                return Err(RegistryError::ImageAlreadyExists {
+                    digest: pushed.digest.to_string(),
+                    tag: tag.to_string(),
+                    repository: repository.to_string(),
+                    registry: scope.registry_id.clone(),
+                });
+            }
+        }
+        Ok(PutImageResponse {
+            image: Some(Image {
+                registry_id: Some(scope.registry_id),
+                repository_name: Some(repository.to_string()),
+                image_id: Some(ImageIdentifier {
+                    image_digest: Some(pushed.digest.to_string()),
+                    image_tag: tag.map(|t| t.to_string()),
+                }),
+                image_manifest: Some(manifest),
+                image_manifest_media_type: Some(pushed.media_type),
+            }),
+        })
+    }
+
+    pub(crate) async fn batch_get_image_op(
+        &self,
+        caller: &Caller,
+        input: BatchGetImageRequest,
+    ) -> Result<BatchGetImageResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        self.registry.repository(&scope, &repository).await?;
+        let accepted = input.accepted_media_types.unwrap_or_default();
+        let mut images = Vec::new();
+        let mut failures = Vec::new();
+        for id in required(input.image_ids, "imageIds")? {
+            match self.resolve(&scope, &repository, &id).await? {
+                Err(f) => failures.push(f),
+                Ok((m, _)) if !accepted.is_empty() && !accepted.contains(&m.media_type) => failures.push(failure(
+                    &id,
+                    ImageFailureCode::ImageNotFound,
+                    &format!("Requested image not found: its media type {} is not among acceptedMediaTypes", m.media_type),
+                )),
+                Ok((m, tag)) => {
+                    self.registry.record_pull(&scope, &repository, &m.digest).await?;
+                    images.push(Image {
+                        registry_id: Some(scope.registry_id.clone()),
+                        repository_name: Some(repository.to_string()),
+                        image_id: Some(ImageIdentifier {
+                            image_digest: Some(m.digest.to_string()),
+                            image_tag: tag.map(|t| t.to_string()),
+                        }),
+                        image_manifest: Some(String::from_utf8_lossy(&m.body).into_owned()),
+                        image_manifest_media_type: Some(m.media_type),
+                    });
+                }
+            }
+        }
+        Ok(BatchGetImageResponse {
+            images: Some(images),
+            failures: Some(failures),
+        })
+    }
+
+    pub(crate) async fn batch_delete_image_op(
+        &self,
+        caller: &Caller,
+        input: BatchDeleteImageRequest,
+    ) -> Result<BatchDeleteImageResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        self.registry.repository(&scope, &repository).await?;
+        let store = self.registry.store();
+        let mut deleted: Vec<ImageIdentifier> = Vec::new();
+        let mut failures = Vec::new();
+        for id in required(input.image_ids, "imageIds")? {
+            let (manifest, tag) = match self.resolve(&scope, &repository, &id).await? {
+                Ok(found) => found,
+                Err(f) => {
+                    // An id already deleted earlier in this call is not a failure again.
+                    let seen = deleted.iter().any(|d| {
+                        id.image_digest.is_some() && d.image_digest == id.image_digest
+                            || id.image_tag.is_some() && d.image_tag == id.image_tag
+                    });
+                    if !seen {
+                        failures.push(f);
+                    }
+                    continue;
+                }
+            };
+            let outcome = match (&tag, id.image_digest.is_some()) {
+                (Some(tag), false) => store
+                    .delete_tag(&scope, repository.as_str(), tag)
+                    .await
+                    .map(|_| vec![tag.to_string()]),
+                _ => {
+                    store
+                        .delete_manifest(&scope, repository.as_str(), &manifest.digest)
+                        .await
+                }
+            };
+            match outcome {
+                Ok(tags) if tags.is_empty() => deleted.push(ImageIdentifier {
+                    image_digest: Some(manifest.digest.to_string()),
+                    image_tag: None,
+                }),
+                Ok(tags) => deleted.extend(tags.into_iter().map(|t| ImageIdentifier {
+                    image_digest: Some(manifest.digest.to_string()),
+                    image_tag: Some(t),
+                })),
+                Err(RegistryError::ImageReferencedByManifestList { parents }) => {
+                    failures.push(failure(
+                        &id,
+                        ImageFailureCode::ImageReferencedByManifestList,
+                        &format!(
+                            "Requested image referenced by manifest list: [{}]",
+                            parents.join(", ")
+                        ),
+                    ))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        deleted.dedup();
+        Ok(BatchDeleteImageResponse {
+            image_ids: Some(deleted),
+            failures: Some(failures),
+        })
+    }
+
+    async fn image_detail(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        m: StoredManifest,
+    ) -> Result<ImageDetail, RegistryError> {
+        let tags = self
+            .registry
+            .store()
+            .tags_of(scope, repository.as_str(), &m.digest)
+            .await?;
+        let parsed = parse_manifest(&m.body, Some(&m.media_type)).ok();
+        Ok(ImageDetail {
+            registry_id: Some(scope.registry_id.clone()),
+            repository_name: Some(repository.to_string()),
+            image_digest: Some(m.digest.to_string()),
+            image_tags: (!tags.is_empty()).then_some(tags),
+            image_size_in_bytes: Some(m.image_size as i64),
+            image_pushed_at: Some(Timestamp(m.pushed_at)),
+            image_manifest_media_type: Some(m.media_type),
+            artifact_media_type: parsed.and_then(|p| p.config_media_type),
+            last_recorded_pull_time: m.last_pulled_at.map(Timestamp),
+            subject_manifest_digest: m.subject.map(|s| s.to_string()),
+            image_status: Some(ImageStatus::Active),
+            ..Default::default()
+        })
+    }
+
+    pub(crate) async fn describe_images_op(
+        &self,
+        caller: &Caller,
+        input: DescribeImagesRequest,
+    ) -> Result<DescribeImagesResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        self.registry.repository(&scope, &repository).await?;
+        if let Some(ids) = input.image_ids {
+            for (member, given) in [
+                ("maxResults", input.max_results.is_some()),
+                ("nextToken", input.next_token.is_some()),
+            ] {
+                if given {
+                    return Err(RegistryError::invalid_parameter(
+                        member,
+                        "cannot be specified together with imageIds",
+                    ));
+                }
+            }
+            let mut details: Vec<ImageDetail> = Vec::new();
+            for id in ids {
+                match self.resolve(&scope, &repository, &id).await? {
+                    Ok((m, _)) => {
+                        if !details
+                            .iter()
+                            .any(|d| d.image_digest.as_deref() == Some(m.digest.as_str()))
+                        {
+                            details.push(self.image_detail(&scope, &repository, m).await?);
+                        }
+                    }
+                    Err(_) => return Err(image_not_found(&id, &repository, &scope)),
+                }
+            }
+            return Ok(DescribeImagesResponse {
+                image_details: Some(details),
+                next_token: None,
+            });
+        }
+        let status = input
+            .filter
+            .and_then(|f| f.tag_status)
+            .unwrap_or(TagStatus::Any);
+        let after = input
+            .next_token
+            .as_deref()
+            .map(PageToken::decode)
+            .transpose()?;
+        let mut manifests = self
+            .registry
+            .store()
+            .manifests(&scope, repository.as_str())
+            .await?;
+        manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
+        let size = page_size(input.max_results);
+        let mut details = Vec::new();
+        let mut next_token = None;
+        for m in manifests
+            .into_iter()
+            .filter(|m| after.as_ref().is_none_or(|a| m.digest.as_str() > a.after()))
+        {
+            let detail = self.image_detail(&scope, &repository, m).await?;
+            let tagged = detail.image_tags.is_some();
+            if !matches!(
+                (status, tagged),
+                (TagStatus::Any, _) | (TagStatus::Tagged, true) | (TagStatus::Untagged, false)
+            ) {
+                continue;
+            }
+            if details.len() == size {
+                next_token = details
+                    .last()
+                    .and_then(|d: &ImageDetail| d.image_digest.as_deref())
+                    .map(|d| PageToken::new(d).encode());
+                break;
+            }
+            details.push(detail);
+        }
+        Ok(DescribeImagesResponse {
+            image_details: Some(details),
+            next_token,
+        })
+    }
+
+    pub(crate) async fn list_images_op(
+        &self,
+        caller: &Caller,
+        input: ListImagesRequest,
+    ) -> Result<ListImagesResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        self.registry.repository(&scope, &repository).await?;
+        let status = input
+            .filter
+            .and_then(|f| f.tag_status)
+            .unwrap_or(TagStatus::Any);
+        let store = self.registry.store();
+        let mut ids: Vec<(String, ImageIdentifier)> = Vec::new();
+        for m in store.manifests(&scope, repository.as_str()).await? {
+            let tags = store
+                .tags_of(&scope, repository.as_str(), &m.digest)
+                .await?;
+            if tags.is_empty() && status != TagStatus::Tagged {
+                ids.push((
+                    m.digest.to_string(),
+                    ImageIdentifier {
+                        image_digest: Some(m.digest.to_string()),
+                        image_tag: None,
+                    },
+                ));
+            }
+            if status != TagStatus::Untagged {
+                for tag in tags {
+                    ids.push((
+                        format!("{} {tag}", m.digest),
+                        ImageIdentifier {
+                            image_digest: Some(m.digest.to_string()),
+                            image_tag: Some(tag),
+                        },
+                    ));
+                }
+            }
+        }
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        let after = input
+            .next_token
+            .as_deref()
+            .map(PageToken::decode)
+            .transpose()?;
+        let mut page: Vec<(String, ImageIdentifier)> = ids
+            .into_iter()
+            .filter(|(key, _)| after.as_ref().is_none_or(|a| key.as_str() > a.after()))
+            .collect();
+        let size = page_size(input.max_results);
+        let next_token = (page.len() > size).then(|| PageToken::new(&page[size - 1].0).encode());
+        page.truncate(size);
+        Ok(ListImagesResponse {
+            image_ids: Some(page.into_iter().map(|(_, id)| id).collect()),
+            next_token,
+        })
+    }
+
+    pub(crate) async fn list_image_referrers_op(
+        &self,
+        caller: &Caller,
+        input: ListImageReferrersRequest,
+    ) -> Result<ListImageReferrersResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        let subject = required(input.subject_id.and_then(|s| s.image_digest), "subjectId")?;
+        let subject = Digest::parse(&subject).map_err(|_| {
+            RegistryError::invalid_parameter("subjectId", "must be a valid sha256 digest")
+        })?;
+        let types = input
+            .filter
+            .and_then(|f| f.artifact_types)
+            .unwrap_or_default();
+        let after = input
+            .next_token
+            .as_deref()
+            .map(PageToken::decode)
+            .transpose()?;
+        let mut referrers: Vec<ImageReferrer> = self
+            .registry
+            .referrers(&scope, &repository, &subject, None)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                types.is_empty() || r.artifact_type.as_ref().is_some_and(|t| types.contains(t))
+            })
+            .filter(|r| after.as_ref().is_none_or(|a| r.digest.as_str() > a.after()))
+            .map(|r| ImageReferrer {
+                digest: Some(r.digest.to_string()),
+                media_type: Some(r.media_type),
+                artifact_type: r.artifact_type,
+                size: Some(r.size as i64),
+                annotations: r.annotations.and_then(|a| serde_json::from_str(&a).ok()),
+                artifact_status: Some(ArtifactStatus::Active),
+            })
+            .collect();
+        let size = page_size(input.max_results);
+        let next_token = (referrers.len() > size)
+            .then(|| {
+                referrers[size - 1]
+                    .digest
+                    .as_deref()
+                    .map(|d| PageToken::new(d).encode())
+            })
+            .flatten();
+        referrers.truncate(size);
+        Ok(ListImageReferrersResponse {
+            referrers: Some(referrers),
+            next_token,
+        })
+    }
+}

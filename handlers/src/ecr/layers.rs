@@ -1,0 +1,250 @@
+//! InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload, BatchCheckLayerAvailability,
+//! GetDownloadUrlForLayer: the ECR API's way to move layers, on the same store as /v2.
+
+use super::{repository_name, required, EcrHandlers};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::metadata::UploadKind;
+use crate::scope::{Caller, RegistryScope};
+use berth_generated::ecr::*;
+use bytes::Bytes;
+use http_body_util::Full;
+
+/// The part size ECR recommends in InitiateLayerUpload.
+const PART_SIZE: i64 = 10 * 1024 * 1024;
+
+/// How long a GetDownloadUrlForLayer URL is valid, as S3 pre-signed URLs from ECR are.
+pub const DOWNLOAD_URL_LIFETIME_SECS: u64 = 60 * 60;
+
+fn upload_not_found(id: &str) -> RegistryError {
+    RegistryError::UploadNotFound(format!("The upload with id '{id}' does not exist"))
+}
+
+fn layer_digest(text: &str) -> Result<Digest, RegistryError> {
+    Digest::parse(text).map_err(|_| {
+        RegistryError::InvalidLayer(format!(
+            "The layer digest '{text}' is not a valid sha256 digest"
+        ))
+    })
+}
+
+impl EcrHandlers {
+    pub(crate) async fn initiate_layer_upload_op(
+        &self,
+        caller: &Caller,
+        input: InitiateLayerUploadRequest,
+    ) -> Result<InitiateLayerUploadResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        let id = self
+            .registry
+            .start_upload(&scope, &repository, UploadKind::Ecr)
+            .await?;
+        Ok(InitiateLayerUploadResponse {
+            upload_id: Some(id),
+            part_size: Some(PART_SIZE),
+        })
+    }
+
+    pub(crate) async fn upload_layer_part_op(
+        &self,
+        caller: &Caller,
+        input: UploadLayerPartRequest,
+    ) -> Result<UploadLayerPartResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        let id = required(input.upload_id, "uploadId")?;
+        let first = required(input.part_first_byte, "partFirstByte")?;
+        let last = required(input.part_last_byte, "partLastByte")?;
+        let blob = required(input.layer_part_blob, "layerPartBlob")?;
+        if last < first || (last - first + 1) as u64 != blob.0.len() as u64 {
+            return Err(RegistryError::InvalidLayerPart(format!(
+                "The part from byte {first} to byte {last} does not match the {} bytes sent",
+                blob.0.len()
+            )));
+        }
+        let appended = self
+            .registry
+            .append_upload(
+                &scope,
+                &repository,
+                &id,
+                UploadKind::Ecr,
+                Some(first as u64),
+                Full::new(Bytes::from(blob.0)),
+            )
+            .await;
+        let size = match appended {
+            Ok(size) => size,
+            Err(RegistryError::UploadUnknown { .. }) => return Err(upload_not_found(&id)),
+            Err(RegistryError::RangeInvalid { size }) => {
+                return Err(RegistryError::InvalidLayerPart(format!(
+                    "The part must start at byte {size}, the first byte not yet received; it starts at {first}"
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(UploadLayerPartResponse {
+            registry_id: Some(scope.registry_id),
+            repository_name: Some(repository.to_string()),
+            upload_id: Some(id),
+            last_byte_received: Some(size as i64 - 1),
+        })
+    }
+
+    pub(crate) async fn complete_layer_upload_op(
+        &self,
+        caller: &Caller,
+        input: CompleteLayerUploadRequest,
+    ) -> Result<CompleteLayerUploadResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        let id = required(input.upload_id, "uploadId")?;
+        let digests = required(input.layer_digests, "layerDigests")?;
+        let [digest] = digests.as_slice() else {
+            return Err(RegistryError::invalid_parameter(
+                "layerDigests",
+                "must hold exactly one digest",
+            ));
+        };
+        let digest = layer_digest(digest)?;
+        let size = match self
+            .registry
+            .upload_status(&scope, &repository, &id, UploadKind::Ecr)
+            .await
+        {
+            Ok(size) => size,
+            Err(RegistryError::UploadUnknown { .. }) => return Err(upload_not_found(&id)),
+            Err(e) => return Err(e),
+        };
+        if size == 0 {
+            return Err(RegistryError::EmptyUpload(format!(
+                "The upload with id '{id}' contains no layer parts"
+            )));
+        }
+        if self
+            .registry
+            .store()
+            .linked_blob_size(&scope, repository.as_str(), &digest)
+            .await?
+            .is_some()
+        {
+            self.registry
+                .cancel_upload(&scope, &repository, &id, UploadKind::Ecr)
+                .await?;
+            return Err(RegistryError::LayerAlreadyExists(format!(
+                "The layer with digest '{digest}' already exists in the repository with name '{repository}' in the registry with id '{}'",
+                scope.registry_id
+            )));
+        }
+        let finished = self
+            .registry
+            .finish_upload(
+                &scope,
+                &repository,
+                &id,
+                UploadKind::Ecr,
+                &digest,
+                None::<Full<Bytes>>,
+            )
+            .await;
+        match finished {
+            Ok(_) => {}
+            Err(RegistryError::DigestInvalid(why)) => return Err(RegistryError::InvalidLayer(why)),
+            Err(e) => return Err(e),
+        }
+        Ok(CompleteLayerUploadResponse {
+            registry_id: Some(scope.registry_id),
+            repository_name: Some(repository.to_string()),
+            upload_id: Some(id),
+            layer_digest: Some(digest.to_string()),
+        })
+    }
+
+    pub(crate) async fn batch_check_layer_availability_op(
+        &self,
+        caller: &Caller,
+        input: BatchCheckLayerAvailabilityRequest,
+    ) -> Result<BatchCheckLayerAvailabilityResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        self.registry.repository(&scope, &repository).await?;
+        let mut layers = Vec::new();
+        let mut failures = Vec::new();
+        for text in required(input.layer_digests, "layerDigests")? {
+            let Ok(digest) = Digest::parse(&text) else {
+                failures.push(LayerFailure {
+                    layer_digest: Some(text.clone()),
+                    failure_code: Some(if text.is_empty() {
+                        LayerFailureCode::MissingLayerDigest
+                    } else {
+                        LayerFailureCode::InvalidLayerDigest
+                    }),
+                    failure_reason: Some(format!("Invalid layer digest '{text}'")),
+                });
+                continue;
+            };
+            let size = self
+                .registry
+                .store()
+                .linked_blob_size(&scope, repository.as_str(), &digest)
+                .await?;
+            layers.push(Layer {
+                layer_digest: Some(text),
+                layer_availability: Some(if size.is_some() {
+                    LayerAvailability::Available
+                } else {
+                    LayerAvailability::Unavailable
+                }),
+                layer_size: size.map(|s| s as i64),
+                media_type: None,
+            });
+        }
+        Ok(BatchCheckLayerAvailabilityResponse {
+            layers: Some(layers),
+            failures: Some(failures),
+        })
+    }
+
+    pub(crate) async fn get_download_url_for_layer_op(
+        &self,
+        caller: &Caller,
+        input: GetDownloadUrlForLayerRequest,
+    ) -> Result<GetDownloadUrlForLayerResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let repository = repository_name(input.repository_name)?;
+        let text = required(input.layer_digest, "layerDigest")?;
+        let digest = Digest::parse(&text).map_err(|_| {
+            RegistryError::invalid_parameter("layerDigest", "must be a valid sha256 digest")
+        })?;
+        self.registry.repository(&scope, &repository).await?;
+        if self
+            .registry
+            .store()
+            .linked_blob_size(&scope, repository.as_str(), &digest)
+            .await?
+            .is_none()
+        {
+            return Err(RegistryError::LayersNotFoundText(format!(
+                "The layer with digest {digest} does not exist within the repository with name '{repository}' in the registry with id '{}'",
+                scope.registry_id
+            )));
+        }
+        let expires = super::now() as u64 + DOWNLOAD_URL_LIFETIME_SECS;
+        let token = crate::download::DownloadGrant {
+            scope: scope.clone(),
+            repository: repository.to_string(),
+            digest: digest.clone(),
+            expires_at: expires,
+        }
+        .sign(&self.tokens);
+        Ok(GetDownloadUrlForLayerResponse {
+            download_url: Some(format!(
+                "http://{}{}{token}",
+                self.registry_host,
+                crate::download::DOWNLOAD_PATH
+            )),
+            layer_digest: Some(digest.to_string()),
+        })
+    }
+}

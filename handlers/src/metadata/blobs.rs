@@ -1,0 +1,145 @@
+//! Blobs, their links into repositories, and upload sessions.
+
+use super::MetadataStore;
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::scope::RegistryScope;
+
+/// Which face opened an upload session; ECR layer parts have their own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    Oci,
+    Ecr,
+}
+
+impl UploadKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Oci => "oci",
+            UploadKind::Ecr => "ecr",
+        }
+    }
+}
+
+/// An upload session as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadRecord {
+    pub id: String,
+    pub scope: RegistryScope,
+    pub repository: String,
+    pub kind: UploadKind,
+}
+
+impl MetadataStore {
+    /// The size of a blob linked into `repository`, `None` when it is not visible there.
+    pub async fn linked_blob_size(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
+             WHERE l.registry_id = ? AND l.region = ? AND l.repository = ? AND l.digest = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(size.map(|s| s as u64))
+    }
+
+    /// Records a committed blob and links it into `repository` (both idempotent).
+    pub async fn link_blob(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT OR IGNORE INTO blobs (digest, size) VALUES (?, ?)")
+            .bind(digest.as_str())
+            .bind(size as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a new upload session.
+    pub async fn create_upload(
+        &self,
+        upload: &UploadRecord,
+        created_at: f64,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO uploads (id, registry_id, region, repository, created_at, kind) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&upload.id)
+        .bind(&upload.scope.registry_id)
+        .bind(&upload.scope.region)
+        .bind(&upload.repository)
+        .bind(created_at)
+        .bind(upload.kind.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session `id` if it belongs to `repository` of `scope` and is of `kind`.
+    pub async fn upload(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        id: &str,
+        kind: UploadKind,
+    ) -> Result<Option<UploadRecord>, RegistryError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM uploads WHERE id = ? AND registry_id = ? AND region = ? AND repository = ? AND kind = ?",
+        )
+        .bind(id)
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.map(|_| UploadRecord {
+            id: id.to_string(),
+            scope: scope.clone(),
+            repository: repository.to_string(),
+            kind,
+        }))
+    }
+
+    /// Forgets a session; true when it existed.
+    pub async fn delete_upload(&self, id: &str) -> Result<bool, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ids of every recorded session, to clean files of sessions that no longer exist.
+    pub async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
+        Ok(sqlx::query_scalar("SELECT id FROM uploads")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,503 @@
+//! Manifests, the tags that point at them, and the edges to their blobs and children.
+
+use super::MetadataStore;
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::immutability::tag_is_immutable;
+use crate::reference::Tag;
+use crate::scope::RegistryScope;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+/// A manifest as stored, with its exact bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// JSON object text of the manifest's annotations.
+    pub annotations: Option<String>,
+    pub body: Vec<u8>,
+    pub image_size: u64,
+    pub pushed_at: f64,
+    pub last_pulled_at: Option<f64>,
+}
+
+/// What the manifest references, checked before it is stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ManifestReferences {
+    /// Config and layers: must be linked into the repository.
+    pub blobs: Vec<Digest>,
+    /// Children of an index: must be manifests of the repository.
+    pub manifests: Vec<Digest>,
+}
+
+/// What storing a manifest under a tag did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutOutcome {
+    /// The digest the tag pointed at before, if any.
+    pub previous: Option<Digest>,
+}
+
+const COLUMNS: &str =
+    "digest, media_type, artifact_type, subject_digest, annotations, body, image_size, \
+                       pushed_at, last_pulled_at";
+
+fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
+    let corrupt = || RegistryError::Internal("stored manifest has an invalid digest".into());
+    let digest: String = row.try_get("digest")?;
+    let subject: Option<String> = row.try_get("subject_digest")?;
+    let size: i64 = row.try_get("image_size")?;
+    Ok(StoredManifest {
+        digest: Digest::parse(&digest).map_err(|_| corrupt())?,
+        media_type: row.try_get("media_type")?,
+        artifact_type: row.try_get("artifact_type")?,
+        subject: subject
+            .map(|s| Digest::parse(&s).map_err(|_| corrupt()))
+            .transpose()?,
+        annotations: row.try_get("annotations")?,
+        body: row.try_get("body")?,
+        image_size: size as u64,
+        pushed_at: row.try_get("pushed_at")?,
+        last_pulled_at: row.try_get("last_pulled_at")?,
+    })
+}
+
+fn repository_missing(scope: &RegistryScope, repository: &str) -> RegistryError {
+    RegistryError::RepositoryNotFound {
+        name: repository.to_string(),
+        registry: scope.registry_id.clone(),
+    }
+}
+
+impl MetadataStore {
+    /// The manifest with this digest in `repository`.
+    pub async fn manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?"
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(manifest).transpose()
+    }
+
+    /// The manifest `tag` points at in `repository`.
+    pub async fn tagged_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM image_tags t JOIN manifests m ON m.registry_id = t.registry_id AND m.region = t.region \
+             AND m.repository = t.repository AND m.digest = t.digest \
+             WHERE t.registry_id = ? AND t.region = ? AND t.repository = ? AND t.tag = ?",
+            COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(tag.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(manifest).transpose()
+    }
+
+    /// Stores a manifest (and tags it), in one transaction that first checks that the
+    /// repository exists, that every referenced blob and child manifest is there, and that
+    /// the tag may move. Re-storing the same manifest keeps its first push time.
+    pub async fn put_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        new: &StoredManifest,
+        references: &ManifestReferences,
+        tag: Option<&Tag>,
+    ) -> Result<PutOutcome, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let settings = sqlx::query(
+            "SELECT image_tag_mutability, mutability_exclusion_filters FROM repositories \
+             WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| repository_missing(scope, repository))?;
+        check_references(&mut tx, scope, repository, references).await?;
+
+        let previous = match tag {
+            Some(tag) => {
+                let previous: Option<String> = sqlx::query_scalar(
+                    "SELECT digest FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ?",
+                )
+                .bind(&scope.registry_id)
+                .bind(&scope.region)
+                .bind(repository)
+                .bind(tag.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if previous.is_some() {
+                    let mutability: String = settings.try_get("image_tag_mutability")?;
+                    let filters: String = settings.try_get("mutability_exclusion_filters")?;
+                    if tag_is_immutable(&mutability, &filters, tag.as_str()) {
+                        return Err(RegistryError::ImageTagImmutable {
+                            tag: tag.to_string(),
+                            repository: repository.to_string(),
+                            same_digest: previous.as_deref() == Some(new.digest.as_str()),
+                        });
+                    }
+                }
+                previous.and_then(|p| Digest::parse(&p).ok())
+            }
+            None => None,
+        };
+
+        sqlx::query(
+            "INSERT INTO manifests (registry_id, region, repository, digest, media_type, artifact_type, \
+             subject_digest, annotations, body, image_size, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(new.digest.as_str())
+        .bind(&new.media_type)
+        .bind(&new.artifact_type)
+        .bind(new.subject.as_ref().map(Digest::as_str))
+        .bind(&new.annotations)
+        .bind(&new.body)
+        .bind(new.image_size as i64)
+        .bind(new.pushed_at)
+        .execute(&mut *tx)
+        .await?;
+        for (children, kind) in [
+            (&references.blobs, "blob"),
+            (&references.manifests, "manifest"),
+        ] {
+            for child in children {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO manifest_references (registry_id, region, repository, parent, child, kind) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&scope.registry_id)
+                .bind(&scope.region)
+                .bind(repository)
+                .bind(new.digest.as_str())
+                .bind(child.as_str())
+                .bind(kind)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some(tag) = tag {
+            sqlx::query(
+                "INSERT INTO image_tags (registry_id, region, repository, tag, digest) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (registry_id, region, repository, tag) DO UPDATE SET digest = excluded.digest",
+            )
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(repository)
+            .bind(tag.as_str())
+            .bind(new.digest.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(PutOutcome { previous })
+    }
+
+    /// The tags of the manifest, sorted.
+    pub async fn tags_of(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        Ok(sqlx::query_scalar(
+            "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
+             ORDER BY tag",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Up to `limit` tags of `repository` in order, after `last`.
+    pub async fn list_tags(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, RegistryError> {
+        Ok(sqlx::query_scalar(
+            "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag > ? \
+             ORDER BY tag LIMIT ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(last.unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every manifest of `repository` (bodies included), oldest first.
+    pub async fn manifests(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+    ) -> Result<Vec<StoredManifest>, RegistryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? \
+             ORDER BY pushed_at, digest"
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(manifest).collect()
+    }
+
+    /// Manifests of `repository` whose subject is `subject`, in digest order.
+    pub async fn referrers(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        subject: &Digest,
+    ) -> Result<Vec<StoredManifest>, RegistryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? \
+             AND subject_digest = ? ORDER BY digest"
+        ))
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(subject.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(manifest).collect()
+    }
+
+    /// Records a pull of the manifest (ECR's lastRecordedPullTime).
+    pub async fn record_pull(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        sqlx::query(
+            "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+        )
+        .bind(at)
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Index digests in `repository` that list `digest` as a child.
+    pub async fn parents_of(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        Ok(sqlx::query_scalar(
+            "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
+             AND child = ? AND kind = 'manifest' ORDER BY parent",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// True when a manifest of `repository` references the blob as config or layer.
+    pub async fn blob_is_referenced(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
+             AND child = ? AND kind = 'blob' LIMIT 1",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Deletes a manifest and its tags; refused while an index of the repository lists it.
+    /// Returns the tags it had.
+    pub async fn delete_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let parents: Vec<String> = sqlx::query_scalar(
+            "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
+             AND child = ? AND kind = 'manifest' ORDER BY parent",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        if !parents.is_empty() {
+            return Err(RegistryError::ImageReferencedByManifestList { parents });
+        }
+        let tags: Vec<String> = sqlx::query_scalar(
+            "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
+             ORDER BY tag",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let done = sqlx::query(
+            "DELETE FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(RegistryError::ImageNotFound);
+        }
+        tx.commit().await?;
+        Ok(tags)
+    }
+
+    /// Removes a tag; the manifest goes too when this was its last tag and no index lists
+    /// it. Returns the digest the tag pointed at.
+    pub async fn delete_tag(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> Result<Digest, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let digest: Option<String> = sqlx::query_scalar(
+            "DELETE FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ? \
+             RETURNING digest",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(tag.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let digest = digest.ok_or(RegistryError::ImageNotFound)?;
+        sqlx::query(
+            "DELETE FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
+             AND NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.registry_id = manifests.registry_id \
+               AND t.region = manifests.region AND t.repository = manifests.repository AND t.digest = manifests.digest) \
+             AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.registry_id = manifests.registry_id \
+               AND r.region = manifests.region AND r.repository = manifests.repository \
+               AND r.child = manifests.digest AND r.kind = 'manifest')",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(&digest)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Digest::parse(&digest)
+            .map_err(|_| RegistryError::Internal("stored tag has an invalid digest".into()))
+    }
+}
+
+/// Every referenced blob linked, every child manifest present; else the ECR message.
+async fn check_references(
+    tx: &mut Transaction<'_, Sqlite>,
+    scope: &RegistryScope,
+    repository: &str,
+    references: &ManifestReferences,
+) -> Result<(), RegistryError> {
+    let mut missing_blobs = Vec::new();
+    for digest in &references.blobs {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM repository_blobs WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if found.is_none() && !missing_blobs.contains(digest) {
+            missing_blobs.push(digest.clone());
+        }
+    }
+    if !missing_blobs.is_empty() {
+        return Err(RegistryError::LayersNotFound {
+            digests: missing_blobs.iter().map(|d| d.to_string()).collect(),
+            repository: repository.to_string(),
+            registry: scope.registry_id.clone(),
+        });
+    }
+    let mut missing_manifests = Vec::new();
+    for digest in &references.manifests {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if found.is_none() && !missing_manifests.contains(digest) {
+            missing_manifests.push(digest.clone());
+        }
+    }
+    if !missing_manifests.is_empty() {
+        return Err(RegistryError::ReferencedImagesNotFound {
+            digests: missing_manifests.iter().map(|d| d.to_string()).collect(),
+            repository: repository.to_string(),
+            registry: scope.registry_id.clone(),
+        });
+    }
+    Ok(())
+}

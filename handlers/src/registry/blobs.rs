@@ -1,0 +1,60 @@
+//! Reading blobs and mounting them across repositories.
+
+use super::Registry;
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::reference::RepositoryName;
+use crate::scope::RegistryScope;
+use tokio::fs::File;
+
+impl Registry {
+    /// The size of a blob visible in the repository; BlobUnknown when it is not.
+    pub async fn blob_size(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<u64, RegistryError> {
+        self.repository(scope, repository).await?;
+        self.store
+            .linked_blob_size(scope, repository.as_str(), digest)
+            .await?
+            .ok_or_else(|| RegistryError::BlobUnknown {
+                digest: digest.to_string(),
+            })
+    }
+
+    /// Opens a blob visible in the repository, with its size.
+    pub async fn open_blob(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<(File, u64), RegistryError> {
+        let size = self.blob_size(scope, repository, digest).await?;
+        Ok((self.blobs.open_blob(digest).await?, size))
+    }
+
+    /// Links a blob of `from` into `repository` of the same registry. `None` when `from`
+    /// does not have it (the caller then opens an upload session, as the spec says).
+    pub async fn mount_blob(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        from: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
+        self.repository(scope, repository).await?;
+        let Some(size) = self
+            .store
+            .linked_blob_size(scope, from.as_str(), digest)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.store
+            .link_blob(scope, repository.as_str(), digest, size)
+            .await?;
+        Ok(Some(size))
+    }
+}

@@ -1,0 +1,189 @@
+//! Pushing, reading and deleting manifests; tags; referrers.
+
+use super::{now, Registry};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::manifest::{parse_manifest, ManifestKind};
+use crate::metadata::StoredManifest;
+use crate::reference::{Reference, RepositoryName, Tag};
+use crate::scope::RegistryScope;
+
+/// What a push stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub subject: Option<Digest>,
+    /// Where the tag pointed before, if it existed.
+    pub previous: Option<Digest>,
+}
+
+/// One entry of the referrers API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referrer {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    /// JSON object text.
+    pub annotations: Option<String>,
+}
+
+impl Registry {
+    /// Stores manifest bytes, optionally under a tag. `expected` is the digest the client
+    /// named (PUT by digest, PutImage imageDigest); it must be the digest of the bytes.
+    pub async fn push_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        tag: Option<&Tag>,
+        expected: Option<&Digest>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<PushedManifest, RegistryError> {
+        self.repository(scope, repository).await?;
+        let parsed = parse_manifest(&body, content_type)?;
+        let digest = Digest::of(&body);
+        if let Some(expected) = expected.filter(|e| **e != digest) {
+            return Err(RegistryError::DigestInvalid(format!(
+                "The manifest digest is {digest}, not the {expected} given"
+            )));
+        }
+        let image_size = match parsed.kind {
+            ManifestKind::Image => parsed.size,
+            ManifestKind::Index => {
+                let mut largest = 0;
+                for child in &parsed.references.manifests {
+                    if let Some(m) = self
+                        .store
+                        .manifest(scope, repository.as_str(), child)
+                        .await?
+                    {
+                        largest = largest.max(m.image_size);
+                    }
+                }
+                largest
+            }
+        };
+        let stored = StoredManifest {
+            digest: digest.clone(),
+            media_type: parsed.media_type.clone(),
+            artifact_type: parsed.artifact_type.clone(),
+            subject: parsed.subject.clone(),
+            annotations: parsed.annotations.clone(),
+            body,
+            image_size,
+            pushed_at: now(),
+            last_pulled_at: None,
+        };
+        let outcome = self
+            .store
+            .put_manifest(scope, repository.as_str(), &stored, &parsed.references, tag)
+            .await?;
+        Ok(PushedManifest {
+            digest,
+            media_type: parsed.media_type,
+            subject: parsed.subject,
+            previous: outcome.previous,
+        })
+    }
+
+    /// The manifest a tag or digest names; ImageNotFound when there is none.
+    pub async fn manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<StoredManifest, RegistryError> {
+        self.repository(scope, repository).await?;
+        let found = match reference {
+            Reference::Tag(tag) => {
+                self.store
+                    .tagged_manifest(scope, repository.as_str(), tag)
+                    .await?
+            }
+            Reference::Digest(digest) => {
+                self.store
+                    .manifest(scope, repository.as_str(), digest)
+                    .await?
+            }
+        };
+        found.ok_or(RegistryError::ImageNotFound)
+    }
+
+    /// Records a pull of the manifest now.
+    pub async fn record_pull(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
+        self.store
+            .record_pull(scope, repository.as_str(), digest, now())
+            .await
+    }
+
+    /// Deletes by digest (the image and all its tags) or by tag (the tag, and the image
+    /// when it was its last tag). Returns the digest concerned.
+    pub async fn delete_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<Digest, RegistryError> {
+        self.repository(scope, repository).await?;
+        match reference {
+            Reference::Tag(tag) => self.store.delete_tag(scope, repository.as_str(), tag).await,
+            Reference::Digest(digest) => {
+                self.store
+                    .delete_manifest(scope, repository.as_str(), digest)
+                    .await?;
+                Ok(digest.clone())
+            }
+        }
+    }
+
+    /// Up to `limit` tags after `last`, and whether more follow.
+    pub async fn tags(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<String>, bool), RegistryError> {
+        self.repository(scope, repository).await?;
+        let mut tags = self
+            .store
+            .list_tags(scope, repository.as_str(), last, limit.saturating_add(1))
+            .await?;
+        let more = tags.len() > limit as usize;
+        tags.truncate(limit as usize);
+        Ok((tags, more))
+    }
+
+    /// Manifests whose subject is `subject`, optionally only of one artifact type.
+    pub async fn referrers(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>, RegistryError> {
+        self.repository(scope, repository).await?;
+        let manifests = self
+            .store
+            .referrers(scope, repository.as_str(), subject)
+            .await?;
+        Ok(manifests
+            .into_iter()
+            .filter(|m| artifact_type.is_none() || m.artifact_type.as_deref() == artifact_type)
+            .map(|m| Referrer {
+                media_type: m.media_type,
+                size: m.body.len() as u64,
+                digest: m.digest,
+                artifact_type: m.artifact_type,
+                annotations: m.annotations,
+            })
+            .collect())
+    }
+}

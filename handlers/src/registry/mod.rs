@@ -1,0 +1,90 @@
+//! The registry core both faces share: repositories, blobs, uploads, manifests, tags.
+//!
+//! The OCI face (`/v2/`) and the ECR API call the same methods, so a layer pushed with
+//! PATCH is seen by BatchCheckLayerAvailability and an image put with PutImage is pulled
+//! with GET /v2/.../manifests/<tag>.
+
+mod blobs;
+mod manifests;
+mod uploads;
+
+pub use manifests::{PushedManifest, Referrer};
+
+use crate::blob_store::{BlobStore, HashCursor};
+use crate::error::RegistryError;
+use crate::metadata::{MetadataStore, RepositoryRecord};
+use crate::reference::RepositoryName;
+use crate::scope::RegistryScope;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Metadata plus blob files, and the hash state of open uploads.
+#[derive(Debug)]
+pub struct Registry {
+    store: MetadataStore,
+    blobs: BlobStore,
+    /// Incremental SHA-256 of each open upload; lost on restart and rebuilt from disk.
+    cursors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<HashCursor>>>>,
+}
+
+impl Registry {
+    /// Opens the metadata store and the blob files in `data_dir`, and removes upload files
+    /// whose session was never recorded (a crash between the two).
+    pub async fn open(data_dir: &Path) -> Result<Self, RegistryError> {
+        let store = MetadataStore::open(data_dir).await?;
+        let blobs = BlobStore::open(data_dir)?;
+        let sessions = store.upload_ids().await?;
+        for file in blobs.upload_files().await? {
+            if !sessions.contains(&file) {
+                blobs.remove_upload(&file).await?;
+            }
+        }
+        Ok(Registry {
+            store,
+            blobs,
+            cursors: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The metadata store.
+    pub fn store(&self) -> &MetadataStore {
+        &self.store
+    }
+
+    /// The repository, or RepositoryNotFound (NAME_UNKNOWN on /v2).
+    pub async fn repository(
+        &self,
+        scope: &RegistryScope,
+        name: &RepositoryName,
+    ) -> Result<RepositoryRecord, RegistryError> {
+        self.store.repository(scope, name.as_str()).await
+    }
+
+    /// Up to `limit` repository names after `last`, and whether more follow.
+    pub async fn catalog(
+        &self,
+        scope: &RegistryScope,
+        last: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<String>, bool), RegistryError> {
+        let mut names: Vec<String> = self
+            .store
+            .list_repositories(scope, last, limit.saturating_add(1))
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let more = names.len() > limit as usize;
+        names.truncate(limit as usize);
+        Ok((names, more))
+    }
+}
+
+/// Seconds since the epoch.
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

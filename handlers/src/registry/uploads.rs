@@ -1,0 +1,190 @@
+//! Upload sessions: open, append (streamed), status, finish (digest check), cancel.
+
+use super::{now, Registry};
+use crate::blob_store::HashCursor;
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::metadata::{UploadKind, UploadRecord};
+use crate::reference::RepositoryName;
+use crate::scope::RegistryScope;
+use bytes::Bytes;
+use http_body::Body;
+use std::sync::Arc;
+
+impl Registry {
+    fn cursor(&self, id: &str) -> Arc<tokio::sync::Mutex<HashCursor>> {
+        let mut cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cursors.entry(id.to_string()).or_default().clone()
+    }
+
+    fn forget_cursor(&self, id: &str) {
+        let mut cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cursors.remove(id);
+    }
+
+    /// The session, if it belongs to this repository and face; else UploadUnknown.
+    async fn session(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &str,
+        kind: UploadKind,
+    ) -> Result<UploadRecord, RegistryError> {
+        self.repository(scope, repository).await?;
+        self.store
+            .upload(scope, repository.as_str(), id, kind)
+            .await?
+            .ok_or_else(|| RegistryError::UploadUnknown { id: id.to_string() })
+    }
+
+    /// Opens an upload session in the repository; returns its id.
+    pub async fn start_upload(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        kind: UploadKind,
+    ) -> Result<String, RegistryError> {
+        self.repository(scope, repository).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        self.blobs.create_upload(&id).await?;
+        let record = UploadRecord {
+            id: id.clone(),
+            scope: scope.clone(),
+            repository: repository.to_string(),
+            kind,
+        };
+        if let Err(e) = self.store.create_upload(&record, now()).await {
+            self.blobs.remove_upload(&id).await?;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Bytes received so far.
+    pub async fn upload_status(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &str,
+        kind: UploadKind,
+    ) -> Result<u64, RegistryError> {
+        self.session(scope, repository, id, kind).await?;
+        self.blobs
+            .upload_size(id)
+            .await?
+            .ok_or_else(|| RegistryError::UploadUnknown { id: id.to_string() })
+    }
+
+    /// Streams a chunk onto the upload. With `start`, the chunk must begin where the upload
+    /// ends (else RangeInvalid with the current size). Returns the new size.
+    pub async fn append_upload<B>(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &str,
+        kind: UploadKind,
+        start: Option<u64>,
+        body: B,
+    ) -> Result<u64, RegistryError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        self.session(scope, repository, id, kind).await?;
+        let cursor = self.cursor(id);
+        let mut cursor = cursor.lock().await;
+        self.blobs.catch_up(id, &mut cursor).await?;
+        if start.is_some_and(|s| s != cursor.hashed) {
+            return Err(RegistryError::RangeInvalid {
+                size: cursor.hashed,
+            });
+        }
+        self.blobs.append(id, &mut cursor, body).await
+    }
+
+    /// Appends the last chunk (if any), checks the digest, commits the blob, links it into
+    /// the repository and closes the session. On a digest mismatch the session is closed
+    /// and nothing is stored. Returns the blob size.
+    pub async fn finish_upload<B>(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &str,
+        kind: UploadKind,
+        digest: &Digest,
+        body: Option<B>,
+    ) -> Result<u64, RegistryError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        self.session(scope, repository, id, kind).await?;
+        let cursor = self.cursor(id);
+        let mut cursor = cursor.lock().await;
+        self.blobs.catch_up(id, &mut cursor).await?;
+        if let Some(body) = body {
+            self.blobs.append(id, &mut cursor, body).await?;
+        }
+        let committed = self.blobs.commit(id, cursor.clone(), digest).await;
+        let size = match committed {
+            Ok(size) => size,
+            Err(e) => {
+                if matches!(e, RegistryError::DigestInvalid(_)) {
+                    self.close_session(id).await?;
+                }
+                return Err(e);
+            }
+        };
+        self.store
+            .link_blob(scope, repository.as_str(), digest, size)
+            .await?;
+        self.close_session(id).await?;
+        Ok(size)
+    }
+
+    /// Uploads a whole blob in one request.
+    pub async fn upload_blob<B>(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+        body: B,
+    ) -> Result<u64, RegistryError>
+    where
+        B: Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let id = self
+            .start_upload(scope, repository, UploadKind::Oci)
+            .await?;
+        self.finish_upload(scope, repository, &id, UploadKind::Oci, digest, Some(body))
+            .await
+    }
+
+    /// Abandons a session.
+    pub async fn cancel_upload(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &str,
+        kind: UploadKind,
+    ) -> Result<(), RegistryError> {
+        self.session(scope, repository, id, kind).await?;
+        let cursor = self.cursor(id);
+        let _held = cursor.lock().await;
+        self.close_session(id).await
+    }
+
+    async fn close_session(&self, id: &str) -> Result<(), RegistryError> {
+        self.store.delete_upload(id).await?;
+        self.blobs.remove_upload(id).await?;
+        self.forget_cursor(id);
+        Ok(())
+    }
+}

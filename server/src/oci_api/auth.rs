@@ -1,0 +1,138 @@
+//! Who a /v2 request acts for: Basic credentials carrying a GetAuthorizationToken password,
+//! and the registry host name.
+
+use super::error::OciError;
+use crate::app::AppState;
+use axum::http::{header, HeaderMap};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use berth_generated::oci::OciErrorCode;
+use berth_handlers::auth::TokenError;
+use berth_handlers::RegistryScope;
+
+/// The registry a request addresses, after checking its credentials.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<RegistryScope, OciError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(scope_from_host);
+    let credentials = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_credentials);
+    let Some((user, password)) = credentials else {
+        return Err(challenge(
+            state,
+            OciErrorCode::Unauthorized,
+            "Not Authorized",
+        ));
+    };
+    if state.accept_any_credentials {
+        return Ok(host.unwrap_or_else(|| RegistryScope {
+            registry_id: state.identities.default_account.clone(),
+            region: state.identities.default_region.clone(),
+        }));
+    }
+    if user != "AWS" {
+        return Err(challenge(
+            state,
+            OciErrorCode::Unauthorized,
+            "Not Authorized: the user name must be AWS",
+        ));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let claims = match state.tokens.verify(&password, now) {
+        Ok(claims) => claims,
+        Err(TokenError::Forged) => {
+            return Err(challenge(
+                state,
+                OciErrorCode::Unauthorized,
+                "Not Authorized: the token is not valid",
+            ))
+        }
+        Err(TokenError::Expired) => {
+            return Err(challenge(
+                state,
+                OciErrorCode::Denied,
+                "Your authorization token has expired. Reauthenticate and try again.",
+            ))
+        }
+    };
+    let token_scope = RegistryScope {
+        registry_id: claims.account,
+        region: claims.region,
+    };
+    match host {
+        Some(host) if host != token_scope => Err(challenge(
+            state,
+            OciErrorCode::Denied,
+            format!(
+                "Your authorization token is for registry {} in {}, not {} in {}",
+                token_scope.registry_id, token_scope.region, host.registry_id, host.region
+            ),
+        )),
+        _ => Ok(token_scope),
+    }
+}
+
+fn challenge(state: &AppState, code: OciErrorCode, message: impl Into<String>) -> OciError {
+    OciError::new(code, message).with_status(401).with_header(
+        header::WWW_AUTHENTICATE,
+        format!(
+            "Basic realm=\"{}\",service=\"ecr.amazonaws.com\"",
+            state.proxy_endpoint()
+        ),
+    )
+}
+
+/// `(user, password)` of `Basic base64(user:password)`.
+fn basic_credentials(value: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Account and region from a host `<account>.dkr.ecr.<region>.<anything>[:port]`.
+fn scope_from_host(host: &str) -> Option<RegistryScope> {
+    let host = host.split(':').next()?;
+    let mut labels = host.split('.');
+    let account = labels.next()?;
+    let (dkr, ecr, region) = (labels.next()?, labels.next()?, labels.next()?);
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    (account_ok && dkr == "dkr" && ecr == "ecr" && !region.is_empty() && labels.next().is_some())
+        .then(|| RegistryScope {
+            registry_id: account.to_string(),
+            region: region.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_credentials() {
+        assert_eq!(
+            scope_from_host("123456789012.dkr.ecr.eu-west-1.localhost:4566"),
+            Some(RegistryScope {
+                registry_id: "123456789012".into(),
+                region: "eu-west-1".into()
+            })
+        );
+        assert_eq!(scope_from_host("localhost:4566"), None);
+        assert_eq!(scope_from_host("123.dkr.ecr.eu-west-1.x"), None);
+        assert_eq!(
+            basic_credentials("Basic QVdTOnA="),
+            Some(("AWS".into(), "p".into()))
+        );
+        assert_eq!(basic_credentials("Bearer x"), None);
+    }
+}

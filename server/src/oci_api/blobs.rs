@@ -1,0 +1,114 @@
+//! Blob HEAD and GET, with `Range`.
+
+use super::OciError;
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::Response;
+use berth_generated::oci::OciErrorCode;
+use berth_handlers::digest::Digest;
+use berth_handlers::reference::RepositoryName;
+use berth_handlers::{Registry, RegistryScope};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// Read size when streaming a blob.
+const READ_CHUNK: usize = 256 * 1024;
+
+pub async fn get(
+    registry: &Registry,
+    scope: &RegistryScope,
+    name: &RepositoryName,
+    digest: &Digest,
+    parts: &Parts,
+) -> Result<Response, OciError> {
+    let head = parts.method == Method::HEAD;
+    let size = registry.blob_size(scope, name, digest).await?;
+    let range = match &parts
+        .headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(value) => Some(parse_range(value, size).ok_or_else(|| {
+            OciError::new(
+                OciErrorCode::RangeInvalid,
+                format!("the range {value} cannot be served from {size} bytes"),
+            )
+            .with_status(416)
+            .with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
+        })?),
+        None => None,
+    };
+    let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
+    let length = if size == 0 { 0 } else { end - start + 1 };
+    let mut builder = Response::builder()
+        .status(if range.is_some() {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, length)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header("Docker-Content-Digest", digest.as_str())
+        .header(header::ETAG, format!("\"{digest}\""));
+    if range.is_some() {
+        builder = builder.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
+    }
+    let body = if head || length == 0 {
+        Body::empty()
+    } else {
+        let (mut file, _) = registry.open_blob(scope, name, digest).await?;
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| OciError::new(OciErrorCode::Unknown, format!("cannot seek: {e}")))?;
+        }
+        Body::from_stream(ReaderStream::with_capacity(file.take(length), READ_CHUNK))
+    };
+    builder
+        .body(body)
+        .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
+}
+
+/// One `bytes=` range of RFC 9110 (`a-b`, `a-`, `-n`), clamped to the blob; `None` when
+/// it cannot be satisfied.
+fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        let suffix: u64 = last.parse().ok()?;
+        if suffix == 0 {
+            return None;
+        }
+        return Some((size.saturating_sub(suffix), size - 1));
+    }
+    let start: u64 = first.parse().ok()?;
+    let end: u64 = if last.is_empty() {
+        size - 1
+    } else {
+        last.parse::<u64>().ok()?.min(size - 1)
+    };
+    (start <= end && start < size).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
+        assert_eq!(parse_range("bytes=100-", 100), None);
+        assert_eq!(parse_range("bytes=5-1", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+        assert_eq!(parse_range("bytes=0-1,3-4", 100), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! Registry errors on /v2: `{"errors":[{"code","message","detail"}]}` with the table's status.
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use berth_generated::oci::OciErrorCode;
+use berth_handlers::RegistryError;
+
+/// An error response of the OCI face.
+#[derive(Debug)]
+pub struct OciError {
+    pub status: u16,
+    pub code: OciErrorCode,
+    pub message: String,
+    pub headers: Vec<(HeaderName, String)>,
+}
+
+impl OciError {
+    /// An error with the code's own status.
+    pub fn new(code: OciErrorCode, message: impl Into<String>) -> Self {
+        OciError {
+            status: code.status(),
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same error with another status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: HeaderName, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// 404 for a path that is no endpoint.
+    pub fn not_found(path: &str) -> Self {
+        OciError::new(
+            OciErrorCode::NameUnknown,
+            format!("no registry endpoint at {path}"),
+        )
+        .with_status(404)
+    }
+}
+
+/// The one place registry errors become /v2 answers.
+impl From<RegistryError> for OciError {
+    fn from(e: RegistryError) -> Self {
+        use OciErrorCode as C;
+        let message = e.to_string();
+        match e {
+            RegistryError::RepositoryNotFound { .. } => OciError::new(C::NameUnknown, message),
+            RegistryError::BlobUnknown { .. } => OciError::new(C::BlobUnknown, message),
+            RegistryError::UploadUnknown { .. } | RegistryError::UploadNotFound(_) => {
+                OciError::new(C::BlobUploadUnknown, message)
+            }
+            RegistryError::DigestInvalid(_) | RegistryError::ImageDigestDoesNotMatch(_) => {
+                OciError::new(C::DigestInvalid, message)
+            }
+            RegistryError::SizeInvalid(_) => OciError::new(C::SizeInvalid, message),
+            RegistryError::RangeInvalid { size } => OciError::new(C::RangeInvalid, message)
+                .with_header(header::RANGE, upload_range(size))
+                .with_header(HeaderName::from_static("docker-upload-uuid"), String::new()),
+            RegistryError::ImageNotFound => OciError::new(C::ManifestUnknown, message),
+            RegistryError::ManifestInvalid(_) => OciError::new(C::ManifestInvalid, message),
+            RegistryError::ManifestTooLarge { .. } => {
+                OciError::new(C::ManifestInvalid, message).with_status(413)
+            }
+            RegistryError::LayersNotFound { .. }
+            | RegistryError::ReferencedImagesNotFound { .. } => {
+                OciError::new(C::ManifestBlobUnknown, message)
+            }
+            RegistryError::ImageTagImmutable { .. } | RegistryError::TagInvalid(_) => {
+                OciError::new(C::TagInvalid, message)
+            }
+            RegistryError::NameInvalid(_) => OciError::new(C::NameInvalid, message),
+            RegistryError::ImageReferencedByManifestList { .. } | RegistryError::Unsupported(_) => {
+                OciError::new(C::Unsupported, message)
+            }
+            RegistryError::Internal(detail) => {
+                tracing::error!(%detail, "internal error on /v2");
+                OciError::new(C::Unknown, format!("berth failed: {detail}"))
+            }
+            _ => OciError::new(C::Unsupported, message).with_status(400),
+        }
+    }
+}
+
+/// The `Range` value of an upload that has received `size` bytes (distribution's form).
+pub fn upload_range(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
+impl IntoResponse for OciError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": null }]
+        });
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
