@@ -99,3 +99,91 @@ pub fn ecr_client(endpoint: &str, access_key: &str, region: &str) -> aws_sdk_ecr
 pub fn default_client(berth: &Berth) -> aws_sdk_ecr::Client {
     ecr_client(&berth.endpoint, "AKIDDEFAULT", "us-east-1")
 }
+
+/// The /v2 password for `ecr`'s caller, from GetAuthorizationToken.
+pub async fn registry_password(ecr: &aws_sdk_ecr::Client) -> String {
+    use base64::Engine;
+    let token = ecr
+        .get_authorization_token()
+        .send()
+        .await
+        .expect("GetAuthorizationToken");
+    let data = &token.authorization_data()[0];
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data.authorization_token().expect("a token"))
+        .expect("base64 token");
+    let text = String::from_utf8(decoded).expect("utf-8 token");
+    text.strip_prefix("AWS:").expect("AWS: prefix").to_string()
+}
+
+/// `host:port` of berth's endpoint, as image references name registries.
+pub fn registry_host(berth: &Berth) -> String {
+    berth.endpoint.trim_start_matches("http://").to_string()
+}
+
+/// An oci-client for plain HTTP.
+pub fn oci_client() -> oci_client::Client {
+    oci_client::Client::new(oci_client::client::ClientConfig {
+        protocol: oci_client::client::ClientProtocol::Http,
+        ..Default::default()
+    })
+}
+
+/// A raw /v2 client with Basic credentials, for the protocol details clients hide.
+pub struct RawRegistry {
+    pub endpoint: String,
+    pub authorization: Option<String>,
+    pub http: reqwest::Client,
+}
+
+impl RawRegistry {
+    /// Logged in as `AWS` with `password`.
+    pub fn new(berth: &Berth, password: &str) -> Self {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+        RawRegistry {
+            endpoint: berth.endpoint.clone(),
+            authorization: Some(format!("Basic {basic}")),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A request to `path` (absolute `/v2/...`) with the credentials.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint));
+        if let Some(a) = &self.authorization {
+            r = r.header("Authorization", a);
+        }
+        r
+    }
+}
+
+/// The `errors[0].code` of an OCI error body.
+pub async fn oci_error_code(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("a body");
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "OCI error bodies are JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (
+        status,
+        body["errors"][0]["code"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_string(),
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_string(),
+    )
+}
+
+/// sha256 digest string of bytes.
+pub fn digest_of(bytes: &[u8]) -> String {
+    berth_handlers::digest::Digest::of(bytes).to_string()
+}
