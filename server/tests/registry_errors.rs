@@ -1,0 +1,887 @@
+//! Every registry error, on /v2 (OCI error bodies) and on the ECR API (AWS JSON), against
+//! the real binary; and durability across `kill -9`.
+
+mod support;
+
+use aws_sdk_ecr::error::ProvideErrorMetadata;
+use aws_sdk_ecr::primitives::Blob;
+use aws_sdk_ecr::types::{ImageFailureCode, ImageIdentifier, ImageTagMutability};
+use reqwest::Method;
+use support::*;
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+fn manifest(config: &str, layer: &str) -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":5}}]}}"#
+    )
+}
+
+fn index(children: &[&str]) -> String {
+    let list: Vec<String> = children
+        .iter()
+        .map(|c| format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{c}","size":300}}"#))
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        list.join(",")
+    )
+}
+
+async fn upload(raw: &RawRegistry, repo: &str, data: &[u8]) -> String {
+    let digest = digest_of(data);
+    let r = raw
+        .request(
+            Method::POST,
+            &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+        )
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    digest
+}
+
+async fn put_manifest(
+    raw: &RawRegistry,
+    repo: &str,
+    reference: &str,
+    body: &str,
+    media_type: &str,
+) -> reqwest::Response {
+    raw.request(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
+        .header("Content-Type", media_type)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn setup() -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client, RawRegistry) {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    for r in ["app", "other"] {
+        ecr.create_repository()
+            .repository_name(r)
+            .send()
+            .await
+            .unwrap();
+    }
+    let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
+    (dir, berth, ecr, raw)
+}
+
+#[tokio::test]
+async fn oci_error_codes() {
+    let (dir, berth, ecr, raw) = setup().await;
+    let config = upload(&raw, "app", b"{}").await;
+    let layer = upload(&raw, "app", b"layer").await;
+    let image = manifest(&config, &layer);
+    let missing = digest_of(b"missing");
+
+    // Authentication.
+    let anonymous = RawRegistry {
+        authorization: None,
+        ..RawRegistry::new(&berth, "x")
+    };
+    let r = anonymous.request(Method::GET, "/v2/").send().await.unwrap();
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic realm="));
+    assert_eq!(
+        r.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
+    assert_eq!(oci_error_code(r).await.1, "UNAUTHORIZED");
+    let forged = RawRegistry::new(&berth, "berth1.AAAA.BBBB");
+    let r = forged.request(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(
+        oci_error_code(r).await,
+        (
+            401,
+            "UNAUTHORIZED".into(),
+            "Not Authorized: the token is not valid".into()
+        )
+    );
+    let signer = berth_handlers::auth::TokenSigner::open(dir.path()).unwrap();
+    let expired = RawRegistry::new(&berth, &signer.issue("000000000000", "us-east-1", 1));
+    let r = expired.request(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(
+        oci_error_code(r).await,
+        (
+            401,
+            "DENIED".into(),
+            "Your authorization token has expired. Reauthenticate and try again.".into()
+        )
+    );
+    let other_account = RawRegistry::new(
+        &berth,
+        &signer.issue("111111111111", "us-east-1", u64::MAX / 2),
+    );
+    let r = other_account
+        .request(Method::GET, "/v2/app/tags/list")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        oci_error_code(r).await.1,
+        "NAME_UNKNOWN",
+        "another account sees its own registry only"
+    );
+
+    let cases: Vec<(reqwest::Response, u16, &str)> = vec![
+        (
+            raw.request(Method::GET, "/v2/nope/tags/list")
+                .send()
+                .await
+                .unwrap(),
+            404,
+            "NAME_UNKNOWN",
+        ),
+        (
+            raw.request(Method::GET, "/v2/Bad_Name/tags/list")
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "NAME_INVALID",
+        ),
+        (
+            raw.request(Method::HEAD, &format!("/v2/app/blobs/{missing}"))
+                .send()
+                .await
+                .unwrap(),
+            404,
+            "",
+        ),
+        (
+            raw.request(Method::GET, &format!("/v2/other/blobs/{layer}"))
+                .send()
+                .await
+                .unwrap(),
+            404,
+            "BLOB_UNKNOWN",
+        ),
+        (
+            raw.request(Method::GET, "/v2/app/blobs/sha256:xyz")
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "DIGEST_INVALID",
+        ),
+        (
+            raw.request(Method::DELETE, &format!("/v2/app/blobs/{layer}"))
+                .send()
+                .await
+                .unwrap(),
+            405,
+            "UNSUPPORTED",
+        ),
+        (
+            raw.request(Method::GET, "/v2/app/manifests/none")
+                .send()
+                .await
+                .unwrap(),
+            404,
+            "MANIFEST_UNKNOWN",
+        ),
+        (
+            raw.request(
+                Method::POST,
+                &format!("/v2/app/blobs/uploads/?digest={missing}"),
+            )
+            .body("other bytes")
+            .send()
+            .await
+            .unwrap(),
+            400,
+            "DIGEST_INVALID",
+        ),
+        (
+            put_manifest(&raw, "app", "v1", "{not json", OCI_MANIFEST).await,
+            400,
+            "MANIFEST_INVALID",
+        ),
+        (
+            put_manifest(
+                &raw,
+                "app",
+                "v1",
+                &image,
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+            .await,
+            400,
+            "MANIFEST_INVALID",
+        ),
+        (
+            put_manifest(
+                &raw,
+                "app",
+                "v1",
+                &manifest(&config, &missing),
+                OCI_MANIFEST,
+            )
+            .await,
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            put_manifest(&raw, "app", "v1", &index(&[&missing]), OCI_INDEX).await,
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            put_manifest(&raw, "app", &missing, &image, OCI_MANIFEST).await,
+            400,
+            "DIGEST_INVALID",
+        ),
+        (
+            put_manifest(&raw, "app", "bad+tag", &image, OCI_MANIFEST).await,
+            400,
+            "TAG_INVALID",
+        ),
+        (
+            put_manifest(
+                &raw,
+                "app",
+                "v1",
+                &" ".repeat(4 * 1024 * 1024 + 1),
+                OCI_MANIFEST,
+            )
+            .await,
+            413,
+            "MANIFEST_INVALID",
+        ),
+        (
+            raw.request(Method::GET, "/v2/app/tags/list?n=0")
+                .send()
+                .await
+                .unwrap(),
+            400,
+            "UNSUPPORTED",
+        ),
+    ];
+    for (i, (response, status, code)) in cases.into_iter().enumerate() {
+        assert_eq!(response.status().as_u16(), status, "case {i}");
+        assert_eq!(
+            response.headers()["docker-distribution-api-version"],
+            "registry/2.0",
+            "case {i}"
+        );
+        if !code.is_empty() {
+            assert_eq!(oci_error_code(response).await.1, code, "case {i}");
+        }
+    }
+    let r = put_manifest(&raw, "app", "v1", &index(&[&missing]), OCI_INDEX).await;
+    assert_eq!(
+        oci_error_code(r).await.2,
+        format!("Images with digests '[{missing}]' required for pushing image into repository with name 'app' in the registry with id '000000000000' do not exist")
+    );
+    let r = raw
+        .request(Method::GET, "/v2/nope/tags/list")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        oci_error_code(r).await.2,
+        "The repository with name 'nope' does not exist in the registry with id '000000000000'"
+    );
+
+    // None of that stored anything.
+    assert!(ecr
+        .describe_images()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap()
+        .image_details()
+        .is_empty());
+
+    // Immutable tags refuse to move, even to the same digest (as ECR's /v2 does).
+    assert_eq!(
+        put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST)
+            .await
+            .status(),
+        201
+    );
+    ecr.put_image_tag_mutability()
+        .repository_name("app")
+        .image_tag_mutability(ImageTagMutability::Immutable)
+        .send()
+        .await
+        .unwrap();
+    let r = put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST).await;
+    assert_eq!(
+        oci_error_code(r).await,
+        (
+            400,
+            "TAG_INVALID".into(),
+            "The image tag 'v1' already exists in the 'app' repository and cannot be overwritten because the repository is immutable.".into()
+        )
+    );
+    assert_eq!(
+        put_manifest(&raw, "app", "v2", &image, OCI_MANIFEST)
+            .await
+            .status(),
+        201,
+        "new tags are fine"
+    );
+
+    // An index keeps its children: deleting a child is refused.
+    let image_digest = digest_of(image.as_bytes());
+    assert_eq!(
+        put_manifest(&raw, "app", "multi", &index(&[&image_digest]), OCI_INDEX)
+            .await
+            .status(),
+        201
+    );
+    let r = raw
+        .request(Method::DELETE, &format!("/v2/app/manifests/{image_digest}"))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = oci_error_code(r).await;
+    assert_eq!((status, code.as_str()), (405, "UNSUPPORTED"));
+    assert!(
+        message.starts_with("Requested image referenced by manifest list: [sha256:"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
+    let (_dir, _berth, _ecr, raw) = setup().await;
+    let r = raw
+        .request(Method::POST, "/v2/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(r.headers()["range"], "0-0");
+    let id = location.rsplit('/').next().unwrap().to_string();
+
+    // The same session through another repository's path is unknown and untouched.
+    for method in [Method::GET, Method::PATCH, Method::PUT, Method::DELETE] {
+        let r = raw
+            .request(
+                method.clone(),
+                &format!("/v2/other/blobs/uploads/{id}?digest={}", digest_of(b"")),
+            )
+            .body("xx")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(oci_error_code(r).await.1, "BLOB_UPLOAD_UNKNOWN", "{method}");
+    }
+    let r = raw
+        .request(Method::GET, "/v2/app/blobs/uploads/not-a-session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oci_error_code(r).await.1, "BLOB_UPLOAD_UNKNOWN");
+
+    let r = raw
+        .request(Method::PATCH, &location)
+        .header("Content-Range", "0-4")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.headers()["range"], "0-4");
+    // A chunk that does not start at the end is 416 with the current range.
+    let r = raw
+        .request(Method::PATCH, &location)
+        .header("Content-Range", "3-7")
+        .body("lo wo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    assert_eq!(r.headers()["range"], "0-4");
+    let r = raw
+        .request(Method::PATCH, &location)
+        .header("Content-Range", "5-10")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let r = raw.request(Method::GET, &location).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["range"], "0-10");
+    let r = raw
+        .request(
+            Method::PUT,
+            &format!("{location}?digest={}", digest_of(b"hello world!")),
+        )
+        .body("!")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = raw
+        .request(
+            Method::GET,
+            &format!("/v2/app/blobs/{}", digest_of(b"hello world!")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello world!");
+
+    // Range GETs: 206 and 416.
+    let digest = digest_of(b"hello world!");
+    let r = raw
+        .request(Method::GET, &format!("/v2/app/blobs/{digest}"))
+        .header("Range", "bytes=6-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.headers()["content-range"], "bytes 6-11/12");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"world!");
+    let r = raw
+        .request(Method::GET, &format!("/v2/app/blobs/{digest}"))
+        .header("Range", "bytes=20-30")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    assert_eq!(r.headers()["content-range"], "bytes */12");
+
+    // A cancelled session is gone.
+    let r = raw
+        .request(Method::POST, "/v2/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        raw.request(Method::DELETE, &location)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = raw.request(Method::GET, &location).send().await.unwrap();
+    assert_eq!(oci_error_code(r).await.1, "BLOB_UPLOAD_UNKNOWN");
+
+    // Mount from a repository without the blob opens a session instead.
+    let r = raw
+        .request(
+            Method::POST,
+            &format!(
+                "/v2/other/blobs/uploads/?mount={}&from=app",
+                digest_of(b"absent")
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let r = raw
+        .request(
+            Method::POST,
+            &format!("/v2/other/blobs/uploads/?mount={digest}&from=app"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
+}
+
+fn code<E: ProvideErrorMetadata>(e: E) -> (String, String) {
+    (
+        e.code().unwrap_or("").to_string(),
+        e.message().unwrap_or("").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn ecr_api_error_codes() {
+    let (_dir, _berth, ecr, raw) = setup().await;
+    let config = upload(&raw, "app", b"{}").await;
+    let layer = upload(&raw, "app", b"layer").await;
+    let image = manifest(&config, &layer);
+    let digest = digest_of(image.as_bytes());
+    let missing = digest_of(b"missing");
+    let put = |body: String, tag: Option<&str>| {
+        let ecr = ecr.clone();
+        let tag = tag.map(str::to_string);
+        async move {
+            ecr.put_image()
+                .repository_name("app")
+                .image_manifest(body)
+                .set_image_tag(tag)
+                .send()
+                .await
+        }
+    };
+
+    put(image.clone(), Some("v1")).await.unwrap();
+    assert_eq!(
+        code(put(image.clone(), Some("v1")).await.unwrap_err()),
+        (
+            "ImageAlreadyExistsException".into(),
+            format!("Image with digest '{digest}' and tag 'v1' already exists in the repository with name 'app' in registry with id '000000000000'")
+        )
+    );
+    assert_eq!(
+        code(
+            put(manifest(&config, &missing), Some("v2"))
+                .await
+                .unwrap_err()
+        )
+        .0,
+        "LayersNotFoundException"
+    );
+    assert_eq!(
+        code(put(index(&[&missing]), Some("v2")).await.unwrap_err()).0,
+        "ReferencedImagesNotFoundException"
+    );
+    assert_eq!(
+        code(put("{}".into(), Some("v2")).await.unwrap_err()).0,
+        "InvalidParameterException"
+    );
+    let mismatch = ecr
+        .put_image()
+        .repository_name("app")
+        .image_manifest(&image)
+        .image_digest(&missing)
+        .send()
+        .await;
+    assert_eq!(
+        code(mismatch.unwrap_err()).0,
+        "ImageDigestDoesNotMatchException"
+    );
+    ecr.put_image_tag_mutability()
+        .repository_name("app")
+        .image_tag_mutability(ImageTagMutability::Immutable)
+        .send()
+        .await
+        .unwrap();
+    let other = format!("{} ", image.trim_end_matches('}')) + "}";
+    assert_eq!(
+        code(put(other, Some("v1")).await.unwrap_err()),
+        (
+            "ImageTagAlreadyExistsException".into(),
+            "The image tag 'v1' already exists in the 'app' repository and cannot be overwritten because the repository is immutable.".into()
+        )
+    );
+
+    let err = ecr
+        .describe_images()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_tag("nope").build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(err),
+        (
+            "ImageNotFoundException".into(),
+            "The image with imageId {imageDigest:'null', imageTag:'nope'} does not exist within the repository with name 'app' in the registry with id '000000000000'".into()
+        )
+    );
+    let err = ecr
+        .describe_images()
+        .repository_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err).0, "RepositoryNotFoundException");
+
+    // Layer uploads.
+    let id = ecr
+        .initiate_layer_upload()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let part = |first: i64, last: i64, bytes: &'static [u8]| {
+        let ecr = ecr.clone();
+        let id = id.clone();
+        async move {
+            ecr.upload_layer_part()
+                .repository_name("app")
+                .upload_id(id)
+                .part_first_byte(first)
+                .part_last_byte(last)
+                .layer_part_blob(Blob::new(bytes))
+                .send()
+                .await
+        }
+    };
+    assert_eq!(
+        code(part(0, 9, b"short").await.unwrap_err()).0,
+        "InvalidLayerPartException"
+    );
+    assert_eq!(
+        code(part(3, 7, b"hello").await.unwrap_err()).0,
+        "InvalidLayerPartException"
+    );
+    let complete = |digest: String| {
+        let ecr = ecr.clone();
+        let id = id.clone();
+        async move {
+            ecr.complete_layer_upload()
+                .repository_name("app")
+                .upload_id(id)
+                .layer_digests(digest)
+                .send()
+                .await
+        }
+    };
+    assert_eq!(
+        code(complete(digest_of(b"hello")).await.unwrap_err()).0,
+        "EmptyUploadException"
+    );
+    part(0, 4, b"hello").await.unwrap();
+    assert_eq!(
+        code(complete(digest_of(b"other")).await.unwrap_err()).0,
+        "InvalidLayerException"
+    );
+    assert_eq!(
+        code(complete(digest_of(b"hello")).await.unwrap_err()).0,
+        "UploadNotFoundException"
+    );
+    let err = ecr
+        .upload_layer_part()
+        .repository_name("app")
+        .upload_id("00000000-0000-0000-0000-000000000000")
+        .part_first_byte(0)
+        .part_last_byte(0)
+        .layer_part_blob(Blob::new(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err).0, "UploadNotFoundException");
+    let id2 = ecr
+        .initiate_layer_upload()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    ecr.upload_layer_part()
+        .repository_name("app")
+        .upload_id(&id2)
+        .part_first_byte(0)
+        .part_last_byte(4)
+        .layer_part_blob(Blob::new(b"layer".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let err = ecr
+        .complete_layer_upload()
+        .repository_name("app")
+        .upload_id(&id2)
+        .layer_digests(&layer)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err).0, "LayerAlreadyExistsException");
+    let err = ecr
+        .get_download_url_for_layer()
+        .repository_name("app")
+        .layer_digest(&missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err).0, "LayersNotFoundException");
+
+    // Batch failures.
+    let got = ecr
+        .batch_get_image()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_tag("nope").build())
+        .image_ids(ImageIdentifier::builder().image_digest("bad").build())
+        .image_ids(
+            ImageIdentifier::builder()
+                .image_tag("v1")
+                .image_digest(&missing)
+                .build(),
+        )
+        .image_ids(ImageIdentifier::builder().build())
+        .image_ids(ImageIdentifier::builder().image_tag("v1").build())
+        .send()
+        .await
+        .unwrap();
+    let codes: Vec<_> = got
+        .failures()
+        .iter()
+        .map(|f| f.failure_code().unwrap().clone())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ImageFailureCode::ImageNotFound,
+            ImageFailureCode::InvalidImageDigest,
+            ImageFailureCode::ImageTagDoesNotMatchDigest,
+            ImageFailureCode::MissingDigestAndTag
+        ]
+    );
+    assert_eq!(got.images().len(), 1);
+
+    let child = digest.clone();
+    ecr.put_image()
+        .repository_name("app")
+        .image_manifest(index(&[&child]))
+        .image_tag("multi")
+        .send()
+        .await
+        .unwrap();
+    let deleted = ecr
+        .batch_delete_image()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_digest(&child).build())
+        .image_ids(ImageIdentifier::builder().image_tag("gone").build())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.image_ids().is_empty());
+    let codes: Vec<_> = deleted
+        .failures()
+        .iter()
+        .map(|f| f.failure_code().unwrap().clone())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ImageFailureCode::ImageReferencedByManifestList,
+            ImageFailureCode::ImageNotFound
+        ]
+    );
+    assert_eq!(
+        deleted.failures()[0].failure_reason(),
+        Some(
+            format!(
+                "Requested image referenced by manifest list: [{}]",
+                digest_of(index(&[&child]).as_bytes())
+            )
+            .as_str()
+        )
+    );
+    let deleted = ecr
+        .batch_delete_image()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_tag("multi").build())
+        .image_ids(ImageIdentifier::builder().image_digest(&child).build())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.failures().is_empty(), "{:?}", deleted.failures());
+    assert_eq!(deleted.image_ids().len(), 2);
+    assert!(ecr
+        .describe_images()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap()
+        .image_details()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn acknowledged_data_survives_kill_9() {
+    let (dir, berth, ecr, raw) = setup().await;
+    let config = upload(&raw, "app", b"{}").await;
+    // A chunked upload, interrupted after its first acknowledged chunk.
+    let r = raw
+        .request(Method::POST, "/v2/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let r = raw
+        .request(Method::PATCH, &location)
+        .header("Content-Range", "0-2")
+        .body("lay")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    drop(ecr);
+    berth.kill9();
+
+    let berth = Berth::start(dir.path(), &[]);
+    let raw = RawRegistry {
+        endpoint: berth.endpoint.clone(),
+        ..raw
+    };
+    let r = raw.request(Method::GET, &location).send().await.unwrap();
+    assert_eq!(r.status(), 204, "the session survives the crash");
+    assert_eq!(r.headers()["range"], "0-2");
+    let r = raw
+        .request(Method::PATCH, &location)
+        .header("Content-Range", "3-4")
+        .body("er")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let layer = digest_of(b"layer");
+    let r = raw
+        .request(Method::PUT, &format!("{location}?digest={layer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        201,
+        "the resumed upload hashes to the right digest"
+    );
+    let image = manifest(&config, &layer);
+    assert_eq!(
+        put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST)
+            .await
+            .status(),
+        201
+    );
+    berth.kill9();
+
+    let berth = Berth::start(dir.path(), &[]);
+    let raw = RawRegistry {
+        endpoint: berth.endpoint.clone(),
+        ..raw
+    };
+    let r = raw
+        .request(Method::GET, "/v2/app/manifests/v1")
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["docker-content-digest"],
+        digest_of(image.as_bytes()).as_str()
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), image.as_bytes());
+    for (digest, bytes) in [(&layer, &b"layer"[..]), (&config, &b"{}"[..])] {
+        let r = raw
+            .request(Method::GET, &format!("/v2/app/blobs/{digest}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.bytes().await.unwrap().as_ref(), bytes);
+    }
+    let uploads = std::fs::read_dir(dir.path().join("uploads"))
+        .unwrap()
+        .count();
+    assert_eq!(uploads, 0, "no upload file is left behind");
+}
