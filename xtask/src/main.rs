@@ -2,6 +2,7 @@
 //!
 //! - `codegen`: regenerate generated/ from model/.
 //! - `codegen --check`: exit non-zero when generated/ is not what codegen would write.
+//! - `e2e`: end-to-end tests with skopeo, podman and docker against the real binary.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,7 +38,53 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
-        _ => fail("usage: cargo xtask codegen [--check]"),
+        ["e2e"] => e2e(&root),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e"),
+    }
+}
+
+/// The container tools the e2e tests drive, and how to get them.
+const E2E_TOOLS: &[&str] = &["skopeo", "podman", "dockerd", "docker", "tar"];
+const E2E_INSTALL: &str = "apt-get install -y skopeo podman docker.io";
+
+/// Checks the tools are there (naming the install step when not), then runs the e2e tests.
+fn e2e(root: &Path) -> ExitCode {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let missing: Vec<&str> = E2E_TOOLS
+        .iter()
+        .copied()
+        .filter(|tool| {
+            !path
+                .split(':')
+                .chain(["/usr/sbin", "/sbin"])
+                .any(|dir| Path::new(dir).join(tool).is_file())
+        })
+        .collect();
+    if !missing.is_empty() {
+        return fail(&format!(
+            "missing {}: run `{E2E_INSTALL}` as root",
+            missing.join(", ")
+        ));
+    }
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root)
+            .args([
+                "test",
+                "-p",
+                "berth-server",
+                "--features",
+                "e2e",
+                "--test",
+                "e2e_clients",
+                "--",
+                "--nocapture",
+            ])
+            .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => fail(&format!("e2e tests failed ({s})")),
+        Err(e) => fail(&format!("cannot run cargo: {e}")),
     }
 }
 

@@ -50,6 +50,11 @@ impl Berth {
         }
     }
 
+    /// The process id, to read its memory use.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL, as a crash would, and waits for it.
     pub fn kill9(mut self) {
         self.child.kill().expect("kill -9");

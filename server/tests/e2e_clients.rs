@@ -1,0 +1,595 @@
+//! End to end with the container tools themselves: skopeo, podman and docker (a real
+//! dockerd started here) against the real berth binary. Run by `cargo xtask e2e` (the
+//! `e2e` feature); a missing tool fails with the install step, it is never skipped.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use support::*;
+
+const INSTALL: &str = "apt-get install -y skopeo podman docker.io";
+
+fn tool(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+    {
+        let path = Path::new(dir).join(name);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("{name} is not installed: run `{INSTALL}` (as root) and try again");
+}
+
+fn run(command: &mut Command) -> Output {
+    let shown = format!("{command:?}");
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    assert!(
+        output.status.success(),
+        "{shown} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(command: &mut Command) -> String {
+    String::from_utf8_lossy(&run(command).stdout)
+        .trim()
+        .to_string()
+}
+
+fn sha256_file(path: &Path) -> (String, u64) {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
+    (format!("sha256:{}", hex::encode(hasher.finalize())), size)
+}
+
+/// Writes a blob into an OCI layout; returns (digest, size).
+fn add_blob(layout: &Path, bytes: &[u8]) -> (String, u64) {
+    let digest = digest_of(bytes);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
+    (digest, bytes.len() as u64)
+}
+
+/// Moves a file into an OCI layout as a blob.
+fn add_blob_file(layout: &Path, file: &Path) -> (String, u64) {
+    let (digest, size) = sha256_file(file);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::rename(file, dir.join(digest.trim_start_matches("sha256:"))).unwrap();
+    (digest, size)
+}
+
+/// A runnable single-file image for `arch`: (manifest digest, manifest size).
+fn add_image(layout: &Path, work: &Path, arch: &str, extra_layer: Option<&Path>) -> (String, u64) {
+    let root = work.join(format!("rootfs-{arch}"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("hello.txt"),
+        format!("hello from berth on {arch}\n"),
+    )
+    .unwrap();
+    let tar = work.join(format!("layer-{arch}.tar"));
+    run(Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&root)
+        .arg("."));
+    let (layer, layer_size) = add_blob_file(layout, &tar);
+    let mut layers = vec![(layer.clone(), layer_size)];
+    let mut diff_ids = vec![layer];
+    if let Some(extra) = extra_layer {
+        let (d, s) = add_blob_file(layout, extra);
+        layers.push((d.clone(), s));
+        diff_ids.push(d);
+    }
+    let config = serde_json::json!({
+        "architecture": arch, "os": "linux",
+        "config": { "Cmd": ["/hello.txt"] },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    });
+    let (config_digest, config_size) = add_blob(layout, config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size },
+        "layers": layers.iter().map(|(d, s)| serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": s
+        })).collect::<Vec<_>>(),
+    });
+    add_blob(layout, manifest.to_string().as_bytes())
+}
+
+fn write_index(layout: &Path, entries: Vec<serde_json::Value>) {
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries });
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+}
+
+/// A file of `size` pseudo-random bytes (incompressible, deterministic).
+fn big_file(path: &Path, size: usize) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for b in chunk.iter_mut() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            *b = state as u8;
+        }
+        let n = left.min(chunk.len());
+        out.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    work: PathBuf,
+    berth: Berth,
+    host: String,
+    password: String,
+}
+
+async fn setup(repositories: &[&str]) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let berth = Berth::start(&dir.path().join("data"), &[]);
+    let ecr = default_client(&berth);
+    for r in repositories {
+        ecr.create_repository()
+            .repository_name(*r)
+            .send()
+            .await
+            .unwrap();
+    }
+    let password = registry_password(&ecr).await;
+    let host = registry_host(&berth);
+    Setup {
+        _dir: dir,
+        work,
+        berth,
+        host,
+        password,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_copies_in_and_out_with_identical_digests() {
+    let skopeo = tool("skopeo");
+    let s = setup(&["skopeo/app", "skopeo/multi"]).await;
+    let auth = s.work.join("auth.json");
+    run(Command::new(&skopeo)
+        .args(["login", "--tls-verify=false", "--authfile"])
+        .arg(&auth)
+        .args(["-u", "AWS", "-p", &s.password, &s.host]));
+
+    // One image with a 200 MiB layer, and a two-platform index.
+    let layout = s.work.join("layout");
+    let big = s.work.join("big.bin");
+    big_file(&big, 200 * 1024 * 1024);
+    let (single, single_size) = add_image(&layout, &s.work, "amd64", Some(&big));
+    let (arm, arm_size) = add_image(&layout, &s.work, "arm64", None);
+    let (amd, amd_size) = add_image(&layout, &s.work, "amd64v2", None);
+    let multi = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd, "size": amd_size, "platform": { "architecture": "amd64", "os": "linux" } },
+            { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": arm_size, "platform": { "architecture": "arm64", "os": "linux" } },
+        ],
+    });
+    let (multi_digest, multi_size) = add_blob(&layout, multi.to_string().as_bytes());
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": single, "size": single_size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.index.v1+json", "digest": multi_digest, "size": multi_size, "annotations": { "org.opencontainers.image.ref.name": "multi" } }),
+        ],
+    );
+
+    let remote = |reference: &str| format!("docker://{}/{reference}", s.host);
+    let copy = |from: String, to: String, all: bool| {
+        let mut c = Command::new(&skopeo);
+        c.args([
+            "copy",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--authfile",
+        ])
+        .arg(&auth);
+        if all {
+            c.arg("--all");
+        }
+        run(c.arg(from).arg(to));
+    };
+    copy(
+        format!("oci:{}:v1", layout.display()),
+        remote("skopeo/app:v1"),
+        false,
+    );
+    copy(
+        format!("oci:{}:multi", layout.display()),
+        remote("skopeo/multi:latest"),
+        true,
+    );
+
+    let inspect_digest = |reference: String| {
+        let raw = stdout(
+            Command::new(&skopeo)
+                .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+                .arg(&auth)
+                .arg(reference),
+        );
+        digest_of(raw.as_bytes())
+    };
+    assert_eq!(
+        inspect_digest(remote("skopeo/app:v1")),
+        single,
+        "the manifest keeps its digest"
+    );
+    assert_eq!(
+        inspect_digest(remote("skopeo/multi:latest")),
+        multi_digest,
+        "the index keeps its digest"
+    );
+
+    let out = s.work.join("out");
+    copy(
+        remote("skopeo/app:v1"),
+        format!("oci:{}:v1", out.display()),
+        false,
+    );
+    copy(
+        remote("skopeo/multi:latest"),
+        format!("oci:{}:multi", out.display()),
+        true,
+    );
+    for digest in [&single, &multi_digest, &arm, &amd] {
+        let path = out
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        assert_eq!(
+            sha256_file(&path).0,
+            *digest,
+            "{digest} came back byte for byte"
+        );
+    }
+    let copied: Vec<_> = std::fs::read_dir(out.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for entry in &copied {
+        let path = out.join("blobs/sha256").join(entry);
+        assert_eq!(
+            sha256_file(&path).0,
+            format!("sha256:{}", entry.to_string_lossy())
+        );
+    }
+
+    let tags = stdout(
+        Command::new(&skopeo)
+            .args(["list-tags", "--tls-verify=false", "--authfile"])
+            .arg(&auth)
+            .arg(remote("skopeo/app")),
+    );
+    let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
+    assert_eq!(tags["Tags"], serde_json::json!(["v1"]));
+    run(Command::new(&skopeo)
+        .args(["delete", "--tls-verify=false", "--authfile"])
+        .arg(&auth)
+        .arg(remote("skopeo/app:v1")));
+    let tags = stdout(
+        Command::new(&skopeo)
+            .args(["list-tags", "--tls-verify=false", "--authfile"])
+            .arg(&auth)
+            .arg(remote("skopeo/app")),
+    );
+    let tags: serde_json::Value = serde_json::from_str(&tags).unwrap();
+    assert_eq!(tags["Tags"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn podman_pushes_and_pulls() {
+    let podman = tool("podman");
+    let s = setup(&["podman/app"]).await;
+    // Short paths: podman's runroot must stay under 50 characters.
+    let base = tempfile::Builder::new()
+        .prefix("bp")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let storage = |c: &mut Command| {
+        c.arg("--root")
+            .arg(base.path().join("r"))
+            .arg("--runroot")
+            .arg(base.path().join("rr"))
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "none",
+            ])
+            .env("REGISTRY_AUTH_FILE", base.path().join("auth.json"));
+    };
+    // podman names the local image after the layout path, which must then be lowercase.
+    let layout = PathBuf::from(format!("/tmp/berth-e2e-{}/layout", std::process::id()));
+    let (digest, size) = add_image(&layout, &s.work, "amd64", None);
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+        ],
+    );
+    let _cleanup = RemoveOnDrop(layout.parent().unwrap().to_path_buf());
+
+    let podman_cmd = |args: &[&str]| {
+        let mut c = Command::new(&podman);
+        storage(&mut c);
+        c.args(args);
+        c
+    };
+    run(&mut podman_cmd(&[
+        "login",
+        "--tls-verify=false",
+        "-u",
+        "AWS",
+        "-p",
+        &s.password,
+        &s.host,
+    ]));
+    let image = format!("{}/podman/app:v1", s.host);
+    run(&mut podman_cmd(&[
+        "pull",
+        &format!("oci:{}:v1", layout.display()),
+    ]));
+    let local = stdout(&mut podman_cmd(&["images", "-q"]));
+    let local = local
+        .lines()
+        .next()
+        .expect("podman has the image")
+        .to_string();
+    run(&mut podman_cmd(&["tag", &local, &image]));
+    run(&mut podman_cmd(&["push", "--tls-verify=false", &image]));
+    run(&mut podman_cmd(&["rmi", "-a", "-f"]));
+    run(&mut podman_cmd(&["pull", "--tls-verify=false", &image]));
+    let pulled = stdout(&mut podman_cmd(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]));
+    assert!(
+        pulled.contains(&format!("{}/podman/app:v1", s.host)),
+        "{pulled}"
+    );
+    let _ = Command::new(&podman)
+        .args(["system", "reset", "-f"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+}
+
+/// Removes a directory when dropped.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A dockerd of our own, stopped on drop.
+struct Dockerd {
+    child: std::process::Child,
+    socket: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dockerd() -> Dockerd {
+    let dockerd = tool("dockerd");
+    let dir = tempfile::Builder::new()
+        .prefix("bd")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let socket = format!("unix://{}", dir.path().join("d.sock").display());
+    let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
+    let child = Command::new(dockerd)
+        .args([
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            "--storage-driver=vfs",
+        ])
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("--pidfile")
+        .arg(dir.path().join("d.pid"))
+        .args(["--host", &socket])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("cannot start dockerd");
+    let daemon = Dockerd {
+        child,
+        socket,
+        _dir: dir,
+    };
+    let docker = tool("docker");
+    for _ in 0..300 {
+        let ok = Command::new(&docker)
+            .args(["-H", &daemon.socket, "version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if ok.is_ok_and(|s| s.success()) {
+            return daemon;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(daemon._dir.path().join("dockerd.log")).unwrap_or_default();
+    panic!("dockerd did not come up; its log:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_pushes_and_pulls() {
+    let docker = tool("docker");
+    let skopeo = tool("skopeo");
+    let s = setup(&["docker/app"]).await;
+    let daemon = start_dockerd();
+    let config = s.work.join("docker-config");
+    let docker_cmd = |args: &[&str]| {
+        let mut c = Command::new(&docker);
+        c.env("DOCKER_CONFIG", &config)
+            .args(["-H", &daemon.socket])
+            .args(args);
+        c
+    };
+    // docker has no network here: the image comes from a docker-archive skopeo writes.
+    let layout = s.work.join("layout");
+    let (digest, size) = add_image(&layout, &s.work, "amd64", None);
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+        ],
+    );
+    let archive = s.work.join("image.tar");
+    run(Command::new(&skopeo)
+        .arg("copy")
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker-archive:{}:local/app:v1", archive.display())));
+    run(&mut docker_cmd(&[
+        "load",
+        "-i",
+        &archive.display().to_string(),
+    ]));
+
+    let mut login = docker_cmd(&["login", "-u", "AWS", "--password-stdin", &s.host]);
+    login
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(s.password.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker login failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let image = format!("{}/docker/app:v1", s.host);
+    run(&mut docker_cmd(&["tag", "local/app:v1", &image]));
+    let pushed = stdout(&mut docker_cmd(&["push", &image]));
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    run(&mut docker_cmd(&["rmi", &image, "local/app:v1"]));
+    let pulled = stdout(&mut docker_cmd(&["pull", &image]));
+    assert!(
+        pulled.contains("Downloaded newer image") || pulled.contains("Status:"),
+        "{pulled}"
+    );
+    let listed = stdout(&mut docker_cmd(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ]));
+    assert!(
+        listed.contains(&format!("{}/docker/app:v1", s.host)),
+        "{listed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_1_gib_push_keeps_rss_small() {
+    let s = setup(&["big"]).await;
+    let size: u64 = 1 << 30;
+    // Stream 1 GiB of generated bytes without holding them: hash while generating.
+    use sha2::{Digest, Sha256};
+    let chunk: Vec<u8> = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut hasher = Sha256::new();
+    for _ in 0..(size >> 20) {
+        hasher.update(&chunk);
+    }
+    let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+    let chunk = bytes::Bytes::from(chunk);
+    let stream = futures_util::stream::iter(
+        (0..(size >> 20)).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+    );
+    let raw = RawRegistry::new(&s.berth, &s.password);
+    let response = raw
+        .request(
+            reqwest::Method::POST,
+            &format!("/v2/big/blobs/uploads/?digest={digest}"),
+        )
+        .header("Content-Length", size)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let peak = peak_rss_kib(s.berth.pid());
+    println!("berth peak RSS after a 1 GiB push: {} MiB", peak / 1024);
+    assert!(
+        peak < 64 * 1024,
+        "berth's peak RSS {} KiB is over 64 MiB",
+        peak
+    );
+}
