@@ -885,3 +885,67 @@ async fn acknowledged_data_survives_kill_9() {
         .count();
     assert_eq!(uploads, 0, "no upload file is left behind");
 }
+
+#[tokio::test]
+async fn host_names_select_the_registry_and_any_credentials_is_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &["--access-key", "AKIDTEAM=123456789012"]);
+    let team = ecr_client(&berth.endpoint, "AKIDTEAM", "eu-west-1");
+    team.create_repository()
+        .repository_name("team-app")
+        .send()
+        .await
+        .unwrap();
+    let raw = RawRegistry::new(&berth, &registry_password(&team).await);
+    let r = raw
+        .request(Method::GET, "/v2/team-app/tags/list")
+        .header("Host", "123456789012.dkr.ecr.eu-west-1.localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the host names the token's registry");
+    let r = raw
+        .request(Method::GET, "/v2/team-app/tags/list")
+        .header("Host", "000000000000.dkr.ecr.eu-west-1.localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        oci_error_code(r).await.1,
+        "DENIED",
+        "a token for one account does not open another's registry"
+    );
+    let any = RawRegistry::new(&berth, "test");
+    let r = any.request(Method::GET, "/v2/").send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "arbitrary credentials are refused by default"
+    );
+    drop(berth);
+
+    let berth = Berth::start(dir.path(), &["--accept-any-credentials"]);
+    let any = RawRegistry::new(&berth, "test");
+    assert_eq!(
+        any.request(Method::GET, "/v2/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let anonymous = RawRegistry {
+        authorization: None,
+        ..RawRegistry::new(&berth, "x")
+    };
+    assert_eq!(
+        anonymous
+            .request(Method::GET, "/v2/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "credentials are still required"
+    );
+}
