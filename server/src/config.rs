@@ -54,6 +54,11 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
+    /// The options of a plain `berth serve` (environment variables included).
+    pub fn defaults() -> Self {
+        Cli::parse_from(["berth"]).serve
+    }
+
     /// The access-key map.
     pub fn account_map(&self) -> BTreeMap<String, String> {
         self.access_keys.iter().cloned().collect()

@@ -13,7 +13,7 @@ use berth_handlers::auth::TokenSigner;
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
@@ -41,27 +41,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .registry_host
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", address.port()));
-    let registry = Arc::new(
-        Registry::open(&data_dir)
-            .await
-            .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
-    );
-    let tokens = TokenSigner::open(&data_dir).context("cannot load the token key")?;
-    if options.accept_any_credentials {
-        tracing::warn!("--accept-any-credentials: /v2 accepts ANY Basic credentials; never use this outside development");
-    }
-    let state = Arc::new(AppState {
-        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone()),
-        registry: registry.clone(),
-        tokens,
-        identities: Identities {
-            accounts: options.account_map(),
-            default_account: options.default_account.clone(),
-            default_region: options.default_region.clone(),
-        },
-        registry_host: registry_host.clone(),
-        accept_any_credentials: options.accept_any_credentials,
-    });
+    let state = open_state(&options, &data_dir, registry_host.clone()).await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
     println!("berth listening on http://{address}");
@@ -73,6 +53,38 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     tracing::info!("berth stopped");
     drop(ephemeral);
     Ok(())
+}
+
+/// Opens the registry in `data_dir` and builds the state both faces share; also used by
+/// in-process tests (the conformance suite) that drive [`app::router`] directly.
+pub async fn open_state(
+    options: &ServeOptions,
+    data_dir: &Path,
+    registry_host: String,
+) -> anyhow::Result<Arc<AppState>> {
+    let registry = Arc::new(
+        Registry::open(data_dir)
+            .await
+            .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
+    );
+    let tokens = TokenSigner::open(data_dir).context("cannot load the token key")?;
+    if options.accept_any_credentials {
+        tracing::warn!(
+            "--accept-any-credentials: /v2 accepts ANY Basic credentials; never use this outside development"
+        );
+    }
+    Ok(Arc::new(AppState {
+        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone()),
+        registry,
+        tokens,
+        identities: Identities {
+            accounts: options.account_map(),
+            default_account: options.default_account.clone(),
+            default_region: options.default_region.clone(),
+        },
+        registry_host,
+        accept_any_credentials: options.accept_any_credentials,
+    }))
 }
 
 async fn shutdown_signal() {

@@ -3,6 +3,7 @@
 //! - `codegen`: regenerate generated/ from model/.
 //! - `codegen --check`: exit non-zero when generated/ is not what codegen would write.
 //! - `e2e`: end-to-end tests with skopeo, podman and docker against the real binary.
+//! - `conformance [--cases N]`: a long property-test campaign (release build).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,7 +40,12 @@ fn main() -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         ["e2e"] => e2e(&root),
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e"),
+        ["conformance"] => conformance(&root, None),
+        ["conformance", "--cases", n] => match n.parse::<u32>() {
+            Ok(n) if n > 0 => conformance(&root, Some(n)),
+            _ => fail("--cases takes a positive number"),
+        },
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N]"),
     }
 }
 
@@ -84,6 +90,30 @@ fn e2e(root: &Path) -> ExitCode {
     match status {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(s) => fail(&format!("e2e tests failed ({s})")),
+        Err(e) => fail(&format!("cannot run cargo: {e}")),
+    }
+}
+
+/// Runs the conformance sequences in a release build, `cases` of them (or the default).
+fn conformance(root: &Path, cases: Option<u32>) -> ExitCode {
+    let mut command =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root).args([
+        "test",
+        "--release",
+        "-p",
+        "berth-conformance",
+        "--test",
+        "sequences",
+        "--",
+        "--nocapture",
+    ]);
+    if let Some(n) = cases {
+        command.env("BERTH_CONFORMANCE_CASES", n.to_string());
+    }
+    match command.status() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => fail(&format!("conformance failed ({s})")),
         Err(e) => fail(&format!("cannot run cargo: {e}")),
     }
 }

@@ -1,0 +1,499 @@
+//! The reference model: what a registry that is obviously right would answer.
+//!
+//! Plain maps, no logic shared with handlers/. Every transition updates the model and
+//! records what the system under test must answer ([`Expected`]).
+
+use crate::fixtures::{
+    blob_digest, digest_of, image_blobs, image_manifest, index_manifest, ImageSpec, BLOBS, TAGS,
+};
+use crate::transitions::{ChunkStart, ManifestRef, Transition};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The answer a transition must get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// No request is made (restart).
+    Nothing,
+    /// Status, and for error bodies the OCI code or the ECR `__type`.
+    Outcome {
+        status: u16,
+        code: Option<&'static str>,
+    },
+    /// 200 with exactly these bytes.
+    Bytes(Vec<u8>),
+    /// 200 with this `tags/list` page.
+    Tags(Vec<String>),
+    /// 200 DescribeImages: digest -> sorted tags.
+    Images(BTreeMap<String, Vec<String>>),
+    /// 200 BatchCheckLayerAvailability: available or not, per blob of the pool.
+    Availability(Vec<bool>),
+    /// 200 BatchDeleteImage: number of deleted ids and the failure codes.
+    Deleted {
+        ids: usize,
+        failures: Vec<&'static str>,
+    },
+}
+
+impl Expected {
+    fn ok(status: u16) -> Self {
+        Expected::Outcome { status, code: None }
+    }
+
+    fn oci(status: u16, code: &'static str) -> Self {
+        Expected::Outcome {
+            status,
+            code: Some(code),
+        }
+    }
+
+    fn ecr(code: &'static str) -> Self {
+        Expected::Outcome {
+            status: 400,
+            code: Some(code),
+        }
+    }
+}
+
+/// A stored manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// How a request names it by digest.
+    pub reference: ManifestRef,
+    pub body: String,
+    /// Digests of the children, for an index.
+    pub children: Vec<String>,
+    /// Blob indexes it references, for an image.
+    pub blobs: Vec<usize>,
+}
+
+/// One repository.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Repo {
+    pub blobs: BTreeSet<usize>,
+    pub manifests: BTreeMap<String, Manifest>,
+    /// Tag index -> manifest digest.
+    pub tags: BTreeMap<usize, String>,
+    pub immutable: bool,
+}
+
+/// One upload session the sequence opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub repo: usize,
+    /// The blob whose bytes the chunks carry.
+    pub blob: usize,
+    pub received: usize,
+    pub open: bool,
+}
+
+/// The whole registry as the model sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Model {
+    pub repos: BTreeMap<usize, Repo>,
+    pub uploads: Vec<Upload>,
+    /// What the last transition must get.
+    pub last: Option<Expected>,
+}
+
+fn manifest_digest(reference: &ManifestRef) -> Option<String> {
+    match reference {
+        ManifestRef::Tag(_) => None,
+        ManifestRef::Image(spec) => Some(digest_of(&image_manifest(spec))),
+        ManifestRef::Index(children) => Some(digest_of(&index_manifest(children))),
+    }
+}
+
+impl Repo {
+    fn resolve(&self, reference: &ManifestRef) -> Option<String> {
+        match reference {
+            ManifestRef::Tag(t) => self.tags.get(t).cloned(),
+            other => manifest_digest(other).filter(|d| self.manifests.contains_key(d)),
+        }
+    }
+
+    fn parents_of(&self, digest: &str) -> bool {
+        self.manifests
+            .values()
+            .any(|m| m.children.iter().any(|c| c == digest))
+    }
+
+    /// Removes a tag; the manifest too when untagged and no index lists it.
+    fn delete_tag(&mut self, tag: usize) {
+        let Some(digest) = self.tags.remove(&tag) else {
+            return;
+        };
+        if !self.tags.values().any(|d| *d == digest) && !self.parents_of(&digest) {
+            self.manifests.remove(&digest);
+        }
+    }
+
+    /// Removes a manifest and its tags; returns how many ids ECR reports.
+    fn delete_manifest(&mut self, digest: &str) -> usize {
+        let before = self.tags.len();
+        self.tags.retain(|_, d| d != digest);
+        self.manifests.remove(digest);
+        (before - self.tags.len()).max(1)
+    }
+
+    /// What storing a manifest under `tag` meets: Ok(previous digest) or the refusal.
+    fn tag_check(&self, tag: Option<usize>) -> Result<Option<String>, ()> {
+        match tag.and_then(|t| self.tags.get(&t)) {
+            Some(_) if self.immutable => Err(()),
+            previous => Ok(previous.cloned()),
+        }
+    }
+
+    fn store(
+        &mut self,
+        reference: ManifestRef,
+        children: Vec<String>,
+        blobs: Vec<usize>,
+        tag: Option<usize>,
+    ) {
+        let body = match &reference {
+            ManifestRef::Index(c) => index_manifest(c),
+            ManifestRef::Image(spec) => image_manifest(spec),
+            ManifestRef::Tag(_) => return,
+        };
+        let digest = digest_of(&body);
+        self.manifests.entry(digest.clone()).or_insert(Manifest {
+            reference,
+            body,
+            children,
+            blobs,
+        });
+        if let Some(t) = tag {
+            self.tags.insert(t, digest);
+        }
+    }
+}
+
+fn image_blob_indexes(spec: &ImageSpec) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(spec.layers.iter().copied())
+        .collect()
+}
+
+impl Model {
+    /// Applies one transition, recording the expected answer in `last`.
+    pub fn apply(mut self, t: &Transition) -> Self {
+        let expected = self.step(t);
+        self.last = Some(expected);
+        self
+    }
+
+    fn step(&mut self, t: &Transition) -> Expected {
+        match t {
+            Transition::Restart => Expected::Nothing,
+            Transition::CreateRepository { repo } => {
+                if self.repos.contains_key(repo) {
+                    return Expected::ecr("RepositoryAlreadyExistsException");
+                }
+                self.repos.insert(*repo, Repo::default());
+                Expected::ok(200)
+            }
+            Transition::DeleteRepository { repo, force } => {
+                let Some(r) = self.repos.get(repo) else {
+                    return Expected::ecr("RepositoryNotFoundException");
+                };
+                if !r.manifests.is_empty() && !force {
+                    return Expected::ecr("RepositoryNotEmptyException");
+                }
+                self.repos.remove(repo);
+                for u in self.uploads.iter_mut().filter(|u| u.repo == *repo) {
+                    u.open = false;
+                }
+                Expected::ok(200)
+            }
+            Transition::SetImmutable { repo, immutable } => match self.repos.get_mut(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) => {
+                    r.immutable = *immutable;
+                    Expected::ok(200)
+                }
+            },
+            Transition::MonolithicUpload {
+                repo,
+                blob,
+                wrong_digest,
+            } => match self.repos.get_mut(repo) {
+                None => Expected::oci(404, "NAME_UNKNOWN"),
+                Some(_) if *wrong_digest => Expected::oci(400, "DIGEST_INVALID"),
+                Some(r) => {
+                    r.blobs.insert(*blob);
+                    Expected::ok(201)
+                }
+            },
+            Transition::StartUpload { repo, blob } => {
+                if !self.repos.contains_key(repo) {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                }
+                self.uploads.push(Upload {
+                    repo: *repo,
+                    blob: *blob,
+                    received: 0,
+                    open: true,
+                });
+                Expected::ok(202)
+            }
+            Transition::AppendChunk { upload, len, start } => {
+                let u = self.uploads[*upload].clone();
+                if !self.repos.contains_key(&u.repo) {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                }
+                if !u.open {
+                    return Expected::oci(404, "BLOB_UPLOAD_UNKNOWN");
+                }
+                let remaining = BLOBS[u.blob].len() - u.received;
+                let take = (*len).min(remaining);
+                let in_order = match start {
+                    ChunkStart::InOrder => true,
+                    ChunkStart::Gap => false,
+                    ChunkStart::Overlap => u.received == 0,
+                };
+                if take == 0 {
+                    return Expected::ok(202);
+                }
+                if !in_order {
+                    return Expected::oci(416, "RANGE_INVALID");
+                }
+                self.uploads[*upload].received += take;
+                Expected::ok(202)
+            }
+            Transition::FinishUpload {
+                upload,
+                wrong_digest,
+            } => {
+                let u = self.uploads[*upload].clone();
+                if !self.repos.contains_key(&u.repo) {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                }
+                if !u.open {
+                    return Expected::oci(404, "BLOB_UPLOAD_UNKNOWN");
+                }
+                self.uploads[*upload].open = false;
+                if *wrong_digest || u.received != BLOBS[u.blob].len() {
+                    return Expected::oci(400, "DIGEST_INVALID");
+                }
+                if let Some(r) = self.repos.get_mut(&u.repo) {
+                    r.blobs.insert(u.blob);
+                }
+                Expected::ok(201)
+            }
+            Transition::CancelUpload { upload } => {
+                let u = self.uploads[*upload].clone();
+                if !self.repos.contains_key(&u.repo) {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                }
+                if !u.open {
+                    return Expected::oci(404, "BLOB_UPLOAD_UNKNOWN");
+                }
+                self.uploads[*upload].open = false;
+                Expected::ok(204)
+            }
+            Transition::Mount { from, to, blob } => {
+                if !self.repos.contains_key(to) {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                }
+                let present = self.repos.get(from).is_some_and(|r| r.blobs.contains(blob));
+                if present {
+                    if let Some(r) = self.repos.get_mut(to) {
+                        r.blobs.insert(*blob);
+                    }
+                    return Expected::ok(201);
+                }
+                self.uploads.push(Upload {
+                    repo: *to,
+                    blob: *blob,
+                    received: 0,
+                    open: true,
+                });
+                Expected::ok(202)
+            }
+            Transition::PushImage { repo, image, tag } => {
+                let Some(r) = self.repos.get_mut(repo) else {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                };
+                let blobs = image_blob_indexes(image);
+                if blobs.iter().any(|b| !r.blobs.contains(b)) {
+                    return Expected::oci(400, "MANIFEST_BLOB_UNKNOWN");
+                }
+                if r.tag_check(*tag).is_err() {
+                    return Expected::oci(400, "TAG_INVALID");
+                }
+                r.store(ManifestRef::Image(image.clone()), Vec::new(), blobs, *tag);
+                Expected::ok(201)
+            }
+            Transition::PushIndex {
+                repo,
+                children,
+                tag,
+            } => {
+                let Some(r) = self.repos.get_mut(repo) else {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                };
+                let digests: Vec<String> = children
+                    .iter()
+                    .map(|c| digest_of(&image_manifest(c)))
+                    .collect();
+                if digests.iter().any(|d| !r.manifests.contains_key(d)) {
+                    return Expected::oci(400, "MANIFEST_BLOB_UNKNOWN");
+                }
+                if r.tag_check(Some(*tag)).is_err() {
+                    return Expected::oci(400, "TAG_INVALID");
+                }
+                r.store(
+                    ManifestRef::Index(children.clone()),
+                    digests,
+                    Vec::new(),
+                    Some(*tag),
+                );
+                Expected::ok(201)
+            }
+            Transition::GetManifest {
+                repo,
+                reference,
+                head,
+            } => {
+                let Some(r) = self.repos.get(repo) else {
+                    return if *head {
+                        Expected::ok(404)
+                    } else {
+                        Expected::oci(404, "NAME_UNKNOWN")
+                    };
+                };
+                match r.resolve(reference) {
+                    None if *head => Expected::ok(404),
+                    None => Expected::oci(404, "MANIFEST_UNKNOWN"),
+                    Some(_) if *head => Expected::ok(200),
+                    Some(d) => Expected::Bytes(r.manifests[&d].body.clone().into_bytes()),
+                }
+            }
+            Transition::GetBlob { repo, blob } => match self.repos.get(repo) {
+                None => Expected::oci(404, "NAME_UNKNOWN"),
+                Some(r) if !r.blobs.contains(blob) => Expected::oci(404, "BLOB_UNKNOWN"),
+                Some(_) => Expected::Bytes(BLOBS[*blob].to_vec()),
+            },
+            Transition::DeleteManifest { repo, reference } => {
+                let Some(r) = self.repos.get_mut(repo) else {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                };
+                let Some(digest) = r.resolve(reference) else {
+                    return Expected::oci(404, "MANIFEST_UNKNOWN");
+                };
+                match reference {
+                    ManifestRef::Tag(t) => r.delete_tag(*t),
+                    _ if r.parents_of(&digest) => return Expected::oci(405, "UNSUPPORTED"),
+                    _ => {
+                        r.delete_manifest(&digest);
+                    }
+                }
+                Expected::ok(202)
+            }
+            Transition::ListTags { repo, n, last } => {
+                let Some(r) = self.repos.get(repo) else {
+                    return Expected::oci(404, "NAME_UNKNOWN");
+                };
+                let mut tags: Vec<String> = r.tags.keys().map(|t| TAGS[*t].to_string()).collect();
+                tags.sort();
+                let after = last.map(|l| TAGS[l]).unwrap_or("");
+                Expected::Tags(
+                    tags.into_iter()
+                        .filter(|t| t.as_str() > after)
+                        .take(n.unwrap_or(100))
+                        .collect(),
+                )
+            }
+            Transition::PutImage { repo, image, tag } => {
+                let Some(r) = self.repos.get_mut(repo) else {
+                    return Expected::ecr("RepositoryNotFoundException");
+                };
+                let blobs = image_blob_indexes(image);
+                if blobs.iter().any(|b| !r.blobs.contains(b)) {
+                    return Expected::ecr("LayersNotFoundException");
+                }
+                let digest = digest_of(&image_manifest(image));
+                match r.tag_check(Some(*tag)) {
+                    Err(()) if r.tags.get(tag) == Some(&digest) => {
+                        Expected::ecr("ImageAlreadyExistsException")
+                    }
+                    Err(()) => Expected::ecr("ImageTagAlreadyExistsException"),
+                    Ok(Some(previous)) if previous == digest => {
+                        Expected::ecr("ImageAlreadyExistsException")
+                    }
+                    Ok(_) => {
+                        r.store(
+                            ManifestRef::Image(image.clone()),
+                            Vec::new(),
+                            blobs,
+                            Some(*tag),
+                        );
+                        Expected::ok(200)
+                    }
+                }
+            }
+            Transition::BatchDeleteImage { repo, reference } => {
+                let Some(r) = self.repos.get_mut(repo) else {
+                    return Expected::ecr("RepositoryNotFoundException");
+                };
+                let Some(digest) = r.resolve(reference) else {
+                    return Expected::Deleted {
+                        ids: 0,
+                        failures: vec!["ImageNotFound"],
+                    };
+                };
+                match reference {
+                    ManifestRef::Tag(t) => {
+                        r.delete_tag(*t);
+                        Expected::Deleted {
+                            ids: 1,
+                            failures: Vec::new(),
+                        }
+                    }
+                    _ if r.parents_of(&digest) => Expected::Deleted {
+                        ids: 0,
+                        failures: vec!["ImageReferencedByManifestList"],
+                    },
+                    _ => Expected::Deleted {
+                        ids: r.delete_manifest(&digest),
+                        failures: Vec::new(),
+                    },
+                }
+            }
+            Transition::DescribeImages { repo } => match self.repos.get(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) => Expected::Images(
+                    r.manifests
+                        .keys()
+                        .map(|d| {
+                            let mut tags: Vec<String> = r
+                                .tags
+                                .iter()
+                                .filter(|(_, v)| *v == d)
+                                .map(|(t, _)| TAGS[*t].to_string())
+                                .collect();
+                            tags.sort();
+                            (d.clone(), tags)
+                        })
+                        .collect(),
+                ),
+            },
+            Transition::BatchCheckLayerAvailability { repo } => match self.repos.get(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) => {
+                    Expected::Availability((0..BLOBS.len()).map(|b| r.blobs.contains(&b)).collect())
+                }
+            },
+        }
+    }
+}
+
+/// The digest a wrong-digest upload names: another blob's.
+pub fn wrong_digest(blob: usize) -> String {
+    blob_digest((blob + 1) % BLOBS.len())
+}
+
+/// Every blob digest an image needs (for the SUT's PUT bodies).
+pub fn needed_blobs(spec: &ImageSpec) -> Vec<String> {
+    image_blobs(spec)
+}

@@ -1,0 +1,138 @@
+//! What a step of a sequence does, on either face of the registry.
+
+use crate::fixtures::ImageSpec;
+
+/// How a manifest is named in a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestRef {
+    Tag(usize),
+    /// The digest of this image's manifest.
+    Image(ImageSpec),
+    /// The digest of an index over these images.
+    Index(Vec<ImageSpec>),
+}
+
+/// Where a chunk starts relative to what the upload has received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkStart {
+    InOrder,
+    /// One byte past the end: a gap.
+    Gap,
+    /// One byte before the end: an overlap (only when something was received).
+    Overlap,
+}
+
+/// One step. Repositories, tags and blobs are indexes into [`crate::fixtures`]; uploads
+/// are indexes into the sequence's list of opened sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    CreateRepository {
+        repo: usize,
+    },
+    DeleteRepository {
+        repo: usize,
+        force: bool,
+    },
+    SetImmutable {
+        repo: usize,
+        immutable: bool,
+    },
+    MonolithicUpload {
+        repo: usize,
+        blob: usize,
+        wrong_digest: bool,
+    },
+    StartUpload {
+        repo: usize,
+        blob: usize,
+    },
+    AppendChunk {
+        upload: usize,
+        len: usize,
+        start: ChunkStart,
+    },
+    FinishUpload {
+        upload: usize,
+        wrong_digest: bool,
+    },
+    CancelUpload {
+        upload: usize,
+    },
+    Mount {
+        from: usize,
+        to: usize,
+        blob: usize,
+    },
+    PushImage {
+        repo: usize,
+        image: ImageSpec,
+        tag: Option<usize>,
+    },
+    PushIndex {
+        repo: usize,
+        children: Vec<ImageSpec>,
+        tag: usize,
+    },
+    GetManifest {
+        repo: usize,
+        reference: ManifestRef,
+        head: bool,
+    },
+    GetBlob {
+        repo: usize,
+        blob: usize,
+    },
+    DeleteManifest {
+        repo: usize,
+        reference: ManifestRef,
+    },
+    ListTags {
+        repo: usize,
+        n: Option<usize>,
+        last: Option<usize>,
+    },
+    PutImage {
+        repo: usize,
+        image: ImageSpec,
+        tag: usize,
+    },
+    BatchDeleteImage {
+        repo: usize,
+        reference: ManifestRef,
+    },
+    DescribeImages {
+        repo: usize,
+    },
+    BatchCheckLayerAvailability {
+        repo: usize,
+    },
+    Restart,
+}
+
+impl Transition {
+    /// A short name for the distribution report.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transition::CreateRepository { .. } => "CreateRepository",
+            Transition::DeleteRepository { .. } => "DeleteRepository",
+            Transition::SetImmutable { .. } => "SetImmutable",
+            Transition::MonolithicUpload { .. } => "MonolithicUpload",
+            Transition::StartUpload { .. } => "StartUpload",
+            Transition::AppendChunk { .. } => "AppendChunk",
+            Transition::FinishUpload { .. } => "FinishUpload",
+            Transition::CancelUpload { .. } => "CancelUpload",
+            Transition::Mount { .. } => "Mount",
+            Transition::PushImage { .. } => "PushImage",
+            Transition::PushIndex { .. } => "PushIndex",
+            Transition::GetManifest { .. } => "GetManifest",
+            Transition::GetBlob { .. } => "GetBlob",
+            Transition::DeleteManifest { .. } => "DeleteManifest",
+            Transition::ListTags { .. } => "ListTags",
+            Transition::PutImage { .. } => "PutImage",
+            Transition::BatchDeleteImage { .. } => "BatchDeleteImage",
+            Transition::DescribeImages { .. } => "DescribeImages",
+            Transition::BatchCheckLayerAvailability { .. } => "BatchCheckLayerAvailability",
+            Transition::Restart => "Restart",
+        }
+    }
+}
