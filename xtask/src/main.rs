@@ -4,6 +4,9 @@
 //! - `codegen --check`: exit non-zero when generated/ is not what codegen would write.
 //! - `e2e`: end-to-end tests with skopeo, podman and docker against the real binary.
 //! - `conformance [--cases N]`: a long property-test campaign (release build).
+//! - `bench [--rounds N]`: berth against CNCF distribution, side by side (see BENCHMARKS.md).
+
+mod bench;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,12 +43,17 @@ fn main() -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         ["e2e"] => e2e(&root),
+        ["bench"] => report(bench::run(&root, 3)),
+        ["bench", "--rounds", n] => match n.parse::<usize>() {
+            Ok(n) if n > 0 => report(bench::run(&root, n)),
+            _ => fail("--rounds takes a positive number"),
+        },
         ["conformance"] => conformance(&root, None),
         ["conformance", "--cases", n] => match n.parse::<u32>() {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--rounds N]"),
     }
 }
 
@@ -115,6 +123,13 @@ fn conformance(root: &Path, cases: Option<u32>) -> ExitCode {
         Ok(s) if s.success() => ExitCode::SUCCESS,
         Ok(s) => fail(&format!("conformance failed ({s})")),
         Err(e) => fail(&format!("cannot run cargo: {e}")),
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 

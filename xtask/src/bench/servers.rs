@@ -1,0 +1,204 @@
+//! The two registries under test: berth (release build) and CNCF distribution
+//! (Debian `docker-registry`), each fresh, on loopback.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Distribution,
+    Berth,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Distribution => "distribution",
+            Kind::Berth => "berth",
+        }
+    }
+}
+
+/// A running registry; stopped when dropped.
+pub struct Server {
+    pub kind: Kind,
+    pub base: String,
+    /// `Authorization` header value for /v2 (berth needs a token; distribution none).
+    pub authorization: Option<String>,
+    /// Basic credentials for skopeo (`AWS:<token>`).
+    pub credentials: Option<String>,
+    /// Time from spawn to the first answer on /v2/.
+    pub cold_start: Duration,
+    child: Child,
+    _dir: tempfile_dir::Dir,
+}
+
+/// A temporary directory removed on drop (xtask keeps its dependencies few).
+pub mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(prefix: &str) -> std::io::Result<Self> {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let path =
+                std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&path)?;
+            Ok(Dir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+fn wait_ready(base: &str, started: Instant) -> Result<Duration, String> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build();
+    while started.elapsed() < Duration::from_secs(30) {
+        match agent.get(&format!("{base}/v2/")).call() {
+            Ok(_) | Err(ureq::Error::Status(_, _)) => return Ok(started.elapsed()),
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+    Err(format!("{base} did not answer within 30 s"))
+}
+
+impl Server {
+    /// Starts berth from `binary` on a fresh data dir and logs in.
+    pub fn berth(binary: &Path) -> Result<Server, String> {
+        let dir = tempfile_dir::Dir::new("berth-bench").map_err(|e| e.to_string())?;
+        let port = free_port()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .env("BERTH_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let mut server = Server {
+            kind: Kind::Berth,
+            base: base.clone(),
+            authorization: None,
+            credentials: None,
+            cold_start: Duration::ZERO,
+            child,
+            _dir: dir,
+        };
+        server.cold_start = wait_ready(&base, started)?;
+        let token = crate::bench::api::authorization_token(&base)?;
+        server.authorization = Some(format!("Basic {token}"));
+        server.credentials = Some(crate::bench::api::decode_token(&token)?);
+        Ok(server)
+    }
+
+    /// Starts docker-registry with its own config and storage.
+    pub fn distribution(binary: &Path) -> Result<Server, String> {
+        let dir = tempfile_dir::Dir::new("distribution-bench").map_err(|e| e.to_string())?;
+        let port = free_port()?;
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let mut server = Server {
+            kind: Kind::Distribution,
+            base: base.clone(),
+            authorization: None,
+            credentials: None,
+            cold_start: Duration::ZERO,
+            child,
+            _dir: dir,
+        };
+        server.cold_start = wait_ready(&base, started)?;
+        Ok(server)
+    }
+
+    /// Peak resident memory so far (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .unwrap_or(0)
+    }
+
+    /// A request with the server's credentials.
+    pub fn request(&self, agent: &ureq::Agent, method: &str, path: &str) -> ureq::Request {
+        let r = agent.request(method, &format!("{}{path}", self.base));
+        match &self.authorization {
+            Some(a) => r.set("Authorization", a),
+            None => r,
+        }
+    }
+
+    /// `host:port`, as image references name the registry.
+    pub fn host(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of a tool on PATH (or /usr/sbin), if installed.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/sbin", "/sbin", "/usr/bin"])
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file());
+    found
+}
