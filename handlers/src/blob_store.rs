@@ -5,6 +5,7 @@
 //! Uploads stream to disk while a SHA-256 is updated incrementally; a commit checks the
 //! digest, fsyncs, and renames into place. A blob is never held whole in memory.
 
+use crate::block_writer::{BlockWriter, BLOCK};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use bytes::Bytes;
@@ -12,8 +13,8 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
-use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::fs::{self, File};
+use tokio::io::AsyncReadExt;
 
 /// A place in the store.
 #[derive(Debug, Clone, Copy)]
@@ -142,11 +143,8 @@ impl BlobStore {
         B::Error: std::fmt::Display,
     {
         let path = self.path(StorePath::Upload(id));
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .await
-            .map_err(|e| io("cannot open", &path, e))?;
+        let mut writer = BlockWriter::open_append(&path).await?;
+        let mut block = Vec::with_capacity(BLOCK);
         let mut result = Ok(());
         while let Some(frame) = body.frame().await {
             let data = match frame {
@@ -161,16 +159,19 @@ impl BlobStore {
                     break;
                 }
             };
-            if let Err(e) = file.write_all(&data).await {
-                result = Err(io("cannot write", &path, e));
-                break;
-            }
             cursor.hasher.update(&data);
             cursor.hashed += data.len() as u64;
+            block.extend_from_slice(&data);
+            if block.len() >= BLOCK {
+                block = writer.write(block).await?;
+            }
         }
-        file.flush()
-            .await
-            .map_err(|e| io("cannot write", &path, e))?;
+        // What was received and hashed is written even when the body broke off, so the
+        // file and the hash cursor stay in step.
+        if !block.is_empty() {
+            writer.write(block).await?;
+        }
+        writer.finish().await?;
         result.map(|()| cursor.hashed)
     }
 

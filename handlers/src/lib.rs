@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blob_store;
+pub mod block_writer;
 pub mod digest;
 pub mod download;
 pub mod ecr;

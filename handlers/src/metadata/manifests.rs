@@ -79,6 +79,10 @@ impl MetadataStore {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
+        let item = format!("d:{digest}");
+        if let Some(found) = self.cache.manifest(scope, repository, &item) {
+            return Ok(Some(found));
+        }
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?"
         ))
@@ -88,7 +92,11 @@ impl MetadataStore {
         .bind(digest.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(manifest).transpose()
+        let found = row.as_ref().map(manifest).transpose()?;
+        if let Some(m) = &found {
+            self.cache.put_manifest(scope, repository, &item, m);
+        }
+        Ok(found)
     }
 
     /// The manifest `tag` points at in `repository`.
@@ -98,6 +106,10 @@ impl MetadataStore {
         repository: &str,
         tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
+        let item = format!("t:{tag}");
+        if let Some(found) = self.cache.manifest(scope, repository, &item) {
+            return Ok(Some(found));
+        }
         let row = sqlx::query(&format!(
             "SELECT {} FROM image_tags t JOIN manifests m ON m.registry_id = t.registry_id AND m.region = t.region \
              AND m.repository = t.repository AND m.digest = t.digest \
@@ -110,7 +122,11 @@ impl MetadataStore {
         .bind(tag.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(manifest).transpose()
+        let found = row.as_ref().map(manifest).transpose()?;
+        if let Some(m) = &found {
+            self.cache.put_manifest(scope, repository, &item, m);
+        }
+        Ok(found)
     }
 
     /// Stores a manifest (and tags it), in one transaction that first checks that the
@@ -216,6 +232,7 @@ impl MetadataStore {
             .await?;
         }
         tx.commit().await?;
+        self.cache.clear_manifests();
         Ok(PutOutcome { previous })
     }
 
@@ -305,6 +322,12 @@ impl MetadataStore {
         digest: &Digest,
         at: f64,
     ) -> Result<(), RegistryError> {
+        if !self
+            .cache
+            .pull_is_due(scope, repository, digest.as_str(), at)
+        {
+            return Ok(());
+        }
         let _writer = self.write_lock.lock().await;
         sqlx::query(
             "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
@@ -404,6 +427,7 @@ impl MetadataStore {
             return Err(RegistryError::ImageNotFound);
         }
         tx.commit().await?;
+        self.cache.clear_manifests();
         Ok(tags)
     }
 
@@ -443,6 +467,7 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.cache.clear_manifests();
         Digest::parse(&digest)
             .map_err(|_| RegistryError::Internal("stored tag has an invalid digest".into()))
     }

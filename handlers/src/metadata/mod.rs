@@ -5,6 +5,7 @@
 //! serializes write transactions so they never fail on a busy upgrade.
 
 mod blobs;
+mod cache;
 mod manifests;
 mod repositories;
 
@@ -28,6 +29,7 @@ pub const DATABASE_FILE: &str = "metadata.sqlite";
 pub struct MetadataStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
+    cache: cache::Cache,
 }
 
 impl MetadataStore {
@@ -53,6 +55,7 @@ impl MetadataStore {
         Ok(MetadataStore {
             pool,
             write_lock: Mutex::new(()),
+            cache: cache::Cache::default(),
         })
     }
 

@@ -112,6 +112,9 @@ impl MetadataStore {
         scope: &RegistryScope,
         name: &str,
     ) -> Result<RepositoryRecord, RegistryError> {
+        if let Some(found) = self.cache.repository(scope, name) {
+            return Ok(found);
+        }
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
@@ -121,7 +124,11 @@ impl MetadataStore {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => record(&row),
+            Some(row) => {
+                let found = record(&row)?;
+                self.cache.put_repository(scope, &found);
+                Ok(found)
+            }
             None => Err(not_found(scope, name)),
         }
     }
@@ -188,6 +195,7 @@ impl MetadataStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.cache.clear_repositories();
         Ok(repo)
     }
 
@@ -211,6 +219,7 @@ impl MetadataStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
+        self.cache.clear_repositories();
         if done.rows_affected() == 0 {
             return Err(not_found(scope, name));
         }
@@ -234,6 +243,7 @@ impl MetadataStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
+        self.cache.clear_repositories();
         if done.rows_affected() == 0 {
             return Err(not_found(scope, name));
         }
