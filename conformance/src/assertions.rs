@@ -36,8 +36,14 @@ pub fn check(transition: &Transition, expected: &Expected, answer: &Answer) {
             assert_eq!(answer.status, 200, "{}", context());
             assert!(answer.body.as_ref() == bytes.as_slice(), "{}", context());
         }
-        Expected::Tags(tags) => {
+        Expected::Tags { tags, next } => {
             assert_eq!(answer.status, 200, "{}", context());
+            assert_eq!(
+                answer.headers.contains_key("link"),
+                *next,
+                "Link header: {}",
+                context()
+            );
             let got: Vec<String> = answer.json()["tags"]
                 .as_array()
                 .map(|a| {

@@ -21,8 +21,8 @@ pub enum Expected {
     },
     /// 200 with exactly these bytes.
     Bytes(Vec<u8>),
-    /// 200 with this `tags/list` page.
-    Tags(Vec<String>),
+    /// 200 with this `tags/list` page, and a `Link` to the next page when more follow.
+    Tags { tags: Vec<String>, next: bool },
     /// 200 DescribeImages: digest -> sorted tags.
     Images(BTreeMap<String, Vec<String>>),
     /// 200 BatchCheckLayerAvailability: available or not, per blob of the pool.
@@ -397,12 +397,12 @@ impl Model {
                 let mut tags: Vec<String> = r.tags.keys().map(|t| TAGS[*t].to_string()).collect();
                 tags.sort();
                 let after = last.map(|l| TAGS[l]).unwrap_or("");
-                Expected::Tags(
-                    tags.into_iter()
-                        .filter(|t| t.as_str() > after)
-                        .take(n.unwrap_or(100))
-                        .collect(),
-                )
+                let rest: Vec<String> = tags.into_iter().filter(|t| t.as_str() > after).collect();
+                let n = n.unwrap_or(100);
+                Expected::Tags {
+                    next: rest.len() > n,
+                    tags: rest.into_iter().take(n).collect(),
+                }
             }
             Transition::PutImage { repo, image, tag } => {
                 let Some(r) = self.repos.get_mut(repo) else {
