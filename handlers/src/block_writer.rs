@@ -2,8 +2,9 @@
 //!
 //! Uploads arrive as many small frames; writing each through `tokio::fs` costs a thread
 //! hop per frame. Here frames are gathered into blocks of [`BLOCK`] bytes and written by
-//! one blocking task at a time, and the data is flushed to disk every [`SYNC_EVERY`]
-//! bytes while the upload goes on, so the fsync at commit has little left to do.
+//! one blocking task at a time while the next block fills. Durability comes from the
+//! fsync at commit; syncing along the way was measured slower (the kernel already writes
+//! back in the background, and each sync stalls the writer).
 
 use crate::error::RegistryError;
 use std::io::Write;
@@ -13,13 +14,9 @@ use tokio::task::JoinHandle;
 /// Bytes gathered before a write.
 pub const BLOCK: usize = 4 * 1024 * 1024;
 
-/// Bytes written between two `fdatasync`s.
-pub const SYNC_EVERY: u64 = 64 * 1024 * 1024;
-
 struct Done {
     file: std::fs::File,
     buffer: Vec<u8>,
-    unsynced: u64,
 }
 
 /// Appends blocks to one file.
@@ -48,7 +45,6 @@ impl BlockWriter {
             idle: Some(Done {
                 file,
                 buffer: Vec::new(),
-                unsynced: 0,
             }),
             pending: None,
         })
@@ -73,20 +69,13 @@ impl BlockWriter {
         let Done {
             mut file,
             buffer: mut recycled,
-            mut unsynced,
         } = self.settle().await?;
         recycled.clear();
         self.pending = Some(tokio::task::spawn_blocking(move || {
             file.write_all(&block)?;
-            unsynced += block.len() as u64;
-            if unsynced >= SYNC_EVERY {
-                file.sync_data()?;
-                unsynced = 0;
-            }
             Ok(Done {
                 file,
                 buffer: block,
-                unsynced,
             })
         }));
         Ok(recycled)
