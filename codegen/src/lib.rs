@@ -6,6 +6,7 @@
 
 mod emit_ecr;
 mod emit_oci;
+mod emit_strategies;
 pub mod ir;
 mod names;
 pub mod smithy;
@@ -94,6 +95,11 @@ pub fn generate(sources: &ModelSources) -> Result<Vec<GeneratedFile>, ModelError
             "The ECR operations: the service trait and the X-Amz-Target dispatcher.",
         ),
         (
+            "ecr/strategies.rs",
+            emit_strategies::strategies(&api)?,
+            "proptest strategies for every input: valid values, and values that break exactly one constraint.",
+        ),
+        (
             "oci.rs",
             emit_oci::oci(&oci)?,
             "The OCI distribution tables: routes, error codes, media types.",
@@ -122,6 +128,8 @@ fn ecr_mod_rs() -> proc_macro2::TokenStream {
     quote::quote! {
         pub mod errors;
         pub mod service;
+        #[cfg(feature = "strategies")]
+        pub mod strategies;
         pub mod types;
         pub mod validate;
         pub use errors::*;

@@ -4,6 +4,8 @@
 
 pub mod errors;
 pub mod service;
+#[cfg(feature = "strategies")]
+pub mod strategies;
 pub mod types;
 pub mod validate;
 pub use errors::*;
