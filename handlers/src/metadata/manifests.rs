@@ -480,49 +480,48 @@ async fn check_references(
     repository: &str,
     references: &ManifestReferences,
 ) -> Result<(), RegistryError> {
-    let mut missing_blobs = Vec::new();
-    for digest in &references.blobs {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM repository_blobs WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
-        )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .bind(digest.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-        if found.is_none() && !missing_blobs.contains(digest) {
-            missing_blobs.push(digest.clone());
-        }
-    }
-    if !missing_blobs.is_empty() {
+    let blobs = missing(tx, "repository_blobs", scope, repository, &references.blobs).await?;
+    if !blobs.is_empty() {
         return Err(RegistryError::LayersNotFound {
-            digests: missing_blobs.iter().map(|d| d.to_string()).collect(),
+            digests: blobs,
             repository: repository.to_string(),
             registry: scope.registry_id.clone(),
         });
     }
-    let mut missing_manifests = Vec::new();
-    for digest in &references.manifests {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
-        )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .bind(digest.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-        if found.is_none() && !missing_manifests.contains(digest) {
-            missing_manifests.push(digest.clone());
-        }
-    }
-    if !missing_manifests.is_empty() {
+    let manifests = missing(tx, "manifests", scope, repository, &references.manifests).await?;
+    if !manifests.is_empty() {
         return Err(RegistryError::ReferencedImagesNotFound {
-            digests: missing_manifests.iter().map(|d| d.to_string()).collect(),
+            digests: manifests,
             repository: repository.to_string(),
             registry: scope.registry_id.clone(),
         });
     }
     Ok(())
+}
+
+/// The digests (each once, in order) that `table` lacks for the repository.
+async fn missing(
+    tx: &mut Transaction<'_, Sqlite>,
+    table: &str,
+    scope: &RegistryScope,
+    repository: &str,
+    digests: &[Digest],
+) -> Result<Vec<String>, RegistryError> {
+    let query = format!(
+        "SELECT 1 FROM {table} WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?"
+    );
+    let mut absent: Vec<String> = Vec::new();
+    for digest in digests {
+        let found: Option<i64> = sqlx::query_scalar(&query)
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(repository)
+            .bind(digest.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() && !absent.iter().any(|a| a == digest.as_str()) {
+            absent.push(digest.to_string());
+        }
+    }
+    Ok(absent)
 }

@@ -53,6 +53,26 @@ fn not_found(scope: &RegistryScope, name: &str) -> RegistryError {
     }
 }
 
+/// RepositoryNotFound unless the repository exists (inside a write transaction).
+async fn require_repository(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    scope: &RegistryScope,
+    name: &str,
+) -> Result<(), RegistryError> {
+    let exists: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
+    )
+    .bind(&scope.registry_id)
+    .bind(&scope.region)
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(not_found(scope, name)),
+    }
+}
+
 fn encode_filters(filters: &[ImageTagMutabilityExclusionFilter]) -> Result<String, RegistryError> {
     serde_json::to_string(filters)
         .map_err(|e| RegistryError::Internal(format!("encode filters: {e}")))
@@ -328,17 +348,7 @@ impl MetadataStore {
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
-        )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_none() {
-            return Err(not_found(scope, name));
-        }
+        require_repository(&mut tx, scope, name).await?;
         for (key, value) in tags {
             sqlx::query(
                 "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?) \
@@ -379,17 +389,7 @@ impl MetadataStore {
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
-        )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_none() {
-            return Err(not_found(scope, name));
-        }
+        require_repository(&mut tx, scope, name).await?;
         for key in keys {
             sqlx::query(
                 "DELETE FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? AND tag_key = ?",
