@@ -292,6 +292,20 @@ async fn oci_error_codes() {
         oci_error_code(r).await.2,
         "The repository with name 'nope' does not exist in the registry with id '000000000000'"
     );
+    let other_missing = digest_of(b"also missing");
+    let r = put_manifest(
+        &raw,
+        "app",
+        "v1",
+        &manifest(&missing, &other_missing),
+        OCI_MANIFEST,
+    )
+    .await;
+    assert_eq!(
+        oci_error_code(r).await.2,
+        format!("Layers with digests '[{missing}, {other_missing}]' required for pushing image into repository with name 'app' in the registry with id '000000000000' do not exist"),
+        "every missing blob is named, once"
+    );
 
     // None of that stored anything.
     assert!(ecr

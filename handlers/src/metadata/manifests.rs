@@ -342,45 +342,6 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Index digests in `repository` that list `digest` as a child.
-    pub async fn parents_of(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-    ) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar(
-            "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
-             AND child = ? AND kind = 'manifest' ORDER BY parent",
-        )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .bind(digest.as_str())
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// True when a manifest of `repository` references the blob as config or layer.
-    pub async fn blob_is_referenced(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-    ) -> Result<bool, RegistryError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
-             AND child = ? AND kind = 'blob' LIMIT 1",
-        )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .bind(digest.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
-    }
-
     /// Deletes a manifest and its tags; refused while an index of the repository lists it.
     /// Returns the tags it had.
     pub async fn delete_manifest(
