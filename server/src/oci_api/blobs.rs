@@ -81,8 +81,17 @@ fn stream_file(mut file: std::fs::File, start: u64, length: u64) -> Body {
         let mut left = length;
         while left > 0 {
             let n = left.min(READ_CHUNK as u64) as usize;
-            let mut chunk = vec![0u8; n];
-            let read = file.read_exact(&mut chunk).map(|()| Bytes::from(chunk));
+            // read_to_end fills spare capacity without zeroing it first (a profile showed
+            // the memset of a zeroed buffer at 11% of a pull).
+            let mut chunk = Vec::with_capacity(n);
+            let read = match (&mut file).take(n as u64).read_to_end(&mut chunk) {
+                Ok(got) if got == n => Ok(Bytes::from(chunk)),
+                Ok(got) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the blob file ended {} bytes early", n - got),
+                )),
+                Err(e) => Err(e),
+            };
             let failed = read.is_err();
             // A closed channel means the client went away: stop reading.
             if sender.blocking_send(read).is_err() || failed {
