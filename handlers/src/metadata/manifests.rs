@@ -44,6 +44,16 @@ const COLUMNS: &str =
     "digest, media_type, artifact_type, subject_digest, annotations, body, image_size, \
                        pushed_at, last_pulled_at";
 
+const BY_DIGEST: &str =
+    "SELECT digest, media_type, artifact_type, subject_digest, annotations, body, image_size, \
+                         pushed_at, last_pulled_at FROM manifests \
+                         WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?";
+
+const BY_TAG: &str = "SELECT m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.body, \
+                      m.image_size, m.pushed_at, m.last_pulled_at FROM image_tags t JOIN manifests m \
+                      ON m.registry_id = t.registry_id AND m.region = t.region AND m.repository = t.repository \
+                      AND m.digest = t.digest WHERE t.registry_id = ? AND t.region = ? AND t.repository = ? AND t.tag = ?";
+
 fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
     let corrupt = || RegistryError::Internal("stored manifest has an invalid digest".into());
     let digest: String = row.try_get("digest")?;
@@ -79,24 +89,14 @@ impl MetadataStore {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        let item = format!("d:{digest}");
-        if let Some(found) = self.cache.manifest(scope, repository, &item) {
-            return Ok(Some(found));
-        }
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?"
-        ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .bind(digest.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let found = row.as_ref().map(manifest).transpose()?;
-        if let Some(m) = &found {
-            self.cache.put_manifest(scope, repository, &item, m);
-        }
-        Ok(found)
+        self.lookup(
+            scope,
+            repository,
+            &format!("d:{digest}"),
+            BY_DIGEST,
+            digest.as_str(),
+        )
+        .await
     }
 
     /// The manifest `tag` points at in `repository`.
@@ -106,25 +106,32 @@ impl MetadataStore {
         repository: &str,
         tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        let item = format!("t:{tag}");
-        if let Some(found) = self.cache.manifest(scope, repository, &item) {
+        self.lookup(scope, repository, &format!("t:{tag}"), BY_TAG, tag.as_str())
+            .await
+    }
+
+    /// A manifest through the cache: `sql` selects it by (registry, region, repository, `key`).
+    async fn lookup(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        item: &str,
+        sql: &str,
+        key: &str,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        if let Some(found) = self.cache.manifest(scope, repository, item) {
             return Ok(Some(found));
         }
-        let row = sqlx::query(&format!(
-            "SELECT {} FROM image_tags t JOIN manifests m ON m.registry_id = t.registry_id AND m.region = t.region \
-             AND m.repository = t.repository AND m.digest = t.digest \
-             WHERE t.registry_id = ? AND t.region = ? AND t.repository = ? AND t.tag = ?",
-            COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
-        ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .bind(tag.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(sql)
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(repository)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
         let found = row.as_ref().map(manifest).transpose()?;
         if let Some(m) = &found {
-            self.cache.put_manifest(scope, repository, &item, m);
+            self.cache.put_manifest(scope, repository, item, m);
         }
         Ok(found)
     }
