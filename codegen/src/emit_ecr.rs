@@ -331,28 +331,14 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
     }
     let service_name = &api.service_name;
     let count = api.operations.len();
-    let ops: Vec<_> = api.operations.iter().map(|o| type_ident(&o.name)).collect();
+    let OperationIdents {
+        ops,
+        methods,
+        inputs,
+        outputs,
+        errors,
+    } = OperationIdents::of(api);
     let names: Vec<_> = api.operations.iter().map(|o| o.name.as_str()).collect();
-    let methods: Vec<_> = api
-        .operations
-        .iter()
-        .map(|o| snake_ident(&o.name))
-        .collect();
-    let inputs: Vec<_> = api
-        .operations
-        .iter()
-        .map(|o| type_ident(&o.input))
-        .collect();
-    let outputs: Vec<_> = api
-        .operations
-        .iter()
-        .map(|o| type_ident(&o.output))
-        .collect();
-    let errors: Vec<_> = api
-        .operations
-        .iter()
-        .map(|o| type_ident(&format!("{}Error", o.name)))
-        .collect();
     let docs: Vec<_> = api
         .operations
         .iter()
@@ -422,4 +408,29 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
             }
         }
     })
+}
+
+/// The identifiers each operation needs, in operation order: variant, method, input,
+/// output and error types.
+pub(crate) struct OperationIdents {
+    pub ops: Vec<proc_macro2::Ident>,
+    pub methods: Vec<proc_macro2::Ident>,
+    pub inputs: Vec<proc_macro2::Ident>,
+    pub outputs: Vec<proc_macro2::Ident>,
+    pub errors: Vec<proc_macro2::Ident>,
+}
+
+impl OperationIdents {
+    pub(crate) fn of(api: &Api) -> Self {
+        let each = |f: &dyn Fn(&crate::ir::Operation) -> proc_macro2::Ident| {
+            api.operations.iter().map(f).collect()
+        };
+        OperationIdents {
+            ops: each(&|o| type_ident(&o.name)),
+            methods: each(&|o| snake_ident(&o.name)),
+            inputs: each(&|o| type_ident(&o.input)),
+            outputs: each(&|o| type_ident(&o.output)),
+            errors: each(&|o| type_ident(&format!("{}Error", o.name))),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! and values that break exactly one, plus a service that implements no operation, so
 //! tests can see what validation alone answers.
 
+use crate::emit_ecr::OperationIdents;
 use crate::ir::{Api, Constraint, MemberDef, Structure, Ty, TyKind};
 use crate::names::{snake_ident, type_ident};
 use crate::smithy::ModelError;
@@ -366,32 +367,18 @@ pub fn strategies(api: &Api) -> Result<TokenStream, ModelError> {
     let per_structure = validated
         .iter()
         .map(|s| structure_strategies(s, &breakable));
-    let ops: Vec<Ident> = api.operations.iter().map(|o| type_ident(&o.name)).collect();
+    let OperationIdents {
+        ops,
+        methods,
+        inputs,
+        outputs,
+        errors,
+    } = OperationIdents::of(api);
     let valid_inputs: Vec<Ident> = api.operations.iter().map(|o| valid_fn(&o.input)).collect();
     let invalid_inputs: Vec<Ident> = api
         .operations
         .iter()
         .map(|o| invalid_fn(&o.input))
-        .collect();
-    let methods: Vec<Ident> = api
-        .operations
-        .iter()
-        .map(|o| snake_ident(&o.name))
-        .collect();
-    let inputs: Vec<Ident> = api
-        .operations
-        .iter()
-        .map(|o| type_ident(&o.input))
-        .collect();
-    let outputs: Vec<Ident> = api
-        .operations
-        .iter()
-        .map(|o| type_ident(&o.output))
-        .collect();
-    let errors: Vec<Ident> = api
-        .operations
-        .iter()
-        .map(|o| type_ident(&format!("{}Error", o.name)))
         .collect();
     Ok(quote! {
         use super::errors::*;
