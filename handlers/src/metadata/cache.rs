@@ -1,13 +1,23 @@
 //! Read-through caches of what every manifest request looks up (the repository, the
 //! manifest by tag or digest), and the last recorded pull of each manifest.
 //!
-//! Hits only are cached; every write that can change an answer clears the cache it
-//! touches (writes are rare next to reads). Each map is bounded by [`MAX_ENTRIES`].
+//! Hits only are cached; every write that can change an answer invalidates the map it
+//! touches after it commits (writes are rare next to reads). Each map is bounded by
+//! [`MAX_ENTRIES`].
+//!
+//! A reader fills the cache after its query, so a query that started before a commit can
+//! arrive after the invalidation with the old answer. Each map therefore carries a
+//! generation that every invalidation bumps under the map's lock: a miss hands the reader
+//! a [`Ticket`] of the generation it queried under, and the fill is dropped when the
+//! generation has moved since. The cache never holds an answer older than a committed
+//! write.
 
 use super::{RepositoryRecord, StoredManifest};
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
+#[cfg(test)]
+use tokio::sync::oneshot;
 
 /// Entries kept per map before it is emptied.
 pub const MAX_ENTRIES: usize = 4096;
@@ -27,43 +37,120 @@ fn key(scope: &RegistryScope, repository: &str, item: &str) -> Key {
     )
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Cache {
-    repositories: RwLock<HashMap<Key, RepositoryRecord>>,
-    manifests: RwLock<HashMap<Key, StoredManifest>>,
-    pulls: Mutex<HashMap<Key, f64>>,
+/// The generation a reader missed under; its fill counts only if no write came since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a miss's ticket is what the reader fills the cache with"]
+pub(crate) struct Ticket(u64);
+
+/// What a cache read found: the answer, or the ticket to fill the cache with after the query.
+#[derive(Debug)]
+pub(crate) enum Lookup<T> {
+    Hit(T),
+    Miss(Ticket),
 }
 
-fn read<T: Clone>(map: &RwLock<HashMap<Key, T>>, key: &Key) -> Option<T> {
-    map.read().ok().and_then(|m| m.get(key).cloned())
+#[derive(Debug)]
+struct Entries<T> {
+    generation: u64,
+    map: HashMap<Key, T>,
 }
 
-fn write<T>(map: &RwLock<HashMap<Key, T>>, key: Key, value: T) {
-    if let Ok(mut m) = map.write() {
-        if m.len() >= MAX_ENTRIES {
-            m.clear();
-        }
-        m.insert(key, value);
+/// One map with its generation, both under one lock.
+#[derive(Debug)]
+struct GenerationalMap<T>(RwLock<Entries<T>>);
+
+impl<T> Default for GenerationalMap<T> {
+    fn default() -> Self {
+        GenerationalMap(RwLock::new(Entries {
+            generation: 0,
+            map: HashMap::new(),
+        }))
     }
 }
 
-fn clear<T>(map: &RwLock<HashMap<Key, T>>) {
-    if let Ok(mut m) = map.write() {
-        m.clear();
+impl<T: Clone> GenerationalMap<T> {
+    fn get(&self, key: &Key) -> Lookup<T> {
+        match self.0.read() {
+            Ok(entries) => match entries.map.get(key) {
+                Some(found) => Lookup::Hit(found.clone()),
+                None => Lookup::Miss(Ticket(entries.generation)),
+            },
+            // A poisoned lock caches nothing: a ticket no generation matches.
+            Err(_) => Lookup::Miss(Ticket(u64::MAX)),
+        }
+    }
+
+    fn fill(&self, ticket: Ticket, key: Key, value: T) {
+        if let Ok(mut entries) = self.0.write() {
+            if entries.generation != ticket.0 {
+                return;
+            }
+            if entries.map.len() >= MAX_ENTRIES {
+                entries.map.clear();
+            }
+            entries.map.insert(key, value);
+        }
+    }
+
+    fn invalidate(&self) {
+        // A poisoned lock needs nothing: readers and fills already bypass it.
+        if let Ok(mut entries) = self.0.write() {
+            entries.generation = entries.generation.wrapping_add(1);
+            entries.map.clear();
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    repositories: GenerationalMap<RepositoryRecord>,
+    manifests: GenerationalMap<StoredManifest>,
+    pulls: Mutex<HashMap<Key, f64>>,
+    /// Unit tests stop a reader here, between its query and its cache fill.
+    #[cfg(test)]
+    pub(crate) fill_gate: FillGate,
+}
+
+/// A one-shot pause point: the next reader to reach it reports and waits for release.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct FillGate {
+    armed: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+}
+
+#[cfg(test)]
+impl FillGate {
+    /// Arms the gate; returns (reached, release).
+    pub fn arm(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+        let (reached_tx, reached_rx) = oneshot::channel();
+        let (release_tx, release_rx) = oneshot::channel();
+        *self.armed.lock().unwrap() = Some((reached_tx, release_rx));
+        (reached_rx, release_tx)
+    }
+
+    /// Where a reader pauses when the gate is armed.
+    pub async fn pass(&self) {
+        let armed = self.armed.lock().unwrap().take();
+        if let Some((reached, release)) = armed {
+            let _ = reached.send(());
+            let _ = release.await;
+        }
     }
 }
 
 impl Cache {
-    pub fn repository(&self, scope: &RegistryScope, name: &str) -> Option<RepositoryRecord> {
-        read(&self.repositories, &key(scope, name, ""))
+    pub fn repository(&self, scope: &RegistryScope, name: &str) -> Lookup<RepositoryRecord> {
+        self.repositories.get(&key(scope, name, ""))
     }
 
-    pub fn put_repository(&self, scope: &RegistryScope, record: &RepositoryRecord) {
-        write(
-            &self.repositories,
-            key(scope, &record.name, ""),
-            record.clone(),
-        );
+    pub fn fill_repository(
+        &self,
+        ticket: Ticket,
+        scope: &RegistryScope,
+        record: &RepositoryRecord,
+    ) {
+        self.repositories
+            .fill(ticket, key(scope, &record.name, ""), record.clone());
     }
 
     /// `item` is `t:<tag>` or `d:<digest>`.
@@ -72,33 +159,31 @@ impl Cache {
         scope: &RegistryScope,
         repository: &str,
         item: &str,
-    ) -> Option<StoredManifest> {
-        read(&self.manifests, &key(scope, repository, item))
+    ) -> Lookup<StoredManifest> {
+        self.manifests.get(&key(scope, repository, item))
     }
 
-    pub fn put_manifest(
+    pub fn fill_manifest(
         &self,
+        ticket: Ticket,
         scope: &RegistryScope,
         repository: &str,
         item: &str,
         manifest: &StoredManifest,
     ) {
-        write(
-            &self.manifests,
-            key(scope, repository, item),
-            manifest.clone(),
-        );
+        self.manifests
+            .fill(ticket, key(scope, repository, item), manifest.clone());
     }
 
-    /// After a change to repositories (settings, deletion).
-    pub fn clear_repositories(&self) {
-        clear(&self.repositories);
-        clear(&self.manifests);
+    /// After a committed change to repositories (settings, deletion).
+    pub fn invalidate_repositories(&self) {
+        self.repositories.invalidate();
+        self.manifests.invalidate();
     }
 
-    /// After a change to manifests or tags.
-    pub fn clear_manifests(&self) {
-        clear(&self.manifests);
+    /// After a committed change to manifests or tags.
+    pub fn invalidate_manifests(&self) {
+        self.manifests.invalidate();
     }
 
     /// True when a pull at `now` should be written (none recorded in the last interval).
@@ -124,5 +209,162 @@ impl Cache {
         }
         pulls.insert(k, now);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::digest::Digest;
+    use crate::error::RegistryError;
+    use crate::metadata::{ManifestReferences, MetadataStore, RepositoryRecord, StoredManifest};
+    use crate::reference::Tag;
+    use crate::scope::RegistryScope;
+    use berth_generated::ecr::{EncryptionType, ImageTagMutability};
+    use std::sync::Arc;
+
+    fn scope() -> RegistryScope {
+        RegistryScope {
+            registry_id: "000000000000".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn repository(name: &str) -> RepositoryRecord {
+        RepositoryRecord {
+            name: name.into(),
+            created_at: 1.0,
+            image_tag_mutability: ImageTagMutability::Mutable,
+            exclusion_filters: Vec::new(),
+            scan_on_push: false,
+            encryption_type: EncryptionType::Aes256,
+            kms_key: None,
+        }
+    }
+
+    /// An empty index (it references nothing), made distinct by an annotation.
+    fn index(n: u32) -> StoredManifest {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"n":"{n}"}}}}"#
+        );
+        StoredManifest {
+            digest: Digest::of(body.as_bytes()),
+            media_type: "application/vnd.oci.image.index.v1+json".into(),
+            artifact_type: None,
+            subject: None,
+            annotations: None,
+            body: body.into_bytes(),
+            image_size: 0,
+            pushed_at: 1.0,
+            last_pulled_at: None,
+        }
+    }
+
+    async fn store_with_tag(dir: &std::path::Path, tag: &Tag) -> Arc<MetadataStore> {
+        let store = Arc::new(MetadataStore::open(dir).await.unwrap());
+        let s = scope();
+        store
+            .create_repository(&s, &repository("app"), &[])
+            .await
+            .unwrap();
+        let refs = ManifestReferences::default();
+        store
+            .put_manifest(&s, "app", &index(1), &refs, Some(tag))
+            .await
+            .unwrap();
+        store
+    }
+
+    /// A reader that queried before a tag moved, and fills the cache after the writer
+    /// cleared it, must not make the old answer stick.
+    #[tokio::test]
+    async fn a_reader_racing_a_tag_move_never_caches_the_old_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = Tag::parse("race").unwrap();
+        let store = store_with_tag(dir.path(), &tag).await;
+        let (reached, release) = store.cache.fill_gate.arm();
+        let reader = {
+            let (store, tag) = (store.clone(), tag.clone());
+            tokio::spawn(async move { store.tagged_manifest(&scope(), "app", &tag).await })
+        };
+        reached.await.unwrap();
+        let refs = ManifestReferences::default();
+        store
+            .put_manifest(&scope(), "app", &index(2), &refs, Some(&tag))
+            .await
+            .unwrap();
+        release.send(()).unwrap();
+        let raced = reader.await.unwrap().unwrap().unwrap();
+        assert_eq!(
+            raced.digest,
+            index(1).digest,
+            "the racing reader saw the old tag"
+        );
+        let now = store.tagged_manifest(&scope(), "app", &tag).await.unwrap();
+        assert_eq!(now.map(|m| m.digest), Some(index(2).digest));
+    }
+
+    #[tokio::test]
+    async fn a_reader_racing_a_tag_delete_never_caches_the_deleted_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = Tag::parse("race").unwrap();
+        let store = store_with_tag(dir.path(), &tag).await;
+        let (reached, release) = store.cache.fill_gate.arm();
+        let reader = {
+            let (store, tag) = (store.clone(), tag.clone());
+            tokio::spawn(async move { store.tagged_manifest(&scope(), "app", &tag).await })
+        };
+        reached.await.unwrap();
+        store.delete_tag(&scope(), "app", &tag).await.unwrap();
+        release.send(()).unwrap();
+        assert!(reader.await.unwrap().unwrap().is_some());
+        let now = store.tagged_manifest(&scope(), "app", &tag).await.unwrap();
+        assert_eq!(now, None, "a deleted tag is still served");
+    }
+
+    #[tokio::test]
+    async fn a_reader_racing_a_repository_delete_never_caches_the_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = Tag::parse("race").unwrap();
+        let store = store_with_tag(dir.path(), &tag).await;
+        let (reached, release) = store.cache.fill_gate.arm();
+        let reader = {
+            let store = store.clone();
+            tokio::spawn(async move { store.repository(&scope(), "app").await })
+        };
+        reached.await.unwrap();
+        store
+            .delete_repository(&scope(), "app", true)
+            .await
+            .unwrap();
+        release.send(()).unwrap();
+        assert!(reader.await.unwrap().is_ok());
+        assert!(
+            matches!(
+                store.repository(&scope(), "app").await,
+                Err(RegistryError::RepositoryNotFound { .. })
+            ),
+            "a deleted repository is still found"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reader_racing_a_settings_change_never_caches_the_old_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = Tag::parse("race").unwrap();
+        let store = store_with_tag(dir.path(), &tag).await;
+        let (reached, release) = store.cache.fill_gate.arm();
+        let reader = {
+            let store = store.clone();
+            tokio::spawn(async move { store.repository(&scope(), "app").await })
+        };
+        reached.await.unwrap();
+        store
+            .set_tag_mutability(&scope(), "app", ImageTagMutability::Immutable, &[])
+            .await
+            .unwrap();
+        release.send(()).unwrap();
+        assert!(reader.await.unwrap().is_ok());
+        let now = store.repository(&scope(), "app").await.unwrap();
+        assert_eq!(now.image_tag_mutability, ImageTagMutability::Immutable);
     }
 }

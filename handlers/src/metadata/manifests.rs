@@ -1,5 +1,6 @@
 //! Manifests, the tags that point at them, and the edges to their blobs and children.
 
+use super::cache::Lookup;
 use super::MetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -119,9 +120,10 @@ impl MetadataStore {
         sql: &str,
         key: &str,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        if let Some(found) = self.cache.manifest(scope, repository, item) {
-            return Ok(Some(found));
-        }
+        let ticket = match self.cache.manifest(scope, repository, item) {
+            Lookup::Hit(found) => return Ok(Some(found)),
+            Lookup::Miss(ticket) => ticket,
+        };
         let row = sqlx::query(sql)
             .bind(&scope.registry_id)
             .bind(&scope.region)
@@ -130,8 +132,10 @@ impl MetadataStore {
             .fetch_optional(&self.pool)
             .await?;
         let found = row.as_ref().map(manifest).transpose()?;
+        #[cfg(test)]
+        self.cache.fill_gate.pass().await;
         if let Some(m) = &found {
-            self.cache.put_manifest(scope, repository, item, m);
+            self.cache.fill_manifest(ticket, scope, repository, item, m);
         }
         Ok(found)
     }
@@ -239,7 +243,7 @@ impl MetadataStore {
             .await?;
         }
         tx.commit().await?;
-        self.cache.clear_manifests();
+        self.cache.invalidate_manifests();
         Ok(PutOutcome { previous })
     }
 
@@ -395,7 +399,7 @@ impl MetadataStore {
             return Err(RegistryError::ImageNotFound);
         }
         tx.commit().await?;
-        self.cache.clear_manifests();
+        self.cache.invalidate_manifests();
         Ok(tags)
     }
 
@@ -435,7 +439,7 @@ impl MetadataStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.cache.clear_manifests();
+        self.cache.invalidate_manifests();
         Digest::parse(&digest)
             .map_err(|_| RegistryError::Internal("stored tag has an invalid digest".into()))
     }

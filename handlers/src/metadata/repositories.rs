@@ -1,5 +1,6 @@
 //! Repositories, their resource tags and their policies.
 
+use super::cache::Lookup;
 use super::MetadataStore;
 use crate::error::RegistryError;
 use crate::scope::RegistryScope;
@@ -132,9 +133,10 @@ impl MetadataStore {
         scope: &RegistryScope,
         name: &str,
     ) -> Result<RepositoryRecord, RegistryError> {
-        if let Some(found) = self.cache.repository(scope, name) {
-            return Ok(found);
-        }
+        let ticket = match self.cache.repository(scope, name) {
+            Lookup::Hit(found) => return Ok(found),
+            Lookup::Miss(ticket) => ticket,
+        };
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
@@ -146,7 +148,9 @@ impl MetadataStore {
         match row {
             Some(row) => {
                 let found = record(&row)?;
-                self.cache.put_repository(scope, &found);
+                #[cfg(test)]
+                self.cache.fill_gate.pass().await;
+                self.cache.fill_repository(ticket, scope, &found);
                 Ok(found)
             }
             None => Err(not_found(scope, name)),
@@ -215,7 +219,7 @@ impl MetadataStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.cache.clear_repositories();
+        self.cache.invalidate_repositories();
         Ok(repo)
     }
 
@@ -239,7 +243,7 @@ impl MetadataStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
-        self.cache.clear_repositories();
+        self.cache.invalidate_repositories();
         if done.rows_affected() == 0 {
             return Err(not_found(scope, name));
         }
@@ -263,7 +267,7 @@ impl MetadataStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
-        self.cache.clear_repositories();
+        self.cache.invalidate_repositories();
         if done.rows_affected() == 0 {
             return Err(not_found(scope, name));
         }
