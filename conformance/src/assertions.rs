@@ -26,6 +26,7 @@ pub fn check(transition: &Transition, expected: &Expected, answer: &Answer) {
     };
     match expected {
         Expected::Nothing => {}
+        Expected::Each(_) => panic!("{transition:?}: check each request on its own"),
         Expected::Outcome { status, code } => {
             assert_eq!(answer.status, *status, "{}", context());
             if let Some(code) = code {

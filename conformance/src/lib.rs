@@ -47,9 +47,18 @@ impl StateMachineTest for BerthTest {
         if let Ok(mut d) = DISTRIBUTION.lock() {
             *d.entry(transition.kind()).or_default() += 1;
         }
-        let answer = sut.perform(&transition);
-        if let (Some(expected), Some(answer)) = (&model.last, &answer) {
-            assertions::check(&transition, expected, answer);
+        let answers = sut.perform_step(&transition);
+        if let Some(expected) = &model.last {
+            let expected = expected.per_request();
+            assert_eq!(answers.len(), expected.len(), "{transition:?}: answers");
+            for ((request, expected), answer) in transition
+                .requests()
+                .into_iter()
+                .zip(expected)
+                .zip(&answers)
+            {
+                assertions::check(request, expected, answer);
+            }
         }
         sut
     }
@@ -73,6 +82,19 @@ impl StateMachineTest for BerthTest {
                 sut.name(repo),
                 model.last
             );
+            // And each tag reads as the model says: a stale cache shows here.
+            if let Some(r) = model.repos.get(&repo) {
+                for tag in 0..fixtures::TAGS.len() {
+                    assert_eq!(
+                        sut.tag_digest(repo, tag),
+                        r.tags.get(&tag).cloned(),
+                        "{}:{} after {:?}",
+                        sut.name(repo),
+                        fixtures::TAGS[tag],
+                        model.last
+                    );
+                }
+            }
         }
     }
 }

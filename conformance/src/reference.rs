@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Expected {
     /// No request is made (restart).
     Nothing,
+    /// One expectation per request of a step of several (`UnderReads`).
+    Each(Vec<Expected>),
     /// Status, and for error bodies the OCI code or the ECR `__type`.
     Outcome {
         status: u16,
@@ -35,6 +37,15 @@ pub enum Expected {
 }
 
 impl Expected {
+    /// One expectation per request the step makes, in order.
+    pub fn per_request(&self) -> Vec<&Expected> {
+        match self {
+            Expected::Nothing => Vec::new(),
+            Expected::Each(each) => each.iter().collect(),
+            other => vec![other],
+        }
+    }
+
     fn ok(status: u16) -> Self {
         Expected::Outcome { status, code: None }
     }
@@ -185,6 +196,9 @@ impl Model {
     fn step(&mut self, t: &Transition) -> Expected {
         match t {
             Transition::Restart => Expected::Nothing,
+            Transition::UnderReads { writes } => {
+                Expected::Each(writes.iter().map(|w| self.step(w)).collect())
+            }
             Transition::CreateRepository { repo } => {
                 if self.repos.contains_key(repo) {
                     return Expected::ecr("RepositoryAlreadyExistsException");

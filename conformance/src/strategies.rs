@@ -125,6 +125,17 @@ impl ReferenceStateMachine for RegistryMachine {
                 .collect(),
             (repo(), prop::collection::vec(image(), 1..=2)).boxed(),
         );
+        let racing_write = prop_oneof![
+            3 => (push_target.clone(), tag())
+                .prop_map(|((repo, image), tag)| Transition::PutImage { repo, image, tag }),
+            2 => (push_target.clone(), tag())
+                .prop_map(|((repo, image), tag)| Transition::PushImage { repo, image, tag: Some(tag) }),
+            2 => reference_target.clone().prop_map(|(repo, reference)| Transition::BatchDeleteImage { repo, reference }),
+            2 => reference_target.clone().prop_map(|(repo, reference)| Transition::DeleteManifest { repo, reference }),
+            1 => (repo(), any::<bool>()).prop_map(|(repo, force)| Transition::DeleteRepository { repo, force }),
+        ];
+        let racing_writes = prop::collection::vec(racing_write, 2..=3)
+            .prop_map(|writes| Transition::UnderReads { writes });
         let base = prop_oneof![
             4 => self::repo().prop_map(|repo| Transition::CreateRepository { repo }),
             1 => (repo(), any::<bool>()).prop_map(|(repo, force)| Transition::DeleteRepository { repo, force }),
@@ -148,6 +159,7 @@ impl ReferenceStateMachine for RegistryMachine {
             2 => repo().prop_map(|repo| Transition::DescribeImages { repo }),
             1 => repo().prop_map(|repo| Transition::BatchCheckLayerAvailability { repo }),
             1 => Just(Transition::Restart),
+            3 => racing_writes,
         ];
         if uploads == 0 {
             return base.boxed();

@@ -11,6 +11,9 @@ use base64::Engine;
 use berth_server::app::{router, AppState};
 use bytes::Bytes;
 use http_body_util::BodyExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -29,15 +32,11 @@ impl Answer {
     }
 }
 
+/// Where requests go; cheap to clone, so that concurrent readers can own one.
+#[derive(Clone)]
 enum Target {
-    InProcess {
-        dir: tempfile::TempDir,
-        state: Arc<AppState>,
-    },
-    Remote {
-        url: String,
-        http: reqwest::Client,
-    },
+    InProcess(Arc<AppState>),
+    Remote { url: String, http: reqwest::Client },
 }
 
 /// An upload the client opened: where it lives and what it carries.
@@ -51,11 +50,16 @@ struct OpenUpload {
 pub struct Sut {
     runtime: tokio::runtime::Runtime,
     target: Target,
+    /// The data dir of an in-process berth.
+    dir: Option<tempfile::TempDir>,
     authorization: String,
     /// Repository names carry this prefix, so remote runs do not see each other.
     prefix: String,
     uploads: Vec<OpenUpload>,
 }
+
+/// Readers per tag racing the writes of `UnderReads`.
+const READERS: usize = 2;
 
 const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -71,11 +75,14 @@ async fn open_in_process(dir: &std::path::Path) -> Arc<AppState> {
 impl Sut {
     /// A fresh berth: in-process on a new data dir, or the one at `BERTH_CONFORMANCE_URL`.
     pub fn start(case: usize) -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // Two workers, so that the readers of `UnderReads` run beside the write, not only
+        // between its awaits.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()
             .expect("a runtime");
-        let (target, prefix) = match std::env::var("BERTH_CONFORMANCE_URL") {
+        let (target, dir, prefix) = match std::env::var("BERTH_CONFORMANCE_URL") {
             Ok(url) => {
                 let run = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -85,17 +92,18 @@ impl Sut {
                     url: url.trim_end_matches('/').to_string(),
                     http: reqwest::Client::new(),
                 };
-                (target, format!("conformance{run}c{case}/"))
+                (target, None, format!("conformance{run}c{case}/"))
             }
             Err(_) => {
                 let dir = tempfile::tempdir().expect("a temporary data dir");
                 let state = runtime.block_on(open_in_process(dir.path()));
-                (Target::InProcess { dir, state }, String::new())
+                (Target::InProcess(state), Some(dir), String::new())
             }
         };
         let mut sut = Sut {
             runtime,
             target,
+            dir,
             authorization: String::new(),
             prefix,
             uploads: Vec::new(),
@@ -114,8 +122,22 @@ impl Sut {
     }
 
     fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
-        match &self.target {
-            Target::InProcess { state, .. } => {
+        self.runtime
+            .block_on(self.target.request(method, path, headers, body))
+    }
+}
+
+impl Target {
+    /// A request as a future that owns what it needs, so that several can run at once.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'static>> {
+        match self {
+            Target::InProcess(state) => {
                 let mut request = Request::builder().method(method).uri(path);
                 for (k, v) in headers {
                     request = request.header(*k, *v);
@@ -124,7 +146,7 @@ impl Sut {
                     .body(axum::body::Body::from(body))
                     .expect("a valid request");
                 let app = router(state.clone());
-                self.runtime.block_on(async move {
+                Box::pin(async move {
                     let response = app.oneshot(request).await.expect("the router answers");
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
@@ -146,7 +168,7 @@ impl Sut {
                 for (k, v) in headers {
                     request = request.header(*k, *v);
                 }
-                self.runtime.block_on(async move {
+                Box::pin(async move {
                     let response = request.send().await.expect("berth answers");
                     let status = response.status().as_u16();
                     let mut headers = HeaderMap::new();
@@ -168,7 +190,9 @@ impl Sut {
             }
         }
     }
+}
 
+impl Sut {
     fn registry(
         &self,
         method: Method,
@@ -203,7 +227,7 @@ impl Sut {
 
     /// Stops berth and starts it again on the same data dir (in-process only).
     pub fn restart(&mut self) {
-        if let Target::InProcess { dir, state } = &mut self.target {
+        if let (Target::InProcess(state), Some(dir)) = (&mut self.target, &self.dir) {
             let path = dir.path().to_path_buf();
             self.runtime.block_on(async {
                 state.registry.store().close().await;
@@ -233,6 +257,9 @@ impl Sut {
             Transition::Restart => {
                 self.restart();
                 return None;
+            }
+            Transition::UnderReads { .. } => {
+                unreachable!("UnderReads makes several requests: perform_step runs it")
             }
             Transition::CreateRepository { repo } => {
                 let name = self.name(*repo);
@@ -417,6 +444,105 @@ impl Sut {
             }
         };
         Some(answer)
+    }
+
+    /// Performs a step; one answer per request it makes (none for a restart).
+    pub fn perform_step(&mut self, t: &Transition) -> Vec<Answer> {
+        match t {
+            Transition::UnderReads { writes } => self.under_reads(writes),
+            other => self.perform(other).into_iter().collect(),
+        }
+    }
+
+    /// Performs `writes` in order while [`READERS`] readers per tag HEAD and GET every tag
+    /// of the repositories they touch, until the last write has answered.
+    fn under_reads(&mut self, writes: &[Transition]) -> Vec<Answer> {
+        let mut repositories: Vec<usize> =
+            writes.iter().filter_map(Transition::repository).collect();
+        repositories.sort();
+        repositories.dedup();
+        let accept = format!("{OCI_MANIFEST}, {OCI_INDEX}");
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut readers = tokio::task::JoinSet::new();
+        for repo in repositories {
+            for tag in TAGS {
+                let path = format!("/v2/{}/manifests/{tag}", self.name(repo));
+                for reader in 0..READERS {
+                    let method = if reader % 2 == 0 {
+                        Method::HEAD
+                    } else {
+                        Method::GET
+                    };
+                    let (this, stop) = (self.reader(method, &path, &accept), stop.clone());
+                    // Spawned on the runtime's workers: they run beside the writes below.
+                    readers.spawn_on(
+                        async move {
+                            loop {
+                                let answer = this().await;
+                                assert!(
+                                    [200, 404].contains(&answer.status),
+                                    "a racing manifest read answered {}: {}",
+                                    answer.status,
+                                    String::from_utf8_lossy(&answer.body)
+                                );
+                                if stop.load(Ordering::SeqCst) {
+                                    break;
+                                }
+                                // An in-process read of a cached answer never waits, so
+                                // without this the readers would hold both workers and
+                                // starve the tasks the write needs.
+                                tokio::task::yield_now().await;
+                            }
+                        },
+                        self.runtime.handle(),
+                    );
+                }
+            }
+        }
+        let answers = writes.iter().filter_map(|w| self.perform(w)).collect();
+        stop.store(true, Ordering::SeqCst);
+        self.runtime.block_on(async {
+            while let Some(done) = readers.join_next().await {
+                done.expect("a racing reader panicked");
+            }
+        });
+        answers
+    }
+
+    /// A function that makes a fresh read request each time it is called.
+    fn reader(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &str,
+    ) -> impl Fn() -> Pin<Box<dyn Future<Output = Answer> + Send + 'static>> + Send + 'static {
+        let (target, authorization) = (self.target.clone(), self.authorization.clone());
+        let (path, accept) = (path.to_string(), accept.to_string());
+        move || {
+            target.request(
+                method.clone(),
+                &path,
+                &[("authorization", &authorization), ("accept", &accept)],
+                Vec::new(),
+            )
+        }
+    }
+
+    /// The digest `/v2` HEAD serves for a tag; `None` on 404.
+    pub fn tag_digest(&self, repo: usize, tag: usize) -> Option<String> {
+        let path = format!("/v2/{}/manifests/{}", self.name(repo), TAGS[tag]);
+        let accept = format!("{OCI_MANIFEST}, {OCI_INDEX}");
+        let answer = self.registry(Method::HEAD, &path, &[("accept", &accept)], Vec::new());
+        if answer.status == 404 {
+            return None;
+        }
+        assert_eq!(answer.status, 200, "HEAD {path}");
+        let digest = answer
+            .headers
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .expect("a 200 manifest HEAD has Docker-Content-Digest");
+        Some(digest.to_string())
     }
 
     fn remember_upload(&mut self, answer: &Answer, blob: usize) {

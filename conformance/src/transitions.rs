@@ -107,9 +107,41 @@ pub enum Transition {
         repo: usize,
     },
     Restart,
+    /// Writes (`PutImage`, manifest pushes, deletes), one after the other, while readers
+    /// HEAD and GET every tag of the repositories they touch until the last has answered.
+    /// Several writes, so that readers that missed after one write are querying while the
+    /// next commits. The readers race the writes, so their answers are not checked; the
+    /// writes' answers are, and after them every tag must read as the model says (a
+    /// reader's late cache fill must never resurrect an old answer).
+    UnderReads {
+        writes: Vec<Transition>,
+    },
 }
 
 impl Transition {
+    /// The requests a step makes, each with its own expected answer: the writes of
+    /// `UnderReads`, else the step itself.
+    pub fn requests(&self) -> Vec<&Transition> {
+        match self {
+            Transition::UnderReads { writes } => writes.iter().collect(),
+            other => vec![other],
+        }
+    }
+
+    /// The repository a write touches, for the readers that race it.
+    pub fn repository(&self) -> Option<usize> {
+        match self {
+            Transition::PutImage { repo, .. }
+            | Transition::PushImage { repo, .. }
+            | Transition::PushIndex { repo, .. }
+            | Transition::DeleteManifest { repo, .. }
+            | Transition::BatchDeleteImage { repo, .. }
+            | Transition::DeleteRepository { repo, .. }
+            | Transition::SetImmutable { repo, .. } => Some(*repo),
+            _ => None,
+        }
+    }
+
     /// A short name for the distribution report.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -133,6 +165,7 @@ impl Transition {
             Transition::DescribeImages { .. } => "DescribeImages",
             Transition::BatchCheckLayerAvailability { .. } => "BatchCheckLayerAvailability",
             Transition::Restart => "Restart",
+            Transition::UnderReads { .. } => "UnderReads",
         }
     }
 }
