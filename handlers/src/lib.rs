@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod blob_store;
 pub mod block_writer;
+pub mod clock;
 pub mod digest;
 pub mod download;
 pub mod ecr;
 pub mod error;
 pub mod immutability;
+pub mod jobs;
 pub mod manifest;
 pub mod metadata;
 pub mod reference;

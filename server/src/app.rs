@@ -1,12 +1,13 @@
 //! The axum application: shared state and the router of both faces.
 
 use crate::identity::Identities;
-use crate::{download_api, ecr_api, oci_api};
+use crate::{admin_api, download_api, ecr_api, oci_api};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum::Router;
 use berth_handlers::auth::TokenSigner;
+use berth_handlers::jobs::JobRunner;
 use berth_handlers::{EcrHandlers, Registry};
 use std::sync::Arc;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -23,6 +24,10 @@ pub struct AppState {
     pub registry_host: String,
     /// Development mode: /v2 takes any Basic credentials.
     pub accept_any_credentials: bool,
+    /// `/_berth/admin/*` is served (tests and development only).
+    pub admin_api: bool,
+    /// Background work; started and stopped by `serve`.
+    pub jobs: JobRunner,
 }
 
 impl AppState {
@@ -34,12 +39,18 @@ impl AppState {
 
 /// The router: the ECR API on `POST /`, the OCI registry under `/v2`.
 pub fn router(state: Arc<AppState>) -> Router {
+    let admin = if state.admin_api {
+        admin_api::router()
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/", post(ecr_api::handle))
         .route("/v2", any(oci_api::handle))
         .route("/v2/", any(oci_api::handle))
         .route("/v2/{*path}", any(oci_api::handle))
         .route("/_berth/layers/{grant}", get(download_api::handle))
+        .merge(admin)
         .fallback(not_found)
         .layer(
             // Errors are logged by each face with their wire type; the trace layer only at debug.

@@ -48,6 +48,10 @@ pub struct ServeOptions {
     /// against other emulators). Off by default; logged loudly when on.
     #[arg(long, env = "BERTH_ACCEPT_ANY_CREDENTIALS")]
     pub accept_any_credentials: bool,
+    /// Tests and development only: serves `/_berth/admin/*` (move the clock, run background
+    /// jobs now) to anyone who reaches the port. Off by default.
+    #[arg(long, env = "BERTH_ADMIN_API")]
+    pub admin_api: bool,
     /// Region of requests that carry no SigV4 credential scope.
     #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1")]
     pub default_region: String,

@@ -15,10 +15,7 @@ pub async fn handle(
     Path(grant): Path<String>,
     request: Request,
 ) -> Response {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = state.registry.clock().now_secs();
     let Some(grant) = DownloadGrant::verify(&grant, &state.tokens, now) else {
         return OciError::new(
             OciErrorCode::Denied,

@@ -1,5 +1,6 @@
 //! The berth server: configuration, identity, the HTTP faces, start and shutdown.
 
+pub mod admin_api;
 pub mod app;
 pub mod config;
 pub mod download_api;
@@ -10,6 +11,8 @@ pub mod oci_api;
 use anyhow::Context;
 use app::AppState;
 use berth_handlers::auth::TokenSigner;
+use berth_handlers::clock::Clock;
+use berth_handlers::jobs::{JobRunner, UploadExpiry};
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -45,10 +48,13 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
     println!("berth listening on http://{address}");
-    axum::serve(listener, app::router(state.clone()))
+    state.jobs.start();
+    let served = axum::serve(listener, app::router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("server error")?;
+        .context("server error");
+    state.jobs.shutdown().await;
+    served?;
     state.registry.store().close().await;
     tracing::info!("berth stopped");
     drop(ephemeral);
@@ -63,7 +69,7 @@ pub async fn open_state(
     registry_host: String,
 ) -> anyhow::Result<Arc<AppState>> {
     let registry = Arc::new(
-        Registry::open(data_dir)
+        Registry::open(data_dir, Clock::system())
             .await
             .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
     );
@@ -73,6 +79,12 @@ pub async fn open_state(
             "--accept-any-credentials: /v2 accepts ANY Basic credentials; never use this outside development"
         );
     }
+    if options.admin_api {
+        tracing::warn!(
+            "--admin-api: /_berth/admin/* lets anyone who reaches the port move the clock and run jobs"
+        );
+    }
+    let jobs = JobRunner::new(vec![Arc::new(UploadExpiry::new(registry.clone()))]);
     Ok(Arc::new(AppState {
         ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone()),
         registry,
@@ -84,6 +96,8 @@ pub async fn open_state(
         },
         registry_host,
         accept_any_credentials: options.accept_any_credentials,
+        admin_api: options.admin_api,
+        jobs,
     }))
 }
 

@@ -230,7 +230,7 @@ impl EcrHandlers {
                 scope.registry_id
             )));
         }
-        let expires = super::now() as u64 + DOWNLOAD_URL_LIFETIME_SECS;
+        let expires = self.registry.clock().now_secs() + DOWNLOAD_URL_LIFETIME_SECS;
         let token = crate::download::DownloadGrant {
             scope: scope.clone(),
             repository: repository.to_string(),

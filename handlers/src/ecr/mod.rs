@@ -47,12 +47,11 @@ impl EcrHandlers {
     }
 }
 
-/// Seconds since the epoch, as ECR timestamps are.
-pub(crate) fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+impl EcrHandlers {
+    /// Seconds since the epoch, from the registry's clock.
+    pub(crate) fn now(&self) -> f64 {
+        self.registry.clock().now()
+    }
 }
 
 /// A member the generated validation already required; refusing it again keeps the

@@ -1,7 +1,7 @@
 //! CreateRepository, DescribeRepositories, DeleteRepository, PutImageTagMutability,
 //! PutImageScanningConfiguration.
 
-use super::{now, required, resource_tags, EcrHandlers};
+use super::{required, resource_tags, EcrHandlers};
 use crate::ecr::page_token::PageToken;
 use crate::error::RegistryError;
 use crate::metadata::RepositoryRecord;
@@ -53,7 +53,7 @@ impl EcrHandlers {
         let tags = resource_tags(input.tags.unwrap_or_default())?;
         let record = RepositoryRecord {
             name,
-            created_at: now(),
+            created_at: self.now(),
             image_tag_mutability: mutability,
             exclusion_filters: filters,
             scan_on_push: input

@@ -136,6 +136,16 @@ impl MetadataStore {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Ids of the sessions created before `cutoff` (epoch seconds).
+    pub async fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM uploads WHERE created_at < ? ORDER BY id")
+                .bind(cutoff)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Ids of every recorded session, to clean files of sessions that no longer exist.
     pub async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
         Ok(sqlx::query_scalar("SELECT id FROM uploads")

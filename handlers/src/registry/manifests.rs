@@ -1,6 +1,6 @@
 //! Pushing, reading and deleting manifests; tags; referrers.
 
-use super::{now, Registry};
+use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::manifest::{parse_manifest, ManifestKind};
@@ -73,7 +73,7 @@ impl Registry {
             annotations: parsed.annotations.clone(),
             body,
             image_size,
-            pushed_at: now(),
+            pushed_at: self.clock.now(),
             last_pulled_at: None,
         };
         let outcome = self
@@ -119,7 +119,7 @@ impl Registry {
         digest: &Digest,
     ) -> Result<(), RegistryError> {
         self.store
-            .record_pull(scope, repository.as_str(), digest, now())
+            .record_pull(scope, repository.as_str(), digest, self.clock.now())
             .await
     }
 

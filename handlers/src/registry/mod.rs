@@ -11,6 +11,7 @@ mod uploads;
 pub use manifests::{PushedManifest, Referrer};
 
 use crate::blob_store::{BlobStore, HashCursor};
+use crate::clock::Clock;
 use crate::error::RegistryError;
 use crate::metadata::{MetadataStore, RepositoryRecord};
 use crate::reference::RepositoryName;
@@ -26,12 +27,14 @@ pub struct Registry {
     blobs: BlobStore,
     /// Incremental SHA-256 of each open upload; lost on restart and rebuilt from disk.
     cursors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<HashCursor>>>>,
+    clock: Clock,
 }
 
 impl Registry {
     /// Opens the metadata store and the blob files in `data_dir`, and removes upload files
-    /// whose session was never recorded (a crash between the two).
-    pub async fn open(data_dir: &Path) -> Result<Self, RegistryError> {
+    /// whose session was never recorded (a crash between the two). Every time the registry
+    /// records or checks comes from `clock`.
+    pub async fn open(data_dir: &Path, clock: Clock) -> Result<Self, RegistryError> {
         let store = MetadataStore::open(data_dir).await?;
         let blobs = BlobStore::open(data_dir)?;
         let sessions = store.upload_ids().await?;
@@ -44,7 +47,13 @@ impl Registry {
             store,
             blobs,
             cursors: Mutex::new(HashMap::new()),
+            clock,
         })
+    }
+
+    /// The clock everything the registry records or checks reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The metadata store.
@@ -79,12 +88,4 @@ impl Registry {
         names.truncate(limit as usize);
         Ok((names, more))
     }
-}
-
-/// Seconds since the epoch.
-pub(crate) fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }

@@ -1,6 +1,6 @@
 //! Upload sessions: open, append (streamed), status, finish (digest check), cancel.
 
-use super::{now, Registry};
+use super::Registry;
 use crate::blob_store::HashCursor;
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -59,7 +59,7 @@ impl Registry {
             repository: repository.to_string(),
             kind,
         };
-        if let Err(e) = self.store.create_upload(&record, now()).await {
+        if let Err(e) = self.store.create_upload(&record, self.clock.now()).await {
             self.blobs.remove_upload(&id).await?;
             return Err(e);
         }
@@ -179,6 +179,18 @@ impl Registry {
         let cursor = self.cursor(id);
         let _held = cursor.lock().await;
         self.close_session(id).await
+    }
+
+    /// Removes every session created before `cutoff` (epoch seconds), with its file;
+    /// returns how many. A session in the middle of a request waits for it to end.
+    pub async fn expire_uploads(&self, cutoff: f64) -> Result<usize, RegistryError> {
+        let ids = self.store.uploads_created_before(cutoff).await?;
+        for id in &ids {
+            let cursor = self.cursor(id);
+            let _held = cursor.lock().await;
+            self.close_session(id).await?;
+        }
+        Ok(ids.len())
     }
 
     async fn close_session(&self, id: &str) -> Result<(), RegistryError> {

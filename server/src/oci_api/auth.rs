@@ -40,11 +40,10 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<RegistrySco
             "Not Authorized: the user name must be AWS",
         ));
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let claims = match state.tokens.verify(&password, now) {
+    let claims = match state
+        .tokens
+        .verify(&password, state.registry.clock().now_secs())
+    {
         Ok(claims) => claims,
         Err(TokenError::Forged) => {
             return Err(challenge(

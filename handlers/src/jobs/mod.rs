@@ -1,0 +1,125 @@
+//! The background job runner: work that happens later (upload expiry now; lifecycle
+//! evaluation, replication, scans and garbage collection as their issues land).
+//!
+//! Each job runs on its own tokio task every [`Job::interval`], and can be run at once by
+//! name (`--admin-api`'s `POST /_berth/admin/jobs/<name>/run`), which is how tests move
+//! the clock and then see what the job does, without sleeping. A job never runs twice at
+//! the same time. The runner starts and stops with the server.
+
+mod upload_expiry;
+
+pub use upload_expiry::UploadExpiry;
+
+use crate::error::RegistryError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What one run of a job did, for logs and the admin API.
+pub type JobReport = String;
+
+/// The future a job's run returns.
+pub type JobRun<'a> = Pin<Box<dyn Future<Output = Result<JobReport, RegistryError>> + Send + 'a>>;
+
+/// One kind of later work.
+pub trait Job: Send + Sync + std::fmt::Debug {
+    /// Stable name, as the admin API addresses it.
+    fn name(&self) -> &'static str;
+    /// How often the runner runs it.
+    fn interval(&self) -> Duration;
+    /// One pass; reads time from the registry's clock, so a moved clock is honoured.
+    fn run(&self) -> JobRun<'_>;
+}
+
+#[derive(Debug)]
+struct Entry {
+    job: Arc<dyn Job>,
+    /// Held while the job runs, so that a run on demand and a periodic run never overlap.
+    running: tokio::sync::Mutex<()>,
+}
+
+/// The jobs of one server, their periodic tasks, and the signal that stops them.
+#[derive(Debug)]
+pub struct JobRunner {
+    entries: Vec<Arc<Entry>>,
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl JobRunner {
+    /// A runner for `jobs`; nothing runs until [`JobRunner::start`].
+    pub fn new(jobs: Vec<Arc<dyn Job>>) -> Self {
+        JobRunner {
+            entries: jobs
+                .into_iter()
+                .map(|job| {
+                    Arc::new(Entry {
+                        job,
+                        running: tokio::sync::Mutex::new(()),
+                    })
+                })
+                .collect(),
+            stop: watch::channel(false).0,
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The names of the jobs, in the order given.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.job.name()).collect()
+    }
+
+    /// Starts one periodic task per job (the first run comes after one interval).
+    pub fn start(&self) {
+        let Ok(mut tasks) = self.tasks.lock() else {
+            return;
+        };
+        for entry in &self.entries {
+            let entry = entry.clone();
+            let mut stop = self.stop.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let period = entry.job.interval();
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = ticks.tick() => { run_logged(&entry).await; }
+                        _ = stop.changed() => break,
+                    }
+                }
+            }));
+        }
+    }
+
+    /// Runs the job called `name` now and returns its report; `None` when there is no
+    /// such job.
+    pub async fn run_now(&self, name: &str) -> Option<Result<JobReport, RegistryError>> {
+        let entry = self.entries.iter().find(|e| e.job.name() == name)?;
+        let _running = entry.running.lock().await;
+        Some(entry.job.run().await)
+    }
+
+    /// Stops the periodic tasks and waits for a run in progress to finish.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let tasks = match self.tasks.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(_) => Vec::new(),
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn run_logged(entry: &Entry) {
+    let _running = entry.running.lock().await;
+    match entry.job.run().await {
+        Ok(report) => tracing::debug!(job = entry.job.name(), %report, "job ran"),
+        Err(e) => tracing::error!(job = entry.job.name(), "job failed: {e}"),
+    }
+}
