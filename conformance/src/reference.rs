@@ -95,13 +95,20 @@ pub struct Upload {
     pub blob: usize,
     pub received: usize,
     pub open: bool,
+    /// Model time (seconds since the sequence began) when it was opened.
+    pub started_at: u64,
 }
+
+/// Upload sessions older than this are gone once the expiry job has run (README).
+pub const UPLOAD_LIFETIME_SECS: u64 = 7 * 24 * 3600;
 
 /// The whole registry as the model sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Model {
     pub repos: BTreeMap<usize, Repo>,
     pub uploads: Vec<Upload>,
+    /// Seconds of berth's clock moved by ticks since the sequence began.
+    pub now: u64,
     /// What the last transition must get.
     pub last: Option<Expected>,
 }
@@ -196,6 +203,16 @@ impl Model {
     fn step(&mut self, t: &Transition) -> Expected {
         match t {
             Transition::Restart => Expected::Nothing,
+            Transition::Tick { seconds } => {
+                self.now += seconds;
+                let now = self.now;
+                for u in &mut self.uploads {
+                    if now - u.started_at > UPLOAD_LIFETIME_SECS {
+                        u.open = false;
+                    }
+                }
+                Expected::Nothing
+            }
             Transition::UnderReads { writes } => {
                 Expected::Each(writes.iter().map(|w| self.step(w)).collect())
             }
@@ -247,6 +264,7 @@ impl Model {
                     blob: *blob,
                     received: 0,
                     open: true,
+                    started_at: self.now,
                 });
                 Expected::ok(202)
             }
@@ -321,6 +339,7 @@ impl Model {
                     blob: *blob,
                     received: 0,
                     open: true,
+                    started_at: self.now,
                 });
                 Expected::ok(202)
             }

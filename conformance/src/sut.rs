@@ -8,6 +8,7 @@ use crate::reference::wrong_digest;
 use crate::transitions::{ChunkStart, ManifestRef, Transition};
 use axum::http::{HeaderMap, Method, Request};
 use base64::Engine;
+use berth_handlers::clock::Clock;
 use berth_server::app::{router, AppState};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -56,6 +57,9 @@ pub struct Sut {
     /// Repository names carry this prefix, so remote runs do not see each other.
     prefix: String,
     uploads: Vec<OpenUpload>,
+    /// berth's clock, kept across in-process restarts (remote runs move theirs through
+    /// the admin API).
+    clock: Clock,
 }
 
 /// Readers per tag racing the writes of `UnderReads`.
@@ -65,9 +69,9 @@ const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-async fn open_in_process(dir: &std::path::Path) -> Arc<AppState> {
+async fn open_in_process(dir: &std::path::Path, clock: Clock) -> Arc<AppState> {
     let options = berth_server::config::ServeOptions::defaults();
-    berth_server::open_state(&options, dir, "localhost".into())
+    berth_server::open_state(&options, dir, "localhost".into(), clock)
         .await
         .expect("berth opens its data dir")
 }
@@ -82,6 +86,7 @@ impl Sut {
             .enable_all()
             .build()
             .expect("a runtime");
+        let clock = Clock::system();
         let (target, dir, prefix) = match std::env::var("BERTH_CONFORMANCE_URL") {
             Ok(url) => {
                 let run = std::time::SystemTime::now()
@@ -96,7 +101,7 @@ impl Sut {
             }
             Err(_) => {
                 let dir = tempfile::tempdir().expect("a temporary data dir");
-                let state = runtime.block_on(open_in_process(dir.path()));
+                let state = runtime.block_on(open_in_process(dir.path(), clock.clone()));
                 (Target::InProcess(state), Some(dir), String::new())
             }
         };
@@ -107,18 +112,53 @@ impl Sut {
             authorization: String::new(),
             prefix,
             uploads: Vec::new(),
+            clock,
         };
-        let token = sut.ecr("GetAuthorizationToken", serde_json::json!({}));
+        sut.log_in();
+        sut
+    }
+
+    /// Gets a registry token with GetAuthorizationToken, as `get-login-password` does.
+    fn log_in(&mut self) {
+        let token = self.ecr("GetAuthorizationToken", serde_json::json!({}));
         let token = token.json()["authorizationData"][0]["authorizationToken"]
             .as_str()
             .unwrap_or("")
             .to_string();
         assert!(!token.is_empty(), "GetAuthorizationToken gives a token");
-        sut.authorization = format!("Basic {token}");
+        self.authorization = format!("Basic {token}");
         let _ = base64::engine::general_purpose::STANDARD
             .decode(&token)
             .expect("the token is base64");
-        sut
+    }
+
+    /// Moves berth's clock forward and runs its background jobs now, then logs in again.
+    fn tick(&mut self, seconds: u64) {
+        match &self.target {
+            Target::InProcess(state) => {
+                self.clock.advance(seconds as f64);
+                for job in state.jobs.names() {
+                    let ran = self.runtime.block_on(state.jobs.run_now(job));
+                    assert!(matches!(ran, Some(Ok(_))), "job {job}: {ran:?}");
+                }
+            }
+            Target::Remote { .. } => {
+                let body = format!(r#"{{"seconds":{seconds}}}"#).into_bytes();
+                let moved = self.send(Method::POST, "/_berth/admin/clock/advance", &[], body);
+                assert_eq!(
+                    moved.status, 200,
+                    "moving the clock needs berth started with --admin-api"
+                );
+                let ran = self.send(
+                    Method::POST,
+                    "/_berth/admin/jobs/upload-expiry/run",
+                    &[],
+                    Vec::new(),
+                );
+                assert_eq!(ran.status, 200, "running the upload expiry job");
+            }
+        }
+        self.log_in();
     }
 
     fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
@@ -232,7 +272,9 @@ impl Sut {
             self.runtime.block_on(async {
                 state.registry.store().close().await;
             });
-            *state = self.runtime.block_on(open_in_process(&path));
+            *state = self
+                .runtime
+                .block_on(open_in_process(&path, self.clock.clone()));
         }
     }
 
@@ -256,6 +298,10 @@ impl Sut {
         let answer = match t {
             Transition::Restart => {
                 self.restart();
+                return None;
+            }
+            Transition::Tick { seconds } => {
+                self.tick(*seconds);
                 return None;
             }
             Transition::UnderReads { .. } => {

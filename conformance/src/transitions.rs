@@ -107,6 +107,11 @@ pub enum Transition {
         repo: usize,
     },
     Restart,
+    /// Time passes: berth's clock moves forward by `seconds` and its background jobs run
+    /// now (as `--admin-api` does); the client then logs in again, as after a long pause.
+    Tick {
+        seconds: u64,
+    },
     /// Writes (`PutImage`, manifest pushes, deletes), one after the other, while readers
     /// HEAD and GET every tag of the repositories they touch until the last has answered.
     /// Several writes, so that readers that missed after one write are querying while the
@@ -165,6 +170,7 @@ impl Transition {
             Transition::DescribeImages { .. } => "DescribeImages",
             Transition::BatchCheckLayerAvailability { .. } => "BatchCheckLayerAvailability",
             Transition::Restart => "Restart",
+            Transition::Tick { .. } => "Tick",
             Transition::UnderReads { .. } => "UnderReads",
         }
     }

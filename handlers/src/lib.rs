@@ -16,6 +16,8 @@ pub mod metadata;
 pub mod reference;
 pub mod registry;
 pub mod scope;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use ecr::EcrHandlers;
 pub use error::RegistryError;

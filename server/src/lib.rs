@@ -44,7 +44,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .registry_host
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", address.port()));
-    let state = open_state(&options, &data_dir, registry_host.clone()).await?;
+    let state = open_state(&options, &data_dir, registry_host.clone(), Clock::system()).await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
     println!("berth listening on http://{address}");
@@ -62,14 +62,16 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
 }
 
 /// Opens the registry in `data_dir` and builds the state both faces share; also used by
-/// in-process tests (the conformance suite) that drive [`app::router`] directly.
+/// in-process tests (the conformance suite) that drive [`app::router`] directly and keep
+/// their `clock` across restarts.
 pub async fn open_state(
     options: &ServeOptions,
     data_dir: &Path,
     registry_host: String,
+    clock: Clock,
 ) -> anyhow::Result<Arc<AppState>> {
     let registry = Arc::new(
-        Registry::open(data_dir, Clock::system())
+        Registry::open(data_dir, clock)
             .await
             .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
     );

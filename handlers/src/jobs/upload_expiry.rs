@@ -46,35 +46,18 @@ mod tests {
     use crate::clock::Clock;
     use crate::error::RegistryError;
     use crate::jobs::JobRunner;
-    use crate::metadata::{RepositoryRecord, UploadKind};
+    use crate::metadata::UploadKind;
     use crate::reference::RepositoryName;
-    use crate::scope::RegistryScope;
-    use berth_generated::ecr::{EncryptionType, ImageTagMutability};
-
-    fn scope() -> RegistryScope {
-        RegistryScope {
-            registry_id: "000000000000".into(),
-            region: "us-east-1".into(),
-        }
-    }
+    use crate::test_fixtures::{repository, scope};
 
     #[tokio::test]
     async fn sessions_expire_a_week_after_they_start_by_the_registry_clock() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::fixed(1_000_000.0);
         let registry = Arc::new(Registry::open(dir.path(), clock.clone()).await.unwrap());
-        let record = RepositoryRecord {
-            name: "app".into(),
-            created_at: clock.now(),
-            image_tag_mutability: ImageTagMutability::Mutable,
-            exclusion_filters: Vec::new(),
-            scan_on_push: false,
-            encryption_type: EncryptionType::Aes256,
-            kms_key: None,
-        };
         registry
             .store()
-            .create_repository(&scope(), &record, &[])
+            .create_repository(&scope(), &repository("app", clock.now()), &[])
             .await
             .unwrap();
         let app = RepositoryName::parse("app").unwrap();

@@ -60,7 +60,7 @@ impl MetadataStore {
         size: u64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query("INSERT OR IGNORE INTO blobs (digest, size) VALUES (?, ?)")
             .bind(digest.as_str())
             .bind(size as i64)

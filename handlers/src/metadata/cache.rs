@@ -216,30 +216,12 @@ impl Cache {
 mod tests {
     use crate::digest::Digest;
     use crate::error::RegistryError;
-    use crate::metadata::{ManifestReferences, MetadataStore, RepositoryRecord, StoredManifest};
+    use crate::metadata::{ManifestReferences, MetadataStore, StoredManifest};
     use crate::reference::Tag;
-    use crate::scope::RegistryScope;
-    use berth_generated::ecr::{EncryptionType, ImageTagMutability};
+    use crate::test_fixtures::{repository, scope};
+    use berth_generated::ecr::ImageTagMutability;
+    use std::future::Future;
     use std::sync::Arc;
-
-    fn scope() -> RegistryScope {
-        RegistryScope {
-            registry_id: "000000000000".into(),
-            region: "us-east-1".into(),
-        }
-    }
-
-    fn repository(name: &str) -> RepositoryRecord {
-        RepositoryRecord {
-            name: name.into(),
-            created_at: 1.0,
-            image_tag_mutability: ImageTagMutability::Mutable,
-            exclusion_filters: Vec::new(),
-            scan_on_push: false,
-            encryption_type: EncryptionType::Aes256,
-            kms_key: None,
-        }
-    }
 
     /// An empty index (it references nothing), made distinct by an annotation.
     fn index(n: u32) -> StoredManifest {
@@ -259,85 +241,102 @@ mod tests {
         }
     }
 
-    async fn store_with_tag(dir: &std::path::Path, tag: &Tag) -> Arc<MetadataStore> {
+    /// A store with repository `app` whose tag `race` points at `index(1)`.
+    async fn store_with_tag(dir: &std::path::Path) -> (Arc<MetadataStore>, Tag) {
         let store = Arc::new(MetadataStore::open(dir).await.unwrap());
-        let s = scope();
+        let tag = Tag::parse("race").unwrap();
         store
-            .create_repository(&s, &repository("app"), &[])
+            .create_repository(&scope(), &repository("app", 1.0), &[])
             .await
             .unwrap();
         let refs = ManifestReferences::default();
         store
-            .put_manifest(&s, "app", &index(1), &refs, Some(tag))
+            .put_manifest(&scope(), "app", &index(1), &refs, Some(&tag))
             .await
             .unwrap();
-        store
+        (store, tag)
+    }
+
+    /// Spawns `read`, waits until it has queried and is about to fill the cache, runs
+    /// `write` to completion, then lets the reader fill; returns what the reader read.
+    async fn race<T: Send + 'static>(
+        store: &MetadataStore,
+        read: impl Future<Output = T> + Send + 'static,
+        write: impl Future<Output = ()>,
+    ) -> T {
+        let (reached, release) = store.cache.fill_gate.arm();
+        let reader = tokio::spawn(read);
+        reached.await.unwrap();
+        write.await;
+        release.send(()).unwrap();
+        reader.await.unwrap()
+    }
+
+    fn read_tag(
+        store: &Arc<MetadataStore>,
+        tag: &Tag,
+    ) -> impl Future<Output = Option<StoredManifest>> + Send + 'static {
+        let (store, tag) = (store.clone(), tag.clone());
+        async move { store.tagged_manifest(&scope(), "app", &tag).await.unwrap() }
+    }
+
+    fn read_repository(store: &Arc<MetadataStore>) -> impl Future<Output = bool> + Send + 'static {
+        let store = store.clone();
+        async move { store.repository(&scope(), "app").await.is_ok() }
     }
 
     /// A reader that queried before a tag moved, and fills the cache after the writer
-    /// cleared it, must not make the old answer stick.
+    /// invalidated it, must not make the old answer stick.
     #[tokio::test]
     async fn a_reader_racing_a_tag_move_never_caches_the_old_digest() {
         let dir = tempfile::tempdir().unwrap();
-        let tag = Tag::parse("race").unwrap();
-        let store = store_with_tag(dir.path(), &tag).await;
-        let (reached, release) = store.cache.fill_gate.arm();
-        let reader = {
-            let (store, tag) = (store.clone(), tag.clone());
-            tokio::spawn(async move { store.tagged_manifest(&scope(), "app", &tag).await })
+        let (store, tag) = store_with_tag(dir.path()).await;
+        let moved = async {
+            let refs = ManifestReferences::default();
+            let new = index(2);
+            store
+                .put_manifest(&scope(), "app", &new, &refs, Some(&tag))
+                .await
+                .unwrap();
         };
-        reached.await.unwrap();
-        let refs = ManifestReferences::default();
-        store
-            .put_manifest(&scope(), "app", &index(2), &refs, Some(&tag))
-            .await
-            .unwrap();
-        release.send(()).unwrap();
-        let raced = reader.await.unwrap().unwrap().unwrap();
+        let raced = race(&store, read_tag(&store, &tag), moved).await;
         assert_eq!(
-            raced.digest,
-            index(1).digest,
+            raced.map(|m| m.digest),
+            Some(index(1).digest),
             "the racing reader saw the old tag"
         );
-        let now = store.tagged_manifest(&scope(), "app", &tag).await.unwrap();
+        let now = read_tag(&store, &tag).await;
         assert_eq!(now.map(|m| m.digest), Some(index(2).digest));
     }
 
     #[tokio::test]
     async fn a_reader_racing_a_tag_delete_never_caches_the_deleted_tag() {
         let dir = tempfile::tempdir().unwrap();
-        let tag = Tag::parse("race").unwrap();
-        let store = store_with_tag(dir.path(), &tag).await;
-        let (reached, release) = store.cache.fill_gate.arm();
-        let reader = {
-            let (store, tag) = (store.clone(), tag.clone());
-            tokio::spawn(async move { store.tagged_manifest(&scope(), "app", &tag).await })
+        let (store, tag) = store_with_tag(dir.path()).await;
+        let deleted = async {
+            store.delete_tag(&scope(), "app", &tag).await.unwrap();
         };
-        reached.await.unwrap();
-        store.delete_tag(&scope(), "app", &tag).await.unwrap();
-        release.send(()).unwrap();
-        assert!(reader.await.unwrap().unwrap().is_some());
-        let now = store.tagged_manifest(&scope(), "app", &tag).await.unwrap();
-        assert_eq!(now, None, "a deleted tag is still served");
+        assert!(race(&store, read_tag(&store, &tag), deleted)
+            .await
+            .is_some());
+        assert_eq!(
+            read_tag(&store, &tag).await,
+            None,
+            "a deleted tag is still served"
+        );
     }
 
     #[tokio::test]
     async fn a_reader_racing_a_repository_delete_never_caches_the_repository() {
         let dir = tempfile::tempdir().unwrap();
-        let tag = Tag::parse("race").unwrap();
-        let store = store_with_tag(dir.path(), &tag).await;
-        let (reached, release) = store.cache.fill_gate.arm();
-        let reader = {
-            let store = store.clone();
-            tokio::spawn(async move { store.repository(&scope(), "app").await })
+        let (store, _) = store_with_tag(dir.path()).await;
+        let deleted = async {
+            store
+                .delete_repository(&scope(), "app", true)
+                .await
+                .unwrap();
         };
-        reached.await.unwrap();
-        store
-            .delete_repository(&scope(), "app", true)
-            .await
-            .unwrap();
-        release.send(()).unwrap();
-        assert!(reader.await.unwrap().is_ok());
+        assert!(race(&store, read_repository(&store), deleted).await);
         assert!(
             matches!(
                 store.repository(&scope(), "app").await,
@@ -350,20 +349,14 @@ mod tests {
     #[tokio::test]
     async fn a_reader_racing_a_settings_change_never_caches_the_old_settings() {
         let dir = tempfile::tempdir().unwrap();
-        let tag = Tag::parse("race").unwrap();
-        let store = store_with_tag(dir.path(), &tag).await;
-        let (reached, release) = store.cache.fill_gate.arm();
-        let reader = {
-            let store = store.clone();
-            tokio::spawn(async move { store.repository(&scope(), "app").await })
+        let (store, _) = store_with_tag(dir.path()).await;
+        let changed = async {
+            store
+                .set_tag_mutability(&scope(), "app", ImageTagMutability::Immutable, &[])
+                .await
+                .unwrap();
         };
-        reached.await.unwrap();
-        store
-            .set_tag_mutability(&scope(), "app", ImageTagMutability::Immutable, &[])
-            .await
-            .unwrap();
-        release.send(()).unwrap();
-        assert!(reader.await.unwrap().is_ok());
+        assert!(race(&store, read_repository(&store), changed).await);
         let now = store.repository(&scope(), "app").await.unwrap();
         assert_eq!(now.image_tag_mutability, ImageTagMutability::Immutable);
     }

@@ -152,7 +152,7 @@ impl MetadataStore {
         tag: Option<&Tag>,
     ) -> Result<PutOutcome, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let settings = sqlx::query(
             "SELECT image_tag_mutability, mutability_exclusion_filters FROM repositories \
              WHERE registry_id = ? AND region = ? AND name = ?",
@@ -362,7 +362,7 @@ impl MetadataStore {
         digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let parents: Vec<String> = sqlx::query_scalar(
             "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
              AND child = ? AND kind = 'manifest' ORDER BY parent",
@@ -412,7 +412,7 @@ impl MetadataStore {
         tag: &Tag,
     ) -> Result<Digest, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let digest: Option<String> = sqlx::query_scalar(
             "DELETE FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ? \
              RETURNING digest",

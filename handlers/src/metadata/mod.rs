@@ -59,6 +59,17 @@ impl MetadataStore {
         })
     }
 
+    /// Begins a write transaction, holding SQLite's write lock from the start (`BEGIN
+    /// IMMEDIATE`). A deferred transaction that reads and then writes cannot wait for the
+    /// lock: when another connection still holds it (a failed writer whose rollback is
+    /// still queued), SQLite answers "database is locked" at once instead of applying the
+    /// busy timeout. Callers hold `write_lock`.
+    async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, RegistryError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Closes the pool, checkpointing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;

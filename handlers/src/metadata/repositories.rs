@@ -88,7 +88,7 @@ impl MetadataStore {
         tags: &[RepositoryTag],
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let inserted = sqlx::query(
             "INSERT INTO repositories (registry_id, region, name, created_at, image_tag_mutability, \
              mutability_exclusion_filters, scan_on_push, encryption_type, kms_key) \
@@ -185,7 +185,7 @@ impl MetadataStore {
         force: bool,
     ) -> Result<RepositoryRecord, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
@@ -300,7 +300,7 @@ impl MetadataStore {
         policy: Option<&str>,
     ) -> Result<Option<String>, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row: Option<(Option<String>,)> = sqlx::query_as(
             "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
         )
@@ -351,7 +351,7 @@ impl MetadataStore {
         limit: usize,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         require_repository(&mut tx, scope, name).await?;
         for (key, value) in tags {
             sqlx::query(
@@ -392,7 +392,7 @@ impl MetadataStore {
         keys: &[String],
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         require_repository(&mut tx, scope, name).await?;
         for key in keys {
             sqlx::query(
@@ -414,23 +414,10 @@ impl MetadataStore {
 mod tests {
     use super::*;
 
-    fn scope() -> RegistryScope {
-        RegistryScope {
-            registry_id: "000000000000".into(),
-            region: "us-east-1".into(),
-        }
-    }
+    use crate::test_fixtures::scope;
 
     fn repo(name: &str) -> RepositoryRecord {
-        RepositoryRecord {
-            name: name.into(),
-            created_at: 1.5,
-            image_tag_mutability: ImageTagMutability::Mutable,
-            exclusion_filters: Vec::new(),
-            scan_on_push: false,
-            encryption_type: EncryptionType::Aes256,
-            kms_key: None,
-        }
+        crate::test_fixtures::repository(name, 1.5)
     }
 
     #[tokio::test]
