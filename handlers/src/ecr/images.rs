@@ -4,8 +4,7 @@ use super::page_token::PageToken;
 use super::{repository_name, required, EcrHandlers};
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::manifest::parse_manifest;
-use crate::metadata::StoredManifest;
+use crate::metadata::{ImageSummary, StoredManifest, TagFilter};
 use crate::reference::{RepositoryName, Tag};
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
@@ -22,6 +21,37 @@ fn failure(id: &ImageIdentifier, code: ImageFailureCode, reason: &str) -> ImageF
         image_id: Some(id.clone()),
         failure_code: Some(code),
         failure_reason: Some(reason.to_string()),
+    }
+}
+
+/// ECR's `tagStatus` filter (ANY when absent) as the store's.
+fn tag_filter(status: Option<TagStatus>) -> TagFilter {
+    match status {
+        None | Some(TagStatus::Any) => TagFilter::Any,
+        Some(TagStatus::Tagged) => TagFilter::Tagged,
+        Some(TagStatus::Untagged) => TagFilter::Untagged,
+    }
+}
+
+/// What DescribeImages says of an image.
+fn image_detail(
+    scope: &RegistryScope,
+    repository: &RepositoryName,
+    image: ImageSummary,
+) -> ImageDetail {
+    ImageDetail {
+        registry_id: Some(scope.registry_id.clone()),
+        repository_name: Some(repository.to_string()),
+        image_digest: Some(image.digest.to_string()),
+        image_tags: (!image.tags.is_empty()).then_some(image.tags),
+        image_size_in_bytes: Some(image.image_size as i64),
+        image_pushed_at: Some(Timestamp(image.pushed_at)),
+        image_manifest_media_type: Some(image.media_type),
+        artifact_media_type: image.config_media_type,
+        last_recorded_pull_time: image.last_pulled_at.map(Timestamp),
+        subject_manifest_digest: image.subject.map(|s| s.to_string()),
+        image_status: Some(ImageStatus::Active),
+        ..Default::default()
     }
 }
 
@@ -305,31 +335,27 @@ impl EcrHandlers {
         })
     }
 
-    async fn image_detail(
+    /// The image with its tags, as a listing would have read it.
+    async fn summary(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
         m: StoredManifest,
-    ) -> Result<ImageDetail, RegistryError> {
+    ) -> Result<ImageSummary, RegistryError> {
         let tags = self
             .registry
             .store()
             .tags_of(scope, repository.as_str(), &m.digest)
             .await?;
-        let parsed = parse_manifest(&m.body, Some(&m.media_type)).ok();
-        Ok(ImageDetail {
-            registry_id: Some(scope.registry_id.clone()),
-            repository_name: Some(repository.to_string()),
-            image_digest: Some(m.digest.to_string()),
-            image_tags: (!tags.is_empty()).then_some(tags),
-            image_size_in_bytes: Some(m.image_size as i64),
-            image_pushed_at: Some(Timestamp(m.pushed_at)),
-            image_manifest_media_type: Some(m.media_type),
-            artifact_media_type: parsed.and_then(|p| p.config_media_type),
-            last_recorded_pull_time: m.last_pulled_at.map(Timestamp),
-            subject_manifest_digest: m.subject.map(|s| s.to_string()),
-            image_status: Some(ImageStatus::Active),
-            ..Default::default()
+        Ok(ImageSummary {
+            digest: m.digest,
+            media_type: m.media_type,
+            config_media_type: m.config_media_type,
+            subject: m.subject,
+            image_size: m.image_size,
+            pushed_at: m.pushed_at,
+            last_pulled_at: m.last_pulled_at,
+            tags,
         })
     }
 
@@ -361,7 +387,8 @@ impl EcrHandlers {
                             .iter()
                             .any(|d| d.image_digest.as_deref() == Some(m.digest.as_str()))
                         {
-                            details.push(self.image_detail(&scope, &repository, m).await?);
+                            let image = self.summary(&scope, &repository, m).await?;
+                            details.push(image_detail(&scope, &repository, image));
                         }
                     }
                     Err(_) => return Err(image_not_found(&id, &repository, &scope)),
@@ -372,47 +399,33 @@ impl EcrHandlers {
                 next_token: None,
             });
         }
-        let status = input
-            .filter
-            .and_then(|f| f.tag_status)
-            .unwrap_or(TagStatus::Any);
+        let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
         let after = input
             .next_token
             .as_deref()
             .map(PageToken::decode)
             .transpose()?;
-        let mut manifests = self
+        let size = page_size(input.max_results);
+        let mut page = self
             .registry
             .store()
-            .manifests(&scope, repository.as_str())
+            .image_page(
+                &scope,
+                repository.as_str(),
+                after.as_ref().map_or("", |a| a.after()),
+                filter,
+                size as u32 + 1,
+            )
             .await?;
-        manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
-        let size = page_size(input.max_results);
-        let mut details = Vec::new();
-        let mut next_token = None;
-        for m in manifests
-            .into_iter()
-            .filter(|m| after.as_ref().is_none_or(|a| m.digest.as_str() > a.after()))
-        {
-            let detail = self.image_detail(&scope, &repository, m).await?;
-            let tagged = detail.image_tags.is_some();
-            if !matches!(
-                (status, tagged),
-                (TagStatus::Any, _) | (TagStatus::Tagged, true) | (TagStatus::Untagged, false)
-            ) {
-                continue;
-            }
-            if details.len() == size {
-                next_token = details
-                    .last()
-                    .and_then(|d: &ImageDetail| d.image_digest.as_deref())
-                    .map(|d| PageToken::new(d).encode());
-                break;
-            }
-            details.push(detail);
-        }
+        let next_token =
+            (page.len() > size).then(|| PageToken::new(page[size - 1].digest.as_str()).encode());
+        page.truncate(size);
         Ok(DescribeImagesResponse {
-            image_details: Some(details),
+            image_details: Some(
+                page.into_iter()
+                    .map(|image| image_detail(&scope, &repository, image))
+                    .collect(),
+            ),
             next_token,
         })
     }
@@ -425,52 +438,40 @@ impl EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
-        let status = input
-            .filter
-            .and_then(|f| f.tag_status)
-            .unwrap_or(TagStatus::Any);
-        let store = self.registry.store();
-        let mut ids: Vec<(String, ImageIdentifier)> = Vec::new();
-        for m in store.manifests(&scope, repository.as_str()).await? {
-            let tags = store
-                .tags_of(&scope, repository.as_str(), &m.digest)
-                .await?;
-            if tags.is_empty() && status != TagStatus::Tagged {
-                ids.push((
-                    m.digest.to_string(),
-                    ImageIdentifier {
-                        image_digest: Some(m.digest.to_string()),
-                        image_tag: None,
-                    },
-                ));
-            }
-            if status != TagStatus::Untagged {
-                for tag in tags {
-                    ids.push((
-                        format!("{} {tag}", m.digest),
-                        ImageIdentifier {
-                            image_digest: Some(m.digest.to_string()),
-                            image_tag: Some(tag),
-                        },
-                    ));
-                }
-            }
-        }
-        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
         let after = input
             .next_token
             .as_deref()
             .map(PageToken::decode)
             .transpose()?;
-        let mut page: Vec<(String, ImageIdentifier)> = ids
-            .into_iter()
-            .filter(|(key, _)| after.as_ref().is_none_or(|a| key.as_str() > a.after()))
-            .collect();
+        // The key of an id is its digest, then a space and its tag when it has one.
+        let after = after.as_ref().map_or(("", ""), |a| {
+            a.after().split_once(' ').unwrap_or((a.after(), ""))
+        });
         let size = page_size(input.max_results);
-        let next_token = (page.len() > size).then(|| PageToken::new(&page[size - 1].0).encode());
+        let mut page = self
+            .registry
+            .store()
+            .image_id_page(&scope, repository.as_str(), after, filter, size as u32 + 1)
+            .await?;
+        let next_token = (page.len() > size).then(|| {
+            let (digest, tag) = &page[size - 1];
+            let key = match tag {
+                Some(tag) => format!("{digest} {tag}"),
+                None => digest.clone(),
+            };
+            PageToken::new(&key).encode()
+        });
         page.truncate(size);
         Ok(ListImagesResponse {
-            image_ids: Some(page.into_iter().map(|(_, id)| id).collect()),
+            image_ids: Some(
+                page.into_iter()
+                    .map(|(digest, tag)| ImageIdentifier {
+                        image_digest: Some(digest),
+                        image_tag: tag,
+                    })
+                    .collect(),
+            ),
             next_token,
         })
     }

@@ -232,6 +232,7 @@ mod tests {
             digest: Digest::of(body.as_bytes()),
             media_type: "application/vnd.oci.image.index.v1+json".into(),
             artifact_type: None,
+            config_media_type: None,
             subject: None,
             annotations: None,
             body: body.into_bytes(),

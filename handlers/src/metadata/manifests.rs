@@ -16,6 +16,8 @@ pub struct StoredManifest {
     pub digest: Digest,
     pub media_type: String,
     pub artifact_type: Option<String>,
+    /// The config's media type (ECR's artifactMediaType); `None` for an index.
+    pub config_media_type: Option<String>,
     pub subject: Option<Digest>,
     /// JSON object text of the manifest's annotations.
     pub annotations: Option<String>,
@@ -42,15 +44,15 @@ pub struct PutOutcome {
 }
 
 const COLUMNS: &str =
-    "digest, media_type, artifact_type, subject_digest, annotations, body, image_size, \
-                       pushed_at, last_pulled_at";
+    "digest, media_type, artifact_type, config_media_type, subject_digest, annotations, body, \
+     image_size, pushed_at, last_pulled_at";
 
 const BY_DIGEST: &str =
-    "SELECT digest, media_type, artifact_type, subject_digest, annotations, body, image_size, \
-                         pushed_at, last_pulled_at FROM manifests \
+    "SELECT digest, media_type, artifact_type, config_media_type, subject_digest, annotations, \
+                         body, image_size, pushed_at, last_pulled_at FROM manifests \
                          WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?";
 
-const BY_TAG: &str = "SELECT m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.body, \
+const BY_TAG: &str = "SELECT m.digest, m.media_type, m.artifact_type, m.config_media_type, m.subject_digest, m.annotations, m.body, \
                       m.image_size, m.pushed_at, m.last_pulled_at FROM image_tags t JOIN manifests m \
                       ON m.registry_id = t.registry_id AND m.region = t.region AND m.repository = t.repository \
                       AND m.digest = t.digest WHERE t.registry_id = ? AND t.region = ? AND t.repository = ? AND t.tag = ?";
@@ -64,6 +66,7 @@ fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
         digest: Digest::parse(&digest).map_err(|_| corrupt())?,
         media_type: row.try_get("media_type")?,
         artifact_type: row.try_get("artifact_type")?,
+        config_media_type: row.try_get("config_media_type")?,
         subject: subject
             .map(|s| Digest::parse(&s).map_err(|_| corrupt()))
             .transpose()?,
@@ -194,7 +197,8 @@ impl MetadataStore {
 
         sqlx::query(
             "INSERT INTO manifests (registry_id, region, repository, digest, media_type, artifact_type, \
-             subject_digest, annotations, body, image_size, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             config_media_type, subject_digest, annotations, body, image_size, pushed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&scope.registry_id)
@@ -203,6 +207,7 @@ impl MetadataStore {
         .bind(new.digest.as_str())
         .bind(&new.media_type)
         .bind(&new.artifact_type)
+        .bind(&new.config_media_type)
         .bind(new.subject.as_ref().map(Digest::as_str))
         .bind(&new.annotations)
         .bind(&new.body)
@@ -285,24 +290,6 @@ impl MetadataStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    /// Every manifest of `repository` (bodies included), oldest first.
-    pub async fn manifests(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-    ) -> Result<Vec<StoredManifest>, RegistryError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? \
-             ORDER BY pushed_at, digest"
-        ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
-        .bind(repository)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(manifest).collect()
     }
 
     /// Manifests of `repository` whose subject is `subject`, in digest order.

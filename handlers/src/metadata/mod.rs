@@ -6,10 +6,12 @@
 
 mod blobs;
 mod cache;
+mod image_listing;
 mod manifests;
 mod repositories;
 
 pub use blobs::{UploadKind, UploadRecord};
+pub use image_listing::{ImageSummary, TagFilter};
 pub use manifests::{ManifestReferences, PutOutcome, StoredManifest};
 pub use repositories::{RepositoryRecord, RepositoryTag};
 

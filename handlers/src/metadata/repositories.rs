@@ -438,6 +438,7 @@ mod tests {
             digest: crate::digest::Digest::of(body),
             media_type: "application/vnd.oci.image.index.v1+json".into(),
             artifact_type: None,
+            config_media_type: None,
             subject: None,
             annotations: None,
             body: body.to_vec(),

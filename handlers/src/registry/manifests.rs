@@ -69,6 +69,7 @@ impl Registry {
             digest: digest.clone(),
             media_type: parsed.media_type.clone(),
             artifact_type: parsed.artifact_type.clone(),
+            config_media_type: parsed.config_media_type.clone(),
             subject: parsed.subject.clone(),
             annotations: parsed.annotations.clone(),
             body,

@@ -1,0 +1,281 @@
+//! DescribeImages and ListImages pages, read in SQL: one query per page, tags joined,
+//! no manifest bodies.
+
+use super::MetadataStore;
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::scope::RegistryScope;
+use sqlx::Row;
+
+/// An image as DescribeImages shows it: the manifest's columns without its bytes, and its
+/// tags (sorted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageSummary {
+    pub digest: Digest,
+    pub media_type: String,
+    pub config_media_type: Option<String>,
+    pub subject: Option<Digest>,
+    pub image_size: u64,
+    pub pushed_at: f64,
+    pub last_pulled_at: Option<f64>,
+    pub tags: Vec<String>,
+}
+
+/// Which images a listing keeps (ECR's `tagStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagFilter {
+    Any,
+    Tagged,
+    Untagged,
+}
+
+/// `m` has at least one tag.
+const HAS_TAGS: &str = "EXISTS (SELECT 1 FROM image_tags t WHERE t.registry_id = m.registry_id \
+     AND t.region = m.region AND t.repository = m.repository AND t.digest = m.digest)";
+
+fn corrupt() -> RegistryError {
+    RegistryError::Internal("stored manifest has an invalid digest".into())
+}
+
+impl MetadataStore {
+    /// Up to `limit` images in digest order after `after`, with their tags.
+    pub async fn image_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        after: &str,
+        filter: TagFilter,
+        limit: u32,
+    ) -> Result<Vec<ImageSummary>, RegistryError> {
+        let keep = match filter {
+            TagFilter::Any => String::new(),
+            TagFilter::Tagged => format!("AND {HAS_TAGS}"),
+            TagFilter::Untagged => format!("AND NOT {HAS_TAGS}"),
+        };
+        let sql = format!(
+            "SELECT p.digest, p.media_type, p.config_media_type, p.subject_digest, p.image_size, \
+             p.pushed_at, p.last_pulled_at, t.tag FROM \
+             (SELECT m.registry_id, m.region, m.repository, m.digest, m.media_type, \
+              m.config_media_type, m.subject_digest, m.image_size, m.pushed_at, m.last_pulled_at \
+              FROM manifests m WHERE m.registry_id = ? AND m.region = ? AND m.repository = ? \
+              AND m.digest > ? {keep} ORDER BY m.digest LIMIT ?) p \
+             LEFT JOIN image_tags t ON t.registry_id = p.registry_id AND t.region = p.region \
+             AND t.repository = p.repository AND t.digest = p.digest \
+             ORDER BY p.digest, t.tag"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&scope.registry_id)
+            .bind(&scope.region)
+            .bind(repository)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut images: Vec<ImageSummary> = Vec::new();
+        for row in rows {
+            let digest: String = row.try_get("digest")?;
+            let tag: Option<String> = row.try_get("tag")?;
+            if images.last().is_none_or(|i| i.digest.as_str() != digest) {
+                let subject: Option<String> = row.try_get("subject_digest")?;
+                let size: i64 = row.try_get("image_size")?;
+                images.push(ImageSummary {
+                    digest: Digest::parse(&digest).map_err(|_| corrupt())?,
+                    media_type: row.try_get("media_type")?,
+                    config_media_type: row.try_get("config_media_type")?,
+                    subject: subject
+                        .map(|s| Digest::parse(&s).map_err(|_| corrupt()))
+                        .transpose()?,
+                    image_size: size as u64,
+                    pushed_at: row.try_get("pushed_at")?,
+                    last_pulled_at: row.try_get("last_pulled_at")?,
+                    tags: Vec::new(),
+                });
+            }
+            if let (Some(tag), Some(image)) = (tag, images.last_mut()) {
+                image.tags.push(tag);
+            }
+        }
+        Ok(images)
+    }
+
+    /// Up to `limit` image ids in (digest, tag) order after `after`: one per tag, and one
+    /// without a tag (`None`) for each untagged image.
+    pub async fn image_id_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        after: (&str, &str),
+        filter: TagFilter,
+        limit: u32,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        let tagged = "SELECT t.digest AS digest, t.tag AS tag FROM image_tags t \
+                      WHERE t.registry_id = ? AND t.region = ? AND t.repository = ?";
+        let untagged = format!(
+            "SELECT m.digest AS digest, '' AS tag FROM manifests m \
+             WHERE m.registry_id = ? AND m.region = ? AND m.repository = ? AND NOT {HAS_TAGS}"
+        );
+        let (ids, scopes) = match filter {
+            TagFilter::Any => (format!("{tagged} UNION ALL {untagged}"), 2),
+            TagFilter::Tagged => (tagged.to_string(), 1),
+            TagFilter::Untagged => (untagged, 1),
+        };
+        let sql = format!(
+            "SELECT digest, tag FROM ({ids}) ids WHERE digest > ? OR (digest = ? AND tag > ?) \
+             ORDER BY digest, tag LIMIT ?"
+        );
+        let mut query = sqlx::query(&sql);
+        for _ in 0..scopes {
+            query = query
+                .bind(&scope.registry_id)
+                .bind(&scope.region)
+                .bind(repository);
+        }
+        let rows = query
+            .bind(after.0)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let digest: String = row.try_get("digest")?;
+                let tag: String = row.try_get("tag")?;
+                Ok((digest, (!tag.is_empty()).then_some(tag)))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{ManifestReferences, StoredManifest};
+    use crate::reference::Tag;
+    use crate::test_fixtures::{repository, scope};
+
+    fn image(n: u32) -> StoredManifest {
+        let body = format!(r#"{{"schemaVersion":2,"n":{n}}}"#);
+        StoredManifest {
+            digest: Digest::of(body.as_bytes()),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            artifact_type: None,
+            config_media_type: n
+                .is_multiple_of(2)
+                .then(|| "application/vnd.oci.image.config.v1+json".into()),
+            subject: None,
+            annotations: None,
+            body: body.into_bytes(),
+            image_size: u64::from(n),
+            pushed_at: f64::from(n),
+            last_pulled_at: None,
+        }
+    }
+
+    /// Seven images: image n carries n % 3 tags (`t<n>a`, `t<n>b`).
+    async fn store(dir: &std::path::Path) -> (MetadataStore, Vec<(StoredManifest, Vec<String>)>) {
+        let store = MetadataStore::open(dir).await.unwrap();
+        store
+            .create_repository(&scope(), &repository("app", 1.0), &[])
+            .await
+            .unwrap();
+        let refs = ManifestReferences::default();
+        let mut all = Vec::new();
+        for n in 0..7 {
+            let m = image(n);
+            let tags: Vec<String> = ["a", "b"]
+                .iter()
+                .take((n % 3) as usize)
+                .map(|s| format!("t{n}{s}"))
+                .collect();
+            store
+                .put_manifest(&scope(), "app", &m, &refs, None)
+                .await
+                .unwrap();
+            for tag in &tags {
+                let tag = Tag::parse(tag).unwrap();
+                store
+                    .put_manifest(&scope(), "app", &m, &refs, Some(&tag))
+                    .await
+                    .unwrap();
+            }
+            all.push((m, tags));
+        }
+        all.sort_by(|a, b| a.0.digest.cmp(&b.0.digest));
+        (store, all)
+    }
+
+    fn keeps(filter: TagFilter, tags: &[String]) -> bool {
+        match filter {
+            TagFilter::Any => true,
+            TagFilter::Tagged => !tags.is_empty(),
+            TagFilter::Untagged => tags.is_empty(),
+        }
+    }
+
+    #[tokio::test]
+    async fn image_pages_in_twos_are_the_filtered_images_in_digest_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, all) = store(dir.path()).await;
+        for filter in [TagFilter::Any, TagFilter::Tagged, TagFilter::Untagged] {
+            let expected: Vec<(String, Vec<String>, Option<String>)> = all
+                .iter()
+                .filter(|(_, tags)| keeps(filter, tags))
+                .map(|(m, tags)| {
+                    (
+                        m.digest.to_string(),
+                        tags.clone(),
+                        m.config_media_type.clone(),
+                    )
+                })
+                .collect();
+            let mut got = Vec::new();
+            let mut after = String::new();
+            loop {
+                let page = store
+                    .image_page(&scope(), "app", &after, filter, 2)
+                    .await
+                    .unwrap();
+                assert!(page.len() <= 2);
+                let Some(last) = page.last() else { break };
+                after = last.digest.to_string();
+                got.extend(
+                    page.into_iter()
+                        .map(|i| (i.digest.to_string(), i.tags, i.config_media_type)),
+                );
+            }
+            assert_eq!(got, expected, "{filter:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn image_id_pages_in_twos_list_each_tag_and_each_untagged_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, all) = store(dir.path()).await;
+        for filter in [TagFilter::Any, TagFilter::Tagged, TagFilter::Untagged] {
+            let mut expected: Vec<(String, Option<String>)> = Vec::new();
+            for (m, tags) in all.iter().filter(|(_, tags)| keeps(filter, tags)) {
+                if tags.is_empty() {
+                    expected.push((m.digest.to_string(), None));
+                }
+                expected.extend(tags.iter().map(|t| (m.digest.to_string(), Some(t.clone()))));
+            }
+            let mut got: Vec<(String, Option<String>)> = Vec::new();
+            loop {
+                let after = got
+                    .last()
+                    .map(|(d, t)| (d.clone(), t.clone().unwrap_or_default()))
+                    .unwrap_or_default();
+                let page = store
+                    .image_id_page(&scope(), "app", (&after.0, &after.1), filter, 2)
+                    .await
+                    .unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                got.extend(page);
+            }
+            assert_eq!(got, expected, "{filter:?}");
+        }
+    }
+}
