@@ -214,7 +214,7 @@ impl EcrService for EcrHandlers {
         cx: &Caller,
         _input: DescribeRegistryRequest,
     ) -> Result<DescribeRegistryResponse, OperationError<DescribeRegistryError>> {
-        Ok(self.describe_registry_op(cx))
+        Ok(self.describe_registry_op(cx).await?)
     }
 
     async fn get_authorization_token(

@@ -8,11 +8,13 @@ mod blobs;
 mod cache;
 mod image_listing;
 mod manifests;
+mod registries;
 mod repositories;
 
 pub use blobs::{UploadKind, UploadRecord};
 pub use image_listing::{ImageSummary, TagFilter};
 pub use manifests::{ManifestReferences, PutOutcome, StoredManifest};
+pub use registries::RegistryRecord;
 pub use repositories::{RepositoryRecord, RepositoryTag};
 
 use crate::error::RegistryError;

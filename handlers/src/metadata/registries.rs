@@ -1,0 +1,186 @@
+//! The registry record: registry-wide state of one (account, region), the home of account
+//! settings, the registry policy, and the replication, scanning and signing
+//! configurations. Two methods: read it, or change it in one transaction.
+
+use super::MetadataStore;
+use crate::error::RegistryError;
+use crate::scope::RegistryScope;
+use berth_generated::ecr::{
+    RegistryScanningConfiguration, ReplicationConfiguration, SigningConfiguration,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// Registry-wide state; `Default` is a fresh ECR registry (nothing configured).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryRecord {
+    /// The registry permissions policy (PutRegistryPolicy), as given.
+    pub policy_text: Option<String>,
+    /// Account settings by name (PutAccountSetting); absent names have ECR's defaults.
+    pub account_settings: BTreeMap<String, String>,
+    pub replication: Option<ReplicationConfiguration>,
+    pub scanning: Option<RegistryScanningConfiguration>,
+    pub signing: Option<SigningConfiguration>,
+}
+
+fn decode<T: DeserializeOwned>(
+    column: &str,
+    text: Option<String>,
+) -> Result<Option<T>, RegistryError> {
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| {
+            RegistryError::Internal(format!("stored registry {column} is invalid: {e}"))
+        })
+    })
+    .transpose()
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<String, RegistryError> {
+    serde_json::to_string(value)
+        .map_err(|e| RegistryError::Internal(format!("cannot encode registry state: {e}")))
+}
+
+fn encode_optional<T: Serialize>(value: &Option<T>) -> Result<Option<String>, RegistryError> {
+    value.as_ref().map(encode).transpose()
+}
+
+const SELECT: &str = "SELECT policy_text, account_settings, replication_configuration, \
+     scanning_configuration, signing_configuration FROM registries WHERE registry_id = ? AND region = ?";
+
+async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
+    executor: E,
+    scope: &RegistryScope,
+) -> Result<RegistryRecord, RegistryError> {
+    let row = sqlx::query(SELECT)
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .fetch_optional(executor)
+        .await?;
+    let Some(row) = row else {
+        return Ok(RegistryRecord::default());
+    };
+    let settings: String = row.try_get("account_settings")?;
+    Ok(RegistryRecord {
+        policy_text: row.try_get("policy_text")?,
+        account_settings: decode("account settings", Some(settings))?.unwrap_or_default(),
+        replication: decode("replication", row.try_get("replication_configuration")?)?,
+        scanning: decode("scanning", row.try_get("scanning_configuration")?)?,
+        signing: decode("signing", row.try_get("signing_configuration")?)?,
+    })
+}
+
+impl MetadataStore {
+    /// The registry record of `scope` (the defaults when nothing was ever written).
+    pub async fn registry_record(
+        &self,
+        scope: &RegistryScope,
+    ) -> Result<RegistryRecord, RegistryError> {
+        read(&self.pool, scope).await
+    }
+
+    /// Reads the record, lets `change` edit it (or refuse with an error, which writes
+    /// nothing), and stores the result, all in one transaction. Returns what `change`
+    /// returned.
+    pub async fn update_registry_record<T>(
+        &self,
+        scope: &RegistryScope,
+        change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.write_transaction().await?;
+        let mut record = read(&mut *tx, scope).await?;
+        let answer = change(&mut record)?;
+        sqlx::query(
+            "INSERT INTO registries (registry_id, region, policy_text, account_settings, \
+             replication_configuration, scanning_configuration, signing_configuration) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
+             policy_text = excluded.policy_text, account_settings = excluded.account_settings, \
+             replication_configuration = excluded.replication_configuration, \
+             scanning_configuration = excluded.scanning_configuration, \
+             signing_configuration = excluded.signing_configuration",
+        )
+        .bind(&scope.registry_id)
+        .bind(&scope.region)
+        .bind(&record.policy_text)
+        .bind(encode(&record.account_settings)?)
+        .bind(encode_optional(&record.replication)?)
+        .bind(encode_optional(&record.scanning)?)
+        .bind(encode_optional(&record.signing)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures::scope;
+    use berth_generated::ecr::{ReplicationDestination, ReplicationRule};
+
+    fn other_region() -> RegistryScope {
+        RegistryScope {
+            region: "eu-west-1".into(),
+            ..scope()
+        }
+    }
+
+    #[tokio::test]
+    async fn records_start_empty_change_in_one_transaction_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(dir.path()).await.unwrap();
+        assert_eq!(
+            store.registry_record(&scope()).await.unwrap(),
+            RegistryRecord::default()
+        );
+
+        let replication = ReplicationConfiguration {
+            rules: Some(vec![ReplicationRule {
+                destinations: Some(vec![ReplicationDestination {
+                    region: Some("eu-west-1".into()),
+                    registry_id: Some("000000000000".into()),
+                }]),
+                ..Default::default()
+            }]),
+        };
+        store
+            .update_registry_record(&scope(), |r| {
+                r.policy_text = Some("{}".into());
+                r.account_settings
+                    .insert("BASIC_SCAN_TYPE_VERSION".into(), "AWS_NATIVE".into());
+                r.replication = Some(replication.clone());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let refused = store
+            .update_registry_record(&scope(), |r| {
+                r.policy_text = None;
+                Err::<(), _>(RegistryError::Internal("refused".into()))
+            })
+            .await;
+        assert!(refused.is_err());
+        store.close().await;
+
+        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let record = store.registry_record(&scope()).await.unwrap();
+        assert_eq!(
+            record.policy_text.as_deref(),
+            Some("{}"),
+            "a refused change writes nothing"
+        );
+        assert_eq!(
+            record.account_settings["BASIC_SCAN_TYPE_VERSION"],
+            "AWS_NATIVE"
+        );
+        assert_eq!(record.replication, Some(replication));
+        assert_eq!(
+            store.registry_record(&other_region()).await.unwrap(),
+            RegistryRecord::default(),
+            "each (account, region) has its own record"
+        );
+    }
+}
