@@ -1,5 +1,26 @@
 //! Who a request acts for, and which registry it addresses.
 
+/// A 12-digit AWS account id (a registry id), checked where it enters: flags, host
+/// names, ARNs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// The id, when `text` is exactly 12 ASCII digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| AccountId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// The caller as the server resolved it: the account from the access key, the region from
 /// the SigV4 credential scope (or the defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,18 +74,13 @@ impl RepositoryArn {
             parts.next()?,
         );
         let name = resource.strip_prefix("repository/")?;
-        let valid_account = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-        if prefix != "arn"
-            || service != "ecr"
-            || region.is_empty()
-            || !valid_account
-            || name.is_empty()
-        {
+        let account = AccountId::parse(account)?;
+        if prefix != "arn" || service != "ecr" || region.is_empty() || name.is_empty() {
             return None;
         }
         Some(RepositoryArn {
             scope: RegistryScope {
-                registry_id: account.to_string(),
+                registry_id: account.into_string(),
                 region: region.to_string(),
             },
             name: name.to_string(),
@@ -75,6 +91,23 @@ impl RepositoryArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_ids_are_exactly_twelve_ascii_digits() {
+        assert_eq!(
+            AccountId::parse("123456789012").map(AccountId::into_string),
+            Some("123456789012".to_string())
+        );
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "１２３４５６７８９０１２",
+        ] {
+            assert_eq!(AccountId::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn arn_round_trip() {

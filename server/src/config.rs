@@ -1,5 +1,6 @@
 //! Command line and environment: everything `berth serve` can be told.
 
+use berth_handlers::scope::AccountId;
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -70,11 +71,9 @@ impl ServeOptions {
 }
 
 fn parse_account(value: &str) -> Result<String, String> {
-    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(value.to_string())
-    } else {
-        Err(format!("'{value}' is not a 12-digit AWS account id"))
-    }
+    AccountId::parse(value)
+        .map(AccountId::into_string)
+        .ok_or_else(|| format!("'{value}' is not a 12-digit AWS account id"))
 }
 
 fn parse_access_key(value: &str) -> Result<(String, String), String> {

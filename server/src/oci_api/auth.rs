@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_generated::oci::OciErrorCode;
 use berth_handlers::auth::TokenError;
+use berth_handlers::scope::AccountId;
 use berth_handlers::RegistryScope;
 
 /// The registry a request addresses, after checking its credentials.
@@ -105,12 +106,13 @@ fn scope_from_host(host: &str) -> Option<RegistryScope> {
     let mut labels = host.split('.');
     let account = labels.next()?;
     let (dkr, ecr, region) = (labels.next()?, labels.next()?, labels.next()?);
-    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    (account_ok && dkr == "dkr" && ecr == "ecr" && !region.is_empty() && labels.next().is_some())
-        .then(|| RegistryScope {
-            registry_id: account.to_string(),
+    let account = AccountId::parse(account)?;
+    (dkr == "dkr" && ecr == "ecr" && !region.is_empty() && labels.next().is_some()).then(|| {
+        RegistryScope {
+            registry_id: account.into_string(),
             region: region.to_string(),
-        })
+        }
+    })
 }
 
 #[cfg(test)]
