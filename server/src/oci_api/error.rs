@@ -47,7 +47,8 @@ impl OciError {
     }
 }
 
-/// The one place registry errors become /v2 answers.
+/// The one place registry errors become /v2 answers. Exhaustive: a new variant does not
+/// compile until it is placed here.
 impl From<RegistryError> for OciError {
     fn from(e: RegistryError) -> Self {
         use OciErrorCode as C;
@@ -85,7 +86,23 @@ impl From<RegistryError> for OciError {
                 tracing::error!(%detail, "internal error on /v2");
                 OciError::new(C::Unknown, format!("berth failed: {detail}"))
             }
-            _ => OciError::new(C::Unsupported, message).with_status(400),
+            // Errors of the ECR face only; a /v2 path that met one answers UNSUPPORTED 400.
+            RegistryError::RepositoryAlreadyExists { .. }
+            | RegistryError::RepositoryNotEmpty { .. }
+            | RegistryError::RepositoryPolicyNotFound { .. }
+            | RegistryError::LayersNotFoundText(_)
+            | RegistryError::ImageNotFoundById(_)
+            | RegistryError::ImageAlreadyExists { .. }
+            | RegistryError::InvalidLayer(_)
+            | RegistryError::InvalidLayerPart(_)
+            | RegistryError::LayerAlreadyExists(_)
+            | RegistryError::LayerPartTooSmall(_)
+            | RegistryError::EmptyUpload(_)
+            | RegistryError::InvalidParameter(_)
+            | RegistryError::InvalidTagParameter(_)
+            | RegistryError::TooManyTags(_) => {
+                OciError::new(C::Unsupported, message).with_status(400)
+            }
         }
     }
 }
@@ -113,5 +130,119 @@ impl IntoResponse for OciError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text() -> String {
+        "text".into()
+    }
+
+    /// Each registry error, the OCI code and status /v2 answers it with.
+    #[test]
+    fn every_registry_error_has_its_oci_code_and_status() {
+        let names = || (String::from("n"), String::from("000000000000"));
+        let (name, registry) = names();
+        let table: Vec<(RegistryError, &str, u16)> = vec![
+            (
+                RegistryError::RepositoryNotFound { name, registry },
+                "NAME_UNKNOWN",
+                404,
+            ),
+            (
+                RegistryError::BlobUnknown { digest: text() },
+                "BLOB_UNKNOWN",
+                404,
+            ),
+            (
+                RegistryError::UploadUnknown { id: text() },
+                "BLOB_UPLOAD_UNKNOWN",
+                404,
+            ),
+            (
+                RegistryError::UploadNotFound(text()),
+                "BLOB_UPLOAD_UNKNOWN",
+                404,
+            ),
+            (RegistryError::DigestInvalid(text()), "DIGEST_INVALID", 400),
+            (
+                RegistryError::ImageDigestDoesNotMatch(text()),
+                "DIGEST_INVALID",
+                400,
+            ),
+            (RegistryError::SizeInvalid(text()), "SIZE_INVALID", 400),
+            (
+                RegistryError::RangeInvalid { size: 5 },
+                "RANGE_INVALID",
+                416,
+            ),
+            (RegistryError::ImageNotFound, "MANIFEST_UNKNOWN", 404),
+            (
+                RegistryError::ManifestInvalid(text()),
+                "MANIFEST_INVALID",
+                400,
+            ),
+            (
+                RegistryError::ManifestTooLarge { limit: 1 },
+                "MANIFEST_INVALID",
+                413,
+            ),
+            (
+                RegistryError::LayersNotFound {
+                    digests: vec![],
+                    repository: text(),
+                    registry: text(),
+                },
+                "MANIFEST_BLOB_UNKNOWN",
+                400,
+            ),
+            (
+                RegistryError::ReferencedImagesNotFound {
+                    digests: vec![],
+                    repository: text(),
+                    registry: text(),
+                },
+                "MANIFEST_BLOB_UNKNOWN",
+                400,
+            ),
+            (
+                RegistryError::ImageTagImmutable {
+                    tag: text(),
+                    repository: text(),
+                    same_digest: false,
+                },
+                "TAG_INVALID",
+                400,
+            ),
+            (RegistryError::TagInvalid(text()), "TAG_INVALID", 400),
+            (RegistryError::NameInvalid(text()), "NAME_INVALID", 400),
+            (
+                RegistryError::ImageReferencedByManifestList { parents: vec![] },
+                "UNSUPPORTED",
+                405,
+            ),
+            (RegistryError::Unsupported(text()), "UNSUPPORTED", 405),
+            (RegistryError::Internal(text()), "UNKNOWN", 500),
+            (RegistryError::InvalidParameter(text()), "UNSUPPORTED", 400),
+            (RegistryError::TooManyTags(text()), "UNSUPPORTED", 400),
+            (RegistryError::EmptyUpload(text()), "UNSUPPORTED", 400),
+        ];
+        for (error, code, status) in table {
+            let shown = format!("{error:?}");
+            let answer = OciError::from(error);
+            assert_eq!(
+                (answer.code.as_str(), answer.status),
+                (code, status),
+                "{shown}"
+            );
+        }
+        let range = OciError::from(RegistryError::RangeInvalid { size: 5 });
+        assert!(range
+            .headers
+            .iter()
+            .any(|(n, v)| n == header::RANGE && v == "0-4"));
     }
 }
