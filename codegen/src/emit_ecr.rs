@@ -3,7 +3,7 @@
 use crate::ir::{Api, Constraint, EnumDef, MemberDef, Structure, Ty, TyKind};
 use crate::names::{const_ident, snake_ident, type_ident, variant_name};
 use crate::smithy::ModelError;
-use proc_macro2::TokenStream;
+use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -298,16 +298,23 @@ fn value_checks(
     out
 }
 
+/// `Some(100)`: unsuffixed, the parameter's type says what it is.
 fn opt_u64(v: Option<u64>) -> TokenStream {
     match v {
-        Some(v) => quote!(Some(#v)),
+        Some(v) => {
+            let v = Literal::u64_unsuffixed(v);
+            quote!(Some(#v))
+        }
         None => quote!(None),
     }
 }
 
 fn opt_f64(v: Option<f64>) -> TokenStream {
     match v {
-        Some(v) => quote!(Some(#v)),
+        Some(v) => {
+            let v = Literal::f64_unsuffixed(v);
+            quote!(Some(#v))
+        }
         None => quote!(None),
     }
 }
@@ -330,7 +337,7 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
         }
     }
     let service_name = &api.service_name;
-    let count = api.operations.len();
+    let count = Literal::usize_unsuffixed(api.operations.len());
     let OperationIdents {
         ops,
         methods,

@@ -138,7 +138,7 @@ pub enum Operation {
 }
 impl Operation {
     /// All operations, sorted by name.
-    pub const ALL: [Operation; 62usize] = [
+    pub const ALL: [Operation; 62] = [
         Operation::BatchCheckLayerAvailability,
         Operation::BatchDeleteImage,
         Operation::BatchGetImage,

@@ -86,18 +86,13 @@ impl Validate for BatchCheckLayerAvailabilityRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("layerDigests", &self.layer_digests)?;
         if let Some(value) = &self.layer_digests {
-            check::length(
-                "layerDigests",
-                check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
-            )?;
+            check::length("layerDigests", check::Len::len(value), Some(1), Some(100))?;
             for item in value.iter() {
                 check::length(
                     "layerDigests",
                     check::Len::len(item),
-                    Some(0u64),
-                    Some(1000u64),
+                    Some(0),
+                    Some(1000),
                 )?;
             }
         }
@@ -106,12 +101,7 @@ impl Validate for BatchCheckLayerAvailabilityRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -126,7 +116,7 @@ impl Validate for BatchDeleteImageRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("imageIds", &self.image_ids)?;
         if let Some(value) = &self.image_ids {
-            check::length("imageIds", check::Len::len(value), Some(1u64), Some(100u64))?;
+            check::length("imageIds", check::Len::len(value), Some(1), Some(100))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -136,12 +126,7 @@ impl Validate for BatchDeleteImageRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -158,13 +143,13 @@ impl Validate for BatchGetImageRequest {
             check::length(
                 "acceptedMediaTypes",
                 check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
+                Some(1),
+                Some(100),
             )?;
         }
         check::required("imageIds", &self.image_ids)?;
         if let Some(value) = &self.image_ids {
-            check::length("imageIds", check::Len::len(value), Some(1u64), Some(100u64))?;
+            check::length("imageIds", check::Len::len(value), Some(1), Some(100))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -174,12 +159,7 @@ impl Validate for BatchGetImageRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -194,18 +174,13 @@ impl Validate for BatchGetRepositoryScanningConfigurationRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("repositoryNames", &self.repository_names)?;
         if let Some(value) = &self.repository_names {
-            check::length(
-                "repositoryNames",
-                check::Len::len(value),
-                Some(1u64),
-                Some(25u64),
-            )?;
+            check::length("repositoryNames", check::Len::len(value), Some(1), Some(25))?;
             for item in value.iter() {
                 check::length(
                     "repositoryNames",
                     check::Len::len(item),
-                    Some(2u64),
-                    Some(256u64),
+                    Some(2),
+                    Some(256),
                 )?;
                 check::pattern(
                     "repositoryNames",
@@ -222,12 +197,7 @@ impl Validate for CompleteLayerUploadRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("layerDigests", &self.layer_digests)?;
         if let Some(value) = &self.layer_digests {
-            check::length(
-                "layerDigests",
-                check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
-            )?;
+            check::length("layerDigests", check::Len::len(value), Some(1), Some(100))?;
             for item in value.iter() {
                 check::pattern(
                     "layerDigests",
@@ -242,12 +212,7 @@ impl Validate for CompleteLayerUploadRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -270,12 +235,7 @@ impl Validate for CompleteLayerUploadRequest {
 impl Validate for CreatePullThroughCacheRuleRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.credential_arn {
-            check::length(
-                "credentialArn",
-                check::Len::len(value),
-                Some(50u64),
-                Some(612u64),
-            )?;
+            check::length("credentialArn", check::Len::len(value), Some(50), Some(612))?;
             check::pattern(
                 "credentialArn",
                 value,
@@ -284,20 +244,15 @@ impl Validate for CreatePullThroughCacheRuleRequest {
             )?;
         }
         if let Some(value) = &self.custom_role_arn {
-            check::length(
-                "customRoleArn",
-                check::Len::len(value),
-                Some(0u64),
-                Some(2048u64),
-            )?;
+            check::length("customRoleArn", check::Len::len(value), Some(0), Some(2048))?;
         }
         check::required("ecrRepositoryPrefix", &self.ecr_repository_prefix)?;
         if let Some(value) = &self.ecr_repository_prefix {
             check::length(
                 "ecrRepositoryPrefix",
                 check::Len::len(value),
-                Some(2u64),
-                Some(30u64),
+                Some(2),
+                Some(30),
             )?;
             check::pattern(
                 "ecrRepositoryPrefix",
@@ -314,8 +269,8 @@ impl Validate for CreatePullThroughCacheRuleRequest {
             check::length(
                 "upstreamRepositoryPrefix",
                 check::Len::len(value),
-                Some(2u64),
-                Some(30u64),
+                Some(2),
+                Some(30),
             )?;
             check::pattern(
                 "upstreamRepositoryPrefix",
@@ -331,20 +286,10 @@ impl Validate for CreateRepositoryCreationTemplateRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("appliedFor", &self.applied_for)?;
         if let Some(value) = &self.custom_role_arn {
-            check::length(
-                "customRoleArn",
-                check::Len::len(value),
-                Some(0u64),
-                Some(2048u64),
-            )?;
+            check::length("customRoleArn", check::Len::len(value), Some(0), Some(2048))?;
         }
         if let Some(value) = &self.description {
-            check::length(
-                "description",
-                check::Len::len(value),
-                Some(0u64),
-                Some(256u64),
-            )?;
+            check::length("description", check::Len::len(value), Some(0), Some(256))?;
         }
         if let Some(value) = &self.encryption_configuration {
             value.validate()?;
@@ -353,8 +298,8 @@ impl Validate for CreateRepositoryCreationTemplateRequest {
             check::length(
                 "imageTagMutabilityExclusionFilters",
                 check::Len::len(value),
-                Some(1u64),
-                Some(5u64),
+                Some(1),
+                Some(5),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -364,13 +309,13 @@ impl Validate for CreateRepositoryCreationTemplateRequest {
             check::length(
                 "lifecyclePolicy",
                 check::Len::len(value),
-                Some(0u64),
-                Some(30720u64),
+                Some(0),
+                Some(30720),
             )?;
         }
         check::required("prefix", &self.prefix)?;
         if let Some(value) = &self.prefix {
-            check::length("prefix", check::Len::len(value), Some(1u64), Some(256u64))?;
+            check::length("prefix", check::Len::len(value), Some(1), Some(256))?;
             check::pattern(
                 "prefix",
                 value,
@@ -382,8 +327,8 @@ impl Validate for CreateRepositoryCreationTemplateRequest {
             check::length(
                 "repositoryPolicy",
                 check::Len::len(value),
-                Some(0u64),
-                Some(10240u64),
+                Some(0),
+                Some(10240),
             )?;
         }
         if let Some(value) = &self.resource_tags {
@@ -406,8 +351,8 @@ impl Validate for CreateRepositoryRequest {
             check::length(
                 "imageTagMutabilityExclusionFilters",
                 check::Len::len(value),
-                Some(1u64),
-                Some(5u64),
+                Some(1),
+                Some(5),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -418,12 +363,7 @@ impl Validate for CreateRepositoryRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -446,12 +386,7 @@ impl Validate for DeleteLifecyclePolicyRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -469,8 +404,8 @@ impl Validate for DeletePullThroughCacheRuleRequest {
             check::length(
                 "ecrRepositoryPrefix",
                 check::Len::len(value),
-                Some(2u64),
-                Some(30u64),
+                Some(2),
+                Some(30),
             )?;
             check::pattern(
                 "ecrRepositoryPrefix",
@@ -500,7 +435,7 @@ impl Validate for DeleteRepositoryCreationTemplateRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("prefix", &self.prefix)?;
         if let Some(value) = &self.prefix {
-            check::length("prefix", check::Len::len(value), Some(1u64), Some(256u64))?;
+            check::length("prefix", check::Len::len(value), Some(1), Some(256))?;
             check::pattern(
                 "prefix",
                 value,
@@ -518,12 +453,7 @@ impl Validate for DeleteRepositoryPolicyRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -541,12 +471,7 @@ impl Validate for DeleteRepositoryRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -566,12 +491,7 @@ impl Validate for DeregisterPullTimeUpdateExclusionRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("principalArn", &self.principal_arn)?;
         if let Some(value) = &self.principal_arn {
-            check::length(
-                "principalArn",
-                check::Len::len(value),
-                Some(0u64),
-                Some(200u64),
-            )?;
+            check::length("principalArn", check::Len::len(value), Some(0), Some(200))?;
             check::pattern(
                 "principalArn",
                 value,
@@ -593,12 +513,7 @@ impl Validate for DescribeImageReplicationStatusRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -619,8 +534,8 @@ impl Validate for DescribeImageScanFindingsRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -628,12 +543,7 @@ impl Validate for DescribeImageScanFindingsRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -655,12 +565,7 @@ impl Validate for DescribeImageSigningStatusRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -682,7 +587,7 @@ impl Validate for DescribeImagesRequest {
             value.validate()?;
         }
         if let Some(value) = &self.image_ids {
-            check::length("imageIds", check::Len::len(value), Some(1u64), Some(100u64))?;
+            check::length("imageIds", check::Len::len(value), Some(1), Some(100))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -691,8 +596,8 @@ impl Validate for DescribeImagesRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -700,12 +605,7 @@ impl Validate for DescribeImagesRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -722,15 +622,15 @@ impl Validate for DescribePullThroughCacheRulesRequest {
             check::length(
                 "ecrRepositoryPrefixes",
                 check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
+                Some(1),
+                Some(100),
             )?;
             for item in value.iter() {
                 check::length(
                     "ecrRepositoryPrefixes",
                     check::Len::len(item),
-                    Some(2u64),
-                    Some(30u64),
+                    Some(2),
+                    Some(30),
                 )?;
                 check::pattern(
                     "ecrRepositoryPrefixes",
@@ -744,8 +644,8 @@ impl Validate for DescribePullThroughCacheRulesRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -765,8 +665,8 @@ impl Validate for DescribeReplicationBackfillResultsRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -790,8 +690,8 @@ impl Validate for DescribeRepositoriesRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -801,15 +701,15 @@ impl Validate for DescribeRepositoriesRequest {
             check::length(
                 "repositoryNames",
                 check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
+                Some(1),
+                Some(100),
             )?;
             for item in value.iter() {
                 check::length(
                     "repositoryNames",
                     check::Len::len(item),
-                    Some(2u64),
-                    Some(256u64),
+                    Some(2),
+                    Some(256),
                 )?;
                 check::pattern(
                     "repositoryNames",
@@ -828,18 +728,13 @@ impl Validate for DescribeRepositoryCreationTemplatesRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.prefixes {
             for item in value.iter() {
-                check::length(
-                    "prefixes",
-                    check::Len::len(item),
-                    Some(1u64),
-                    Some(256u64),
-                )?;
+                check::length("prefixes", check::Len::len(item), Some(1), Some(256))?;
                 check::pattern(
                     "prefixes",
                     item,
@@ -855,7 +750,7 @@ impl Validate for EncryptionConfiguration {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("encryptionType", &self.encryption_type)?;
         if let Some(value) = &self.kms_key {
-            check::length("kmsKey", check::Len::len(value), Some(1u64), Some(2048u64))?;
+            check::length("kmsKey", check::Len::len(value), Some(1), Some(2048))?;
         }
         Ok(())
     }
@@ -864,7 +759,7 @@ impl Validate for EncryptionConfigurationForRepositoryCreationTemplate {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("encryptionType", &self.encryption_type)?;
         if let Some(value) = &self.kms_key {
-            check::length("kmsKey", check::Len::len(value), Some(0u64), Some(2048u64))?;
+            check::length("kmsKey", check::Len::len(value), Some(0), Some(2048))?;
             check::pattern(
                 "kmsKey",
                 value,
@@ -879,7 +774,7 @@ impl Validate for GetAccountSettingRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("name", &self.name)?;
         if let Some(value) = &self.name {
-            check::length("name", check::Len::len(value), Some(1u64), Some(64u64))?;
+            check::length("name", check::Len::len(value), Some(1), Some(64))?;
         }
         Ok(())
     }
@@ -887,12 +782,7 @@ impl Validate for GetAccountSettingRequest {
 impl Validate for GetAuthorizationTokenRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.registry_ids {
-            check::length(
-                "registryIds",
-                check::Len::len(value),
-                Some(1u64),
-                Some(10u64),
-            )?;
+            check::length("registryIds", check::Len::len(value), Some(1), Some(10))?;
             for item in value.iter() {
                 check::pattern("registryIds", item, &RE_REGISTRY_ID, "[0-9]{12}")?;
             }
@@ -916,12 +806,7 @@ impl Validate for GetDownloadUrlForLayerRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -938,7 +823,7 @@ impl Validate for GetLifecyclePolicyPreviewRequest {
             value.validate()?;
         }
         if let Some(value) = &self.image_ids {
-            check::length("imageIds", check::Len::len(value), Some(1u64), Some(100u64))?;
+            check::length("imageIds", check::Len::len(value), Some(1), Some(100))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -947,8 +832,8 @@ impl Validate for GetLifecyclePolicyPreviewRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(100f64),
+                Some(1.0),
+                Some(100.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -956,12 +841,7 @@ impl Validate for GetLifecyclePolicyPreviewRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -979,12 +859,7 @@ impl Validate for GetLifecyclePolicyRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1012,12 +887,7 @@ impl Validate for GetRepositoryPolicyRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1036,7 +906,7 @@ impl Validate for GetSigningConfigurationRequest {
 impl Validate for ImageIdentifier {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.image_tag {
-            check::length("imageTag", check::Len::len(value), Some(1u64), Some(300u64))?;
+            check::length("imageTag", check::Len::len(value), Some(1), Some(300))?;
         }
         Ok(())
     }
@@ -1050,7 +920,7 @@ impl Validate for ImageTagMutabilityExclusionFilter {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("filter", &self.filter)?;
         if let Some(value) = &self.filter {
-            check::length("filter", check::Len::len(value), Some(1u64), Some(128u64))?;
+            check::length("filter", check::Len::len(value), Some(1), Some(128))?;
             check::pattern(
                 "filter",
                 value,
@@ -1069,12 +939,7 @@ impl Validate for InitiateLayerUploadRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1093,18 +958,13 @@ impl Validate for LifecyclePolicyPreviewFilter {
 impl Validate for ListImageReferrersFilter {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.artifact_types {
-            check::length(
-                "artifactTypes",
-                check::Len::len(value),
-                Some(0u64),
-                Some(5u64),
-            )?;
+            check::length("artifactTypes", check::Len::len(value), Some(0), Some(5))?;
             for item in value.iter() {
                 check::length(
                     "artifactTypes",
                     check::Len::len(item),
-                    Some(1u64),
-                    Some(255u64),
+                    Some(1),
+                    Some(255),
                 )?;
             }
         }
@@ -1120,8 +980,8 @@ impl Validate for ListImageReferrersRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(50f64),
+                Some(1.0),
+                Some(50.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -1129,12 +989,7 @@ impl Validate for ListImageReferrersRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1163,8 +1018,8 @@ impl Validate for ListImagesRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -1172,12 +1027,7 @@ impl Validate for ListImagesRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1194,8 +1044,8 @@ impl Validate for ListPullTimeUpdateExclusionsRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(1000f64),
+                Some(1.0),
+                Some(1000.0),
             )?;
         }
         Ok(())
@@ -1207,8 +1057,8 @@ impl Validate for ListReplicationBackfillsRequest {
             check::range(
                 "maxResults",
                 check::AsF64::as_f64(value),
-                Some(1f64),
-                Some(50f64),
+                Some(1.0),
+                Some(50.0),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -1227,7 +1077,7 @@ impl Validate for PutAccountSettingRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("name", &self.name)?;
         if let Some(value) = &self.name {
-            check::length("name", check::Len::len(value), Some(1u64), Some(64u64))?;
+            check::length("name", check::Len::len(value), Some(1), Some(64))?;
         }
         check::required("value", &self.value)?;
         Ok(())
@@ -1240,24 +1090,19 @@ impl Validate for PutImageRequest {
             check::length(
                 "imageManifest",
                 check::Len::len(value),
-                Some(1u64),
-                Some(4194304u64),
+                Some(1),
+                Some(4194304),
             )?;
         }
         if let Some(value) = &self.image_tag {
-            check::length("imageTag", check::Len::len(value), Some(1u64), Some(300u64))?;
+            check::length("imageTag", check::Len::len(value), Some(1), Some(300))?;
         }
         if let Some(value) = &self.registry_id {
             check::pattern("registryId", value, &RE_REGISTRY_ID, "[0-9]{12}")?;
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1282,12 +1127,7 @@ impl Validate for PutImageScanningConfigurationRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1305,8 +1145,8 @@ impl Validate for PutImageTagMutabilityRequest {
             check::length(
                 "imageTagMutabilityExclusionFilters",
                 check::Len::len(value),
-                Some(1u64),
-                Some(5u64),
+                Some(1),
+                Some(5),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -1317,12 +1157,7 @@ impl Validate for PutImageTagMutabilityRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1340,8 +1175,8 @@ impl Validate for PutLifecyclePolicyRequest {
             check::length(
                 "lifecyclePolicyText",
                 check::Len::len(value),
-                Some(100u64),
-                Some(30720u64),
+                Some(100),
+                Some(30720),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -1349,12 +1184,7 @@ impl Validate for PutLifecyclePolicyRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1369,12 +1199,7 @@ impl Validate for PutRegistryPolicyRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("policyText", &self.policy_text)?;
         if let Some(value) = &self.policy_text {
-            check::length(
-                "policyText",
-                check::Len::len(value),
-                Some(0u64),
-                Some(10240u64),
-            )?;
+            check::length("policyText", check::Len::len(value), Some(0), Some(10240))?;
         }
         Ok(())
     }
@@ -1382,7 +1207,7 @@ impl Validate for PutRegistryPolicyRequest {
 impl Validate for PutRegistryScanningConfigurationRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.rules {
-            check::length("rules", check::Len::len(value), Some(0u64), Some(2u64))?;
+            check::length("rules", check::Len::len(value), Some(0), Some(2))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -1412,12 +1237,7 @@ impl Validate for RegisterPullTimeUpdateExclusionRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("principalArn", &self.principal_arn)?;
         if let Some(value) = &self.principal_arn {
-            check::length(
-                "principalArn",
-                check::Len::len(value),
-                Some(0u64),
-                Some(200u64),
-            )?;
+            check::length("principalArn", check::Len::len(value), Some(0), Some(200))?;
             check::pattern(
                 "principalArn",
                 value,
@@ -1435,8 +1255,8 @@ impl Validate for RegistryScanningRule {
             check::length(
                 "repositoryFilters",
                 check::Len::len(value),
-                Some(0u64),
-                Some(100u64),
+                Some(0),
+                Some(100),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -1450,7 +1270,7 @@ impl Validate for ReplicationConfiguration {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("rules", &self.rules)?;
         if let Some(value) = &self.rules {
-            check::length("rules", check::Len::len(value), Some(0u64), Some(25u64))?;
+            check::length("rules", check::Len::len(value), Some(0), Some(25))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -1462,7 +1282,7 @@ impl Validate for ReplicationDestination {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("region", &self.region)?;
         if let Some(value) = &self.region {
-            check::length("region", check::Len::len(value), Some(2u64), Some(25u64))?;
+            check::length("region", check::Len::len(value), Some(2), Some(25))?;
             check::pattern("region", value, &RE_REGION, "[0-9a-z-]{2,25}")?;
         }
         check::required("registryId", &self.registry_id)?;
@@ -1479,12 +1299,7 @@ impl Validate for ReplicationRule {
         }
         check::required("destinations", &self.destinations)?;
         if let Some(value) = &self.destinations {
-            check::length(
-                "destinations",
-                check::Len::len(value),
-                Some(0u64),
-                Some(100u64),
-            )?;
+            check::length("destinations", check::Len::len(value), Some(0), Some(100))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -1493,8 +1308,8 @@ impl Validate for ReplicationRule {
             check::length(
                 "repositoryFilters",
                 check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
+                Some(1),
+                Some(100),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -1507,7 +1322,7 @@ impl Validate for RepositoryFilter {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("filter", &self.filter)?;
         if let Some(value) = &self.filter {
-            check::length("filter", check::Len::len(value), Some(2u64), Some(256u64))?;
+            check::length("filter", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "filter",
                 value,
@@ -1523,7 +1338,7 @@ impl Validate for ScanningRepositoryFilter {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("filter", &self.filter)?;
         if let Some(value) = &self.filter {
-            check::length("filter", check::Len::len(value), Some(1u64), Some(255u64))?;
+            check::length("filter", check::Len::len(value), Some(1), Some(255))?;
             check::pattern(
                 "filter",
                 value,
@@ -1539,24 +1354,14 @@ impl Validate for SetRepositoryPolicyRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("policyText", &self.policy_text)?;
         if let Some(value) = &self.policy_text {
-            check::length(
-                "policyText",
-                check::Len::len(value),
-                Some(0u64),
-                Some(10240u64),
-            )?;
+            check::length("policyText", check::Len::len(value), Some(0), Some(10240))?;
         }
         if let Some(value) = &self.registry_id {
             check::pattern("registryId", value, &RE_REGISTRY_ID, "[0-9]{12}")?;
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1571,7 +1376,7 @@ impl Validate for SigningConfiguration {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("rules", &self.rules)?;
         if let Some(value) = &self.rules {
-            check::length("rules", check::Len::len(value), Some(0u64), Some(10u64))?;
+            check::length("rules", check::Len::len(value), Some(0), Some(10))?;
             for item in value.iter() {
                 item.validate()?;
             }
@@ -1583,7 +1388,7 @@ impl Validate for SigningRepositoryFilter {
     fn validate(&self) -> Result<(), ValidationError> {
         check::required("filter", &self.filter)?;
         if let Some(value) = &self.filter {
-            check::length("filter", check::Len::len(value), Some(1u64), Some(256u64))?;
+            check::length("filter", check::Len::len(value), Some(1), Some(256))?;
             check::pattern(
                 "filter",
                 value,
@@ -1601,8 +1406,8 @@ impl Validate for SigningRule {
             check::length(
                 "repositoryFilters",
                 check::Len::len(value),
-                Some(1u64),
-                Some(100u64),
+                Some(1),
+                Some(100),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -1613,8 +1418,8 @@ impl Validate for SigningRule {
             check::length(
                 "signingProfileArn",
                 check::Len::len(value),
-                Some(0u64),
-                Some(200u64),
+                Some(0),
+                Some(200),
             )?;
             check::pattern(
                 "signingProfileArn",
@@ -1637,12 +1442,7 @@ impl Validate for StartImageScanRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1659,8 +1459,8 @@ impl Validate for StartLifecyclePolicyPreviewRequest {
             check::length(
                 "lifecyclePolicyText",
                 check::Len::len(value),
-                Some(100u64),
-                Some(30720u64),
+                Some(100),
+                Some(30720),
             )?;
         }
         if let Some(value) = &self.registry_id {
@@ -1668,12 +1468,7 @@ impl Validate for StartLifecyclePolicyPreviewRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1756,12 +1551,7 @@ impl Validate for UpdateImageStorageClassRequest {
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1776,12 +1566,7 @@ impl Validate for UpdateImageStorageClassRequest {
 impl Validate for UpdatePullThroughCacheRuleRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.credential_arn {
-            check::length(
-                "credentialArn",
-                check::Len::len(value),
-                Some(50u64),
-                Some(612u64),
-            )?;
+            check::length("credentialArn", check::Len::len(value), Some(50), Some(612))?;
             check::pattern(
                 "credentialArn",
                 value,
@@ -1790,20 +1575,15 @@ impl Validate for UpdatePullThroughCacheRuleRequest {
             )?;
         }
         if let Some(value) = &self.custom_role_arn {
-            check::length(
-                "customRoleArn",
-                check::Len::len(value),
-                Some(0u64),
-                Some(2048u64),
-            )?;
+            check::length("customRoleArn", check::Len::len(value), Some(0), Some(2048))?;
         }
         check::required("ecrRepositoryPrefix", &self.ecr_repository_prefix)?;
         if let Some(value) = &self.ecr_repository_prefix {
             check::length(
                 "ecrRepositoryPrefix",
                 check::Len::len(value),
-                Some(2u64),
-                Some(30u64),
+                Some(2),
+                Some(30),
             )?;
             check::pattern(
                 "ecrRepositoryPrefix",
@@ -1821,20 +1601,10 @@ impl Validate for UpdatePullThroughCacheRuleRequest {
 impl Validate for UpdateRepositoryCreationTemplateRequest {
     fn validate(&self) -> Result<(), ValidationError> {
         if let Some(value) = &self.custom_role_arn {
-            check::length(
-                "customRoleArn",
-                check::Len::len(value),
-                Some(0u64),
-                Some(2048u64),
-            )?;
+            check::length("customRoleArn", check::Len::len(value), Some(0), Some(2048))?;
         }
         if let Some(value) = &self.description {
-            check::length(
-                "description",
-                check::Len::len(value),
-                Some(0u64),
-                Some(256u64),
-            )?;
+            check::length("description", check::Len::len(value), Some(0), Some(256))?;
         }
         if let Some(value) = &self.encryption_configuration {
             value.validate()?;
@@ -1843,8 +1613,8 @@ impl Validate for UpdateRepositoryCreationTemplateRequest {
             check::length(
                 "imageTagMutabilityExclusionFilters",
                 check::Len::len(value),
-                Some(1u64),
-                Some(5u64),
+                Some(1),
+                Some(5),
             )?;
             for item in value.iter() {
                 item.validate()?;
@@ -1854,13 +1624,13 @@ impl Validate for UpdateRepositoryCreationTemplateRequest {
             check::length(
                 "lifecyclePolicy",
                 check::Len::len(value),
-                Some(0u64),
-                Some(30720u64),
+                Some(0),
+                Some(30720),
             )?;
         }
         check::required("prefix", &self.prefix)?;
         if let Some(value) = &self.prefix {
-            check::length("prefix", check::Len::len(value), Some(1u64), Some(256u64))?;
+            check::length("prefix", check::Len::len(value), Some(1), Some(256))?;
             check::pattern(
                 "prefix",
                 value,
@@ -1872,8 +1642,8 @@ impl Validate for UpdateRepositoryCreationTemplateRequest {
             check::length(
                 "repositoryPolicy",
                 check::Len::len(value),
-                Some(0u64),
-                Some(10240u64),
+                Some(0),
+                Some(10240),
             )?;
         }
         if let Some(value) = &self.resource_tags {
@@ -1891,34 +1661,24 @@ impl Validate for UploadLayerPartRequest {
             check::length(
                 "layerPartBlob",
                 check::Len::len(value),
-                Some(0u64),
-                Some(20971520u64),
+                Some(0),
+                Some(20971520),
             )?;
         }
         check::required("partFirstByte", &self.part_first_byte)?;
         if let Some(value) = &self.part_first_byte {
-            check::range(
-                "partFirstByte",
-                check::AsF64::as_f64(value),
-                Some(0f64),
-                None,
-            )?;
+            check::range("partFirstByte", check::AsF64::as_f64(value), Some(0.0), None)?;
         }
         check::required("partLastByte", &self.part_last_byte)?;
         if let Some(value) = &self.part_last_byte {
-            check::range("partLastByte", check::AsF64::as_f64(value), Some(0f64), None)?;
+            check::range("partLastByte", check::AsF64::as_f64(value), Some(0.0), None)?;
         }
         if let Some(value) = &self.registry_id {
             check::pattern("registryId", value, &RE_REGISTRY_ID, "[0-9]{12}")?;
         }
         check::required("repositoryName", &self.repository_name)?;
         if let Some(value) = &self.repository_name {
-            check::length(
-                "repositoryName",
-                check::Len::len(value),
-                Some(2u64),
-                Some(256u64),
-            )?;
+            check::length("repositoryName", check::Len::len(value), Some(2), Some(256))?;
             check::pattern(
                 "repositoryName",
                 value,
@@ -1945,8 +1705,8 @@ impl Validate for ValidatePullThroughCacheRuleRequest {
             check::length(
                 "ecrRepositoryPrefix",
                 check::Len::len(value),
-                Some(2u64),
-                Some(30u64),
+                Some(2),
+                Some(30),
             )?;
             check::pattern(
                 "ecrRepositoryPrefix",
