@@ -3,7 +3,7 @@
 //! shrunk, minimal sequence.
 //!
 //! Split as in firezone's tunnel tests: [`reference`] (the model), [`sut`] (berth, in-process
-//! or over HTTP), [`transitions`], [`strategies`], [`assertions`]; [`fixtures`] is the fixed
+//! or over HTTP, reached through [`target`]), [`transitions`], [`strategies`], [`assertions`]; [`fixtures`] is the fixed
 //! world of names and bytes the sequences draw from.
 
 pub mod assertions;
@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod reference;
 pub mod strategies;
 pub mod sut;
+pub mod target;
 pub mod transitions;
 
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};

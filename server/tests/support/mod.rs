@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod images;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -191,4 +193,12 @@ pub async fn oci_error_code(response: reqwest::Response) -> (u16, String, String
 /// sha256 digest string of bytes.
 pub fn digest_of(bytes: &[u8]) -> String {
     berth_handlers::digest::Digest::of(bytes).to_string()
+}
+
+/// The error code and message of a failed aws-sdk-ecr call.
+pub fn code_and_message<E: aws_sdk_ecr::error::ProvideErrorMetadata>(err: E) -> (String, String) {
+    (
+        err.code().unwrap_or("<none>").to_string(),
+        err.message().unwrap_or("<none>").to_string(),
+    )
 }

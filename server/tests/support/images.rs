@@ -1,0 +1,70 @@
+//! Test images pushed over /v2: manifests, indexes, blob uploads, and a berth with the
+//! repositories `app` and `other`, for the error and durability tests.
+
+use super::{default_client, digest_of, registry_password, Berth, RawRegistry};
+use reqwest::Method;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+pub fn manifest(config: &str, layer: &str) -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":5}}]}}"#
+    )
+}
+
+pub fn index(children: &[&str]) -> String {
+    let list: Vec<String> = children
+        .iter()
+        .map(|c| format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{c}","size":300}}"#))
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        list.join(",")
+    )
+}
+
+pub async fn upload(raw: &RawRegistry, repo: &str, data: &[u8]) -> String {
+    let digest = digest_of(data);
+    let r = raw
+        .request(
+            Method::POST,
+            &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+        )
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    digest
+}
+
+pub async fn put_manifest(
+    raw: &RawRegistry,
+    repo: &str,
+    reference: &str,
+    body: &str,
+    media_type: &str,
+) -> reqwest::Response {
+    raw.request(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
+        .header("Content-Type", media_type)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn setup() -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client, RawRegistry) {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    for r in ["app", "other"] {
+        ecr.create_repository()
+            .repository_name(r)
+            .send()
+            .await
+            .unwrap();
+    }
+    let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
+    (dir, berth, ecr, raw)
+}
