@@ -184,3 +184,165 @@ impl<E: ModeledError> From<RegistryError> for OperationError<E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text() -> String {
+        "text".into()
+    }
+
+    /// Each registry error and the ECR error shape it is answered with on the AWS JSON face.
+    #[test]
+    fn every_registry_error_has_its_ecr_type() {
+        let table: Vec<(RegistryError, &str)> = vec![
+            (
+                RegistryError::RepositoryNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryNotFoundException",
+            ),
+            (
+                RegistryError::RepositoryAlreadyExists {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryAlreadyExistsException",
+            ),
+            (
+                RegistryError::RepositoryNotEmpty {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryNotEmptyException",
+            ),
+            (
+                RegistryError::RepositoryPolicyNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryPolicyNotFoundException",
+            ),
+            (
+                RegistryError::ImageTagImmutable {
+                    tag: text(),
+                    repository: text(),
+                    same_digest: true,
+                },
+                "ImageTagAlreadyExistsException",
+            ),
+            (
+                RegistryError::LayersNotFound {
+                    digests: vec![text()],
+                    repository: text(),
+                    registry: text(),
+                },
+                "LayersNotFoundException",
+            ),
+            (
+                RegistryError::ReferencedImagesNotFound {
+                    digests: vec![text()],
+                    repository: text(),
+                    registry: text(),
+                },
+                "ReferencedImagesNotFoundException",
+            ),
+            (
+                RegistryError::ImageReferencedByManifestList { parents: vec![] },
+                "InvalidParameterException",
+            ),
+            (RegistryError::ImageNotFound, "ImageNotFoundException"),
+            (
+                RegistryError::LayersNotFoundText(text()),
+                "LayersNotFoundException",
+            ),
+            (
+                RegistryError::ImageNotFoundById(text()),
+                "ImageNotFoundException",
+            ),
+            (
+                RegistryError::ImageAlreadyExists {
+                    digest: text(),
+                    tag: text(),
+                    repository: text(),
+                    registry: text(),
+                },
+                "ImageAlreadyExistsException",
+            ),
+            (
+                RegistryError::ImageDigestDoesNotMatch(text()),
+                "ImageDigestDoesNotMatchException",
+            ),
+            (
+                RegistryError::BlobUnknown { digest: text() },
+                "LayersNotFoundException",
+            ),
+            (
+                RegistryError::UploadUnknown { id: text() },
+                "UploadNotFoundException",
+            ),
+            (
+                RegistryError::DigestInvalid(text()),
+                "InvalidLayerException",
+            ),
+            (RegistryError::SizeInvalid(text()), "InvalidLayerException"),
+            (
+                RegistryError::RangeInvalid { size: 1 },
+                "InvalidLayerPartException",
+            ),
+            (
+                RegistryError::ManifestInvalid(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::ManifestTooLarge { limit: 1 },
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::TagInvalid(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::NameInvalid(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::Unsupported(text()),
+                "InvalidParameterException",
+            ),
+            (RegistryError::InvalidLayer(text()), "InvalidLayerException"),
+            (
+                RegistryError::InvalidLayerPart(text()),
+                "InvalidLayerPartException",
+            ),
+            (
+                RegistryError::LayerAlreadyExists(text()),
+                "LayerAlreadyExistsException",
+            ),
+            (
+                RegistryError::LayerPartTooSmall(text()),
+                "LayerPartTooSmallException",
+            ),
+            (RegistryError::EmptyUpload(text()), "EmptyUploadException"),
+            (
+                RegistryError::UploadNotFound(text()),
+                "UploadNotFoundException",
+            ),
+            (
+                RegistryError::InvalidParameter(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::InvalidTagParameter(text()),
+                "InvalidTagParameterException",
+            ),
+            (RegistryError::TooManyTags(text()), "TooManyTagsException"),
+            (RegistryError::Internal(text()), "ServerException"),
+        ];
+        for (error, expected) in table {
+            assert_eq!(error.type_name(), expected, "{error:?}");
+        }
+    }
+}
