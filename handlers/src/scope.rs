@@ -12,10 +12,12 @@ impl AccountId {
             .then(|| AccountId(text.to_string()))
     }
 
+    /// The digits, for messages and keys.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The digits, where a registry id is kept as text.
     pub fn into_string(self) -> String {
         self.0
     }
