@@ -102,6 +102,9 @@ pub struct Upload {
 /// Upload sessions older than this are gone once the expiry job has run (README).
 pub const UPLOAD_LIFETIME_SECS: u64 = 7 * 24 * 3600;
 
+/// A registry token is valid this long after GetAuthorizationToken (ECR's 12 hours).
+pub const TOKEN_LIFETIME_SECS: u64 = 12 * 3600;
+
 /// The whole registry as the model sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Model {
@@ -211,7 +214,13 @@ impl Model {
                         u.open = false;
                     }
                 }
-                Expected::Nothing
+                // The client logged in at the previous tick (or the start); its token is
+                // probed before it logs in again.
+                if *seconds > TOKEN_LIFETIME_SECS {
+                    Expected::oci(401, "DENIED")
+                } else {
+                    Expected::ok(200)
+                }
             }
             Transition::UnderReads { writes } => {
                 Expected::Each(writes.iter().map(|w| self.step(w)).collect())

@@ -109,8 +109,9 @@ impl Sut {
             .expect("the token is base64");
     }
 
-    /// Moves berth's clock forward and runs its background jobs now, then logs in again.
-    fn tick(&mut self, seconds: u64) {
+    /// Moves berth's clock forward and runs its background jobs now; returns what `/v2/`
+    /// answers the token of the last login, then logs in again.
+    fn tick(&mut self, seconds: u64) -> Answer {
         match &self.target {
             Target::InProcess(state) => {
                 self.clock.advance(seconds as f64);
@@ -135,7 +136,9 @@ impl Sut {
                 assert_eq!(ran.status, 200, "running the upload expiry job");
             }
         }
+        let probe = self.registry(Method::GET, "/v2/", &[], Vec::new());
         self.log_in();
+        probe
     }
 
     fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
@@ -212,10 +215,7 @@ impl Sut {
                 self.restart();
                 return None;
             }
-            Transition::Tick { seconds } => {
-                self.tick(*seconds);
-                return None;
-            }
+            Transition::Tick { seconds } => self.tick(*seconds),
             Transition::UnderReads { .. } => {
                 unreachable!("UnderReads makes several requests: perform_step runs it")
             }

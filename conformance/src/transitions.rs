@@ -108,7 +108,8 @@ pub enum Transition {
     },
     Restart,
     /// Time passes: berth's clock moves forward by `seconds` and its background jobs run
-    /// now (as `--admin-api` does); the client then logs in again, as after a long pause.
+    /// now (as `--admin-api` does); the client's token is probed on `/v2/` (expired after
+    /// 12 hours), then it logs in again, as after a long pause.
     Tick {
         seconds: u64,
     },
