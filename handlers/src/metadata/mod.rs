@@ -79,3 +79,74 @@ impl MetadataStore {
         self.pool.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures::scope;
+
+    /// A database written before migration 0003 gets each image's config media type from
+    /// its stored bytes when the current code opens it.
+    #[tokio::test]
+    async fn an_older_database_gets_config_media_types_backfilled() {
+        let dir = tempfile::tempdir().unwrap();
+        let older = tempfile::tempdir().unwrap();
+        let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        for name in ["0001_repositories.sql", "0002_registry.sql"] {
+            std::fs::copy(migrations.join(name), older.path().join(name)).unwrap();
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join(DATABASE_FILE))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(older.path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO repositories (registry_id, region, name, created_at, image_tag_mutability, \
+             mutability_exclusion_filters, scan_on_push, encryption_type) \
+             VALUES ('000000000000', 'us-east-1', 'app', 1, 'MUTABLE', '[]', 0, 'AES256')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let image = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.example+json","digest":"sha256:00","size":2},"layers":[]}"#;
+        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+        for body in [&image[..], &index[..]] {
+            sqlx::query(
+                "INSERT INTO manifests (registry_id, region, repository, digest, media_type, body, \
+                 image_size, pushed_at) VALUES ('000000000000', 'us-east-1', 'app', ?, 'm', ?, 0, 1)",
+            )
+            .bind(crate::digest::Digest::of(body).as_str())
+            .bind(body)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+
+        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let page = store
+            .image_page(&scope(), "app", "", TagFilter::Any, 10)
+            .await
+            .unwrap();
+        let by_digest = |body: &[u8]| {
+            let digest = crate::digest::Digest::of(body);
+            page.iter()
+                .find(|i| i.digest == digest)
+                .map(|i| i.config_media_type.clone())
+        };
+        assert_eq!(
+            by_digest(image),
+            Some(Some("application/vnd.example+json".to_string()))
+        );
+        assert_eq!(by_digest(index), Some(None), "an index has no config");
+    }
+}
