@@ -21,6 +21,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/_berth/admin/jobs/{name}/run", post(run_job))
 }
 
+/// The most one call may move the clock: a century, far beyond any expiry berth knows.
+const MAX_ADVANCE_SECS: f64 = 100.0 * 365.0 * 86_400.0;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Advance {
@@ -55,6 +58,12 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Byt
         return refusal(
             StatusCode::BAD_REQUEST,
             "seconds must be a positive number: the clock never goes back".into(),
+        );
+    }
+    if advance.seconds > MAX_ADVANCE_SECS {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            format!("seconds must be at most {MAX_ADVANCE_SECS} (a century) per call"),
         );
     }
     let clock = state.registry.clock();

@@ -91,6 +91,7 @@ async fn the_admin_api_is_off_by_default_and_refuses_bad_requests() {
         r#"{"seconds":-5}"#,
         r#"{"seconds":"60"}"#,
         r#"{"seconds":60,"x":1}"#,
+        r#"{"seconds":1e300}"#,
     ] {
         let (status, answer) = admin(&on, "clock/advance", body).await;
         assert_eq!(status, 400, "{body}: {answer}");

@@ -14,7 +14,11 @@ impl EcrHandlers {
         caller: &Caller,
         input: GetAuthorizationTokenRequest,
     ) -> GetAuthorizationTokenResponse {
-        let expires_at = self.registry.clock().now_secs() + TOKEN_LIFETIME_SECS;
+        let expires_at = self
+            .registry
+            .clock()
+            .now_secs()
+            .saturating_add(TOKEN_LIFETIME_SECS);
         let accounts = input
             .registry_ids
             .unwrap_or_else(|| vec![caller.account_id.clone()]);

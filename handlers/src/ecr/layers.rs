@@ -230,7 +230,11 @@ impl EcrHandlers {
                 scope.registry_id
             )));
         }
-        let expires = self.registry.clock().now_secs() + DOWNLOAD_URL_LIFETIME_SECS;
+        let expires = self
+            .registry
+            .clock()
+            .now_secs()
+            .saturating_add(DOWNLOAD_URL_LIFETIME_SECS);
         let token = crate::download::DownloadGrant {
             scope: scope.clone(),
             repository: repository.to_string(),

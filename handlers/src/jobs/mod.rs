@@ -72,11 +72,15 @@ impl JobRunner {
         self.entries.iter().map(|e| e.job.name()).collect()
     }
 
-    /// Starts one periodic task per job (the first run comes after one interval).
+    /// Starts one periodic task per job (the first run comes after one interval); a second
+    /// call does nothing.
     pub fn start(&self) {
         let Ok(mut tasks) = self.tasks.lock() else {
             return;
         };
+        if !tasks.is_empty() {
+            return;
+        }
         for entry in &self.entries {
             let entry = entry.clone();
             let mut stop = self.stop.subscribe();
