@@ -34,8 +34,8 @@ pub struct Sut {
     /// Repository names carry this prefix, so remote runs do not see each other.
     prefix: String,
     uploads: Vec<OpenUpload>,
-    /// berth's clock, kept across in-process restarts (remote runs move theirs through
-    /// the admin API).
+    /// berth's clock, kept across in-process restarts (both targets move it through the
+    /// admin API).
     clock: Clock,
 }
 
@@ -47,7 +47,10 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 async fn open_in_process(dir: &std::path::Path, clock: Clock) -> Arc<AppState> {
-    let options = berth_server::config::ServeOptions::defaults();
+    let options = berth_server::config::ServeOptions {
+        admin_api: true,
+        ..berth_server::config::ServeOptions::defaults()
+    };
     berth_server::open_state(&options, dir, "localhost".into(), clock)
         .await
         .expect("berth opens its data dir")
@@ -109,33 +112,23 @@ impl Sut {
             .expect("the token is base64");
     }
 
-    /// Moves berth's clock forward and runs its background jobs now; returns what `/v2/`
-    /// answers the token of the last login, then logs in again.
+    /// Moves berth's clock forward and runs its background jobs now, through the admin API
+    /// on both targets; returns what `/v2/` answers the token of the last login, then logs
+    /// in again.
     fn tick(&mut self, seconds: u64) -> Answer {
-        match &self.target {
-            Target::InProcess(state) => {
-                self.clock.advance(seconds as f64);
-                for job in state.jobs.names() {
-                    let ran = self.runtime.block_on(state.jobs.run_now(job));
-                    assert!(matches!(ran, Some(Ok(_))), "job {job}: {ran:?}");
-                }
-            }
-            Target::Remote { .. } => {
-                let body = format!(r#"{{"seconds":{seconds}}}"#).into_bytes();
-                let moved = self.send(Method::POST, "/_berth/admin/clock/advance", &[], body);
-                assert_eq!(
-                    moved.status, 200,
-                    "moving the clock needs berth started with --admin-api"
-                );
-                let ran = self.send(
-                    Method::POST,
-                    "/_berth/admin/jobs/upload-expiry/run",
-                    &[],
-                    Vec::new(),
-                );
-                assert_eq!(ran.status, 200, "running the upload expiry job");
-            }
-        }
+        let body = format!(r#"{{"seconds":{seconds}}}"#).into_bytes();
+        let moved = self.send(Method::POST, "/_berth/admin/clock/advance", &[], body);
+        assert_eq!(
+            moved.status, 200,
+            "moving the clock needs berth started with --admin-api"
+        );
+        let ran = self.send(
+            Method::POST,
+            "/_berth/admin/jobs/upload-expiry/run",
+            &[],
+            Vec::new(),
+        );
+        assert_eq!(ran.status, 200, "running the upload expiry job");
         let probe = self.registry(Method::GET, "/v2/", &[], Vec::new());
         self.log_in();
         probe

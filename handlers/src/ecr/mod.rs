@@ -47,13 +47,6 @@ impl EcrHandlers {
     }
 }
 
-impl EcrHandlers {
-    /// Seconds since the epoch, from the registry's clock.
-    pub(crate) fn now(&self) -> f64 {
-        self.registry.clock().now()
-    }
-}
-
 /// A member the generated validation already required; refusing it again keeps the
 /// handlers panic-free without trusting that.
 pub(crate) fn required<T>(value: Option<T>, member: &str) -> Result<T, RegistryError> {

@@ -53,7 +53,7 @@ impl EcrHandlers {
         let tags = resource_tags(input.tags.unwrap_or_default())?;
         let record = RepositoryRecord {
             name,
-            created_at: self.now(),
+            created_at: self.registry.clock().now(),
             image_tag_mutability: mutability,
             exclusion_filters: filters,
             scan_on_push: input

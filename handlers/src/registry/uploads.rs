@@ -176,9 +176,7 @@ impl Registry {
         kind: UploadKind,
     ) -> Result<(), RegistryError> {
         self.session(scope, repository, id, kind).await?;
-        let cursor = self.cursor(id);
-        let _held = cursor.lock().await;
-        self.close_session(id).await
+        self.close_when_idle(id).await
     }
 
     /// Removes every session created before `cutoff` (epoch seconds), with its file;
@@ -186,11 +184,16 @@ impl Registry {
     pub async fn expire_uploads(&self, cutoff: f64) -> Result<usize, RegistryError> {
         let ids = self.store.uploads_created_before(cutoff).await?;
         for id in &ids {
-            let cursor = self.cursor(id);
-            let _held = cursor.lock().await;
-            self.close_session(id).await?;
+            self.close_when_idle(id).await?;
         }
         Ok(ids.len())
+    }
+
+    /// Closes a session once no request is writing to it.
+    async fn close_when_idle(&self, id: &str) -> Result<(), RegistryError> {
+        let cursor = self.cursor(id);
+        let _held = cursor.lock().await;
+        self.close_session(id).await
     }
 
     async fn close_session(&self, id: &str) -> Result<(), RegistryError> {
