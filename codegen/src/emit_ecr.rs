@@ -1,15 +1,19 @@
 //! Emits the ECR part of generated/: types, errors, validation, the service trait and dispatcher.
 
+use crate::emit_wire::{is_required, twinned};
 use crate::ir::{Api, Constraint, EnumDef, MemberDef, Structure, Ty, TyKind};
 use crate::names::{const_ident, snake_ident, type_ident, variant_name};
-use crate::smithy::ModelError;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `ecr/types.rs`: every non-error structure and every enum.
 pub fn types(api: &Api) -> TokenStream {
-    let structs = api.structures.iter().map(structure);
+    let twins = twinned(api);
+    let structs = api
+        .structures
+        .iter()
+        .map(|s| structure(s, twins.contains(&s.name), &twins));
     let enums = api.enums.iter().map(enumeration);
     quote! {
         use crate::runtime::{Blob, Timestamp};
@@ -22,7 +26,10 @@ pub fn types(api: &Api) -> TokenStream {
 
 /// `ecr/errors.rs`: the error structures and one error enum per operation.
 pub fn errors(api: &Api) -> TokenStream {
-    let structs = api.errors.iter().map(structure);
+    let structs = api
+        .errors
+        .iter()
+        .map(|s| structure(s, false, &BTreeSet::new()));
     let faults: BTreeMap<&str, bool> = api
         .errors
         .iter()
@@ -87,7 +94,9 @@ pub fn errors(api: &Api) -> TokenStream {
     }
 }
 
-fn structure(s: &Structure) -> TokenStream {
+/// A structure. `plain` (the `types` form of a structure with a wire twin) makes its
+/// required members plain fields; otherwise every member without a default is optional.
+pub(crate) fn structure(s: &Structure, plain: bool, twins: &BTreeSet<String>) -> TokenStream {
     let name = type_ident(&s.name);
     let doc = doc_attr(s.doc.as_deref());
     let fields = s.members.iter().map(|m| {
@@ -97,6 +106,8 @@ fn structure(s: &Structure) -> TokenStream {
         let doc = doc_attr(m.doc.as_deref());
         if m.has_default {
             quote! { #doc #[serde(rename = #wire, default)] pub #field: #ty, }
+        } else if plain && is_required(m) {
+            quote! { #doc #[serde(rename = #wire)] pub #field: #ty, }
         } else {
             quote! {
                 #doc
@@ -105,10 +116,31 @@ fn structure(s: &Structure) -> TokenStream {
             }
         }
     });
+    let default = if plain
+        && !s
+            .members
+            .iter()
+            .filter(|m| is_required(m))
+            .all(|m| has_default_value(&m.ty, twins))
+    {
+        quote!()
+    } else {
+        quote!(Default,)
+    };
     quote! {
         #doc
-        #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, #default Serialize, Deserialize)]
         pub struct #name { #(#fields)* }
+    }
+}
+
+/// True when the plain form of `ty` has a `Default` (enums have none; nor has a twinned
+/// structure with a required enum).
+fn has_default_value(ty: &Ty, twins: &BTreeSet<String>) -> bool {
+    match &ty.kind {
+        TyKind::Enum(_) => false,
+        TyKind::Struct(n) => !twins.contains(n),
+        _ => true,
     }
 }
 
@@ -195,7 +227,7 @@ pub fn validation(api: &Api) -> TokenStream {
     });
     let forced = patterns.keys().map(|shape| pattern_static(shape));
     quote! {
-        use super::types::*;
+        use super::wire::*;
         use crate::runtime::{check, Validate, ValidationError};
         use regex::Regex;
         use std::sync::LazyLock;
@@ -316,128 +348,5 @@ fn opt_f64(v: Option<f64>) -> TokenStream {
             quote!(Some(#v))
         }
         None => quote!(None),
-    }
-}
-
-/// `ecr/service.rs`: the operation list, the service trait and the dispatcher.
-pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
-    let mut seen = BTreeSet::new();
-    for op in &api.operations {
-        let e = format!("{}Error", op.name);
-        if api
-            .structures
-            .iter()
-            .chain(&api.errors)
-            .any(|s| s.name == e)
-            || !seen.insert(e.clone())
-        {
-            return Err(ModelError(format!(
-                "operation error enum {e} clashes with a shape name"
-            )));
-        }
-    }
-    let service_name = &api.service_name;
-    let count = Literal::usize_unsuffixed(api.operations.len());
-    let OperationIdents {
-        ops,
-        methods,
-        inputs,
-        outputs,
-        errors,
-    } = OperationIdents::of(api);
-    let names: Vec<_> = api.operations.iter().map(|o| o.name.as_str()).collect();
-    let docs: Vec<_> = api
-        .operations
-        .iter()
-        .map(|o| doc_attr(o.doc.as_deref()))
-        .collect();
-    Ok(quote! {
-        use super::errors::*;
-        use super::types::*;
-        use crate::runtime::{self, OperationError, Validate, WireError};
-        use std::future::Future;
-
-        /// The service name: `X-Amz-Target` is `<SERVICE_NAME>.<Operation>`.
-        pub const SERVICE_NAME: &str = #service_name;
-
-        /// Every operation of the model.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Operation { #( #docs #ops, )* }
-
-        impl Operation {
-            /// All operations, sorted by name.
-            pub const ALL: [Operation; #count] = [ #( Operation::#ops, )* ];
-            /// The operation's name as in the model.
-            pub fn name(self) -> &'static str {
-                match self { #( Operation::#ops => #names, )* }
-            }
-            /// Reads an `X-Amz-Target` header value.
-            pub fn from_target(target: &str) -> Option<Self> {
-                let name = target.strip_prefix(SERVICE_NAME)?.strip_prefix('.')?;
-                match name { #( #names => Some(Operation::#ops), )* _ => None }
-            }
-        }
-
-        /// One method per operation; the hand-written handlers implement it.
-        pub trait EcrService: Send + Sync {
-            /// Who is calling: account, region, whatever the server resolved from the request.
-            type Context: Send + Sync;
-            #(
-                #docs
-                fn #methods(
-                    &self,
-                    cx: &Self::Context,
-                    input: #inputs,
-                ) -> impl Future<Output = Result<#outputs, OperationError<#errors>>> + Send;
-            )*
-        }
-
-        /// Parses and validates the JSON body for `operation`, calls the service, and
-        /// returns the JSON response body or the error to put on the wire.
-        pub async fn dispatch<S: EcrService>(
-            service: &S,
-            cx: &S::Context,
-            operation: Operation,
-            body: &[u8],
-        ) -> Result<Vec<u8>, WireError> {
-            match operation {
-                #(
-                    Operation::#ops => {
-                        let input: #inputs = runtime::parse_input(body)?;
-                        input.validate()?;
-                        let output = service
-                            .#methods(cx, input)
-                            .await
-                            .map_err(|e| e.into_wire(#names))?;
-                        runtime::write_output(&output)
-                    }
-                )*
-            }
-        }
-    })
-}
-
-/// The identifiers each operation needs, in operation order: variant, method, input,
-/// output and error types.
-pub(crate) struct OperationIdents {
-    pub ops: Vec<proc_macro2::Ident>,
-    pub methods: Vec<proc_macro2::Ident>,
-    pub inputs: Vec<proc_macro2::Ident>,
-    pub outputs: Vec<proc_macro2::Ident>,
-    pub errors: Vec<proc_macro2::Ident>,
-}
-
-impl OperationIdents {
-    pub(crate) fn of(api: &Api) -> Self {
-        let each = |f: &dyn Fn(&crate::ir::Operation) -> proc_macro2::Ident| {
-            api.operations.iter().map(f).collect()
-        };
-        OperationIdents {
-            ops: each(&|o| type_ident(&o.name)),
-            methods: each(&|o| snake_ident(&o.name)),
-            inputs: each(&|o| type_ident(&o.input)),
-            outputs: each(&|o| type_ident(&o.output)),
-            errors: each(&|o| type_ident(&format!("{}Error", o.name))),
-        }
     }
 }

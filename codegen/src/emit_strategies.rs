@@ -3,7 +3,7 @@
 //! and values that break exactly one, plus a service that implements no operation, so
 //! tests can see what validation alone answers.
 
-use crate::emit_ecr::OperationIdents;
+use crate::emit_service::OperationIdents;
 use crate::ir::{Api, Constraint, MemberDef, Structure, Ty, TyKind};
 use crate::names::{snake_ident, type_ident};
 use crate::smithy::ModelError;
@@ -367,13 +367,7 @@ pub fn strategies(api: &Api) -> Result<TokenStream, ModelError> {
     let per_structure = validated
         .iter()
         .map(|s| structure_strategies(s, &breakable));
-    let OperationIdents {
-        ops,
-        methods,
-        inputs,
-        outputs,
-        errors,
-    } = OperationIdents::of(api);
+    let OperationIdents { ops, .. } = OperationIdents::of(api);
     let valid_inputs: Vec<Ident> = api.operations.iter().map(|o| valid_fn(&o.input)).collect();
     let invalid_inputs: Vec<Ident> = api
         .operations
@@ -381,10 +375,9 @@ pub fn strategies(api: &Api) -> Result<TokenStream, ModelError> {
         .map(|o| invalid_fn(&o.input))
         .collect();
     Ok(quote! {
-        use super::errors::*;
-        use super::service::{EcrService, Operation};
-        use super::types::*;
-        use crate::runtime::OperationError;
+        use super::service::{EcrContext, Operation};
+        use super::wire::*;
+        use crate::runtime::NotImplemented;
         use proptest::prelude::*;
 
         /// The constraint an invalid value breaks: member (wire name) and kind
@@ -438,14 +431,15 @@ pub fn strategies(api: &Api) -> Result<TokenStream, ModelError> {
         /// Implements no operation: whatever reaches it passed parsing and validation.
         pub struct UnimplementedService;
 
-        impl EcrService for UnimplementedService {
+        impl EcrContext for UnimplementedService {
             type Context = ();
-            #(
-                async fn #methods(&self, _cx: &(), _input: #inputs) -> Result<#outputs, OperationError<#errors>> {
-                    Err(OperationError::NotImplemented)
-                }
-            )*
+            type Error = NotImplemented;
+            fn not_implemented(_operation: Operation) -> NotImplemented {
+                NotImplemented
+            }
         }
+
+        crate::ecr_not_implemented!(UnimplementedService => #(#ops),*);
     })
 }
 

@@ -6,7 +6,9 @@
 
 mod emit_ecr;
 mod emit_oci;
+mod emit_service;
 mod emit_strategies;
+mod emit_wire;
 pub mod ir;
 mod names;
 pub mod smithy;
@@ -91,8 +93,13 @@ pub fn generate(sources: &ModelSources) -> Result<Vec<GeneratedFile>, ModelError
         ),
         (
             "ecr/service.rs",
-            emit_ecr::service(&api)?,
-            "The ECR operations: the service trait and the X-Amz-Target dispatcher.",
+            emit_service::service(&api)?,
+            "The ECR operations: one trait per operation and the X-Amz-Target dispatcher.",
+        ),
+        (
+            "ecr/wire.rs",
+            emit_wire::wire(&api),
+            "ECR inputs as they arrive: required members still optional until validated.",
         ),
         (
             "ecr/strategies.rs",
@@ -132,6 +139,7 @@ fn ecr_mod_rs() -> proc_macro2::TokenStream {
         pub mod strategies;
         pub mod types;
         pub mod validate;
+        pub mod wire;
         pub use errors::*;
         pub use service::*;
         pub use types::*;

@@ -41,6 +41,11 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
+    /// A @required member that is missing.
+    pub fn required(member: &str) -> Self {
+        ValidationError { member: member.to_string(), constraint: "Member must not be null".to_string() }
+    }
+
     /// ECR's message: `Invalid parameter at '<member>' failed to satisfy constraint: '<constraint>'`.
     pub fn message(&self) -> String {
         format!(
@@ -69,7 +74,7 @@ pub mod check {
     pub fn required<T>(member: &str, value: &Option<T>) -> Result<(), ValidationError> {
         match value {
             Some(_) => Ok(()),
-            None => fail(member, "Member must not be null".to_string()),
+            None => Err(ValidationError::required(member)),
         }
     }
 
@@ -174,6 +179,23 @@ pub trait ModeledError: Sized {
     fn to_json(&self) -> serde_json::Value;
     /// Builds the declared error named `type_name` with `message`, if the operation has it.
     fn from_message(type_name: &str, message: String) -> Option<Self>;
+}
+
+/// A service's own error type: turned into the declared errors of whichever operation
+/// returned it (the dispatcher calls this once per failed request).
+pub trait DomainError {
+    /// The error as `E`, one operation's declared errors.
+    fn into_operation_error<E: ModeledError>(self) -> OperationError<E>;
+}
+
+/// The error of a service that does no operation: tests of validation alone use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotImplemented;
+
+impl DomainError for NotImplemented {
+    fn into_operation_error<E: ModeledError>(self) -> OperationError<E> {
+        OperationError::NotImplemented
+    }
 }
 
 /// What a handler can fail with: a declared error, an operation berth does not do yet,

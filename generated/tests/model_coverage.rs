@@ -59,12 +59,30 @@ fn every_operation_of_model_and_overlay_is_generated() {
 }
 
 #[test]
-fn service_trait_has_one_method_per_operation() {
+fn every_operation_has_one_trait_with_one_method_and_the_service_needs_each() {
     let source = read("generated/src/ecr/service.rs");
+    for op in Operation::ALL {
+        let header = format!("pub trait {}: EcrContext {{", op.name());
+        let start = source
+            .find(&header)
+            .unwrap_or_else(|| panic!("no trait for {}", op.name()));
+        let end = start + source[start..].find("\n}\n").expect("trait ends");
+        assert_eq!(
+            source[start..end].matches("    fn ").count(),
+            1,
+            "{}",
+            op.name()
+        );
+    }
     let start = source.find("pub trait EcrService").expect("trait present");
-    let end = start + source[start..].find("\n}\n").expect("trait ends");
-    let methods = source[start..end].matches("    fn ").count();
-    assert_eq!(methods, 62);
+    let end = start + source[start..].find('{').expect("bounds end");
+    let bounds: BTreeSet<&str> = source[start..end]
+        .split(['+', ':'])
+        .map(str::trim)
+        .collect();
+    for op in Operation::ALL {
+        assert!(bounds.contains(op.name()), "EcrService lacks {}", op.name());
+    }
 }
 
 /// Counts constraint traits the independent way: walk every structure an input reaches.

@@ -1,6 +1,6 @@
 //! The one error enum of the handler layer, and its mapping to each operation's errors.
 
-use berth_generated::runtime::{ModeledError, OperationError};
+use berth_generated::runtime::{DomainError, ModeledError, OperationError};
 
 /// What the registry core can fail with. The text of each variant is ECR's message.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +98,9 @@ pub enum RegistryError {
     InvalidTagParameter(String),
     #[error("{0}")]
     TooManyTags(String),
+    /// An ECR operation whose behaviour is not built yet.
+    #[error("not implemented")]
+    NotImplemented,
     /// berth's own fault (storage, I/O); answered as ServerException.
     #[error("{0}")]
     Internal(String),
@@ -150,6 +153,7 @@ impl RegistryError {
             | RegistryError::NameInvalid(_)
             | RegistryError::Unsupported(_) => "InvalidParameterException",
             RegistryError::Internal(_) => "ServerException",
+            RegistryError::NotImplemented => "NotImplementedException",
         }
     }
 }
@@ -168,11 +172,16 @@ impl From<sqlx::migrate::MigrateError> for RegistryError {
 
 /// Maps onto the operation's declared errors; an error the operation does not declare is
 /// a bug of ours and becomes ServerException.
-impl<E: ModeledError> From<RegistryError> for OperationError<E> {
-    fn from(e: RegistryError) -> Self {
-        if let RegistryError::Internal(detail) = e {
-            tracing::error!(%detail, "internal error");
-            return OperationError::Internal(detail);
+impl DomainError for RegistryError {
+    fn into_operation_error<E: ModeledError>(self) -> OperationError<E> {
+        let e = self;
+        match e {
+            RegistryError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                return OperationError::Internal(detail);
+            }
+            RegistryError::NotImplemented => return OperationError::NotImplemented,
+            _ => {}
         }
         let type_name = e.type_name();
         match E::from_message(type_name, e.to_string()) {

@@ -6,11 +6,7 @@ use berth_generated::ecr::{ImageTagMutability, ImageTagMutabilityExclusionFilter
 pub fn tag_is_immutable(mutability: &str, filters: &str, tag: &str) -> bool {
     let filters: Vec<ImageTagMutabilityExclusionFilter> =
         serde_json::from_str(filters).unwrap_or_default();
-    let excluded = filters.iter().any(|f| {
-        f.filter
-            .as_deref()
-            .is_some_and(|pattern| wildcard_match(pattern, tag))
-    });
+    let excluded = filters.iter().any(|f| wildcard_match(&f.filter, tag));
     match ImageTagMutability::from_wire(mutability) {
         Some(ImageTagMutability::Immutable) => true,
         Some(ImageTagMutability::ImmutableWithExclusion) => !excluded,

@@ -8,6 +8,7 @@ pub mod service;
 pub mod strategies;
 pub mod types;
 pub mod validate;
+pub mod wire;
 pub use errors::*;
 pub use service::*;
 pub use types::*;

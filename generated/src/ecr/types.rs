@@ -69,14 +69,14 @@ pub struct AwsEcrContainerImageDetails {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchCheckLayerAvailabilityRequest {
     /// The digests of the image layers to check.
-    #[serde(rename = "layerDigests", default, skip_serializing_if = "Option::is_none")]
-    pub layer_digests: Option<Vec<String>>,
+    #[serde(rename = "layerDigests")]
+    pub layer_digests: Vec<String>,
     /// The Amazon Web Services account ID associated with the registry that contains the image layers to check. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that is associated with the image layers to check.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchCheckLayerAvailabilityResponse {
@@ -91,14 +91,14 @@ pub struct BatchCheckLayerAvailabilityResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchDeleteImageRequest {
     /// A list of image ID references that correspond to images to delete. The format of the imageIds reference is imageTag=tag or imageDigest=digest.
-    #[serde(rename = "imageIds", default, skip_serializing_if = "Option::is_none")]
-    pub image_ids: Option<Vec<ImageIdentifier>>,
+    #[serde(rename = "imageIds")]
+    pub image_ids: Vec<ImageIdentifier>,
     /// The Amazon Web Services account ID associated with the registry that contains the image to delete. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The repository that contains the image to delete.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchDeleteImageResponse {
@@ -119,14 +119,14 @@ pub struct BatchGetImageRequest {
     )]
     pub accepted_media_types: Option<Vec<String>>,
     /// A list of image ID references that correspond to images to describe. The format of the imageIds reference is imageTag=tag or imageDigest=digest.
-    #[serde(rename = "imageIds", default, skip_serializing_if = "Option::is_none")]
-    pub image_ids: Option<Vec<ImageIdentifier>>,
+    #[serde(rename = "imageIds")]
+    pub image_ids: Vec<ImageIdentifier>,
     /// The Amazon Web Services account ID associated with the registry that contains the images to describe. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The repository that contains the images to describe.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchGetImageResponse {
@@ -140,12 +140,8 @@ pub struct BatchGetImageResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchGetRepositoryScanningConfigurationRequest {
     /// One or more repository names to get the scanning configuration for.
-    #[serde(
-        rename = "repositoryNames",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub repository_names: Option<Vec<String>>,
+    #[serde(rename = "repositoryNames")]
+    pub repository_names: Vec<String>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchGetRepositoryScanningConfigurationResponse {
@@ -163,17 +159,17 @@ pub struct BatchGetRepositoryScanningConfigurationResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CompleteLayerUploadRequest {
     /// The sha256 digest of the image layer.
-    #[serde(rename = "layerDigests", default, skip_serializing_if = "Option::is_none")]
-    pub layer_digests: Option<Vec<String>>,
+    #[serde(rename = "layerDigests")]
+    pub layer_digests: Vec<String>,
     /// The Amazon Web Services account ID associated with the registry to which to upload layers. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to associate with the image layer.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
     /// The upload ID from a previous InitiateLayerUpload operation to associate with the image layer.
-    #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
-    pub upload_id: Option<String>,
+    #[serde(rename = "uploadId")]
+    pub upload_id: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CompleteLayerUploadResponse {
@@ -199,12 +195,8 @@ pub struct CreatePullThroughCacheRuleRequest {
     #[serde(rename = "customRoleArn", default, skip_serializing_if = "Option::is_none")]
     pub custom_role_arn: Option<String>,
     /// The repository name prefix to use when caching images from the source registry. There is always an assumed / applied to the end of the prefix.
-    #[serde(
-        rename = "ecrRepositoryPrefix",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ecr_repository_prefix: Option<String>,
+    #[serde(rename = "ecrRepositoryPrefix")]
+    pub ecr_repository_prefix: String,
     /// The Amazon Web Services account ID associated with the registry to create the pull through cache rule for. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
@@ -216,12 +208,8 @@ pub struct CreatePullThroughCacheRuleRequest {
     )]
     pub upstream_registry: Option<UpstreamRegistry>,
     /// The registry URL of the upstream public registry to use as the source for the pull through cache rule. The following is the syntax to use for each supported upstream registry.
-    #[serde(
-        rename = "upstreamRegistryUrl",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub upstream_registry_url: Option<String>,
+    #[serde(rename = "upstreamRegistryUrl")]
+    pub upstream_registry_url: String,
     /// The repository name prefix of the upstream registry to match with the upstream repository name. When this field isn't specified, Amazon ECR will use the ROOT.
     #[serde(
         rename = "upstreamRepositoryPrefix",
@@ -276,8 +264,8 @@ pub struct CreatePullThroughCacheRuleResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CreateRepositoryCreationTemplateRequest {
     /// A list of enumerable strings representing the Amazon ECR repository creation scenarios that this template will apply towards. The supported scenarios are PULL_THROUGH_CACHE, REPLICATION, and CREATE_ON_PUSH
-    #[serde(rename = "appliedFor", default, skip_serializing_if = "Option::is_none")]
-    pub applied_for: Option<Vec<RCTAppliedFor>>,
+    #[serde(rename = "appliedFor")]
+    pub applied_for: Vec<RCTAppliedFor>,
     /// The ARN of the role to be assumed by Amazon ECR. This role must be in the same account as the registry that you are configuring.
     #[serde(rename = "customRoleArn", default, skip_serializing_if = "Option::is_none")]
     pub custom_role_arn: Option<String>,
@@ -317,8 +305,8 @@ pub struct CreateRepositoryCreationTemplateRequest {
     )]
     pub lifecycle_policy: Option<String>,
     /// The repository namespace prefix to associate with the template. All repositories created using this namespace prefix will have the settings defined in this template applied.
-    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
+    #[serde(rename = "prefix")]
+    pub prefix: String,
     /// The repository policy to apply to repositories created using the template. A repository policy is a permissions policy associated with a repository to control access permissions.
     #[serde(
         rename = "repositoryPolicy",
@@ -379,8 +367,8 @@ pub struct CreateRepositoryRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name to use for the repository. The repository name may be specified on its own (such as nginx-web-app) or it can be prepended with a namespace to group the repository into a category (such as project-a/nginx-web-app).
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
     /// The metadata that you apply to the repository to help you categorize and organize them. Each tag consists of a key and an optional value, both of which you define.
     #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
@@ -442,8 +430,8 @@ pub struct DeleteLifecyclePolicyRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteLifecyclePolicyResponse {
@@ -471,12 +459,8 @@ pub struct DeleteLifecyclePolicyResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeletePullThroughCacheRuleRequest {
     /// The Amazon ECR repository prefix associated with the pull through cache rule to delete.
-    #[serde(
-        rename = "ecrRepositoryPrefix",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ecr_repository_prefix: Option<String>,
+    #[serde(rename = "ecrRepositoryPrefix")]
+    pub ecr_repository_prefix: String,
     /// The Amazon Web Services account ID associated with the registry that contains the pull through cache rule. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
@@ -532,14 +516,14 @@ pub struct DeleteRegistryPolicyResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteReplication {
     /// Specifies whether delete replication is enabled. If set to true, the service replicates image deletions and image tag removals from the source registry to each replication destination.
-    #[serde(rename = "enabled", default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
+    #[serde(rename = "enabled")]
+    pub enabled: bool,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteRepositoryCreationTemplateRequest {
     /// The repository namespace prefix associated with the repository creation template.
-    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
+    #[serde(rename = "prefix")]
+    pub prefix: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteRepositoryCreationTemplateResponse {
@@ -560,8 +544,8 @@ pub struct DeleteRepositoryPolicyRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that is associated with the repository policy to delete.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteRepositoryPolicyResponse {
@@ -584,8 +568,8 @@ pub struct DeleteRepositoryRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to delete.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeleteRepositoryResponse {
@@ -611,8 +595,8 @@ pub struct DeleteSigningConfigurationResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeregisterPullTimeUpdateExclusionRequest {
     /// The ARN of the IAM principal to remove from the pull time update exclusion list.
-    #[serde(rename = "principalArn", default, skip_serializing_if = "Option::is_none")]
-    pub principal_arn: Option<String>,
+    #[serde(rename = "principalArn")]
+    pub principal_arn: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeregisterPullTimeUpdateExclusionResponse {
@@ -622,14 +606,14 @@ pub struct DeregisterPullTimeUpdateExclusionResponse {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImageReplicationStatusRequest {
-    #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<ImageIdentifier>,
+    #[serde(rename = "imageId")]
+    pub image_id: ImageIdentifier,
     /// The Amazon Web Services account ID associated with the registry. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that the image is in.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImageReplicationStatusResponse {
@@ -648,8 +632,8 @@ pub struct DescribeImageReplicationStatusResponse {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImageScanFindingsRequest {
-    #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<ImageIdentifier>,
+    #[serde(rename = "imageId")]
+    pub image_id: ImageIdentifier,
     /// The maximum number of image scan results returned by DescribeImageScanFindings in paginated output. When this parameter is used, DescribeImageScanFindings only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
     pub max_results: Option<i32>,
@@ -660,8 +644,8 @@ pub struct DescribeImageScanFindingsRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The repository for the image for which to describe the scan findings.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImageScanFindingsResponse {
@@ -694,14 +678,14 @@ pub struct DescribeImageScanFindingsResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImageSigningStatusRequest {
     /// An object containing identifying information for an image.
-    #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<ImageIdentifier>,
+    #[serde(rename = "imageId")]
+    pub image_id: ImageIdentifier,
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that contains the image.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImageSigningStatusResponse {
@@ -750,8 +734,8 @@ pub struct DescribeImagesRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The repository that contains the images to describe.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DescribeImagesResponse {
@@ -821,12 +805,8 @@ pub struct DescribeReplicationBackfillResultsRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The ID of the replication backfill to describe.
-    #[serde(
-        rename = "replicationBackfillId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub replication_backfill_id: Option<String>,
+    #[serde(rename = "replicationBackfillId")]
+    pub replication_backfill_id: String,
     /// The status used to filter the returned results. Each result has a status of COMPLETE or FAILED.
     #[serde(
         rename = "resultStatusFilter",
@@ -929,21 +909,21 @@ pub struct DescribeRepositoryCreationTemplatesResponse {
     pub repository_creation_templates: Option<Vec<RepositoryCreationTemplate>>,
 }
 /// The encryption configuration for the repository. This determines how the contents of your repository are encrypted at rest.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncryptionConfiguration {
     /// The encryption type to use. If you use the KMS encryption type, the contents of the repository will be encrypted using server-side encryption with Key Management Service key stored in KMS.
-    #[serde(rename = "encryptionType", default, skip_serializing_if = "Option::is_none")]
-    pub encryption_type: Option<EncryptionType>,
+    #[serde(rename = "encryptionType")]
+    pub encryption_type: EncryptionType,
     /// If you use the KMS encryption type, specify the KMS key to use for encryption. The alias, key ID, or full ARN of the KMS key can be specified.
     #[serde(rename = "kmsKey", default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
 }
 /// The encryption configuration to associate with the repository creation template.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncryptionConfigurationForRepositoryCreationTemplate {
     /// The encryption type to use. If you use the KMS encryption type, the contents of the repository will be encrypted using server-side encryption with Key Management Service key stored in KMS.
-    #[serde(rename = "encryptionType", default, skip_serializing_if = "Option::is_none")]
-    pub encryption_type: Option<EncryptionType>,
+    #[serde(rename = "encryptionType")]
+    pub encryption_type: EncryptionType,
     /// If you use the KMS encryption type, specify the KMS key to use for encryption. The full ARN of the KMS key must be specified.
     #[serde(rename = "kmsKey", default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
@@ -1018,8 +998,8 @@ pub struct EnhancedImageScanFinding {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetAccountSettingRequest {
     /// The name of the account setting, such as BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, or BLOB_MOUNTING.
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(rename = "name")]
+    pub name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetAccountSettingResponse {
@@ -1049,14 +1029,14 @@ pub struct GetAuthorizationTokenResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetDownloadUrlForLayerRequest {
     /// The digest of the image layer to download.
-    #[serde(rename = "layerDigest", default, skip_serializing_if = "Option::is_none")]
-    pub layer_digest: Option<String>,
+    #[serde(rename = "layerDigest")]
+    pub layer_digest: String,
     /// The Amazon Web Services account ID associated with the registry that contains the image layer to download. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that is associated with the image layer to download.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetDownloadUrlForLayerResponse {
@@ -1085,8 +1065,8 @@ pub struct GetLifecyclePolicyPreviewRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetLifecyclePolicyPreviewResponse {
@@ -1122,8 +1102,8 @@ pub struct GetLifecyclePolicyRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetLifecyclePolicyResponse {
@@ -1180,8 +1160,8 @@ pub struct GetRepositoryPolicyRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository with the policy to retrieve.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GetRepositoryPolicyResponse {
@@ -1492,14 +1472,14 @@ pub struct ImageSigningStatus {
     pub status: Option<SigningStatus>,
 }
 /// A filter that specifies which image tags should be excluded from the repository's image tag mutability setting.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageTagMutabilityExclusionFilter {
     /// The filter value used to match image tags for exclusion from mutability settings.
-    #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
+    #[serde(rename = "filter")]
+    pub filter: String,
     /// The type of filter to apply for excluding image tags from mutability settings.
-    #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
-    pub filter_type: Option<ImageTagMutabilityExclusionFilterType>,
+    #[serde(rename = "filterType")]
+    pub filter_type: ImageTagMutabilityExclusionFilterType,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct InitiateLayerUploadRequest {
@@ -1507,8 +1487,8 @@ pub struct InitiateLayerUploadRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to which you intend to upload layers.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct InitiateLayerUploadResponse {
@@ -1627,7 +1607,7 @@ pub struct ListImageReferrersFilter {
     #[serde(rename = "artifactTypes", default, skip_serializing_if = "Option::is_none")]
     pub artifact_types: Option<Vec<String>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListImageReferrersRequest {
     /// The filter key and value with which to filter your ListImageReferrers results. If no filter is specified, only artifacts with ACTIVE status are returned.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1642,11 +1622,11 @@ pub struct ListImageReferrersRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that contains the subject image.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
     /// An object containing the image digest of the subject image for which to retrieve associated artifacts.
-    #[serde(rename = "subjectId", default, skip_serializing_if = "Option::is_none")]
-    pub subject_id: Option<SubjectIdentifier>,
+    #[serde(rename = "subjectId")]
+    pub subject_id: SubjectIdentifier,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ListImageReferrersResponse {
@@ -1682,8 +1662,8 @@ pub struct ListImagesRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The repository with image IDs to be listed.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ListImagesResponse {
@@ -1743,8 +1723,8 @@ pub struct ListReplicationBackfillsResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ListTagsForResourceRequest {
     /// The Amazon Resource Name (ARN) that identifies the resource for which to list the tags. Currently, the only supported resource is an Amazon ECR repository.
-    #[serde(rename = "resourceArn", default, skip_serializing_if = "Option::is_none")]
-    pub resource_arn: Option<String>,
+    #[serde(rename = "resourceArn")]
+    pub resource_arn: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ListTagsForResourceResponse {
@@ -1856,11 +1836,11 @@ pub struct PullThroughCacheRule {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutAccountSettingRequest {
     /// The name of the account setting, such as BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, or BLOB_MOUNTING.
-    #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(rename = "name")]
+    pub name: String,
     /// Setting value that is specified. Valid value for basic scan type: AWS_NATIVE.
-    #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    #[serde(rename = "value")]
+    pub value: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutAccountSettingResponse {
@@ -1877,8 +1857,8 @@ pub struct PutImageRequest {
     #[serde(rename = "imageDigest", default, skip_serializing_if = "Option::is_none")]
     pub image_digest: Option<String>,
     /// The image manifest corresponding to the image to be uploaded.
-    #[serde(rename = "imageManifest", default, skip_serializing_if = "Option::is_none")]
-    pub image_manifest: Option<String>,
+    #[serde(rename = "imageManifest")]
+    pub image_manifest: String,
     /// The media type of the image manifest. If you push an image manifest that does not contain the mediaType field, you must specify the imageManifestMediaType in the request.
     #[serde(
         rename = "imageManifestMediaType",
@@ -1893,8 +1873,8 @@ pub struct PutImageRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository in which to put the image.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutImageResponse {
@@ -1905,18 +1885,14 @@ pub struct PutImageResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutImageScanningConfigurationRequest {
     /// The image scanning configuration for the repository. This setting determines whether images are scanned for known vulnerabilities after being pushed to the repository.
-    #[serde(
-        rename = "imageScanningConfiguration",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub image_scanning_configuration: Option<ImageScanningConfiguration>,
+    #[serde(rename = "imageScanningConfiguration")]
+    pub image_scanning_configuration: ImageScanningConfiguration,
     /// The Amazon Web Services account ID associated with the registry that contains the repository in which to update the image scanning configuration setting. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository in which to update the image scanning configuration setting.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutImageScanningConfigurationResponse {
@@ -1934,15 +1910,11 @@ pub struct PutImageScanningConfigurationResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PutImageTagMutabilityRequest {
     /// The tag mutability setting for the repository. If MUTABLE is specified, image tags can be overwritten.
-    #[serde(
-        rename = "imageTagMutability",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub image_tag_mutability: Option<ImageTagMutability>,
+    #[serde(rename = "imageTagMutability")]
+    pub image_tag_mutability: ImageTagMutability,
     /// A list of filters that specify which image tags should be excluded from the image tag mutability setting being applied.
     #[serde(
         rename = "imageTagMutabilityExclusionFilters",
@@ -1956,8 +1928,8 @@ pub struct PutImageTagMutabilityRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository in which to update the image tag mutability settings.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutImageTagMutabilityResponse {
@@ -1987,18 +1959,14 @@ pub struct PutImageTagMutabilityResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutLifecyclePolicyRequest {
     /// The JSON repository policy text to apply to the repository.
-    #[serde(
-        rename = "lifecyclePolicyText",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub lifecycle_policy_text: Option<String>,
+    #[serde(rename = "lifecyclePolicyText")]
+    pub lifecycle_policy_text: String,
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to receive the policy.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutLifecyclePolicyResponse {
@@ -2019,8 +1987,8 @@ pub struct PutLifecyclePolicyResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutRegistryPolicyRequest {
     /// The JSON policy text to apply to your registry. The policy text follows the same format as IAM policy text.
-    #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
-    pub policy_text: Option<String>,
+    #[serde(rename = "policyText")]
+    pub policy_text: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutRegistryPolicyResponse {
@@ -2050,15 +2018,11 @@ pub struct PutRegistryScanningConfigurationResponse {
     )]
     pub registry_scanning_configuration: Option<RegistryScanningConfiguration>,
 }
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PutReplicationConfigurationRequest {
     /// An object representing the replication configuration for a registry.
-    #[serde(
-        rename = "replicationConfiguration",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub replication_configuration: Option<ReplicationConfiguration>,
+    #[serde(rename = "replicationConfiguration")]
+    pub replication_configuration: ReplicationConfiguration,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutReplicationConfigurationResponse {
@@ -2070,15 +2034,11 @@ pub struct PutReplicationConfigurationResponse {
     )]
     pub replication_configuration: Option<ReplicationConfiguration>,
 }
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PutSigningConfigurationRequest {
     /// The signing configuration to assign to the registry.
-    #[serde(
-        rename = "signingConfiguration",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub signing_configuration: Option<SigningConfiguration>,
+    #[serde(rename = "signingConfiguration")]
+    pub signing_configuration: SigningConfiguration,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PutSigningConfigurationResponse {
@@ -2103,8 +2063,8 @@ pub struct Recommendation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RegisterPullTimeUpdateExclusionRequest {
     /// The ARN of the IAM principal to exclude from having image pull times recorded.
-    #[serde(rename = "principalArn", default, skip_serializing_if = "Option::is_none")]
-    pub principal_arn: Option<String>,
+    #[serde(rename = "principalArn")]
+    pub principal_arn: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RegisterPullTimeUpdateExclusionResponse {
@@ -2126,18 +2086,14 @@ pub struct RegistryScanningConfiguration {
     pub scan_type: Option<ScanType>,
 }
 /// The details of a scanning rule for a private registry.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegistryScanningRule {
     /// The repository filters associated with the scanning configuration for a private registry.
-    #[serde(
-        rename = "repositoryFilters",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub repository_filters: Option<Vec<ScanningRepositoryFilter>>,
+    #[serde(rename = "repositoryFilters")]
+    pub repository_filters: Vec<ScanningRepositoryFilter>,
     /// The frequency that scans are performed at for a private registry. When the ENHANCED scan type is specified, the supported scan frequencies are CONTINUOUS_SCAN and SCAN_ON_PUSH.
-    #[serde(rename = "scanFrequency", default, skip_serializing_if = "Option::is_none")]
-    pub scan_frequency: Option<ScanFrequency>,
+    #[serde(rename = "scanFrequency")]
+    pub scan_frequency: ScanFrequency,
 }
 /// Information on how to remediate a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2230,18 +2186,18 @@ pub struct ReplicationBackfillSummary {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReplicationConfiguration {
     /// An array of objects representing the replication destinations and repository filters for a replication configuration.
-    #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<Vec<ReplicationRule>>,
+    #[serde(rename = "rules")]
+    pub rules: Vec<ReplicationRule>,
 }
 /// An array of objects representing the destination for a replication rule.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReplicationDestination {
     /// The Region to replicate to.
-    #[serde(rename = "region", default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    #[serde(rename = "region")]
+    pub region: String,
     /// The Amazon Web Services account ID of the Amazon ECR private registry to replicate to. When configuring cross-Region replication within your own registry, specify your own account ID.
-    #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
-    pub registry_id: Option<String>,
+    #[serde(rename = "registryId")]
+    pub registry_id: String,
 }
 /// An array of objects representing the replication destinations and repository filters for a replication configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2254,8 +2210,8 @@ pub struct ReplicationRule {
     )]
     pub delete_replication: Option<DeleteReplication>,
     /// An array of objects representing the destination for a replication rule.
-    #[serde(rename = "destinations", default, skip_serializing_if = "Option::is_none")]
-    pub destinations: Option<Vec<ReplicationDestination>>,
+    #[serde(rename = "destinations")]
+    pub destinations: Vec<ReplicationDestination>,
     /// An array of objects representing the filters for a replication rule. Specifying a repository filter for a replication rule provides a method for controlling which repositories in a private registry are replicated.
     #[serde(
         rename = "repositoryFilters",
@@ -2377,14 +2333,14 @@ pub struct RepositoryCreationTemplate {
     pub updated_at: Option<Timestamp>,
 }
 /// The filter settings used with image replication. Specifying a repository filter to a replication rule provides a method for controlling which repositories in a private registry are replicated.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepositoryFilter {
     /// The repository filter details. When the PREFIX_MATCH filter type is specified, this value is required and should be the repository name prefix to configure replication for.
-    #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
+    #[serde(rename = "filter")]
+    pub filter: String,
     /// The repository filter type. The only supported value is PREFIX_MATCH, which is a repository name prefix specified with the filter parameter.
-    #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
-    pub filter_type: Option<RepositoryFilterType>,
+    #[serde(rename = "filterType")]
+    pub filter_type: RepositoryFilterType,
 }
 /// The details of the scanning configuration for a repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2450,14 +2406,14 @@ pub struct ResourceDetails {
     pub aws_ecr_container_image: Option<AwsEcrContainerImageDetails>,
 }
 /// The details of a scanning repository filter. For more information on how to use filters, see Using filters in the Amazon Elastic Container Registry User Guide.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanningRepositoryFilter {
     /// The filter to use when scanning.
-    #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
+    #[serde(rename = "filter")]
+    pub filter: String,
     /// The type associated with the filter.
-    #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
-    pub filter_type: Option<ScanningRepositoryFilterType>,
+    #[serde(rename = "filterType")]
+    pub filter_type: ScanningRepositoryFilterType,
 }
 /// Information about the Amazon Inspector score given to a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2472,14 +2428,14 @@ pub struct SetRepositoryPolicyRequest {
     #[serde(rename = "force", default)]
     pub force: bool,
     /// The JSON repository policy text to apply to the repository. For more information, see Amazon ECR repository policies in the Amazon Elastic Container Registry User Guide.
-    #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
-    pub policy_text: Option<String>,
+    #[serde(rename = "policyText")]
+    pub policy_text: String,
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to receive the policy.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SetRepositoryPolicyResponse {
@@ -2497,18 +2453,18 @@ pub struct SetRepositoryPolicyResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SigningConfiguration {
     /// A list of signing rules. Each rule defines a signing profile and optional repository filters that determine which images are automatically signed.
-    #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<Vec<SigningRule>>,
+    #[serde(rename = "rules")]
+    pub rules: Vec<SigningRule>,
 }
 /// A repository filter used to determine which repositories have their images automatically signed on push. Each filter consists of a filter type and filter value.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SigningRepositoryFilter {
     /// The filter value used to match repository names. When using WILDCARD_MATCH, the * character matches any sequence of characters.
-    #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
-    pub filter: Option<String>,
+    #[serde(rename = "filter")]
+    pub filter: String,
     /// The type of filter to apply. Currently, only WILDCARD_MATCH is supported, which uses wildcard patterns to match repository names.
-    #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
-    pub filter_type: Option<SigningRepositoryFilterType>,
+    #[serde(rename = "filterType")]
+    pub filter_type: SigningRepositoryFilterType,
 }
 /// A signing rule that specifies a signing profile and optional repository filters. When an image is pushed to a matching repository, a signing job is created using the specified profile.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2521,23 +2477,19 @@ pub struct SigningRule {
     )]
     pub repository_filters: Option<Vec<SigningRepositoryFilter>>,
     /// The ARN of the Amazon Web Services Signer signing profile to use for signing images that match this rule. For more information about signing profiles, see Signing profiles in the Amazon Web Services Signer Developer Guide.
-    #[serde(
-        rename = "signingProfileArn",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub signing_profile_arn: Option<String>,
+    #[serde(rename = "signingProfileArn")]
+    pub signing_profile_arn: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StartImageScanRequest {
-    #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<ImageIdentifier>,
+    #[serde(rename = "imageId")]
+    pub image_id: ImageIdentifier,
     /// The Amazon Web Services account ID associated with the registry that contains the repository in which to start an image scan request. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that contains the images to scan.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StartImageScanResponse {
@@ -2570,8 +2522,8 @@ pub struct StartLifecyclePolicyPreviewRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to be evaluated.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StartLifecyclePolicyPreviewResponse {
@@ -2592,11 +2544,11 @@ pub struct StartLifecyclePolicyPreviewResponse {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<LifecyclePolicyPreviewStatus>,
 }
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartReplicationBackfillRequest {
     /// The destination Region and registry to which the images are replicated.
-    #[serde(rename = "destination", default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<ReplicationDestination>,
+    #[serde(rename = "destination")]
+    pub destination: ReplicationDestination,
     /// The Amazon Web Services account ID associated with the registry from which to start the replication backfill. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
@@ -2629,12 +2581,8 @@ pub struct StopReplicationBackfillRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The ID of the replication backfill to stop.
-    #[serde(
-        rename = "replicationBackfillId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub replication_backfill_id: Option<String>,
+    #[serde(rename = "replicationBackfillId")]
+    pub replication_backfill_id: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StopReplicationBackfillResponse {
@@ -2662,27 +2610,27 @@ pub struct StopReplicationBackfillResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SubjectIdentifier {
     /// The digest of the image.
-    #[serde(rename = "imageDigest", default, skip_serializing_if = "Option::is_none")]
-    pub image_digest: Option<String>,
+    #[serde(rename = "imageDigest")]
+    pub image_digest: String,
 }
 /// The metadata to apply to a resource to help you categorize and organize them. Each tag consists of a key and a value, both of which you define.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Tag {
     /// One part of a key-value pair that make up a tag. A key is a general label that acts like a category for more specific tag values.
-    #[serde(rename = "Key", default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    #[serde(rename = "Key")]
+    pub key: String,
     /// A value acts as a descriptor within a tag category (key).
-    #[serde(rename = "Value", default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    #[serde(rename = "Value")]
+    pub value: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TagResourceRequest {
     /// The Amazon Resource Name (ARN) of the the resource to which to add tags. Currently, the only supported resource is an Amazon ECR repository.
-    #[serde(rename = "resourceArn", default, skip_serializing_if = "Option::is_none")]
-    pub resource_arn: Option<String>,
+    #[serde(rename = "resourceArn")]
+    pub resource_arn: String,
     /// The tags to add to the resource. A tag is an array of key-value pairs.
-    #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<Tag>>,
+    #[serde(rename = "tags")]
+    pub tags: Vec<Tag>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TagResourceResponse {}
@@ -2707,31 +2655,27 @@ pub struct TransitioningImageTotalCount {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UntagResourceRequest {
     /// The Amazon Resource Name (ARN) of the resource from which to remove tags. Currently, the only supported resource is an Amazon ECR repository.
-    #[serde(rename = "resourceArn", default, skip_serializing_if = "Option::is_none")]
-    pub resource_arn: Option<String>,
+    #[serde(rename = "resourceArn")]
+    pub resource_arn: String,
     /// The keys of the tags to be removed.
-    #[serde(rename = "tagKeys", default, skip_serializing_if = "Option::is_none")]
-    pub tag_keys: Option<Vec<String>>,
+    #[serde(rename = "tagKeys")]
+    pub tag_keys: Vec<String>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UntagResourceResponse {}
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateImageStorageClassRequest {
-    #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
-    pub image_id: Option<ImageIdentifier>,
+    #[serde(rename = "imageId")]
+    pub image_id: ImageIdentifier,
     /// The Amazon Web Services account ID associated with the registry that contains the image to transition. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository that contains the image to transition.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
     /// The target storage class for the image.
-    #[serde(
-        rename = "targetStorageClass",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub target_storage_class: Option<TargetStorageClass>,
+    #[serde(rename = "targetStorageClass")]
+    pub target_storage_class: TargetStorageClass,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UpdateImageStorageClassResponse {
@@ -2756,12 +2700,8 @@ pub struct UpdatePullThroughCacheRuleRequest {
     #[serde(rename = "customRoleArn", default, skip_serializing_if = "Option::is_none")]
     pub custom_role_arn: Option<String>,
     /// The repository name prefix to use when caching images from the source registry.
-    #[serde(
-        rename = "ecrRepositoryPrefix",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ecr_repository_prefix: Option<String>,
+    #[serde(rename = "ecrRepositoryPrefix")]
+    pub ecr_repository_prefix: String,
     /// The Amazon Web Services account ID associated with the registry associated with the pull through cache rule. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
@@ -2838,8 +2778,8 @@ pub struct UpdateRepositoryCreationTemplateRequest {
     )]
     pub lifecycle_policy: Option<String>,
     /// The repository namespace prefix that matches an existing repository creation template in the registry. All repositories created using this namespace prefix will have the settings defined in this template applied.
-    #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
+    #[serde(rename = "prefix")]
+    pub prefix: String,
     /// Updates the repository policy created using the template. A repository policy is a permissions policy associated with a repository to control access permissions.
     #[serde(
         rename = "repositoryPolicy",
@@ -2867,23 +2807,23 @@ pub struct UpdateRepositoryCreationTemplateResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UploadLayerPartRequest {
     /// The base64-encoded layer part payload.
-    #[serde(rename = "layerPartBlob", default, skip_serializing_if = "Option::is_none")]
-    pub layer_part_blob: Option<Blob>,
+    #[serde(rename = "layerPartBlob")]
+    pub layer_part_blob: Blob,
     /// The position of the first byte of the layer part witin the overall image layer.
-    #[serde(rename = "partFirstByte", default, skip_serializing_if = "Option::is_none")]
-    pub part_first_byte: Option<i64>,
+    #[serde(rename = "partFirstByte")]
+    pub part_first_byte: i64,
     /// The position of the last byte of the layer part within the overall image layer.
-    #[serde(rename = "partLastByte", default, skip_serializing_if = "Option::is_none")]
-    pub part_last_byte: Option<i64>,
+    #[serde(rename = "partLastByte")]
+    pub part_last_byte: i64,
     /// The Amazon Web Services account ID associated with the registry to which you are uploading layer parts. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
     /// The name of the repository to which you are uploading layer parts.
-    #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
-    pub repository_name: Option<String>,
+    #[serde(rename = "repositoryName")]
+    pub repository_name: String,
     /// The upload ID from a previous InitiateLayerUpload operation to associate with the layer part upload.
-    #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
-    pub upload_id: Option<String>,
+    #[serde(rename = "uploadId")]
+    pub upload_id: String,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UploadLayerPartResponse {
@@ -2907,12 +2847,8 @@ pub struct UploadLayerPartResponse {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ValidatePullThroughCacheRuleRequest {
     /// The repository name prefix associated with the pull through cache rule.
-    #[serde(
-        rename = "ecrRepositoryPrefix",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ecr_repository_prefix: Option<String>,
+    #[serde(rename = "ecrRepositoryPrefix")]
+    pub ecr_repository_prefix: String,
     /// The registry ID associated with the pull through cache rule. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,

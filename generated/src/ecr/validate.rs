@@ -2,7 +2,7 @@
 #![cfg_attr(rustfmt, rustfmt::skip)]
 //! Input validation from @required, @length, @range and @pattern.
 
-use super::types::*;
+use super::wire::*;
 use crate::runtime::{check, Validate, ValidationError};
 use regex::Regex;
 use std::sync::LazyLock;

@@ -2,18 +2,19 @@
 
 use super::EcrHandlers;
 use crate::auth::{authorization_token, TOKEN_LIFETIME_SECS};
+use crate::error::RegistryError;
 use crate::scope::Caller;
 use berth_generated::ecr::*;
 use berth_generated::runtime::Timestamp;
 
-impl EcrHandlers {
+impl GetAuthorizationToken for EcrHandlers {
     /// One token per requested registry (the deprecated `registryIds`), else for the
     /// caller's own; each valid 12 hours for its account in the caller's region.
-    pub(crate) fn get_authorization_token_op(
+    async fn get_authorization_token(
         &self,
         caller: &Caller,
         input: GetAuthorizationTokenRequest,
-    ) -> GetAuthorizationTokenResponse {
+    ) -> Result<GetAuthorizationTokenResponse, RegistryError> {
         let expires_at = self
             .registry
             .clock()
@@ -34,8 +35,8 @@ impl EcrHandlers {
                 proxy_endpoint: Some(format!("http://{}", self.registry_host)),
             })
             .collect();
-        GetAuthorizationTokenResponse {
+        Ok(GetAuthorizationTokenResponse {
             authorization_data: Some(authorization_data),
-        }
+        })
     }
 }

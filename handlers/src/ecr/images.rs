@@ -1,7 +1,7 @@
 //! PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages, ListImageReferrers.
 
 use super::page_token::PageToken;
-use super::{repository_name, required, EcrHandlers};
+use super::{repository_name, EcrHandlers};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageSummary, StoredManifest, TagFilter};
@@ -143,14 +143,40 @@ impl EcrHandlers {
         }
     }
 
-    pub(crate) async fn put_image_op(
+    /// The image with its tags, as a listing would have read it.
+    async fn summary(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        m: StoredManifest,
+    ) -> Result<ImageSummary, RegistryError> {
+        let tags = self
+            .registry
+            .store()
+            .tags_of(scope, repository.as_str(), &m.digest)
+            .await?;
+        Ok(ImageSummary {
+            digest: m.digest,
+            media_type: m.media_type,
+            config_media_type: m.config_media_type,
+            subject: m.subject,
+            image_size: m.image_size,
+            pushed_at: m.pushed_at,
+            last_pulled_at: m.last_pulled_at,
+            tags,
+        })
+    }
+}
+
+impl PutImage for EcrHandlers {
+    async fn put_image(
         &self,
         caller: &Caller,
         input: PutImageRequest,
     ) -> Result<PutImageResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
-        let manifest = required(input.image_manifest, "imageManifest")?;
+        let repository = repository_name(&input.repository_name)?;
+        let manifest = input.image_manifest;
         let tag = input
             .image_tag
             .as_deref()
@@ -228,19 +254,21 @@ impl EcrHandlers {
             }),
         })
     }
+}
 
-    pub(crate) async fn batch_get_image_op(
+impl BatchGetImage for EcrHandlers {
+    async fn batch_get_image(
         &self,
         caller: &Caller,
         input: BatchGetImageRequest,
     ) -> Result<BatchGetImageResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
+        let repository = repository_name(&input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
         let accepted = input.accepted_media_types.unwrap_or_default();
         let mut images = Vec::new();
         let mut failures = Vec::new();
-        for id in required(input.image_ids, "imageIds")? {
+        for id in input.image_ids {
             match self.resolve(&scope, &repository, &id).await? {
                 Err(f) => failures.push(f),
                 Ok((m, _)) if !accepted.is_empty() && !accepted.contains(&m.media_type) => failures.push(failure(
@@ -268,19 +296,21 @@ impl EcrHandlers {
             failures: Some(failures),
         })
     }
+}
 
-    pub(crate) async fn batch_delete_image_op(
+impl BatchDeleteImage for EcrHandlers {
+    async fn batch_delete_image(
         &self,
         caller: &Caller,
         input: BatchDeleteImageRequest,
     ) -> Result<BatchDeleteImageResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
+        let repository = repository_name(&input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
         let store = self.registry.store();
         let mut deleted: Vec<ImageIdentifier> = Vec::new();
         let mut failures = Vec::new();
-        for id in required(input.image_ids, "imageIds")? {
+        for id in input.image_ids {
             let (manifest, tag) = match self.resolve(&scope, &repository, &id).await? {
                 Ok(found) => found,
                 Err(f) => {
@@ -334,38 +364,16 @@ impl EcrHandlers {
             failures: Some(failures),
         })
     }
+}
 
-    /// The image with its tags, as a listing would have read it.
-    async fn summary(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        m: StoredManifest,
-    ) -> Result<ImageSummary, RegistryError> {
-        let tags = self
-            .registry
-            .store()
-            .tags_of(scope, repository.as_str(), &m.digest)
-            .await?;
-        Ok(ImageSummary {
-            digest: m.digest,
-            media_type: m.media_type,
-            config_media_type: m.config_media_type,
-            subject: m.subject,
-            image_size: m.image_size,
-            pushed_at: m.pushed_at,
-            last_pulled_at: m.last_pulled_at,
-            tags,
-        })
-    }
-
-    pub(crate) async fn describe_images_op(
+impl DescribeImages for EcrHandlers {
+    async fn describe_images(
         &self,
         caller: &Caller,
         input: DescribeImagesRequest,
     ) -> Result<DescribeImagesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
+        let repository = repository_name(&input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
         if let Some(ids) = input.image_ids {
             for (member, given) in [
@@ -429,14 +437,16 @@ impl EcrHandlers {
             next_token,
         })
     }
+}
 
-    pub(crate) async fn list_images_op(
+impl ListImages for EcrHandlers {
+    async fn list_images(
         &self,
         caller: &Caller,
         input: ListImagesRequest,
     ) -> Result<ListImagesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
+        let repository = repository_name(&input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
         let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
         let after = input
@@ -475,15 +485,17 @@ impl EcrHandlers {
             next_token,
         })
     }
+}
 
-    pub(crate) async fn list_image_referrers_op(
+impl ListImageReferrers for EcrHandlers {
+    async fn list_image_referrers(
         &self,
         caller: &Caller,
         input: ListImageReferrersRequest,
     ) -> Result<ListImageReferrersResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
-        let subject = required(input.subject_id.and_then(|s| s.image_digest), "subjectId")?;
+        let repository = repository_name(&input.repository_name)?;
+        let subject = input.subject_id.image_digest;
         let subject = Digest::parse(&subject).map_err(|_| {
             RegistryError::invalid_parameter("subjectId", "must be a valid sha256 digest")
         })?;

@@ -1,7 +1,7 @@
 //! InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload, BatchCheckLayerAvailability,
 //! GetDownloadUrlForLayer: the ECR API's way to move layers, on the same store as /v2.
 
-use super::{repository_name, required, EcrHandlers};
+use super::{repository_name, EcrHandlers};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::UploadKind;
@@ -28,14 +28,14 @@ fn layer_digest(text: &str) -> Result<Digest, RegistryError> {
     })
 }
 
-impl EcrHandlers {
-    pub(crate) async fn initiate_layer_upload_op(
+impl InitiateLayerUpload for EcrHandlers {
+    async fn initiate_layer_upload(
         &self,
         caller: &Caller,
         input: InitiateLayerUploadRequest,
     ) -> Result<InitiateLayerUploadResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
+        let repository = repository_name(&input.repository_name)?;
         let id = self
             .registry
             .start_upload(&scope, &repository, UploadKind::Ecr)
@@ -45,18 +45,20 @@ impl EcrHandlers {
             part_size: Some(PART_SIZE),
         })
     }
+}
 
-    pub(crate) async fn upload_layer_part_op(
+impl UploadLayerPart for EcrHandlers {
+    async fn upload_layer_part(
         &self,
         caller: &Caller,
         input: UploadLayerPartRequest,
     ) -> Result<UploadLayerPartResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
-        let id = required(input.upload_id, "uploadId")?;
-        let first = required(input.part_first_byte, "partFirstByte")?;
-        let last = required(input.part_last_byte, "partLastByte")?;
-        let blob = required(input.layer_part_blob, "layerPartBlob")?;
+        let repository = repository_name(&input.repository_name)?;
+        let id = input.upload_id;
+        let first = input.part_first_byte;
+        let last = input.part_last_byte;
+        let blob = input.layer_part_blob;
         if last < first || (last - first + 1) as u64 != blob.0.len() as u64 {
             return Err(RegistryError::InvalidLayerPart(format!(
                 "The part from byte {first} to byte {last} does not match the {} bytes sent",
@@ -91,16 +93,18 @@ impl EcrHandlers {
             last_byte_received: Some(size as i64 - 1),
         })
     }
+}
 
-    pub(crate) async fn complete_layer_upload_op(
+impl CompleteLayerUpload for EcrHandlers {
+    async fn complete_layer_upload(
         &self,
         caller: &Caller,
         input: CompleteLayerUploadRequest,
     ) -> Result<CompleteLayerUploadResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
-        let id = required(input.upload_id, "uploadId")?;
-        let digests = required(input.layer_digests, "layerDigests")?;
+        let repository = repository_name(&input.repository_name)?;
+        let id = input.upload_id;
+        let digests = input.layer_digests;
         let [digest] = digests.as_slice() else {
             return Err(RegistryError::invalid_parameter(
                 "layerDigests",
@@ -160,18 +164,20 @@ impl EcrHandlers {
             layer_digest: Some(digest.to_string()),
         })
     }
+}
 
-    pub(crate) async fn batch_check_layer_availability_op(
+impl BatchCheckLayerAvailability for EcrHandlers {
+    async fn batch_check_layer_availability(
         &self,
         caller: &Caller,
         input: BatchCheckLayerAvailabilityRequest,
     ) -> Result<BatchCheckLayerAvailabilityResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
+        let repository = repository_name(&input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
         let mut layers = Vec::new();
         let mut failures = Vec::new();
-        for text in required(input.layer_digests, "layerDigests")? {
+        for text in input.layer_digests {
             let Ok(digest) = Digest::parse(&text) else {
                 failures.push(LayerFailure {
                     layer_digest: Some(text.clone()),
@@ -205,15 +211,17 @@ impl EcrHandlers {
             failures: Some(failures),
         })
     }
+}
 
-    pub(crate) async fn get_download_url_for_layer_op(
+impl GetDownloadUrlForLayer for EcrHandlers {
+    async fn get_download_url_for_layer(
         &self,
         caller: &Caller,
         input: GetDownloadUrlForLayerRequest,
     ) -> Result<GetDownloadUrlForLayerResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(input.repository_name)?;
-        let text = required(input.layer_digest, "layerDigest")?;
+        let repository = repository_name(&input.repository_name)?;
+        let text = input.layer_digest;
         let digest = Digest::parse(&text).map_err(|_| {
             RegistryError::invalid_parameter("layerDigest", "must be a valid sha256 digest")
         })?;

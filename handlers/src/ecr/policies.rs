@@ -1,6 +1,6 @@
 //! SetRepositoryPolicy, GetRepositoryPolicy, DeleteRepositoryPolicy.
 
-use super::{required, EcrHandlers};
+use super::EcrHandlers;
 use crate::error::RegistryError;
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
@@ -63,15 +63,15 @@ fn policy_not_found(scope: &RegistryScope, name: &str) -> RegistryError {
     }
 }
 
-impl EcrHandlers {
-    pub(crate) async fn set_repository_policy_op(
+impl SetRepositoryPolicy for EcrHandlers {
+    async fn set_repository_policy(
         &self,
         caller: &Caller,
         input: SetRepositoryPolicyRequest,
     ) -> Result<SetRepositoryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
-        let text = required(input.policy_text, "policyText")?;
+        let name = input.repository_name;
+        let text = input.policy_text;
         check_policy(&text)?;
         self.registry
             .store()
@@ -83,14 +83,16 @@ impl EcrHandlers {
             policy_text: Some(text),
         })
     }
+}
 
-    pub(crate) async fn get_repository_policy_op(
+impl GetRepositoryPolicy for EcrHandlers {
+    async fn get_repository_policy(
         &self,
         caller: &Caller,
         input: GetRepositoryPolicyRequest,
     ) -> Result<GetRepositoryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
+        let name = input.repository_name;
         let text = self
             .registry
             .store()
@@ -103,14 +105,16 @@ impl EcrHandlers {
             policy_text: Some(text),
         })
     }
+}
 
-    pub(crate) async fn delete_repository_policy_op(
+impl DeleteRepositoryPolicy for EcrHandlers {
+    async fn delete_repository_policy(
         &self,
         caller: &Caller,
         input: DeleteRepositoryPolicyRequest,
     ) -> Result<DeleteRepositoryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
+        let name = input.repository_name;
         let previous = self
             .registry
             .store()

@@ -1,7 +1,7 @@
 //! CreateRepository, DescribeRepositories, DeleteRepository, PutImageTagMutability,
 //! PutImageScanningConfiguration.
 
-use super::{required, resource_tags, EcrHandlers};
+use super::{resource_tags, EcrHandlers};
 use crate::ecr::page_token::PageToken;
 use crate::error::RegistryError;
 use crate::metadata::RepositoryRecord;
@@ -32,19 +32,61 @@ impl EcrHandlers {
                 scan_on_push: r.scan_on_push,
             }),
             encryption_configuration: Some(EncryptionConfiguration {
-                encryption_type: Some(r.encryption_type),
+                encryption_type: r.encryption_type,
                 kms_key: r.kms_key.clone(),
             }),
         }
     }
+}
 
-    pub(crate) async fn create_repository_op(
+/// Exclusion filters go with the `*_WITH_EXCLUSION` settings, and only with them.
+fn exclusion_filters(
+    mutability: ImageTagMutability,
+    filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
+) -> Result<Vec<ImageTagMutabilityExclusionFilter>, RegistryError> {
+    let with_exclusion = matches!(
+        mutability,
+        ImageTagMutability::ImmutableWithExclusion | ImageTagMutability::MutableWithExclusion
+    );
+    match (with_exclusion, filters) {
+        (true, Some(filters)) => Ok(filters),
+        (true, None) => Err(RegistryError::invalid_parameter(
+            "imageTagMutabilityExclusionFilters",
+            &format!("must be specified when imageTagMutability is {}", mutability.as_str()),
+        )),
+        (false, Some(_)) => Err(RegistryError::invalid_parameter(
+            "imageTagMutabilityExclusionFilters",
+            "can only be specified when imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
+        )),
+        (false, None) => Ok(Vec::new()),
+    }
+}
+
+/// AES256 unless asked otherwise; a KMS key only with a KMS encryption type.
+fn encryption(
+    config: Option<EncryptionConfiguration>,
+) -> Result<(EncryptionType, Option<String>), RegistryError> {
+    let Some(config) = config else {
+        return Ok((EncryptionType::Aes256, None));
+    };
+    let kind = config.encryption_type;
+    if kind == EncryptionType::Aes256 && config.kms_key.is_some() {
+        return Err(RegistryError::invalid_parameter(
+            "encryptionConfiguration",
+            "kmsKey can only be specified when encryptionType is KMS or KMS_DSSE",
+        ));
+    }
+    Ok((kind, config.kms_key))
+}
+
+impl CreateRepository for EcrHandlers {
+    async fn create_repository(
         &self,
         caller: &Caller,
         input: CreateRepositoryRequest,
     ) -> Result<CreateRepositoryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
+        let name = input.repository_name;
         let mutability = input
             .image_tag_mutability
             .unwrap_or(ImageTagMutability::Mutable);
@@ -70,8 +112,10 @@ impl EcrHandlers {
             repository: Some(self.repository_view(&scope, &record)),
         })
     }
+}
 
-    pub(crate) async fn describe_repositories_op(
+impl DescribeRepositories for EcrHandlers {
+    async fn describe_repositories(
         &self,
         caller: &Caller,
         input: DescribeRepositoriesRequest,
@@ -129,14 +173,16 @@ impl EcrHandlers {
             next_token,
         })
     }
+}
 
-    pub(crate) async fn delete_repository_op(
+impl DeleteRepository for EcrHandlers {
+    async fn delete_repository(
         &self,
         caller: &Caller,
         input: DeleteRepositoryRequest,
     ) -> Result<DeleteRepositoryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
+        let name = input.repository_name;
         let record = self
             .registry
             .store()
@@ -146,15 +192,17 @@ impl EcrHandlers {
             repository: Some(self.repository_view(&scope, &record)),
         })
     }
+}
 
-    pub(crate) async fn put_image_tag_mutability_op(
+impl PutImageTagMutability for EcrHandlers {
+    async fn put_image_tag_mutability(
         &self,
         caller: &Caller,
         input: PutImageTagMutabilityRequest,
     ) -> Result<PutImageTagMutabilityResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
-        let mutability = required(input.image_tag_mutability, "imageTagMutability")?;
+        let name = input.repository_name;
+        let mutability = input.image_tag_mutability;
         let filters = exclusion_filters(mutability, input.image_tag_mutability_exclusion_filters)?;
         self.registry
             .store()
@@ -167,18 +215,17 @@ impl EcrHandlers {
             image_tag_mutability_exclusion_filters: (!filters.is_empty()).then_some(filters),
         })
     }
+}
 
-    pub(crate) async fn put_image_scanning_configuration_op(
+impl PutImageScanningConfiguration for EcrHandlers {
+    async fn put_image_scanning_configuration(
         &self,
         caller: &Caller,
         input: PutImageScanningConfigurationRequest,
     ) -> Result<PutImageScanningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = required(input.repository_name, "repositoryName")?;
-        let config = required(
-            input.image_scanning_configuration,
-            "imageScanningConfiguration",
-        )?;
+        let name = input.repository_name;
+        let config = input.image_scanning_configuration;
         self.registry
             .store()
             .set_scan_on_push(&scope, &name, config.scan_on_push)
@@ -189,44 +236,4 @@ impl EcrHandlers {
             image_scanning_configuration: Some(config),
         })
     }
-}
-
-/// Exclusion filters go with the `*_WITH_EXCLUSION` settings, and only with them.
-fn exclusion_filters(
-    mutability: ImageTagMutability,
-    filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
-) -> Result<Vec<ImageTagMutabilityExclusionFilter>, RegistryError> {
-    let with_exclusion = matches!(
-        mutability,
-        ImageTagMutability::ImmutableWithExclusion | ImageTagMutability::MutableWithExclusion
-    );
-    match (with_exclusion, filters) {
-        (true, Some(filters)) => Ok(filters),
-        (true, None) => Err(RegistryError::invalid_parameter(
-            "imageTagMutabilityExclusionFilters",
-            &format!("must be specified when imageTagMutability is {}", mutability.as_str()),
-        )),
-        (false, Some(_)) => Err(RegistryError::invalid_parameter(
-            "imageTagMutabilityExclusionFilters",
-            "can only be specified when imageTagMutability is IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
-        )),
-        (false, None) => Ok(Vec::new()),
-    }
-}
-
-/// AES256 unless asked otherwise; a KMS key only with a KMS encryption type.
-fn encryption(
-    config: Option<EncryptionConfiguration>,
-) -> Result<(EncryptionType, Option<String>), RegistryError> {
-    let Some(config) = config else {
-        return Ok((EncryptionType::Aes256, None));
-    };
-    let kind = required(config.encryption_type, "encryptionType")?;
-    if kind == EncryptionType::Aes256 && config.kms_key.is_some() {
-        return Err(RegistryError::invalid_parameter(
-            "encryptionConfiguration",
-            "kmsKey can only be specified when encryptionType is KMS or KMS_DSSE",
-        ));
-    }
-    Ok((kind, config.kms_key))
 }

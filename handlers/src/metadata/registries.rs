@@ -138,13 +138,13 @@ mod tests {
         );
 
         let replication = ReplicationConfiguration {
-            rules: Some(vec![ReplicationRule {
-                destinations: Some(vec![ReplicationDestination {
-                    region: Some("eu-west-1".into()),
-                    registry_id: Some("000000000000".into()),
-                }]),
+            rules: vec![ReplicationRule {
+                destinations: vec![ReplicationDestination {
+                    region: "eu-west-1".into(),
+                    registry_id: "000000000000".into(),
+                }],
                 ..Default::default()
-            }]),
+            }],
         };
         store
             .update_registry_record(&scope(), |r| {

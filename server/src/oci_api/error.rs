@@ -100,7 +100,8 @@ impl From<RegistryError> for OciError {
             | RegistryError::EmptyUpload(_)
             | RegistryError::InvalidParameter(_)
             | RegistryError::InvalidTagParameter(_)
-            | RegistryError::TooManyTags(_) => {
+            | RegistryError::TooManyTags(_)
+            | RegistryError::NotImplemented => {
                 OciError::new(C::Unsupported, message).with_status(400)
             }
         }
