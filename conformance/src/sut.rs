@@ -10,6 +10,7 @@ use crate::target::Target;
 use crate::transitions::{ChunkStart, ManifestRef, Transition};
 use axum::http::Method;
 use base64::Engine;
+use berth_handlers::blob_store::{BlobStore, MemoryBlobStore};
 use berth_handlers::clock::Clock;
 use berth_server::app::AppState;
 use std::future::Future;
@@ -37,6 +38,9 @@ pub struct Sut {
     /// berth's clock, kept across in-process restarts (both targets move it through the
     /// admin API).
     clock: Clock,
+    /// The blob store of an in-process berth when it is not the files of its data dir;
+    /// kept across restarts, as a store outside the process would be.
+    blobs: Option<Arc<dyn BlobStore>>,
 }
 
 /// Readers per tag racing the writes of `UnderReads`.
@@ -46,18 +50,24 @@ const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-async fn open_in_process(dir: &std::path::Path, clock: Clock) -> Arc<AppState> {
+async fn open_in_process(
+    dir: &std::path::Path,
+    clock: Clock,
+    blobs: Option<Arc<dyn BlobStore>>,
+) -> Arc<AppState> {
     let options = berth_server::config::ServeOptions {
         admin_api: true,
         ..berth_server::config::ServeOptions::defaults()
     };
-    berth_server::open_state(&options, dir, "localhost".into(), clock)
+    berth_server::open_state(&options, dir, "localhost".into(), clock, blobs)
         .await
         .expect("berth opens its data dir")
 }
 
 impl Sut {
     /// A fresh berth: in-process on a new data dir, or the one at `BERTH_CONFORMANCE_URL`.
+    /// In-process, odd cases keep blobs in a `MemoryBlobStore` and even ones in files: the
+    /// same sequences hold on either store, so the core needs nothing else from one.
     pub fn start(case: usize) -> Self {
         // Two workers, so that the readers of `UnderReads` run beside the write, not only
         // between its awaits.
@@ -67,6 +77,8 @@ impl Sut {
             .build()
             .expect("a runtime");
         let clock = Clock::system();
+        let blobs: Option<Arc<dyn BlobStore>> =
+            (case % 2 == 1).then(|| Arc::new(MemoryBlobStore::default()) as Arc<dyn BlobStore>);
         let (target, dir, prefix) = match std::env::var("BERTH_CONFORMANCE_URL") {
             Ok(url) => {
                 let run = std::time::SystemTime::now()
@@ -81,7 +93,8 @@ impl Sut {
             }
             Err(_) => {
                 let dir = tempfile::tempdir().expect("a temporary data dir");
-                let state = runtime.block_on(open_in_process(dir.path(), clock.clone()));
+                let state =
+                    runtime.block_on(open_in_process(dir.path(), clock.clone(), blobs.clone()));
                 (Target::InProcess(state), Some(dir), String::new())
             }
         };
@@ -93,6 +106,7 @@ impl Sut {
             prefix,
             uploads: Vec::new(),
             clock,
+            blobs,
         };
         sut.log_in();
         sut
@@ -180,9 +194,11 @@ impl Sut {
             self.runtime.block_on(async {
                 state.registry.store().close().await;
             });
-            *state = self
-                .runtime
-                .block_on(open_in_process(&path, self.clock.clone()));
+            *state = self.runtime.block_on(open_in_process(
+                &path,
+                self.clock.clone(),
+                self.blobs.clone(),
+            ));
         }
     }
 

@@ -11,6 +11,7 @@ pub mod oci_api;
 use anyhow::Context;
 use app::AppState;
 use berth_handlers::auth::TokenSigner;
+use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
 use berth_handlers::jobs::{JobRunner, UploadExpiry};
 use berth_handlers::{EcrHandlers, Registry};
@@ -44,7 +45,14 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .registry_host
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", address.port()));
-    let state = open_state(&options, &data_dir, registry_host.clone(), Clock::system()).await?;
+    let state = open_state(
+        &options,
+        &data_dir,
+        registry_host.clone(),
+        Clock::system(),
+        None,
+    )
+    .await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
     println!("berth listening on http://{address}");
@@ -63,17 +71,21 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
 
 /// Opens the registry in `data_dir` and builds the state both faces share; also used by
 /// in-process tests (the conformance suite) that drive [`app::router`] directly and keep
-/// their `clock` across restarts.
+/// their `clock` (and `blobs`) across restarts. Blob bytes go to `blobs` when given, else
+/// to files under `data_dir`.
 pub async fn open_state(
     options: &ServeOptions,
     data_dir: &Path,
     registry_host: String,
     clock: Clock,
+    blobs: Option<Arc<dyn BlobStore>>,
 ) -> anyhow::Result<Arc<AppState>> {
+    let opened = match blobs {
+        Some(blobs) => Registry::open_with_blobs(data_dir, clock, blobs).await,
+        None => Registry::open(data_dir, clock).await,
+    };
     let registry = Arc::new(
-        Registry::open(data_dir, clock)
-            .await
-            .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
+        opened.with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
     );
     let tokens = TokenSigner::open(data_dir).context("cannot load the token key")?;
     if options.accept_any_credentials {

@@ -1,11 +1,11 @@
 //! Reading blobs and mounting them across repositories.
 
 use super::Registry;
+use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
-use tokio::fs::File;
 
 impl Registry {
     /// The size of a blob visible in the repository; BlobUnknown when it is not.
@@ -24,15 +24,18 @@ impl Registry {
             })
     }
 
-    /// Opens a blob visible in the repository, with its size.
-    pub async fn open_blob(
+    /// `length` bytes from `start` of a blob visible in the repository; the caller keeps
+    /// both within the size [`Registry::blob_size`] gave.
+    pub async fn read_blob(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
         digest: &Digest,
-    ) -> Result<(File, u64), RegistryError> {
-        let size = self.blob_size(scope, repository, digest).await?;
-        Ok((self.blobs.open_blob(digest).await?, size))
+        start: u64,
+        length: u64,
+    ) -> Result<ByteStream, RegistryError> {
+        self.blob_size(scope, repository, digest).await?;
+        self.blobs.read(digest, start, length).await
     }
 
     /// Links a blob of `from` into `repository` of the same registry. `None` when `from`

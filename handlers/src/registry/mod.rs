@@ -10,7 +10,7 @@ mod uploads;
 
 pub use manifests::{PushedManifest, Referrer};
 
-use crate::blob_store::{BlobStore, HashCursor};
+use crate::blob_store::{BlobStore, FileBlobStore};
 use crate::clock::Clock;
 use crate::error::RegistryError;
 use crate::metadata::{MetadataStore, RepositoryRecord};
@@ -20,13 +20,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// Metadata plus blob files, and the hash state of open uploads.
+/// Metadata plus blob bytes, and a lock per open upload.
 #[derive(Debug)]
 pub struct Registry {
     store: MetadataStore,
-    blobs: BlobStore,
-    /// Incremental SHA-256 of each open upload; lost on restart and rebuilt from disk.
-    cursors: Mutex<HashMap<String, Arc<tokio::sync::Mutex<HashCursor>>>>,
+    blobs: Arc<dyn BlobStore>,
+    /// Held around every call on one upload, so that its requests take turns.
+    upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     clock: Clock,
 }
 
@@ -35,18 +35,28 @@ impl Registry {
     /// whose session was never recorded (a crash between the two). Every time the registry
     /// records or checks comes from `clock`.
     pub async fn open(data_dir: &Path, clock: Clock) -> Result<Self, RegistryError> {
+        let blobs = Arc::new(FileBlobStore::open(data_dir)?);
+        Registry::open_with_blobs(data_dir, clock, blobs).await
+    }
+
+    /// As [`Registry::open`], with the blob bytes in `blobs` instead of files under
+    /// `data_dir` (which still holds the metadata).
+    pub async fn open_with_blobs(
+        data_dir: &Path,
+        clock: Clock,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Self, RegistryError> {
         let store = MetadataStore::open(data_dir).await?;
-        let blobs = BlobStore::open(data_dir)?;
         let sessions = store.upload_ids().await?;
-        for file in blobs.upload_files().await? {
-            if !sessions.contains(&file) {
-                blobs.remove_upload(&file).await?;
+        for upload in blobs.uploads().await? {
+            if !sessions.contains(&upload) {
+                blobs.remove_upload(&upload).await?;
             }
         }
         Ok(Registry {
             store,
             blobs,
-            cursors: Mutex::new(HashMap::new()),
+            upload_locks: Mutex::new(HashMap::new()),
             clock,
         })
     }

@@ -1,31 +1,44 @@
 //! Upload sessions: open, append (streamed), status, finish (digest check), cancel.
 
 use super::Registry;
-use crate::blob_store::HashCursor;
+use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{UploadKind, UploadRecord};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use http_body::Body;
+use http_body_util::BodyExt;
 use std::sync::Arc;
 
+/// A request body as the stream a blob store takes.
+fn byte_stream<B>(body: B) -> ByteStream
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display,
+{
+    body.into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .boxed()
+}
+
 impl Registry {
-    fn cursor(&self, id: &str) -> Arc<tokio::sync::Mutex<HashCursor>> {
-        let mut cursors = self
-            .cursors
+    fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .upload_locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cursors.entry(id.to_string()).or_default().clone()
+        locks.entry(id.to_string()).or_default().clone()
     }
 
-    fn forget_cursor(&self, id: &str) {
-        let mut cursors = self
-            .cursors
+    fn forget_upload_lock(&self, id: &str) {
+        let mut locks = self
+            .upload_locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cursors.remove(id);
+        locks.remove(id);
     }
 
     /// The session, if it belongs to this repository and face; else UploadUnknown.
@@ -93,19 +106,23 @@ impl Registry {
         body: B,
     ) -> Result<u64, RegistryError>
     where
-        B: Body<Data = Bytes> + Unpin,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display,
     {
         self.session(scope, repository, id, kind).await?;
-        let cursor = self.cursor(id);
-        let mut cursor = cursor.lock().await;
-        self.blobs.catch_up(id, &mut cursor).await?;
-        if start.is_some_and(|s| s != cursor.hashed) {
-            return Err(RegistryError::RangeInvalid {
-                size: cursor.hashed,
-            });
+        let lock = self.upload_lock(id);
+        let _held = lock.lock().await;
+        if let Some(start) = start {
+            let size = self
+                .blobs
+                .upload_size(id)
+                .await?
+                .ok_or_else(|| RegistryError::UploadUnknown { id: id.to_string() })?;
+            if start != size {
+                return Err(RegistryError::RangeInvalid { size });
+            }
         }
-        self.blobs.append(id, &mut cursor, body).await
+        self.blobs.append(id, byte_stream(body)).await
     }
 
     /// Appends the last chunk (if any), checks the digest, commits the blob, links it into
@@ -121,17 +138,16 @@ impl Registry {
         body: Option<B>,
     ) -> Result<u64, RegistryError>
     where
-        B: Body<Data = Bytes> + Unpin,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display,
     {
         self.session(scope, repository, id, kind).await?;
-        let cursor = self.cursor(id);
-        let mut cursor = cursor.lock().await;
-        self.blobs.catch_up(id, &mut cursor).await?;
+        let lock = self.upload_lock(id);
+        let _held = lock.lock().await;
         if let Some(body) = body {
-            self.blobs.append(id, &mut cursor, body).await?;
+            self.blobs.append(id, byte_stream(body)).await?;
         }
-        let committed = self.blobs.commit(id, cursor.clone(), digest).await;
+        let committed = self.blobs.commit(id, digest).await;
         let size = match committed {
             Ok(size) => size,
             Err(e) => {
@@ -157,7 +173,7 @@ impl Registry {
         body: B,
     ) -> Result<u64, RegistryError>
     where
-        B: Body<Data = Bytes> + Unpin,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display,
     {
         let id = self
@@ -191,15 +207,15 @@ impl Registry {
 
     /// Closes a session once no request is writing to it.
     async fn close_when_idle(&self, id: &str) -> Result<(), RegistryError> {
-        let cursor = self.cursor(id);
-        let _held = cursor.lock().await;
+        let lock = self.upload_lock(id);
+        let _held = lock.lock().await;
         self.close_session(id).await
     }
 
     async fn close_session(&self, id: &str) -> Result<(), RegistryError> {
         self.store.delete_upload(id).await?;
         self.blobs.remove_upload(id).await?;
-        self.forget_cursor(id);
+        self.forget_upload_lock(id);
         Ok(())
     }
 }

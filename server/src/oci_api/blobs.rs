@@ -9,14 +9,6 @@ use berth_generated::oci::OciErrorCode;
 use berth_handlers::digest::Digest;
 use berth_handlers::reference::RepositoryName;
 use berth_handlers::{Registry, RegistryScope};
-use bytes::Bytes;
-use std::io::{Read, Seek};
-
-/// Read size when streaming a blob.
-const READ_CHUNK: usize = 1024 * 1024;
-
-/// Chunks read ahead of the socket.
-const READ_AHEAD: usize = 4;
 
 pub async fn get(
     registry: &Registry,
@@ -61,49 +53,15 @@ pub async fn get(
     let body = if head || length == 0 {
         Body::empty()
     } else {
-        let (file, _) = registry.open_blob(scope, name, digest).await?;
-        stream_file(file.into_std().await, start, length)
+        Body::from_stream(
+            registry
+                .read_blob(scope, name, digest, start, length)
+                .await?,
+        )
     };
     builder
         .body(body)
         .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
-}
-
-/// Streams `length` bytes from `start`: a blocking task reads ahead in large chunks while
-/// the connection sends the previous ones (reads and socket writes overlap).
-fn stream_file(mut file: std::fs::File, start: u64, length: u64) -> Body {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = file.seek(std::io::SeekFrom::Start(start)) {
-            let _ = sender.blocking_send(Err(e));
-            return;
-        }
-        let mut left = length;
-        while left > 0 {
-            let n = left.min(READ_CHUNK as u64) as usize;
-            // read_to_end fills spare capacity without zeroing it first (a profile showed
-            // the memset of a zeroed buffer at 11% of a pull).
-            let mut chunk = Vec::with_capacity(n);
-            let read = match (&mut file).take(n as u64).read_to_end(&mut chunk) {
-                Ok(got) if got == n => Ok(Bytes::from(chunk)),
-                Ok(got) => Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("the blob file ended {} bytes early", n - got),
-                )),
-                Err(e) => Err(e),
-            };
-            let failed = read.is_err();
-            // A closed channel means the client went away: stop reading.
-            if sender.blocking_send(read).is_err() || failed {
-                return;
-            }
-            left -= n as u64;
-        }
-    });
-    Body::from_stream(futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
-    ))
 }
 
 /// One `bytes=` range of RFC 9110 (`a-b`, `a-`, `-n`), clamped to the blob; `None` when
