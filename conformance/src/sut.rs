@@ -192,7 +192,7 @@ impl Sut {
         if let (Target::InProcess(state), Some(dir)) = (&mut self.target, &self.dir) {
             let path = dir.path().to_path_buf();
             self.runtime.block_on(async {
-                state.registry.store().close().await;
+                state.registry.close().await;
             });
             *state = self.runtime.block_on(open_in_process(
                 &path,

@@ -63,7 +63,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .context("server error");
     state.jobs.shutdown().await;
     served?;
-    state.registry.store().close().await;
+    state.registry.close().await;
     tracing::info!("berth stopped");
     drop(ephemeral);
     Ok(())

@@ -5,7 +5,7 @@ use super::{repository_name, EcrHandlers};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageSummary, StoredManifest, TagFilter};
-use crate::reference::{RepositoryName, Tag};
+use crate::reference::{Reference, RepositoryName, Tag};
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
 use berth_generated::runtime::Timestamp;
@@ -82,7 +82,6 @@ impl EcrHandlers {
         repository: &RepositoryName,
         id: &ImageIdentifier,
     ) -> Result<Resolved, RegistryError> {
-        let store = self.registry.store();
         let digest = match id.image_digest.as_deref() {
             Some(text) => match Digest::parse(text) {
                 Ok(d) => Some(d),
@@ -123,13 +122,19 @@ impl EcrHandlers {
                 "Invalid request parameters: both tag and digest cannot be null",
             ))),
             (Some(digest), None) => {
-                match store.manifest(scope, repository.as_str(), &digest).await? {
+                let reference = Reference::Digest(digest);
+                match self
+                    .registry
+                    .find_manifest(scope, repository, &reference)
+                    .await?
+                {
                     Some(m) => Ok(Ok((m, None))),
                     None => not_found(),
                 }
             }
-            (digest, Some(tag)) => match store
-                .tagged_manifest(scope, repository.as_str(), &tag)
+            (digest, Some(tag)) => match self
+                .registry
+                .find_manifest(scope, repository, &Reference::Tag(tag.clone()))
                 .await?
             {
                 Some(m) if digest.as_ref().is_none_or(|d| *d == m.digest) => Ok(Ok((m, Some(tag)))),
@@ -152,8 +157,7 @@ impl EcrHandlers {
     ) -> Result<ImageSummary, RegistryError> {
         let tags = self
             .registry
-            .store()
-            .tags_of(scope, repository.as_str(), &m.digest)
+            .image_tags(scope, repository, &m.digest)
             .await?;
         Ok(ImageSummary {
             digest: m.digest,
@@ -307,7 +311,6 @@ impl BatchDeleteImage for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
         self.registry.repository(&scope, &repository).await?;
-        let store = self.registry.store();
         let mut deleted: Vec<ImageIdentifier> = Vec::new();
         let mut failures = Vec::new();
         for id in input.image_ids {
@@ -326,13 +329,14 @@ impl BatchDeleteImage for EcrHandlers {
                 }
             };
             let outcome = match (&tag, id.image_digest.is_some()) {
-                (Some(tag), false) => store
-                    .delete_tag(&scope, repository.as_str(), tag)
+                (Some(tag), false) => self
+                    .registry
+                    .delete_tag(&scope, &repository, tag)
                     .await
                     .map(|_| vec![tag.to_string()]),
                 _ => {
-                    store
-                        .delete_manifest(&scope, repository.as_str(), &manifest.digest)
+                    self.registry
+                        .delete_image(&scope, &repository, &manifest.digest)
                         .await
                 }
             };
@@ -416,10 +420,9 @@ impl DescribeImages for EcrHandlers {
         let size = page_size(input.max_results);
         let mut page = self
             .registry
-            .store()
             .image_page(
                 &scope,
-                repository.as_str(),
+                &repository,
                 after.as_ref().map_or("", |a| a.after()),
                 filter,
                 size as u32 + 1,
@@ -461,8 +464,7 @@ impl ListImages for EcrHandlers {
         let size = page_size(input.max_results);
         let mut page = self
             .registry
-            .store()
-            .image_id_page(&scope, repository.as_str(), after, filter, size as u32 + 1)
+            .image_id_page(&scope, &repository, after, filter, size as u32 + 1)
             .await?;
         let next_token = (page.len() > size).then(|| {
             let (digest, tag) = &page[size - 1];

@@ -128,8 +128,7 @@ impl CompleteLayerUpload for EcrHandlers {
         }
         if self
             .registry
-            .store()
-            .linked_blob_size(&scope, repository.as_str(), &digest)
+            .linked_blob_size(&scope, &repository, &digest)
             .await?
             .is_some()
         {
@@ -192,8 +191,7 @@ impl BatchCheckLayerAvailability for EcrHandlers {
             };
             let size = self
                 .registry
-                .store()
-                .linked_blob_size(&scope, repository.as_str(), &digest)
+                .linked_blob_size(&scope, &repository, &digest)
                 .await?;
             layers.push(Layer {
                 layer_digest: Some(text),
@@ -228,8 +226,7 @@ impl GetDownloadUrlForLayer for EcrHandlers {
         self.registry.repository(&scope, &repository).await?;
         if self
             .registry
-            .store()
-            .linked_blob_size(&scope, repository.as_str(), &digest)
+            .linked_blob_size(&scope, &repository, &digest)
             .await?
             .is_none()
         {

@@ -74,8 +74,7 @@ impl SetRepositoryPolicy for EcrHandlers {
         let text = input.policy_text;
         check_policy(&text)?;
         self.registry
-            .store()
-            .set_policy(&scope, &name, Some(&text))
+            .set_repository_policy(&scope, &name, Some(&text))
             .await?;
         Ok(SetRepositoryPolicyResponse {
             registry_id: Some(scope.registry_id),
@@ -95,8 +94,7 @@ impl GetRepositoryPolicy for EcrHandlers {
         let name = input.repository_name;
         let text = self
             .registry
-            .store()
-            .policy(&scope, &name)
+            .repository_policy(&scope, &name)
             .await?
             .ok_or_else(|| policy_not_found(&scope, &name))?;
         Ok(GetRepositoryPolicyResponse {
@@ -117,8 +115,7 @@ impl DeleteRepositoryPolicy for EcrHandlers {
         let name = input.repository_name;
         let previous = self
             .registry
-            .store()
-            .set_policy(&scope, &name, None)
+            .set_repository_policy(&scope, &name, None)
             .await?
             .ok_or_else(|| policy_not_found(&scope, &name))?;
         Ok(DeleteRepositoryPolicyResponse {

@@ -14,7 +14,7 @@ impl DescribeRegistry for EcrHandlers {
         _input: DescribeRegistryRequest,
     ) -> Result<DescribeRegistryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
-        let record = self.registry.store().registry_record(&scope).await?;
+        let record = self.registry.registry_record(&scope).await?;
         let replication = record
             .replication
             .unwrap_or(ReplicationConfiguration { rules: Vec::new() });

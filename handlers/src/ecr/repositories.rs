@@ -105,7 +105,6 @@ impl CreateRepository for EcrHandlers {
             kms_key,
         };
         self.registry
-            .store()
             .create_repository(&scope, &record, &tags)
             .await?;
         Ok(CreateRepositoryResponse {
@@ -137,7 +136,7 @@ impl DescribeRepositories for EcrHandlers {
             let mut seen = std::collections::BTreeSet::new();
             for name in names {
                 if seen.insert(name.clone()) {
-                    let record = self.registry.store().repository(&scope, &name).await?;
+                    let record = self.registry.repository_record(&scope, &name).await?;
                     repositories.push(self.repository_view(&scope, &record));
                 }
             }
@@ -154,8 +153,7 @@ impl DescribeRepositories for EcrHandlers {
             .transpose()?;
         let mut records = self
             .registry
-            .store()
-            .list_repositories(&scope, after.as_ref().map(PageToken::after), page_size + 1)
+            .repositories(&scope, after.as_ref().map(PageToken::after), page_size + 1)
             .await?;
         let more = records.len() > page_size as usize;
         records.truncate(page_size as usize);
@@ -185,7 +183,6 @@ impl DeleteRepository for EcrHandlers {
         let name = input.repository_name;
         let record = self
             .registry
-            .store()
             .delete_repository(&scope, &name, input.force)
             .await?;
         Ok(DeleteRepositoryResponse {
@@ -205,7 +202,6 @@ impl PutImageTagMutability for EcrHandlers {
         let mutability = input.image_tag_mutability;
         let filters = exclusion_filters(mutability, input.image_tag_mutability_exclusion_filters)?;
         self.registry
-            .store()
             .set_tag_mutability(&scope, &name, mutability, &filters)
             .await?;
         Ok(PutImageTagMutabilityResponse {
@@ -227,7 +223,6 @@ impl PutImageScanningConfiguration for EcrHandlers {
         let name = input.repository_name;
         let config = input.image_scanning_configuration;
         self.registry
-            .store()
             .set_scan_on_push(&scope, &name, config.scan_on_push)
             .await?;
         Ok(PutImageScanningConfigurationResponse {

@@ -23,7 +23,6 @@ impl TagResource for EcrHandlers {
         let arn = repository_arn(&input.resource_arn)?;
         let tags = resource_tags(input.tags)?;
         self.registry
-            .store()
             .tag_repository(&arn.scope, &arn.name, &tags, MAX_RESOURCE_TAGS)
             .await?;
         Ok(TagResourceResponse {})
@@ -39,7 +38,6 @@ impl UntagResource for EcrHandlers {
         let arn = repository_arn(&input.resource_arn)?;
         let keys = input.tag_keys;
         self.registry
-            .store()
             .untag_repository(&arn.scope, &arn.name, &keys)
             .await?;
         Ok(UntagResourceResponse {})
@@ -53,7 +51,7 @@ impl ListTagsForResource for EcrHandlers {
         input: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResponse, RegistryError> {
         let arn = repository_arn(&input.resource_arn)?;
-        let tags = self.registry.store().tags(&arn.scope, &arn.name).await?;
+        let tags = self.registry.resource_tags(&arn.scope, &arn.name).await?;
         Ok(ListTagsForResourceResponse {
             tags: Some(
                 tags.into_iter()

@@ -56,7 +56,6 @@ mod tests {
         let clock = Clock::fixed(1_000_000.0);
         let registry = Arc::new(Registry::open(dir.path(), clock.clone()).await.unwrap());
         registry
-            .store()
             .create_repository(&scope(), &repository("app", clock.now()), &[])
             .await
             .unwrap();

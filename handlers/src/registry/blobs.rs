@@ -16,12 +16,23 @@ impl Registry {
         digest: &Digest,
     ) -> Result<u64, RegistryError> {
         self.repository(scope, repository).await?;
-        self.store
-            .linked_blob_size(scope, repository.as_str(), digest)
+        self.linked_blob_size(scope, repository, digest)
             .await?
             .ok_or_else(|| RegistryError::BlobUnknown {
                 digest: digest.to_string(),
             })
+    }
+
+    /// The size of a blob if the repository has it; the caller has checked the repository.
+    pub async fn linked_blob_size(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
+        self.store
+            .linked_blob_size(scope, repository.as_str(), digest)
+            .await
     }
 
     /// `length` bytes from `start` of a blob visible in the repository; the caller keeps

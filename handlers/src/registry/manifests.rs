@@ -97,19 +97,33 @@ impl Registry {
         reference: &Reference,
     ) -> Result<StoredManifest, RegistryError> {
         self.repository(scope, repository).await?;
-        let found = match reference {
-            Reference::Tag(tag) => {
-                self.store
-                    .tagged_manifest(scope, repository.as_str(), tag)
-                    .await?
-            }
-            Reference::Digest(digest) => {
-                self.store
-                    .manifest(scope, repository.as_str(), digest)
-                    .await?
-            }
-        };
-        found.ok_or(RegistryError::ImageNotFound)
+        self.find_manifest(scope, repository, reference)
+            .await?
+            .ok_or(RegistryError::ImageNotFound)
+    }
+
+    /// The manifest a tag or digest names, if any; the caller has checked the repository.
+    pub async fn find_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        let name = repository.as_str();
+        match reference {
+            Reference::Tag(tag) => self.store.tagged_manifest(scope, name, tag).await,
+            Reference::Digest(digest) => self.store.manifest(scope, name, digest).await,
+        }
+    }
+
+    /// The tags of one image, sorted.
+    pub async fn image_tags(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        self.store.tags_of(scope, repository.as_str(), digest).await
     }
 
     /// Records a pull of the manifest now.
@@ -134,14 +148,34 @@ impl Registry {
     ) -> Result<Digest, RegistryError> {
         self.repository(scope, repository).await?;
         match reference {
-            Reference::Tag(tag) => self.store.delete_tag(scope, repository.as_str(), tag).await,
+            Reference::Tag(tag) => self.delete_tag(scope, repository, tag).await,
             Reference::Digest(digest) => {
-                self.store
-                    .delete_manifest(scope, repository.as_str(), digest)
-                    .await?;
+                self.delete_image(scope, repository, digest).await?;
                 Ok(digest.clone())
             }
         }
+    }
+
+    /// Removes a tag (and its image when it was the last tag); returns the image's digest.
+    pub async fn delete_tag(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        tag: &Tag,
+    ) -> Result<Digest, RegistryError> {
+        self.store.delete_tag(scope, repository.as_str(), tag).await
+    }
+
+    /// Removes an image with all its tags; returns the tags it had.
+    pub async fn delete_image(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        self.store
+            .delete_manifest(scope, repository.as_str(), digest)
+            .await
     }
 
     /// Up to `limit` tags after `last`, and whether more follow.

@@ -5,7 +5,9 @@
 //! with GET /v2/.../manifests/<tag>.
 
 mod blobs;
+mod images;
 mod manifests;
+mod repositories;
 mod uploads;
 
 pub use manifests::{PushedManifest, Referrer};
@@ -66,9 +68,9 @@ impl Registry {
         &self.clock
     }
 
-    /// The metadata store.
-    pub fn store(&self) -> &MetadataStore {
-        &self.store
+    /// Closes the metadata store (its connections and write-ahead log) before exit.
+    pub async fn close(&self) {
+        self.store.close().await
     }
 
     /// The repository, or RepositoryNotFound (NAME_UNKNOWN on /v2).

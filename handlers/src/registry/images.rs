@@ -1,0 +1,41 @@
+//! A repository's images a page at a time, filtered by tag status, in digest order: what
+//! DescribeImages and ListImages page through.
+
+use super::Registry;
+use crate::error::RegistryError;
+use crate::metadata::{ImageSummary, TagFilter};
+use crate::reference::RepositoryName;
+use crate::scope::RegistryScope;
+
+impl Registry {
+    /// Up to `limit` images with their tags, digests after `after`.
+    pub async fn image_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        after: &str,
+        filter: TagFilter,
+        limit: u32,
+    ) -> Result<Vec<ImageSummary>, RegistryError> {
+        let name = repository.as_str();
+        self.store
+            .image_page(scope, name, after, filter, limit)
+            .await
+    }
+
+    /// Up to `limit` (digest, tag) ids, one per tag and one per untagged image, after the
+    /// id `after` (digest, tag or "").
+    pub async fn image_id_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        after: (&str, &str),
+        filter: TagFilter,
+        limit: u32,
+    ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
+        let name = repository.as_str();
+        self.store
+            .image_id_page(scope, name, after, filter, limit)
+            .await
+    }
+}
