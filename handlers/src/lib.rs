@@ -21,6 +21,6 @@ mod test_fixtures;
 
 pub use ecr::EcrHandlers;
 pub use error::RegistryError;
-pub use metadata::MetadataStore;
+pub use metadata::{MetadataStore, SqliteMetadataStore};
 pub use registry::Registry;
 pub use scope::{Caller, RegistryScope};

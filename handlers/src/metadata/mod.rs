@@ -1,152 +1,292 @@
-//! The embedded metadata store: SQLite (WAL) in the data dir, through sqlx.
+//! What berth records besides blob bytes: repositories, manifests and tags, blob links,
+//! upload sessions, registry records.
 //!
-//! Every write is one transaction, committed before the handler answers, so whatever was
-//! acknowledged survives `kill -9`. SQLite has one writer at a time; a write lock here
-//! serializes write transactions so they never fail on a busy upgrade.
+//! The store sits behind small traits, one per kind of record, which `MetadataStore`
+//! gathers; the registry core is generic over it. `SqliteMetadataStore` (SQLite in the
+//! data dir) is the first implementation; another backend implements the same traits and
+//! leaves the core and both faces untouched. Every write is one transaction, committed
+//! before the method returns.
 
-mod blobs;
-mod cache;
-mod image_listing;
-mod manifests;
-mod registries;
-mod repositories;
+mod records;
+pub mod sqlite;
 
-pub use blobs::{UploadKind, UploadRecord};
-pub use image_listing::{ImageSummary, TagFilter};
-pub use manifests::{ManifestReferences, PutOutcome, StoredManifest};
-pub use registries::RegistryRecord;
-pub use repositories::{RepositoryRecord, RepositoryTag};
+pub use records::*;
+pub use sqlite::SqliteMetadataStore;
 
+use crate::digest::Digest;
 use crate::error::RegistryError;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use std::path::Path;
-use std::time::Duration;
-use tokio::sync::Mutex;
+use crate::reference::Tag;
+use crate::scope::RegistryScope;
+use berth_generated::ecr::{ImageTagMutability, ImageTagMutabilityExclusionFilter};
+use std::future::Future;
 
-/// The file name of the database inside the data dir.
-pub const DATABASE_FILE: &str = "metadata.sqlite";
-
-/// Repositories, tags, policies and (later) images and upload sessions.
-#[derive(Debug)]
-pub struct MetadataStore {
-    pool: SqlitePool,
-    write_lock: Mutex<()>,
-    cache: cache::Cache,
+/// Every kind of record: what the registry core needs from a metadata store.
+pub trait MetadataStore:
+    RepositoryStore + ImageStore + ImageListing + UploadStore + RegistryRecordStore + std::fmt::Debug
+{
+    /// Closes the store (connections, logs) before the process exits.
+    fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
-impl MetadataStore {
-    /// Opens (or creates) the database in `data_dir` and applies pending migrations.
-    pub async fn open(data_dir: &Path) -> Result<Self, RegistryError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            RegistryError::Internal(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode loses nothing on a process crash (kill -9); only a power
-            // cut can drop the last commits.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(MetadataStore {
-            pool,
-            write_lock: Mutex::new(()),
-            cache: cache::Cache::default(),
-        })
-    }
-
-    /// Begins a write transaction, holding SQLite's write lock from the start (`BEGIN
-    /// IMMEDIATE`). A deferred transaction that reads and then writes cannot wait for the
-    /// lock: when another connection still holds it (a failed writer whose rollback is
-    /// still queued), SQLite answers "database is locked" at once instead of applying the
-    /// busy timeout. Callers hold `write_lock`.
-    async fn write_transaction(
+/// Repositories as records: create, read, list, delete, their settings, policy and resource tags.
+pub trait RepositoryStore: Send + Sync {
+    /// Creates a repository with its tags; RepositoryAlreadyExists when the name is taken.
+    fn create_repository(
         &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, RegistryError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
+        scope: &RegistryScope,
+        repo: &RepositoryRecord,
+        tags: &[RepositoryTag],
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
-    /// Closes the pool, checkpointing the WAL.
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
+    /// The repository, or RepositoryNotFound.
+    fn repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> impl Future<Output = Result<RepositoryRecord, RegistryError>> + Send;
+
+    /// Up to `limit` repositories in name order, starting after `after`.
+    fn list_repositories(
+        &self,
+        scope: &RegistryScope,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RepositoryRecord>, RegistryError>> + Send;
+
+    /// Deletes a repository; without `force` it must hold no images.
+    fn delete_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        force: bool,
+    ) -> impl Future<Output = Result<RepositoryRecord, RegistryError>> + Send;
+
+    /// Sets the tag mutability and its exclusion filters.
+    fn set_tag_mutability(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        mutability: ImageTagMutability,
+        filters: &[ImageTagMutabilityExclusionFilter],
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Sets scan-on-push.
+    fn set_scan_on_push(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        scan: bool,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// The repository policy, `None` when the repository has none.
+    fn policy(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
+
+    /// Replaces (or with `None` removes) the policy; returns the previous one.
+    fn set_policy(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        policy: Option<&str>,
+    ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
+
+    /// The repository's resource tags, sorted by key.
+    fn tags(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<RepositoryTag>, RegistryError>> + Send;
+
+    /// Adds or overwrites tags; TooManyTags when the result would exceed `limit`.
+    fn tag_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        tags: &[RepositoryTag],
+        limit: usize,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Removes the tags with these keys; unknown keys are ignored.
+    fn untag_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::test_fixtures::scope;
+/// Manifests and tags of a repository: store (with its checks), read, list, delete.
+pub trait ImageStore: Send + Sync {
+    /// The manifest with this digest in `repository`.
+    fn manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Option<StoredManifest>, RegistryError>> + Send;
 
-    /// A database written before migration 0003 gets each image's config media type from
-    /// its stored bytes when the current code opens it.
-    #[tokio::test]
-    async fn an_older_database_gets_config_media_types_backfilled() {
-        let dir = tempfile::tempdir().unwrap();
-        let older = tempfile::tempdir().unwrap();
-        let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-        for name in ["0001_repositories.sql", "0002_registry.sql"] {
-            std::fs::copy(migrations.join(name), older.path().join(name)).unwrap();
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(dir.path().join(DATABASE_FILE))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new()
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::migrate::Migrator::new(older.path())
-            .await
-            .unwrap()
-            .run(&pool)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO repositories (registry_id, region, name, created_at, image_tag_mutability, \
-             mutability_exclusion_filters, scan_on_push, encryption_type) \
-             VALUES ('000000000000', 'us-east-1', 'app', 1, 'MUTABLE', '[]', 0, 'AES256')",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        let image = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.example+json","digest":"sha256:00","size":2},"layers":[]}"#;
-        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
-        for body in [&image[..], &index[..]] {
-            sqlx::query(
-                "INSERT INTO manifests (registry_id, region, repository, digest, media_type, body, \
-                 image_size, pushed_at) VALUES ('000000000000', 'us-east-1', 'app', ?, 'm', ?, 0, 1)",
-            )
-            .bind(crate::digest::Digest::of(body).as_str())
-            .bind(body)
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
-        pool.close().await;
+    /// The manifest `tag` points at in `repository`.
+    fn tagged_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> impl Future<Output = Result<Option<StoredManifest>, RegistryError>> + Send;
 
-        let store = MetadataStore::open(dir.path()).await.unwrap();
-        let page = store
-            .image_page(&scope(), "app", "", TagFilter::Any, 10)
-            .await
-            .unwrap();
-        let by_digest = |body: &[u8]| {
-            let digest = crate::digest::Digest::of(body);
-            page.iter()
-                .find(|i| i.digest == digest)
-                .map(|i| i.config_media_type.clone())
-        };
-        assert_eq!(
-            by_digest(image),
-            Some(Some("application/vnd.example+json".to_string()))
-        );
-        assert_eq!(by_digest(index), Some(None), "an index has no config");
-    }
+    /// Stores a manifest (and tags it), in one transaction that first checks that the
+    /// repository exists, that every referenced blob and child manifest is there, and that
+    /// the tag may move. Re-storing the same manifest keeps its first push time.
+    fn put_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        new: &StoredManifest,
+        references: &ManifestReferences,
+        tag: Option<&Tag>,
+    ) -> impl Future<Output = Result<PutOutcome, RegistryError>> + Send;
+
+    /// The tags of the manifest, sorted.
+    fn tags_of(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
+
+    /// Up to `limit` tags of `repository` in order, after `last`.
+    fn list_tags(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        last: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
+
+    /// Manifests of `repository` whose subject is `subject`, in digest order.
+    fn referrers(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        subject: &Digest,
+    ) -> impl Future<Output = Result<Vec<StoredManifest>, RegistryError>> + Send;
+
+    /// Records a pull of the manifest (ECR's lastRecordedPullTime).
+    fn record_pull(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Deletes a manifest and its tags; refused while an index of the repository lists it.
+    /// Returns the tags it had.
+    fn delete_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
+
+    /// Removes a tag; the manifest goes too when this was its last tag and no index lists
+    /// it. Returns the digest the tag pointed at.
+    fn delete_tag(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+}
+
+/// A repository's images a page at a time, filtered by tag status, tags joined.
+pub trait ImageListing: Send + Sync {
+    /// Up to `limit` images in digest order after `after`, with their tags.
+    fn image_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        after: &str,
+        filter: TagFilter,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ImageSummary>, RegistryError>> + Send;
+
+    /// Up to `limit` image ids in (digest, tag) order after `after`: one per tag, and one
+    /// without a tag (`None`) for each untagged image.
+    fn image_id_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        after: (&str, &str),
+        filter: TagFilter,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(String, Option<String>)>, RegistryError>> + Send;
+}
+
+/// Blob links into repositories, and upload sessions.
+pub trait UploadStore: Send + Sync {
+    /// The size of a blob linked into `repository`, `None` when it is not visible there.
+    fn linked_blob_size(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Option<u64>, RegistryError>> + Send;
+
+    /// Records a committed blob and links it into `repository` (both idempotent).
+    fn link_blob(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Records a new upload session.
+    fn create_upload(
+        &self,
+        upload: &UploadRecord,
+        created_at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// The session `id` if it belongs to `repository` of `scope` and is of `kind`.
+    fn upload(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        id: &str,
+        kind: UploadKind,
+    ) -> impl Future<Output = Result<Option<UploadRecord>, RegistryError>> + Send;
+
+    /// Forgets a session; true when it existed.
+    fn delete_upload(&self, id: &str) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+
+    /// Ids of the sessions created before `cutoff` (epoch seconds).
+    fn uploads_created_before(
+        &self,
+        cutoff: f64,
+    ) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
+
+    /// Ids of every recorded session, to clean files of sessions that no longer exist.
+    fn upload_ids(&self) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
+}
+
+/// The record of each (account, region): its settings and policies.
+pub trait RegistryRecordStore: Send + Sync {
+    /// The registry record of `scope` (the defaults when nothing was ever written).
+    fn registry_record(
+        &self,
+        scope: &RegistryScope,
+    ) -> impl Future<Output = Result<RegistryRecord, RegistryError>> + Send;
+
+    /// Reads the record, lets `change` edit it (or refuse with an error, which writes
+    /// nothing), and stores the result, all in one transaction. Returns what `change`
+    /// returned.
+    fn update_registry_record<T: Send>(
+        &self,
+        scope: &RegistryScope,
+        change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError> + Send,
+    ) -> impl Future<Output = Result<T, RegistryError>> + Send;
 }

@@ -4,10 +4,11 @@ use super::Registry;
 use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
+use crate::metadata::MetadataStore;
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 
-impl Registry {
+impl<M: MetadataStore> Registry<M> {
     /// The size of a blob visible in the repository; BlobUnknown when it is not.
     pub async fn blob_size(
         &self,

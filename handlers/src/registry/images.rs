@@ -3,11 +3,11 @@
 
 use super::Registry;
 use crate::error::RegistryError;
-use crate::metadata::{ImageSummary, TagFilter};
+use crate::metadata::{ImageSummary, MetadataStore, TagFilter};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 
-impl Registry {
+impl<M: MetadataStore> Registry<M> {
     /// Up to `limit` images with their tags, digests after `after`.
     pub async fn image_page(
         &self,

@@ -4,7 +4,7 @@ use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::manifest::{parse_manifest, ManifestKind};
-use crate::metadata::StoredManifest;
+use crate::metadata::{MetadataStore, StoredManifest};
 use crate::reference::{Reference, RepositoryName, Tag};
 use crate::scope::RegistryScope;
 
@@ -29,7 +29,7 @@ pub struct Referrer {
     pub annotations: Option<String>,
 }
 
-impl Registry {
+impl<M: MetadataStore> Registry<M> {
     /// Stores manifest bytes, optionally under a tag. `expected` is the digest the client
     /// named (PUT by digest, PutImage imageDigest); it must be the digest of the bytes.
     pub async fn push_manifest(

@@ -15,17 +15,18 @@ pub use manifests::{PushedManifest, Referrer};
 use crate::blob_store::{BlobStore, FileBlobStore};
 use crate::clock::Clock;
 use crate::error::RegistryError;
-use crate::metadata::{MetadataStore, RepositoryRecord};
+use crate::metadata::{MetadataStore, RepositoryRecord, SqliteMetadataStore};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// Metadata plus blob bytes, and a lock per open upload.
+/// Metadata plus blob bytes, and a lock per open upload. Generic over the metadata store;
+/// berth's own is SQLite.
 #[derive(Debug)]
-pub struct Registry {
-    store: MetadataStore,
+pub struct Registry<M = SqliteMetadataStore> {
+    store: M,
     blobs: Arc<dyn BlobStore>,
     /// Held around every call on one upload, so that its requests take turns.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -48,7 +49,19 @@ impl Registry {
         clock: Clock,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, RegistryError> {
-        let store = MetadataStore::open(data_dir).await?;
+        let store = SqliteMetadataStore::open(data_dir).await?;
+        Registry::with_stores(store, blobs, clock).await
+    }
+}
+
+impl<M: MetadataStore> Registry<M> {
+    /// The registry over these stores. Upload bytes that no recorded session owns (a crash
+    /// between the two writes) are removed.
+    pub async fn with_stores(
+        store: M,
+        blobs: Arc<dyn BlobStore>,
+        clock: Clock,
+    ) -> Result<Self, RegistryError> {
         let sessions = store.upload_ids().await?;
         for upload in blobs.uploads().await? {
             if !sessions.contains(&upload) {

@@ -4,11 +4,11 @@
 
 use super::Registry;
 use crate::error::RegistryError;
-use crate::metadata::{RegistryRecord, RepositoryRecord, RepositoryTag};
+use crate::metadata::{MetadataStore, RegistryRecord, RepositoryRecord, RepositoryTag};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{ImageTagMutability, ImageTagMutabilityExclusionFilter};
 
-impl Registry {
+impl<M: MetadataStore> Registry<M> {
     /// Creates a repository with its resource tags; RepositoryAlreadyExists when taken.
     pub async fn create_repository(
         &self,

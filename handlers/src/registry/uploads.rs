@@ -4,7 +4,7 @@ use super::Registry;
 use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::metadata::{UploadKind, UploadRecord};
+use crate::metadata::{MetadataStore, UploadKind, UploadRecord};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 use bytes::Bytes;
@@ -24,7 +24,7 @@ where
         .boxed()
 }
 
-impl Registry {
+impl<M: MetadataStore> Registry<M> {
     fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .upload_locks

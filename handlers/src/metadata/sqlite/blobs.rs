@@ -1,38 +1,13 @@
 //! Blobs, their links into repositories, and upload sessions.
 
-use super::MetadataStore;
+use super::SqliteMetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
+use crate::metadata::{UploadKind, UploadRecord, UploadStore};
 use crate::scope::RegistryScope;
 
-/// Which face opened an upload session; ECR layer parts have their own rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadKind {
-    Oci,
-    Ecr,
-}
-
-impl UploadKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            UploadKind::Oci => "oci",
-            UploadKind::Ecr => "ecr",
-        }
-    }
-}
-
-/// An upload session as recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UploadRecord {
-    pub id: String,
-    pub scope: RegistryScope,
-    pub repository: String,
-    pub kind: UploadKind,
-}
-
-impl MetadataStore {
-    /// The size of a blob linked into `repository`, `None` when it is not visible there.
-    pub async fn linked_blob_size(
+impl UploadStore for SqliteMetadataStore {
+    async fn linked_blob_size(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -51,8 +26,7 @@ impl MetadataStore {
         Ok(size.map(|s| s as u64))
     }
 
-    /// Records a committed blob and links it into `repository` (both idempotent).
-    pub async fn link_blob(
+    async fn link_blob(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -61,13 +35,14 @@ impl MetadataStore {
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        sqlx::query("INSERT OR IGNORE INTO blobs (digest, size) VALUES (?, ?)")
+        sqlx::query("INSERT INTO blobs (digest, size) VALUES (?, ?) ON CONFLICT DO NOTHING")
             .bind(digest.as_str())
             .bind(size as i64)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT OR IGNORE INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?)",
+            "INSERT INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&scope.registry_id)
         .bind(&scope.region)
@@ -79,8 +54,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Records a new upload session.
-    pub async fn create_upload(
+    async fn create_upload(
         &self,
         upload: &UploadRecord,
         created_at: f64,
@@ -100,8 +74,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// The session `id` if it belongs to `repository` of `scope` and is of `kind`.
-    pub async fn upload(
+    async fn upload(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -126,8 +99,7 @@ impl MetadataStore {
         }))
     }
 
-    /// Forgets a session; true when it existed.
-    pub async fn delete_upload(&self, id: &str) -> Result<bool, RegistryError> {
+    async fn delete_upload(&self, id: &str) -> Result<bool, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
             .bind(id)
@@ -136,8 +108,7 @@ impl MetadataStore {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Ids of the sessions created before `cutoff` (epoch seconds).
-    pub async fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError> {
+    async fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError> {
         Ok(
             sqlx::query_scalar("SELECT id FROM uploads WHERE created_at < ? ORDER BY id")
                 .bind(cutoff)
@@ -146,8 +117,7 @@ impl MetadataStore {
         )
     }
 
-    /// Ids of every recorded session, to clean files of sessions that no longer exist.
-    pub async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
+    async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
         Ok(sqlx::query_scalar("SELECT id FROM uploads")
             .fetch_all(&self.pool)
             .await?)

@@ -1,33 +1,12 @@
 //! DescribeImages and ListImages pages, read in SQL: one query per page, tags joined,
 //! no manifest bodies.
 
-use super::MetadataStore;
+use super::SqliteMetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
+use crate::metadata::{ImageListing, ImageSummary, TagFilter};
 use crate::scope::RegistryScope;
 use sqlx::Row;
-
-/// An image as DescribeImages shows it: the manifest's columns without its bytes, and its
-/// tags (sorted).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageSummary {
-    pub digest: Digest,
-    pub media_type: String,
-    pub config_media_type: Option<String>,
-    pub subject: Option<Digest>,
-    pub image_size: u64,
-    pub pushed_at: f64,
-    pub last_pulled_at: Option<f64>,
-    pub tags: Vec<String>,
-}
-
-/// Which images a listing keeps (ECR's `tagStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagFilter {
-    Any,
-    Tagged,
-    Untagged,
-}
 
 /// `m` has at least one tag.
 const HAS_TAGS: &str = "EXISTS (SELECT 1 FROM image_tags t WHERE t.registry_id = m.registry_id \
@@ -37,9 +16,8 @@ fn corrupt() -> RegistryError {
     RegistryError::Internal("stored manifest has an invalid digest".into())
 }
 
-impl MetadataStore {
-    /// Up to `limit` images in digest order after `after`, with their tags.
-    pub async fn image_page(
+impl ImageListing for SqliteMetadataStore {
+    async fn image_page(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -98,9 +76,7 @@ impl MetadataStore {
         Ok(images)
     }
 
-    /// Up to `limit` image ids in (digest, tag) order after `after`: one per tag, and one
-    /// without a tag (`None`) for each untagged image.
-    pub async fn image_id_page(
+    async fn image_id_page(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -150,6 +126,7 @@ impl MetadataStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::*;
     use crate::metadata::{ManifestReferences, StoredManifest};
     use crate::reference::Tag;
     use crate::test_fixtures::{repository, scope};
@@ -173,8 +150,10 @@ mod tests {
     }
 
     /// Seven images: image n carries n % 3 tags (`t<n>a`, `t<n>b`).
-    async fn store(dir: &std::path::Path) -> (MetadataStore, Vec<(StoredManifest, Vec<String>)>) {
-        let store = MetadataStore::open(dir).await.unwrap();
+    async fn store(
+        dir: &std::path::Path,
+    ) -> (SqliteMetadataStore, Vec<(StoredManifest, Vec<String>)>) {
+        let store = SqliteMetadataStore::open(dir).await.unwrap();
         store
             .create_repository(&scope(), &repository("app", 1.0), &[])
             .await

@@ -2,28 +2,13 @@
 //! settings, the registry policy, and the replication, scanning and signing
 //! configurations. Two methods: read it, or change it in one transaction.
 
-use super::MetadataStore;
+use super::SqliteMetadataStore;
 use crate::error::RegistryError;
+use crate::metadata::{RegistryRecord, RegistryRecordStore};
 use crate::scope::RegistryScope;
-use berth_generated::ecr::{
-    RegistryScanningConfiguration, ReplicationConfiguration, SigningConfiguration,
-};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::BTreeMap;
-
-/// Registry-wide state; `Default` is a fresh ECR registry (nothing configured).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RegistryRecord {
-    /// The registry permissions policy (PutRegistryPolicy), as given.
-    pub policy_text: Option<String>,
-    /// Account settings by name (PutAccountSetting); absent names have ECR's defaults.
-    pub account_settings: BTreeMap<String, String>,
-    pub replication: Option<ReplicationConfiguration>,
-    pub scanning: Option<RegistryScanningConfiguration>,
-    pub signing: Option<SigningConfiguration>,
-}
 
 fn decode<T: DeserializeOwned>(
     column: &str,
@@ -71,19 +56,15 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     })
 }
 
-impl MetadataStore {
-    /// The registry record of `scope` (the defaults when nothing was ever written).
-    pub async fn registry_record(
+impl RegistryRecordStore for SqliteMetadataStore {
+    async fn registry_record(
         &self,
         scope: &RegistryScope,
     ) -> Result<RegistryRecord, RegistryError> {
         read(&self.pool, scope).await
     }
 
-    /// Reads the record, lets `change` edit it (or refuse with an error, which writes
-    /// nothing), and stores the result, all in one transaction. Returns what `change`
-    /// returned.
-    pub async fn update_registry_record<T>(
+    async fn update_registry_record<T>(
         &self,
         scope: &RegistryScope,
         change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError>,
@@ -118,7 +99,9 @@ impl MetadataStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::*;
     use crate::test_fixtures::scope;
+    use berth_generated::ecr::ReplicationConfiguration;
     use berth_generated::ecr::{ReplicationDestination, ReplicationRule};
 
     fn other_region() -> RegistryScope {
@@ -131,7 +114,7 @@ mod tests {
     #[tokio::test]
     async fn records_start_empty_change_in_one_transaction_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         assert_eq!(
             store.registry_record(&scope()).await.unwrap(),
             RegistryRecord::default()
@@ -165,7 +148,7 @@ mod tests {
         assert!(refused.is_err());
         store.close().await;
 
-        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let record = store.registry_record(&scope()).await.unwrap();
         assert_eq!(
             record.policy_text.as_deref(),

@@ -1,28 +1,13 @@
 //! Repositories, their resource tags and their policies.
 
 use super::cache::Lookup;
-use super::MetadataStore;
+use super::SqliteMetadataStore;
 use crate::error::RegistryError;
+use crate::metadata::{RepositoryRecord, RepositoryStore, RepositoryTag};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
-
-/// A repository as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RepositoryRecord {
-    pub name: String,
-    /// Epoch seconds.
-    pub created_at: f64,
-    pub image_tag_mutability: ImageTagMutability,
-    pub exclusion_filters: Vec<ImageTagMutabilityExclusionFilter>,
-    pub scan_on_push: bool,
-    pub encryption_type: EncryptionType,
-    pub kms_key: Option<String>,
-}
-
-/// A resource tag (key, value).
-pub type RepositoryTag = (String, String);
 
 const COLUMNS: &str = "name, created_at, image_tag_mutability, mutability_exclusion_filters, \
                        scan_on_push, encryption_type, kms_key";
@@ -79,9 +64,8 @@ fn encode_filters(filters: &[ImageTagMutabilityExclusionFilter]) -> Result<Strin
         .map_err(|e| RegistryError::Internal(format!("encode filters: {e}")))
 }
 
-impl MetadataStore {
-    /// Creates a repository with its tags; RepositoryAlreadyExists when the name is taken.
-    pub async fn create_repository(
+impl RepositoryStore for SqliteMetadataStore {
+    async fn create_repository(
         &self,
         scope: &RegistryScope,
         repo: &RepositoryRecord,
@@ -127,8 +111,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// The repository, or RepositoryNotFound.
-    pub async fn repository(
+    async fn repository(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -157,8 +140,7 @@ impl MetadataStore {
         }
     }
 
-    /// Up to `limit` repositories in name order, starting after `after`.
-    pub async fn list_repositories(
+    async fn list_repositories(
         &self,
         scope: &RegistryScope,
         after: Option<&str>,
@@ -177,8 +159,7 @@ impl MetadataStore {
         rows.iter().map(record).collect()
     }
 
-    /// Deletes a repository; without `force` it must hold no images.
-    pub async fn delete_repository(
+    async fn delete_repository(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -223,8 +204,7 @@ impl MetadataStore {
         Ok(repo)
     }
 
-    /// Sets the tag mutability and its exclusion filters.
-    pub async fn set_tag_mutability(
+    async fn set_tag_mutability(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -250,8 +230,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Sets scan-on-push.
-    pub async fn set_scan_on_push(
+    async fn set_scan_on_push(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -274,8 +253,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// The repository policy, `None` when the repository has none.
-    pub async fn policy(
+    async fn policy(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -292,8 +270,7 @@ impl MetadataStore {
             .ok_or_else(|| not_found(scope, name))
     }
 
-    /// Replaces (or with `None` removes) the policy; returns the previous one.
-    pub async fn set_policy(
+    async fn set_policy(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -323,8 +300,7 @@ impl MetadataStore {
         Ok(previous)
     }
 
-    /// The repository's resource tags, sorted by key.
-    pub async fn tags(
+    async fn tags(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -342,8 +318,7 @@ impl MetadataStore {
         Ok(rows)
     }
 
-    /// Adds or overwrites tags; TooManyTags when the result would exceed `limit`.
-    pub async fn tag_repository(
+    async fn tag_repository(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -384,8 +359,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Removes the tags with these keys; unknown keys are ignored.
-    pub async fn untag_repository(
+    async fn untag_repository(
         &self,
         scope: &RegistryScope,
         name: &str,
@@ -413,6 +387,7 @@ impl MetadataStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::*;
 
     use crate::test_fixtures::scope;
 
@@ -423,7 +398,7 @@ mod tests {
     #[tokio::test]
     async fn repository_life_cycle_and_persistence() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
         store
             .create_repository(&s, &repo("a"), &[("k".into(), "v".into())])
@@ -457,7 +432,7 @@ mod tests {
         ));
         store.close().await;
 
-        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         assert_eq!(store.repository(&s, "a").await.unwrap(), repo("a"));
         assert_eq!(
             store.tags(&s, "a").await.unwrap(),
@@ -473,7 +448,7 @@ mod tests {
     #[tokio::test]
     async fn too_many_tags_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(dir.path()).await.unwrap();
+        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
         store.create_repository(&s, &repo("a"), &[]).await.unwrap();
         let tags: Vec<RepositoryTag> = (0..3).map(|i| (format!("k{i}"), String::new())).collect();

@@ -1,47 +1,15 @@
 //! Manifests, the tags that point at them, and the edges to their blobs and children.
 
 use super::cache::Lookup;
-use super::MetadataStore;
+use super::SqliteMetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::immutability::tag_is_immutable;
+use crate::metadata::{ImageStore, ManifestReferences, PutOutcome, StoredManifest};
 use crate::reference::Tag;
 use crate::scope::RegistryScope;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
-
-/// A manifest as stored, with its exact bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredManifest {
-    pub digest: Digest,
-    pub media_type: String,
-    pub artifact_type: Option<String>,
-    /// The config's media type (ECR's artifactMediaType); `None` for an index.
-    pub config_media_type: Option<String>,
-    pub subject: Option<Digest>,
-    /// JSON object text of the manifest's annotations.
-    pub annotations: Option<String>,
-    pub body: Vec<u8>,
-    pub image_size: u64,
-    pub pushed_at: f64,
-    pub last_pulled_at: Option<f64>,
-}
-
-/// What the manifest references, checked before it is stored.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ManifestReferences {
-    /// Config and layers: must be linked into the repository.
-    pub blobs: Vec<Digest>,
-    /// Children of an index: must be manifests of the repository.
-    pub manifests: Vec<Digest>,
-}
-
-/// What storing a manifest under a tag did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PutOutcome {
-    /// The digest the tag pointed at before, if any.
-    pub previous: Option<Digest>,
-}
 
 const COLUMNS: &str =
     "digest, media_type, artifact_type, config_media_type, subject_digest, annotations, body, \
@@ -85,35 +53,7 @@ fn repository_missing(scope: &RegistryScope, repository: &str) -> RegistryError 
     }
 }
 
-impl MetadataStore {
-    /// The manifest with this digest in `repository`.
-    pub async fn manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-    ) -> Result<Option<StoredManifest>, RegistryError> {
-        self.lookup(
-            scope,
-            repository,
-            &format!("d:{digest}"),
-            BY_DIGEST,
-            digest.as_str(),
-        )
-        .await
-    }
-
-    /// The manifest `tag` points at in `repository`.
-    pub async fn tagged_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        tag: &Tag,
-    ) -> Result<Option<StoredManifest>, RegistryError> {
-        self.lookup(scope, repository, &format!("t:{tag}"), BY_TAG, tag.as_str())
-            .await
-    }
-
+impl SqliteMetadataStore {
     /// A manifest through the cache: `sql` selects it by (registry, region, repository, `key`).
     async fn lookup(
         &self,
@@ -142,11 +82,36 @@ impl MetadataStore {
         }
         Ok(found)
     }
+}
 
-    /// Stores a manifest (and tags it), in one transaction that first checks that the
-    /// repository exists, that every referenced blob and child manifest is there, and that
-    /// the tag may move. Re-storing the same manifest keeps its first push time.
-    pub async fn put_manifest(
+impl ImageStore for SqliteMetadataStore {
+    async fn manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        self.lookup(
+            scope,
+            repository,
+            &format!("d:{digest}"),
+            BY_DIGEST,
+            digest.as_str(),
+        )
+        .await
+    }
+
+    async fn tagged_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        self.lookup(scope, repository, &format!("t:{tag}"), BY_TAG, tag.as_str())
+            .await
+    }
+
+    async fn put_manifest(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -221,8 +186,8 @@ impl MetadataStore {
         ] {
             for child in children {
                 sqlx::query(
-                    "INSERT OR IGNORE INTO manifest_references (registry_id, region, repository, parent, child, kind) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO manifest_references (registry_id, region, repository, parent, child, kind) \
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 )
                 .bind(&scope.registry_id)
                 .bind(&scope.region)
@@ -252,8 +217,7 @@ impl MetadataStore {
         Ok(PutOutcome { previous })
     }
 
-    /// The tags of the manifest, sorted.
-    pub async fn tags_of(
+    async fn tags_of(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -271,8 +235,7 @@ impl MetadataStore {
         .await?)
     }
 
-    /// Up to `limit` tags of `repository` in order, after `last`.
-    pub async fn list_tags(
+    async fn list_tags(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -292,8 +255,7 @@ impl MetadataStore {
         .await?)
     }
 
-    /// Manifests of `repository` whose subject is `subject`, in digest order.
-    pub async fn referrers(
+    async fn referrers(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -312,8 +274,7 @@ impl MetadataStore {
         rows.iter().map(manifest).collect()
     }
 
-    /// Records a pull of the manifest (ECR's lastRecordedPullTime).
-    pub async fn record_pull(
+    async fn record_pull(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -340,9 +301,7 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Deletes a manifest and its tags; refused while an index of the repository lists it.
-    /// Returns the tags it had.
-    pub async fn delete_manifest(
+    async fn delete_manifest(
         &self,
         scope: &RegistryScope,
         repository: &str,
@@ -390,9 +349,7 @@ impl MetadataStore {
         Ok(tags)
     }
 
-    /// Removes a tag; the manifest goes too when this was its last tag and no index lists
-    /// it. Returns the digest the tag pointed at.
-    pub async fn delete_tag(
+    async fn delete_tag(
         &self,
         scope: &RegistryScope,
         repository: &str,

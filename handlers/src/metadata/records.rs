@@ -1,0 +1,118 @@
+//! What the metadata store keeps, as plain values: the same whatever the backend.
+
+use crate::digest::Digest;
+use crate::scope::RegistryScope;
+use berth_generated::ecr::{
+    EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter,
+    RegistryScanningConfiguration, ReplicationConfiguration, SigningConfiguration,
+};
+use std::collections::BTreeMap;
+
+/// Which face opened an upload session; ECR layer parts have their own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadKind {
+    Oci,
+    Ecr,
+}
+
+impl UploadKind {
+    /// The value as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadKind::Oci => "oci",
+            UploadKind::Ecr => "ecr",
+        }
+    }
+}
+
+/// An upload session as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadRecord {
+    pub id: String,
+    pub scope: RegistryScope,
+    pub repository: String,
+    pub kind: UploadKind,
+}
+
+/// An image as DescribeImages shows it: the manifest's columns without its bytes, and its
+/// tags (sorted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageSummary {
+    pub digest: Digest,
+    pub media_type: String,
+    pub config_media_type: Option<String>,
+    pub subject: Option<Digest>,
+    pub image_size: u64,
+    pub pushed_at: f64,
+    pub last_pulled_at: Option<f64>,
+    pub tags: Vec<String>,
+}
+
+/// Which images a listing keeps (ECR's `tagStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagFilter {
+    Any,
+    Tagged,
+    Untagged,
+}
+
+/// A manifest as stored, with its exact bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    /// The config's media type (ECR's artifactMediaType); `None` for an index.
+    pub config_media_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// JSON object text of the manifest's annotations.
+    pub annotations: Option<String>,
+    pub body: Vec<u8>,
+    pub image_size: u64,
+    pub pushed_at: f64,
+    pub last_pulled_at: Option<f64>,
+}
+
+/// What the manifest references, checked before it is stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ManifestReferences {
+    /// Config and layers: must be linked into the repository.
+    pub blobs: Vec<Digest>,
+    /// Children of an index: must be manifests of the repository.
+    pub manifests: Vec<Digest>,
+}
+
+/// What storing a manifest under a tag did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutOutcome {
+    /// The digest the tag pointed at before, if any.
+    pub previous: Option<Digest>,
+}
+
+/// Registry-wide state; `Default` is a fresh ECR registry (nothing configured).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegistryRecord {
+    /// The registry permissions policy (PutRegistryPolicy), as given.
+    pub policy_text: Option<String>,
+    /// Account settings by name (PutAccountSetting); absent names have ECR's defaults.
+    pub account_settings: BTreeMap<String, String>,
+    pub replication: Option<ReplicationConfiguration>,
+    pub scanning: Option<RegistryScanningConfiguration>,
+    pub signing: Option<SigningConfiguration>,
+}
+
+/// A repository as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepositoryRecord {
+    pub name: String,
+    /// Epoch seconds.
+    pub created_at: f64,
+    pub image_tag_mutability: ImageTagMutability,
+    pub exclusion_filters: Vec<ImageTagMutabilityExclusionFilter>,
+    pub scan_on_push: bool,
+    pub encryption_type: EncryptionType,
+    pub kms_key: Option<String>,
+}
+
+/// A resource tag (key, value).
+pub type RepositoryTag = (String, String);
