@@ -5,6 +5,7 @@
 //! cannot be forged. The same key signs GetDownloadUrlForLayer URLs.
 
 use crate::error::RegistryError;
+use crate::signed_claims::ClaimsForm;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -17,7 +18,12 @@ pub const KEY_FILE: &str = "auth.key";
 /// How long a token is valid, as in ECR.
 pub const TOKEN_LIFETIME_SECS: u64 = 12 * 60 * 60;
 
-const PREFIX: &str = "berth1";
+/// `berth1.<account:region:expiry>.<mac>`.
+const TOKEN_FORM: ClaimsForm = ClaimsForm {
+    prefix: Some("berth1"),
+    separator: ':',
+    fields: 3,
+};
 
 /// Signs and checks tokens with the data dir's key.
 #[derive(Clone)]
@@ -108,30 +114,13 @@ impl TokenSigner {
 
     /// The registry password for `account` in `region`, valid until `expires_at`.
     pub fn issue(&self, account: &str, region: &str, expires_at: u64) -> String {
-        let claims = URL_SAFE_NO_PAD.encode(format!("{account}:{region}:{expires_at}"));
-        let signed = format!("{PREFIX}.{claims}");
-        let mac = self.sign(&signed);
-        format!("{signed}.{mac}")
+        TOKEN_FORM.seal(self, &[account, region, &expires_at.to_string()])
     }
 
     /// Checks a registry password at time `now` (epoch seconds).
     pub fn verify(&self, password: &str, now: u64) -> Result<TokenClaims, TokenError> {
-        let (signed, mac) = password.rsplit_once('.').ok_or(TokenError::Forged)?;
-        if !self.check(signed, mac) {
-            return Err(TokenError::Forged);
-        }
-        let claims = signed
-            .strip_prefix(PREFIX)
-            .and_then(|c| c.strip_prefix('.'))
-            .ok_or(TokenError::Forged)?;
-        let text = URL_SAFE_NO_PAD
-            .decode(claims)
-            .map_err(|_| TokenError::Forged)?;
-        let text = String::from_utf8(text).map_err(|_| TokenError::Forged)?;
-        let mut parts = text.splitn(3, ':');
-        let (Some(account), Some(region), Some(expiry)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
+        let fields = TOKEN_FORM.open(self, password).ok_or(TokenError::Forged)?;
+        let [account, region, expiry] = fields.as_slice() else {
             return Err(TokenError::Forged);
         };
         let expires_at: u64 = expiry.parse().map_err(|_| TokenError::Forged)?;
@@ -139,8 +128,8 @@ impl TokenSigner {
             return Err(TokenError::Expired);
         }
         Ok(TokenClaims {
-            account: account.to_string(),
-            region: region.to_string(),
+            account: account.clone(),
+            region: region.clone(),
             expires_at,
         })
     }

@@ -4,8 +4,7 @@
 use crate::auth::TokenSigner;
 use crate::digest::Digest;
 use crate::scope::RegistryScope;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use crate::signed_claims::ClaimsForm;
 
 /// The URL path download grants are served under; the grant follows it.
 pub const DOWNLOAD_PATH: &str = "/_berth/layers/";
@@ -20,38 +19,40 @@ pub struct DownloadGrant {
     pub expires_at: u64,
 }
 
+/// `<registry\nregion\nrepository\ndigest\nexpiry>.<mac>`.
+const GRANT_FORM: ClaimsForm = ClaimsForm {
+    prefix: None,
+    separator: '\n',
+    fields: 5,
+};
+
 impl DownloadGrant {
     /// The URL-safe signed form.
     pub fn sign(&self, signer: &TokenSigner) -> String {
-        let claims = URL_SAFE_NO_PAD.encode(format!(
-            "{}\n{}\n{}\n{}\n{}",
-            self.scope.registry_id,
-            self.scope.region,
-            self.repository,
-            self.digest,
-            self.expires_at
-        ));
-        let mac = signer.sign(&claims);
-        format!("{claims}.{mac}")
+        let scope = &self.scope;
+        let (digest, expires_at) = (self.digest.to_string(), self.expires_at.to_string());
+        let fields = [
+            scope.registry_id.as_str(),
+            scope.region.as_str(),
+            self.repository.as_str(),
+            digest.as_str(),
+            expires_at.as_str(),
+        ];
+        GRANT_FORM.seal(signer, &fields)
     }
 
     /// Reads a signed grant; `None` when forged, malformed or expired at `now`.
     pub fn verify(text: &str, signer: &TokenSigner, now: u64) -> Option<Self> {
-        let (claims, mac) = text.split_once('.')?;
-        if !signer.check(claims, mac) {
-            return None;
-        }
-        let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
-        let parts: Vec<&str> = decoded.split('\n').collect();
-        let [registry_id, region, repository, digest, expires_at] = parts.as_slice() else {
+        let fields = GRANT_FORM.open(signer, text)?;
+        let [registry_id, region, repository, digest, expires_at] = fields.as_slice() else {
             return None;
         };
         let grant = DownloadGrant {
             scope: RegistryScope {
-                registry_id: registry_id.to_string(),
-                region: region.to_string(),
+                registry_id: registry_id.clone(),
+                region: region.clone(),
             },
-            repository: repository.to_string(),
+            repository: repository.clone(),
             digest: Digest::parse(digest).ok()?,
             expires_at: expires_at.parse().ok()?,
         };

@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod reference;
 pub mod registry;
 pub mod scope;
+pub mod signed_claims;
 #[cfg(test)]
 mod test_fixtures;
 

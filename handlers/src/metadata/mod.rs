@@ -5,11 +5,16 @@
 //! gathers; the registry core is generic over it. `SqliteMetadataStore` (SQLite in the
 //! data dir) is the first implementation; another backend implements the same traits and
 //! leaves the core and both faces untouched. Every write is one transaction, committed
-//! before the method returns.
+//! before the method returns. `CachedMetadataStore` is the in-memory cache as a layer over
+//! any of them: berth's default is SQLite behind it; a store shared by several processes
+//! goes without it.
 
+mod cache;
+mod cached;
 mod records;
 pub mod sqlite;
 
+pub use cached::CachedMetadataStore;
 pub use records::*;
 pub use sqlite::SqliteMetadataStore;
 

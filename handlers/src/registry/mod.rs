@@ -15,7 +15,7 @@ pub use manifests::{PushedManifest, Referrer};
 use crate::blob_store::{BlobStore, FileBlobStore};
 use crate::clock::Clock;
 use crate::error::RegistryError;
-use crate::metadata::{MetadataStore, RepositoryRecord, SqliteMetadataStore};
+use crate::metadata::{CachedMetadataStore, MetadataStore, RepositoryRecord, SqliteMetadataStore};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
@@ -23,9 +23,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Metadata plus blob bytes, and a lock per open upload. Generic over the metadata store;
-/// berth's own is SQLite.
+/// berth's own is SQLite behind the in-memory cache.
 #[derive(Debug)]
-pub struct Registry<M = SqliteMetadataStore> {
+pub struct Registry<M = CachedMetadataStore<SqliteMetadataStore>> {
     store: M,
     blobs: Arc<dyn BlobStore>,
     /// Held around every call on one upload, so that its requests take turns.
@@ -49,7 +49,7 @@ impl Registry {
         clock: Clock,
         blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, RegistryError> {
-        let store = SqliteMetadataStore::open(data_dir).await?;
+        let store = CachedMetadataStore::new(SqliteMetadataStore::open(data_dir).await?);
         Registry::with_stores(store, blobs, clock).await
     }
 }

@@ -1,6 +1,5 @@
 //! Manifests, the tags that point at them, and the edges to their blobs and children.
 
-use super::cache::Lookup;
 use super::SqliteMetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -54,19 +53,14 @@ fn repository_missing(scope: &RegistryScope, repository: &str) -> RegistryError 
 }
 
 impl SqliteMetadataStore {
-    /// A manifest through the cache: `sql` selects it by (registry, region, repository, `key`).
+    /// A manifest: `sql` selects it by (registry, region, repository, `key`).
     async fn lookup(
         &self,
         scope: &RegistryScope,
         repository: &str,
-        item: &str,
         sql: &str,
         key: &str,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        let ticket = match self.cache.manifest(scope, repository, item) {
-            Lookup::Hit(found) => return Ok(Some(found)),
-            Lookup::Miss(ticket) => ticket,
-        };
         let row = sqlx::query(sql)
             .bind(&scope.registry_id)
             .bind(&scope.region)
@@ -74,13 +68,7 @@ impl SqliteMetadataStore {
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        let found = row.as_ref().map(manifest).transpose()?;
-        #[cfg(test)]
-        self.cache.fill_gate.pass().await;
-        if let Some(m) = &found {
-            self.cache.fill_manifest(ticket, scope, repository, item, m);
-        }
-        Ok(found)
+        row.as_ref().map(manifest).transpose()
     }
 }
 
@@ -91,14 +79,8 @@ impl ImageStore for SqliteMetadataStore {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        self.lookup(
-            scope,
-            repository,
-            &format!("d:{digest}"),
-            BY_DIGEST,
-            digest.as_str(),
-        )
-        .await
+        self.lookup(scope, repository, BY_DIGEST, digest.as_str())
+            .await
     }
 
     async fn tagged_manifest(
@@ -107,8 +89,7 @@ impl ImageStore for SqliteMetadataStore {
         repository: &str,
         tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        self.lookup(scope, repository, &format!("t:{tag}"), BY_TAG, tag.as_str())
-            .await
+        self.lookup(scope, repository, BY_TAG, tag.as_str()).await
     }
 
     async fn put_manifest(
@@ -213,7 +194,6 @@ impl ImageStore for SqliteMetadataStore {
             .await?;
         }
         tx.commit().await?;
-        self.cache.invalidate_manifests();
         Ok(PutOutcome { previous })
     }
 
@@ -281,12 +261,6 @@ impl ImageStore for SqliteMetadataStore {
         digest: &Digest,
         at: f64,
     ) -> Result<(), RegistryError> {
-        if !self
-            .cache
-            .pull_is_due(scope, repository, digest.as_str(), at)
-        {
-            return Ok(());
-        }
         let _writer = self.write_lock.lock().await;
         sqlx::query(
             "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
@@ -345,7 +319,6 @@ impl ImageStore for SqliteMetadataStore {
             return Err(RegistryError::ImageNotFound);
         }
         tx.commit().await?;
-        self.cache.invalidate_manifests();
         Ok(tags)
     }
 
@@ -383,7 +356,6 @@ impl ImageStore for SqliteMetadataStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.cache.invalidate_manifests();
         Digest::parse(&digest)
             .map_err(|_| RegistryError::Internal("stored tag has an invalid digest".into()))
     }

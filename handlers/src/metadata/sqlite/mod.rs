@@ -6,7 +6,6 @@
 //! serializes write transactions so they never fail on a busy upgrade.
 
 mod blobs;
-mod cache;
 mod image_listing;
 mod manifests;
 mod registries;
@@ -29,7 +28,6 @@ pub const DATABASE_FILE: &str = "metadata.sqlite";
 pub struct SqliteMetadataStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
-    cache: cache::Cache,
 }
 
 impl SqliteMetadataStore {
@@ -55,7 +53,6 @@ impl SqliteMetadataStore {
         Ok(SqliteMetadataStore {
             pool,
             write_lock: Mutex::new(()),
-            cache: cache::Cache::default(),
         })
     }
 

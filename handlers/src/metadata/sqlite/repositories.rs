@@ -1,6 +1,5 @@
 //! Repositories, their resource tags and their policies.
 
-use super::cache::Lookup;
 use super::SqliteMetadataStore;
 use crate::error::RegistryError;
 use crate::metadata::{RepositoryRecord, RepositoryStore, RepositoryTag};
@@ -116,10 +115,6 @@ impl RepositoryStore for SqliteMetadataStore {
         scope: &RegistryScope,
         name: &str,
     ) -> Result<RepositoryRecord, RegistryError> {
-        let ticket = match self.cache.repository(scope, name) {
-            Lookup::Hit(found) => return Ok(found),
-            Lookup::Miss(ticket) => ticket,
-        };
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
@@ -129,13 +124,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => {
-                let found = record(&row)?;
-                #[cfg(test)]
-                self.cache.fill_gate.pass().await;
-                self.cache.fill_repository(ticket, scope, &found);
-                Ok(found)
-            }
+            Some(row) => record(&row),
             None => Err(not_found(scope, name)),
         }
     }
@@ -200,7 +189,6 @@ impl RepositoryStore for SqliteMetadataStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.cache.invalidate_repositories();
         Ok(repo)
     }
 
@@ -223,7 +211,6 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
-        self.cache.invalidate_repositories();
         if done.rows_affected() == 0 {
             return Err(not_found(scope, name));
         }
@@ -246,7 +233,6 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(name)
         .execute(&self.pool)
         .await?;
-        self.cache.invalidate_repositories();
         if done.rows_affected() == 0 {
             return Err(not_found(scope, name));
         }

@@ -12,7 +12,7 @@
 //! generation has moved since. The cache never holds an answer older than a committed
 //! write.
 
-use crate::metadata::{RepositoryRecord, StoredManifest};
+use super::{RepositoryRecord, StoredManifest};
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
@@ -216,8 +216,10 @@ impl Cache {
 mod tests {
     use crate::digest::Digest;
     use crate::error::RegistryError;
-    use crate::metadata::SqliteMetadataStore;
-    use crate::metadata::{ImageStore, ManifestReferences, RepositoryStore, StoredManifest};
+    use crate::metadata::{
+        CachedMetadataStore, ImageStore, ManifestReferences, RepositoryStore, SqliteMetadataStore,
+        StoredManifest,
+    };
     use crate::reference::Tag;
     use crate::test_fixtures::{repository, scope};
     use berth_generated::ecr::ImageTagMutability;
@@ -243,9 +245,12 @@ mod tests {
         }
     }
 
-    /// A store with repository `app` whose tag `race` points at `index(1)`.
-    async fn store_with_tag(dir: &std::path::Path) -> (Arc<SqliteMetadataStore>, Tag) {
-        let store = Arc::new(SqliteMetadataStore::open(dir).await.unwrap());
+    type Store = CachedMetadataStore<SqliteMetadataStore>;
+
+    /// A cached store with repository `app` whose tag `race` points at `index(1)`.
+    async fn store_with_tag(dir: &std::path::Path) -> (Arc<Store>, Tag) {
+        let sqlite = SqliteMetadataStore::open(dir).await.unwrap();
+        let store = Arc::new(CachedMetadataStore::new(sqlite));
         let tag = Tag::parse("race").unwrap();
         store
             .create_repository(&scope(), &repository("app", 1.0), &[])
@@ -262,7 +267,7 @@ mod tests {
     /// Spawns `read`, waits until it has queried and is about to fill the cache, runs
     /// `write` to completion, then lets the reader fill; returns what the reader read.
     async fn race<T: Send + 'static>(
-        store: &SqliteMetadataStore,
+        store: &Store,
         read: impl Future<Output = T> + Send + 'static,
         write: impl Future<Output = ()>,
     ) -> T {
@@ -275,16 +280,14 @@ mod tests {
     }
 
     fn read_tag(
-        store: &Arc<SqliteMetadataStore>,
+        store: &Arc<Store>,
         tag: &Tag,
     ) -> impl Future<Output = Option<StoredManifest>> + Send + 'static {
         let (store, tag) = (store.clone(), tag.clone());
         async move { store.tagged_manifest(&scope(), "app", &tag).await.unwrap() }
     }
 
-    fn read_repository(
-        store: &Arc<SqliteMetadataStore>,
-    ) -> impl Future<Output = bool> + Send + 'static {
+    fn read_repository(store: &Arc<Store>) -> impl Future<Output = bool> + Send + 'static {
         let store = store.clone();
         async move { store.repository(&scope(), "app").await.is_ok() }
     }

@@ -1,0 +1,258 @@
+//! The read-through cache as a layer over any `MetadataStore`: the repository and the
+//! manifest by tag or digest (what every manifest request looks up), and the last
+//! recorded pull of each manifest. One process's cache is only right while this process
+//! makes every write; a backend shared by several replicas goes without it.
+//!
+//! Writes go to the inner store first and invalidate after they commit; see `cache.rs`
+//! for why a reader's late fill can never bring back an answer older than a write.
+
+use super::cache::{Cache, Lookup};
+use super::{
+    ImageListing, ImageStore, ImageSummary, ManifestReferences, MetadataStore, PutOutcome,
+    RegistryRecord, RegistryRecordStore, RepositoryRecord, RepositoryStore, RepositoryTag,
+    StoredManifest, TagFilter, UploadKind, UploadRecord, UploadStore,
+};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::reference::Tag;
+use crate::scope::RegistryScope;
+use berth_generated::ecr::{ImageTagMutability, ImageTagMutabilityExclusionFilter};
+
+/// `inner` with the cache in front of it.
+#[derive(Debug)]
+pub struct CachedMetadataStore<M> {
+    inner: M,
+    pub(crate) cache: Cache,
+}
+
+impl<M: MetadataStore> CachedMetadataStore<M> {
+    /// `inner` behind an empty cache.
+    pub fn new(inner: M) -> Self {
+        CachedMetadataStore {
+            inner,
+            cache: Cache::default(),
+        }
+    }
+
+    /// A manifest through the cache; `item` is `t:<tag>` or `d:<digest>`.
+    async fn lookup(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        item: &str,
+        query: impl std::future::Future<Output = Result<Option<StoredManifest>, RegistryError>>,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        let ticket = match self.cache.manifest(scope, repository, item) {
+            Lookup::Hit(found) => return Ok(Some(found)),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let found = query.await?;
+        #[cfg(test)]
+        self.cache.fill_gate.pass().await;
+        if let Some(m) = &found {
+            self.cache.fill_manifest(ticket, scope, repository, item, m);
+        }
+        Ok(found)
+    }
+}
+
+/// Methods that go straight to the inner store.
+macro_rules! forward {
+    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        $(
+            async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.inner.$name($($arg),*).await
+            }
+        )*
+    };
+}
+
+impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
+    async fn repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> Result<RepositoryRecord, RegistryError> {
+        let ticket = match self.cache.repository(scope, name) {
+            Lookup::Hit(found) => return Ok(found),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let found = self.inner.repository(scope, name).await?;
+        #[cfg(test)]
+        self.cache.fill_gate.pass().await;
+        self.cache.fill_repository(ticket, scope, &found);
+        Ok(found)
+    }
+
+    async fn delete_repository(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        force: bool,
+    ) -> Result<RepositoryRecord, RegistryError> {
+        let deleted = self.inner.delete_repository(scope, name, force).await;
+        self.cache.invalidate_repositories();
+        deleted
+    }
+
+    async fn set_tag_mutability(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        mutability: ImageTagMutability,
+        filters: &[ImageTagMutabilityExclusionFilter],
+    ) -> Result<(), RegistryError> {
+        let set = self
+            .inner
+            .set_tag_mutability(scope, name, mutability, filters)
+            .await;
+        self.cache.invalidate_repositories();
+        set
+    }
+
+    async fn set_scan_on_push(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        scan: bool,
+    ) -> Result<(), RegistryError> {
+        let set = self.inner.set_scan_on_push(scope, name, scan).await;
+        self.cache.invalidate_repositories();
+        set
+    }
+
+    forward! {
+        fn create_repository(&self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag]) -> Result<(), RegistryError>;
+        fn list_repositories(&self, scope: &RegistryScope, after: Option<&str>, limit: u32) -> Result<Vec<RepositoryRecord>, RegistryError>;
+        fn policy(&self, scope: &RegistryScope, name: &str) -> Result<Option<String>, RegistryError>;
+        fn set_policy(&self, scope: &RegistryScope, name: &str, policy: Option<&str>) -> Result<Option<String>, RegistryError>;
+        fn tags(&self, scope: &RegistryScope, name: &str) -> Result<Vec<RepositoryTag>, RegistryError>;
+        fn tag_repository(&self, scope: &RegistryScope, name: &str, tags: &[RepositoryTag], limit: usize) -> Result<(), RegistryError>;
+        fn untag_repository(&self, scope: &RegistryScope, name: &str, keys: &[String]) -> Result<(), RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
+    async fn manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        let query = self.inner.manifest(scope, repository, digest);
+        self.lookup(scope, repository, &format!("d:{digest}"), query)
+            .await
+    }
+
+    async fn tagged_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> Result<Option<StoredManifest>, RegistryError> {
+        let query = self.inner.tagged_manifest(scope, repository, tag);
+        self.lookup(scope, repository, &format!("t:{tag}"), query)
+            .await
+    }
+
+    async fn put_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        new: &StoredManifest,
+        references: &ManifestReferences,
+        tag: Option<&Tag>,
+    ) -> Result<PutOutcome, RegistryError> {
+        let put = self
+            .inner
+            .put_manifest(scope, repository, new, references, tag)
+            .await;
+        self.cache.invalidate_manifests();
+        put
+    }
+
+    async fn delete_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<String>, RegistryError> {
+        let deleted = self.inner.delete_manifest(scope, repository, digest).await;
+        self.cache.invalidate_manifests();
+        deleted
+    }
+
+    async fn delete_tag(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        tag: &Tag,
+    ) -> Result<Digest, RegistryError> {
+        let deleted = self.inner.delete_tag(scope, repository, tag).await;
+        self.cache.invalidate_manifests();
+        deleted
+    }
+
+    /// Written at most once per interval per manifest (ECR refreshes lastRecordedPullTime
+    /// about daily, not on every pull).
+    async fn record_pull(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        if !self
+            .cache
+            .pull_is_due(scope, repository, digest.as_str(), at)
+        {
+            return Ok(());
+        }
+        self.inner.record_pull(scope, repository, digest, at).await
+    }
+
+    forward! {
+        fn tags_of(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Vec<String>, RegistryError>;
+        fn list_tags(&self, scope: &RegistryScope, repository: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>, RegistryError>;
+        fn referrers(&self, scope: &RegistryScope, repository: &str, subject: &Digest) -> Result<Vec<StoredManifest>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> ImageListing for CachedMetadataStore<M> {
+    forward! {
+        fn image_page(&self, scope: &RegistryScope, repository: &str, after: &str, filter: TagFilter, limit: u32) -> Result<Vec<ImageSummary>, RegistryError>;
+        fn image_id_page(&self, scope: &RegistryScope, repository: &str, after: (&str, &str), filter: TagFilter, limit: u32) -> Result<Vec<(String, Option<String>)>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> UploadStore for CachedMetadataStore<M> {
+    forward! {
+        fn linked_blob_size(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Option<u64>, RegistryError>;
+        fn link_blob(&self, scope: &RegistryScope, repository: &str, digest: &Digest, size: u64) -> Result<(), RegistryError>;
+        fn create_upload(&self, upload: &UploadRecord, created_at: f64) -> Result<(), RegistryError>;
+        fn upload(&self, scope: &RegistryScope, repository: &str, id: &str, kind: UploadKind) -> Result<Option<UploadRecord>, RegistryError>;
+        fn delete_upload(&self, id: &str) -> Result<bool, RegistryError>;
+        fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError>;
+        fn upload_ids(&self) -> Result<Vec<String>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> RegistryRecordStore for CachedMetadataStore<M> {
+    async fn update_registry_record<T: Send>(
+        &self,
+        scope: &RegistryScope,
+        change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError> + Send,
+    ) -> Result<T, RegistryError> {
+        self.inner.update_registry_record(scope, change).await
+    }
+
+    forward! {
+        fn registry_record(&self, scope: &RegistryScope) -> Result<RegistryRecord, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> MetadataStore for CachedMetadataStore<M> {
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
