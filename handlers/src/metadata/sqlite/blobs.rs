@@ -1,6 +1,6 @@
 //! Blobs, their links into repositories, and upload sessions.
 
-use super::SqliteMetadataStore;
+use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{UploadKind, UploadRecord, UploadStore};
@@ -17,8 +17,7 @@ impl UploadStore for SqliteMetadataStore {
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
              WHERE l.registry_id = ? AND l.region = ? AND l.repository = ? AND l.digest = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .fetch_optional(&self.pool)
@@ -44,8 +43,7 @@ impl UploadStore for SqliteMetadataStore {
             "INSERT INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .execute(&mut *tx)
@@ -64,8 +62,7 @@ impl UploadStore for SqliteMetadataStore {
             "INSERT INTO uploads (id, registry_id, region, repository, created_at, kind) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&upload.id)
-        .bind(&upload.scope.registry_id)
-        .bind(&upload.scope.region)
+        .bind_scope(&upload.scope)
         .bind(&upload.repository)
         .bind(created_at)
         .bind(upload.kind.as_str())
@@ -85,8 +82,7 @@ impl UploadStore for SqliteMetadataStore {
             "SELECT 1 FROM uploads WHERE id = ? AND registry_id = ? AND region = ? AND repository = ? AND kind = ?",
         )
         .bind(id)
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(kind.as_str())
         .fetch_optional(&self.pool)

@@ -1,7 +1,7 @@
 //! DescribeImages and ListImages pages, read in SQL: one query per page, tags joined,
 //! no manifest bodies.
 
-use super::SqliteMetadataStore;
+use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageListing, ImageSummary, TagFilter};
@@ -42,8 +42,7 @@ impl ImageListing for SqliteMetadataStore {
              ORDER BY p.digest, t.tag"
         );
         let rows = sqlx::query(&sql)
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(repository)
             .bind(after)
             .bind(i64::from(limit))
@@ -101,10 +100,7 @@ impl ImageListing for SqliteMetadataStore {
         );
         let mut query = sqlx::query(&sql);
         for _ in 0..scopes {
-            query = query
-                .bind(&scope.registry_id)
-                .bind(&scope.region)
-                .bind(repository);
+            query = query.bind_scope(scope).bind(repository);
         }
         let rows = query
             .bind(after.0)

@@ -1,6 +1,6 @@
 //! Manifests, the tags that point at them, and the edges to their blobs and children.
 
-use super::SqliteMetadataStore;
+use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::immutability::tag_is_immutable;
@@ -62,8 +62,7 @@ impl SqliteMetadataStore {
         key: &str,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let row = sqlx::query(sql)
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(repository)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -106,8 +105,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT image_tag_mutability, mutability_exclusion_filters FROM repositories \
              WHERE registry_id = ? AND region = ? AND name = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .fetch_optional(&mut *tx)
         .await?
@@ -119,8 +117,7 @@ impl ImageStore for SqliteMetadataStore {
                 let previous: Option<String> = sqlx::query_scalar(
                     "SELECT digest FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ?",
                 )
-                .bind(&scope.registry_id)
-                .bind(&scope.region)
+                .bind_scope(scope)
                 .bind(repository)
                 .bind(tag.as_str())
                 .fetch_optional(&mut *tx)
@@ -147,8 +144,7 @@ impl ImageStore for SqliteMetadataStore {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(new.digest.as_str())
         .bind(&new.media_type)
@@ -170,8 +166,7 @@ impl ImageStore for SqliteMetadataStore {
                     "INSERT INTO manifest_references (registry_id, region, repository, parent, child, kind) \
                      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 )
-                .bind(&scope.registry_id)
-                .bind(&scope.region)
+                .bind_scope(scope)
                 .bind(repository)
                 .bind(new.digest.as_str())
                 .bind(child.as_str())
@@ -185,8 +180,7 @@ impl ImageStore for SqliteMetadataStore {
                 "INSERT INTO image_tags (registry_id, region, repository, tag, digest) VALUES (?, ?, ?, ?, ?) \
                  ON CONFLICT (registry_id, region, repository, tag) DO UPDATE SET digest = excluded.digest",
             )
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(repository)
             .bind(tag.as_str())
             .bind(new.digest.as_str())
@@ -207,8 +201,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY tag",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .fetch_all(&self.pool)
@@ -226,8 +219,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag > ? \
              ORDER BY tag LIMIT ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(last.unwrap_or(""))
         .bind(i64::from(limit))
@@ -245,8 +237,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? \
              AND subject_digest = ? ORDER BY digest"
         ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(subject.as_str())
         .fetch_all(&self.pool)
@@ -266,8 +257,7 @@ impl ImageStore for SqliteMetadataStore {
             "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
         .bind(at)
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .execute(&self.pool)
@@ -287,8 +277,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
              AND child = ? AND kind = 'manifest' ORDER BY parent",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .fetch_all(&mut *tx)
@@ -300,8 +289,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY tag",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .fetch_all(&mut *tx)
@@ -309,8 +297,7 @@ impl ImageStore for SqliteMetadataStore {
         let done = sqlx::query(
             "DELETE FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
         .execute(&mut *tx)
@@ -334,8 +321,7 @@ impl ImageStore for SqliteMetadataStore {
             "DELETE FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ? \
              RETURNING digest",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(tag.as_str())
         .fetch_optional(&mut *tx)
@@ -349,8 +335,7 @@ impl ImageStore for SqliteMetadataStore {
                AND r.region = manifests.region AND r.repository = manifests.repository \
                AND r.child = manifests.digest AND r.kind = 'manifest')",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(repository)
         .bind(&digest)
         .execute(&mut *tx)
@@ -401,8 +386,7 @@ async fn missing(
     let mut absent: Vec<String> = Vec::new();
     for digest in digests {
         let found: Option<i64> = sqlx::query_scalar(&query)
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(repository)
             .bind(digest.as_str())
             .fetch_optional(&mut **tx)

@@ -13,9 +13,13 @@ mod repositories;
 
 use crate::error::RegistryError;
 use crate::metadata::MetadataStore;
+use crate::scope::RegistryScope;
+use sqlx::query::{Query, QueryAs, QueryScalar};
+use sqlx::sqlite::SqliteArguments;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::Sqlite;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -72,6 +76,29 @@ impl MetadataStore for SqliteMetadataStore {
     /// Closes the pool, checkpointing the WAL.
     async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Binds the two key columns every table starts with (registry_id, region), in that order.
+trait BindScope<'q>: Sized {
+    fn bind_scope(self, scope: &'q RegistryScope) -> Self;
+}
+
+impl<'q> BindScope<'q> for Query<'q, Sqlite, SqliteArguments<'q>> {
+    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
+        self.bind(&scope.registry_id).bind(&scope.region)
+    }
+}
+
+impl<'q, O> BindScope<'q> for QueryAs<'q, Sqlite, O, SqliteArguments<'q>> {
+    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
+        self.bind(&scope.registry_id).bind(&scope.region)
+    }
+}
+
+impl<'q, O> BindScope<'q> for QueryScalar<'q, Sqlite, O, SqliteArguments<'q>> {
+    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
+        self.bind(&scope.registry_id).bind(&scope.region)
     }
 }
 

@@ -2,7 +2,7 @@
 //! settings, the registry policy, and the replication, scanning and signing
 //! configurations. Two methods: read it, or change it in one transaction.
 
-use super::SqliteMetadataStore;
+use super::{BindScope, SqliteMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::{RegistryRecord, RegistryRecordStore};
 use crate::scope::RegistryScope;
@@ -39,8 +39,7 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     scope: &RegistryScope,
 ) -> Result<RegistryRecord, RegistryError> {
     let row = sqlx::query(SELECT)
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .fetch_optional(executor)
         .await?;
     let Some(row) = row else {
@@ -82,8 +81,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
              scanning_configuration = excluded.scanning_configuration, \
              signing_configuration = excluded.signing_configuration",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(&record.policy_text)
         .bind(encode(&record.account_settings)?)
         .bind(encode_optional(&record.replication)?)

@@ -1,6 +1,6 @@
 //! Repositories, their resource tags and their policies.
 
-use super::SqliteMetadataStore;
+use super::{BindScope, SqliteMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::{RepositoryRecord, RepositoryStore, RepositoryTag};
 use crate::scope::RegistryScope;
@@ -47,8 +47,7 @@ async fn require_repository(
     let exists: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
     )
-    .bind(&scope.registry_id)
-    .bind(&scope.region)
+    .bind_scope(scope)
     .bind(name)
     .fetch_optional(&mut **tx)
     .await?;
@@ -77,8 +76,7 @@ impl RepositoryStore for SqliteMetadataStore {
              mutability_exclusion_filters, scan_on_push, encryption_type, kms_key) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(&repo.name)
         .bind(repo.created_at)
         .bind(repo.image_tag_mutability.as_str())
@@ -98,8 +96,7 @@ impl RepositoryStore for SqliteMetadataStore {
             sqlx::query(
                 "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)",
             )
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(&repo.name)
             .bind(key)
             .bind(value)
@@ -118,8 +115,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
@@ -139,8 +135,7 @@ impl RepositoryStore for SqliteMetadataStore {
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name > ? \
              ORDER BY name LIMIT ?"
         ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -159,8 +154,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
@@ -171,8 +165,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let images: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM manifests WHERE registry_id = ? AND region = ? AND repository = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_one(&mut *tx)
         .await?;
@@ -183,8 +176,7 @@ impl RepositoryStore for SqliteMetadataStore {
             });
         }
         sqlx::query("DELETE FROM repositories WHERE registry_id = ? AND region = ? AND name = ?")
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(name)
             .execute(&mut *tx)
             .await?;
@@ -206,8 +198,7 @@ impl RepositoryStore for SqliteMetadataStore {
         )
         .bind(mutability.as_str())
         .bind(encode_filters(filters)?)
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .execute(&self.pool)
         .await?;
@@ -228,8 +219,7 @@ impl RepositoryStore for SqliteMetadataStore {
             "UPDATE repositories SET scan_on_push = ? WHERE registry_id = ? AND region = ? AND name = ?",
         )
         .bind(scan)
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .execute(&self.pool)
         .await?;
@@ -247,8 +237,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let row: Option<(Option<String>,)> = sqlx::query_as(
             "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
@@ -267,8 +256,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let row: Option<(Option<String>,)> = sqlx::query_as(
             "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
@@ -277,8 +265,7 @@ impl RepositoryStore for SqliteMetadataStore {
         };
         sqlx::query("UPDATE repositories SET policy_text = ? WHERE registry_id = ? AND region = ? AND name = ?")
             .bind(policy)
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(name)
             .execute(&mut *tx)
             .await?;
@@ -296,8 +283,7 @@ impl RepositoryStore for SqliteMetadataStore {
             "SELECT tag_key, tag_value FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? \
              ORDER BY tag_key",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
@@ -319,8 +305,7 @@ impl RepositoryStore for SqliteMetadataStore {
                 "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?) \
                  ON CONFLICT (registry_id, region, name, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
             )
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(name)
             .bind(key)
             .bind(value)
@@ -330,8 +315,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ?",
         )
-        .bind(&scope.registry_id)
-        .bind(&scope.region)
+        .bind_scope(scope)
         .bind(name)
         .fetch_one(&mut *tx)
         .await?;
@@ -358,8 +342,7 @@ impl RepositoryStore for SqliteMetadataStore {
             sqlx::query(
                 "DELETE FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? AND tag_key = ?",
             )
-            .bind(&scope.registry_id)
-            .bind(&scope.region)
+            .bind_scope(scope)
             .bind(name)
             .bind(key)
             .execute(&mut *tx)
