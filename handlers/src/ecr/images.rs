@@ -1,7 +1,7 @@
 //! PutImage, BatchGetImage, BatchDeleteImage, DescribeImages, ListImages, ListImageReferrers.
 
 use super::page_token::PageToken;
-use super::{repository_name, EcrHandlers};
+use super::{refuse_paging_with, repository_name, EcrHandlers};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageSummary, StoredManifest, TagFilter};
@@ -266,9 +266,9 @@ impl BatchGetImage for EcrHandlers {
         caller: &Caller,
         input: BatchGetImageRequest,
     ) -> Result<BatchGetImageResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &repository).await?;
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         let accepted = input.accepted_media_types.unwrap_or_default();
         let mut images = Vec::new();
         let mut failures = Vec::new();
@@ -308,9 +308,9 @@ impl BatchDeleteImage for EcrHandlers {
         caller: &Caller,
         input: BatchDeleteImageRequest,
     ) -> Result<BatchDeleteImageResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &repository).await?;
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         let mut deleted: Vec<ImageIdentifier> = Vec::new();
         let mut failures = Vec::new();
         for id in input.image_ids {
@@ -376,21 +376,15 @@ impl DescribeImages for EcrHandlers {
         caller: &Caller,
         input: DescribeImagesRequest,
     ) -> Result<DescribeImagesResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &repository).await?;
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         if let Some(ids) = input.image_ids {
-            for (member, given) in [
-                ("maxResults", input.max_results.is_some()),
-                ("nextToken", input.next_token.is_some()),
-            ] {
-                if given {
-                    return Err(RegistryError::invalid_parameter(
-                        member,
-                        "cannot be specified together with imageIds",
-                    ));
-                }
-            }
+            refuse_paging_with(
+                input.max_results.is_some(),
+                input.next_token.is_some(),
+                "imageIds",
+            )?;
             let mut details: Vec<ImageDetail> = Vec::new();
             for id in ids {
                 match self.resolve(&scope, &repository, &id).await? {
@@ -448,9 +442,9 @@ impl ListImages for EcrHandlers {
         caller: &Caller,
         input: ListImagesRequest,
     ) -> Result<ListImagesResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &repository).await?;
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
         let after = input
             .next_token

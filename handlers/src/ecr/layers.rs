@@ -171,9 +171,9 @@ impl BatchCheckLayerAvailability for EcrHandlers {
         caller: &Caller,
         input: BatchCheckLayerAvailabilityRequest,
     ) -> Result<BatchCheckLayerAvailabilityResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let repository = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &repository).await?;
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         let mut layers = Vec::new();
         let mut failures = Vec::new();
         for text in input.layer_digests {

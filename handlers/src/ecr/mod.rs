@@ -18,7 +18,7 @@ use crate::error::RegistryError;
 use crate::metadata::RepositoryTag;
 use crate::reference::RepositoryName;
 use crate::registry::Registry;
-use crate::scope::Caller;
+use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -54,6 +54,40 @@ pub(crate) fn repository_name(name: &str) -> Result<RepositoryName, RegistryErro
             "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'",
         )
     })
+}
+
+impl EcrHandlers {
+    /// The registry a request names (the caller's own by default) and the repository in
+    /// it, which must exist (else RepositoryNotFound).
+    pub(crate) async fn existing_repository(
+        &self,
+        caller: &Caller,
+        registry_id: Option<&str>,
+        name: &str,
+    ) -> Result<(RegistryScope, RepositoryName), RegistryError> {
+        let scope = RegistryScope::for_request(caller, registry_id);
+        let repository = repository_name(name)?;
+        self.registry.repository(&scope, &repository).await?;
+        Ok((scope, repository))
+    }
+}
+
+/// Refuses `maxResults` and `nextToken` next to an explicit list (`list` names it), as ECR
+/// does: such a request is not paged.
+pub(crate) fn refuse_paging_with(
+    max_results: bool,
+    next_token: bool,
+    list: &str,
+) -> Result<(), RegistryError> {
+    for (member, given) in [("maxResults", max_results), ("nextToken", next_token)] {
+        if given {
+            return Err(RegistryError::invalid_parameter(
+                member,
+                &format!("cannot be specified together with {list}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks resource tags as AWS tagging does: key 1-128 characters, value up to 256, no

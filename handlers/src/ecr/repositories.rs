@@ -1,7 +1,7 @@
 //! CreateRepository, DescribeRepositories, DeleteRepository, PutImageTagMutability,
 //! PutImageScanningConfiguration.
 
-use super::{resource_tags, EcrHandlers};
+use super::{refuse_paging_with, resource_tags, EcrHandlers};
 use crate::ecr::page_token::PageToken;
 use crate::error::RegistryError;
 use crate::metadata::RepositoryRecord;
@@ -121,17 +121,11 @@ impl DescribeRepositories for EcrHandlers {
     ) -> Result<DescribeRepositoriesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         if let Some(names) = input.repository_names {
-            for (member, given) in [
-                ("maxResults", input.max_results.is_some()),
-                ("nextToken", input.next_token.is_some()),
-            ] {
-                if given {
-                    return Err(RegistryError::invalid_parameter(
-                        member,
-                        "cannot be specified together with repositoryNames",
-                    ));
-                }
-            }
+            refuse_paging_with(
+                input.max_results.is_some(),
+                input.next_token.is_some(),
+                "repositoryNames",
+            )?;
             let mut repositories = Vec::new();
             let mut seen = std::collections::BTreeSet::new();
             for name in names {

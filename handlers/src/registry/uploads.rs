@@ -11,7 +11,6 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use http_body::Body;
 use http_body_util::BodyExt;
-use std::sync::Arc;
 
 /// A request body as the stream a blob store takes.
 fn byte_stream<B>(body: B) -> ByteStream
@@ -25,12 +24,16 @@ where
 }
 
 impl<M: MetadataStore> Registry<M> {
-    fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .upload_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(id.to_string()).or_default().clone()
+    /// Waits for the upload's turn: requests on one upload run one at a time.
+    async fn hold_upload(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .upload_locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(id.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     fn forget_upload_lock(&self, id: &str) {
@@ -110,8 +113,7 @@ impl<M: MetadataStore> Registry<M> {
         B::Error: std::fmt::Display,
     {
         self.session(scope, repository, id, kind).await?;
-        let lock = self.upload_lock(id);
-        let _held = lock.lock().await;
+        let _held = self.hold_upload(id).await;
         if let Some(start) = start {
             let size = self
                 .blobs
@@ -142,8 +144,7 @@ impl<M: MetadataStore> Registry<M> {
         B::Error: std::fmt::Display,
     {
         self.session(scope, repository, id, kind).await?;
-        let lock = self.upload_lock(id);
-        let _held = lock.lock().await;
+        let _held = self.hold_upload(id).await;
         if let Some(body) = body {
             self.blobs.append(id, byte_stream(body)).await?;
         }
@@ -207,8 +208,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Closes a session once no request is writing to it.
     async fn close_when_idle(&self, id: &str) -> Result<(), RegistryError> {
-        let lock = self.upload_lock(id);
-        let _held = lock.lock().await;
+        let _held = self.hold_upload(id).await;
         self.close_session(id).await
     }
 

@@ -5,8 +5,10 @@ use crate::error::RegistryError;
 use crate::metadata::{RepositoryRecord, RepositoryStore, RepositoryTag};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter};
-use sqlx::sqlite::SqliteRow;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::Row;
+use sqlx::Sqlite;
 
 const COLUMNS: &str = "name, created_at, image_tag_mutability, mutability_exclusion_filters, \
                        scan_on_push, encryption_type, kms_key";
@@ -60,6 +62,22 @@ async fn require_repository(
 fn encode_filters(filters: &[ImageTagMutabilityExclusionFilter]) -> Result<String, RegistryError> {
     serde_json::to_string(filters)
         .map_err(|e| RegistryError::Internal(format!("encode filters: {e}")))
+}
+
+impl SqliteMetadataStore {
+    /// Runs an UPDATE of one repository's row; RepositoryNotFound when it matched none.
+    async fn update_repository<'q>(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        update: Query<'q, Sqlite, SqliteArguments<'q>>,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        if update.execute(&self.pool).await?.rows_affected() == 0 {
+            return Err(not_found(scope, name));
+        }
+        Ok(())
+    }
 }
 
 impl RepositoryStore for SqliteMetadataStore {
@@ -191,21 +209,15 @@ impl RepositoryStore for SqliteMetadataStore {
         mutability: ImageTagMutability,
         filters: &[ImageTagMutabilityExclusionFilter],
     ) -> Result<(), RegistryError> {
-        let _writer = self.write_lock.lock().await;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE repositories SET image_tag_mutability = ?, mutability_exclusion_filters = ? \
              WHERE registry_id = ? AND region = ? AND name = ?",
         )
         .bind(mutability.as_str())
         .bind(encode_filters(filters)?)
         .bind_scope(scope)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(scope, name));
-        }
-        Ok(())
+        .bind(name);
+        self.update_repository(scope, name, update).await
     }
 
     async fn set_scan_on_push(
@@ -214,19 +226,13 @@ impl RepositoryStore for SqliteMetadataStore {
         name: &str,
         scan: bool,
     ) -> Result<(), RegistryError> {
-        let _writer = self.write_lock.lock().await;
-        let done = sqlx::query(
+        let update = sqlx::query(
             "UPDATE repositories SET scan_on_push = ? WHERE registry_id = ? AND region = ? AND name = ?",
         )
         .bind(scan)
         .bind_scope(scope)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(scope, name));
-        }
-        Ok(())
+        .bind(name);
+        self.update_repository(scope, name, update).await
     }
 
     async fn policy(
