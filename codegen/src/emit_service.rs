@@ -52,7 +52,7 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
         use super::errors::*;
         use super::types::*;
         use super::wire;
-        use crate::runtime::{self, DomainError, Validate, WireError};
+        use crate::runtime::{self, ErrorShape, OperationError, Validate, WireError};
         use std::future::Future;
 
         /// The service name: `X-Amz-Target` is `<SERVICE_NAME>.<Operation>`.
@@ -85,8 +85,8 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
         pub trait EcrContext: Send + Sync {
             /// Who is calling: account, region, whatever the server resolved from the request.
             type Context: Send + Sync;
-            /// The service's domain error.
-            type Error: DomainError + Send;
+            /// The service's domain error; the server says how it looks on the wire.
+            type Error: Send;
             /// The error for an operation whose behaviour is not built yet.
             fn not_implemented(operation: Operation) -> Self::Error;
         }
@@ -109,12 +109,14 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
         impl<S: EcrContext #( + #ops )*> EcrService for S {}
 
         /// Parses and validates the JSON body for `operation`, calls the service, and
-        /// returns the JSON response body or the error to put on the wire.
+        /// returns the JSON response body or the error to put on the wire; `shape` renders
+        /// the service's own errors, which then must be ones the operation declares.
         pub async fn dispatch<S: EcrService>(
             service: &S,
             cx: &S::Context,
             operation: Operation,
             body: &[u8],
+            shape: fn(S::Error) -> ErrorShape,
         ) -> Result<Vec<u8>, WireError> {
             match operation {
                 #(
@@ -125,7 +127,7 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
                         let output = service
                             .#methods(cx, input)
                             .await
-                            .map_err(|e| e.into_operation_error::<#errors>().into_wire(#names))?;
+                            .map_err(|e| OperationError::<#errors>::from_shape(shape(e)).into_wire(#names))?;
                         runtime::write_output(&output)
                     }
                 )*

@@ -181,22 +181,21 @@ pub trait ModeledError: Sized {
     fn from_message(type_name: &str, message: String) -> Option<Self>;
 }
 
-/// A service's own error type: turned into the declared errors of whichever operation
-/// returned it (the dispatcher calls this once per failed request).
-pub trait DomainError {
-    /// The error as `E`, one operation's declared errors.
-    fn into_operation_error<E: ModeledError>(self) -> OperationError<E>;
+/// A service's own error as the server renders it for the ECR face, before it meets the
+/// declared errors of the operation that returned it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorShape {
+    /// An error shape of the model, by its `__type`, with ECR's message.
+    Modeled { type_name: &'static str, message: String },
+    /// The operation's behaviour is not built yet.
+    NotImplemented,
+    /// The service's own fault; answered as ServerException.
+    Internal(String),
 }
 
 /// The error of a service that does no operation: tests of validation alone use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotImplemented;
-
-impl DomainError for NotImplemented {
-    fn into_operation_error<E: ModeledError>(self) -> OperationError<E> {
-        OperationError::NotImplemented
-    }
-}
 
 /// What a handler can fail with: a declared error, an operation berth does not do yet,
 /// or a fault of berth itself.
@@ -217,6 +216,19 @@ impl<E> From<E> for OperationError<E> {
 }
 
 impl<E: ModeledError> OperationError<E> {
+    /// `shape` as one of this operation's errors. A shape the operation does not declare
+    /// is a bug of the service, answered as ServerException naming it.
+    pub fn from_shape(shape: ErrorShape) -> Self {
+        match shape {
+            ErrorShape::Modeled { type_name, message } => match E::from_message(type_name, message.clone()) {
+                Some(modeled) => OperationError::Modeled(modeled),
+                None => OperationError::Internal(format!("{type_name}: {message}")),
+            },
+            ErrorShape::NotImplemented => OperationError::NotImplemented,
+            ErrorShape::Internal(detail) => OperationError::Internal(detail),
+        }
+    }
+
     /// The response for this error of `operation`.
     pub fn into_wire(self, operation: &str) -> WireError {
         match self {

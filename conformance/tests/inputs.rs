@@ -7,6 +7,7 @@ use berth_generated::ecr::strategies::{
     invalid_inputs, valid_inputs, UnimplementedService, Violation,
 };
 use berth_generated::ecr::{dispatch, Operation};
+use berth_generated::runtime::{ErrorShape, NotImplemented};
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 /// Cases per operation and property.
@@ -17,9 +18,22 @@ thread_local! {
         tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
 }
 
+/// The only error the service without operations has.
+fn not_implemented(_: NotImplemented) -> ErrorShape {
+    ErrorShape::NotImplemented
+}
+
 fn answer(operation: Operation, body: &serde_json::Value) -> (String, String) {
     let bytes = body.to_string().into_bytes();
-    match RUNTIME.with(|r| r.block_on(dispatch(&UnimplementedService, &(), operation, &bytes))) {
+    match RUNTIME.with(|r| {
+        r.block_on(dispatch(
+            &UnimplementedService,
+            &(),
+            operation,
+            &bytes,
+            not_implemented,
+        ))
+    }) {
         Ok(_) => ("<success>".to_string(), String::new()),
         Err(e) => (e.type_name.clone(), e.message().to_string()),
     }

@@ -5,7 +5,7 @@
 use super::errors::*;
 use super::types::*;
 use super::wire;
-use crate::runtime::{self, DomainError, Validate, WireError};
+use crate::runtime::{self, ErrorShape, OperationError, Validate, WireError};
 use std::future::Future;
 /// The service name: `X-Amz-Target` is `<SERVICE_NAME>.<Operation>`.
 pub const SERVICE_NAME: &str = "AmazonEC2ContainerRegistry_V20150921";
@@ -895,8 +895,8 @@ impl Operation {
 pub trait EcrContext: Send + Sync {
     /// Who is calling: account, region, whatever the server resolved from the request.
     type Context: Send + Sync;
-    /// The service's domain error.
-    type Error: DomainError + Send;
+    /// The service's domain error; the server says how it looks on the wire.
+    type Error: Send;
     /// The error for an operation whose behaviour is not built yet.
     fn not_implemented(operation: Operation) -> Self::Error;
 }
@@ -1582,12 +1582,14 @@ impl<
         + ValidatePullThroughCacheRule,
 > EcrService for S {}
 /// Parses and validates the JSON body for `operation`, calls the service, and
-/// returns the JSON response body or the error to put on the wire.
+/// returns the JSON response body or the error to put on the wire; `shape` renders
+/// the service's own errors, which then must be ones the operation declares.
 pub async fn dispatch<S: EcrService>(
     service: &S,
     cx: &S::Context,
     operation: Operation,
     body: &[u8],
+    shape: fn(S::Error) -> ErrorShape,
 ) -> Result<Vec<u8>, WireError> {
     match operation {
         Operation::BatchCheckLayerAvailability => {
@@ -1600,8 +1602,9 @@ pub async fn dispatch<S: EcrService>(
                 .batch_check_layer_availability(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<BatchCheckLayerAvailabilityError>()
+                    OperationError::<
+                        BatchCheckLayerAvailabilityError,
+                    >::from_shape(shape(e))
                         .into_wire("BatchCheckLayerAvailability")
                 })?;
             runtime::write_output(&output)
@@ -1614,8 +1617,7 @@ pub async fn dispatch<S: EcrService>(
                 .batch_delete_image(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<BatchDeleteImageError>()
+                    OperationError::<BatchDeleteImageError>::from_shape(shape(e))
                         .into_wire("BatchDeleteImage")
                 })?;
             runtime::write_output(&output)
@@ -1628,8 +1630,7 @@ pub async fn dispatch<S: EcrService>(
                 .batch_get_image(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<BatchGetImageError>()
+                    OperationError::<BatchGetImageError>::from_shape(shape(e))
                         .into_wire("BatchGetImage")
                 })?;
             runtime::write_output(&output)
@@ -1644,10 +1645,9 @@ pub async fn dispatch<S: EcrService>(
                 .batch_get_repository_scanning_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<
-                            BatchGetRepositoryScanningConfigurationError,
-                        >()
+                    OperationError::<
+                        BatchGetRepositoryScanningConfigurationError,
+                    >::from_shape(shape(e))
                         .into_wire("BatchGetRepositoryScanningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -1660,8 +1660,7 @@ pub async fn dispatch<S: EcrService>(
                 .complete_layer_upload(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<CompleteLayerUploadError>()
+                    OperationError::<CompleteLayerUploadError>::from_shape(shape(e))
                         .into_wire("CompleteLayerUpload")
                 })?;
             runtime::write_output(&output)
@@ -1676,8 +1675,9 @@ pub async fn dispatch<S: EcrService>(
                 .create_pull_through_cache_rule(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<CreatePullThroughCacheRuleError>()
+                    OperationError::<
+                        CreatePullThroughCacheRuleError,
+                    >::from_shape(shape(e))
                         .into_wire("CreatePullThroughCacheRule")
                 })?;
             runtime::write_output(&output)
@@ -1690,8 +1690,7 @@ pub async fn dispatch<S: EcrService>(
                 .create_repository(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<CreateRepositoryError>()
+                    OperationError::<CreateRepositoryError>::from_shape(shape(e))
                         .into_wire("CreateRepository")
                 })?;
             runtime::write_output(&output)
@@ -1706,8 +1705,9 @@ pub async fn dispatch<S: EcrService>(
                 .create_repository_creation_template(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<CreateRepositoryCreationTemplateError>()
+                    OperationError::<
+                        CreateRepositoryCreationTemplateError,
+                    >::from_shape(shape(e))
                         .into_wire("CreateRepositoryCreationTemplate")
                 })?;
             runtime::write_output(&output)
@@ -1720,8 +1720,7 @@ pub async fn dispatch<S: EcrService>(
                 .delete_lifecycle_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeleteLifecyclePolicyError>()
+                    OperationError::<DeleteLifecyclePolicyError>::from_shape(shape(e))
                         .into_wire("DeleteLifecyclePolicy")
                 })?;
             runtime::write_output(&output)
@@ -1736,8 +1735,9 @@ pub async fn dispatch<S: EcrService>(
                 .delete_pull_through_cache_rule(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeletePullThroughCacheRuleError>()
+                    OperationError::<
+                        DeletePullThroughCacheRuleError,
+                    >::from_shape(shape(e))
                         .into_wire("DeletePullThroughCacheRule")
                 })?;
             runtime::write_output(&output)
@@ -1749,8 +1749,7 @@ pub async fn dispatch<S: EcrService>(
                 .delete_registry_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeleteRegistryPolicyError>()
+                    OperationError::<DeleteRegistryPolicyError>::from_shape(shape(e))
                         .into_wire("DeleteRegistryPolicy")
                 })?;
             runtime::write_output(&output)
@@ -1763,8 +1762,7 @@ pub async fn dispatch<S: EcrService>(
                 .delete_repository(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeleteRepositoryError>()
+                    OperationError::<DeleteRepositoryError>::from_shape(shape(e))
                         .into_wire("DeleteRepository")
                 })?;
             runtime::write_output(&output)
@@ -1779,8 +1777,9 @@ pub async fn dispatch<S: EcrService>(
                 .delete_repository_creation_template(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeleteRepositoryCreationTemplateError>()
+                    OperationError::<
+                        DeleteRepositoryCreationTemplateError,
+                    >::from_shape(shape(e))
                         .into_wire("DeleteRepositoryCreationTemplate")
                 })?;
             runtime::write_output(&output)
@@ -1793,8 +1792,7 @@ pub async fn dispatch<S: EcrService>(
                 .delete_repository_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeleteRepositoryPolicyError>()
+                    OperationError::<DeleteRepositoryPolicyError>::from_shape(shape(e))
                         .into_wire("DeleteRepositoryPolicy")
                 })?;
             runtime::write_output(&output)
@@ -1808,8 +1806,9 @@ pub async fn dispatch<S: EcrService>(
                 .delete_signing_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeleteSigningConfigurationError>()
+                    OperationError::<
+                        DeleteSigningConfigurationError,
+                    >::from_shape(shape(e))
                         .into_wire("DeleteSigningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -1824,8 +1823,9 @@ pub async fn dispatch<S: EcrService>(
                 .deregister_pull_time_update_exclusion(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DeregisterPullTimeUpdateExclusionError>()
+                    OperationError::<
+                        DeregisterPullTimeUpdateExclusionError,
+                    >::from_shape(shape(e))
                         .into_wire("DeregisterPullTimeUpdateExclusion")
                 })?;
             runtime::write_output(&output)
@@ -1840,8 +1840,9 @@ pub async fn dispatch<S: EcrService>(
                 .describe_image_replication_status(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribeImageReplicationStatusError>()
+                    OperationError::<
+                        DescribeImageReplicationStatusError,
+                    >::from_shape(shape(e))
                         .into_wire("DescribeImageReplicationStatus")
                 })?;
             runtime::write_output(&output)
@@ -1856,8 +1857,9 @@ pub async fn dispatch<S: EcrService>(
                 .describe_image_scan_findings(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribeImageScanFindingsError>()
+                    OperationError::<
+                        DescribeImageScanFindingsError,
+                    >::from_shape(shape(e))
                         .into_wire("DescribeImageScanFindings")
                 })?;
             runtime::write_output(&output)
@@ -1872,8 +1874,9 @@ pub async fn dispatch<S: EcrService>(
                 .describe_image_signing_status(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribeImageSigningStatusError>()
+                    OperationError::<
+                        DescribeImageSigningStatusError,
+                    >::from_shape(shape(e))
                         .into_wire("DescribeImageSigningStatus")
                 })?;
             runtime::write_output(&output)
@@ -1886,8 +1889,7 @@ pub async fn dispatch<S: EcrService>(
                 .describe_images(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribeImagesError>()
+                    OperationError::<DescribeImagesError>::from_shape(shape(e))
                         .into_wire("DescribeImages")
                 })?;
             runtime::write_output(&output)
@@ -1901,8 +1903,9 @@ pub async fn dispatch<S: EcrService>(
                 .describe_pull_through_cache_rules(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribePullThroughCacheRulesError>()
+                    OperationError::<
+                        DescribePullThroughCacheRulesError,
+                    >::from_shape(shape(e))
                         .into_wire("DescribePullThroughCacheRules")
                 })?;
             runtime::write_output(&output)
@@ -1914,8 +1917,7 @@ pub async fn dispatch<S: EcrService>(
                 .describe_registry(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribeRegistryError>()
+                    OperationError::<DescribeRegistryError>::from_shape(shape(e))
                         .into_wire("DescribeRegistry")
                 })?;
             runtime::write_output(&output)
@@ -1930,10 +1932,9 @@ pub async fn dispatch<S: EcrService>(
                 .describe_replication_backfill_results(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<
-                            DescribeReplicationBackfillResultsError,
-                        >()
+                    OperationError::<
+                        DescribeReplicationBackfillResultsError,
+                    >::from_shape(shape(e))
                         .into_wire("DescribeReplicationBackfillResults")
                 })?;
             runtime::write_output(&output)
@@ -1945,8 +1946,7 @@ pub async fn dispatch<S: EcrService>(
                 .describe_repositories(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<DescribeRepositoriesError>()
+                    OperationError::<DescribeRepositoriesError>::from_shape(shape(e))
                         .into_wire("DescribeRepositories")
                 })?;
             runtime::write_output(&output)
@@ -1960,10 +1960,9 @@ pub async fn dispatch<S: EcrService>(
                 .describe_repository_creation_templates(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<
-                            DescribeRepositoryCreationTemplatesError,
-                        >()
+                    OperationError::<
+                        DescribeRepositoryCreationTemplatesError,
+                    >::from_shape(shape(e))
                         .into_wire("DescribeRepositoryCreationTemplates")
                 })?;
             runtime::write_output(&output)
@@ -1976,8 +1975,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_account_setting(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetAccountSettingError>()
+                    OperationError::<GetAccountSettingError>::from_shape(shape(e))
                         .into_wire("GetAccountSetting")
                 })?;
             runtime::write_output(&output)
@@ -1989,8 +1987,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_authorization_token(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetAuthorizationTokenError>()
+                    OperationError::<GetAuthorizationTokenError>::from_shape(shape(e))
                         .into_wire("GetAuthorizationToken")
                 })?;
             runtime::write_output(&output)
@@ -2003,8 +2000,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_download_url_for_layer(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetDownloadUrlForLayerError>()
+                    OperationError::<GetDownloadUrlForLayerError>::from_shape(shape(e))
                         .into_wire("GetDownloadUrlForLayer")
                 })?;
             runtime::write_output(&output)
@@ -2017,8 +2013,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_lifecycle_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetLifecyclePolicyError>()
+                    OperationError::<GetLifecyclePolicyError>::from_shape(shape(e))
                         .into_wire("GetLifecyclePolicy")
                 })?;
             runtime::write_output(&output)
@@ -2033,8 +2028,9 @@ pub async fn dispatch<S: EcrService>(
                 .get_lifecycle_policy_preview(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetLifecyclePolicyPreviewError>()
+                    OperationError::<
+                        GetLifecyclePolicyPreviewError,
+                    >::from_shape(shape(e))
                         .into_wire("GetLifecyclePolicyPreview")
                 })?;
             runtime::write_output(&output)
@@ -2046,8 +2042,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_registry_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetRegistryPolicyError>()
+                    OperationError::<GetRegistryPolicyError>::from_shape(shape(e))
                         .into_wire("GetRegistryPolicy")
                 })?;
             runtime::write_output(&output)
@@ -2061,8 +2056,9 @@ pub async fn dispatch<S: EcrService>(
                 .get_registry_scanning_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetRegistryScanningConfigurationError>()
+                    OperationError::<
+                        GetRegistryScanningConfigurationError,
+                    >::from_shape(shape(e))
                         .into_wire("GetRegistryScanningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -2075,8 +2071,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_repository_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetRepositoryPolicyError>()
+                    OperationError::<GetRepositoryPolicyError>::from_shape(shape(e))
                         .into_wire("GetRepositoryPolicy")
                 })?;
             runtime::write_output(&output)
@@ -2090,8 +2085,7 @@ pub async fn dispatch<S: EcrService>(
                 .get_signing_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<GetSigningConfigurationError>()
+                    OperationError::<GetSigningConfigurationError>::from_shape(shape(e))
                         .into_wire("GetSigningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -2104,8 +2098,7 @@ pub async fn dispatch<S: EcrService>(
                 .initiate_layer_upload(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<InitiateLayerUploadError>()
+                    OperationError::<InitiateLayerUploadError>::from_shape(shape(e))
                         .into_wire("InitiateLayerUpload")
                 })?;
             runtime::write_output(&output)
@@ -2118,8 +2111,7 @@ pub async fn dispatch<S: EcrService>(
                 .list_image_referrers(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<ListImageReferrersError>()
+                    OperationError::<ListImageReferrersError>::from_shape(shape(e))
                         .into_wire("ListImageReferrers")
                 })?;
             runtime::write_output(&output)
@@ -2132,7 +2124,8 @@ pub async fn dispatch<S: EcrService>(
                 .list_images(cx, input)
                 .await
                 .map_err(|e| {
-                    e.into_operation_error::<ListImagesError>().into_wire("ListImages")
+                    OperationError::<ListImagesError>::from_shape(shape(e))
+                        .into_wire("ListImages")
                 })?;
             runtime::write_output(&output)
         }
@@ -2145,8 +2138,9 @@ pub async fn dispatch<S: EcrService>(
                 .list_pull_time_update_exclusions(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<ListPullTimeUpdateExclusionsError>()
+                    OperationError::<
+                        ListPullTimeUpdateExclusionsError,
+                    >::from_shape(shape(e))
                         .into_wire("ListPullTimeUpdateExclusions")
                 })?;
             runtime::write_output(&output)
@@ -2160,8 +2154,7 @@ pub async fn dispatch<S: EcrService>(
                 .list_replication_backfills(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<ListReplicationBackfillsError>()
+                    OperationError::<ListReplicationBackfillsError>::from_shape(shape(e))
                         .into_wire("ListReplicationBackfills")
                 })?;
             runtime::write_output(&output)
@@ -2174,8 +2167,7 @@ pub async fn dispatch<S: EcrService>(
                 .list_tags_for_resource(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<ListTagsForResourceError>()
+                    OperationError::<ListTagsForResourceError>::from_shape(shape(e))
                         .into_wire("ListTagsForResource")
                 })?;
             runtime::write_output(&output)
@@ -2188,8 +2180,7 @@ pub async fn dispatch<S: EcrService>(
                 .put_account_setting(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutAccountSettingError>()
+                    OperationError::<PutAccountSettingError>::from_shape(shape(e))
                         .into_wire("PutAccountSetting")
                 })?;
             runtime::write_output(&output)
@@ -2202,7 +2193,8 @@ pub async fn dispatch<S: EcrService>(
                 .put_image(cx, input)
                 .await
                 .map_err(|e| {
-                    e.into_operation_error::<PutImageError>().into_wire("PutImage")
+                    OperationError::<PutImageError>::from_shape(shape(e))
+                        .into_wire("PutImage")
                 })?;
             runtime::write_output(&output)
         }
@@ -2216,8 +2208,9 @@ pub async fn dispatch<S: EcrService>(
                 .put_image_scanning_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutImageScanningConfigurationError>()
+                    OperationError::<
+                        PutImageScanningConfigurationError,
+                    >::from_shape(shape(e))
                         .into_wire("PutImageScanningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -2230,8 +2223,7 @@ pub async fn dispatch<S: EcrService>(
                 .put_image_tag_mutability(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutImageTagMutabilityError>()
+                    OperationError::<PutImageTagMutabilityError>::from_shape(shape(e))
                         .into_wire("PutImageTagMutability")
                 })?;
             runtime::write_output(&output)
@@ -2244,8 +2236,7 @@ pub async fn dispatch<S: EcrService>(
                 .put_lifecycle_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutLifecyclePolicyError>()
+                    OperationError::<PutLifecyclePolicyError>::from_shape(shape(e))
                         .into_wire("PutLifecyclePolicy")
                 })?;
             runtime::write_output(&output)
@@ -2258,8 +2249,7 @@ pub async fn dispatch<S: EcrService>(
                 .put_registry_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutRegistryPolicyError>()
+                    OperationError::<PutRegistryPolicyError>::from_shape(shape(e))
                         .into_wire("PutRegistryPolicy")
                 })?;
             runtime::write_output(&output)
@@ -2274,8 +2264,9 @@ pub async fn dispatch<S: EcrService>(
                 .put_registry_scanning_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutRegistryScanningConfigurationError>()
+                    OperationError::<
+                        PutRegistryScanningConfigurationError,
+                    >::from_shape(shape(e))
                         .into_wire("PutRegistryScanningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -2290,8 +2281,9 @@ pub async fn dispatch<S: EcrService>(
                 .put_replication_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutReplicationConfigurationError>()
+                    OperationError::<
+                        PutReplicationConfigurationError,
+                    >::from_shape(shape(e))
                         .into_wire("PutReplicationConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -2306,8 +2298,7 @@ pub async fn dispatch<S: EcrService>(
                 .put_signing_configuration(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<PutSigningConfigurationError>()
+                    OperationError::<PutSigningConfigurationError>::from_shape(shape(e))
                         .into_wire("PutSigningConfiguration")
                 })?;
             runtime::write_output(&output)
@@ -2322,8 +2313,9 @@ pub async fn dispatch<S: EcrService>(
                 .register_pull_time_update_exclusion(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<RegisterPullTimeUpdateExclusionError>()
+                    OperationError::<
+                        RegisterPullTimeUpdateExclusionError,
+                    >::from_shape(shape(e))
                         .into_wire("RegisterPullTimeUpdateExclusion")
                 })?;
             runtime::write_output(&output)
@@ -2336,8 +2328,7 @@ pub async fn dispatch<S: EcrService>(
                 .set_repository_policy(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<SetRepositoryPolicyError>()
+                    OperationError::<SetRepositoryPolicyError>::from_shape(shape(e))
                         .into_wire("SetRepositoryPolicy")
                 })?;
             runtime::write_output(&output)
@@ -2350,8 +2341,7 @@ pub async fn dispatch<S: EcrService>(
                 .start_image_scan(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<StartImageScanError>()
+                    OperationError::<StartImageScanError>::from_shape(shape(e))
                         .into_wire("StartImageScan")
                 })?;
             runtime::write_output(&output)
@@ -2366,8 +2356,9 @@ pub async fn dispatch<S: EcrService>(
                 .start_lifecycle_policy_preview(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<StartLifecyclePolicyPreviewError>()
+                    OperationError::<
+                        StartLifecyclePolicyPreviewError,
+                    >::from_shape(shape(e))
                         .into_wire("StartLifecyclePolicyPreview")
                 })?;
             runtime::write_output(&output)
@@ -2382,8 +2373,7 @@ pub async fn dispatch<S: EcrService>(
                 .start_replication_backfill(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<StartReplicationBackfillError>()
+                    OperationError::<StartReplicationBackfillError>::from_shape(shape(e))
                         .into_wire("StartReplicationBackfill")
                 })?;
             runtime::write_output(&output)
@@ -2398,8 +2388,7 @@ pub async fn dispatch<S: EcrService>(
                 .stop_replication_backfill(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<StopReplicationBackfillError>()
+                    OperationError::<StopReplicationBackfillError>::from_shape(shape(e))
                         .into_wire("StopReplicationBackfill")
                 })?;
             runtime::write_output(&output)
@@ -2412,7 +2401,8 @@ pub async fn dispatch<S: EcrService>(
                 .tag_resource(cx, input)
                 .await
                 .map_err(|e| {
-                    e.into_operation_error::<TagResourceError>().into_wire("TagResource")
+                    OperationError::<TagResourceError>::from_shape(shape(e))
+                        .into_wire("TagResource")
                 })?;
             runtime::write_output(&output)
         }
@@ -2424,8 +2414,7 @@ pub async fn dispatch<S: EcrService>(
                 .untag_resource(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<UntagResourceError>()
+                    OperationError::<UntagResourceError>::from_shape(shape(e))
                         .into_wire("UntagResource")
                 })?;
             runtime::write_output(&output)
@@ -2440,8 +2429,7 @@ pub async fn dispatch<S: EcrService>(
                 .update_image_storage_class(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<UpdateImageStorageClassError>()
+                    OperationError::<UpdateImageStorageClassError>::from_shape(shape(e))
                         .into_wire("UpdateImageStorageClass")
                 })?;
             runtime::write_output(&output)
@@ -2456,8 +2444,9 @@ pub async fn dispatch<S: EcrService>(
                 .update_pull_through_cache_rule(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<UpdatePullThroughCacheRuleError>()
+                    OperationError::<
+                        UpdatePullThroughCacheRuleError,
+                    >::from_shape(shape(e))
                         .into_wire("UpdatePullThroughCacheRule")
                 })?;
             runtime::write_output(&output)
@@ -2472,8 +2461,9 @@ pub async fn dispatch<S: EcrService>(
                 .update_repository_creation_template(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<UpdateRepositoryCreationTemplateError>()
+                    OperationError::<
+                        UpdateRepositoryCreationTemplateError,
+                    >::from_shape(shape(e))
                         .into_wire("UpdateRepositoryCreationTemplate")
                 })?;
             runtime::write_output(&output)
@@ -2486,8 +2476,7 @@ pub async fn dispatch<S: EcrService>(
                 .upload_layer_part(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<UploadLayerPartError>()
+                    OperationError::<UploadLayerPartError>::from_shape(shape(e))
                         .into_wire("UploadLayerPart")
                 })?;
             runtime::write_output(&output)
@@ -2502,8 +2491,9 @@ pub async fn dispatch<S: EcrService>(
                 .validate_pull_through_cache_rule(cx, input)
                 .await
                 .map_err(|e| {
-                    e
-                        .into_operation_error::<ValidatePullThroughCacheRuleError>()
+                    OperationError::<
+                        ValidatePullThroughCacheRuleError,
+                    >::from_shape(shape(e))
                         .into_wire("ValidatePullThroughCacheRule")
                 })?;
             runtime::write_output(&output)

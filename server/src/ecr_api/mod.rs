@@ -1,5 +1,9 @@
 //! The ECR API endpoint: `POST /` with `X-Amz-Target`, AWS JSON 1.1 in and out.
 
+mod error;
+
+pub use error::ecr_error;
+
 use crate::app::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -58,7 +62,7 @@ async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> 
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     );
-    dispatch(&state.ecr, &caller, operation, &body).await
+    dispatch(&state.ecr, &caller, operation, &body, ecr_error).await
 }
 
 fn operation(headers: &HeaderMap) -> Result<Operation, WireError> {

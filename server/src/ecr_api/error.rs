@@ -1,0 +1,224 @@
+//! The one place registry errors become ECR API answers: the error shape (`__type`) of
+//! each, with the error's text as ECR's message. Exhaustive: a new variant does not compile
+//! until it is placed here. The dispatcher then keeps only shapes the operation declares.
+
+use berth_generated::runtime::ErrorShape;
+use berth_handlers::RegistryError;
+
+/// `e` as the ECR face shows it.
+pub fn ecr_error(e: RegistryError) -> ErrorShape {
+    let type_name = match &e {
+        RegistryError::Internal(detail) => return ErrorShape::Internal(detail.clone()),
+        RegistryError::NotImplemented => return ErrorShape::NotImplemented,
+
+        RegistryError::RepositoryNotFound { .. } => "RepositoryNotFoundException",
+        RegistryError::RepositoryAlreadyExists { .. } => "RepositoryAlreadyExistsException",
+        RegistryError::RepositoryNotEmpty { .. } => "RepositoryNotEmptyException",
+        RegistryError::RepositoryPolicyNotFound { .. } => "RepositoryPolicyNotFoundException",
+        RegistryError::InvalidParameter(_) => "InvalidParameterException",
+        RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
+        RegistryError::TooManyTags(_) => "TooManyTagsException",
+        RegistryError::ImageTagImmutable { .. } => "ImageTagAlreadyExistsException",
+        RegistryError::LayersNotFound { .. }
+        | RegistryError::LayersNotFoundText(_)
+        | RegistryError::BlobUnknown { .. } => "LayersNotFoundException",
+        RegistryError::ReferencedImagesNotFound { .. } => "ReferencedImagesNotFoundException",
+        RegistryError::ImageNotFound | RegistryError::ImageNotFoundById(_) => {
+            "ImageNotFoundException"
+        }
+        RegistryError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
+        RegistryError::ImageDigestDoesNotMatch(_) => "ImageDigestDoesNotMatchException",
+        RegistryError::UploadUnknown { .. } | RegistryError::UploadNotFound(_) => {
+            "UploadNotFoundException"
+        }
+        RegistryError::InvalidLayer(_)
+        | RegistryError::DigestInvalid(_)
+        | RegistryError::SizeInvalid(_) => "InvalidLayerException",
+        RegistryError::InvalidLayerPart(_) | RegistryError::RangeInvalid { .. } => {
+            "InvalidLayerPartException"
+        }
+        RegistryError::LayerAlreadyExists(_) => "LayerAlreadyExistsException",
+        RegistryError::LayerPartTooSmall(_) => "LayerPartTooSmallException",
+        RegistryError::EmptyUpload(_) => "EmptyUploadException",
+        RegistryError::ImageReferencedByManifestList { .. }
+        | RegistryError::ManifestInvalid(_)
+        | RegistryError::ManifestTooLarge { .. }
+        | RegistryError::TagInvalid(_)
+        | RegistryError::NameInvalid(_)
+        | RegistryError::Unsupported(_) => "InvalidParameterException",
+    };
+    ErrorShape::Modeled {
+        type_name,
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_handlers::RegistryError;
+
+    fn text() -> String {
+        "text".into()
+    }
+
+    /// Each registry error and the ECR error shape it is answered with on the AWS JSON face.
+    #[test]
+    fn every_registry_error_has_its_ecr_type() {
+        let table: Vec<(RegistryError, &str)> = vec![
+            (
+                RegistryError::RepositoryNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryNotFoundException",
+            ),
+            (
+                RegistryError::RepositoryAlreadyExists {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryAlreadyExistsException",
+            ),
+            (
+                RegistryError::RepositoryNotEmpty {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryNotEmptyException",
+            ),
+            (
+                RegistryError::RepositoryPolicyNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "RepositoryPolicyNotFoundException",
+            ),
+            (
+                RegistryError::ImageTagImmutable {
+                    tag: text(),
+                    repository: text(),
+                    same_digest: true,
+                },
+                "ImageTagAlreadyExistsException",
+            ),
+            (
+                RegistryError::LayersNotFound {
+                    digests: vec![text()],
+                    repository: text(),
+                    registry: text(),
+                },
+                "LayersNotFoundException",
+            ),
+            (
+                RegistryError::ReferencedImagesNotFound {
+                    digests: vec![text()],
+                    repository: text(),
+                    registry: text(),
+                },
+                "ReferencedImagesNotFoundException",
+            ),
+            (
+                RegistryError::ImageReferencedByManifestList { parents: vec![] },
+                "InvalidParameterException",
+            ),
+            (RegistryError::ImageNotFound, "ImageNotFoundException"),
+            (
+                RegistryError::LayersNotFoundText(text()),
+                "LayersNotFoundException",
+            ),
+            (
+                RegistryError::ImageNotFoundById(text()),
+                "ImageNotFoundException",
+            ),
+            (
+                RegistryError::ImageAlreadyExists {
+                    digest: text(),
+                    tag: text(),
+                    repository: text(),
+                    registry: text(),
+                },
+                "ImageAlreadyExistsException",
+            ),
+            (
+                RegistryError::ImageDigestDoesNotMatch(text()),
+                "ImageDigestDoesNotMatchException",
+            ),
+            (
+                RegistryError::BlobUnknown { digest: text() },
+                "LayersNotFoundException",
+            ),
+            (
+                RegistryError::UploadUnknown { id: text() },
+                "UploadNotFoundException",
+            ),
+            (
+                RegistryError::DigestInvalid(text()),
+                "InvalidLayerException",
+            ),
+            (RegistryError::SizeInvalid(text()), "InvalidLayerException"),
+            (
+                RegistryError::RangeInvalid { size: 1 },
+                "InvalidLayerPartException",
+            ),
+            (
+                RegistryError::ManifestInvalid(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::ManifestTooLarge { limit: 1 },
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::TagInvalid(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::NameInvalid(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::Unsupported(text()),
+                "InvalidParameterException",
+            ),
+            (RegistryError::InvalidLayer(text()), "InvalidLayerException"),
+            (
+                RegistryError::InvalidLayerPart(text()),
+                "InvalidLayerPartException",
+            ),
+            (
+                RegistryError::LayerAlreadyExists(text()),
+                "LayerAlreadyExistsException",
+            ),
+            (
+                RegistryError::LayerPartTooSmall(text()),
+                "LayerPartTooSmallException",
+            ),
+            (RegistryError::EmptyUpload(text()), "EmptyUploadException"),
+            (
+                RegistryError::UploadNotFound(text()),
+                "UploadNotFoundException",
+            ),
+            (
+                RegistryError::InvalidParameter(text()),
+                "InvalidParameterException",
+            ),
+            (
+                RegistryError::InvalidTagParameter(text()),
+                "InvalidTagParameterException",
+            ),
+            (RegistryError::TooManyTags(text()), "TooManyTagsException"),
+            (RegistryError::Internal(text()), "ServerException"),
+            (RegistryError::NotImplemented, "NotImplementedException"),
+        ];
+        for (error, expected) in table {
+            let shown = format!("{error:?}");
+            let type_name = match ecr_error(error) {
+                ErrorShape::Modeled { type_name, .. } => type_name,
+                ErrorShape::Internal(_) => "ServerException",
+                ErrorShape::NotImplemented => "NotImplementedException",
+            };
+            assert_eq!(type_name, expected, "{shown}");
+        }
+    }
+}
