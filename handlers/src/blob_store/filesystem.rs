@@ -237,21 +237,40 @@ impl FileBlobStore {
     }
 
     async fn upload_files(&self) -> Result<Vec<String>, RegistryError> {
-        let dir = self.root.join("uploads");
-        let mut entries = fs::read_dir(&dir)
-            .await
-            .map_err(|e| io("cannot list", &dir, e))?;
-        let mut ids = Vec::new();
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(|e| io("cannot list", &dir, e))?
-        {
-            if let Some(name) = entry.file_name().to_str() {
-                ids.push(name.to_string());
+        list_dir(&self.root.join("uploads")).await
+    }
+
+    async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
+        let path = self.path(StorePath::Blob(digest));
+        match fs::metadata(&path).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot stat", &path, e)),
+        }
+    }
+
+    /// Every file under `blobs/sha256/<2 hex>/` whose name is a digest, sorted.
+    async fn blob_files(&self) -> Result<Vec<Digest>, RegistryError> {
+        let root = self.root.join("blobs/sha256");
+        let mut digests = Vec::new();
+        for dir in list_dir(&root).await? {
+            for name in list_dir(&root.join(&dir)).await? {
+                if let Ok(digest) = Digest::parse(&format!("sha256:{name}")) {
+                    digests.push(digest);
+                }
             }
         }
-        Ok(ids)
+        digests.sort();
+        Ok(digests)
+    }
+
+    async fn delete_blob(&self, digest: &Digest) -> Result<(), RegistryError> {
+        let path = self.path(StorePath::Blob(digest));
+        match fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("cannot remove", &path, e)),
+        }
     }
 
     async fn read_blob(
@@ -300,6 +319,18 @@ impl BlobStore for FileBlobStore {
         self.upload_files().boxed()
     }
 
+    fn stat<'a>(&'a self, digest: &'a Digest) -> StoreResult<'a, Option<u64>> {
+        self.blob_size(digest).boxed()
+    }
+
+    fn blobs(&self) -> StoreResult<'_, Vec<Digest>> {
+        self.blob_files().boxed()
+    }
+
+    fn delete<'a>(&'a self, digest: &'a Digest) -> StoreResult<'a, ()> {
+        self.delete_blob(digest).boxed()
+    }
+
     fn read<'a>(
         &'a self,
         digest: &'a Digest,
@@ -308,6 +339,24 @@ impl BlobStore for FileBlobStore {
     ) -> StoreResult<'a, ByteStream> {
         self.read_blob(digest, start, length).boxed()
     }
+}
+
+/// The names in a folder (UTF-8 ones; berth writes no others).
+async fn list_dir(dir: &Path) -> Result<Vec<String>, RegistryError> {
+    let mut entries = fs::read_dir(dir)
+        .await
+        .map_err(|e| io("cannot list", dir, e))?;
+    let mut names = Vec::new();
+    while let Some(entry) = entries
+        .next_entry()
+        .await
+        .map_err(|e| io("cannot list", dir, e))?
+    {
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
 }
 
 /// Streams `length` bytes from `start`: a blocking task reads ahead in large chunks while

@@ -119,6 +119,22 @@ impl BlobStore for MemoryBlobStore {
         futures_util::future::ready(Ok(ids)).boxed()
     }
 
+    fn stat<'a>(&'a self, digest: &'a Digest) -> StoreResult<'a, Option<u64>> {
+        let size = self.with(|s| s.blobs.get(digest).map(|b| b.len() as u64));
+        futures_util::future::ready(Ok(size)).boxed()
+    }
+
+    fn blobs(&self) -> StoreResult<'_, Vec<Digest>> {
+        let mut digests: Vec<Digest> = self.with(|s| s.blobs.keys().cloned().collect());
+        digests.sort();
+        futures_util::future::ready(Ok(digests)).boxed()
+    }
+
+    fn delete<'a>(&'a self, digest: &'a Digest) -> StoreResult<'a, ()> {
+        self.with(|s| s.blobs.remove(digest));
+        futures_util::future::ready(Ok(())).boxed()
+    }
+
     fn read<'a>(
         &'a self,
         digest: &'a Digest,

@@ -54,6 +54,15 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Every upload the store holds, for removing those no session knows of.
     fn uploads(&self) -> StoreResult<'_, Vec<String>>;
 
+    /// The size of a committed blob, `None` when the store does not have it.
+    fn stat<'a>(&'a self, digest: &'a Digest) -> StoreResult<'a, Option<u64>>;
+
+    /// Every committed blob, for garbage collection to compare with what is referenced.
+    fn blobs(&self) -> StoreResult<'_, Vec<Digest>>;
+
+    /// Removes a committed blob (a missing one is fine); garbage collection only.
+    fn delete<'a>(&'a self, digest: &'a Digest) -> StoreResult<'a, ()>;
+
     /// `length` bytes of a committed blob from `start` (the caller checked both against
     /// the blob's recorded size).
     fn read<'a>(
@@ -106,6 +115,9 @@ mod contract_tests {
         assert_eq!(store.upload_size("u1").await.unwrap(), None);
         assert_eq!(read_all(store, &digest, 0, 11).await, b"hello world");
         assert_eq!(read_all(store, &digest, 6, 3).await, b"wor");
+        assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
+        assert_eq!(store.stat(&wrong).await.unwrap(), None);
+        assert_eq!(store.blobs().await.unwrap(), vec![digest.clone()]);
 
         // A broken body keeps what arrived.
         store.create_upload("u2").await.unwrap();
@@ -127,6 +139,11 @@ mod contract_tests {
             store.append("u2", body(&[b"x"])).await,
             Err(RegistryError::UploadUnknown { .. })
         ));
+
+        store.delete(&digest).await.unwrap();
+        store.delete(&digest).await.unwrap();
+        assert_eq!(store.stat(&digest).await.unwrap(), None);
+        assert_eq!(store.blobs().await.unwrap(), Vec::<Digest>::new());
     }
 
     #[tokio::test]
