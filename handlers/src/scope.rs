@@ -23,6 +23,40 @@ impl AccountId {
     }
 }
 
+/// An AWS region name such as `us-east-1` or `us-gov-west-1`: two letters, one or more
+/// dash-separated words, a number. Checked where it enters (flags, SigV4 credential scopes,
+/// host names, ARNs), so a region never carries a `:` or `/` into ARNs, tokens or keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Region(String);
+
+impl Region {
+    /// The region, when `text` has the shape of an AWS region name.
+    pub fn parse(text: &str) -> Option<Self> {
+        let words: Vec<&str> = text.split('-').collect();
+        let [first, middle @ .., last] = words.as_slice() else {
+            return None;
+        };
+        let letters = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
+        let shaped = !middle.is_empty()
+            && first.len() == 2
+            && letters(first)
+            && middle.iter().all(|w| letters(w))
+            && (1..=2).contains(&last.len())
+            && last.bytes().all(|b| b.is_ascii_digit());
+        shaped.then(|| Region(text.to_string()))
+    }
+
+    /// The name, for messages and keys.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name, where a region is kept as text.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// The caller as the server resolved it: the account from the access key, the region from
 /// the SigV4 credential scope (or the defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,13 +111,14 @@ impl RepositoryArn {
         );
         let name = resource.strip_prefix("repository/")?;
         let account = AccountId::parse(account)?;
-        if prefix != "arn" || service != "ecr" || region.is_empty() || name.is_empty() {
+        let region = Region::parse(region)?;
+        if prefix != "arn" || service != "ecr" || name.is_empty() {
             return None;
         }
         Some(RepositoryArn {
             scope: RegistryScope {
                 registry_id: account.into_string(),
-                region: region.to_string(),
+                region: region.into_string(),
             },
             name: name.to_string(),
         })
@@ -93,6 +128,36 @@ impl RepositoryArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_have_the_shape_of_aws_region_names() {
+        for good in [
+            "us-east-1",
+            "eu-west-1",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "us-iso-east-1",
+        ] {
+            assert_eq!(
+                Region::parse(good).map(Region::into_string),
+                Some(good.to_string())
+            );
+        }
+        for bad in [
+            "",
+            "us",
+            "us-east",
+            "east-1",
+            "US-EAST-1",
+            "us-east-1:x",
+            "us/east-1",
+            "us-east-123",
+            "u-east-1",
+            "us--1",
+        ] {
+            assert_eq!(Region::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn account_ids_are_exactly_twelve_ascii_digits() {

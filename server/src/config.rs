@@ -1,6 +1,6 @@
 //! Command line and environment: everything `berth serve` can be told.
 
-use berth_handlers::scope::AccountId;
+use berth_handlers::scope::{AccountId, Region};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -54,7 +54,7 @@ pub struct ServeOptions {
     #[arg(long, env = "BERTH_ADMIN_API")]
     pub admin_api: bool,
     /// Region of requests that carry no SigV4 credential scope.
-    #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1")]
+    #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1", value_parser = parse_region)]
     pub default_region: String,
 }
 
@@ -74,6 +74,12 @@ fn parse_account(value: &str) -> Result<String, String> {
     AccountId::parse(value)
         .map(AccountId::into_string)
         .ok_or_else(|| format!("'{value}' is not a 12-digit AWS account id"))
+}
+
+fn parse_region(value: &str) -> Result<String, String> {
+    Region::parse(value)
+        .map(Region::into_string)
+        .ok_or_else(|| format!("'{value}' is not an AWS region name such as us-east-1"))
 }
 
 fn parse_access_key(value: &str) -> Result<(String, String), String> {

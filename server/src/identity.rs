@@ -1,5 +1,6 @@
 //! Who is calling: account and region from the SigV4 credential scope.
 
+use berth_handlers::scope::Region;
 use berth_handlers::Caller;
 use std::collections::BTreeMap;
 
@@ -14,8 +15,9 @@ pub struct Identities {
 
 impl Identities {
     /// The caller of a request with this `Authorization` header. The access key selects the
-    /// account (unknown keys get the default account), the credential scope the region.
-    /// Signatures are not checked: berth is for development and CI.
+    /// account (unknown keys get the default account), the credential scope the region (one
+    /// that is not shaped like an AWS region name gets the default region). Signatures are
+    /// not checked: berth is for development and CI.
     pub fn caller(&self, authorization: Option<&str>) -> Caller {
         let scope = authorization.and_then(credential_scope);
         let account = scope
@@ -43,7 +45,7 @@ fn credential_scope(header: &str) -> Option<(&str, &str)> {
     let mut fields = credential.split('/');
     let key = fields.next().filter(|k| !k.is_empty())?;
     let _date = fields.next()?;
-    let region = fields.next().filter(|r| !r.is_empty())?;
+    let region = fields.next().filter(|r| Region::parse(r).is_some())?;
     Some((key, region))
 }
 

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_generated::oci::OciErrorCode;
 use berth_handlers::auth::TokenError;
-use berth_handlers::scope::AccountId;
+use berth_handlers::scope::{AccountId, Region};
 use berth_handlers::RegistryScope;
 
 /// The registry a request addresses, after checking its credentials.
@@ -107,11 +107,10 @@ fn scope_from_host(host: &str) -> Option<RegistryScope> {
     let account = labels.next()?;
     let (dkr, ecr, region) = (labels.next()?, labels.next()?, labels.next()?);
     let account = AccountId::parse(account)?;
-    (dkr == "dkr" && ecr == "ecr" && !region.is_empty() && labels.next().is_some()).then(|| {
-        RegistryScope {
-            registry_id: account.into_string(),
-            region: region.to_string(),
-        }
+    let region = Region::parse(region)?;
+    (dkr == "dkr" && ecr == "ecr" && labels.next().is_some()).then(|| RegistryScope {
+        registry_id: account.into_string(),
+        region: region.into_string(),
     })
 }
 
