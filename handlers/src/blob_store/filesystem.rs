@@ -98,12 +98,7 @@ impl FileBlobStore {
     }
 
     async fn size_of_upload(&self, id: &str) -> Result<Option<u64>, RegistryError> {
-        let path = self.path(StorePath::Upload(id));
-        match fs::metadata(&path).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("cannot stat", &path, e)),
-        }
+        file_size(&self.path(StorePath::Upload(id))).await
     }
 
     /// Brings `cursor` up to the end of the upload file (after a restart it starts at 0).
@@ -228,12 +223,7 @@ impl FileBlobStore {
     /// Removes an upload's file (missing is fine) and its cursor.
     async fn delete_upload(&self, id: &str) -> Result<(), RegistryError> {
         self.take_cursor(id);
-        let path = self.path(StorePath::Upload(id));
-        match fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("cannot remove", &path, e)),
-        }
+        remove_file(&self.path(StorePath::Upload(id))).await
     }
 
     async fn upload_files(&self) -> Result<Vec<String>, RegistryError> {
@@ -241,12 +231,7 @@ impl FileBlobStore {
     }
 
     async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
-        let path = self.path(StorePath::Blob(digest));
-        match fs::metadata(&path).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("cannot stat", &path, e)),
-        }
+        file_size(&self.path(StorePath::Blob(digest))).await
     }
 
     /// Every file under `blobs/sha256/<2 hex>/` whose name is a digest, sorted.
@@ -265,12 +250,7 @@ impl FileBlobStore {
     }
 
     async fn delete_blob(&self, digest: &Digest) -> Result<(), RegistryError> {
-        let path = self.path(StorePath::Blob(digest));
-        match fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("cannot remove", &path, e)),
-        }
+        remove_file(&self.path(StorePath::Blob(digest))).await
     }
 
     async fn read_blob(
@@ -338,6 +318,24 @@ impl BlobStore for FileBlobStore {
         length: u64,
     ) -> StoreResult<'a, ByteStream> {
         self.read_blob(digest, start, length).boxed()
+    }
+}
+
+/// The size of a file, `None` when there is none.
+async fn file_size(path: &Path) -> Result<Option<u64>, RegistryError> {
+    match fs::metadata(path).await {
+        Ok(m) => Ok(Some(m.len())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("cannot stat", path, e)),
+    }
+}
+
+/// Removes a file; one that is already gone is fine.
+async fn remove_file(path: &Path) -> Result<(), RegistryError> {
+    match fs::remove_file(path).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("cannot remove", path, e)),
     }
 }
 
