@@ -79,8 +79,6 @@ pub enum RegistryError {
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]
-    InvalidLayer(String),
-    #[error("{0}")]
     InvalidLayerPart(String),
     #[error("{0}")]
     LayerAlreadyExists(String),
@@ -88,8 +86,6 @@ pub enum RegistryError {
     LayerPartTooSmall(String),
     #[error("{0}")]
     EmptyUpload(String),
-    #[error("{0}")]
-    UploadNotFound(String),
     /// A request ECR refuses as InvalidParameterException; the whole message.
     #[error("{0}")]
     InvalidParameter(String),

@@ -178,7 +178,13 @@ async fn ecr_api_error_codes() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(err).0, "UploadNotFoundException");
+    assert_eq!(
+        code(err),
+        (
+            "UploadNotFoundException".to_string(),
+            "The upload with id '00000000-0000-0000-0000-000000000000' does not exist".to_string()
+        )
+    );
     let id2 = ecr
         .initiate_layer_upload()
         .repository_name("app")

@@ -16,13 +16,9 @@ const PART_SIZE: i64 = 10 * 1024 * 1024;
 /// How long a GetDownloadUrlForLayer URL is valid, as S3 pre-signed URLs from ECR are.
 pub const DOWNLOAD_URL_LIFETIME_SECS: u64 = 60 * 60;
 
-fn upload_not_found(id: &str) -> RegistryError {
-    RegistryError::UploadNotFound(format!("The upload with id '{id}' does not exist"))
-}
-
 fn layer_digest(text: &str) -> Result<Digest, RegistryError> {
     Digest::parse(text).map_err(|_| {
-        RegistryError::InvalidLayer(format!(
+        RegistryError::DigestInvalid(format!(
             "The layer digest '{text}' is not a valid sha256 digest"
         ))
     })
@@ -78,7 +74,6 @@ impl UploadLayerPart for EcrHandlers {
             .await;
         let size = match appended {
             Ok(size) => size,
-            Err(RegistryError::UploadUnknown { .. }) => return Err(upload_not_found(&id)),
             Err(RegistryError::RangeInvalid { size }) => {
                 return Err(RegistryError::InvalidLayerPart(format!(
                     "The part must start at byte {size}, the first byte not yet received; it starts at {first}"
@@ -112,15 +107,10 @@ impl CompleteLayerUpload for EcrHandlers {
             ));
         };
         let digest = layer_digest(digest)?;
-        let size = match self
+        let size = self
             .registry
             .upload_status(&scope, &repository, &id, UploadKind::Ecr)
-            .await
-        {
-            Ok(size) => size,
-            Err(RegistryError::UploadUnknown { .. }) => return Err(upload_not_found(&id)),
-            Err(e) => return Err(e),
-        };
+            .await?;
         if size == 0 {
             return Err(RegistryError::EmptyUpload(format!(
                 "The upload with id '{id}' contains no layer parts"
@@ -140,8 +130,7 @@ impl CompleteLayerUpload for EcrHandlers {
                 scope.registry_id
             )));
         }
-        let finished = self
-            .registry
+        self.registry
             .finish_upload(
                 &scope,
                 &repository,
@@ -150,12 +139,7 @@ impl CompleteLayerUpload for EcrHandlers {
                 &digest,
                 None::<Full<Bytes>>,
             )
-            .await;
-        match finished {
-            Ok(_) => {}
-            Err(RegistryError::DigestInvalid(why)) => return Err(RegistryError::InvalidLayer(why)),
-            Err(e) => return Err(e),
-        }
+            .await?;
         Ok(CompleteLayerUploadResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(repository.to_string()),

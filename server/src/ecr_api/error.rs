@@ -28,12 +28,13 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         }
         RegistryError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
         RegistryError::ImageDigestDoesNotMatch(_) => "ImageDigestDoesNotMatchException",
-        RegistryError::UploadUnknown { .. } | RegistryError::UploadNotFound(_) => {
-            "UploadNotFoundException"
+        RegistryError::UploadUnknown { id } => {
+            return ErrorShape::Modeled {
+                type_name: "UploadNotFoundException",
+                message: format!("The upload with id '{id}' does not exist"),
+            }
         }
-        RegistryError::InvalidLayer(_)
-        | RegistryError::DigestInvalid(_)
-        | RegistryError::SizeInvalid(_) => "InvalidLayerException",
+        RegistryError::DigestInvalid(_) | RegistryError::SizeInvalid(_) => "InvalidLayerException",
         RegistryError::InvalidLayerPart(_) | RegistryError::RangeInvalid { .. } => {
             "InvalidLayerPartException"
         }
@@ -181,7 +182,6 @@ mod tests {
                 RegistryError::Unsupported(text()),
                 "InvalidParameterException",
             ),
-            (RegistryError::InvalidLayer(text()), "InvalidLayerException"),
             (
                 RegistryError::InvalidLayerPart(text()),
                 "InvalidLayerPartException",
@@ -195,10 +195,6 @@ mod tests {
                 "LayerPartTooSmallException",
             ),
             (RegistryError::EmptyUpload(text()), "EmptyUploadException"),
-            (
-                RegistryError::UploadNotFound(text()),
-                "UploadNotFoundException",
-            ),
             (
                 RegistryError::InvalidParameter(text()),
                 "InvalidParameterException",
@@ -220,5 +216,18 @@ mod tests {
             };
             assert_eq!(type_name, expected, "{shown}");
         }
+    }
+
+    /// The ECR face words a missing upload as ECR does, not as /v2 does.
+    #[test]
+    fn a_missing_upload_reads_in_ecr_words() {
+        let shape = ecr_error(RegistryError::UploadUnknown { id: "u1".into() });
+        assert_eq!(
+            shape,
+            ErrorShape::Modeled {
+                type_name: "UploadNotFoundException",
+                message: "The upload with id 'u1' does not exist".into(),
+            }
+        );
     }
 }

@@ -56,9 +56,7 @@ impl From<RegistryError> for OciError {
         match e {
             RegistryError::RepositoryNotFound { .. } => OciError::new(C::NameUnknown, message),
             RegistryError::BlobUnknown { .. } => OciError::new(C::BlobUnknown, message),
-            RegistryError::UploadUnknown { .. } | RegistryError::UploadNotFound(_) => {
-                OciError::new(C::BlobUploadUnknown, message)
-            }
+            RegistryError::UploadUnknown { .. } => OciError::new(C::BlobUploadUnknown, message),
             RegistryError::DigestInvalid(_) | RegistryError::ImageDigestDoesNotMatch(_) => {
                 OciError::new(C::DigestInvalid, message)
             }
@@ -93,7 +91,6 @@ impl From<RegistryError> for OciError {
             | RegistryError::LayersNotFoundText(_)
             | RegistryError::ImageNotFoundById(_)
             | RegistryError::ImageAlreadyExists { .. }
-            | RegistryError::InvalidLayer(_)
             | RegistryError::InvalidLayerPart(_)
             | RegistryError::LayerAlreadyExists(_)
             | RegistryError::LayerPartTooSmall(_)
@@ -160,11 +157,6 @@ mod tests {
             ),
             (
                 RegistryError::UploadUnknown { id: text() },
-                "BLOB_UPLOAD_UNKNOWN",
-                404,
-            ),
-            (
-                RegistryError::UploadNotFound(text()),
                 "BLOB_UPLOAD_UNKNOWN",
                 404,
             ),
