@@ -40,9 +40,6 @@ pub enum RegistryError {
     ImageReferencedByManifestList { parents: Vec<String> },
     #[error("Requested image not found")]
     ImageNotFound,
-    /// GetDownloadUrlForLayer's LayersNotFoundException, with ECR's whole message.
-    #[error("{0}")]
-    LayersNotFoundText(String),
     /// DescribeImages' thrown ImageNotFoundException, with ECR's whole message.
     #[error("{0}")]
     ImageNotFoundById(String),
@@ -55,9 +52,13 @@ pub enum RegistryError {
     },
     #[error("{0}")]
     ImageDigestDoesNotMatch(String),
-    /// A blob that is not in the repository (OCI BLOB_UNKNOWN).
+    /// A blob that is not in the repository.
     #[error("The blob with digest '{digest}' does not exist in the repository")]
-    BlobUnknown { digest: String },
+    BlobUnknown {
+        digest: String,
+        repository: String,
+        registry: String,
+    },
     /// An upload session that does not exist (for this repository).
     #[error("Upload with id '{id}' does not exist")]
     UploadUnknown { id: String },

@@ -219,7 +219,13 @@ async fn ecr_api_error_codes() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(err).0, "LayersNotFoundException");
+    assert_eq!(
+        code(err),
+        (
+            "LayersNotFoundException".to_string(),
+            format!("The layer with digest {missing} does not exist within the repository with name 'app' in the registry with id '000000000000'")
+        )
+    );
 
     // Batch failures.
     let got = ecr

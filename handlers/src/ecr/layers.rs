@@ -207,18 +207,9 @@ impl GetDownloadUrlForLayer for EcrHandlers {
         let digest = Digest::parse(&text).map_err(|_| {
             RegistryError::invalid_parameter("layerDigest", "must be a valid sha256 digest")
         })?;
-        self.registry.repository(&scope, &repository).await?;
-        if self
-            .registry
-            .linked_blob_size(&scope, &repository, &digest)
-            .await?
-            .is_none()
-        {
-            return Err(RegistryError::LayersNotFoundText(format!(
-                "The layer with digest {digest} does not exist within the repository with name '{repository}' in the registry with id '{}'",
-                scope.registry_id
-            )));
-        }
+        self.registry
+            .blob_size(&scope, &repository, &digest)
+            .await?;
         let expires = self
             .registry
             .clock()

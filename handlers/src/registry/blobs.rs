@@ -21,6 +21,8 @@ impl<M: MetadataStore> Registry<M> {
             .await?
             .ok_or_else(|| RegistryError::BlobUnknown {
                 digest: digest.to_string(),
+                repository: repository.to_string(),
+                registry: scope.registry_id.clone(),
             })
     }
 

@@ -19,9 +19,19 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
         RegistryError::TooManyTags(_) => "TooManyTagsException",
         RegistryError::ImageTagImmutable { .. } => "ImageTagAlreadyExistsException",
-        RegistryError::LayersNotFound { .. }
-        | RegistryError::LayersNotFoundText(_)
-        | RegistryError::BlobUnknown { .. } => "LayersNotFoundException",
+        RegistryError::BlobUnknown {
+            digest,
+            repository,
+            registry,
+        } => {
+            return ErrorShape::Modeled {
+                type_name: "LayersNotFoundException",
+                message: format!(
+                    "The layer with digest {digest} does not exist within the repository with name '{repository}' in the registry with id '{registry}'"
+                ),
+            }
+        }
+        RegistryError::LayersNotFound { .. } => "LayersNotFoundException",
         RegistryError::ReferencedImagesNotFound { .. } => "ReferencedImagesNotFoundException",
         RegistryError::ImageNotFound | RegistryError::ImageNotFoundById(_) => {
             "ImageNotFoundException"
@@ -125,10 +135,6 @@ mod tests {
             ),
             (RegistryError::ImageNotFound, "ImageNotFoundException"),
             (
-                RegistryError::LayersNotFoundText(text()),
-                "LayersNotFoundException",
-            ),
-            (
                 RegistryError::ImageNotFoundById(text()),
                 "ImageNotFoundException",
             ),
@@ -146,7 +152,11 @@ mod tests {
                 "ImageDigestDoesNotMatchException",
             ),
             (
-                RegistryError::BlobUnknown { digest: text() },
+                RegistryError::BlobUnknown {
+                    digest: text(),
+                    repository: text(),
+                    registry: text(),
+                },
                 "LayersNotFoundException",
             ),
             (

@@ -88,7 +88,6 @@ impl From<RegistryError> for OciError {
             RegistryError::RepositoryAlreadyExists { .. }
             | RegistryError::RepositoryNotEmpty { .. }
             | RegistryError::RepositoryPolicyNotFound { .. }
-            | RegistryError::LayersNotFoundText(_)
             | RegistryError::ImageNotFoundById(_)
             | RegistryError::ImageAlreadyExists { .. }
             | RegistryError::InvalidLayerPart(_)
@@ -151,7 +150,11 @@ mod tests {
                 404,
             ),
             (
-                RegistryError::BlobUnknown { digest: text() },
+                RegistryError::BlobUnknown {
+                    digest: text(),
+                    repository: text(),
+                    registry: text(),
+                },
                 "BLOB_UNKNOWN",
                 404,
             ),
