@@ -3,14 +3,15 @@
 //! Handlers return berth's domain error; the dispatcher turns it into the operation's
 //! declared errors, and one the operation does not declare can only become
 //! ServerException. This test sends inputs generated from the model for all 62 operations
-//! (half of them aimed at a repository that exists, so that the
-//! handlers get past their first lookup) and checks that each answer is a success, an
+//! (half of them aimed at a repository that exists and at its tagged image, so that the
+//! handlers get past their first lookups) and checks that each answer is a success, an
 //! error the operation declares, or NotImplemented for an operation not built yet; and
 //! never ServerException.
 
 use berth_conformance::sut::Sut;
 use berth_generated::ecr::strategies::valid_inputs;
 use berth_generated::ecr::Operation;
+use berth_handlers::digest::Digest;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};
 
@@ -20,6 +21,15 @@ const CASES: u32 = 48;
 /// The repository that exists, with one tagged image.
 const PRESENT: &str = "declared/present";
 
+/// The image in it: an empty index (it needs no blobs), tagged `TAG`.
+const IMAGE: &str =
+    r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+const TAG: &str = "latest";
+
+fn image_digest() -> String {
+    Digest::of(IMAGE.as_bytes()).to_string()
+}
+
 /// Points about half of the inputs at the existing repository and its image.
 fn aim(mut body: Value, flip: bool) -> Value {
     if !flip {
@@ -27,6 +37,20 @@ fn aim(mut body: Value, flip: bool) -> Value {
     }
     if let Some(map) = body.as_object_mut() {
         map.remove("registryId");
+        let by_tag = json!({ "imageTag": TAG });
+        let by_digest = json!({ "imageDigest": image_digest() });
+        // Media types and filters drawn at random would hide the image.
+        map.remove("acceptedMediaTypes");
+        map.remove("filter");
+        if map.contains_key("imageIds") {
+            map.insert("imageIds".into(), json!([by_tag, by_digest]));
+        }
+        if map.contains_key("imageId") {
+            map.insert("imageId".into(), by_tag);
+        }
+        if map.contains_key("subjectId") {
+            map.insert("subjectId".into(), by_digest);
+        }
         if map.contains_key("repositoryName") {
             map.insert("repositoryName".into(), PRESENT.into());
         }
@@ -54,7 +78,8 @@ fn every_answered_error_is_declared_by_its_operation() {
         runner
             .run(&(strategy, proptest::bool::ANY), |(body, flip)| {
                 let body = aim(body, flip);
-                // Present before every case: DeleteRepository cases delete it.
+                // Present before every case: DeleteRepository and BatchDeleteImage cases
+                // delete them.
                 let created = sut.ecr("CreateRepository", json!({ "repositoryName": PRESENT }));
                 let json = created.json();
                 let fine =
@@ -63,6 +88,13 @@ fn every_answered_error_is_declared_by_its_operation() {
                     return Err(TestCaseError::fail(format!(
                         "cannot create {PRESENT}: {json}"
                     )));
+                }
+                let image =
+                    json!({ "repositoryName": PRESENT, "imageTag": TAG, "imageManifest": IMAGE });
+                let put = sut.ecr("PutImage", image);
+                let json = put.json();
+                if put.status != 200 && json["__type"] != "ImageAlreadyExistsException" {
+                    return Err(TestCaseError::fail(format!("cannot put {TAG}: {json}")));
                 }
                 let answer = sut.ecr(operation.name(), body.clone());
                 let json = answer.json();
