@@ -2,6 +2,7 @@
 
 use super::EcrHandlers;
 use crate::error::RegistryError;
+use crate::metadata::RepositoryDocument;
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
 use serde::Deserialize;
@@ -74,7 +75,7 @@ impl SetRepositoryPolicy for EcrHandlers {
         let text = input.policy_text;
         check_policy(&text)?;
         self.registry
-            .set_repository_policy(&scope, &name, Some(&text))
+            .set_repository_document(&scope, &name, RepositoryDocument::Policy, Some(&text))
             .await?;
         Ok(SetRepositoryPolicyResponse {
             registry_id: Some(scope.registry_id),
@@ -94,7 +95,7 @@ impl GetRepositoryPolicy for EcrHandlers {
         let name = input.repository_name;
         let text = self
             .registry
-            .repository_policy(&scope, &name)
+            .repository_document(&scope, &name, RepositoryDocument::Policy)
             .await?
             .ok_or_else(|| policy_not_found(&scope, &name))?;
         Ok(GetRepositoryPolicyResponse {
@@ -115,7 +116,7 @@ impl DeleteRepositoryPolicy for EcrHandlers {
         let name = input.repository_name;
         let previous = self
             .registry
-            .set_repository_policy(&scope, &name, None)
+            .set_repository_document(&scope, &name, RepositoryDocument::Policy, None)
             .await?
             .ok_or_else(|| policy_not_found(&scope, &name))?;
         Ok(DeleteRepositoryPolicyResponse {

@@ -9,8 +9,8 @@
 use super::cache::{Cache, Lookup};
 use super::{
     ImageListing, ImageStore, ImageSummary, ManifestReferences, MetadataStore, PutOutcome,
-    RegistryRecord, RegistryRecordStore, RepositoryRecord, RepositoryStore, RepositoryTag,
-    StoredManifest, TagFilter, UploadKind, UploadRecord, UploadStore,
+    RegistryRecord, RegistryRecordStore, RepositoryDocument, RepositoryRecord, RepositoryStore,
+    RepositoryTag, StoredManifest, TagFilter, UploadKind, UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -124,8 +124,8 @@ impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
     forward! {
         fn create_repository(&self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag]) -> Result<(), RegistryError>;
         fn list_repositories(&self, scope: &RegistryScope, after: Option<&str>, limit: u32) -> Result<Vec<RepositoryRecord>, RegistryError>;
-        fn policy(&self, scope: &RegistryScope, name: &str) -> Result<Option<String>, RegistryError>;
-        fn set_policy(&self, scope: &RegistryScope, name: &str, policy: Option<&str>) -> Result<Option<String>, RegistryError>;
+        fn document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument) -> Result<Option<String>, RegistryError>;
+        fn set_document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument, text: Option<&str>) -> Result<Option<String>, RegistryError>;
         fn tags(&self, scope: &RegistryScope, name: &str) -> Result<Vec<RepositoryTag>, RegistryError>;
         fn tag_repository(&self, scope: &RegistryScope, name: &str, tags: &[RepositoryTag], limit: usize) -> Result<(), RegistryError>;
         fn untag_repository(&self, scope: &RegistryScope, name: &str, keys: &[String]) -> Result<(), RegistryError>;

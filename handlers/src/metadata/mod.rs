@@ -83,19 +83,21 @@ pub trait RepositoryStore: Send + Sync {
         scan: bool,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
-    /// The repository policy, `None` when the repository has none.
-    fn policy(
+    /// One of the repository's documents, `None` when it has none.
+    fn document(
         &self,
         scope: &RegistryScope,
         name: &str,
+        kind: RepositoryDocument,
     ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
 
-    /// Replaces (or with `None` removes) the policy; returns the previous one.
-    fn set_policy(
+    /// Replaces (or with `None` removes) a document; returns the previous one.
+    fn set_document(
         &self,
         scope: &RegistryScope,
         name: &str,
-        policy: Option<&str>,
+        kind: RepositoryDocument,
+        text: Option<&str>,
     ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
 
     /// The repository's resource tags, sorted by key.

@@ -116,3 +116,12 @@ pub struct RepositoryRecord {
 
 /// A resource tag (key, value).
 pub type RepositoryTag = (String, String);
+
+/// A text document kept per repository, set and removed whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryDocument {
+    /// The repository policy (SetRepositoryPolicy), as given.
+    Policy,
+    /// The lifecycle policy (PutLifecyclePolicy), compacted.
+    LifecyclePolicy,
+}

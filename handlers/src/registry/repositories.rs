@@ -4,7 +4,9 @@
 
 use super::Registry;
 use crate::error::RegistryError;
-use crate::metadata::{MetadataStore, RegistryRecord, RepositoryRecord, RepositoryTag};
+use crate::metadata::{
+    MetadataStore, RegistryRecord, RepositoryDocument, RepositoryRecord, RepositoryTag,
+};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{ImageTagMutability, ImageTagMutabilityExclusionFilter};
 
@@ -71,23 +73,25 @@ impl<M: MetadataStore> Registry<M> {
         self.store.set_scan_on_push(scope, name, scan).await
     }
 
-    /// The repository policy, if one is set.
-    pub async fn repository_policy(
+    /// One of the repository's documents (policy, lifecycle policy), if set.
+    pub async fn repository_document(
         &self,
         scope: &RegistryScope,
         name: &str,
+        kind: RepositoryDocument,
     ) -> Result<Option<String>, RegistryError> {
-        self.store.policy(scope, name).await
+        self.store.document(scope, name, kind).await
     }
 
-    /// Sets (or with `None` removes) the repository policy; returns the previous one.
-    pub async fn set_repository_policy(
+    /// Sets (or with `None` removes) a repository document; returns the previous one.
+    pub async fn set_repository_document(
         &self,
         scope: &RegistryScope,
         name: &str,
-        policy: Option<&str>,
+        kind: RepositoryDocument,
+        text: Option<&str>,
     ) -> Result<Option<String>, RegistryError> {
-        self.store.set_policy(scope, name, policy).await
+        self.store.set_document(scope, name, kind, text).await
     }
 
     /// The repository's resource tags, by key.

@@ -2,7 +2,7 @@
 
 use super::{BindScope, SqliteMetadataStore};
 use crate::error::RegistryError;
-use crate::metadata::{RepositoryRecord, RepositoryStore, RepositoryTag};
+use crate::metadata::{RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter};
 use sqlx::query::Query;
@@ -56,6 +56,14 @@ async fn require_repository(
     match exists {
         Some(_) => Ok(()),
         None => Err(not_found(scope, name)),
+    }
+}
+
+/// The column that holds a repository document.
+fn document_column(kind: RepositoryDocument) -> &'static str {
+    match kind {
+        RepositoryDocument::Policy => "policy_text",
+        RepositoryDocument::LifecyclePolicy => "lifecycle_policy",
     }
 }
 
@@ -235,33 +243,37 @@ impl RepositoryStore for SqliteMetadataStore {
         self.update_repository(scope, name, update).await
     }
 
-    async fn policy(
+    async fn document(
         &self,
         scope: &RegistryScope,
         name: &str,
+        kind: RepositoryDocument,
     ) -> Result<Option<String>, RegistryError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
-        )
+        let column = document_column(kind);
+        let row: Option<(Option<String>,)> = sqlx::query_as(&format!(
+            "SELECT {column} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
+        ))
         .bind_scope(scope)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(policy,)| policy)
+        row.map(|(text,)| text)
             .ok_or_else(|| not_found(scope, name))
     }
 
-    async fn set_policy(
+    async fn set_document(
         &self,
         scope: &RegistryScope,
         name: &str,
-        policy: Option<&str>,
+        kind: RepositoryDocument,
+        text: Option<&str>,
     ) -> Result<Option<String>, RegistryError> {
+        let column = document_column(kind);
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT policy_text FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
-        )
+        let row: Option<(Option<String>,)> = sqlx::query_as(&format!(
+            "SELECT {column} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
+        ))
         .bind_scope(scope)
         .bind(name)
         .fetch_optional(&mut *tx)
@@ -269,12 +281,14 @@ impl RepositoryStore for SqliteMetadataStore {
         let Some((previous,)) = row else {
             return Err(not_found(scope, name));
         };
-        sqlx::query("UPDATE repositories SET policy_text = ? WHERE registry_id = ? AND region = ? AND name = ?")
-            .bind(policy)
-            .bind_scope(scope)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE repositories SET {column} = ? WHERE registry_id = ? AND region = ? AND name = ?"
+        ))
+        .bind(text)
+        .bind_scope(scope)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(previous)
     }
