@@ -18,6 +18,8 @@ pub enum RegistryError {
     RepositoryNotEmpty { name: String, registry: String },
     #[error("Repository policy does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
     RepositoryPolicyNotFound { name: String, registry: String },
+    #[error("Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
+    LifecyclePolicyNotFound { name: String, registry: String },
     #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
     ImageTagImmutable {
         tag: String,

@@ -11,6 +11,7 @@ pub mod ecr;
 pub mod error;
 pub mod immutability;
 pub mod jobs;
+pub mod lifecycle;
 pub mod manifest;
 pub mod metadata;
 pub mod reference;

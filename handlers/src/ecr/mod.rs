@@ -7,6 +7,7 @@
 mod authorization;
 mod images;
 mod layers;
+mod lifecycle;
 mod page_token;
 mod policies;
 mod registry;
@@ -138,7 +139,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     BatchGetRepositoryScanningConfiguration,
     CreatePullThroughCacheRule,
     CreateRepositoryCreationTemplate,
-    DeleteLifecyclePolicy,
     DeletePullThroughCacheRule,
     DeleteRegistryPolicy,
     DeleteRepositoryCreationTemplate,
@@ -151,7 +151,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     DescribeReplicationBackfillResults,
     DescribeRepositoryCreationTemplates,
     GetAccountSetting,
-    GetLifecyclePolicy,
     GetLifecyclePolicyPreview,
     GetRegistryPolicy,
     GetRegistryScanningConfiguration,
@@ -159,7 +158,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     ListPullTimeUpdateExclusions,
     ListReplicationBackfills,
     PutAccountSetting,
-    PutLifecyclePolicy,
     PutRegistryPolicy,
     PutRegistryScanningConfiguration,
     PutReplicationConfiguration,

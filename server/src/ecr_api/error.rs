@@ -15,6 +15,7 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::RepositoryAlreadyExists { .. } => "RepositoryAlreadyExistsException",
         RegistryError::RepositoryNotEmpty { .. } => "RepositoryNotEmptyException",
         RegistryError::RepositoryPolicyNotFound { .. } => "RepositoryPolicyNotFoundException",
+        RegistryError::LifecyclePolicyNotFound { .. } => "LifecyclePolicyNotFoundException",
         RegistryError::InvalidParameter(_) => "InvalidParameterException",
         RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
         RegistryError::TooManyTags(_) => "TooManyTagsException",
@@ -97,6 +98,13 @@ mod tests {
                     registry: text(),
                 },
                 "RepositoryNotEmptyException",
+            ),
+            (
+                RegistryError::LifecyclePolicyNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "LifecyclePolicyNotFoundException",
             ),
             (
                 RegistryError::RepositoryPolicyNotFound {

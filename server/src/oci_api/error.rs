@@ -88,6 +88,7 @@ impl From<RegistryError> for OciError {
             RegistryError::RepositoryAlreadyExists { .. }
             | RegistryError::RepositoryNotEmpty { .. }
             | RegistryError::RepositoryPolicyNotFound { .. }
+            | RegistryError::LifecyclePolicyNotFound { .. }
             | RegistryError::ImageNotFoundById(_)
             | RegistryError::ImageAlreadyExists { .. }
             | RegistryError::InvalidLayerPart(_)
@@ -225,6 +226,14 @@ mod tests {
             (RegistryError::InvalidParameter(text()), "UNSUPPORTED", 400),
             (RegistryError::TooManyTags(text()), "UNSUPPORTED", 400),
             (RegistryError::EmptyUpload(text()), "UNSUPPORTED", 400),
+            (
+                RegistryError::LifecyclePolicyNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "UNSUPPORTED",
+                400,
+            ),
         ];
         for (error, code, status) in table {
             let shown = format!("{error:?}");

@@ -1,0 +1,154 @@
+//! Lifecycle policies driven by aws-sdk-ecr against the real berth binary: put (checked
+//! and compacted), get, delete, ECR's errors, and the policy surviving kill -9.
+
+mod support;
+
+use support::{code_and_message, default_client, Berth};
+
+/// A policy with a rule of each selection kind, pretty-printed as a user would write it.
+const POLICY: &str = r#"{
+  "rules": [
+    {
+      "rulePriority": 1,
+      "description": "keep the last 5 releases",
+      "selection": {"tagStatus": "tagged", "tagPatternList": ["v*"], "countType": "imageCountMoreThan", "countNumber": 5},
+      "action": {"type": "expire"}
+    },
+    {
+      "rulePriority": 2,
+      "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14},
+      "action": {"type": "expire"}
+    }
+  ]
+}"#;
+
+/// `POLICY` as ECR echoes it: whitespace outside strings gone, keys in their order.
+fn compacted() -> String {
+    [
+        r#"{"rules":[{"rulePriority":1,"description":"keep the last 5 releases","#,
+        r#""selection":{"tagStatus":"tagged","tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":5},"#,
+        r#""action":{"type":"expire"}},{"rulePriority":2,"#,
+        r#""selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"#,
+        r#""action":{"type":"expire"}}]}"#,
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn put_get_delete_with_ecr_echo_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    ecr.create_repository()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+
+    let not_found = (
+        "LifecyclePolicyNotFoundException".to_string(),
+        "Lifecycle policy does not exist for the repository with name 'app' in the registry with id '000000000000'".to_string(),
+    );
+    let err = ecr
+        .get_lifecycle_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_and_message(err), not_found);
+
+    let put = ecr
+        .put_lifecycle_policy()
+        .repository_name("app")
+        .lifecycle_policy_text(POLICY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.lifecycle_policy_text(), Some(compacted().as_str()));
+    assert_eq!(put.registry_id(), Some("000000000000"));
+    assert_eq!(put.repository_name(), Some("app"));
+
+    let got = ecr
+        .get_lifecycle_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.lifecycle_policy_text(), Some(compacted().as_str()));
+    assert_eq!(got.last_evaluated_at().map(|t| t.secs()), Some(0));
+
+    // A refused policy changes nothing.
+    let tagged_without_list = POLICY.replace(r#""tagPatternList": ["v*"], "#, "");
+    let err = ecr
+        .put_lifecycle_policy()
+        .repository_name("app")
+        .lifecycle_policy_text(tagged_without_list)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(err),
+        (
+            "InvalidParameterException".to_string(),
+            "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED.'".to_string()
+        )
+    );
+    let err = ecr
+        .put_lifecycle_policy()
+        .repository_name("app")
+        .lifecycle_policy_text(r#"{"rules":[]}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(err),
+        (
+            "InvalidParameterException".to_string(),
+            "Invalid parameter at 'lifecyclePolicyText' failed to satisfy constraint: 'must have length greater than or equal to 100'".to_string()
+        )
+    );
+    let err = ecr
+        .put_lifecycle_policy()
+        .repository_name("missing")
+        .lifecycle_policy_text(POLICY)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_and_message(err).0, "RepositoryNotFoundException");
+    let got = ecr
+        .get_lifecycle_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.lifecycle_policy_text(), Some(compacted().as_str()));
+
+    // Acknowledged, so it survives kill -9.
+    berth.kill9();
+    let berth = Berth::start(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    let deleted = ecr
+        .delete_lifecycle_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.lifecycle_policy_text(), Some(compacted().as_str()));
+    assert_eq!(deleted.last_evaluated_at().map(|t| t.secs()), Some(0));
+    for err in [
+        ecr.get_lifecycle_policy()
+            .repository_name("app")
+            .send()
+            .await
+            .map(drop)
+            .map_err(code_and_message),
+        ecr.delete_lifecycle_policy()
+            .repository_name("app")
+            .send()
+            .await
+            .map(drop)
+            .map_err(code_and_message),
+    ] {
+        assert_eq!(err, Err(not_found.clone()));
+    }
+}
