@@ -19,6 +19,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/_berth/admin/clock/advance", post(advance_clock))
         .route("/_berth/admin/jobs/{name}/run", post(run_job))
+        .route("/_berth/admin/lifecycle/run", post(run_lifecycle))
 }
 
 /// The most one call may move the clock: a century, far beyond any expiry berth knows.
@@ -69,6 +70,11 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Byt
     let clock = state.registry.clock();
     clock.advance(advance.seconds);
     json(StatusCode::OK, serde_json::json!({ "now": clock.now() }))
+}
+
+/// Evaluates every lifecycle policy now; answers after its deletions are committed.
+async fn run_lifecycle(state: State<Arc<AppState>>) -> Response {
+    run_job(state, Path("lifecycle".to_string())).await
 }
 
 /// Runs the named background job now and answers its report.

@@ -56,6 +56,9 @@ pub struct ServeOptions {
     /// Region of requests that carry no SigV4 credential scope.
     #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1", value_parser = parse_region)]
     pub default_region: String,
+    /// Seconds between two evaluations of every lifecycle policy (ECR acts within a day).
+    #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_interval: u64,
 }
 
 impl ServeOptions {

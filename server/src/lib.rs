@@ -13,7 +13,7 @@ use app::AppState;
 use berth_handlers::auth::TokenSigner;
 use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
-use berth_handlers::jobs::{JobRunner, UploadExpiry};
+use berth_handlers::jobs::{JobRunner, LifecycleEvaluation, UploadExpiry};
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -98,7 +98,14 @@ pub async fn open_state(
             "--admin-api: /_berth/admin/* lets anyone who reaches the port move the clock and run jobs"
         );
     }
-    let jobs = JobRunner::new(vec![Arc::new(UploadExpiry::new(registry.clone()))]);
+    let lifecycle_interval = std::time::Duration::from_secs(options.lifecycle_interval);
+    let jobs = JobRunner::new(vec![
+        Arc::new(UploadExpiry::new(registry.clone())),
+        Arc::new(LifecycleEvaluation::new(
+            registry.clone(),
+            lifecycle_interval,
+        )),
+    ]);
     Ok(Arc::new(AppState {
         ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone()),
         registry,

@@ -8,19 +8,6 @@ use support::*;
 
 const EIGHT_DAYS: f64 = 8.0 * 24.0 * 3600.0;
 
-async fn admin(berth: &Berth, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let answer = reqwest::Client::new()
-        .post(format!("{}/_berth/admin/{path}", berth.endpoint))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status().as_u16();
-    let text = answer.text().await.unwrap();
-    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-    (status, json)
-}
-
 #[tokio::test]
 async fn a_moved_clock_expires_tokens_and_the_upload_job_removes_stale_sessions() {
     let dir = tempfile::tempdir().unwrap();

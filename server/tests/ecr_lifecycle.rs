@@ -1,9 +1,11 @@
 //! Lifecycle policies driven by aws-sdk-ecr against the real berth binary: put (checked
-//! and compacted), get, delete, ECR's errors, and the policy surviving kill -9.
+//! and compacted), get, delete, ECR's errors, the policy surviving kill -9, and its
+//! evaluation with berth's clock moved through the admin API.
 
 mod support;
 
-use support::{code_and_message, default_client, Berth};
+use aws_sdk_ecr::types::{ImageIdentifier, TagStatus};
+use support::{admin, code_and_message, default_client, Berth};
 
 /// A policy with a rule of each selection kind, pretty-printed as a user would write it.
 const POLICY: &str = r#"{
@@ -151,4 +153,107 @@ async fn put_get_delete_with_ecr_echo_and_errors() {
     ] {
         assert_eq!(err, Err(not_found.clone()));
     }
+}
+
+/// An empty index made distinct by `n`: an image that needs no blobs.
+fn index(n: u32) -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"n":"{n}"}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &["--admin-api"]);
+    let ecr = default_client(&berth);
+    ecr.create_repository()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    // v1, v2, v3 a second apart, then an untagged image.
+    for n in 1..=4u32 {
+        let put = ecr
+            .put_image()
+            .repository_name("app")
+            .image_manifest(index(n))
+            .image_manifest_media_type("application/vnd.oci.image.index.v1+json");
+        let put = if n < 4 {
+            put.image_tag(format!("v{n}"))
+        } else {
+            put
+        };
+        put.send().await.unwrap();
+        assert_eq!(
+            admin(&berth, "clock/advance", r#"{"seconds":1}"#).await.0,
+            200
+        );
+    }
+    let policy = r#"{"rules":[
+        {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+        {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":2},"action":{"type":"expire"}}
+    ]}"#;
+    ecr.put_lifecycle_policy()
+        .repository_name("app")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
+
+    let tags_left = || async {
+        let described = ecr
+            .describe_images()
+            .repository_name("app")
+            .send()
+            .await
+            .unwrap();
+        let mut left: Vec<String> = described
+            .image_details()
+            .iter()
+            .map(|d| d.image_tags().join(",").to_string())
+            .collect();
+        left.sort();
+        left
+    };
+    let (status, ran) = admin(&berth, "lifecycle/run", "").await;
+    assert_eq!(status, 200, "{ran}");
+    // The two older v* images go at once; the untagged one is too young.
+    assert_eq!(tags_left().await, vec!["".to_string(), "v3".to_string()]);
+
+    let (_, moved) = admin(&berth, "clock/advance", r#"{"seconds":259200}"#).await;
+    let now = moved["now"].as_f64().unwrap();
+    assert_eq!(admin(&berth, "lifecycle/run", "").await.0, 200);
+    assert_eq!(tags_left().await, vec!["v3".to_string()]);
+    let untagged = ecr
+        .list_images()
+        .repository_name("app")
+        .filter(
+            aws_sdk_ecr::types::ListImagesFilter::builder()
+                .tag_status(TagStatus::Untagged)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(untagged.image_ids().is_empty());
+
+    let got = ecr
+        .get_lifecycle_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.last_evaluated_at().map(|t| t.secs()),
+        Some(now.floor() as i64)
+    );
+    let kept = ecr
+        .batch_get_image()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_tag("v3").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.images().len(), 1);
 }

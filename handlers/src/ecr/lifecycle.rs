@@ -1,6 +1,6 @@
 //! PutLifecyclePolicy, GetLifecyclePolicy, DeleteLifecyclePolicy: the policy is checked as
-//! ECR checks it and kept compacted, as ECR echoes it. Policies are not evaluated yet, so
-//! `lastEvaluatedAt` reads 0, as ECR's does for a policy never evaluated.
+//! ECR checks it and kept compacted, as ECR echoes it. `lastEvaluatedAt` is the last
+//! evaluation by the background job, 0 (as in ECR) for a policy never evaluated.
 
 use super::{repository_name, EcrHandlers};
 use crate::error::RegistryError;
@@ -10,8 +10,10 @@ use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
 use berth_generated::runtime::Timestamp;
 
-/// `lastEvaluatedAt` of a policy that was never evaluated.
-const NEVER_EVALUATED: Timestamp = Timestamp(0.0);
+/// `lastEvaluatedAt`: 0 for a policy that was never evaluated.
+fn last_evaluated(at: Option<f64>) -> Option<Timestamp> {
+    Some(Timestamp(at.unwrap_or(0.0)))
+}
 
 fn not_found(scope: &RegistryScope, name: &str) -> RegistryError {
     RegistryError::LifecyclePolicyNotFound {
@@ -56,11 +58,12 @@ impl GetLifecyclePolicy for EcrHandlers {
             .repository_document(&scope, &name, RepositoryDocument::LifecyclePolicy)
             .await?
             .ok_or_else(|| not_found(&scope, &name))?;
+        let evaluated = self.registry.lifecycle_evaluated_at(&scope, &name).await?;
         Ok(GetLifecyclePolicyResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(name),
             lifecycle_policy_text: Some(text),
-            last_evaluated_at: Some(NEVER_EVALUATED),
+            last_evaluated_at: last_evaluated(evaluated),
         })
     }
 }
@@ -74,6 +77,7 @@ impl DeleteLifecyclePolicy for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
         let kind = RepositoryDocument::LifecyclePolicy;
+        let evaluated = self.registry.lifecycle_evaluated_at(&scope, &name).await?;
         let previous = self
             .registry
             .set_repository_document(&scope, &name, kind, None)
@@ -83,7 +87,7 @@ impl DeleteLifecyclePolicy for EcrHandlers {
             registry_id: Some(scope.registry_id),
             repository_name: Some(name),
             lifecycle_policy_text: Some(previous),
-            last_evaluated_at: Some(NEVER_EVALUATED),
+            last_evaluated_at: last_evaluated(evaluated),
         })
     }
 }

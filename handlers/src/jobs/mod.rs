@@ -6,8 +6,10 @@
 //! the clock and then see what the job does, without sleeping. A job never runs twice at
 //! the same time. The runner starts and stops with the server.
 
+mod lifecycle;
 mod upload_expiry;
 
+pub use lifecycle::LifecycleEvaluation;
 pub use upload_expiry::UploadExpiry;
 
 use crate::error::RegistryError;

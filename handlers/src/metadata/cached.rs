@@ -126,6 +126,9 @@ impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
         fn list_repositories(&self, scope: &RegistryScope, after: Option<&str>, limit: u32) -> Result<Vec<RepositoryRecord>, RegistryError>;
         fn document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument) -> Result<Option<String>, RegistryError>;
         fn set_document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument, text: Option<&str>) -> Result<Option<String>, RegistryError>;
+        fn lifecycle_policies(&self) -> Result<Vec<(RegistryScope, String, String)>, RegistryError>;
+        fn lifecycle_evaluated_at(&self, scope: &RegistryScope, name: &str) -> Result<Option<f64>, RegistryError>;
+        fn set_lifecycle_evaluated_at(&self, scope: &RegistryScope, name: &str, at: f64) -> Result<(), RegistryError>;
         fn tags(&self, scope: &RegistryScope, name: &str) -> Result<Vec<RepositoryTag>, RegistryError>;
         fn tag_repository(&self, scope: &RegistryScope, name: &str, tags: &[RepositoryTag], limit: usize) -> Result<(), RegistryError>;
         fn untag_repository(&self, scope: &RegistryScope, name: &str, keys: &[String]) -> Result<(), RegistryError>;

@@ -100,6 +100,27 @@ pub trait RepositoryStore: Send + Sync {
         text: Option<&str>,
     ) -> impl Future<Output = Result<Option<String>, RegistryError>> + Send;
 
+    /// Every repository, in every registry, that has a lifecycle policy: (registry, name,
+    /// policy text), for the lifecycle evaluation.
+    fn lifecycle_policies(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(RegistryScope, String, String)>, RegistryError>> + Send;
+
+    /// When the repository's lifecycle policy was last evaluated (epoch seconds), if ever.
+    fn lifecycle_evaluated_at(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<f64>, RegistryError>> + Send;
+
+    /// Records an evaluation of the repository's lifecycle policy at `at`.
+    fn set_lifecycle_evaluated_at(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
     /// The repository's resource tags, sorted by key.
     fn tags(
         &self,

@@ -6,10 +6,12 @@
 
 mod blobs;
 mod images;
+mod lifecycle;
 mod manifests;
 mod repositories;
 mod uploads;
 
+pub use lifecycle::LifecycleReport;
 pub use manifests::{PushedManifest, Referrer};
 
 use crate::blob_store::{BlobStore, FileBlobStore};

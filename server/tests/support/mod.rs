@@ -202,3 +202,17 @@ pub fn code_and_message<E: aws_sdk_ecr::error::ProvideErrorMetadata>(err: E) -> 
         err.message().unwrap_or("<none>").to_string(),
     )
 }
+
+/// POST to berth's admin API (`--admin-api`): status and JSON answer.
+pub async fn admin(berth: &Berth, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/_berth/admin/{path}", berth.endpoint))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}

@@ -293,6 +293,60 @@ impl RepositoryStore for SqliteMetadataStore {
         Ok(previous)
     }
 
+    async fn lifecycle_policies(
+        &self,
+    ) -> Result<Vec<(RegistryScope, String, String)>, RegistryError> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT registry_id, region, name, lifecycle_policy FROM repositories \
+             WHERE lifecycle_policy IS NOT NULL ORDER BY registry_id, region, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(registry_id, region, name, policy)| {
+                (
+                    RegistryScope {
+                        registry_id,
+                        region,
+                    },
+                    name,
+                    policy,
+                )
+            })
+            .collect())
+    }
+
+    async fn lifecycle_evaluated_at(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> Result<Option<f64>, RegistryError> {
+        let row: Option<(Option<f64>,)> = sqlx::query_as(
+            "SELECT lifecycle_evaluated_at FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind_scope(scope)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(at,)| at).ok_or_else(|| not_found(scope, name))
+    }
+
+    async fn set_lifecycle_evaluated_at(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        let update = sqlx::query(
+            "UPDATE repositories SET lifecycle_evaluated_at = ? WHERE registry_id = ? AND region = ? AND name = ?",
+        )
+        .bind(at)
+        .bind_scope(scope)
+        .bind(name);
+        self.update_repository(scope, name, update).await
+    }
+
     async fn tags(
         &self,
         scope: &RegistryScope,

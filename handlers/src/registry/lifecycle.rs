@@ -1,0 +1,122 @@
+//! One pass of lifecycle evaluation over the stored images: every repository that has a
+//! policy, evaluated at the registry clock's now, its expiries applied as BatchDeleteImage
+//! applies them. What the background job and the admin API run.
+
+use super::Registry;
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::lifecycle::policy::Action;
+use crate::lifecycle::{evaluate, LifecycleImage, LifecyclePolicy};
+use crate::metadata::{MetadataStore, TagFilter};
+use crate::reference::RepositoryName;
+use crate::scope::RegistryScope;
+
+/// Images read per page while collecting a repository's images.
+const PAGE: u32 = 1000;
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LifecycleReport {
+    /// Repositories whose policy was evaluated.
+    pub evaluated: usize,
+    /// `<repository>@<digest>` of each image expired.
+    pub expired: Vec<String>,
+    /// Transitions the policy asked for; storage classes are not built yet, so none is made.
+    pub transitions_skipped: usize,
+    /// Why an action could not be taken (an image still listed by an index...).
+    pub failures: Vec<String>,
+}
+
+impl std::fmt::Display for LifecycleReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} repositories evaluated, {} images expired [{}], {} transitions skipped, {} failures [{}]",
+            self.evaluated,
+            self.expired.len(),
+            self.expired.join(", "),
+            self.transitions_skipped,
+            self.failures.len(),
+            self.failures.join("; ")
+        )
+    }
+}
+
+impl<M: MetadataStore> Registry<M> {
+    /// Every image of the repository as lifecycle sees it (all in the standard class).
+    async fn lifecycle_images(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+    ) -> Result<Vec<LifecycleImage>, RegistryError> {
+        let mut images = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .image_page(scope, repository, &after, TagFilter::Any, PAGE)
+                .await?;
+            let full = page.len() == PAGE as usize;
+            if let Some(last) = page.last() {
+                after = last.digest.to_string();
+            }
+            images.extend(page.into_iter().map(|image| LifecycleImage {
+                digest: image.digest.to_string(),
+                tags: image.tags,
+                pushed_at: image.pushed_at,
+                last_pulled_at: image.last_pulled_at,
+                storage_class: crate::lifecycle::policy::StorageClass::Standard,
+                transitioned_at: None,
+            }));
+            if !full {
+                return Ok(images);
+            }
+        }
+    }
+
+    /// Evaluates every lifecycle policy now and applies what it decides.
+    pub async fn lifecycle_pass(&self) -> Result<LifecycleReport, RegistryError> {
+        let now = self.clock.now();
+        let mut report = LifecycleReport::default();
+        for (scope, name, text) in self.store.lifecycle_policies().await? {
+            let (Ok(policy), Some(repository)) =
+                (LifecyclePolicy::parse(&text), RepositoryName::parse(&name))
+            else {
+                report
+                    .failures
+                    .push(format!("{name}: the stored policy no longer parses"));
+                continue;
+            };
+            let images = self.lifecycle_images(&scope, &repository).await?;
+            for decision in evaluate(&policy, &images, now) {
+                if let Action::Transition(_) = decision.action {
+                    report.transitions_skipped += 1;
+                    continue;
+                }
+                let digest = Digest::parse(&decision.digest).map_err(|_| {
+                    RegistryError::Internal(format!("stored digest {} is invalid", decision.digest))
+                })?;
+                match self.delete_image(&scope, &repository, &digest).await {
+                    Ok(_) => report.expired.push(format!("{name}@{digest}")),
+                    Err(e @ RegistryError::ImageReferencedByManifestList { .. }) => {
+                        report.failures.push(format!("{name}@{digest}: {e}"))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            self.store
+                .set_lifecycle_evaluated_at(&scope, &name, now)
+                .await?;
+            report.evaluated += 1;
+        }
+        Ok(report)
+    }
+
+    /// When the repository's lifecycle policy was last evaluated, if ever.
+    pub async fn lifecycle_evaluated_at(
+        &self,
+        scope: &RegistryScope,
+        name: &str,
+    ) -> Result<Option<f64>, RegistryError> {
+        self.store.lifecycle_evaluated_at(scope, name).await
+    }
+}
