@@ -20,6 +20,8 @@ pub enum RegistryError {
     RepositoryPolicyNotFound { name: String, registry: String },
     #[error("Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
     LifecyclePolicyNotFound { name: String, registry: String },
+    #[error("Lifecycle policy preview does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
+    LifecyclePolicyPreviewNotFound { name: String, registry: String },
     #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
     ImageTagImmutable {
         tag: String,

@@ -216,6 +216,71 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         left.sort();
         left
     };
+    // Never previewed, then a preview of the saved policy: the same images the run takes.
+    let err = ecr
+        .get_lifecycle_policy_preview()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(err).0,
+        "LifecyclePolicyPreviewNotFoundException"
+    );
+    let started = ecr
+        .start_lifecycle_policy_preview()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        started.status(),
+        Some(&aws_sdk_ecr::types::LifecyclePolicyPreviewStatus::InProgress)
+    );
+    let preview = ecr
+        .get_lifecycle_policy_preview()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.status(),
+        Some(&aws_sdk_ecr::types::LifecyclePolicyPreviewStatus::Complete)
+    );
+    let mut previewed: Vec<(String, Option<i32>)> = preview
+        .preview_results()
+        .iter()
+        .map(|r| (r.image_tags().join(","), r.applied_rule_priority()))
+        .collect();
+    previewed.sort();
+    assert_eq!(
+        previewed,
+        vec![("v1".to_string(), Some(1)), ("v2".to_string(), Some(1))]
+    );
+    assert_eq!(
+        preview
+            .summary()
+            .and_then(|s| s.expiring_image_total_count()),
+        Some(2)
+    );
+    // A previewed text is checked, and echoed as sent.
+    let err = ecr
+        .start_lifecycle_policy_preview()
+        .repository_name("app")
+        .lifecycle_policy_text(policy.replace("\"untagged\"", "\"tagged\""))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_and_message(err).0, "InvalidParameterException");
+    let echoed = ecr
+        .start_lifecycle_policy_preview()
+        .repository_name("app")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.lifecycle_policy_text(), Some(policy));
+
     let (status, ran) = admin(&berth, "lifecycle/run", "").await;
     assert_eq!(status, 200, "{ran}");
     // The two older v* images go at once; the untagged one is too young.

@@ -124,4 +124,6 @@ pub enum RepositoryDocument {
     Policy,
     /// The lifecycle policy (PutLifecyclePolicy), compacted.
     LifecyclePolicy,
+    /// The last lifecycle preview started: JSON of the text as sent and its start time.
+    LifecyclePreview,
 }

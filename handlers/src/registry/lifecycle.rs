@@ -6,7 +6,7 @@ use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::lifecycle::policy::Action;
-use crate::lifecycle::{evaluate, LifecycleImage, LifecyclePolicy};
+use crate::lifecycle::{evaluate, Decision, LifecycleImage, LifecyclePolicy};
 use crate::metadata::{MetadataStore, TagFilter};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
@@ -109,6 +109,25 @@ impl<M: MetadataStore> Registry<M> {
             report.evaluated += 1;
         }
         Ok(report)
+    }
+
+    /// What `policy` would do to the repository's images at `at`, each decision with its
+    /// image: the lifecycle preview.
+    pub async fn lifecycle_preview(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        policy: &LifecyclePolicy,
+        at: f64,
+    ) -> Result<Vec<(Decision, LifecycleImage)>, RegistryError> {
+        let images = self.lifecycle_images(scope, repository).await?;
+        Ok(evaluate(policy, &images, at)
+            .into_iter()
+            .filter_map(|d| {
+                let image = images.iter().find(|i| i.digest == d.digest)?.clone();
+                Some((d, image))
+            })
+            .collect())
     }
 
     /// When the repository's lifecycle policy was last evaluated, if ever.

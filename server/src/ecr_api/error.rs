@@ -16,6 +16,9 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::RepositoryNotEmpty { .. } => "RepositoryNotEmptyException",
         RegistryError::RepositoryPolicyNotFound { .. } => "RepositoryPolicyNotFoundException",
         RegistryError::LifecyclePolicyNotFound { .. } => "LifecyclePolicyNotFoundException",
+        RegistryError::LifecyclePolicyPreviewNotFound { .. } => {
+            "LifecyclePolicyPreviewNotFoundException"
+        }
         RegistryError::InvalidParameter(_) => "InvalidParameterException",
         RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
         RegistryError::TooManyTags(_) => "TooManyTagsException",
@@ -98,6 +101,13 @@ mod tests {
                     registry: text(),
                 },
                 "RepositoryNotEmptyException",
+            ),
+            (
+                RegistryError::LifecyclePolicyPreviewNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "LifecyclePolicyPreviewNotFoundException",
             ),
             (
                 RegistryError::LifecyclePolicyNotFound {

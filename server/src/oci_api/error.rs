@@ -89,6 +89,7 @@ impl From<RegistryError> for OciError {
             | RegistryError::RepositoryNotEmpty { .. }
             | RegistryError::RepositoryPolicyNotFound { .. }
             | RegistryError::LifecyclePolicyNotFound { .. }
+            | RegistryError::LifecyclePolicyPreviewNotFound { .. }
             | RegistryError::ImageNotFoundById(_)
             | RegistryError::ImageAlreadyExists { .. }
             | RegistryError::InvalidLayerPart(_)
@@ -228,6 +229,14 @@ mod tests {
             (RegistryError::EmptyUpload(text()), "UNSUPPORTED", 400),
             (
                 RegistryError::LifecyclePolicyNotFound {
+                    name: text(),
+                    registry: text(),
+                },
+                "UNSUPPORTED",
+                400,
+            ),
+            (
+                RegistryError::LifecyclePolicyPreviewNotFound {
                     name: text(),
                     registry: text(),
                 },

@@ -64,6 +64,7 @@ fn document_column(kind: RepositoryDocument) -> &'static str {
     match kind {
         RepositoryDocument::Policy => "policy_text",
         RepositoryDocument::LifecyclePolicy => "lifecycle_policy",
+        RepositoryDocument::LifecyclePreview => "lifecycle_preview",
     }
 }
 
