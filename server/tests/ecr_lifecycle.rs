@@ -36,6 +36,38 @@ fn compacted() -> String {
     .concat()
 }
 
+/// PutLifecyclePolicy: the echoed text, or the error's code and message.
+async fn put(
+    ecr: &aws_sdk_ecr::Client,
+    repository: &str,
+    text: &str,
+) -> Result<Option<String>, (String, String)> {
+    ecr.put_lifecycle_policy()
+        .repository_name(repository)
+        .lifecycle_policy_text(text)
+        .send()
+        .await
+        .map(|put| put.lifecycle_policy_text().map(str::to_string))
+        .map_err(code_and_message)
+}
+
+/// GetLifecyclePolicy: the text and `lastEvaluatedAt` seconds, or the error.
+async fn get(ecr: &aws_sdk_ecr::Client) -> Result<(Option<String>, Option<i64>), (String, String)> {
+    ecr.get_lifecycle_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .map(|got| {
+            let text = got.lifecycle_policy_text().map(str::to_string);
+            (text, got.last_evaluated_at().map(|t| t.secs()))
+        })
+        .map_err(code_and_message)
+}
+
+fn invalid(message: &str) -> Result<Option<String>, (String, String)> {
+    Err(("InvalidParameterException".to_string(), message.to_string()))
+}
+
 #[tokio::test]
 async fn put_get_delete_with_ecr_echo_and_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,79 +83,38 @@ async fn put_get_delete_with_ecr_echo_and_errors() {
         "LifecyclePolicyNotFoundException".to_string(),
         "Lifecycle policy does not exist for the repository with name 'app' in the registry with id '000000000000'".to_string(),
     );
-    let err = ecr
-        .get_lifecycle_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code_and_message(err), not_found);
+    assert_eq!(get(&ecr).await, Err(not_found.clone()));
 
-    let put = ecr
+    let put_answer = ecr
         .put_lifecycle_policy()
         .repository_name("app")
         .lifecycle_policy_text(POLICY)
         .send()
         .await
         .unwrap();
-    assert_eq!(put.lifecycle_policy_text(), Some(compacted().as_str()));
-    assert_eq!(put.registry_id(), Some("000000000000"));
-    assert_eq!(put.repository_name(), Some("app"));
-
-    let got = ecr
-        .get_lifecycle_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(got.lifecycle_policy_text(), Some(compacted().as_str()));
-    assert_eq!(got.last_evaluated_at().map(|t| t.secs()), Some(0));
+    assert_eq!(
+        put_answer.lifecycle_policy_text(),
+        Some(compacted().as_str())
+    );
+    assert_eq!(put_answer.registry_id(), Some("000000000000"));
+    assert_eq!(put_answer.repository_name(), Some("app"));
+    assert_eq!(get(&ecr).await, Ok((Some(compacted()), Some(0))));
 
     // A refused policy changes nothing.
     let tagged_without_list = POLICY.replace(r#""tagPatternList": ["v*"], "#, "");
-    let err = ecr
-        .put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(tagged_without_list)
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        code_and_message(err),
-        (
-            "InvalidParameterException".to_string(),
-            "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED.'".to_string()
-        )
+        put(&ecr, "app", &tagged_without_list).await,
+        invalid("Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED.'")
     );
-    let err = ecr
-        .put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(r#"{"rules":[]}"#)
-        .send()
-        .await
-        .unwrap_err();
     assert_eq!(
-        code_and_message(err),
-        (
-            "InvalidParameterException".to_string(),
-            "Invalid parameter at 'lifecyclePolicyText' failed to satisfy constraint: 'must have length greater than or equal to 100'".to_string()
-        )
+        put(&ecr, "app", r#"{"rules":[]}"#).await,
+        invalid("Invalid parameter at 'lifecyclePolicyText' failed to satisfy constraint: 'must have length greater than or equal to 100'")
     );
-    let err = ecr
-        .put_lifecycle_policy()
-        .repository_name("missing")
-        .lifecycle_policy_text(POLICY)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code_and_message(err).0, "RepositoryNotFoundException");
-    let got = ecr
-        .get_lifecycle_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(got.lifecycle_policy_text(), Some(compacted().as_str()));
+    assert_eq!(
+        put(&ecr, "missing", POLICY).await.map_err(|e| e.0),
+        Err("RepositoryNotFoundException".to_string())
+    );
+    assert_eq!(get(&ecr).await, Ok((Some(compacted()), Some(0))));
 
     // Acknowledged, so it survives kill -9.
     berth.kill9();
@@ -303,16 +294,8 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         .unwrap();
     assert!(untagged.image_ids().is_empty());
 
-    let got = ecr
-        .get_lifecycle_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.last_evaluated_at().map(|t| t.secs()),
-        Some(now.floor() as i64)
-    );
+    let evaluated = get(&ecr).await.unwrap().1;
+    assert_eq!(evaluated, Some(now.floor() as i64));
     let kept = ecr
         .batch_get_image()
         .repository_name("app")
