@@ -75,6 +75,8 @@ pub struct Manifest {
     pub children: Vec<String>,
     /// Blob indexes it references, for an image.
     pub blobs: Vec<usize>,
+    /// Its place in the repository's push order (a re-push of a stored manifest keeps it).
+    pub pushed: u64,
 }
 
 /// One repository.
@@ -85,6 +87,8 @@ pub struct Repo {
     /// Tag index -> manifest digest.
     pub tags: BTreeMap<usize, String>,
     pub immutable: bool,
+    /// Pushes so far, for `Manifest::pushed`.
+    pub pushes: u64,
 }
 
 /// One upload session the sequence opened.
@@ -156,6 +160,43 @@ impl Repo {
         (before - self.tags.len()).max(1)
     }
 
+    /// What DescribeImages lists: digest -> sorted tags.
+    fn images(&self) -> Expected {
+        Expected::Images(
+            self.manifests
+                .keys()
+                .map(|d| {
+                    let mut tags: Vec<String> = self
+                        .tags
+                        .iter()
+                        .filter(|(_, v)| *v == d)
+                        .map(|(t, _)| TAGS[*t].to_string())
+                        .collect();
+                    tags.sort();
+                    (d.clone(), tags)
+                })
+                .collect(),
+        )
+    }
+
+    /// A policy keeping the newest `keep` images: every other image goes, oldest first,
+    /// unless an index still lists it when its turn comes.
+    fn keep_newest(&mut self, keep: usize) {
+        let mut by_age: Vec<(u64, String)> = self
+            .manifests
+            .iter()
+            .map(|(digest, m)| (m.pushed, digest.clone()))
+            .collect();
+        by_age.sort_by(|a, b| b.cmp(a));
+        let mut doomed = by_age.split_off(keep.min(by_age.len()));
+        doomed.sort();
+        for (_, digest) in doomed {
+            if !self.parents_of(&digest) {
+                self.delete_manifest(&digest);
+            }
+        }
+    }
+
     /// What storing a manifest under `tag` meets: Ok(previous digest) or the refusal.
     fn tag_check(&self, tag: Option<usize>) -> Result<Option<String>, ()> {
         match tag.and_then(|t| self.tags.get(&t)) {
@@ -177,11 +218,14 @@ impl Repo {
             ManifestRef::Tag(_) => return,
         };
         let digest = digest_of(&body);
+        let pushed = self.pushes;
+        self.pushes += 1;
         self.manifests.entry(digest.clone()).or_insert(Manifest {
             reference,
             body,
             children,
             blobs,
+            pushed,
         });
         if let Some(t) = tag {
             self.tags.insert(t, digest);
@@ -245,6 +289,13 @@ impl Model {
                 }
                 Expected::ok(200)
             }
+            Transition::Lifecycle { repo, keep } => match self.repos.get_mut(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) => {
+                    r.keep_newest(*keep as usize);
+                    r.images()
+                }
+            },
             Transition::SetImmutable { repo, immutable } => match self.repos.get_mut(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),
                 Some(r) => {
@@ -504,21 +555,7 @@ impl Model {
             }
             Transition::DescribeImages { repo } => match self.repos.get(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),
-                Some(r) => Expected::Images(
-                    r.manifests
-                        .keys()
-                        .map(|d| {
-                            let mut tags: Vec<String> = r
-                                .tags
-                                .iter()
-                                .filter(|(_, v)| *v == d)
-                                .map(|(t, _)| TAGS[*t].to_string())
-                                .collect();
-                            tags.sort();
-                            (d.clone(), tags)
-                        })
-                        .collect(),
-                ),
+                Some(r) => r.images(),
             },
             Transition::BatchCheckLayerAvailability { repo } => match self.repos.get(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),

@@ -116,6 +116,14 @@ impl ReferenceStateMachine for RegistryMachine {
             })
             .filter(|(_, images)| !images.is_empty())
             .collect();
+        // Repositories with images to spare, where a lifecycle run has something to do.
+        let crowded: Vec<usize> = state
+            .repos
+            .iter()
+            .filter(|(_, repo)| repo.manifests.len() >= 2)
+            .map(|(r, _)| *r)
+            .collect();
+        let lifecycle_target = mostly(crowded, repo().boxed());
         let push_target = mostly(pushable, (repo(), image()).boxed());
         let reference_target = mostly(known, (repo(), manifest_ref()).boxed());
         let index_target = mostly(
@@ -140,6 +148,7 @@ impl ReferenceStateMachine for RegistryMachine {
             4 => self::repo().prop_map(|repo| Transition::CreateRepository { repo }),
             1 => (repo(), any::<bool>()).prop_map(|(repo, force)| Transition::DeleteRepository { repo, force }),
             1 => (repo(), any::<bool>()).prop_map(|(repo, immutable)| Transition::SetImmutable { repo, immutable }),
+            1 => (lifecycle_target, 1u32..3).prop_map(|(repo, keep)| Transition::Lifecycle { repo, keep }),
             6 => (repo(), blob(), prop::bool::weighted(0.15))
                 .prop_map(|(repo, blob, wrong_digest)| Transition::MonolithicUpload { repo, blob, wrong_digest }),
             3 => (repo(), blob()).prop_map(|(repo, blob)| Transition::StartUpload { repo, blob }),

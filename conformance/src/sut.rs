@@ -242,6 +242,30 @@ impl Sut {
                     serde_json::json!({ "repositoryName": name, "force": force }),
                 )
             }
+            Transition::Lifecycle { repo, keep } => {
+                let name = self.name(*repo);
+                let policy = format!(
+                    r#"{{"rules":[{{"rulePriority":1,"description":"conformance","selection":{{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":{keep}}},"action":{{"type":"expire"}}}}]}}"#
+                );
+                let put = self.ecr(
+                    "PutLifecyclePolicy",
+                    serde_json::json!({ "repositoryName": name, "lifecyclePolicyText": policy }),
+                );
+                if put.status != 200 {
+                    return Some(put);
+                }
+                let ran = self.send(Method::POST, "/_berth/admin/lifecycle/run", &[], Vec::new());
+                assert_eq!(ran.status, 200, "the lifecycle run needs --admin-api");
+                let deleted = self.ecr(
+                    "DeleteLifecyclePolicy",
+                    serde_json::json!({ "repositoryName": name }),
+                );
+                assert_eq!(deleted.status, 200, "deleting the policy again");
+                self.ecr(
+                    "DescribeImages",
+                    serde_json::json!({ "repositoryName": name }),
+                )
+            }
             Transition::SetImmutable { repo, immutable } => {
                 let name = self.name(*repo);
                 let setting = if *immutable { "IMMUTABLE" } else { "MUTABLE" };

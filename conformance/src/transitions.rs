@@ -37,6 +37,13 @@ pub enum Transition {
         repo: usize,
         immutable: bool,
     },
+    /// Puts a lifecycle policy that keeps the newest `keep` images of the repository,
+    /// evaluates every policy now (admin API), deletes the policy again, and lists the
+    /// images that are left.
+    Lifecycle {
+        repo: usize,
+        keep: u32,
+    },
     MonolithicUpload {
         repo: usize,
         blob: usize,
@@ -154,6 +161,7 @@ impl Transition {
             Transition::CreateRepository { .. } => "CreateRepository",
             Transition::DeleteRepository { .. } => "DeleteRepository",
             Transition::SetImmutable { .. } => "SetImmutable",
+            Transition::Lifecycle { .. } => "Lifecycle",
             Transition::MonolithicUpload { .. } => "MonolithicUpload",
             Transition::StartUpload { .. } => "StartUpload",
             Transition::AppendChunk { .. } => "AppendChunk",
