@@ -125,6 +125,18 @@ impl ReferenceStateMachine for RegistryMachine {
             .collect();
         let lifecycle_target = mostly(crowded, repo().boxed());
         let push_target = mostly(pushable, (repo(), image()).boxed());
+        // (repository, blob) pairs an existing repository lacks: uploads mostly fill them,
+        // so that pushes find their blobs and repositories come to hold several images.
+        let missing: Vec<(usize, usize)> = state
+            .repos
+            .iter()
+            .flat_map(|(r, repo)| {
+                (0..BLOBS.len())
+                    .filter(|b| !repo.blobs.contains(b))
+                    .map(move |b| (*r, b))
+            })
+            .collect();
+        let upload_target = mostly(missing, (repo(), blob()).boxed());
         let reference_target = mostly(known, (repo(), manifest_ref()).boxed());
         let index_target = mostly(
             stored_images
@@ -149,8 +161,8 @@ impl ReferenceStateMachine for RegistryMachine {
             1 => (repo(), any::<bool>()).prop_map(|(repo, force)| Transition::DeleteRepository { repo, force }),
             1 => (repo(), any::<bool>()).prop_map(|(repo, immutable)| Transition::SetImmutable { repo, immutable }),
             1 => (lifecycle_target, 1u32..3).prop_map(|(repo, keep)| Transition::Lifecycle { repo, keep }),
-            6 => (repo(), blob(), prop::bool::weighted(0.15))
-                .prop_map(|(repo, blob, wrong_digest)| Transition::MonolithicUpload { repo, blob, wrong_digest }),
+            6 => (upload_target, prop::bool::weighted(0.15))
+                .prop_map(|((repo, blob), wrong_digest)| Transition::MonolithicUpload { repo, blob, wrong_digest }),
             3 => (repo(), blob()).prop_map(|(repo, blob)| Transition::StartUpload { repo, blob }),
             2 => (repo(), repo(), blob()).prop_map(|(from, to, blob)| Transition::Mount { from, to, blob }),
             6 => (push_target.clone(), prop::option::weighted(0.8, tag()))
