@@ -123,6 +123,7 @@ impl ReferenceStateMachine for RegistryMachine {
             .filter(|(_, repo)| repo.manifests.len() >= 2)
             .map(|(r, _)| *r)
             .collect();
+        let lifecycle_weight = if crowded.is_empty() { 1 } else { 6 };
         let lifecycle_target = mostly(crowded, repo().boxed());
         let push_target = mostly(pushable, (repo(), image()).boxed());
         // (repository, blob) pairs an existing repository lacks: uploads mostly fill them,
@@ -156,11 +157,14 @@ impl ReferenceStateMachine for RegistryMachine {
         ];
         let racing_writes = prop::collection::vec(racing_write, 2..=3)
             .prop_map(|writes| Transition::UnderReads { writes });
+        // A sequence without repositories mostly creates one first: every other step
+        // would only meet NAME_UNKNOWN.
+        let create_weight = if existing.is_empty() { 40 } else { 4 };
         let base = prop_oneof![
-            4 => self::repo().prop_map(|repo| Transition::CreateRepository { repo }),
+            create_weight => self::repo().prop_map(|repo| Transition::CreateRepository { repo }),
             1 => (repo(), any::<bool>()).prop_map(|(repo, force)| Transition::DeleteRepository { repo, force }),
             1 => (repo(), any::<bool>()).prop_map(|(repo, immutable)| Transition::SetImmutable { repo, immutable }),
-            1 => (lifecycle_target, 1u32..3).prop_map(|(repo, keep)| Transition::Lifecycle { repo, keep }),
+            lifecycle_weight => (lifecycle_target, 1u32..3).prop_map(|(repo, keep)| Transition::Lifecycle { repo, keep }),
             6 => (upload_target, prop::bool::weighted(0.15))
                 .prop_map(|((repo, blob), wrong_digest)| Transition::MonolithicUpload { repo, blob, wrong_digest }),
             3 => (repo(), blob()).prop_map(|(repo, blob)| Transition::StartUpload { repo, blob }),
