@@ -296,6 +296,31 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
 
     let evaluated = get(&ecr).await.unwrap().1;
     assert_eq!(evaluated, Some(now.floor() as i64));
+    // Nothing is archived: an ARCHIVED listing is empty, an ACTIVE one is the default.
+    let archived = ecr
+        .describe_images()
+        .repository_name("app")
+        .filter(
+            aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                .image_status(aws_sdk_ecr::types::ImageStatusFilter::Archived)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(archived.image_details().is_empty());
+    let active = ecr
+        .list_images()
+        .repository_name("app")
+        .filter(
+            aws_sdk_ecr::types::ListImagesFilter::builder()
+                .image_status(aws_sdk_ecr::types::ImageStatusFilter::Active)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(active.image_ids().len(), 1);
     let kept = ecr
         .batch_get_image()
         .repository_name("app")

@@ -33,6 +33,16 @@ fn tag_filter(status: Option<TagStatus>) -> TagFilter {
     }
 }
 
+/// Whether an `imageStatus` filter takes in active images: absent (ECR lists only ACTIVE
+/// images then), ACTIVE or ANY. No image is ever archived or activating in berth yet, so
+/// ARCHIVED and ACTIVATING list nothing.
+fn lists_active(status: Option<ImageStatusFilter>) -> bool {
+    matches!(
+        status,
+        None | Some(ImageStatusFilter::Active) | Some(ImageStatusFilter::Any)
+    )
+}
+
 /// What DescribeImages says of an image.
 fn image_detail(
     scope: &RegistryScope,
@@ -405,6 +415,12 @@ impl DescribeImages for EcrHandlers {
                 next_token: None,
             });
         }
+        if !lists_active(input.filter.as_ref().and_then(|f| f.image_status)) {
+            return Ok(DescribeImagesResponse {
+                image_details: Some(Vec::new()),
+                next_token: None,
+            });
+        }
         let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
         let after = input
             .next_token
@@ -445,6 +461,12 @@ impl ListImages for EcrHandlers {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
             .await?;
+        if !lists_active(input.filter.as_ref().and_then(|f| f.image_status)) {
+            return Ok(ListImagesResponse {
+                image_ids: Some(Vec::new()),
+                next_token: None,
+            });
+        }
         let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
         let after = input
             .next_token
