@@ -4,7 +4,7 @@
 //! evaluation by the background job, 0 (as in ECR) for a policy never evaluated.
 
 use super::page_token::PageToken;
-use super::{refuse_paging_with, repository_name, EcrHandlers};
+use super::{refuse_paging_with, EcrHandlers};
 use crate::error::RegistryError;
 use crate::lifecycle::policy::{Action, StorageClass};
 use crate::lifecycle::{compact, Decision, LifecycleImage, LifecyclePolicy};
@@ -31,9 +31,9 @@ impl PutLifecyclePolicy for EcrHandlers {
         caller: &Caller,
         input: PutLifecyclePolicyRequest,
     ) -> Result<PutLifecyclePolicyResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &name).await?;
+        let (scope, name) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         LifecyclePolicy::parse(&input.lifecycle_policy_text)?;
         let text = compact(&input.lifecycle_policy_text);
         let kind = RepositoryDocument::LifecyclePolicy;
@@ -114,9 +114,9 @@ impl StartLifecyclePolicyPreview for EcrHandlers {
         caller: &Caller,
         input: StartLifecyclePolicyPreviewRequest,
     ) -> Result<StartLifecyclePolicyPreviewResponse, RegistryError> {
-        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let name = repository_name(&input.repository_name)?;
-        self.registry.repository(&scope, &name).await?;
+        let (scope, name) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
         let text = match input.lifecycle_policy_text {
             Some(text) => {
                 LifecyclePolicy::parse(&text)?;

@@ -35,18 +35,21 @@ impl<M: MetadataStore> CachedMetadataStore<M> {
     }
 
     /// A manifest through the cache; `item` is `t:<tag>` or `d:<digest>`.
-    async fn lookup(
+    async fn lookup<Q>(
         &self,
         scope: &RegistryScope,
         repository: &str,
         item: &str,
-        query: impl std::future::Future<Output = Result<Option<StoredManifest>, RegistryError>>,
-    ) -> Result<Option<StoredManifest>, RegistryError> {
+        query: impl FnOnce() -> Q,
+    ) -> Result<Option<StoredManifest>, RegistryError>
+    where
+        Q: std::future::Future<Output = Result<Option<StoredManifest>, RegistryError>>,
+    {
         let ticket = match self.cache.manifest(scope, repository, item) {
             Lookup::Hit(found) => return Ok(Some(found)),
             Lookup::Miss(ticket) => ticket,
         };
-        let found = query.await?;
+        let found = query().await?;
         #[cfg(test)]
         self.cache.fill_gate.pass().await;
         if let Some(m) = &found {
@@ -142,7 +145,7 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        let query = self.inner.manifest(scope, repository, digest);
+        let query = || self.inner.manifest(scope, repository, digest);
         self.lookup(scope, repository, &format!("d:{digest}"), query)
             .await
     }
@@ -153,7 +156,7 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         repository: &str,
         tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        let query = self.inner.tagged_manifest(scope, repository, tag);
+        let query = || self.inner.tagged_manifest(scope, repository, tag);
         self.lookup(scope, repository, &format!("t:{tag}"), query)
             .await
     }

@@ -38,17 +38,14 @@ impl<M: MetadataStore> Registry<M> {
             .await
     }
 
-    /// `length` bytes from `start` of a blob visible in the repository; the caller keeps
-    /// both within the size [`Registry::blob_size`] gave.
+    /// `length` bytes from `start` of a blob; the caller checked with
+    /// [`Registry::blob_size`] that the repository has it, and keeps both within that size.
     pub async fn read_blob(
         &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
         digest: &Digest,
         start: u64,
         length: u64,
     ) -> Result<ByteStream, RegistryError> {
-        self.blob_size(scope, repository, digest).await?;
         self.blobs.read(digest, start, length).await
     }
 

@@ -5,11 +5,12 @@
 use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::lifecycle::policy::Action;
+use crate::lifecycle::policy::{Action, StorageClass};
 use crate::lifecycle::{evaluate, Decision, LifecycleImage, LifecyclePolicy};
 use crate::metadata::{MetadataStore, TagFilter};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
+use std::collections::HashMap;
 
 /// Images read per page while collecting a repository's images.
 const PAGE: u32 = 1000;
@@ -64,7 +65,7 @@ impl<M: MetadataStore> Registry<M> {
                 tags: image.tags,
                 pushed_at: image.pushed_at,
                 last_pulled_at: image.last_pulled_at,
-                storage_class: crate::lifecycle::policy::StorageClass::Standard,
+                storage_class: StorageClass::Standard,
                 transitioned_at: None,
             }));
             if !full {
@@ -121,12 +122,14 @@ impl<M: MetadataStore> Registry<M> {
         at: f64,
     ) -> Result<Vec<(Decision, LifecycleImage)>, RegistryError> {
         let images = self.lifecycle_images(scope, repository).await?;
-        Ok(evaluate(policy, &images, at)
+        let decisions = evaluate(policy, &images, at);
+        let mut by_digest: HashMap<String, LifecycleImage> = images
             .into_iter()
-            .filter_map(|d| {
-                let image = images.iter().find(|i| i.digest == d.digest)?.clone();
-                Some((d, image))
-            })
+            .map(|image| (image.digest.clone(), image))
+            .collect();
+        Ok(decisions
+            .into_iter()
+            .filter_map(|d| by_digest.remove(&d.digest).map(|image| (d, image)))
             .collect())
     }
 

@@ -53,11 +53,7 @@ pub async fn get(
     let body = if head || length == 0 {
         Body::empty()
     } else {
-        Body::from_stream(
-            registry
-                .read_blob(scope, name, digest, start, length)
-                .await?,
-        )
+        Body::from_stream(registry.read_blob(digest, start, length).await?)
     };
     builder
         .body(body)
