@@ -91,6 +91,16 @@ pub enum RegistryError {
     LayerPartTooSmall(String),
     #[error("{0}")]
     EmptyUpload(String),
+    /// UpdateImageStorageClass asked for a move that cannot happen now; the whole message.
+    #[error("{0}")]
+    ImageStorageClassUpdateNotSupported(String),
+    #[error("The principal with ARN '{principal}' is already excluded from pull time updates in the registry with id '{registry}'")]
+    ExclusionAlreadyExists { principal: String, registry: String },
+    #[error("The principal with ARN '{principal}' is not excluded from pull time updates in the registry with id '{registry}'")]
+    ExclusionNotFound { principal: String, registry: String },
+    /// A quota of ECR's; the whole message.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// A request ECR refuses as InvalidParameterException; the whole message.
     #[error("{0}")]
     InvalidParameter(String),

@@ -59,6 +59,10 @@ pub struct ServeOptions {
     /// Seconds between two evaluations of every lifecycle policy (ECR acts within a day).
     #[arg(long, env = "BERTH_LIFECYCLE_INTERVAL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub lifecycle_interval: u64,
+    /// Seconds an image restored from the archive stays ACTIVATING before it can be pulled
+    /// (ECR takes up to 20 minutes; the admin clock moves past it in tests).
+    #[arg(long, env = "BERTH_ARCHIVE_RESTORE_DELAY", default_value_t = berth_handlers::registry::DEFAULT_RESTORE_DELAY_SECS)]
+    pub archive_restore_delay: u64,
 }
 
 impl ServeOptions {

@@ -85,7 +85,9 @@ pub async fn open_state(
         None => Registry::open(data_dir, clock).await,
     };
     let registry = Arc::new(
-        opened.with_context(|| format!("cannot open the registry in {}", data_dir.display()))?,
+        opened
+            .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?
+            .with_restore_delay(options.archive_restore_delay),
     );
     let tokens = TokenSigner::open(data_dir).context("cannot load the token key")?;
     if options.accept_any_credentials {

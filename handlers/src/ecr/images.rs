@@ -4,7 +4,7 @@ use super::page_token::PageToken;
 use super::{refuse_paging_with, repository_name, EcrHandlers};
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::metadata::{ImageSummary, StoredManifest, TagFilter};
+use crate::metadata::{ImageFilter, ImageSummary, StoredManifest, TagFilter};
 use crate::reference::{Reference, RepositoryName, Tag};
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
@@ -14,7 +14,7 @@ use berth_generated::runtime::Timestamp;
 const DEFAULT_PAGE_SIZE: i32 = 100;
 
 /// An image id resolved to a stored manifest, or the failure ECR reports for it.
-type Resolved = Result<(StoredManifest, Option<Tag>), ImageFailure>;
+pub(super) type Resolved = Result<(StoredManifest, Option<Tag>), ImageFailure>;
 
 fn failure(id: &ImageIdentifier, code: ImageFailureCode, reason: &str) -> ImageFailure {
     ImageFailure {
@@ -24,23 +24,25 @@ fn failure(id: &ImageIdentifier, code: ImageFailureCode, reason: &str) -> ImageF
     }
 }
 
-/// ECR's `tagStatus` filter (ANY when absent) as the store's.
-fn tag_filter(status: Option<TagStatus>) -> TagFilter {
-    match status {
+/// ECR's listing filter as the store's: `tagStatus` ANY when absent, `imageStatus` ACTIVE
+/// when absent (ECR lists only active images unless asked), both as of `now`.
+fn image_filter(
+    tag_status: Option<TagStatus>,
+    image_status: Option<ImageStatusFilter>,
+    now: f64,
+) -> ImageFilter {
+    let tags = match tag_status {
         None | Some(TagStatus::Any) => TagFilter::Any,
         Some(TagStatus::Tagged) => TagFilter::Tagged,
         Some(TagStatus::Untagged) => TagFilter::Untagged,
-    }
-}
-
-/// Whether an `imageStatus` filter takes in active images: absent (ECR lists only ACTIVE
-/// images then), ACTIVE or ANY. No image is ever archived or activating in berth yet, so
-/// ARCHIVED and ACTIVATING list nothing.
-fn lists_active(status: Option<ImageStatusFilter>) -> bool {
-    matches!(
-        status,
-        None | Some(ImageStatusFilter::Active) | Some(ImageStatusFilter::Any)
-    )
+    };
+    let status = match image_status {
+        None | Some(ImageStatusFilter::Active) => Some(ImageStatus::Active),
+        Some(ImageStatusFilter::Archived) => Some(ImageStatus::Archived),
+        Some(ImageStatusFilter::Activating) => Some(ImageStatus::Activating),
+        Some(ImageStatusFilter::Any) => None,
+    };
+    ImageFilter { tags, status, now }
 }
 
 /// What DescribeImages says of an image.
@@ -48,7 +50,9 @@ fn image_detail(
     scope: &RegistryScope,
     repository: &RepositoryName,
     image: ImageSummary,
+    now: f64,
 ) -> ImageDetail {
+    let storage = image.storage;
     ImageDetail {
         registry_id: Some(scope.registry_id.clone()),
         repository_name: Some(repository.to_string()),
@@ -60,7 +64,12 @@ fn image_detail(
         artifact_media_type: image.config_media_type,
         last_recorded_pull_time: image.last_pulled_at.map(Timestamp),
         subject_manifest_digest: image.subject.map(|s| s.to_string()),
-        image_status: Some(ImageStatus::Active),
+        image_status: Some(storage.status(now)),
+        last_archived_at: storage.last_archived_at.map(Timestamp),
+        last_activated_at: storage
+            .last_activated_at
+            .filter(|at| *at <= now)
+            .map(Timestamp),
         ..Default::default()
     }
 }
@@ -70,7 +79,7 @@ fn page_size(max_results: Option<i32>) -> usize {
 }
 
 /// ECR's message for a missing image in DescribeImages: absent parts print as 'null'.
-fn image_not_found(
+pub(super) fn image_not_found(
     id: &ImageIdentifier,
     repository: &RepositoryName,
     scope: &RegistryScope,
@@ -86,7 +95,7 @@ fn image_not_found(
 
 impl EcrHandlers {
     /// Resolves one image id: by digest, by tag, or both (which must agree).
-    async fn resolve(
+    pub(super) async fn resolve(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
@@ -177,6 +186,7 @@ impl EcrHandlers {
             image_size: m.image_size,
             pushed_at: m.pushed_at,
             last_pulled_at: m.last_pulled_at,
+            storage: m.storage,
             tags,
         })
     }
@@ -289,6 +299,11 @@ impl BatchGetImage for EcrHandlers {
                     &id,
                     ImageFailureCode::ImageNotFound,
                     &format!("Requested image not found: its media type {} is not among acceptedMediaTypes", m.media_type),
+                )),
+                Ok((m, _)) if !self.registry.is_pullable(&m.storage) => failures.push(failure(
+                    &id,
+                    ImageFailureCode::ImageNotFound,
+                    "Requested image not found: it is archived (restore it with UpdateImageStorageClass, or push it again)",
                 )),
                 Ok((m, tag)) => {
                     self.registry.record_pull(&scope, &repository, &m.digest).await?;
@@ -404,7 +419,8 @@ impl DescribeImages for EcrHandlers {
                             .any(|d| d.image_digest.as_deref() == Some(m.digest.as_str()))
                         {
                             let image = self.summary(&scope, &repository, m).await?;
-                            details.push(image_detail(&scope, &repository, image));
+                            let now = self.registry.clock().now();
+                            details.push(image_detail(&scope, &repository, image, now));
                         }
                     }
                     Err(_) => return Err(image_not_found(&id, &repository, &scope)),
@@ -415,13 +431,9 @@ impl DescribeImages for EcrHandlers {
                 next_token: None,
             });
         }
-        if !lists_active(input.filter.as_ref().and_then(|f| f.image_status)) {
-            return Ok(DescribeImagesResponse {
-                image_details: Some(Vec::new()),
-                next_token: None,
-            });
-        }
-        let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
+        let now = self.registry.clock().now();
+        let filter = input.filter.unwrap_or_default();
+        let filter = image_filter(filter.tag_status, filter.image_status, now);
         let after = input
             .next_token
             .as_deref()
@@ -444,7 +456,7 @@ impl DescribeImages for EcrHandlers {
         Ok(DescribeImagesResponse {
             image_details: Some(
                 page.into_iter()
-                    .map(|image| image_detail(&scope, &repository, image))
+                    .map(|image| image_detail(&scope, &repository, image, now))
                     .collect(),
             ),
             next_token,
@@ -461,13 +473,12 @@ impl ListImages for EcrHandlers {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
             .await?;
-        if !lists_active(input.filter.as_ref().and_then(|f| f.image_status)) {
-            return Ok(ListImagesResponse {
-                image_ids: Some(Vec::new()),
-                next_token: None,
-            });
-        }
-        let filter = tag_filter(input.filter.and_then(|f| f.tag_status));
+        let filter = input.filter.unwrap_or_default();
+        let filter = image_filter(
+            filter.tag_status,
+            filter.image_status,
+            self.registry.clock().now(),
+        );
         let after = input
             .next_token
             .as_deref()

@@ -12,6 +12,7 @@ mod page_token;
 mod policies;
 mod registry;
 mod repositories;
+mod storage_class;
 mod tagging;
 
 use crate::auth::TokenSigner;
@@ -165,7 +166,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     StartImageScan,
     StartReplicationBackfill,
     StopReplicationBackfill,
-    UpdateImageStorageClass,
     UpdatePullThroughCacheRule,
     UpdateRepositoryCreationTemplate,
     ValidatePullThroughCacheRule,

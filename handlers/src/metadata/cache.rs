@@ -242,6 +242,7 @@ mod tests {
             image_size: 0,
             pushed_at: 1.0,
             last_pulled_at: None,
+            storage: Default::default(),
         }
     }
 

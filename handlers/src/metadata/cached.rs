@@ -8,9 +8,10 @@
 
 use super::cache::{Cache, Lookup};
 use super::{
-    ImageListing, ImageStore, ImageSummary, ManifestReferences, MetadataStore, PutOutcome,
-    RegistryRecord, RegistryRecordStore, RepositoryDocument, RepositoryRecord, RepositoryStore,
-    RepositoryTag, StoredManifest, TagFilter, UploadKind, UploadRecord, UploadStore,
+    ImageFilter, ImageListing, ImageStorage, ImageStore, ImageSummary, ManifestReferences,
+    MetadataStore, PutOutcome, RegistryRecord, RegistryRecordStore, RepositoryDocument,
+    RepositoryRecord, RepositoryStore, RepositoryTag, StoredManifest, UploadKind, UploadRecord,
+    UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -188,6 +189,21 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         deleted
     }
 
+    async fn update_image_storage(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        change: impl FnOnce(&mut ImageStorage) -> Result<(), RegistryError> + Send,
+    ) -> Result<ImageStorage, RegistryError> {
+        let updated = self
+            .inner
+            .update_image_storage(scope, repository, digest, change)
+            .await;
+        self.cache.invalidate_manifests();
+        updated
+    }
+
     async fn delete_tag(
         &self,
         scope: &RegistryScope,
@@ -226,8 +242,8 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
 
 impl<M: MetadataStore> ImageListing for CachedMetadataStore<M> {
     forward! {
-        fn image_page(&self, scope: &RegistryScope, repository: &str, after: &str, filter: TagFilter, limit: u32) -> Result<Vec<ImageSummary>, RegistryError>;
-        fn image_id_page(&self, scope: &RegistryScope, repository: &str, after: (&str, &str), filter: TagFilter, limit: u32) -> Result<Vec<(String, Option<String>)>, RegistryError>;
+        fn image_page(&self, scope: &RegistryScope, repository: &str, after: &str, filter: ImageFilter, limit: u32) -> Result<Vec<ImageSummary>, RegistryError>;
+        fn image_id_page(&self, scope: &RegistryScope, repository: &str, after: (&str, &str), filter: ImageFilter, limit: u32) -> Result<Vec<(String, Option<String>)>, RegistryError>;
     }
 }
 

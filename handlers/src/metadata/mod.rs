@@ -166,7 +166,8 @@ pub trait ImageStore: Send + Sync {
 
     /// Stores a manifest (and tags it), in one transaction that first checks that the
     /// repository exists, that every referenced blob and child manifest is there, and that
-    /// the tag may move. Re-storing the same manifest keeps its first push time.
+    /// the tag may move. Re-storing the same manifest keeps its first push time, and
+    /// restores it to the standard class at once if it was archived or activating.
     fn put_manifest(
         &self,
         scope: &RegistryScope,
@@ -210,6 +211,17 @@ pub trait ImageStore: Send + Sync {
         at: f64,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
+    /// Reads the image's storage, lets `change` edit it (or refuse with an error, which
+    /// writes nothing) and stores the result, in one transaction; ImageNotFound when the
+    /// image is not there. Returns the storage as stored.
+    fn update_image_storage(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        change: impl FnOnce(&mut ImageStorage) -> Result<(), RegistryError> + Send,
+    ) -> impl Future<Output = Result<ImageStorage, RegistryError>> + Send;
+
     /// Deletes a manifest and its tags; refused while an index of the repository lists it.
     /// Returns the tags it had.
     fn delete_manifest(
@@ -229,7 +241,7 @@ pub trait ImageStore: Send + Sync {
     ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
 }
 
-/// A repository's images a page at a time, filtered by tag status, tags joined.
+/// A repository's images a page at a time, filtered by tag and image status, tags joined.
 pub trait ImageListing: Send + Sync {
     /// Up to `limit` images in digest order after `after`, with their tags.
     fn image_page(
@@ -237,7 +249,7 @@ pub trait ImageListing: Send + Sync {
         scope: &RegistryScope,
         repository: &str,
         after: &str,
-        filter: TagFilter,
+        filter: ImageFilter,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<ImageSummary>, RegistryError>> + Send;
 
@@ -248,7 +260,7 @@ pub trait ImageListing: Send + Sync {
         scope: &RegistryScope,
         repository: &str,
         after: (&str, &str),
-        filter: TagFilter,
+        filter: ImageFilter,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<(String, Option<String>)>, RegistryError>> + Send;
 }

@@ -3,7 +3,7 @@
 use crate::digest::Digest;
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{
-    EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter,
+    EncryptionType, ImageStatus, ImageTagMutability, ImageTagMutabilityExclusionFilter,
     RegistryScanningConfiguration, ReplicationConfiguration, SigningConfiguration,
 };
 use std::collections::BTreeMap;
@@ -45,7 +45,62 @@ pub struct ImageSummary {
     pub image_size: u64,
     pub pushed_at: f64,
     pub last_pulled_at: Option<f64>,
+    pub storage: ImageStorage,
     pub tags: Vec<String>,
+}
+
+/// An image's storage class and when it last moved (ECR's archive). `Default` is a
+/// standard image that never moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ImageStorage {
+    /// In the archive storage class: listed, never pulled.
+    pub archived: bool,
+    /// When it last went to the archive (ECR's lastArchivedAt).
+    pub last_archived_at: Option<f64>,
+    /// When it last came back (or, while ACTIVATING, will come back) to the standard class.
+    pub last_activated_at: Option<f64>,
+}
+
+impl ImageStorage {
+    /// The image's status at `now`: ARCHIVED, ACTIVATING until its restore completes, ACTIVE.
+    pub fn status(&self, now: f64) -> ImageStatus {
+        if self.archived {
+            ImageStatus::Archived
+        } else if self.last_activated_at.is_some_and(|at| at > now) {
+            ImageStatus::Activating
+        } else {
+            ImageStatus::Active
+        }
+    }
+
+    /// When the image moved to its current storage class, if it ever moved.
+    pub fn transitioned_at(&self) -> Option<f64> {
+        if self.archived {
+            self.last_archived_at
+        } else {
+            self.last_activated_at
+        }
+    }
+}
+
+/// Which images a listing keeps: ECR's `tagStatus`, and `imageStatus` (`None` for ANY)
+/// as of `now`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageFilter {
+    pub tags: TagFilter,
+    pub status: Option<ImageStatus>,
+    pub now: f64,
+}
+
+impl ImageFilter {
+    /// Every image, whatever its tags and status.
+    pub fn all() -> Self {
+        ImageFilter {
+            tags: TagFilter::Any,
+            status: None,
+            now: 0.0,
+        }
+    }
 }
 
 /// Which images a listing keeps (ECR's `tagStatus`).
@@ -71,6 +126,8 @@ pub struct StoredManifest {
     pub image_size: u64,
     pub pushed_at: f64,
     pub last_pulled_at: Option<f64>,
+    /// Ignored when stored: a new image is standard, a re-pushed one is restored.
+    pub storage: ImageStorage,
 }
 
 /// What the manifest references, checked before it is stored.

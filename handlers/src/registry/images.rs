@@ -1,9 +1,9 @@
-//! A repository's images a page at a time, filtered by tag status, in digest order: what
+//! A repository's images a page at a time, filtered by tag and image status, in digest order: what
 //! DescribeImages and ListImages page through.
 
 use super::Registry;
 use crate::error::RegistryError;
-use crate::metadata::{ImageSummary, MetadataStore, TagFilter};
+use crate::metadata::{ImageFilter, ImageSummary, MetadataStore};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 
@@ -14,7 +14,7 @@ impl<M: MetadataStore> Registry<M> {
         scope: &RegistryScope,
         repository: &RepositoryName,
         after: &str,
-        filter: TagFilter,
+        filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
         let name = repository.as_str();
@@ -30,7 +30,7 @@ impl<M: MetadataStore> Registry<M> {
         scope: &RegistryScope,
         repository: &RepositoryName,
         after: (&str, &str),
-        filter: TagFilter,
+        filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
         let name = repository.as_str();

@@ -3,11 +3,12 @@
 //! applies them. What the background job and the admin API run.
 
 use super::Registry;
+use super::StorageClassTarget;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::lifecycle::policy::{Action, StorageClass};
 use crate::lifecycle::{evaluate, Decision, LifecycleImage, LifecyclePolicy};
-use crate::metadata::{MetadataStore, TagFilter};
+use crate::metadata::{ImageFilter, MetadataStore};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
@@ -22,8 +23,8 @@ pub struct LifecycleReport {
     pub evaluated: usize,
     /// `<repository>@<digest>` of each image expired.
     pub expired: Vec<String>,
-    /// Transitions the policy asked for; storage classes are not built yet, so none is made.
-    pub transitions_skipped: usize,
+    /// `<repository>@<digest>` of each image archived.
+    pub archived: Vec<String>,
     /// Why an action could not be taken (an image still listed by an index...).
     pub failures: Vec<String>,
 }
@@ -32,11 +33,12 @@ impl std::fmt::Display for LifecycleReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} repositories evaluated, {} images expired [{}], {} transitions skipped, {} failures [{}]",
+            "{} repositories evaluated, {} images expired [{}], {} archived [{}], {} failures [{}]",
             self.evaluated,
             self.expired.len(),
             self.expired.join(", "),
-            self.transitions_skipped,
+            self.archived.len(),
+            self.archived.join(", "),
             self.failures.len(),
             self.failures.join("; ")
         )
@@ -44,7 +46,7 @@ impl std::fmt::Display for LifecycleReport {
 }
 
 impl<M: MetadataStore> Registry<M> {
-    /// Every image of the repository as lifecycle sees it (all in the standard class).
+    /// Every image of the repository as lifecycle sees it.
     async fn lifecycle_images(
         &self,
         scope: &RegistryScope,
@@ -54,7 +56,7 @@ impl<M: MetadataStore> Registry<M> {
         let mut after = String::new();
         loop {
             let page = self
-                .image_page(scope, repository, &after, TagFilter::Any, PAGE)
+                .image_page(scope, repository, &after, ImageFilter::all(), PAGE)
                 .await?;
             let full = page.len() == PAGE as usize;
             if let Some(last) = page.last() {
@@ -65,8 +67,12 @@ impl<M: MetadataStore> Registry<M> {
                 tags: image.tags,
                 pushed_at: image.pushed_at,
                 last_pulled_at: image.last_pulled_at,
-                storage_class: StorageClass::Standard,
-                transitioned_at: None,
+                storage_class: if image.storage.archived {
+                    StorageClass::Archive
+                } else {
+                    StorageClass::Standard
+                },
+                transitioned_at: image.storage.transitioned_at(),
             }));
             if !full {
                 return Ok(images);
@@ -89,13 +95,23 @@ impl<M: MetadataStore> Registry<M> {
             };
             let images = self.lifecycle_images(&scope, &repository).await?;
             for decision in evaluate(&policy, &images, now) {
-                if let Action::Transition(_) = decision.action {
-                    report.transitions_skipped += 1;
-                    continue;
-                }
                 let digest = Digest::parse(&decision.digest).map_err(|_| {
                     RegistryError::Internal(format!("stored digest {} is invalid", decision.digest))
                 })?;
+                if let Action::Transition(_) = decision.action {
+                    let target = StorageClassTarget::Archive;
+                    match self
+                        .set_storage_class(&scope, &repository, &digest, target)
+                        .await
+                    {
+                        Ok(_) => report.archived.push(format!("{name}@{digest}")),
+                        Err(e @ RegistryError::ImageStorageClassUpdateNotSupported(_)) => {
+                            report.failures.push(format!("{name}@{digest}: {e}"))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    continue;
+                }
                 match self.delete_image(&scope, &repository, &digest).await {
                     Ok(_) => report.expired.push(format!("{name}@{digest}")),
                     Err(e @ RegistryError::ImageReferencedByManifestList { .. }) => {

@@ -4,7 +4,7 @@ use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::manifest::{parse_manifest, ManifestKind};
-use crate::metadata::{MetadataStore, StoredManifest};
+use crate::metadata::{ImageStorage, MetadataStore, StoredManifest};
 use crate::reference::{Reference, RepositoryName, Tag};
 use crate::scope::RegistryScope;
 
@@ -76,6 +76,7 @@ impl<M: MetadataStore> Registry<M> {
             image_size,
             pushed_at: self.clock.now(),
             last_pulled_at: None,
+            storage: ImageStorage::default(),
         };
         let outcome = self
             .store
@@ -89,7 +90,8 @@ impl<M: MetadataStore> Registry<M> {
         })
     }
 
-    /// The manifest a tag or digest names; ImageNotFound when there is none.
+    /// The manifest a tag or digest names, to be pulled; ImageNotFound when there is none
+    /// or it is archived or still being restored (ECR answers a pull of those with 404).
     pub async fn manifest(
         &self,
         scope: &RegistryScope,
@@ -99,6 +101,7 @@ impl<M: MetadataStore> Registry<M> {
         self.repository(scope, repository).await?;
         self.find_manifest(scope, repository, reference)
             .await?
+            .filter(|m| self.is_pullable(&m.storage))
             .ok_or(RegistryError::ImageNotFound)
     }
 

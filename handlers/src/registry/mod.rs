@@ -9,10 +9,12 @@ mod images;
 mod lifecycle;
 mod manifests;
 mod repositories;
+mod storage_class;
 mod uploads;
 
 pub use lifecycle::LifecycleReport;
 pub use manifests::{PushedManifest, Referrer};
+pub use storage_class::{move_storage, StorageClassTarget};
 
 use crate::blob_store::{BlobStore, FileBlobStore};
 use crate::clock::Clock;
@@ -33,7 +35,13 @@ pub struct Registry<M = CachedMetadataStore<SqliteMetadataStore>> {
     /// Held around every call on one upload, so that its requests take turns.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     clock: Clock,
+    /// Seconds a restored image stays ACTIVATING before it can be pulled again.
+    restore_delay: f64,
 }
+
+/// How long a restore from the archive takes unless told otherwise. ECR takes up to 20
+/// minutes; berth keeps the ACTIVATING state observable without making tests wait.
+pub const DEFAULT_RESTORE_DELAY_SECS: u64 = 10;
 
 impl Registry {
     /// Opens the metadata store and the blob files in `data_dir`, and removes upload files
@@ -75,7 +83,14 @@ impl<M: MetadataStore> Registry<M> {
             blobs,
             upload_locks: Mutex::new(HashMap::new()),
             clock,
+            restore_delay: DEFAULT_RESTORE_DELAY_SECS as f64,
         })
+    }
+
+    /// The same registry with restores from the archive taking `seconds`.
+    pub fn with_restore_delay(mut self, seconds: u64) -> Self {
+        self.restore_delay = seconds as f64;
+        self
     }
 
     /// The clock everything the registry records or checks reads.

@@ -19,6 +19,12 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::LifecyclePolicyPreviewNotFound { .. } => {
             "LifecyclePolicyPreviewNotFoundException"
         }
+        RegistryError::ImageStorageClassUpdateNotSupported(_) => {
+            "ImageStorageClassUpdateNotSupportedException"
+        }
+        RegistryError::ExclusionAlreadyExists { .. } => "ExclusionAlreadyExistsException",
+        RegistryError::ExclusionNotFound { .. } => "ExclusionNotFoundException",
+        RegistryError::LimitExceeded(_) => "LimitExceededException",
         RegistryError::InvalidParameter(_) => "InvalidParameterException",
         RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
         RegistryError::TooManyTags(_) => "TooManyTagsException",
@@ -115,6 +121,28 @@ mod tests {
                     registry: text(),
                 },
                 "LifecyclePolicyNotFoundException",
+            ),
+            (
+                RegistryError::ImageStorageClassUpdateNotSupported(text()),
+                "ImageStorageClassUpdateNotSupportedException",
+            ),
+            (
+                RegistryError::ExclusionAlreadyExists {
+                    principal: text(),
+                    registry: text(),
+                },
+                "ExclusionAlreadyExistsException",
+            ),
+            (
+                RegistryError::ExclusionNotFound {
+                    principal: text(),
+                    registry: text(),
+                },
+                "ExclusionNotFoundException",
+            ),
+            (
+                RegistryError::LimitExceeded(text()),
+                "LimitExceededException",
             ),
             (
                 RegistryError::RepositoryPolicyNotFound {

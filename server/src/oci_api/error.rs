@@ -90,6 +90,10 @@ impl From<RegistryError> for OciError {
             | RegistryError::RepositoryPolicyNotFound { .. }
             | RegistryError::LifecyclePolicyNotFound { .. }
             | RegistryError::LifecyclePolicyPreviewNotFound { .. }
+            | RegistryError::ImageStorageClassUpdateNotSupported(_)
+            | RegistryError::ExclusionAlreadyExists { .. }
+            | RegistryError::ExclusionNotFound { .. }
+            | RegistryError::LimitExceeded(_)
             | RegistryError::ImageNotFoundById(_)
             | RegistryError::ImageAlreadyExists { .. }
             | RegistryError::InvalidLayerPart(_)
@@ -227,6 +231,12 @@ mod tests {
             (RegistryError::InvalidParameter(text()), "UNSUPPORTED", 400),
             (RegistryError::TooManyTags(text()), "UNSUPPORTED", 400),
             (RegistryError::EmptyUpload(text()), "UNSUPPORTED", 400),
+            (RegistryError::LimitExceeded(text()), "UNSUPPORTED", 400),
+            (
+                RegistryError::ImageStorageClassUpdateNotSupported(text()),
+                "UNSUPPORTED",
+                400,
+            ),
             (
                 RegistryError::LifecyclePolicyNotFound {
                     name: text(),

@@ -1,16 +1,38 @@
 //! DescribeImages and ListImages pages, read in SQL: one query per page, tags joined,
 //! no manifest bodies.
 
+use super::manifests::image_storage;
 use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::metadata::{ImageListing, ImageSummary, TagFilter};
+use crate::metadata::{ImageFilter, ImageListing, ImageSummary, TagFilter};
 use crate::scope::RegistryScope;
+use berth_generated::ecr::ImageStatus;
 use sqlx::Row;
 
 /// `m` has at least one tag.
 const HAS_TAGS: &str = "EXISTS (SELECT 1 FROM image_tags t WHERE t.registry_id = m.registry_id \
      AND t.region = m.region AND t.repository = m.repository AND t.digest = m.digest)";
+
+/// The SQL condition on `m` that keeps what `filter` keeps, with the number of `now`
+/// parameters it binds.
+fn condition(filter: &ImageFilter) -> (String, usize) {
+    let tags = match filter.tags {
+        TagFilter::Any => String::new(),
+        TagFilter::Tagged => format!(" AND {HAS_TAGS}"),
+        TagFilter::Untagged => format!(" AND NOT {HAS_TAGS}"),
+    };
+    let (status, nows) = match filter.status {
+        None => ("", 0),
+        Some(ImageStatus::Archived) => (" AND m.archived = 1", 0),
+        Some(ImageStatus::Activating) => (" AND m.archived = 0 AND m.last_activated_at > ?", 1),
+        Some(ImageStatus::Active) => (
+            " AND m.archived = 0 AND (m.last_activated_at IS NULL OR m.last_activated_at <= ?)",
+            1,
+        ),
+    };
+    (format!("{tags}{status}"), nows)
+}
 
 fn corrupt() -> RegistryError {
     RegistryError::Internal("stored manifest has an invalid digest".into())
@@ -22,32 +44,31 @@ impl ImageListing for SqliteMetadataStore {
         scope: &RegistryScope,
         repository: &str,
         after: &str,
-        filter: TagFilter,
+        filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
-        let keep = match filter {
-            TagFilter::Any => String::new(),
-            TagFilter::Tagged => format!("AND {HAS_TAGS}"),
-            TagFilter::Untagged => format!("AND NOT {HAS_TAGS}"),
-        };
+        let (keep, nows) = condition(&filter);
         let sql = format!(
             "SELECT p.digest, p.media_type, p.config_media_type, p.subject_digest, p.image_size, \
-             p.pushed_at, p.last_pulled_at, t.tag FROM \
+             p.pushed_at, p.last_pulled_at, p.archived, p.last_archived_at, p.last_activated_at, \
+             t.tag FROM \
              (SELECT m.registry_id, m.region, m.repository, m.digest, m.media_type, \
-              m.config_media_type, m.subject_digest, m.image_size, m.pushed_at, m.last_pulled_at \
+              m.config_media_type, m.subject_digest, m.image_size, m.pushed_at, m.last_pulled_at, \
+              m.archived, m.last_archived_at, m.last_activated_at \
               FROM manifests m WHERE m.registry_id = ? AND m.region = ? AND m.repository = ? \
-              AND m.digest > ? {keep} ORDER BY m.digest LIMIT ?) p \
+              AND m.digest > ?{keep} ORDER BY m.digest LIMIT ?) p \
              LEFT JOIN image_tags t ON t.registry_id = p.registry_id AND t.region = p.region \
              AND t.repository = p.repository AND t.digest = p.digest \
              ORDER BY p.digest, t.tag"
         );
-        let rows = sqlx::query(&sql)
+        let mut query = sqlx::query(&sql)
             .bind_scope(scope)
             .bind(repository)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(after);
+        for _ in 0..nows {
+            query = query.bind(filter.now);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         let mut images: Vec<ImageSummary> = Vec::new();
         for row in rows {
             let digest: String = row.try_get("digest")?;
@@ -65,6 +86,7 @@ impl ImageListing for SqliteMetadataStore {
                     image_size: size as u64,
                     pushed_at: row.try_get("pushed_at")?,
                     last_pulled_at: row.try_get("last_pulled_at")?,
+                    storage: image_storage(&row)?,
                     tags: Vec::new(),
                 });
             }
@@ -80,18 +102,26 @@ impl ImageListing for SqliteMetadataStore {
         scope: &RegistryScope,
         repository: &str,
         after: (&str, &str),
-        filter: TagFilter,
+        filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
-        let tagged = "SELECT t.digest AS digest, t.tag AS tag FROM image_tags t \
-                      WHERE t.registry_id = ? AND t.region = ? AND t.repository = ?";
+        let (status, nows) = condition(&ImageFilter {
+            tags: TagFilter::Any,
+            ..filter
+        });
+        let tagged = format!(
+            "SELECT t.digest AS digest, t.tag AS tag FROM image_tags t JOIN manifests m \
+             ON m.registry_id = t.registry_id AND m.region = t.region \
+             AND m.repository = t.repository AND m.digest = t.digest \
+             WHERE t.registry_id = ? AND t.region = ? AND t.repository = ?{status}"
+        );
         let untagged = format!(
             "SELECT m.digest AS digest, '' AS tag FROM manifests m \
-             WHERE m.registry_id = ? AND m.region = ? AND m.repository = ? AND NOT {HAS_TAGS}"
+             WHERE m.registry_id = ? AND m.region = ? AND m.repository = ? AND NOT {HAS_TAGS}{status}"
         );
-        let (ids, scopes) = match filter {
+        let (ids, scopes) = match filter.tags {
             TagFilter::Any => (format!("{tagged} UNION ALL {untagged}"), 2),
-            TagFilter::Tagged => (tagged.to_string(), 1),
+            TagFilter::Tagged => (tagged, 1),
             TagFilter::Untagged => (untagged, 1),
         };
         let sql = format!(
@@ -101,6 +131,9 @@ impl ImageListing for SqliteMetadataStore {
         let mut query = sqlx::query(&sql);
         for _ in 0..scopes {
             query = query.bind_scope(scope).bind(repository);
+            for _ in 0..nows {
+                query = query.bind(filter.now);
+            }
         }
         let rows = query
             .bind(after.0)
@@ -142,6 +175,7 @@ mod tests {
             image_size: u64::from(n),
             pushed_at: f64::from(n),
             last_pulled_at: None,
+            storage: Default::default(),
         }
     }
 
@@ -180,6 +214,14 @@ mod tests {
         (store, all)
     }
 
+    /// Images of every status with these tags.
+    fn any_status(tags: TagFilter) -> ImageFilter {
+        ImageFilter {
+            tags,
+            ..ImageFilter::all()
+        }
+    }
+
     fn keeps(filter: TagFilter, tags: &[String]) -> bool {
         match filter {
             TagFilter::Any => true,
@@ -208,7 +250,7 @@ mod tests {
             let mut after = String::new();
             loop {
                 let page = store
-                    .image_page(&scope(), "app", &after, filter, 2)
+                    .image_page(&scope(), "app", &after, any_status(filter), 2)
                     .await
                     .unwrap();
                 assert!(page.len() <= 2);
@@ -242,7 +284,7 @@ mod tests {
                     .map(|(d, t)| (d.clone(), t.clone().unwrap_or_default()))
                     .unwrap_or_default();
                 let page = store
-                    .image_id_page(&scope(), "app", (&after.0, &after.1), filter, 2)
+                    .image_id_page(&scope(), "app", (&after.0, &after.1), any_status(filter), 2)
                     .await
                     .unwrap();
                 if page.is_empty() {
@@ -252,5 +294,65 @@ mod tests {
             }
             assert_eq!(got, expected, "{filter:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_image_status_filter_keeps_archived_activating_and_active_images_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, all) = store(dir.path()).await;
+        let digest = |i: usize| all[i].0.digest.clone();
+        // Image 0 archived at 10; image 1 archived, then restoring until 100.
+        for (i, activated) in [(0, None), (1, Some(100.0))] {
+            store
+                .update_image_storage(&scope(), "app", &digest(i), |s| {
+                    s.archived = activated.is_none();
+                    s.last_archived_at = Some(10.0);
+                    s.last_activated_at = activated;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        let listed = |status: Option<ImageStatus>, now: f64| {
+            let store = &store;
+            async move {
+                let filter = ImageFilter {
+                    tags: TagFilter::Any,
+                    status,
+                    now,
+                };
+                let images = store
+                    .image_page(&scope(), "app", "", filter, 100)
+                    .await
+                    .unwrap();
+                let ids = store
+                    .image_id_page(&scope(), "app", ("", ""), filter, 100)
+                    .await
+                    .unwrap();
+                let mut from_ids: Vec<String> = ids.into_iter().map(|(d, _)| d).collect();
+                from_ids.dedup();
+                let digests: Vec<String> = images.iter().map(|i| i.digest.to_string()).collect();
+                assert_eq!(digests, from_ids, "{status:?} at {now}");
+                digests
+            }
+        };
+        let rest: Vec<String> = (2..all.len()).map(|i| digest(i).to_string()).collect();
+        let one = |i: usize| vec![digest(i).to_string()];
+        assert_eq!(listed(Some(ImageStatus::Archived), 50.0).await, one(0));
+        assert_eq!(listed(Some(ImageStatus::Activating), 50.0).await, one(1));
+        assert_eq!(listed(Some(ImageStatus::Active), 50.0).await, rest);
+        assert!(listed(Some(ImageStatus::Activating), 100.0)
+            .await
+            .is_empty());
+        let mut active = one(1);
+        active.extend(rest.clone());
+        assert_eq!(listed(Some(ImageStatus::Active), 100.0).await, active);
+        assert_eq!(listed(None, 50.0).await.len(), all.len());
+        let archived = store
+            .image_page(&scope(), "app", "", ImageFilter::all(), 1)
+            .await
+            .unwrap();
+        assert!(archived[0].storage.archived);
+        assert_eq!(archived[0].storage.last_archived_at, Some(10.0));
     }
 }

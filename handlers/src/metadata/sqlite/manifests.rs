@@ -4,7 +4,7 @@ use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::immutability::tag_is_immutable;
-use crate::metadata::{ImageStore, ManifestReferences, PutOutcome, StoredManifest};
+use crate::metadata::{ImageStorage, ImageStore, ManifestReferences, PutOutcome, StoredManifest};
 use crate::reference::Tag;
 use crate::scope::RegistryScope;
 use sqlx::sqlite::SqliteRow;
@@ -12,17 +12,28 @@ use sqlx::{Row, Sqlite, Transaction};
 
 const COLUMNS: &str =
     "digest, media_type, artifact_type, config_media_type, subject_digest, annotations, body, \
-     image_size, pushed_at, last_pulled_at";
+     image_size, pushed_at, last_pulled_at, archived, last_archived_at, last_activated_at";
 
 const BY_DIGEST: &str =
     "SELECT digest, media_type, artifact_type, config_media_type, subject_digest, annotations, \
-                         body, image_size, pushed_at, last_pulled_at FROM manifests \
-                         WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?";
+     body, image_size, pushed_at, last_pulled_at, archived, last_archived_at, last_activated_at \
+     FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?";
 
 const BY_TAG: &str = "SELECT m.digest, m.media_type, m.artifact_type, m.config_media_type, m.subject_digest, m.annotations, m.body, \
-                      m.image_size, m.pushed_at, m.last_pulled_at FROM image_tags t JOIN manifests m \
+                      m.image_size, m.pushed_at, m.last_pulled_at, m.archived, m.last_archived_at, m.last_activated_at \
+                      FROM image_tags t JOIN manifests m \
                       ON m.registry_id = t.registry_id AND m.region = t.region AND m.repository = t.repository \
                       AND m.digest = t.digest WHERE t.registry_id = ? AND t.region = ? AND t.repository = ? AND t.tag = ?";
+
+/// The storage columns of a row that selected them.
+pub(super) fn image_storage(row: &SqliteRow) -> Result<ImageStorage, RegistryError> {
+    let archived: i64 = row.try_get("archived")?;
+    Ok(ImageStorage {
+        archived: archived != 0,
+        last_archived_at: row.try_get("last_archived_at")?,
+        last_activated_at: row.try_get("last_activated_at")?,
+    })
+}
 
 fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
     let corrupt = || RegistryError::Internal("stored manifest has an invalid digest".into());
@@ -42,6 +53,7 @@ fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
         image_size: size as u64,
         pushed_at: row.try_get("pushed_at")?,
         last_pulled_at: row.try_get("last_pulled_at")?,
+        storage: image_storage(row)?,
     })
 }
 
@@ -142,7 +154,8 @@ impl ImageStore for SqliteMetadataStore {
             "INSERT INTO manifests (registry_id, region, repository, digest, media_type, artifact_type, \
              config_media_type, subject_digest, annotations, body, image_size, pushed_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO UPDATE SET archived = 0, last_activated_at = excluded.pushed_at \
+             WHERE archived = 1 OR last_activated_at > excluded.pushed_at",
         )
         .bind_scope(scope)
         .bind(repository)
@@ -263,6 +276,43 @@ impl ImageStore for SqliteMetadataStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn update_image_storage(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+        change: impl FnOnce(&mut ImageStorage) -> Result<(), RegistryError> + Send,
+    ) -> Result<ImageStorage, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.write_transaction().await?;
+        let row = sqlx::query(
+            "SELECT archived, last_archived_at, last_activated_at FROM manifests \
+             WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+        )
+        .bind_scope(scope)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(RegistryError::ImageNotFound)?;
+        let mut storage = image_storage(&row)?;
+        change(&mut storage)?;
+        sqlx::query(
+            "UPDATE manifests SET archived = ?, last_archived_at = ?, last_activated_at = ? \
+             WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+        )
+        .bind(i64::from(storage.archived))
+        .bind(storage.last_archived_at)
+        .bind(storage.last_activated_at)
+        .bind_scope(scope)
+        .bind(repository)
+        .bind(digest.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(storage)
     }
 
     async fn delete_manifest(

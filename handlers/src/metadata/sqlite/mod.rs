@@ -105,7 +105,7 @@ impl<'q, O> BindScope<'q> for QueryScalar<'q, Sqlite, O, SqliteArguments<'q>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::{ImageListing, TagFilter};
+    use crate::metadata::{ImageFilter, ImageListing};
     use crate::test_fixtures::scope;
 
     /// A database written before migration 0003 gets each image's config media type from
@@ -157,7 +157,7 @@ mod tests {
 
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let page = store
-            .image_page(&scope(), "app", "", TagFilter::Any, 10)
+            .image_page(&scope(), "app", "", ImageFilter::all(), 10)
             .await
             .unwrap();
         let by_digest = |body: &[u8]| {

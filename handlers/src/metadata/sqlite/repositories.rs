@@ -464,6 +464,7 @@ mod tests {
             image_size: 0,
             pushed_at: 1.0,
             last_pulled_at: None,
+            storage: Default::default(),
         };
         let refs = crate::metadata::ManifestReferences::default();
         store
