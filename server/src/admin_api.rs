@@ -20,6 +20,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/_berth/admin/clock/advance", post(advance_clock))
         .route("/_berth/admin/jobs/{name}/run", post(run_job))
         .route("/_berth/admin/lifecycle/run", post(run_lifecycle))
+        .route("/_berth/admin/gc/run", post(run_gc))
 }
 
 /// The most one call may move the clock: a century, far beyond any expiry berth knows.
@@ -75,6 +76,11 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Byt
 /// Evaluates every lifecycle policy now; answers after its deletions are committed.
 async fn run_lifecycle(state: State<Arc<AppState>>) -> Response {
     run_job(state, Path("lifecycle".to_string())).await
+}
+
+/// Collects garbage now; answers after the unreferenced blobs past their grace are gone.
+async fn run_gc(state: State<Arc<AppState>>) -> Response {
+    run_job(state, Path("gc".to_string())).await
 }
 
 /// Runs the named background job now and answers its report.

@@ -63,6 +63,13 @@ pub struct ServeOptions {
     /// (ECR takes up to 20 minutes; the admin clock moves past it in tests).
     #[arg(long, env = "BERTH_ARCHIVE_RESTORE_DELAY", default_value_t = berth_handlers::registry::DEFAULT_RESTORE_DELAY_SECS)]
     pub archive_restore_delay: u64,
+    /// Seconds between two garbage collections of unreferenced blobs.
+    #[arg(long, env = "BERTH_GC_INTERVAL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub gc_interval: u64,
+    /// Seconds a blob stays after no manifest references it (and after its last upload or
+    /// mount), so that a push whose manifest has not arrived yet keeps its layers.
+    #[arg(long, env = "BERTH_GC_GRACE", default_value_t = 3600)]
+    pub gc_grace: u64,
 }
 
 impl ServeOptions {

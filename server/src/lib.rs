@@ -13,12 +13,13 @@ use app::AppState;
 use berth_handlers::auth::TokenSigner;
 use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
-use berth_handlers::jobs::{JobRunner, LifecycleEvaluation, UploadExpiry};
+use berth_handlers::jobs::{GarbageCollection, JobRunner, LifecycleEvaluation, UploadExpiry};
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
@@ -100,12 +101,17 @@ pub async fn open_state(
             "--admin-api: /_berth/admin/* lets anyone who reaches the port move the clock and run jobs"
         );
     }
-    let lifecycle_interval = std::time::Duration::from_secs(options.lifecycle_interval);
+    let lifecycle_interval = Duration::from_secs(options.lifecycle_interval);
     let jobs = JobRunner::new(vec![
         Arc::new(UploadExpiry::new(registry.clone())),
         Arc::new(LifecycleEvaluation::new(
             registry.clone(),
             lifecycle_interval,
+        )),
+        Arc::new(GarbageCollection::new(
+            registry.clone(),
+            Duration::from_secs(options.gc_interval),
+            Duration::from_secs(options.gc_grace),
         )),
     ]);
     Ok(Arc::new(AppState {

@@ -1,14 +1,16 @@
-//! The background job runner: work that happens later (upload expiry now; lifecycle
-//! evaluation, replication, scans and garbage collection as their issues land).
+//! The background job runner: work that happens later (upload expiry, lifecycle
+//! evaluation, garbage collection; replication and scans as their issues land).
 //!
 //! Each job runs on its own tokio task every [`Job::interval`], and can be run at once by
 //! name (`--admin-api`'s `POST /_berth/admin/jobs/<name>/run`), which is how tests move
 //! the clock and then see what the job does, without sleeping. A job never runs twice at
 //! the same time. The runner starts and stops with the server.
 
+mod garbage_collection;
 mod lifecycle;
 mod upload_expiry;
 
+pub use garbage_collection::GarbageCollection;
 pub use lifecycle::LifecycleEvaluation;
 pub use upload_expiry::UploadExpiry;
 

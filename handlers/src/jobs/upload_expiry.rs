@@ -1,5 +1,5 @@
-//! Upload sessions nobody finished are removed after a week, as distribution's upload
-//! purging does by default (ECR documents no lifetime for its upload ids).
+//! Upload sessions nobody finished are removed a day after they started (ECR documents
+//! no lifetime for its upload ids; distribution purges after a week).
 
 use super::{Job, JobRun};
 use crate::registry::Registry;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Sessions older than this are removed, with their partial file.
-pub const UPLOAD_MAX_AGE_SECS: f64 = 7.0 * 24.0 * 3600.0;
+pub const UPLOAD_MAX_AGE_SECS: f64 = 24.0 * 3600.0;
 
 /// Removes upload sessions older than [`UPLOAD_MAX_AGE_SECS`] by the registry's clock.
 #[derive(Debug)]
@@ -51,7 +51,7 @@ mod tests {
     use crate::test_fixtures::{repository, scope};
 
     #[tokio::test]
-    async fn sessions_expire_a_week_after_they_start_by_the_registry_clock() {
+    async fn sessions_expire_a_day_after_they_start_by_the_registry_clock() {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::fixed(1_000_000.0);
         let registry = Arc::new(Registry::open(dir.path(), clock.clone()).await.unwrap());
@@ -74,7 +74,7 @@ mod tests {
         let report = runner.run_now("upload-expiry").await.unwrap().unwrap();
         assert_eq!(
             report, "0 upload sessions expired",
-            "nothing is a week old yet"
+            "nothing is a day old yet"
         );
         clock.advance(120.0);
         let report = runner.run_now("upload-expiry").await.unwrap().unwrap();

@@ -8,10 +8,10 @@
 
 use super::cache::{Cache, Lookup};
 use super::{
-    ImageFilter, ImageListing, ImageStorage, ImageStore, ImageSummary, ManifestReferences,
-    MetadataStore, PutOutcome, RegistryRecord, RegistryRecordStore, RepositoryDocument,
-    RepositoryRecord, RepositoryStore, RepositoryTag, StoredManifest, UploadKind, UploadRecord,
-    UploadStore,
+    BlobCollection, ImageFilter, ImageListing, ImageStorage, ImageStore, ImageSummary,
+    ManifestReferences, MetadataStore, PutOutcome, RegistryRecord, RegistryRecordStore,
+    RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag, StoredManifest,
+    UploadKind, UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -250,12 +250,21 @@ impl<M: MetadataStore> ImageListing for CachedMetadataStore<M> {
 impl<M: MetadataStore> UploadStore for CachedMetadataStore<M> {
     forward! {
         fn linked_blob_size(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Option<u64>, RegistryError>;
-        fn link_blob(&self, scope: &RegistryScope, repository: &str, digest: &Digest, size: u64) -> Result<(), RegistryError>;
+        fn link_blob(&self, scope: &RegistryScope, repository: &str, digest: &Digest, size: u64, at: f64) -> Result<(), RegistryError>;
         fn create_upload(&self, upload: &UploadRecord, created_at: f64) -> Result<(), RegistryError>;
         fn upload(&self, scope: &RegistryScope, repository: &str, id: &str, kind: UploadKind) -> Result<Option<UploadRecord>, RegistryError>;
         fn delete_upload(&self, id: &str) -> Result<bool, RegistryError>;
         fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError>;
         fn upload_ids(&self) -> Result<Vec<String>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> BlobCollection for CachedMetadataStore<M> {
+    forward! {
+        fn note_unreferenced_blobs(&self, now: f64) -> Result<(), RegistryError>;
+        fn collectable_blobs(&self, cutoff: f64) -> Result<Vec<Digest>, RegistryError>;
+        fn forget_blob(&self, digest: &Digest, cutoff: f64) -> Result<bool, RegistryError>;
+        fn blob_recorded(&self, digest: &Digest) -> Result<bool, RegistryError>;
     }
 }
 

@@ -27,7 +27,13 @@ use std::future::Future;
 
 /// Every kind of record: what the registry core needs from a metadata store.
 pub trait MetadataStore:
-    RepositoryStore + ImageStore + ImageListing + UploadStore + RegistryRecordStore + std::fmt::Debug
+    RepositoryStore
+    + ImageStore
+    + ImageListing
+    + UploadStore
+    + BlobCollection
+    + RegistryRecordStore
+    + std::fmt::Debug
 {
     /// Closes the store (connections, logs) before the process exits.
     fn close(&self) -> impl Future<Output = ()> + Send;
@@ -275,13 +281,15 @@ pub trait UploadStore: Send + Sync {
         digest: &Digest,
     ) -> impl Future<Output = Result<Option<u64>, RegistryError>> + Send;
 
-    /// Records a committed blob and links it into `repository` (both idempotent).
+    /// Records a committed blob and links it into `repository` (both idempotent) at `at`,
+    /// which restarts its garbage-collection grace.
     fn link_blob(
         &self,
         scope: &RegistryScope,
         repository: &str,
         digest: &Digest,
         size: u64,
+        at: f64,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
     /// Records a new upload session.
@@ -311,6 +319,37 @@ pub trait UploadStore: Send + Sync {
 
     /// Ids of every recorded session, to clean files of sessions that no longer exist.
     fn upload_ids(&self) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
+}
+
+/// What garbage collection asks of the records: which blobs no manifest references any
+/// more, and forgetting them. The registry core deletes the bytes after the record.
+pub trait BlobCollection: Send + Sync {
+    /// Notes at `now` each recorded blob that no manifest of any repository references (a
+    /// blob noted before keeps its first note) and clears the note of each referenced one.
+    fn note_unreferenced_blobs(
+        &self,
+        now: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Blobs noted unreferenced and last linked, both before `cutoff`.
+    fn collectable_blobs(
+        &self,
+        cutoff: f64,
+    ) -> impl Future<Output = Result<Vec<Digest>, RegistryError>> + Send;
+
+    /// Forgets the blob (its record and every link to it) if, checked again in the same
+    /// transaction, it is still collectable at `cutoff`; true when it did.
+    fn forget_blob(
+        &self,
+        digest: &Digest,
+        cutoff: f64,
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+
+    /// Whether the blob is recorded at all (bytes without a record are a crash's leftover).
+    fn blob_recorded(
+        &self,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
 }
 
 /// The record of each (account, region): its settings and policies.

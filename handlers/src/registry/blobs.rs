@@ -59,6 +59,7 @@ impl<M: MetadataStore> Registry<M> {
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         self.repository(scope, repository).await?;
+        let _blob = self.hold_blob(digest).await;
         let Some(size) = self
             .store
             .linked_blob_size(scope, from.as_str(), digest)
@@ -67,7 +68,7 @@ impl<M: MetadataStore> Registry<M> {
             return Ok(None);
         };
         self.store
-            .link_blob(scope, repository.as_str(), digest, size)
+            .link_blob(scope, repository.as_str(), digest, size, self.clock.now())
             .await?;
         Ok(Some(size))
     }

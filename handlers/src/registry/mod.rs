@@ -5,6 +5,7 @@
 //! with GET /v2/.../manifests/<tag>.
 
 mod blobs;
+mod garbage;
 mod images;
 mod lifecycle;
 mod manifests;
@@ -12,12 +13,14 @@ mod repositories;
 mod storage_class;
 mod uploads;
 
+pub use garbage::GarbageReport;
 pub use lifecycle::LifecycleReport;
 pub use manifests::{PushedManifest, Referrer};
 pub use storage_class::{move_storage, StorageClassTarget};
 
 use crate::blob_store::{BlobStore, FileBlobStore};
 use crate::clock::Clock;
+use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{CachedMetadataStore, MetadataStore, RepositoryRecord, SqliteMetadataStore};
 use crate::reference::RepositoryName;
@@ -34,10 +37,15 @@ pub struct Registry<M = CachedMetadataStore<SqliteMetadataStore>> {
     blobs: Arc<dyn BlobStore>,
     /// Held around every call on one upload, so that its requests take turns.
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Striped by digest: held while a blob is committed and linked, mounted, or collected.
+    blob_locks: Box<[tokio::sync::Mutex<()>]>,
     clock: Clock,
     /// Seconds a restored image stays ACTIVATING before it can be pulled again.
     restore_delay: f64,
 }
+
+/// Blob locks: digests share a lock when their first hex byte agrees modulo this.
+const BLOB_LOCK_STRIPES: usize = 64;
 
 /// How long a restore from the archive takes unless told otherwise. ECR takes up to 20
 /// minutes; berth keeps the ACTIVATING state observable without making tests wait.
@@ -82,6 +90,9 @@ impl<M: MetadataStore> Registry<M> {
             store,
             blobs,
             upload_locks: Mutex::new(HashMap::new()),
+            blob_locks: (0..BLOB_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             clock,
             restore_delay: DEFAULT_RESTORE_DELAY_SECS as f64,
         })
@@ -91,6 +102,12 @@ impl<M: MetadataStore> Registry<M> {
     pub fn with_restore_delay(mut self, seconds: u64) -> Self {
         self.restore_delay = seconds as f64;
         self
+    }
+
+    /// The lock of `digest`'s stripe; see `blob_locks`.
+    async fn hold_blob(&self, digest: &Digest) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = u8::from_str_radix(&digest.hex()[..2], 16).unwrap_or(0) as usize;
+        self.blob_locks[stripe % BLOB_LOCK_STRIPES].lock().await
     }
 
     /// The clock everything the registry records or checks reads.

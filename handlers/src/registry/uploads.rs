@@ -148,6 +148,9 @@ impl<M: MetadataStore> Registry<M> {
         if let Some(body) = body {
             self.blobs.append(id, byte_stream(body)).await?;
         }
+        // Commit and link under the blob's lock, so that garbage collection never deletes
+        // bytes between the two or a record between its check and its delete.
+        let _blob = self.hold_blob(digest).await;
         let committed = self.blobs.commit(id, digest).await;
         let size = match committed {
             Ok(size) => size,
@@ -159,7 +162,7 @@ impl<M: MetadataStore> Registry<M> {
             }
         };
         self.store
-            .link_blob(scope, repository.as_str(), digest, size)
+            .link_blob(scope, repository.as_str(), digest, size, self.clock.now())
             .await?;
         self.close_session(id).await?;
         Ok(size)

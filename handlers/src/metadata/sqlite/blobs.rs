@@ -1,9 +1,10 @@
-//! Blobs, their links into repositories, and upload sessions.
+//! Blobs, their links into repositories, upload sessions, and what garbage collection
+//! reads and forgets.
 
 use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::metadata::{UploadKind, UploadRecord, UploadStore};
+use crate::metadata::{BlobCollection, UploadKind, UploadRecord, UploadStore};
 use crate::scope::RegistryScope;
 
 impl UploadStore for SqliteMetadataStore {
@@ -31,14 +32,19 @@ impl UploadStore for SqliteMetadataStore {
         repository: &str,
         digest: &Digest,
         size: u64,
+        at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        sqlx::query("INSERT INTO blobs (digest, size) VALUES (?, ?) ON CONFLICT DO NOTHING")
-            .bind(digest.as_str())
-            .bind(size as i64)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO blobs (digest, size, linked_at) VALUES (?, ?, ?) \
+             ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at, unreferenced_since = NULL",
+        )
+        .bind(digest.as_str())
+        .bind(size as i64)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
@@ -117,5 +123,85 @@ impl UploadStore for SqliteMetadataStore {
         Ok(sqlx::query_scalar("SELECT id FROM uploads")
             .fetch_all(&self.pool)
             .await?)
+    }
+}
+
+/// `blobs` row is referenced by a manifest of some repository.
+const REFERENCED: &str = "EXISTS (SELECT 1 FROM manifest_references r \
+     WHERE r.child = blobs.digest AND r.kind = 'blob')";
+
+/// `blobs` row may be collected: noted unreferenced and last linked before the bound cutoff
+/// (bound twice).
+const COLLECTABLE: &str = "unreferenced_since <= ? AND (linked_at IS NULL OR linked_at <= ?)";
+
+impl BlobCollection for SqliteMetadataStore {
+    async fn note_unreferenced_blobs(&self, now: f64) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.write_transaction().await?;
+        sqlx::query(&format!(
+            "UPDATE blobs SET unreferenced_since = NULL \
+             WHERE unreferenced_since IS NOT NULL AND {REFERENCED}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE blobs SET unreferenced_since = ? \
+             WHERE unreferenced_since IS NULL AND NOT {REFERENCED}"
+        ))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn collectable_blobs(&self, cutoff: f64) -> Result<Vec<Digest>, RegistryError> {
+        let digests: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT digest FROM blobs WHERE {COLLECTABLE} ORDER BY digest"
+        ))
+        .bind(cutoff)
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        digests
+            .iter()
+            .map(|d| {
+                Digest::parse(d).map_err(|_| {
+                    RegistryError::Internal(format!("stored blob digest {d} is invalid"))
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_blob(&self, digest: &Digest, cutoff: f64) -> Result<bool, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.write_transaction().await?;
+        let still: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT 1 FROM blobs WHERE digest = ? AND {COLLECTABLE} AND NOT {REFERENCED}"
+        ))
+        .bind(digest.as_str())
+        .bind(cutoff)
+        .bind(cutoff)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if still.is_none() {
+            return Ok(false);
+        }
+        for table in ["repository_blobs", "blobs"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE digest = ?"))
+                .bind(digest.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn blob_recorded(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
+            .bind(digest.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 }

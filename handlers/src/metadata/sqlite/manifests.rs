@@ -170,6 +170,16 @@ impl ImageStore for SqliteMetadataStore {
         .bind(new.pushed_at)
         .execute(&mut *tx)
         .await?;
+        // Referenced again: a blob noted unreferenced starts its grace afresh next time.
+        for blob in &references.blobs {
+            sqlx::query(
+                "UPDATE blobs SET unreferenced_since = NULL \
+                 WHERE digest = ? AND unreferenced_since IS NOT NULL",
+            )
+            .bind(blob.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         for (children, kind) in [
             (&references.blobs, "blob"),
             (&references.manifests, "manifest"),
