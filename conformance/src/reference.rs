@@ -104,7 +104,7 @@ pub struct Upload {
 }
 
 /// Upload sessions older than this are gone once the expiry job has run (README).
-pub const UPLOAD_LIFETIME_SECS: u64 = 7 * 24 * 3600;
+pub const UPLOAD_LIFETIME_SECS: u64 = 24 * 3600;
 
 /// A registry token is valid this long after GetAuthorizationToken (ECR's 12 hours).
 pub const TOKEN_LIFETIME_SECS: u64 = 12 * 3600;

@@ -184,7 +184,7 @@ impl ReferenceStateMachine for RegistryMachine {
             2 => repo().prop_map(|repo| Transition::DescribeImages { repo }),
             1 => repo().prop_map(|repo| Transition::BatchCheckLayerAvailability { repo }),
             1 => Just(Transition::Restart),
-            // A minute and a half, most of two hours, a day and more, more than a week:
+            // A minute and a half, most of two hours, more than a day, more than a week:
             // sums of these within a sequence stay far from the upload lifetime's edge.
             1 => prop_oneof![Just(90u64), Just(5_000), Just(100_000), Just(700_000)]
                 .prop_map(|seconds| Transition::Tick { seconds }),
