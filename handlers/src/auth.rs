@@ -1,8 +1,9 @@
 //! Registry tokens: what GetAuthorizationToken hands out and /v2 checks.
 //!
-//! A token is `berth1.<claims>.<mac>`: base64url of `account:region:expiry` and an
-//! HMAC-SHA256 of it under a key kept in the data dir, so tokens survive restarts and
-//! cannot be forged. The same key signs GetDownloadUrlForLayer URLs.
+//! A token is `berth2.<claims>.<mac>`: base64url of `account:region:expiry:principal` and
+//! an HMAC-SHA256 of it under a key kept in the data dir, so tokens survive restarts and
+//! cannot be forged. Tokens of the earlier `berth1` form (no principal: the account's
+//! root) are still accepted. The same key signs GetDownloadUrlForLayer URLs.
 
 use crate::error::RegistryError;
 use crate::signed_claims::ClaimsForm;
@@ -18,8 +19,15 @@ pub const KEY_FILE: &str = "auth.key";
 /// How long a token is valid, as in ECR.
 pub const TOKEN_LIFETIME_SECS: u64 = 12 * 60 * 60;
 
-/// `berth1.<account:region:expiry>.<mac>`.
+/// `berth2.<account:region:expiry:principal>.<mac>`; the principal ARN keeps its colons.
 const TOKEN_FORM: ClaimsForm = ClaimsForm {
+    prefix: Some("berth2"),
+    separator: ':',
+    fields: 4,
+};
+
+/// `berth1.<account:region:expiry>.<mac>`, issued before tokens named a principal.
+const TOKEN_FORM_V1: ClaimsForm = ClaimsForm {
     prefix: Some("berth1"),
     separator: ':',
     fields: 3,
@@ -44,6 +52,8 @@ pub struct TokenClaims {
     pub region: String,
     /// Epoch seconds.
     pub expires_at: u64,
+    /// The IAM principal ARN of whoever asked for the token.
+    pub principal: String,
 }
 
 /// Why a token was refused.
@@ -112,16 +122,27 @@ impl TokenSigner {
         }
     }
 
-    /// The registry password for `account` in `region`, valid until `expires_at`.
-    pub fn issue(&self, account: &str, region: &str, expires_at: u64) -> String {
-        TOKEN_FORM.seal(self, &[account, region, &expires_at.to_string()])
+    /// The registry password for `account` in `region`, valid until `expires_at`, issued
+    /// to `principal`.
+    pub fn issue(&self, account: &str, region: &str, expires_at: u64, principal: &str) -> String {
+        TOKEN_FORM.seal(self, &[account, region, &expires_at.to_string(), principal])
     }
 
     /// Checks a registry password at time `now` (epoch seconds).
     pub fn verify(&self, password: &str, now: u64) -> Result<TokenClaims, TokenError> {
-        let fields = TOKEN_FORM.open(self, password).ok_or(TokenError::Forged)?;
-        let [account, region, expiry] = fields.as_slice() else {
-            return Err(TokenError::Forged);
+        let fields = TOKEN_FORM
+            .open(self, password)
+            .or_else(|| TOKEN_FORM_V1.open(self, password))
+            .ok_or(TokenError::Forged)?;
+        let (account, region, expiry, principal) = match fields.as_slice() {
+            [account, region, expiry, principal] => (account, region, expiry, principal.clone()),
+            [account, region, expiry] => (
+                account,
+                region,
+                expiry,
+                format!("arn:aws:iam::{account}:root"),
+            ),
+            _ => return Err(TokenError::Forged),
         };
         let expires_at: u64 = expiry.parse().map_err(|_| TokenError::Forged)?;
         if expires_at <= now {
@@ -131,6 +152,7 @@ impl TokenSigner {
             account: account.clone(),
             region: region.clone(),
             expires_at,
+            principal,
         })
     }
 }
@@ -148,11 +170,13 @@ mod tests {
     fn tokens_verify_survive_reopen_and_cannot_be_forged() {
         let dir = tempfile::tempdir().unwrap();
         let signer = TokenSigner::open(dir.path()).unwrap();
-        let token = signer.issue("123456789012", "eu-west-1", 1_000);
+        let role = "arn:aws:iam::111122223333:role/ci";
+        let token = signer.issue("123456789012", "eu-west-1", 1_000, role);
         let claims = TokenClaims {
             account: "123456789012".into(),
             region: "eu-west-1".into(),
             expires_at: 1_000,
+            principal: role.into(),
         };
         assert_eq!(signer.verify(&token, 999), Ok(claims.clone()));
         assert_eq!(
@@ -162,8 +186,14 @@ mod tests {
         assert_eq!(signer.verify(&token, 1_000), Err(TokenError::Expired));
         let other = TokenSigner::open(tempfile::tempdir().unwrap().path()).unwrap();
         assert_eq!(other.verify(&token, 0), Err(TokenError::Forged));
-        let tampered = token.replacen("berth1.", "berth1.x", 1);
+        let tampered = token.replacen("berth2.", "berth2.x", 1);
         assert_eq!(signer.verify(&tampered, 0), Err(TokenError::Forged));
+        // A token of the first form speaks for the account's root.
+        let v1 = TOKEN_FORM_V1.seal(&signer, &["123456789012", "eu-west-1", "1000"]);
+        assert_eq!(
+            signer.verify(&v1, 999).map(|c| c.principal),
+            Ok("arn:aws:iam::123456789012:root".to_string())
+        );
         assert_eq!(signer.verify("garbage", 0), Err(TokenError::Forged));
         assert_eq!(authorization_token("p"), "QVdTOnA=");
     }

@@ -57,12 +57,55 @@ impl Region {
     }
 }
 
-/// The caller as the server resolved it: the account from the access key, the region from
-/// the SigV4 credential scope (or the defaults).
+/// The caller as the server resolved it: the account and principal from the access key,
+/// the region from the SigV4 credential scope (or the defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub account_id: String,
     pub region: String,
+    /// The caller's IAM principal ARN, for pull-time exclusions.
+    pub principal: String,
+}
+
+/// An IAM principal ARN, `arn:<partition>:iam::<account>:root`, `...:role/<path>` or
+/// `...:user/<path>`: who an access key speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalArn(String);
+
+impl PrincipalArn {
+    /// The ARN, if `text` is one of an account root, a role or a user.
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        let rest = rest.strip_prefix("iam::")?;
+        let (account, resource) = rest.split_once(':')?;
+        let name_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c);
+        let resource_ok = resource == "root"
+            || ["role/", "user/"].iter().any(|kind| {
+                resource.strip_prefix(kind).is_some_and(|name| {
+                    !name.is_empty()
+                        && !name.starts_with('/')
+                        && !name.ends_with('/')
+                        && name.chars().all(name_char)
+                })
+            });
+        (partition.starts_with("aws") && AccountId::parse(account).is_some() && resource_ok)
+            .then(|| PrincipalArn(text.to_string()))
+    }
+
+    /// The root principal of an account (what an access key mapped to an account is).
+    pub fn root(account: &str) -> Self {
+        PrincipalArn(format!("arn:aws:iam::{account}:root"))
+    }
+
+    /// The account the principal belongs to.
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// One registry: an account in one region, as in ECR. Everything stored is scoped by it.
@@ -128,6 +171,39 @@ impl RepositoryArn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn principal_arns_of_roots_roles_and_users_parse_and_name_their_account() {
+        for (text, account) in [
+            ("arn:aws:iam::111122223333:role/ci", "111122223333"),
+            (
+                "arn:aws:iam::111122223333:role/team/deployer",
+                "111122223333",
+            ),
+            (
+                "arn:aws-cn:iam::444455556666:user/alice@example.com",
+                "444455556666",
+            ),
+            ("arn:aws:iam::000000000000:root", "000000000000"),
+        ] {
+            let arn = PrincipalArn::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!((arn.as_str(), arn.account()), (text, account));
+        }
+        for text in [
+            "111122223333",
+            "arn:aws:iam::1111:role/ci",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::111122223333:group/ci",
+            "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam::111122223333:role/a b",
+        ] {
+            assert!(PrincipalArn::parse(text).is_none(), "{text}");
+        }
+        assert_eq!(
+            PrincipalArn::root("123456789012").as_str(),
+            "arn:aws:iam::123456789012:root"
+        );
+    }
 
     #[test]
     fn regions_have_the_shape_of_aws_region_names() {

@@ -1,6 +1,6 @@
 //! Command line and environment: everything `berth serve` can be told.
 
-use berth_handlers::scope::{AccountId, Region};
+use berth_handlers::scope::{AccountId, PrincipalArn, Region};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,9 +39,11 @@ pub struct ServeOptions {
     /// Host (and port) in repository URIs and the proxy endpoint; default `localhost:<port>`.
     #[arg(long, env = "BERTH_REGISTRY_HOST")]
     pub registry_host: Option<String>,
-    /// Access key to account mapping, `AKID=123456789012`; repeat or separate with commas.
+    /// Access key to identity mapping: `AKID=123456789012` (the account's root) or
+    /// `AKID=arn:aws:iam::123456789012:role/ci` (that principal, in its account); repeat or
+    /// separate with commas.
     #[arg(long = "access-key", env = "BERTH_ACCESS_KEYS", value_delimiter = ',', value_parser = parse_access_key)]
-    pub access_keys: Vec<(String, String)>,
+    pub access_keys: Vec<(String, PrincipalArn)>,
     /// Account of requests whose access key is not mapped (or that carry none).
     #[arg(long, env = "BERTH_DEFAULT_ACCOUNT", default_value = "000000000000", value_parser = parse_account)]
     pub default_account: String,
@@ -79,7 +81,7 @@ impl ServeOptions {
     }
 
     /// The access-key map.
-    pub fn account_map(&self) -> BTreeMap<String, String> {
+    pub fn principal_map(&self) -> BTreeMap<String, PrincipalArn> {
         self.access_keys.iter().cloned().collect()
     }
 }
@@ -96,14 +98,21 @@ fn parse_region(value: &str) -> Result<String, String> {
         .ok_or_else(|| format!("'{value}' is not an AWS region name such as us-east-1"))
 }
 
-fn parse_access_key(value: &str) -> Result<(String, String), String> {
-    let (key, account) = value
-        .split_once('=')
-        .ok_or_else(|| format!("'{value}' is not of the form ACCESS_KEY_ID=ACCOUNT"))?;
+fn parse_access_key(value: &str) -> Result<(String, PrincipalArn), String> {
+    let (key, identity) = value.split_once('=').ok_or_else(|| {
+        format!("'{value}' is not of the form ACCESS_KEY_ID=ACCOUNT or ACCESS_KEY_ID=PRINCIPAL_ARN")
+    })?;
     if key.is_empty() {
         return Err(format!("'{value}' has an empty access key id"));
     }
-    Ok((key.to_string(), parse_account(account)?))
+    let principal = if identity.starts_with("arn:") {
+        PrincipalArn::parse(identity).ok_or_else(|| {
+            format!("'{identity}' is not an IAM ARN such as arn:aws:iam::123456789012:role/ci")
+        })?
+    } else {
+        PrincipalArn::root(&parse_account(identity)?)
+    };
+    Ok((key.to_string(), principal))
 }
 
 #[cfg(test)]
@@ -122,13 +131,27 @@ mod tests {
             "--listen",
             "0.0.0.0:5000",
             "--access-key",
-            "AKIDA=111111111111,AKIDB=222222222222",
+            "AKIDA=111111111111,AKIDB=arn:aws:iam::222222222222:role/ci",
         ])
         .unwrap();
         let Some(Command::Serve(opts)) = cli.command else {
             panic!("serve expected")
         };
-        assert_eq!(opts.account_map()["AKIDB"], "222222222222");
-        assert!(Cli::try_parse_from(["berth", "--access-key", "AKID=12"]).is_err());
+        let principals = opts.principal_map();
+        assert_eq!(
+            principals["AKIDA"].as_str(),
+            "arn:aws:iam::111111111111:root"
+        );
+        assert_eq!(
+            principals["AKIDB"].as_str(),
+            "arn:aws:iam::222222222222:role/ci"
+        );
+        assert_eq!(principals["AKIDB"].account(), "222222222222");
+        for bad in ["AKID=12", "AKID=arn:aws:iam::222222222222:group/x"] {
+            assert!(
+                Cli::try_parse_from(["berth", "--access-key", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -1,36 +1,38 @@
-//! Who is calling: account and region from the SigV4 credential scope.
+//! Who is calling: principal and account from the SigV4 access key, region from its
+//! credential scope.
 
-use berth_handlers::scope::Region;
+use berth_handlers::scope::{PrincipalArn, Region};
 use berth_handlers::Caller;
 use std::collections::BTreeMap;
 
 /// Resolves callers from `Authorization` headers.
 #[derive(Debug, Clone)]
 pub struct Identities {
-    /// Access key id -> account id.
-    pub accounts: BTreeMap<String, String>,
+    /// Access key id -> the principal it speaks for (and so its account).
+    pub principals: BTreeMap<String, PrincipalArn>,
     pub default_account: String,
     pub default_region: String,
 }
 
 impl Identities {
     /// The caller of a request with this `Authorization` header. The access key selects the
-    /// account (unknown keys get the default account), the credential scope the region (one
-    /// that is not shaped like an AWS region name gets the default region). Signatures are
-    /// not checked: berth is for development and CI.
+    /// principal and its account (unknown keys get the default account's root), the
+    /// credential scope the region (one that is not shaped like an AWS region name gets
+    /// the default region). Signatures are not checked: berth is for development and CI.
     pub fn caller(&self, authorization: Option<&str>) -> Caller {
         let scope = authorization.and_then(credential_scope);
-        let account = scope
-            .and_then(|(key, _)| self.accounts.get(key))
-            .unwrap_or(&self.default_account)
-            .clone();
+        let principal = scope
+            .and_then(|(key, _)| self.principals.get(key))
+            .cloned()
+            .unwrap_or_else(|| PrincipalArn::root(&self.default_account));
         let region = scope
             .map(|(_, region)| region)
             .unwrap_or(&self.default_region)
             .to_string();
         Caller {
-            account_id: account,
+            account_id: principal.account().to_string(),
             region,
+            principal: principal.as_str().to_string(),
         }
     }
 }
@@ -55,7 +57,11 @@ mod tests {
 
     fn identities() -> Identities {
         Identities {
-            accounts: [("AKIDMAPPED".to_string(), "123456789012".to_string())].into(),
+            principals: [(
+                "AKIDMAPPED".to_string(),
+                PrincipalArn::parse("arn:aws:iam::123456789012:role/ci").unwrap(),
+            )]
+            .into(),
             default_account: "000000000000".into(),
             default_region: "us-east-1".into(),
         }
@@ -70,7 +76,8 @@ mod tests {
             caller,
             Caller {
                 account_id: "123456789012".into(),
-                region: "eu-west-1".into()
+                region: "eu-west-1".into(),
+                principal: "arn:aws:iam::123456789012:role/ci".into(),
             }
         );
         let other = identities().caller(Some(&header.replace("AKIDMAPPED", "AKIDOTHER")));
@@ -90,7 +97,8 @@ mod tests {
                 caller,
                 Caller {
                     account_id: "000000000000".into(),
-                    region: "us-east-1".into()
+                    region: "us-east-1".into(),
+                    principal: "arn:aws:iam::000000000000:root".into(),
                 }
             );
         }

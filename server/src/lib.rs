@@ -119,7 +119,7 @@ pub async fn open_state(
         registry,
         tokens,
         identities: Identities {
-            accounts: options.account_map(),
+            principals: options.principal_map(),
             default_account: options.default_account.clone(),
             default_region: options.default_region.clone(),
         },

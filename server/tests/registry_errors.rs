@@ -43,7 +43,15 @@ async fn oci_error_codes() {
         )
     );
     let signer = berth_handlers::auth::TokenSigner::open(dir.path()).unwrap();
-    let expired = RawRegistry::new(&berth, &signer.issue("000000000000", "us-east-1", 1));
+    let expired = RawRegistry::new(
+        &berth,
+        &signer.issue(
+            "000000000000",
+            "us-east-1",
+            1,
+            "arn:aws:iam::000000000000:root",
+        ),
+    );
     let r = expired.request(Method::GET, "/v2/").send().await.unwrap();
     assert_eq!(
         oci_error_code(r).await,
@@ -55,7 +63,12 @@ async fn oci_error_codes() {
     );
     let other_account = RawRegistry::new(
         &berth,
-        &signer.issue("111111111111", "us-east-1", u64::MAX / 2),
+        &signer.issue(
+            "111111111111",
+            "us-east-1",
+            u64::MAX / 2,
+            "arn:aws:iam::111111111111:root",
+        ),
     );
     let r = other_account
         .request(Method::GET, "/v2/app/tags/list")

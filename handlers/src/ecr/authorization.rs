@@ -30,6 +30,7 @@ impl GetAuthorizationToken for EcrHandlers {
                     account,
                     &caller.region,
                     expires_at,
+                    &caller.principal,
                 ))),
                 expires_at: Some(Timestamp(expires_at as f64)),
                 proxy_endpoint: Some(format!("http://{}", self.registry_host)),

@@ -166,30 +166,6 @@ impl EcrHandlers {
             },
         }
     }
-
-    /// The image with its tags, as a listing would have read it.
-    async fn summary(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        m: StoredManifest,
-    ) -> Result<ImageSummary, RegistryError> {
-        let tags = self
-            .registry
-            .image_tags(scope, repository, &m.digest)
-            .await?;
-        Ok(ImageSummary {
-            digest: m.digest,
-            media_type: m.media_type,
-            config_media_type: m.config_media_type,
-            subject: m.subject,
-            image_size: m.image_size,
-            pushed_at: m.pushed_at,
-            last_pulled_at: m.last_pulled_at,
-            storage: m.storage,
-            tags,
-        })
-    }
 }
 
 impl PutImage for EcrHandlers {
@@ -306,7 +282,7 @@ impl BatchGetImage for EcrHandlers {
                     "Requested image not found: it is archived (restore it with UpdateImageStorageClass, or push it again)",
                 )),
                 Ok((m, tag)) => {
-                    self.registry.record_pull(&scope, &repository, &m.digest).await?;
+                    self.registry.record_pull(&scope, &repository, &m.digest, &caller.principal).await?;
                     images.push(Image {
                         registry_id: Some(scope.registry_id.clone()),
                         repository_name: Some(repository.to_string()),
@@ -418,7 +394,16 @@ impl DescribeImages for EcrHandlers {
                             .iter()
                             .any(|d| d.image_digest.as_deref() == Some(m.digest.as_str()))
                         {
-                            let image = self.summary(&scope, &repository, m).await?;
+                            let image = self
+                                .registry
+                                .image(&scope, &repository, &m.digest)
+                                .await
+                                .map_err(|e| match e {
+                                RegistryError::ImageNotFound => {
+                                    image_not_found(&id, &repository, &scope)
+                                }
+                                other => other,
+                            })?;
                             let now = self.registry.clock().now();
                             details.push(image_detail(&scope, &repository, image, now));
                         }

@@ -5,6 +5,7 @@
 //! the operation).
 
 mod authorization;
+mod exclusions;
 mod images;
 mod layers;
 mod lifecycle;
@@ -144,7 +145,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     DeleteRegistryPolicy,
     DeleteRepositoryCreationTemplate,
     DeleteSigningConfiguration,
-    DeregisterPullTimeUpdateExclusion,
     DescribeImageReplicationStatus,
     DescribeImageScanFindings,
     DescribeImageSigningStatus,
@@ -155,14 +155,12 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     GetRegistryPolicy,
     GetRegistryScanningConfiguration,
     GetSigningConfiguration,
-    ListPullTimeUpdateExclusions,
     ListReplicationBackfills,
     PutAccountSetting,
     PutRegistryPolicy,
     PutRegistryScanningConfiguration,
     PutReplicationConfiguration,
     PutSigningConfiguration,
-    RegisterPullTimeUpdateExclusion,
     StartImageScan,
     StartReplicationBackfill,
     StopReplicationBackfill,

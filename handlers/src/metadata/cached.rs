@@ -9,9 +9,9 @@
 use super::cache::{Cache, Lookup};
 use super::{
     BlobCollection, ImageFilter, ImageListing, ImageStorage, ImageStore, ImageSummary,
-    ManifestReferences, MetadataStore, PutOutcome, RegistryRecord, RegistryRecordStore,
-    RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag, StoredManifest,
-    UploadKind, UploadRecord, UploadStore,
+    ManifestReferences, MetadataStore, PullTimeExclusionStore, PutOutcome, RegistryRecord,
+    RegistryRecordStore, RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag,
+    StoredManifest, UploadKind, UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -215,22 +215,26 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         deleted
     }
 
-    /// Written at most once per interval per manifest (ECR refreshes lastRecordedPullTime
-    /// about daily, not on every pull).
+    /// Written at most once per interval per manifest and principal (ECR refreshes
+    /// lastRecordedPullTime about daily, not on every pull; an excluded principal's pull
+    /// must not hold back the next one that counts).
     async fn record_pull(
         &self,
         scope: &RegistryScope,
         repository: &str,
         digest: &Digest,
+        principal: &str,
         at: f64,
     ) -> Result<(), RegistryError> {
         if !self
             .cache
-            .pull_is_due(scope, repository, digest.as_str(), at)
+            .pull_is_due(scope, repository, &format!("{digest} {principal}"), at)
         {
             return Ok(());
         }
-        self.inner.record_pull(scope, repository, digest, at).await
+        self.inner
+            .record_pull(scope, repository, digest, principal, at)
+            .await
     }
 
     forward! {
@@ -243,6 +247,7 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
 impl<M: MetadataStore> ImageListing for CachedMetadataStore<M> {
     forward! {
         fn image_page(&self, scope: &RegistryScope, repository: &str, after: &str, filter: ImageFilter, limit: u32) -> Result<Vec<ImageSummary>, RegistryError>;
+        fn image(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Option<ImageSummary>, RegistryError>;
         fn image_id_page(&self, scope: &RegistryScope, repository: &str, after: (&str, &str), filter: ImageFilter, limit: u32) -> Result<Vec<(String, Option<String>)>, RegistryError>;
     }
 }
@@ -265,6 +270,14 @@ impl<M: MetadataStore> BlobCollection for CachedMetadataStore<M> {
         fn collectable_blobs(&self, cutoff: f64) -> Result<Vec<Digest>, RegistryError>;
         fn forget_blob(&self, digest: &Digest, cutoff: f64) -> Result<bool, RegistryError>;
         fn blob_recorded(&self, digest: &Digest) -> Result<bool, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> PullTimeExclusionStore for CachedMetadataStore<M> {
+    forward! {
+        fn add_exclusion(&self, scope: &RegistryScope, principal: &str, at: f64, limit: usize) -> Result<(), RegistryError>;
+        fn remove_exclusion(&self, scope: &RegistryScope, principal: &str) -> Result<(), RegistryError>;
+        fn exclusions(&self, scope: &RegistryScope, after: &str, limit: u32) -> Result<Vec<String>, RegistryError>;
     }
 }
 

@@ -32,6 +32,7 @@ pub trait MetadataStore:
     + ImageListing
     + UploadStore
     + BlobCollection
+    + PullTimeExclusionStore
     + RegistryRecordStore
     + std::fmt::Debug
 {
@@ -208,12 +209,14 @@ pub trait ImageStore: Send + Sync {
         subject: &Digest,
     ) -> impl Future<Output = Result<Vec<StoredManifest>, RegistryError>> + Send;
 
-    /// Records a pull of the manifest (ECR's lastRecordedPullTime).
+    /// Records a pull of the manifest by `principal` (ECR's lastRecordedPullTime), unless
+    /// the principal is on the registry's pull-time exclusion list.
     fn record_pull(
         &self,
         scope: &RegistryScope,
         repository: &str,
         digest: &Digest,
+        principal: &str,
         at: f64,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
@@ -258,6 +261,15 @@ pub trait ImageListing: Send + Sync {
         filter: ImageFilter,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<ImageSummary>, RegistryError>> + Send;
+
+    /// One image with its tags, read from the store itself (never a cache), so that its
+    /// pull time is current.
+    fn image(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Option<ImageSummary>, RegistryError>> + Send;
 
     /// Up to `limit` image ids in (digest, tag) order after `after`: one per tag, and one
     /// without a tag (`None`) for each untagged image.
@@ -350,6 +362,34 @@ pub trait BlobCollection: Send + Sync {
         &self,
         digest: &Digest,
     ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+}
+
+/// Each registry's pull-time update exclusions: principals whose pulls are not recorded.
+pub trait PullTimeExclusionStore: Send + Sync {
+    /// Adds `principal` at `at`; ExclusionAlreadyExists when it is there, LimitExceeded
+    /// when the registry already has `limit`.
+    fn add_exclusion(
+        &self,
+        scope: &RegistryScope,
+        principal: &str,
+        at: f64,
+        limit: usize,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Removes `principal`; ExclusionNotFound when it is not there.
+    fn remove_exclusion(
+        &self,
+        scope: &RegistryScope,
+        principal: &str,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Up to `limit` excluded principals in order, after `after`.
+    fn exclusions(
+        &self,
+        scope: &RegistryScope,
+        after: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<String>, RegistryError>> + Send;
 }
 
 /// The record of each (account, region): its settings and policies.

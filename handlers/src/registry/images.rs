@@ -2,6 +2,7 @@
 //! DescribeImages and ListImages page through.
 
 use super::Registry;
+use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageFilter, ImageSummary, MetadataStore};
 use crate::reference::RepositoryName;
@@ -21,6 +22,19 @@ impl<M: MetadataStore> Registry<M> {
         self.store
             .image_page(scope, name, after, filter, limit)
             .await
+    }
+
+    /// One image with its tags and its current pull time; ImageNotFound when it is gone.
+    pub async fn image(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<ImageSummary, RegistryError> {
+        self.store
+            .image(scope, repository.as_str(), digest)
+            .await?
+            .ok_or(RegistryError::ImageNotFound)
     }
 
     /// Up to `limit` (digest, tag) ids, one per tag and one per untagged image, after the

@@ -129,15 +129,18 @@ impl<M: MetadataStore> Registry<M> {
         self.store.tags_of(scope, repository.as_str(), digest).await
     }
 
-    /// Records a pull of the manifest now.
+    /// Records a pull of the manifest now by `principal` (an IAM ARN); a principal on the
+    /// registry's pull-time exclusion list leaves the pull time as it was.
     pub async fn record_pull(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
         digest: &Digest,
+        principal: &str,
     ) -> Result<(), RegistryError> {
+        let now = self.clock.now();
         self.store
-            .record_pull(scope, repository.as_str(), digest, self.clock.now())
+            .record_pull(scope, repository.as_str(), digest, principal, now)
             .await
     }
 

@@ -5,6 +5,7 @@
 //! with GET /v2/.../manifests/<tag>.
 
 mod blobs;
+mod exclusions;
 mod garbage;
 mod images;
 mod lifecycle;
@@ -13,6 +14,7 @@ mod repositories;
 mod storage_class;
 mod uploads;
 
+pub use exclusions::MAX_PULL_TIME_EXCLUSIONS;
 pub use garbage::GarbageReport;
 pub use lifecycle::LifecycleReport;
 pub use manifests::{PushedManifest, Referrer};

@@ -8,11 +8,20 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_generated::oci::OciErrorCode;
 use berth_handlers::auth::TokenError;
-use berth_handlers::scope::{AccountId, Region};
+use berth_handlers::scope::{AccountId, PrincipalArn, Region};
 use berth_handlers::RegistryScope;
 
-/// The registry a request addresses, after checking its credentials.
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<RegistryScope, OciError> {
+/// Who a /v2 request acts for, once its credentials are checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OciCaller {
+    /// The registry the request addresses.
+    pub scope: RegistryScope,
+    /// The IAM principal the token was issued to, for pull-time exclusions.
+    pub principal: String,
+}
+
+/// The registry a request addresses and its principal, after checking its credentials.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<OciCaller, OciError> {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -29,10 +38,14 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<RegistrySco
         ));
     };
     if state.accept_any_credentials {
-        return Ok(host.unwrap_or_else(|| RegistryScope {
-            registry_id: state.identities.default_account.clone(),
-            region: state.identities.default_region.clone(),
-        }));
+        let default_account = &state.identities.default_account;
+        return Ok(OciCaller {
+            scope: host.unwrap_or_else(|| RegistryScope {
+                registry_id: default_account.clone(),
+                region: state.identities.default_region.clone(),
+            }),
+            principal: PrincipalArn::root(default_account).as_str().to_string(),
+        });
     }
     if user != "AWS" {
         return Err(challenge(
@@ -74,7 +87,10 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<RegistrySco
                 token_scope.registry_id, token_scope.region, host.registry_id, host.region
             ),
         )),
-        _ => Ok(token_scope),
+        _ => Ok(OciCaller {
+            scope: token_scope,
+            principal: claims.principal,
+        }),
     }
 }
 

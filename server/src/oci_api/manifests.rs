@@ -51,6 +51,7 @@ pub async fn get(
     scope: &RegistryScope,
     name: &RepositoryName,
     reference_text: &str,
+    principal: &str,
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let reference = reference(reference_text)?;
@@ -67,7 +68,9 @@ pub async fn get(
     }
     let head = parts.method == Method::HEAD;
     if !head {
-        registry.record_pull(scope, name, &manifest.digest).await?;
+        registry
+            .record_pull(scope, name, &manifest.digest, principal)
+            .await?;
     }
     let builder = Response::builder()
         .status(StatusCode::OK)

@@ -46,7 +46,8 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
             format!("{method} is not supported on {path}"),
         ));
     }
-    let scope = auth::authenticate(state, &parts.headers)?;
+    let caller = auth::authenticate(state, &parts.headers)?;
+    let scope = caller.scope;
     let registry = &state.registry;
     match route {
         OciRoute::Base => Ok(json_response(serde_json::json!({}))),
@@ -84,7 +85,10 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
                     manifests::put(registry, &scope, &name, &reference, &parts, body).await
                 }
                 Method::DELETE => manifests::delete(registry, &scope, &name, &reference).await,
-                _ => manifests::get(registry, &scope, &name, &reference, &parts).await,
+                _ => {
+                    let principal = &caller.principal;
+                    manifests::get(registry, &scope, &name, &reference, principal, &parts).await
+                }
             }
         }
         OciRoute::TagsList { name } => {

@@ -38,16 +38,20 @@ fn corrupt() -> RegistryError {
     RegistryError::Internal("stored manifest has an invalid digest".into())
 }
 
-impl ImageListing for SqliteMetadataStore {
-    async fn image_page(
+impl SqliteMetadataStore {
+    /// Up to `limit` images whose digest is after `key` (or, with `exact`, is `key`), kept
+    /// by `filter`, with their tags, in digest order.
+    async fn summaries(
         &self,
         scope: &RegistryScope,
         repository: &str,
-        after: &str,
+        key: &str,
+        exact: bool,
         filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
         let (keep, nows) = condition(&filter);
+        let by_key = if exact { "=" } else { ">" };
         let sql = format!(
             "SELECT p.digest, p.media_type, p.config_media_type, p.subject_digest, p.image_size, \
              p.pushed_at, p.last_pulled_at, p.archived, p.last_archived_at, p.last_activated_at, \
@@ -56,7 +60,7 @@ impl ImageListing for SqliteMetadataStore {
               m.config_media_type, m.subject_digest, m.image_size, m.pushed_at, m.last_pulled_at, \
               m.archived, m.last_archived_at, m.last_activated_at \
               FROM manifests m WHERE m.registry_id = ? AND m.region = ? AND m.repository = ? \
-              AND m.digest > ?{keep} ORDER BY m.digest LIMIT ?) p \
+              AND m.digest {by_key} ?{keep} ORDER BY m.digest LIMIT ?) p \
              LEFT JOIN image_tags t ON t.registry_id = p.registry_id AND t.region = p.region \
              AND t.repository = p.repository AND t.digest = p.digest \
              ORDER BY p.digest, t.tag"
@@ -64,7 +68,7 @@ impl ImageListing for SqliteMetadataStore {
         let mut query = sqlx::query(&sql)
             .bind_scope(scope)
             .bind(repository)
-            .bind(after);
+            .bind(key);
         for _ in 0..nows {
             query = query.bind(filter.now);
         }
@@ -95,6 +99,39 @@ impl ImageListing for SqliteMetadataStore {
             }
         }
         Ok(images)
+    }
+}
+
+impl ImageListing for SqliteMetadataStore {
+    async fn image_page(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        after: &str,
+        filter: ImageFilter,
+        limit: u32,
+    ) -> Result<Vec<ImageSummary>, RegistryError> {
+        self.summaries(scope, repository, after, false, filter, limit)
+            .await
+    }
+
+    async fn image(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Option<ImageSummary>, RegistryError> {
+        let found = self
+            .summaries(
+                scope,
+                repository,
+                digest.as_str(),
+                true,
+                ImageFilter::all(),
+                1,
+            )
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     async fn image_id_page(

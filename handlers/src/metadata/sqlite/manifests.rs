@@ -273,16 +273,21 @@ impl ImageStore for SqliteMetadataStore {
         scope: &RegistryScope,
         repository: &str,
         digest: &Digest,
+        principal: &str,
         at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         sqlx::query(
-            "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
+            "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? \
+             AND repository = ? AND digest = ? AND NOT EXISTS (SELECT 1 FROM pull_time_exclusions e \
+             WHERE e.registry_id = manifests.registry_id AND e.region = manifests.region \
+             AND e.principal_arn = ?)",
         )
         .bind(at)
         .bind_scope(scope)
         .bind(repository)
         .bind(digest.as_str())
+        .bind(principal)
         .execute(&self.pool)
         .await?;
         Ok(())
