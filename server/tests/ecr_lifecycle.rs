@@ -330,3 +330,181 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         .unwrap();
     assert_eq!(kept.images().len(), 1);
 }
+
+/// Every image's (tags, status), sorted: the repository as lifecycle left it.
+async fn images_by_status(ecr: &aws_sdk_ecr::Client) -> Vec<(String, String)> {
+    let described = ecr
+        .describe_images()
+        .repository_name("app")
+        .filter(
+            aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                .image_status(aws_sdk_ecr::types::ImageStatusFilter::Any)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut images: Vec<(String, String)> = described
+        .image_details()
+        .iter()
+        .map(|d| {
+            let status = d.image_status().map(|s| s.as_str().to_string());
+            (d.image_tags().join(","), status.unwrap_or_default())
+        })
+        .collect();
+    images.sort();
+    images
+}
+
+fn expected(images: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut images: Vec<(String, String)> = images
+        .iter()
+        .map(|(tags, status)| (tags.to_string(), status.to_string()))
+        .collect();
+    images.sort();
+    images
+}
+
+#[tokio::test]
+async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &["--admin-api"]);
+    let ecr = default_client(&berth);
+    ecr.create_repository()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    let tags = [
+        "release-1",
+        "release-2",
+        "release-3",
+        "release-4",
+        "dev-a",
+        "dev-b",
+        "",
+        "keep-me",
+    ];
+    for (n, tag) in tags.iter().enumerate() {
+        let put = ecr
+            .put_image()
+            .repository_name("app")
+            .image_manifest(index(n as u32))
+            .image_manifest_media_type("application/vnd.oci.image.index.v1+json");
+        let put = if tag.is_empty() {
+            put
+        } else {
+            put.image_tag(*tag)
+        };
+        put.send().await.unwrap();
+        admin(&berth, "clock/advance", r#"{"seconds":1}"#).await;
+    }
+    let policy = r#"{"rules":[
+        {"rulePriority":1,"description":"two releases","selection":{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"imageCountMoreThan","countNumber":2},"action":{"type":"expire"}},
+        {"rulePriority":2,"description":"idle dev builds to the archive","selection":{"tagStatus":"tagged","tagPatternList":["dev-*"],"countType":"sinceImagePulled","countUnit":"days","countNumber":7},"action":{"type":"transition","targetStorageClass":"archive"}},
+        {"rulePriority":3,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3},"action":{"type":"expire"}},
+        {"rulePriority":4,"selection":{"tagStatus":"any","storageClass":"archive","countType":"sinceImageTransitioned","countUnit":"days","countNumber":30},"action":{"type":"expire"}},
+        {"rulePriority":5,"selection":{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":365},"action":{"type":"expire"}}
+    ]}"#;
+    ecr.put_lifecycle_policy()
+        .repository_name("app")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
+    let day = |days: u64| {
+        let body = format!(r#"{{"seconds":{}}}"#, days * 86_400);
+        let berth = &berth;
+        async move { assert_eq!(admin(berth, "clock/advance", &body).await.0, 200) }
+    };
+    let run = || async {
+        let (status, report) = admin(&berth, "lifecycle/run", "").await;
+        assert_eq!(status, 200, "{report}");
+    };
+
+    // Ten days on, dev-a was pulled yesterday, dev-b never.
+    day(9).await;
+    ecr.batch_get_image()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_tag("dev-a").build())
+        .send()
+        .await
+        .unwrap();
+    day(1).await;
+    ecr.start_lifecycle_policy_preview()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    let preview = ecr
+        .get_lifecycle_policy_preview()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    let mut previewed: Vec<(String, String, i32)> = preview
+        .preview_results()
+        .iter()
+        .map(|r| {
+            let action = r.action().and_then(|a| a.r#type()).unwrap().as_str();
+            let priority = r.applied_rule_priority().unwrap();
+            (r.image_tags().join(","), action.to_string(), priority)
+        })
+        .collect();
+    previewed.sort();
+    let row = |tags: &str, action: &str, priority| (tags.to_string(), action.to_string(), priority);
+    assert_eq!(
+        previewed,
+        vec![
+            row("", "EXPIRE", 3),
+            row("dev-b", "TRANSITION", 2),
+            row("release-1", "EXPIRE", 1),
+            row("release-2", "EXPIRE", 1),
+        ]
+    );
+    let summary = preview.summary().unwrap();
+    assert_eq!(summary.expiring_image_total_count(), Some(3));
+    assert_eq!(
+        summary.transitioning_image_total_counts()[0].image_total_count(),
+        Some(1)
+    );
+
+    // The run does what the preview said.
+    run().await;
+    let after_run = [
+        ("release-3", "ACTIVE"),
+        ("release-4", "ACTIVE"),
+        ("dev-a", "ACTIVE"),
+        ("dev-b", "ARCHIVED"),
+        ("keep-me", "ACTIVE"),
+    ];
+    assert_eq!(images_by_status(&ecr).await, expected(&after_run));
+    // 31 days on, dev-a has been idle for a month and goes to the archive too; dev-b's
+    // archive rule count is met, but ECR keeps archived images 90 days.
+    day(31).await;
+    run().await;
+    let after_a_month = [
+        ("release-3", "ACTIVE"),
+        ("release-4", "ACTIVE"),
+        ("dev-a", "ARCHIVED"),
+        ("dev-b", "ARCHIVED"),
+        ("keep-me", "ACTIVE"),
+    ];
+    assert_eq!(images_by_status(&ecr).await, expected(&after_a_month));
+    // 91 days after its archive dev-b expires; dev-a, 60 days in, stays.
+    day(60).await;
+    run().await;
+    let after_archive = [
+        ("release-3", "ACTIVE"),
+        ("release-4", "ACTIVE"),
+        ("dev-a", "ARCHIVED"),
+        ("keep-me", "ACTIVE"),
+    ];
+    assert_eq!(images_by_status(&ecr).await, expected(&after_archive));
+    // A year on, dev-a expires from the archive, and the `any` rule expires what no earlier
+    // rule's tag selection takes in; the releases stay under rule 1.
+    day(365).await;
+    run().await;
+    let after_a_year = [("release-3", "ACTIVE"), ("release-4", "ACTIVE")];
+    assert_eq!(images_by_status(&ecr).await, expected(&after_a_year));
+}
