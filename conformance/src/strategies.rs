@@ -180,6 +180,8 @@ impl ReferenceStateMachine for RegistryMachine {
             2 => (repo(), prop::option::of(1..4usize), prop::option::of(tag()))
                 .prop_map(|(repo, n, last)| Transition::ListTags { repo, n, last }),
             3 => (push_target, tag()).prop_map(|((repo, image), tag)| Transition::PutImage { repo, image, tag }),
+            3 => (reference_target.clone(), prop::bool::weighted(0.6))
+                .prop_map(|((repo, reference), archive)| Transition::StorageClass { repo, reference, archive }),
             2 => reference_target.prop_map(|(repo, reference)| Transition::BatchDeleteImage { repo, reference }),
             2 => repo().prop_map(|repo| Transition::DescribeImages { repo }),
             1 => repo().prop_map(|repo| Transition::BatchCheckLayerAvailability { repo }),

@@ -113,6 +113,13 @@ pub enum Transition {
     BatchCheckLayerAvailability {
         repo: usize,
     },
+    /// UpdateImageStorageClass: the image to the archive (its pulls then 404), or
+    /// (`archive: false`) back to the standard class, ACTIVATING until the next `Tick`.
+    StorageClass {
+        repo: usize,
+        reference: ManifestRef,
+        archive: bool,
+    },
     Restart,
     /// Time passes: berth's clock moves forward by `seconds` and its background jobs run
     /// now (as `--admin-api` does); the client's token is probed on `/v2/` (expired after
@@ -178,6 +185,7 @@ impl Transition {
             Transition::BatchDeleteImage { .. } => "BatchDeleteImage",
             Transition::DescribeImages { .. } => "DescribeImages",
             Transition::BatchCheckLayerAvailability { .. } => "BatchCheckLayerAvailability",
+            Transition::StorageClass { .. } => "StorageClass",
             Transition::Restart => "Restart",
             Transition::Tick { .. } => "Tick",
             Transition::UnderReads { .. } => "UnderReads",

@@ -13,10 +13,9 @@ use base64::Engine;
 use berth_handlers::blob_store::{BlobStore, MemoryBlobStore};
 use berth_handlers::clock::Clock;
 use berth_server::app::AppState;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+mod racing_reads;
 
 /// An upload the client opened: where it lives and what it carries.
 struct OpenUpload {
@@ -43,8 +42,10 @@ pub struct Sut {
     blobs: Option<Arc<dyn BlobStore>>,
 }
 
-/// Readers per tag racing the writes of `UnderReads`.
-const READERS: usize = 2;
+/// Seconds a restore from the archive takes in the berth under test: less than any
+/// `Tick`, more than a sequence ever takes (a remote berth runs with
+/// `--archive-restore-delay 60`).
+const RESTORE_DELAY_SECS: u64 = 60;
 
 const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -57,6 +58,7 @@ async fn open_in_process(
 ) -> Arc<AppState> {
     let options = berth_server::config::ServeOptions {
         admin_api: true,
+        archive_restore_delay: RESTORE_DELAY_SECS,
         ..berth_server::config::ServeOptions::defaults()
     };
     berth_server::open_state(&options, dir, "localhost".into(), clock, blobs)
@@ -425,6 +427,19 @@ impl Sut {
                     serde_json::json!({ "repositoryName": name }),
                 )
             }
+            Transition::StorageClass {
+                repo,
+                reference,
+                archive,
+            } => {
+                let name = self.name(*repo);
+                let id = self.image_id(reference);
+                let target = if *archive { "ARCHIVE" } else { "STANDARD" };
+                self.ecr(
+                    "UpdateImageStorageClass",
+                    serde_json::json!({ "repositoryName": name, "imageId": id, "targetStorageClass": target }),
+                )
+            }
             Transition::BatchCheckLayerAvailability { repo } => {
                 let name = self.name(*repo);
                 let digests: Vec<String> = (0..BLOBS.len()).map(blob_digest).collect();
@@ -442,80 +457,6 @@ impl Sut {
         match t {
             Transition::UnderReads { writes } => self.under_reads(writes),
             other => self.perform(other).into_iter().collect(),
-        }
-    }
-
-    /// Performs `writes` in order while [`READERS`] readers per tag HEAD and GET every tag
-    /// of the repositories they touch, until the last write has answered.
-    fn under_reads(&mut self, writes: &[Transition]) -> Vec<Answer> {
-        let mut repositories: Vec<usize> =
-            writes.iter().filter_map(Transition::repository).collect();
-        repositories.sort();
-        repositories.dedup();
-        let accept = format!("{OCI_MANIFEST}, {OCI_INDEX}");
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut readers = tokio::task::JoinSet::new();
-        for repo in repositories {
-            for tag in TAGS {
-                let path = format!("/v2/{}/manifests/{tag}", self.name(repo));
-                for reader in 0..READERS {
-                    let method = if reader % 2 == 0 {
-                        Method::HEAD
-                    } else {
-                        Method::GET
-                    };
-                    let (this, stop) = (self.reader(method, &path, &accept), stop.clone());
-                    // Spawned on the runtime's workers: they run beside the writes below.
-                    readers.spawn_on(
-                        async move {
-                            loop {
-                                let answer = this().await;
-                                assert!(
-                                    [200, 404].contains(&answer.status),
-                                    "a racing manifest read answered {}: {}",
-                                    answer.status,
-                                    String::from_utf8_lossy(&answer.body)
-                                );
-                                if stop.load(Ordering::SeqCst) {
-                                    break;
-                                }
-                                // An in-process read of a cached answer never waits, so
-                                // without this the readers would hold both workers and
-                                // starve the tasks the write needs.
-                                tokio::task::yield_now().await;
-                            }
-                        },
-                        self.runtime.handle(),
-                    );
-                }
-            }
-        }
-        let answers = writes.iter().filter_map(|w| self.perform(w)).collect();
-        stop.store(true, Ordering::SeqCst);
-        self.runtime.block_on(async {
-            while let Some(done) = readers.join_next().await {
-                done.expect("a racing reader panicked");
-            }
-        });
-        answers
-    }
-
-    /// A function that makes a fresh read request each time it is called.
-    fn reader(
-        &self,
-        method: Method,
-        path: &str,
-        accept: &str,
-    ) -> impl Fn() -> Pin<Box<dyn Future<Output = Answer> + Send + 'static>> + Send + 'static {
-        let (target, authorization) = (self.target.clone(), self.authorization.clone());
-        let (path, accept) = (path.to_string(), accept.to_string());
-        move || {
-            target.request(
-                method.clone(),
-                &path,
-                &[("authorization", &authorization), ("accept", &accept)],
-                Vec::new(),
-            )
         }
     }
 

@@ -4,10 +4,15 @@
 //! records what the system under test must answer ([`Expected`]).
 
 use crate::fixtures::{
-    blob_digest, digest_of, image_blobs, image_manifest, index_manifest, ImageSpec, BLOBS, TAGS,
+    blob_digest, digest_of, image_blobs, image_manifest, ImageSpec, BLOBS, TAGS,
 };
 use crate::transitions::{ChunkStart, ManifestRef, Transition};
-use std::collections::{BTreeMap, BTreeSet};
+
+mod repository;
+
+use repository::image_blob_indexes;
+pub use repository::{Manifest, Repo};
+use std::collections::BTreeMap;
 
 /// The answer a transition must get.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,32 +70,6 @@ impl Expected {
     }
 }
 
-/// A stored manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    /// How a request names it by digest.
-    pub reference: ManifestRef,
-    pub body: String,
-    /// Digests of the children, for an index.
-    pub children: Vec<String>,
-    /// Blob indexes it references, for an image.
-    pub blobs: Vec<usize>,
-    /// Its place in the repository's push order (a re-push of a stored manifest keeps it).
-    pub pushed: u64,
-}
-
-/// One repository.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Repo {
-    pub blobs: BTreeSet<usize>,
-    pub manifests: BTreeMap<String, Manifest>,
-    /// Tag index -> manifest digest.
-    pub tags: BTreeMap<usize, String>,
-    pub immutable: bool,
-    /// Pushes so far, for `Manifest::pushed`.
-    pub pushes: u64,
-}
-
 /// One upload session the sequence opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
@@ -120,125 +99,6 @@ pub struct Model {
     pub last: Option<Expected>,
 }
 
-fn manifest_digest(reference: &ManifestRef) -> Option<String> {
-    match reference {
-        ManifestRef::Tag(_) => None,
-        ManifestRef::Image(spec) => Some(digest_of(&image_manifest(spec))),
-        ManifestRef::Index(children) => Some(digest_of(&index_manifest(children))),
-    }
-}
-
-impl Repo {
-    fn resolve(&self, reference: &ManifestRef) -> Option<String> {
-        match reference {
-            ManifestRef::Tag(t) => self.tags.get(t).cloned(),
-            other => manifest_digest(other).filter(|d| self.manifests.contains_key(d)),
-        }
-    }
-
-    fn parents_of(&self, digest: &str) -> bool {
-        self.manifests
-            .values()
-            .any(|m| m.children.iter().any(|c| c == digest))
-    }
-
-    /// Removes a tag; the manifest too when untagged and no index lists it.
-    fn delete_tag(&mut self, tag: usize) {
-        let Some(digest) = self.tags.remove(&tag) else {
-            return;
-        };
-        if !self.tags.values().any(|d| *d == digest) && !self.parents_of(&digest) {
-            self.manifests.remove(&digest);
-        }
-    }
-
-    /// Removes a manifest and its tags; returns how many ids ECR reports.
-    fn delete_manifest(&mut self, digest: &str) -> usize {
-        let before = self.tags.len();
-        self.tags.retain(|_, d| d != digest);
-        self.manifests.remove(digest);
-        (before - self.tags.len()).max(1)
-    }
-
-    /// What DescribeImages lists: digest -> sorted tags.
-    fn images(&self) -> Expected {
-        Expected::Images(
-            self.manifests
-                .keys()
-                .map(|d| {
-                    let mut tags: Vec<String> = self
-                        .tags
-                        .iter()
-                        .filter(|(_, v)| *v == d)
-                        .map(|(t, _)| TAGS[*t].to_string())
-                        .collect();
-                    tags.sort();
-                    (d.clone(), tags)
-                })
-                .collect(),
-        )
-    }
-
-    /// A policy keeping the newest `keep` images: every other image goes, oldest first,
-    /// unless an index still lists it when its turn comes.
-    fn keep_newest(&mut self, keep: usize) {
-        let mut by_age: Vec<(u64, String)> = self
-            .manifests
-            .iter()
-            .map(|(digest, m)| (m.pushed, digest.clone()))
-            .collect();
-        by_age.sort_by(|a, b| b.cmp(a));
-        let mut doomed = by_age.split_off(keep.min(by_age.len()));
-        doomed.sort();
-        for (_, digest) in doomed {
-            if !self.parents_of(&digest) {
-                self.delete_manifest(&digest);
-            }
-        }
-    }
-
-    /// What storing a manifest under `tag` meets: Ok(previous digest) or the refusal.
-    fn tag_check(&self, tag: Option<usize>) -> Result<Option<String>, ()> {
-        match tag.and_then(|t| self.tags.get(&t)) {
-            Some(_) if self.immutable => Err(()),
-            previous => Ok(previous.cloned()),
-        }
-    }
-
-    fn store(
-        &mut self,
-        reference: ManifestRef,
-        children: Vec<String>,
-        blobs: Vec<usize>,
-        tag: Option<usize>,
-    ) {
-        let body = match &reference {
-            ManifestRef::Index(c) => index_manifest(c),
-            ManifestRef::Image(spec) => image_manifest(spec),
-            ManifestRef::Tag(_) => return,
-        };
-        let digest = digest_of(&body);
-        let pushed = self.pushes;
-        self.pushes += 1;
-        self.manifests.entry(digest.clone()).or_insert(Manifest {
-            reference,
-            body,
-            children,
-            blobs,
-            pushed,
-        });
-        if let Some(t) = tag {
-            self.tags.insert(t, digest);
-        }
-    }
-}
-
-fn image_blob_indexes(spec: &ImageSpec) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(spec.layers.iter().copied())
-        .collect()
-}
-
 impl Model {
     /// Applies one transition, recording the expected answer in `last`.
     pub fn apply(mut self, t: &Transition) -> Self {
@@ -252,6 +112,9 @@ impl Model {
             Transition::Restart => Expected::Nothing,
             Transition::Tick { seconds } => {
                 self.now += seconds;
+                for r in self.repos.values_mut() {
+                    r.finish_restores();
+                }
                 let now = self.now;
                 for u in &mut self.uploads {
                     if now - u.started_at > UPLOAD_LIFETIME_SECS {
@@ -455,7 +318,7 @@ impl Model {
                         Expected::oci(404, "NAME_UNKNOWN")
                     };
                 };
-                match r.resolve(reference) {
+                match r.pullable(reference) {
                     None if *head => Expected::ok(404),
                     None => Expected::oci(404, "MANIFEST_UNKNOWN"),
                     Some(_) if *head => Expected::ok(200),
@@ -512,6 +375,10 @@ impl Model {
                     }
                     Err(()) => Expected::ecr("ImageTagAlreadyExistsException"),
                     Ok(Some(previous)) if previous == digest => {
+                        // Stored again before the refusal: an archived image is back.
+                        if let Some(m) = r.manifests.get_mut(&digest) {
+                            m.restore_now();
+                        }
                         Expected::ecr("ImageAlreadyExistsException")
                     }
                     Ok(_) => {
@@ -556,6 +423,14 @@ impl Model {
             Transition::DescribeImages { repo } => match self.repos.get(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),
                 Some(r) => r.images(),
+            },
+            Transition::StorageClass {
+                repo,
+                reference,
+                archive,
+            } => match self.repos.get_mut(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) => r.set_storage_class(reference, *archive),
             },
             Transition::BatchCheckLayerAvailability { repo } => match self.repos.get(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),
