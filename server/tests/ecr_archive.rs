@@ -11,9 +11,10 @@ use aws_sdk_ecr::types::{
     TargetStorageClass,
 };
 use reqwest::Method;
-use support::images::{manifest, put_manifest, upload, OCI_MANIFEST};
+use support::images::{manifest, put_index, put_manifest, upload, OCI_MANIFEST};
 use support::{
-    admin, code_and_message, default_client, oci_error_code, registry_password, Berth, RawRegistry,
+    advance_clock, berth_with_app, code_and_message, default_client, oci_error_code,
+    registry_password, run_job, Berth, RawRegistry,
 };
 
 /// UpdateImageStorageClass of the image tagged `tag`: its status, or the error.
@@ -81,15 +82,8 @@ async fn detail(ecr: &aws_sdk_ecr::Client) -> aws_sdk_ecr::types::ImageDetail {
 
 #[tokio::test]
 async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_push() {
-    let dir = tempfile::tempdir().unwrap();
     let flags = ["--admin-api", "--archive-restore-delay", "60"];
-    let berth = Berth::start(dir.path(), &flags);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (dir, berth, ecr) = berth_with_app(&flags).await;
     let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
     let config = upload(&raw, "app", b"{}").await;
     let layer = upload(&raw, "app", b"hello").await;
@@ -167,10 +161,7 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
         .await
         .unwrap_err();
     assert_eq!(code, "ImageStorageClassUpdateNotSupportedException");
-    assert_eq!(
-        admin(&berth, "clock/advance", r#"{"seconds":61}"#).await.0,
-        200
-    );
+    advance_clock(&berth, 61).await;
     assert_eq!(pull_status(&raw, Method::GET, "v1").await, 200);
     assert_eq!(listed(&ecr, None).await, vec![digest.clone()]);
     let active = detail(&ecr).await;
@@ -209,36 +200,13 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
     assert_eq!(code_and_message(err).0, "RepositoryNotFoundException");
 }
 
-/// An empty index made distinct by `n`: an image that needs no blobs.
-fn index(n: u32) -> String {
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"n":"{n}"}}}}"#
-    )
-}
-
 #[tokio::test]
 async fn lifecycle_archives_what_a_transition_rule_selects_and_expires_it_later() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--admin-api"]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (_dir, berth, ecr) = berth_with_app(&["--admin-api"]).await;
     let mut digests = Vec::new();
     for n in 1..=3u32 {
-        let body = index(n);
-        ecr.put_image()
-            .repository_name("app")
-            .image_manifest(&body)
-            .image_manifest_media_type("application/vnd.oci.image.index.v1+json")
-            .image_tag(format!("v{n}"))
-            .send()
-            .await
-            .unwrap();
-        digests.push(support::digest_of(body.as_bytes()));
-        admin(&berth, "clock/advance", r#"{"seconds":1}"#).await;
+        digests.push(put_index(&ecr, n, &format!("v{n}")).await);
+        advance_clock(&berth, 1).await;
     }
     let policy = r#"{"rules":[
         {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"transition","targetStorageClass":"archive"}},
@@ -278,25 +246,18 @@ async fn lifecycle_archives_what_a_transition_rule_selects_and_expires_it_later(
         ]
     );
 
-    let (status, ran) = admin(&berth, "lifecycle/run", "").await;
-    assert_eq!(status, 200, "{ran}");
+    run_job(&berth, "lifecycle").await;
     let mut older = digests[..2].to_vec();
     older.sort();
     assert_eq!(listed(&ecr, Some(ImageStatusFilter::Archived)).await, older);
     assert_eq!(listed(&ecr, None).await, vec![digests[2].clone()]);
 
     // 99 days on, the archived images are kept; past 100 days they expire.
-    let day = 86_400;
-    let advance = |days: u64| {
-        let body = format!(r#"{{"seconds":{}}}"#, days * day);
-        let berth = &berth;
-        async move { admin(berth, "clock/advance", &body).await.0 }
-    };
-    assert_eq!(advance(99).await, 200);
-    admin(&berth, "lifecycle/run", "").await;
+    advance_clock(&berth, 99 * 86_400).await;
+    run_job(&berth, "lifecycle").await;
     assert_eq!(listed(&ecr, Some(ImageStatusFilter::Archived)).await, older);
-    assert_eq!(advance(2).await, 200);
-    admin(&berth, "lifecycle/run", "").await;
+    advance_clock(&berth, 2 * 86_400).await;
+    run_job(&berth, "lifecycle").await;
     assert!(listed(&ecr, Some(ImageStatusFilter::Archived))
         .await
         .is_empty());

@@ -5,7 +5,8 @@
 mod support;
 
 use aws_sdk_ecr::types::{ImageIdentifier, TagStatus};
-use support::{admin, code_and_message, default_client, Berth};
+use support::images::put_index;
+use support::{advance_clock, berth_with_app, code_and_message, default_client, run_job, Berth};
 
 /// A policy with a rule of each selection kind, pretty-printed as a user would write it.
 const POLICY: &str = r#"{
@@ -146,40 +147,18 @@ async fn put_get_delete_with_ecr_echo_and_errors() {
     }
 }
 
-/// An empty index made distinct by `n`: an image that needs no blobs.
-fn index(n: u32) -> String {
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"n":"{n}"}}}}"#
-    )
-}
-
 #[tokio::test]
 async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--admin-api"]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (_dir, berth, ecr) = berth_with_app(&["--admin-api"]).await;
     // v1, v2, v3 a second apart, then an untagged image.
     for n in 1..=4u32 {
-        let put = ecr
-            .put_image()
-            .repository_name("app")
-            .image_manifest(index(n))
-            .image_manifest_media_type("application/vnd.oci.image.index.v1+json");
-        let put = if n < 4 {
-            put.image_tag(format!("v{n}"))
+        let tag = if n < 4 {
+            format!("v{n}")
         } else {
-            put
+            String::new()
         };
-        put.send().await.unwrap();
-        assert_eq!(
-            admin(&berth, "clock/advance", r#"{"seconds":1}"#).await.0,
-            200
-        );
+        put_index(&ecr, n, &tag).await;
+        advance_clock(&berth, 1).await;
     }
     let policy = r#"{"rules":[
         {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
@@ -272,14 +251,12 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         .unwrap();
     assert_eq!(echoed.lifecycle_policy_text(), Some(policy));
 
-    let (status, ran) = admin(&berth, "lifecycle/run", "").await;
-    assert_eq!(status, 200, "{ran}");
+    run_job(&berth, "lifecycle").await;
     // The two older v* images go at once; the untagged one is too young.
     assert_eq!(tags_left().await, vec!["".to_string(), "v3".to_string()]);
 
-    let (_, moved) = admin(&berth, "clock/advance", r#"{"seconds":259200}"#).await;
-    let now = moved["now"].as_f64().unwrap();
-    assert_eq!(admin(&berth, "lifecycle/run", "").await.0, 200);
+    let now = advance_clock(&berth, 259_200).await;
+    run_job(&berth, "lifecycle").await;
     assert_eq!(tags_left().await, vec!["v3".to_string()]);
     let untagged = ecr
         .list_images()
@@ -367,14 +344,7 @@ fn expected(images: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--admin-api"]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (_dir, berth, ecr) = berth_with_app(&["--admin-api"]).await;
     let tags = [
         "release-1",
         "release-2",
@@ -386,18 +356,8 @@ async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
         "keep-me",
     ];
     for (n, tag) in tags.iter().enumerate() {
-        let put = ecr
-            .put_image()
-            .repository_name("app")
-            .image_manifest(index(n as u32))
-            .image_manifest_media_type("application/vnd.oci.image.index.v1+json");
-        let put = if tag.is_empty() {
-            put
-        } else {
-            put.image_tag(*tag)
-        };
-        put.send().await.unwrap();
-        admin(&berth, "clock/advance", r#"{"seconds":1}"#).await;
+        put_index(&ecr, n as u32, tag).await;
+        advance_clock(&berth, 1).await;
     }
     let policy = r#"{"rules":[
         {"rulePriority":1,"description":"two releases","selection":{"tagStatus":"tagged","tagPrefixList":["release-"],"countType":"imageCountMoreThan","countNumber":2},"action":{"type":"expire"}},
@@ -412,15 +372,8 @@ async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
         .send()
         .await
         .unwrap();
-    let day = |days: u64| {
-        let body = format!(r#"{{"seconds":{}}}"#, days * 86_400);
-        let berth = &berth;
-        async move { assert_eq!(admin(berth, "clock/advance", &body).await.0, 200) }
-    };
-    let run = || async {
-        let (status, report) = admin(&berth, "lifecycle/run", "").await;
-        assert_eq!(status, 200, "{report}");
-    };
+    let day = |days: u64| advance_clock(&berth, days * 86_400);
+    let run = || run_job(&berth, "lifecycle");
 
     // Ten days on, dev-a was pulled yesterday, dev-b never.
     day(9).await;

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{code_and_message, default_client, Berth};
+use support::{berth_with_app, code_and_message};
 
 const PREFIX: &str = "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: ";
 
@@ -22,14 +22,7 @@ fn two(first: &str, second: &str) -> String {
 
 #[tokio::test]
 async fn every_refusal_has_ecr_wording_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (_dir, _berth, ecr) = berth_with_app(&[]).await;
     let expire = r#"{"type":"expire"}"#;
     let any = r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#;
     let untagged = r#"{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1}"#;

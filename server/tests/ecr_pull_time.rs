@@ -7,7 +7,11 @@ mod support;
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use reqwest::Method;
-use support::{admin, code_and_message, ecr_client, registry_password, Berth, RawRegistry};
+use support::images::put_index;
+use support::{
+    advance_clock, code_and_message, create_repository, ecr_client, registry_password, Berth,
+    RawRegistry,
+};
 
 const CI_ROLE: &str = "arn:aws:iam::000000000000:role/ci";
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -46,11 +50,6 @@ async fn pull_both_ways(berth: &Berth, ecr: &aws_sdk_ecr::Client) {
     assert_eq!(pulled.status(), 200);
 }
 
-async fn advance(berth: &Berth, seconds: u64) {
-    let body = format!(r#"{{"seconds":{seconds}}}"#);
-    assert_eq!(admin(berth, "clock/advance", &body).await.0, 200);
-}
-
 #[tokio::test]
 async fn an_excluded_principal_pulls_without_moving_the_pull_time() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,20 +64,8 @@ async fn an_excluded_principal_pulls_without_moving_the_pull_time() {
     let berth = Berth::start(dir.path(), &flags);
     let dev = ecr_client(&berth.endpoint, "AKIDDEV", "us-east-1");
     let ci = ecr_client(&berth.endpoint, "AKIDCI", "us-east-1");
-    dev.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
-    dev.put_image()
-        .repository_name("app")
-        .image_manifest(index)
-        .image_manifest_media_type(INDEX)
-        .image_tag("v1")
-        .send()
-        .await
-        .unwrap();
+    create_repository(&dev, "app").await;
+    put_index(&dev, 1, "v1").await;
 
     let registered = dev
         .register_pull_time_update_exclusion()
@@ -102,7 +89,7 @@ async fn an_excluded_principal_pulls_without_moving_the_pull_time() {
     // Anyone else's pull sets it; the CI role's later pulls leave it where it was.
     pull_both_ways(&berth, &dev).await;
     let recorded = last_pulled(&dev).await.expect("the pull is recorded");
-    advance(&berth, 3 * 86_400).await;
+    advance_clock(&berth, 3 * 86_400).await;
     pull_both_ways(&berth, &ci).await;
     assert_eq!(last_pulled(&dev).await, Some(recorded));
     // Taken off the list, its pulls count again.
@@ -115,7 +102,7 @@ async fn an_excluded_principal_pulls_without_moving_the_pull_time() {
     assert_eq!(removed.principal_arn(), Some(CI_ROLE));
     // berth writes a principal's pull of an image at most once a minute (ECR refreshes the
     // pull time about daily): the next one comes a few minutes on.
-    advance(&berth, 300).await;
+    advance_clock(&berth, 300).await;
     pull_both_ways(&berth, &ci).await;
     let later = last_pulled(&dev).await.unwrap();
     assert!(later >= recorded + 3 * 86_400, "{later} after {recorded}");

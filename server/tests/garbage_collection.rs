@@ -51,11 +51,7 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
     ];
     let berth = Berth::start(dir.path(), &flags);
     let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    create_repository(&ecr, "app").await;
     let login = || async { RegistryAuth::Basic("AWS".into(), registry_password(&ecr).await) };
     let auth = login().await;
     let host = registry_host(&berth);
@@ -75,8 +71,7 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
         .send()
         .await
         .unwrap();
-    let (status, _) = admin(&berth, "clock/advance", r#"{"seconds":172800}"#).await;
-    assert_eq!(status, 200);
+    advance_clock(&berth, 172_800).await;
     // Two days on, the login has expired: log in again, with a client of no cached tokens.
     let auth = login().await;
     let oci = oci_client();
@@ -137,8 +132,7 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
     }
 
     // The old images are expired; their own layers stay for the grace, then leave the disk.
-    let (status, _) = admin(&berth, "lifecycle/run", "").await;
-    assert_eq!(status, 200);
+    run_job(&berth, "lifecycle").await;
     let listed = ecr
         .list_images()
         .repository_name("app")

@@ -68,3 +68,29 @@ pub async fn setup() -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client, RawRegis
     let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
     (dir, berth, ecr, raw)
 }
+
+/// An empty index made distinct by `n`: an image that needs no blobs.
+pub fn empty_index(n: u32) -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[],"annotations":{{"n":"{n}"}}}}"#
+    )
+}
+
+/// PutImage of `empty_index(n)` into `app`, tagged when `tag` is not empty; its digest.
+pub async fn put_index(ecr: &aws_sdk_ecr::Client, n: u32, tag: &str) -> String {
+    let body = empty_index(n);
+    let put = ecr
+        .put_image()
+        .repository_name("app")
+        .image_manifest(&body)
+        .image_manifest_media_type(OCI_INDEX);
+    let put = if tag.is_empty() {
+        put
+    } else {
+        put.image_tag(tag)
+    };
+    put.send()
+        .await
+        .unwrap_or_else(|e| panic!("PutImage {tag}: {e}"));
+    digest_of(body.as_bytes())
+}

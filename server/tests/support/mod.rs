@@ -216,3 +216,41 @@ pub async fn admin(berth: &Berth, path: &str, body: &str) -> (u16, serde_json::V
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
+
+/// Creates the repository `name` with ECR's defaults.
+pub async fn create_repository(ecr: &aws_sdk_ecr::Client, name: &str) {
+    ecr.create_repository()
+        .repository_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+}
+
+/// A berth (with `--admin-api`) on a fresh data dir, and a client with one repository,
+/// `app`.
+pub async fn berth_with_app(flags: &[&str]) -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), flags);
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "app").await;
+    (dir, berth, ecr)
+}
+
+/// Moves berth's clock (`--admin-api`) `seconds` on; returns its new time.
+pub async fn advance_clock(berth: &Berth, seconds: u64) -> f64 {
+    let (status, moved) = admin(
+        berth,
+        "clock/advance",
+        &format!(r#"{{"seconds":{seconds}}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "moving the clock needs --admin-api: {moved}");
+    moved["now"].as_f64().expect("the new time")
+}
+
+/// Runs a background job now (`--admin-api`), e.g. `lifecycle` or `gc`; returns its report.
+pub async fn run_job(berth: &Berth, job: &str) -> String {
+    let (status, ran) = admin(berth, &format!("{job}/run"), "").await;
+    assert_eq!(status, 200, "{job}: {ran}");
+    ran["report"].as_str().unwrap_or_default().to_string()
+}
