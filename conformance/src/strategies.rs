@@ -185,6 +185,7 @@ impl ReferenceStateMachine for RegistryMachine {
             2 => reference_target.prop_map(|(repo, reference)| Transition::BatchDeleteImage { repo, reference }),
             2 => repo().prop_map(|repo| Transition::DescribeImages { repo }),
             1 => repo().prop_map(|repo| Transition::BatchCheckLayerAvailability { repo }),
+            1 => any::<bool>().prop_map(|enabled| Transition::BlobMounting { enabled }),
             1 => Just(Transition::Restart),
             // A minute and a half, most of two hours, more than a day, more than a week:
             // sums of these within a sequence stay far from the upload lifetime's edge.

@@ -120,6 +120,10 @@ pub enum Transition {
         reference: ManifestRef,
         archive: bool,
     },
+    /// PutAccountSetting BLOB_MOUNTING: whether mounts link blobs or open uploads.
+    BlobMounting {
+        enabled: bool,
+    },
     Restart,
     /// Time passes: berth's clock moves forward by `seconds` and its background jobs run
     /// now (as `--admin-api` does); the client's token is probed on `/v2/` (expired after
@@ -186,6 +190,7 @@ impl Transition {
             Transition::DescribeImages { .. } => "DescribeImages",
             Transition::BatchCheckLayerAvailability { .. } => "BatchCheckLayerAvailability",
             Transition::StorageClass { .. } => "StorageClass",
+            Transition::BlobMounting { .. } => "BlobMounting",
             Transition::Restart => "Restart",
             Transition::Tick { .. } => "Tick",
             Transition::UnderReads { .. } => "UnderReads",

@@ -18,6 +18,8 @@ pub enum RegistryError {
     RepositoryNotEmpty { name: String, registry: String },
     #[error("Repository policy does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
     RepositoryPolicyNotFound { name: String, registry: String },
+    #[error("Registry policy does not exist in the registry with id '{registry}'")]
+    RegistryPolicyNotFound { registry: String },
     #[error("Lifecycle policy does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
     LifecyclePolicyNotFound { name: String, registry: String },
     #[error("Lifecycle policy preview does not exist for the repository with name '{name}' in the registry with id '{registry}'")]

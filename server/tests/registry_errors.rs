@@ -318,7 +318,7 @@ async fn oci_error_codes() {
 
 #[tokio::test]
 async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
-    let (_dir, _berth, _ecr, raw) = setup().await;
+    let (_dir, _berth, ecr, raw) = setup().await;
     let r = raw
         .request(Method::POST, "/v2/app/blobs/uploads/")
         .send()
@@ -450,14 +450,38 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let r = raw
-        .request(
+    // As in ECR, a mount links the blob only with BLOB_MOUNTING enabled (off by default)
+    // and a manifest of the source repository referencing it; otherwise 202, an upload.
+    let mount = || async {
+        raw.request(
             Method::POST,
             &format!("/v2/other/blobs/uploads/?mount={digest}&from=app"),
         )
         .send()
         .await
+        .unwrap()
+    };
+    assert_eq!(mount().await.status(), 202, "mounting is off");
+    ecr.put_account_setting()
+        .name("BLOB_MOUNTING")
+        .value("ENABLED")
+        .send()
+        .await
         .unwrap();
+    assert_eq!(
+        mount().await.status(),
+        202,
+        "no manifest of app references it"
+    );
+    let config = upload(&raw, "app", b"{}").await;
+    let body = manifest(&config, &digest);
+    assert_eq!(
+        put_manifest(&raw, "app", "v1", &body, OCI_MANIFEST)
+            .await
+            .status(),
+        201
+    );
+    let r = mount().await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
 }

@@ -303,6 +303,14 @@ async fn mount_range_and_tag_pagination() {
         )
         .await
         .unwrap();
+    // Mounting is an account setting in ECR, off until enabled.
+    f.ecr
+        .put_account_setting()
+        .name("BLOB_MOUNTING")
+        .value("ENABLED")
+        .send()
+        .await
+        .unwrap();
     let layer = &layers()[1];
     let target = f.reference("target:v1");
     f.oci

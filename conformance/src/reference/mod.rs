@@ -95,6 +95,8 @@ pub struct Model {
     pub uploads: Vec<Upload>,
     /// Seconds of berth's clock moved by ticks since the sequence began.
     pub now: u64,
+    /// The BLOB_MOUNTING account setting (off in a fresh registry, as in ECR).
+    pub blob_mounting: bool,
     /// What the last transition must get.
     pub last: Option<Expected>,
 }
@@ -250,8 +252,14 @@ impl Model {
                 if !self.repos.contains_key(to) {
                     return Expected::oci(404, "NAME_UNKNOWN");
                 }
-                let present = self.repos.get(from).is_some_and(|r| r.blobs.contains(blob));
-                if present {
+                // ECR mounts only with BLOB_MOUNTING on, and only a blob that a manifest of
+                // the source repository references.
+                let mountable = self.blob_mounting
+                    && self
+                        .repos
+                        .get(from)
+                        .is_some_and(|r| r.manifests.values().any(|m| m.blobs.contains(blob)));
+                if mountable {
                     if let Some(r) = self.repos.get_mut(to) {
                         r.blobs.insert(*blob);
                     }
@@ -424,6 +432,10 @@ impl Model {
                 None => Expected::ecr("RepositoryNotFoundException"),
                 Some(r) => r.images(),
             },
+            Transition::BlobMounting { enabled } => {
+                self.blob_mounting = *enabled;
+                Expected::ok(200)
+            }
             Transition::StorageClass {
                 repo,
                 reference,

@@ -111,6 +111,12 @@ impl Sut {
             blobs,
         };
         sut.log_in();
+        // Account settings are registry-wide: a remote berth keeps the last case's.
+        let reset = sut.ecr(
+            "PutAccountSetting",
+            serde_json::json!({ "name": "BLOB_MOUNTING", "value": "DISABLED" }),
+        );
+        assert_eq!(reset.status, 200, "resetting BLOB_MOUNTING");
         sut
     }
 
@@ -425,6 +431,13 @@ impl Sut {
                 self.ecr(
                     "DescribeImages",
                     serde_json::json!({ "repositoryName": name }),
+                )
+            }
+            Transition::BlobMounting { enabled } => {
+                let value = if *enabled { "ENABLED" } else { "DISABLED" };
+                self.ecr(
+                    "PutAccountSetting",
+                    serde_json::json!({ "name": "BLOB_MOUNTING", "value": value }),
                 )
             }
             Transition::StorageClass {

@@ -4,6 +4,7 @@
 //! and lists the operations whose issues have not landed yet (they answer 501 naming
 //! the operation).
 
+mod account_settings;
 mod authorization;
 mod exclusions;
 mod images;
@@ -142,7 +143,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     CreatePullThroughCacheRule,
     CreateRepositoryCreationTemplate,
     DeletePullThroughCacheRule,
-    DeleteRegistryPolicy,
     DeleteRepositoryCreationTemplate,
     DeleteSigningConfiguration,
     DescribeImageReplicationStatus,
@@ -151,13 +151,9 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     DescribePullThroughCacheRules,
     DescribeReplicationBackfillResults,
     DescribeRepositoryCreationTemplates,
-    GetAccountSetting,
-    GetRegistryPolicy,
     GetRegistryScanningConfiguration,
     GetSigningConfiguration,
     ListReplicationBackfills,
-    PutAccountSetting,
-    PutRegistryPolicy,
     PutRegistryScanningConfiguration,
     PutReplicationConfiguration,
     PutSigningConfiguration,

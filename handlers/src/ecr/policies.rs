@@ -1,4 +1,5 @@
-//! SetRepositoryPolicy, GetRepositoryPolicy, DeleteRepositoryPolicy.
+//! SetRepositoryPolicy, GetRepositoryPolicy, DeleteRepositoryPolicy, and the registry's
+//! PutRegistryPolicy, GetRegistryPolicy, DeleteRegistryPolicy.
 
 use super::EcrHandlers;
 use crate::error::RegistryError;
@@ -33,8 +34,9 @@ enum Effect {
     Deny,
 }
 
-/// Refuses text that is not a JSON policy document with at least one Allow/Deny statement.
-fn check_policy(text: &str) -> Result<(), RegistryError> {
+/// Refuses text that is not a JSON policy document with at least one Allow/Deny statement;
+/// `kind` is `repository` or `registry`, as ECR's message names it.
+fn check_policy(text: &str, kind: &str) -> Result<(), RegistryError> {
     let valid = match serde_json::from_str::<PolicyDocument>(text) {
         Ok(doc) => match doc.statement {
             OneOrMany::One(s) => matches!(s.effect, Effect::Allow | Effect::Deny),
@@ -52,7 +54,7 @@ fn check_policy(text: &str) -> Result<(), RegistryError> {
     } else {
         Err(RegistryError::invalid_parameter(
             "PolicyText",
-            "Invalid repository policy provided",
+            &format!("Invalid {kind} policy provided"),
         ))
     }
 }
@@ -73,7 +75,7 @@ impl SetRepositoryPolicy for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
         let text = input.policy_text;
-        check_policy(&text)?;
+        check_policy(&text, "repository")?;
         self.registry
             .set_repository_document(&scope, &name, RepositoryDocument::Policy, Some(&text))
             .await?;
@@ -127,14 +129,76 @@ impl DeleteRepositoryPolicy for EcrHandlers {
     }
 }
 
+fn registry_policy_not_found(scope: &RegistryScope) -> RegistryError {
+    RegistryError::RegistryPolicyNotFound {
+        registry: scope.registry_id.clone(),
+    }
+}
+
+impl PutRegistryPolicy for EcrHandlers {
+    async fn put_registry_policy(
+        &self,
+        caller: &Caller,
+        input: PutRegistryPolicyRequest,
+    ) -> Result<PutRegistryPolicyResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, None);
+        check_policy(&input.policy_text, "registry")?;
+        self.registry
+            .set_registry_policy(&scope, Some(&input.policy_text))
+            .await?;
+        Ok(PutRegistryPolicyResponse {
+            registry_id: Some(scope.registry_id),
+            policy_text: Some(input.policy_text),
+        })
+    }
+}
+
+impl GetRegistryPolicy for EcrHandlers {
+    async fn get_registry_policy(
+        &self,
+        caller: &Caller,
+        _input: GetRegistryPolicyRequest,
+    ) -> Result<GetRegistryPolicyResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, None);
+        let text = self
+            .registry
+            .registry_policy(&scope)
+            .await?
+            .ok_or_else(|| registry_policy_not_found(&scope))?;
+        Ok(GetRegistryPolicyResponse {
+            registry_id: Some(scope.registry_id),
+            policy_text: Some(text),
+        })
+    }
+}
+
+impl DeleteRegistryPolicy for EcrHandlers {
+    async fn delete_registry_policy(
+        &self,
+        caller: &Caller,
+        _input: DeleteRegistryPolicyRequest,
+    ) -> Result<DeleteRegistryPolicyResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, None);
+        let previous = self
+            .registry
+            .set_registry_policy(&scope, None)
+            .await?
+            .ok_or_else(|| registry_policy_not_found(&scope))?;
+        Ok(DeleteRegistryPolicyResponse {
+            registry_id: Some(scope.registry_id),
+            policy_text: Some(previous),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn policy_documents() {
-        assert!(check_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}"#).is_ok());
-        assert!(check_policy(r#"{"Statement":{"Effect":"Deny"}}"#).is_ok());
+        assert!(check_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}"#, "repository").is_ok());
+        assert!(check_policy(r#"{"Statement":{"Effect":"Deny"}}"#, "repository").is_ok());
         for bad in [
             "",
             "not json",
@@ -142,7 +206,7 @@ mod tests {
             r#"{"Statement":[]}"#,
             r#"{"Statement":[{"Effect":"Maybe"}]}"#,
         ] {
-            let err = check_policy(bad).unwrap_err();
+            let err = check_policy(bad, "repository").unwrap_err();
             assert_eq!(
                 err.to_string(),
                 "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"

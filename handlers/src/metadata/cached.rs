@@ -255,6 +255,7 @@ impl<M: MetadataStore> ImageListing for CachedMetadataStore<M> {
 impl<M: MetadataStore> UploadStore for CachedMetadataStore<M> {
     forward! {
         fn linked_blob_size(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Option<u64>, RegistryError>;
+        fn blob_referenced(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<bool, RegistryError>;
         fn link_blob(&self, scope: &RegistryScope, repository: &str, digest: &Digest, size: u64, at: f64) -> Result<(), RegistryError>;
         fn create_upload(&self, upload: &UploadRecord, created_at: f64) -> Result<(), RegistryError>;
         fn upload(&self, scope: &RegistryScope, repository: &str, id: &str, kind: UploadKind) -> Result<Option<UploadRecord>, RegistryError>;

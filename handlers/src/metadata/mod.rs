@@ -293,6 +293,14 @@ pub trait UploadStore: Send + Sync {
         digest: &Digest,
     ) -> impl Future<Output = Result<Option<u64>, RegistryError>> + Send;
 
+    /// Whether a manifest of `repository` references the blob (as config or layer).
+    fn blob_referenced(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+
     /// Records a committed blob and links it into `repository` (both idempotent) at `at`,
     /// which restarts its garbage-collection grace.
     fn link_blob(

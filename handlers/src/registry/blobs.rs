@@ -1,6 +1,6 @@
 //! Reading blobs and mounting them across repositories.
 
-use super::Registry;
+use super::{AccountSetting, Registry};
 use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -49,8 +49,10 @@ impl<M: MetadataStore> Registry<M> {
         self.blobs.read(digest, start, length).await
     }
 
-    /// Links a blob of `from` into `repository` of the same registry. `None` when `from`
-    /// does not have it (the caller then opens an upload session, as the spec says).
+    /// Links a blob of `from` into `repository` of the same registry, as ECR mounts: only
+    /// when the registry's BLOB_MOUNTING setting is ENABLED and a manifest of `from`
+    /// references the blob. `None` otherwise (the caller then opens an upload session, as
+    /// the spec says).
     pub async fn mount_blob(
         &self,
         scope: &RegistryScope,
@@ -59,7 +61,21 @@ impl<M: MetadataStore> Registry<M> {
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         self.repository(scope, repository).await?;
+        if self
+            .account_setting(scope, AccountSetting::BlobMounting)
+            .await?
+            != "ENABLED"
+        {
+            return Ok(None);
+        }
         let _blob = self.hold_blob(digest).await;
+        if !self
+            .store
+            .blob_referenced(scope, from.as_str(), digest)
+            .await?
+        {
+            return Ok(None);
+        }
         let Some(size) = self
             .store
             .linked_blob_size(scope, from.as_str(), digest)

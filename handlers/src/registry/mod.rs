@@ -4,6 +4,7 @@
 //! PATCH is seen by BatchCheckLayerAvailability and an image put with PutImage is pulled
 //! with GET /v2/.../manifests/<tag>.
 
+mod account_settings;
 mod blobs;
 mod exclusions;
 mod garbage;
@@ -14,6 +15,7 @@ mod repositories;
 mod storage_class;
 mod uploads;
 
+pub use account_settings::{AccountSetting, ACCOUNT_SETTINGS};
 pub use exclusions::MAX_PULL_TIME_EXCLUSIONS;
 pub use garbage::GarbageReport;
 pub use lifecycle::LifecycleReport;

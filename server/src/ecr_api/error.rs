@@ -16,6 +16,7 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::RepositoryNotEmpty { .. } => "RepositoryNotEmptyException",
         RegistryError::RepositoryPolicyNotFound { .. } => "RepositoryPolicyNotFoundException",
         RegistryError::LifecyclePolicyNotFound { .. } => "LifecyclePolicyNotFoundException",
+        RegistryError::RegistryPolicyNotFound { .. } => "RegistryPolicyNotFoundException",
         RegistryError::LifecyclePolicyPreviewNotFound { .. } => {
             "LifecyclePolicyPreviewNotFoundException"
         }
@@ -121,6 +122,10 @@ mod tests {
                     registry: text(),
                 },
                 "LifecyclePolicyNotFoundException",
+            ),
+            (
+                RegistryError::RegistryPolicyNotFound { registry: text() },
+                "RegistryPolicyNotFoundException",
             ),
             (
                 RegistryError::ImageStorageClassUpdateNotSupported(text()),

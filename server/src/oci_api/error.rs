@@ -90,6 +90,7 @@ impl From<RegistryError> for OciError {
             | RegistryError::RepositoryPolicyNotFound { .. }
             | RegistryError::LifecyclePolicyNotFound { .. }
             | RegistryError::LifecyclePolicyPreviewNotFound { .. }
+            | RegistryError::RegistryPolicyNotFound { .. }
             | RegistryError::ImageStorageClassUpdateNotSupported(_)
             | RegistryError::ExclusionAlreadyExists { .. }
             | RegistryError::ExclusionNotFound { .. }

@@ -26,6 +26,24 @@ impl UploadStore for SqliteMetadataStore {
         Ok(size.map(|s| s as u64))
     }
 
+    async fn blob_referenced(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM manifest_references WHERE registry_id = ? AND region = ? \
+             AND repository = ? AND child = ? AND kind = 'blob' LIMIT 1",
+        )
+        .bind_scope(scope)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     async fn link_blob(
         &self,
         scope: &RegistryScope,
