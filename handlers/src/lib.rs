@@ -1,6 +1,7 @@
 //! Hand-written behaviour of berth: the registry core (metadata, blobs, uploads,
 //! manifests), tokens, and the ECR operations over it.
 
+pub mod access_policy;
 pub mod auth;
 pub mod blob_store;
 pub mod block_writer;

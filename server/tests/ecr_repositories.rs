@@ -378,7 +378,9 @@ async fn state_survives_kill_9_and_restart() {
         .unwrap();
     ecr.set_repository_policy()
         .repository_name("durable")
-        .policy_text(r#"{"Statement":{"Effect":"Deny"}}"#)
+        .policy_text(
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"ecr:DeleteRepository"}}"#,
+        )
         .send()
         .await
         .unwrap();
@@ -419,7 +421,7 @@ async fn state_survives_kill_9_and_restart() {
         .unwrap();
     assert_eq!(
         policy.policy_text(),
-        Some(r#"{"Statement":{"Effect":"Deny"}}"#)
+        Some(r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"ecr:DeleteRepository"}}"#)
     );
     assert!(
         berth.terminate(),

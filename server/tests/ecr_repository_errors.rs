@@ -141,7 +141,7 @@ async fn invalid_requests_get_ecr_errors_and_change_nothing() {
         (
             ecr.set_repository_policy()
                 .repository_name("missing")
-                .policy_text(r#"{"Statement":[{"Effect":"Allow"}]}"#)
+                .policy_text(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}"#)
                 .send()
                 .await
                 .map(drop)

@@ -2,61 +2,18 @@
 //! PutRegistryPolicy, GetRegistryPolicy, DeleteRegistryPolicy.
 
 use super::EcrHandlers;
+use crate::access_policy::PolicyDocument;
 use crate::error::RegistryError;
 use crate::metadata::RepositoryDocument;
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
-use serde::Deserialize;
 
-/// The shape an IAM policy document must have for ECR to store it.
-#[derive(Deserialize)]
-struct PolicyDocument {
-    #[serde(rename = "Statement")]
-    statement: OneOrMany<Statement>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-#[derive(Deserialize)]
-struct Statement {
-    #[serde(rename = "Effect")]
-    effect: Effect,
-}
-
-#[derive(Deserialize)]
-enum Effect {
-    Allow,
-    Deny,
-}
-
-/// Refuses text that is not a JSON policy document with at least one Allow/Deny statement;
+/// Refuses text that is not a resource policy ECR would store (see `access_policy`);
 /// `kind` is `repository` or `registry`, as ECR's message names it.
 fn check_policy(text: &str, kind: &str) -> Result<(), RegistryError> {
-    let valid = match serde_json::from_str::<PolicyDocument>(text) {
-        Ok(doc) => match doc.statement {
-            OneOrMany::One(s) => matches!(s.effect, Effect::Allow | Effect::Deny),
-            OneOrMany::Many(list) => {
-                !list.is_empty()
-                    && list
-                        .iter()
-                        .all(|s| matches!(s.effect, Effect::Allow | Effect::Deny))
-            }
-        },
-        Err(_) => false,
-    };
-    if valid {
-        Ok(())
-    } else {
-        Err(RegistryError::invalid_parameter(
-            "PolicyText",
-            &format!("Invalid {kind} policy provided"),
-        ))
-    }
+    PolicyDocument::parse(text).map(drop).map_err(|_| {
+        RegistryError::invalid_parameter("PolicyText", &format!("Invalid {kind} policy provided"))
+    })
 }
 
 fn policy_not_found(scope: &RegistryScope, name: &str) -> RegistryError {
@@ -198,7 +155,11 @@ mod tests {
     #[test]
     fn policy_documents() {
         assert!(check_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"}]}"#, "repository").is_ok());
-        assert!(check_policy(r#"{"Statement":{"Effect":"Deny"}}"#, "repository").is_ok());
+        assert!(check_policy(
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"ecr:*"}}"#,
+            "repository"
+        )
+        .is_ok());
         for bad in [
             "",
             "not json",
