@@ -100,6 +100,9 @@ pub enum RegistryError {
     ExclusionAlreadyExists { principal: String, registry: String },
     #[error("The principal with ARN '{principal}' is not excluded from pull time updates in the registry with id '{registry}'")]
     ExclusionNotFound { principal: String, registry: String },
+    /// A cross-account request no resource policy allows; ECR's whole message.
+    #[error("{0}")]
+    AccessDenied(String),
     /// A quota of ECR's; the whole message.
     #[error("{0}")]
     LimitExceeded(String),

@@ -4,6 +4,7 @@
 //! PATCH is seen by BatchCheckLayerAvailability and an image put with PutImage is pulled
 //! with GET /v2/.../manifests/<tag>.
 
+mod access;
 mod account_settings;
 mod blobs;
 mod exclusions;
@@ -15,6 +16,7 @@ mod repositories;
 mod storage_class;
 mod uploads;
 
+pub use access::repository_arn;
 pub use account_settings::{AccountSetting, ACCOUNT_SETTINGS};
 pub use exclusions::MAX_PULL_TIME_EXCLUSIONS;
 pub use garbage::GarbageReport;

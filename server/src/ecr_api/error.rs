@@ -26,6 +26,7 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::ExclusionAlreadyExists { .. } => "ExclusionAlreadyExistsException",
         RegistryError::ExclusionNotFound { .. } => "ExclusionNotFoundException",
         RegistryError::LimitExceeded(_) => "LimitExceededException",
+        RegistryError::AccessDenied(_) => "AccessDeniedException",
         RegistryError::InvalidParameter(_) => "InvalidParameterException",
         RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
         RegistryError::TooManyTags(_) => "TooManyTagsException",

@@ -11,7 +11,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use berth_generated::ecr::{dispatch, Operation};
 use berth_generated::runtime::WireError;
+use berth_handlers::scope::{AccountId, PrincipalArn};
+use berth_handlers::{Caller, RegistryError, RegistryScope};
 use http_body_util::BodyExt;
+use serde::Deserialize;
 use std::sync::Arc;
 
 /// The AWS JSON 1.1 content type, of requests and responses.
@@ -62,7 +65,57 @@ async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> 
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     );
+    authorize_cross_account(state, &caller, operation, &body).await?;
     dispatch(&state.ecr, &caller, operation, &body, ecr_error).await
+}
+
+/// The registry and repository a request addresses, read before dispatch.
+#[derive(Deserialize)]
+struct Addressed {
+    #[serde(rename = "registryId")]
+    registry_id: Option<String>,
+    #[serde(rename = "repositoryName")]
+    repository_name: Option<String>,
+}
+
+/// A request naming another account's registry (`registryId`) is allowed only as that
+/// registry's policies allow `ecr:<Operation>`, else AccessDeniedException with ECR's
+/// text. Bodies that do not parse, or name no valid account, are left to the dispatcher's
+/// validation.
+async fn authorize_cross_account(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    body: &[u8],
+) -> Result<(), WireError> {
+    let Ok(addressed) = serde_json::from_slice::<Addressed>(body) else {
+        return Ok(());
+    };
+    let Some(registry) = addressed
+        .registry_id
+        .filter(|id| *id != caller.account_id && AccountId::parse(id).is_some())
+    else {
+        return Ok(());
+    };
+    let scope = RegistryScope {
+        registry_id: registry,
+        region: caller.region.clone(),
+    };
+    let principal = PrincipalArn::parse(&caller.principal)
+        .unwrap_or_else(|| PrincipalArn::root(&caller.account_id));
+    let action = format!("ecr:{}", operation.name());
+    let repository = addressed.repository_name.as_deref();
+    match state
+        .registry
+        .authorize(&principal, &action, &scope, repository)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(RegistryError::AccessDenied(message)) => {
+            Err(WireError::new(400, "AccessDeniedException", message))
+        }
+        Err(other) => Err(WireError::new(500, "ServerException", other.to_string())),
+    }
 }
 
 fn operation(headers: &HeaderMap) -> Result<Operation, WireError> {

@@ -78,16 +78,23 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<OciCaller, 
         registry_id: claims.account,
         region: claims.region,
     };
+    // As in ECR, a token authenticates its principal on every registry host of its
+    // region; another account's registry is then reached only as its policies allow
+    // (`access`, checked per request).
     match host {
-        Some(host) if host != token_scope => Err(challenge(
+        Some(host) if host.region != token_scope.region => Err(challenge(
             state,
             OciErrorCode::Denied,
             format!(
-                "Your authorization token is for registry {} in {}, not {} in {}",
-                token_scope.registry_id, token_scope.region, host.registry_id, host.region
+                "Your authorization token is for {}, not {}",
+                token_scope.region, host.region
             ),
         )),
-        _ => Ok(OciCaller {
+        Some(host) => Ok(OciCaller {
+            scope: host,
+            principal: claims.principal,
+        }),
+        None => Ok(OciCaller {
             scope: token_scope,
             principal: claims.principal,
         }),

@@ -1,5 +1,6 @@
 //! The OCI Distribution face: `/v2/...`, routed by the generated `OciRoute` parser.
 
+mod access;
 mod auth;
 mod blobs;
 mod error;
@@ -47,6 +48,7 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
         ));
     }
     let caller = auth::authenticate(state, &parts.headers)?;
+    access::authorize(state, &caller, &route, &method).await?;
     let scope = caller.scope;
     let registry = &state.registry;
     match route {
