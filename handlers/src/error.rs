@@ -100,6 +100,10 @@ pub enum RegistryError {
     ExclusionAlreadyExists { principal: String, registry: String },
     #[error("The principal with ARN '{principal}' is not excluded from pull time updates in the registry with id '{registry}'")]
     ExclusionNotFound { principal: String, registry: String },
+    #[error("A repository creation template with prefix '{prefix}' already exists in the registry with id '{registry}'")]
+    TemplateAlreadyExists { prefix: String, registry: String },
+    #[error("The repository creation template with prefix '{prefix}' does not exist in the registry with id '{registry}'")]
+    TemplateNotFound { prefix: String, registry: String },
     /// A cross-account request no resource policy allows; ECR's whole message.
     #[error("{0}")]
     AccessDenied(String),

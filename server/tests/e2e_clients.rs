@@ -5,45 +5,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+use support::tools::{run, stdout, tool};
 use support::*;
-
-const INSTALL: &str = "apt-get install -y skopeo podman docker.io";
-
-fn tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-    {
-        let path = Path::new(dir).join(name);
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("{name} is not installed: run `{INSTALL}` (as root) and try again");
-}
-
-fn run(command: &mut Command) -> Output {
-    let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-    assert!(
-        output.status.success(),
-        "{shown} failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn stdout(command: &mut Command) -> String {
-    String::from_utf8_lossy(&run(command).stdout)
-        .trim()
-        .to_string()
-}
 
 fn sha256_file(path: &Path) -> (String, u64) {
     use sha2::{Digest, Sha256};

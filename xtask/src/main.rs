@@ -91,6 +91,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e",
                 "--test",
                 "e2e_clients",
+                "--test",
+                "e2e_registries",
                 "--",
                 "--nocapture",
             ])

@@ -6,6 +6,7 @@
 
 mod account_settings;
 mod authorization;
+mod creation_templates;
 mod exclusions;
 mod images;
 mod layers;
@@ -141,16 +142,13 @@ impl EcrContext for EcrHandlers {
 berth_generated::ecr_not_implemented!(EcrHandlers =>
     BatchGetRepositoryScanningConfiguration,
     CreatePullThroughCacheRule,
-    CreateRepositoryCreationTemplate,
     DeletePullThroughCacheRule,
-    DeleteRepositoryCreationTemplate,
     DeleteSigningConfiguration,
     DescribeImageReplicationStatus,
     DescribeImageScanFindings,
     DescribeImageSigningStatus,
     DescribePullThroughCacheRules,
     DescribeReplicationBackfillResults,
-    DescribeRepositoryCreationTemplates,
     GetRegistryScanningConfiguration,
     GetSigningConfiguration,
     ListReplicationBackfills,
@@ -161,6 +159,5 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     StartReplicationBackfill,
     StopReplicationBackfill,
     UpdatePullThroughCacheRule,
-    UpdateRepositoryCreationTemplate,
     ValidatePullThroughCacheRule,
 );

@@ -254,7 +254,7 @@ mod tests {
         let store = Arc::new(CachedMetadataStore::new(sqlite));
         let tag = Tag::parse("race").unwrap();
         store
-            .create_repository(&scope(), &repository("app", 1.0), &[])
+            .create_repository(&scope(), &repository("app", 1.0), &[], &[])
             .await
             .unwrap();
         let refs = ManifestReferences::default();

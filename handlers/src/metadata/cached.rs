@@ -126,7 +126,7 @@ impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
     }
 
     forward! {
-        fn create_repository(&self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag]) -> Result<(), RegistryError>;
+        fn create_repository(&self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag], documents: &[(RepositoryDocument, String)]) -> Result<(), RegistryError>;
         fn list_repositories(&self, scope: &RegistryScope, after: Option<&str>, limit: u32) -> Result<Vec<RepositoryRecord>, RegistryError>;
         fn document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument) -> Result<Option<String>, RegistryError>;
         fn set_document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument, text: Option<&str>) -> Result<Option<String>, RegistryError>;

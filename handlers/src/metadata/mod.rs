@@ -42,12 +42,14 @@ pub trait MetadataStore:
 
 /// Repositories as records: create, read, list, delete, their settings, policy and resource tags.
 pub trait RepositoryStore: Send + Sync {
-    /// Creates a repository with its tags; RepositoryAlreadyExists when the name is taken.
+    /// Creates a repository with its tags and documents (a creation template's policies),
+    /// in one transaction; RepositoryAlreadyExists when the name is taken.
     fn create_repository(
         &self,
         scope: &RegistryScope,
         repo: &RepositoryRecord,
         tags: &[RepositoryTag],
+        documents: &[(RepositoryDocument, String)],
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
     /// The repository, or RepositoryNotFound.

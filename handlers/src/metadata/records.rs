@@ -4,7 +4,8 @@ use crate::digest::Digest;
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{
     EncryptionType, ImageStatus, ImageTagMutability, ImageTagMutabilityExclusionFilter,
-    RegistryScanningConfiguration, ReplicationConfiguration, SigningConfiguration,
+    RegistryScanningConfiguration, ReplicationConfiguration, RepositoryCreationTemplate,
+    SigningConfiguration,
 };
 use std::collections::BTreeMap;
 
@@ -156,6 +157,8 @@ pub struct RegistryRecord {
     pub replication: Option<ReplicationConfiguration>,
     pub scanning: Option<RegistryScanningConfiguration>,
     pub signing: Option<SigningConfiguration>,
+    /// Repository creation templates, in prefix order.
+    pub creation_templates: Vec<RepositoryCreationTemplate>,
 }
 
 /// A repository as stored.

@@ -60,7 +60,7 @@ impl<M: MetadataStore> Registry<M> {
         from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
-        self.repository(scope, repository).await?;
+        self.repository_for_push(scope, repository).await?;
         if self
             .account_setting(scope, AccountSetting::BlobMounting)
             .await?

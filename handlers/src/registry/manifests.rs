@@ -41,7 +41,7 @@ impl<M: MetadataStore> Registry<M> {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Result<PushedManifest, RegistryError> {
-        self.repository(scope, repository).await?;
+        self.repository_for_push(scope, repository).await?;
         let parsed = parse_manifest(&body, content_type)?;
         let digest = Digest::of(&body);
         if let Some(expected) = expected.filter(|e| **e != digest) {

@@ -7,6 +7,7 @@
 mod access;
 mod account_settings;
 mod blobs;
+mod creation_templates;
 mod exclusions;
 mod garbage;
 mod images;
@@ -18,6 +19,7 @@ mod uploads;
 
 pub use access::repository_arn;
 pub use account_settings::{AccountSetting, ACCOUNT_SETTINGS};
+pub use creation_templates::{matching_template, ROOT_PREFIX};
 pub use exclusions::MAX_PULL_TIME_EXCLUSIONS;
 pub use garbage::GarbageReport;
 pub use lifecycle::LifecycleReport;

@@ -18,7 +18,7 @@ impl<M: MetadataStore> Registry<M> {
         record: &RepositoryRecord,
         tags: &[RepositoryTag],
     ) -> Result<(), RegistryError> {
-        self.store.create_repository(scope, record, tags).await
+        self.store.create_repository(scope, record, tags, &[]).await
     }
 
     /// The repository named as the ECR API names it (not yet parsed); RepositoryNotFound.

@@ -66,7 +66,7 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         kind: UploadKind,
     ) -> Result<String, RegistryError> {
-        self.repository(scope, repository).await?;
+        self.repository_for_push(scope, repository).await?;
         let id = uuid::Uuid::new_v4().to_string();
         self.blobs.create_upload(&id).await?;
         let record = UploadRecord {

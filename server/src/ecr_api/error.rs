@@ -27,6 +27,8 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::ExclusionNotFound { .. } => "ExclusionNotFoundException",
         RegistryError::LimitExceeded(_) => "LimitExceededException",
         RegistryError::AccessDenied(_) => "AccessDeniedException",
+        RegistryError::TemplateAlreadyExists { .. } => "TemplateAlreadyExistsException",
+        RegistryError::TemplateNotFound { .. } => "TemplateNotFoundException",
         RegistryError::InvalidParameter(_) => "InvalidParameterException",
         RegistryError::InvalidTagParameter(_) => "InvalidTagParameterException",
         RegistryError::TooManyTags(_) => "TooManyTagsException",
@@ -145,6 +147,20 @@ mod tests {
                     registry: text(),
                 },
                 "ExclusionNotFoundException",
+            ),
+            (
+                RegistryError::TemplateAlreadyExists {
+                    prefix: text(),
+                    registry: text(),
+                },
+                "TemplateAlreadyExistsException",
+            ),
+            (
+                RegistryError::TemplateNotFound {
+                    prefix: text(),
+                    registry: text(),
+                },
+                "TemplateNotFoundException",
             ),
             (
                 RegistryError::LimitExceeded(text()),

@@ -92,6 +92,8 @@ impl From<RegistryError> for OciError {
             | RegistryError::LifecyclePolicyNotFound { .. }
             | RegistryError::LifecyclePolicyPreviewNotFound { .. }
             | RegistryError::RegistryPolicyNotFound { .. }
+            | RegistryError::TemplateAlreadyExists { .. }
+            | RegistryError::TemplateNotFound { .. }
             | RegistryError::ImageStorageClassUpdateNotSupported(_)
             | RegistryError::ExclusionAlreadyExists { .. }
             | RegistryError::ExclusionNotFound { .. }

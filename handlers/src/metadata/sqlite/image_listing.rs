@@ -222,7 +222,7 @@ mod tests {
     ) -> (SqliteMetadataStore, Vec<(StoredManifest, Vec<String>)>) {
         let store = SqliteMetadataStore::open(dir).await.unwrap();
         store
-            .create_repository(&scope(), &repository("app", 1.0), &[])
+            .create_repository(&scope(), &repository("app", 1.0), &[], &[])
             .await
             .unwrap();
         let refs = ManifestReferences::default();

@@ -32,7 +32,8 @@ fn encode_optional<T: Serialize>(value: &Option<T>) -> Result<Option<String>, Re
 }
 
 const SELECT: &str = "SELECT policy_text, account_settings, replication_configuration, \
-     scanning_configuration, signing_configuration FROM registries WHERE registry_id = ? AND region = ?";
+     scanning_configuration, signing_configuration, creation_templates FROM registries \
+     WHERE registry_id = ? AND region = ?";
 
 async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     executor: E,
@@ -46,12 +47,14 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
         return Ok(RegistryRecord::default());
     };
     let settings: String = row.try_get("account_settings")?;
+    let templates: String = row.try_get("creation_templates")?;
     Ok(RegistryRecord {
         policy_text: row.try_get("policy_text")?,
         account_settings: decode("account settings", Some(settings))?.unwrap_or_default(),
         replication: decode("replication", row.try_get("replication_configuration")?)?,
         scanning: decode("scanning", row.try_get("scanning_configuration")?)?,
         signing: decode("signing", row.try_get("signing_configuration")?)?,
+        creation_templates: decode("creation templates", Some(templates))?.unwrap_or_default(),
     })
 }
 
@@ -74,12 +77,14 @@ impl RegistryRecordStore for SqliteMetadataStore {
         let answer = change(&mut record)?;
         sqlx::query(
             "INSERT INTO registries (registry_id, region, policy_text, account_settings, \
-             replication_configuration, scanning_configuration, signing_configuration) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
+             replication_configuration, scanning_configuration, signing_configuration, \
+             creation_templates) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
              policy_text = excluded.policy_text, account_settings = excluded.account_settings, \
              replication_configuration = excluded.replication_configuration, \
              scanning_configuration = excluded.scanning_configuration, \
-             signing_configuration = excluded.signing_configuration",
+             signing_configuration = excluded.signing_configuration, \
+             creation_templates = excluded.creation_templates",
         )
         .bind_scope(scope)
         .bind(&record.policy_text)
@@ -87,6 +92,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
         .bind(encode_optional(&record.replication)?)
         .bind(encode_optional(&record.scanning)?)
         .bind(encode_optional(&record.signing)?)
+        .bind(encode(&record.creation_templates)?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -95,6 +95,7 @@ impl RepositoryStore for SqliteMetadataStore {
         scope: &RegistryScope,
         repo: &RepositoryRecord,
         tags: &[RepositoryTag],
+        documents: &[(RepositoryDocument, String)],
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -127,6 +128,17 @@ impl RepositoryStore for SqliteMetadataStore {
             .bind(&repo.name)
             .bind(key)
             .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (kind, text) in documents {
+            let column = document_column(*kind);
+            sqlx::query(&format!(
+                "UPDATE repositories SET {column} = ? WHERE registry_id = ? AND region = ? AND name = ?"
+            ))
+            .bind(text)
+            .bind_scope(scope)
+            .bind(&repo.name)
             .execute(&mut *tx)
             .await?;
         }
@@ -445,11 +457,11 @@ mod tests {
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
         store
-            .create_repository(&s, &repo("a"), &[("k".into(), "v".into())])
+            .create_repository(&s, &repo("a"), &[("k".into(), "v".into())], &[])
             .await
             .unwrap();
         assert!(matches!(
-            store.create_repository(&s, &repo("a"), &[]).await,
+            store.create_repository(&s, &repo("a"), &[], &[]).await,
             Err(RegistryError::RepositoryAlreadyExists { .. })
         ));
         let body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
@@ -495,7 +507,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
-        store.create_repository(&s, &repo("a"), &[]).await.unwrap();
+        store
+            .create_repository(&s, &repo("a"), &[], &[])
+            .await
+            .unwrap();
         let tags: Vec<RepositoryTag> = (0..3).map(|i| (format!("k{i}"), String::new())).collect();
         assert!(matches!(
             store.tag_repository(&s, "a", &tags, 2).await,

@@ -1,0 +1,131 @@
+//! End to end with skopeo against the real binary: repositories that berth creates itself
+//! (create on push through a repository creation template). Run by `cargo xtask e2e`.
+
+mod support;
+
+use oci_client::client::{Config, ImageLayer};
+use oci_client::secrets::RegistryAuth;
+use std::process::Command;
+use support::tools::{run, stdout, tool};
+use support::*;
+
+const POLICY: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
+    let skopeo = tool("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(&dir.path().join("data"), &[]);
+    let ecr = default_client(&berth);
+    let host = registry_host(&berth);
+    create_repository(&ecr, "seed/app").await;
+    let password = registry_password(&ecr).await;
+    let seed: oci_client::Reference = format!("{host}/seed/app:v1").parse().unwrap();
+    oci_client()
+        .push(
+            &seed,
+            &[ImageLayer::oci_v1(b"a layer to copy".to_vec(), None)],
+            Config::oci_v1(b"{}".to_vec(), None),
+            &RegistryAuth::Basic("AWS".into(), password.clone()),
+            None,
+        )
+        .await
+        .unwrap();
+    let auth = dir.path().join("auth.json");
+    run(Command::new(&skopeo)
+        .args(["login", "--tls-verify=false", "--authfile"])
+        .arg(&auth)
+        .args(["-u", "AWS", "-p", &password, &host]));
+    let copy = |to: &str| {
+        Command::new(&skopeo)
+            .args([
+                "copy",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--authfile",
+            ])
+            .arg(&auth)
+            .arg(format!("docker://{host}/seed/app:v1"))
+            .arg(format!("docker://{host}/{to}"))
+            .output()
+            .unwrap()
+    };
+
+    // No template: the push meets NAME_UNKNOWN, as before create on push.
+    let refused = copy("team/new:v1");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("name unknown"), "{stderr}");
+
+    ecr.create_repository_creation_template()
+        .prefix("team")
+        .applied_for(aws_sdk_ecr::types::RctAppliedFor::CreateOnPush)
+        .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Immutable)
+        .resource_tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("owner")
+                .value("ci")
+                .build()
+                .unwrap(),
+        )
+        .lifecycle_policy(POLICY)
+        .send()
+        .await
+        .unwrap();
+    let pushed = copy("team/new:v1");
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+    let digest = |reference: &str| {
+        stdout(
+            Command::new(&skopeo)
+                .args([
+                    "inspect",
+                    "--format",
+                    "{{.Digest}}",
+                    "--tls-verify=false",
+                    "--authfile",
+                ])
+                .arg(&auth)
+                .arg(format!("docker://{host}/{reference}")),
+        )
+    };
+    assert_eq!(digest("team/new:v1"), digest("seed/app:v1"));
+
+    // The repository has the template's settings, tags and lifecycle policy.
+    let repository = ecr
+        .describe_repositories()
+        .repository_names("team/new")
+        .send()
+        .await
+        .unwrap();
+    let repository = &repository.repositories()[0];
+    assert_eq!(
+        repository.image_tag_mutability(),
+        Some(&aws_sdk_ecr::types::ImageTagMutability::Immutable)
+    );
+    let tags = ecr
+        .list_tags_for_resource()
+        .resource_arn(repository.repository_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(String, String)> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    assert_eq!(tags, vec![("owner".to_string(), "ci".to_string())]);
+    let lifecycle = ecr
+        .get_lifecycle_policy()
+        .repository_name("team/new")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lifecycle.lifecycle_policy_text(), Some(POLICY));
+    // Outside the prefix, still no repository.
+    assert!(!copy("other/new:v1").status.success());
+}
