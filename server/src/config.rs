@@ -72,6 +72,9 @@ pub struct ServeOptions {
     /// mount), so that a push whose manifest has not arrived yet keeps its layers.
     #[arg(long, env = "BERTH_GC_GRACE", default_value_t = 3600)]
     pub gc_grace: u64,
+    /// Seconds between two passes of the replication job (ECR replicates within 30 min).
+    #[arg(long, env = "BERTH_REPLICATION_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub replication_interval: u64,
 }
 
 impl ServeOptions {

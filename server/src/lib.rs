@@ -13,7 +13,9 @@ use app::AppState;
 use berth_handlers::auth::TokenSigner;
 use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
-use berth_handlers::jobs::{GarbageCollection, JobRunner, LifecycleEvaluation, UploadExpiry};
+use berth_handlers::jobs::{
+    GarbageCollection, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
+};
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -107,6 +109,10 @@ pub async fn open_state(
         Arc::new(LifecycleEvaluation::new(
             registry.clone(),
             lifecycle_interval,
+        )),
+        Arc::new(Replication::new(
+            registry.clone(),
+            Duration::from_secs(options.replication_interval),
         )),
         Arc::new(GarbageCollection::new(
             registry.clone(),

@@ -14,6 +14,7 @@ mod lifecycle;
 mod page_token;
 mod policies;
 mod registry;
+mod replication;
 mod repositories;
 mod storage_class;
 mod tagging;
@@ -144,7 +145,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     CreatePullThroughCacheRule,
     DeletePullThroughCacheRule,
     DeleteSigningConfiguration,
-    DescribeImageReplicationStatus,
     DescribeImageScanFindings,
     DescribeImageSigningStatus,
     DescribePullThroughCacheRules,
@@ -153,7 +153,6 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     GetSigningConfiguration,
     ListReplicationBackfills,
     PutRegistryScanningConfiguration,
-    PutReplicationConfiguration,
     PutSigningConfiguration,
     StartImageScan,
     StartReplicationBackfill,

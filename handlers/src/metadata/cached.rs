@@ -10,8 +10,9 @@ use super::cache::{Cache, Lookup};
 use super::{
     BlobCollection, ImageFilter, ImageListing, ImageStorage, ImageStore, ImageSummary,
     ManifestReferences, MetadataStore, PullTimeExclusionStore, PutOutcome, RegistryRecord,
-    RegistryRecordStore, RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag,
-    StoredManifest, UploadKind, UploadRecord, UploadStore,
+    RegistryRecordStore, ReplicationState, ReplicationStore, ReplicationTask, RepositoryDocument,
+    RepositoryRecord, RepositoryStore, RepositoryTag, StoredManifest, UploadKind, UploadRecord,
+    UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -279,6 +280,15 @@ impl<M: MetadataStore> PullTimeExclusionStore for CachedMetadataStore<M> {
         fn add_exclusion(&self, scope: &RegistryScope, principal: &str, at: f64, limit: usize) -> Result<(), RegistryError>;
         fn remove_exclusion(&self, scope: &RegistryScope, principal: &str) -> Result<(), RegistryError>;
         fn exclusions(&self, scope: &RegistryScope, after: &str, limit: u32) -> Result<Vec<String>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> ReplicationStore for CachedMetadataStore<M> {
+    forward! {
+        fn queue_replications(&self, tasks: &[ReplicationTask], at: f64) -> Result<(), RegistryError>;
+        fn pending_replications(&self, limit: u32) -> Result<Vec<ReplicationTask>, RegistryError>;
+        fn finish_replication(&self, task: &ReplicationTask, failure_code: Option<&str>, at: f64) -> Result<(), RegistryError>;
+        fn replication_states(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Vec<ReplicationState>, RegistryError>;
     }
 }
 

@@ -33,6 +33,7 @@ pub trait MetadataStore:
     + UploadStore
     + BlobCollection
     + PullTimeExclusionStore
+    + ReplicationStore
     + RegistryRecordStore
     + std::fmt::Debug
 {
@@ -372,6 +373,38 @@ pub trait BlobCollection: Send + Sync {
         &self,
         digest: &Digest,
     ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+}
+
+/// Replications waiting for the replication job, and how each ended.
+pub trait ReplicationStore: Send + Sync {
+    /// Records (again) the image's replication to each destination as IN_PROGRESS.
+    fn queue_replications(
+        &self,
+        tasks: &[ReplicationTask],
+        at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Up to `limit` replications still IN_PROGRESS, oldest first.
+    fn pending_replications(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ReplicationTask>, RegistryError>> + Send;
+
+    /// Records how a replication ended: `COMPLETE`, or `FAILED` with a code.
+    fn finish_replication(
+        &self,
+        task: &ReplicationTask,
+        failure_code: Option<&str>,
+        at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Every recorded replication of the image, by destination.
+    fn replication_states(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Vec<ReplicationState>, RegistryError>> + Send;
 }
 
 /// Each registry's pull-time update exclusions: principals whose pulls are not recorded.

@@ -187,3 +187,22 @@ pub enum RepositoryDocument {
     /// The last lifecycle preview started: JSON of the text as sent and its start time.
     LifecyclePreview,
 }
+
+/// One image's replication to one destination registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationTask {
+    /// The registry the image was pushed to.
+    pub source: RegistryScope,
+    pub repository: String,
+    pub digest: Digest,
+    pub destination: RegistryScope,
+}
+
+/// How a replication stands, as DescribeImageReplicationStatus shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationState {
+    pub destination: RegistryScope,
+    /// `IN_PROGRESS`, `COMPLETE` or `FAILED`.
+    pub status: String,
+    pub failure_code: Option<String>,
+}

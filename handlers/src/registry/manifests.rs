@@ -82,6 +82,7 @@ impl<M: MetadataStore> Registry<M> {
             .store
             .put_manifest(scope, repository.as_str(), &stored, &parsed.references, tag)
             .await?;
+        self.queue_replication(scope, repository, &digest).await?;
         Ok(PushedManifest {
             digest,
             media_type: parsed.media_type,

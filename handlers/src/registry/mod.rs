@@ -13,6 +13,7 @@ mod garbage;
 mod images;
 mod lifecycle;
 mod manifests;
+mod replication;
 mod repositories;
 mod storage_class;
 mod uploads;
@@ -24,6 +25,7 @@ pub use exclusions::MAX_PULL_TIME_EXCLUSIONS;
 pub use garbage::GarbageReport;
 pub use lifecycle::LifecycleReport;
 pub use manifests::{PushedManifest, Referrer};
+pub use replication::{destinations, ReplicationReport};
 pub use storage_class::{move_storage, StorageClassTarget};
 
 use crate::blob_store::{BlobStore, FileBlobStore};

@@ -251,7 +251,7 @@ pub async fn advance_clock(berth: &Berth, seconds: u64) -> f64 {
 
 /// Runs a background job now (`--admin-api`), e.g. `lifecycle` or `gc`; returns its report.
 pub async fn run_job(berth: &Berth, job: &str) -> String {
-    let (status, ran) = admin(berth, &format!("{job}/run"), "").await;
+    let (status, ran) = admin(berth, &format!("jobs/{job}/run"), "").await;
     assert_eq!(status, 200, "{job}: {ran}");
     ran["report"].as_str().unwrap_or_default().to_string()
 }

@@ -10,6 +10,7 @@ mod exclusions;
 mod image_listing;
 mod manifests;
 mod registries;
+mod replications;
 mod repositories;
 
 use crate::error::RegistryError;

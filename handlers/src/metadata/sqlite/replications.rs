@@ -1,0 +1,132 @@
+//! The replication queue and its outcomes: one row per image and destination.
+
+use super::{BindScope, SqliteMetadataStore};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::metadata::{ReplicationState, ReplicationStore, ReplicationTask};
+use crate::scope::RegistryScope;
+use sqlx::Row;
+
+impl ReplicationStore for SqliteMetadataStore {
+    async fn queue_replications(
+        &self,
+        tasks: &[ReplicationTask],
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.write_transaction().await?;
+        for task in tasks {
+            sqlx::query(
+                "INSERT INTO replications (registry_id, region, repository, digest, dest_registry_id, \
+                 dest_region, status, failure_code, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, ?) \
+                 ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind_scope(&task.source)
+            .bind(&task.repository)
+            .bind(task.digest.as_str())
+            .bind_scope(&task.destination)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_replications(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<ReplicationTask>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT registry_id, region, repository, digest, dest_registry_id, dest_region \
+             FROM replications WHERE status = 'IN_PROGRESS' ORDER BY updated_at LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let digest: String = row.try_get("digest")?;
+                Ok(ReplicationTask {
+                    source: RegistryScope {
+                        registry_id: row.try_get("registry_id")?,
+                        region: row.try_get("region")?,
+                    },
+                    repository: row.try_get("repository")?,
+                    digest: Digest::parse(&digest).map_err(|_| {
+                        RegistryError::Internal(format!(
+                            "stored replication digest {digest} is invalid"
+                        ))
+                    })?,
+                    destination: RegistryScope {
+                        registry_id: row.try_get("dest_registry_id")?,
+                        region: row.try_get("dest_region")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn finish_replication(
+        &self,
+        task: &ReplicationTask,
+        failure_code: Option<&str>,
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let status = if failure_code.is_some() {
+            "FAILED"
+        } else {
+            "COMPLETE"
+        };
+        sqlx::query(
+            "UPDATE replications SET status = ?, failure_code = ?, updated_at = ? \
+             WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
+             AND dest_registry_id = ? AND dest_region = ?",
+        )
+        .bind(status)
+        .bind(failure_code)
+        .bind(at)
+        .bind_scope(&task.source)
+        .bind(&task.repository)
+        .bind(task.digest.as_str())
+        .bind_scope(&task.destination)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn replication_states(
+        &self,
+        scope: &RegistryScope,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<Vec<ReplicationState>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT dest_registry_id, dest_region, status, failure_code FROM replications \
+             WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
+             ORDER BY dest_region, dest_registry_id",
+        )
+        .bind_scope(scope)
+        .bind(repository)
+        .bind(digest.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReplicationState {
+                    destination: RegistryScope {
+                        registry_id: row.try_get("dest_registry_id")?,
+                        region: row.try_get("dest_region")?,
+                    },
+                    status: row.try_get("status")?,
+                    failure_code: row.try_get("failure_code")?,
+                })
+            })
+            .collect()
+    }
+}

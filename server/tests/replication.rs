@@ -1,0 +1,253 @@
+//! Replication against the real binary, with two accounts and three regions: a push in
+//! account A us-east-1 reaches A us-west-2 and account B (once B's registry policy allows
+//! it), with its tags and referrers, as new links to the same blob files; statuses
+//! through DescribeImageReplicationStatus; replicated images are not replicated again.
+
+mod support;
+
+use aws_sdk_ecr::types::{
+    ImageIdentifier, ReplicationConfiguration, ReplicationDestination, ReplicationRule,
+    ReplicationStatus,
+};
+use reqwest::Method;
+use support::images::{manifest, put_manifest, upload, OCI_MANIFEST};
+use support::{
+    code_and_message, create_repository, ecr_client, registry_password, run_job, Berth, RawRegistry,
+};
+
+const A: &str = "111111111111";
+const B: &str = "222222222222";
+
+fn destination(account: &str, region: &str) -> ReplicationDestination {
+    ReplicationDestination::builder()
+        .registry_id(account)
+        .region(region)
+        .build()
+        .unwrap()
+}
+
+async fn replicate_to(ecr: &aws_sdk_ecr::Client, destinations: Vec<ReplicationDestination>) {
+    let rule = ReplicationRule::builder()
+        .set_destinations(Some(destinations))
+        .build()
+        .unwrap();
+    ecr.put_replication_configuration()
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// (account, region, status, failure code) of each replication of `app:tag`.
+async fn statuses(
+    ecr: &aws_sdk_ecr::Client,
+    tag: &str,
+) -> Vec<(String, String, ReplicationStatus, Option<String>)> {
+    let described = ecr
+        .describe_image_replication_status()
+        .repository_name("app")
+        .image_id(ImageIdentifier::builder().image_tag(tag).build())
+        .send()
+        .await
+        .unwrap();
+    described
+        .replication_statuses()
+        .iter()
+        .map(|s| {
+            (
+                s.registry_id().unwrap().to_string(),
+                s.region().unwrap().to_string(),
+                s.status().unwrap().clone(),
+                s.failure_code().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Tags of each image in `app` (sorted), or the error code.
+async fn images(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>, String> {
+    let described = ecr
+        .describe_images()
+        .repository_name("app")
+        .send()
+        .await
+        .map_err(|e| code_and_message(e).0)?;
+    let mut tags: Vec<String> = described
+        .image_details()
+        .iter()
+        .map(|d| d.image_tags().join(","))
+        .collect();
+    tags.sort();
+    Ok(tags)
+}
+
+fn blob_files(data_dir: &std::path::Path) -> usize {
+    let root = data_dir.join("blobs/sha256");
+    std::fs::read_dir(&root)
+        .map(|dirs| {
+            dirs.flatten()
+                .map(|d| std::fs::read_dir(d.path()).map(|f| f.count()).unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--admin-api",
+        "--access-key",
+        "AKIDA=111111111111",
+        "--access-key",
+        "AKIDB=222222222222",
+    ];
+    let berth = Berth::start(dir.path(), &flags);
+    let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
+    let a_west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
+    let a_europe = ecr_client(&berth.endpoint, "AKIDA", "eu-west-1");
+    let b = ecr_client(&berth.endpoint, "AKIDB", "us-east-1");
+    replicate_to(
+        &a,
+        vec![destination(A, "us-west-2"), destination(B, "us-east-1")],
+    )
+    .await;
+    // us-west-2 replicates on to Europe: a replicated image must not.
+    replicate_to(&a_west, vec![destination(A, "eu-west-1")]).await;
+    let configured = a.describe_registry().send().await.unwrap();
+    assert_eq!(
+        configured
+            .replication_configuration()
+            .unwrap()
+            .rules()
+            .len(),
+        1
+    );
+
+    create_repository(&a, "app").await;
+    let raw_a = RawRegistry::new(&berth, &registry_password(&a).await);
+    let config = upload(&raw_a, "app", b"{}").await;
+    let layer = upload(&raw_a, "app", b"the layer of v1").await;
+    let v1 = manifest(&config, &layer);
+    assert_eq!(
+        put_manifest(&raw_a, "app", "v1", &v1, OCI_MANIFEST)
+            .await
+            .status(),
+        201
+    );
+    let v1_digest = support::digest_of(v1.as_bytes());
+    // A referrer of v1 (a signature, say), untagged.
+    let referrer = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"application/vnd.example.sig","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{config}","size":2}},"layers":[],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{v1_digest}","size":{}}}}}"#,
+        v1.len()
+    );
+    let referrer_digest = support::digest_of(referrer.as_bytes());
+    assert_eq!(
+        put_manifest(&raw_a, "app", &referrer_digest, &referrer, OCI_MANIFEST)
+            .await
+            .status(),
+        201
+    );
+    let files_before = blob_files(dir.path());
+
+    // Queued at push, done by the job: us-west-2 gets it, B (no policy yet) does not.
+    let queued = statuses(&a, "v1").await;
+    assert!(
+        queued.iter().all(|s| s.2 == ReplicationStatus::InProgress),
+        "{queued:?}"
+    );
+    run_job(&berth, "replication").await;
+    assert_eq!(
+        statuses(&a, "v1").await,
+        vec![
+            (
+                B.to_string(),
+                "us-east-1".to_string(),
+                ReplicationStatus::Failed,
+                Some("ReplicationAccessDenied".to_string())
+            ),
+            (
+                A.to_string(),
+                "us-west-2".to_string(),
+                ReplicationStatus::Complete,
+                None
+            ),
+        ]
+    );
+    assert_eq!(
+        images(&a_west).await,
+        Ok(vec!["".to_string(), "v1".to_string()])
+    );
+    assert_eq!(
+        images(&b).await,
+        Err("RepositoryNotFoundException".to_string())
+    );
+    let raw_west = RawRegistry::new(&berth, &registry_password(&a_west).await);
+    let pulled = raw_west
+        .request(Method::GET, &format!("/v2/app/blobs/{layer}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pulled.bytes().await.unwrap().as_ref(), b"the layer of v1");
+    let referrers = raw_west
+        .request(Method::GET, &format!("/v2/app/referrers/{v1_digest}"))
+        .send()
+        .await
+        .unwrap();
+    let referrers: serde_json::Value = referrers.json().await.unwrap();
+    assert_eq!(
+        referrers["manifests"][0]["digest"],
+        referrer_digest.as_str()
+    );
+    assert_eq!(
+        blob_files(dir.path()),
+        files_before,
+        "no blob bytes are copied"
+    );
+    // Not chained: the us-west-2 copy does not go on to Europe.
+    run_job(&berth, "replication").await;
+    assert_eq!(
+        images(&a_europe).await,
+        Err("RepositoryNotFoundException".to_string())
+    );
+
+    // B allows A to replicate into it (and create the repository): the next push lands.
+    b.put_registry_policy()
+        .policy_text(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{A}:root"}},"Action":["ecr:ReplicateImage","ecr:CreateRepository"],"Resource":"arn:aws:ecr:us-east-1:{B}:repository/*"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let v2 = manifest(&config, &layer).replace(r#""size":2"#, r#""size":3"#);
+    assert_eq!(
+        put_manifest(&raw_a, "app", "v2", &v2, OCI_MANIFEST)
+            .await
+            .status(),
+        201
+    );
+    run_job(&berth, "replication").await;
+    let v2_statuses = statuses(&a, "v2").await;
+    assert!(
+        v2_statuses
+            .iter()
+            .all(|s| s.2 == ReplicationStatus::Complete),
+        "{v2_statuses:?}"
+    );
+    assert_eq!(images(&b).await, Ok(vec!["v2".to_string()]));
+    let raw_b = RawRegistry::new(&berth, &registry_password(&b).await);
+    let r = raw_b
+        .request(Method::GET, "/v2/app/manifests/v2")
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), v2);
+    assert_eq!(blob_files(dir.path()), files_before);
+}
