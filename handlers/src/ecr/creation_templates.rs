@@ -39,7 +39,13 @@ fn check_settings(template: &RepositoryCreationTemplate) -> Result<(), RegistryE
         })?;
     }
     if let Some(tags) = &template.resource_tags {
-        resource_tags(tags.clone())?;
+        // The template operations declare no tagging errors: a bad tag is a bad parameter.
+        resource_tags(tags.clone()).map_err(|e| match e {
+            RegistryError::InvalidTagParameter(m) | RegistryError::TooManyTags(m) => {
+                RegistryError::invalid_parameter("resourceTags", &m)
+            }
+            other => other,
+        })?;
     }
     Ok(())
 }
