@@ -1,5 +1,6 @@
 //! End to end with skopeo against the real binary: repositories that berth creates itself
-//! (create on push through a repository creation template). Run by `cargo xtask e2e`.
+//! (create on push through a repository creation template), and replication to another
+//! region and account. Run by `cargo xtask e2e`.
 
 mod support;
 
@@ -128,4 +129,132 @@ async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
     assert_eq!(lifecycle.lifecycle_policy_text(), Some(POLICY));
     // Outside the prefix, still no repository.
     assert!(!copy("other/new:v1").status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_push_replicates_to_another_region_and_account() {
+    let skopeo = tool("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--admin-api",
+        "--access-key",
+        "AKIDA=111111111111",
+        "--access-key",
+        "AKIDB=222222222222",
+    ];
+    let berth = Berth::start(&dir.path().join("data"), &flags);
+    let host = registry_host(&berth);
+    let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
+    let a_west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
+    let b_west = ecr_client(&berth.endpoint, "AKIDB", "us-west-2");
+    let rule = aws_sdk_ecr::types::ReplicationRule::builder()
+        .destinations(
+            aws_sdk_ecr::types::ReplicationDestination::builder()
+                .registry_id("111111111111")
+                .region("us-west-2")
+                .build()
+                .unwrap(),
+        )
+        .destinations(
+            aws_sdk_ecr::types::ReplicationDestination::builder()
+                .registry_id("222222222222")
+                .region("us-west-2")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    a.put_replication_configuration()
+        .replication_configuration(
+            aws_sdk_ecr::types::ReplicationConfiguration::builder()
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    b_west
+        .put_registry_policy()
+        .policy_text(r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":["ecr:ReplicateImage","ecr:CreateRepository"]}]}"#)
+        .send()
+        .await
+        .unwrap();
+    create_repository(&a, "app").await;
+
+    // oci-client pushes v1 to A; skopeo pushes it again as v2, which replicates...
+    let seed: oci_client::Reference = format!("{host}/app:v1").parse().unwrap();
+    oci_client()
+        .push(
+            &seed,
+            &[ImageLayer::oci_v1(b"replicated layer".to_vec(), None)],
+            Config::oci_v1(b"{}".to_vec(), None),
+            &RegistryAuth::Basic("AWS".into(), registry_password(&a).await),
+            None,
+        )
+        .await
+        .unwrap();
+    let login = |ecr: &aws_sdk_ecr::Client, file: &str| {
+        let auth = dir.path().join(file);
+        let ecr = ecr.clone();
+        let (skopeo, host) = (skopeo.clone(), host.clone());
+        async move {
+            let password = registry_password(&ecr).await;
+            run(Command::new(&skopeo)
+                .args(["login", "--tls-verify=false", "--authfile"])
+                .arg(&auth)
+                .args(["-u", "AWS", "-p", &password, &host]));
+            auth
+        }
+    };
+    let auth_a = login(&a, "a.json").await;
+    run(Command::new(&skopeo)
+        .args([
+            "copy",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--authfile",
+        ])
+        .arg(&auth_a)
+        .arg(format!("docker://{host}/app:v1"))
+        .arg(format!("docker://{host}/app:v2")));
+    run_job(&berth, "replication").await;
+
+    // ...and both destinations serve it, with B's and A-west's own tokens.
+    let digest = |auth: &std::path::Path, reference: &str| {
+        stdout(
+            Command::new(&skopeo)
+                .args([
+                    "inspect",
+                    "--format",
+                    "{{.Digest}}",
+                    "--tls-verify=false",
+                    "--authfile",
+                ])
+                .arg(auth)
+                .arg(format!("docker://{host}/{reference}")),
+        )
+    };
+    let source = digest(&auth_a, "app:v2");
+    let auth_west = login(&a_west, "west.json").await;
+    let auth_b = login(&b_west, "b.json").await;
+    assert_eq!(digest(&auth_west, "app:v2"), source);
+    assert_eq!(digest(&auth_b, "app:v2"), source);
+    let statuses = a
+        .describe_image_replication_status()
+        .repository_name("app")
+        .image_id(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("v2")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(statuses.replication_statuses().len(), 2);
+    assert!(statuses
+        .replication_statuses()
+        .iter()
+        .all(|s| s.status() == Some(&aws_sdk_ecr::types::ReplicationStatus::Complete)));
 }
