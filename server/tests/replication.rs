@@ -12,7 +12,8 @@ use aws_sdk_ecr::types::{
 use reqwest::Method;
 use support::images::{manifest, put_manifest, upload, OCI_MANIFEST};
 use support::{
-    code_and_message, create_repository, ecr_client, registry_password, run_job, Berth, RawRegistry,
+    code_and_message, create_repository, ecr_client, ecr_json, registry_password, run_job, Berth,
+    RawRegistry,
 };
 
 const A: &str = "111111111111";
@@ -250,4 +251,51 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), v2);
     assert_eq!(blob_files(dir.path()), files_before);
+}
+
+#[tokio::test]
+async fn deletes_replicate_only_where_the_rule_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(
+        dir.path(),
+        &["--admin-api", "--access-key", "AKIDA=111111111111"],
+    );
+    let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
+    let west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
+    let europe = ecr_client(&berth.endpoint, "AKIDA", "eu-west-1");
+    // deleteReplication is newer than the SDK in use: sent as AWS JSON.
+    let configuration = serde_json::json!({ "replicationConfiguration": { "rules": [
+        { "destinations": [{ "registryId": A, "region": "us-west-2" }], "deleteReplication": { "enabled": true } },
+        { "destinations": [{ "registryId": A, "region": "eu-west-1" }] },
+    ]}});
+    let (status, answer) = ecr_json(
+        &berth,
+        "AKIDA",
+        "us-east-1",
+        "PutReplicationConfiguration",
+        configuration,
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    create_repository(&a, "app").await;
+    for (n, tag) in [(1, "v1"), (2, "v2")] {
+        support::images::put_index(&a, n, tag).await;
+    }
+    run_job(&berth, "replication").await;
+    let both = Ok(vec!["v1".to_string(), "v2".to_string()]);
+    assert_eq!(images(&west).await, both);
+    assert_eq!(images(&europe).await, both);
+
+    a.batch_delete_image()
+        .repository_name("app")
+        .image_ids(ImageIdentifier::builder().image_tag("v1").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(images(&west).await, Ok(vec!["v2".to_string()]));
+    assert_eq!(
+        images(&europe).await,
+        both,
+        "no deleteReplication for Europe"
+    );
 }

@@ -1,5 +1,6 @@
 //! Pushing, reading and deleting manifests; tags; referrers.
 
+use super::replication::Deletion;
 use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -170,7 +171,13 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         tag: &Tag,
     ) -> Result<Digest, RegistryError> {
-        self.store.delete_tag(scope, repository.as_str(), tag).await
+        let digest = self
+            .store
+            .delete_tag(scope, repository.as_str(), tag)
+            .await?;
+        self.replicate_delete(scope, repository, Deletion::Tag(tag))
+            .await?;
+        Ok(digest)
     }
 
     /// Removes an image with all its tags; returns the tags it had.
@@ -180,9 +187,13 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
-        self.store
+        let tags = self
+            .store
             .delete_manifest(scope, repository.as_str(), digest)
-            .await
+            .await?;
+        self.replicate_delete(scope, repository, Deletion::Image(digest))
+            .await?;
+        Ok(tags)
     }
 
     /// Up to `limit` tags after `last`, and whether more follow.

@@ -48,14 +48,35 @@ impl std::fmt::Display for ReplicationReport {
     }
 }
 
+/// What a delete in the source removed, to be removed at destinations too.
+#[derive(Debug, Clone, Copy)]
+pub enum Deletion<'a> {
+    Tag(&'a Tag),
+    Image(&'a Digest),
+}
+
 /// The destinations the configuration sends a push of `repository` in `source` to.
 pub fn destinations(
     configuration: &ReplicationConfiguration,
     source: &RegistryScope,
     repository: &str,
 ) -> Vec<RegistryScope> {
+    rule_destinations(configuration, source, repository, false)
+}
+
+/// The destinations of the rules that cover `repository`; with `deletes`, only of the
+/// rules whose `deleteReplication` is enabled.
+fn rule_destinations(
+    configuration: &ReplicationConfiguration,
+    source: &RegistryScope,
+    repository: &str,
+    deletes: bool,
+) -> Vec<RegistryScope> {
     let mut all = BTreeSet::new();
     for rule in &configuration.rules {
+        if deletes && !rule.delete_replication.as_ref().is_some_and(|d| d.enabled) {
+            continue;
+        }
         let covered = rule
             .repository_filters
             .as_ref()
@@ -105,6 +126,42 @@ impl<M: MetadataStore> Registry<M> {
         self.store
             .queue_replications(&tasks, self.clock.now())
             .await
+    }
+
+    /// Removes at every destination whose rule replicates deletes what a delete in the
+    /// source removed (ECR's `deleteReplication`), at once. What a destination no longer
+    /// has, or still lists in an index, is left as it is.
+    pub(super) async fn replicate_delete(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        deletion: Deletion<'_>,
+    ) -> Result<(), RegistryError> {
+        let Some(configuration) = self.store.registry_record(scope).await?.replication else {
+            return Ok(());
+        };
+        let name = repository.as_str();
+        for destination in rule_destinations(&configuration, scope, name, true) {
+            let done = match deletion {
+                Deletion::Tag(tag) => self
+                    .store
+                    .delete_tag(&destination, name, tag)
+                    .await
+                    .map(drop),
+                Deletion::Image(digest) => self
+                    .store
+                    .delete_manifest(&destination, name, digest)
+                    .await
+                    .map(drop),
+            };
+            match done {
+                Ok(())
+                | Err(RegistryError::ImageNotFound)
+                | Err(RegistryError::ImageReferencedByManifestList { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the registry's replication configuration (later pushes follow it).

@@ -255,3 +255,35 @@ pub async fn run_job(berth: &Berth, job: &str) -> String {
     assert_eq!(status, 200, "{job}: {ran}");
     ran["report"].as_str().unwrap_or_default().to_string()
 }
+
+/// An ECR API call as raw AWS JSON, for members the SDK in use does not know yet
+/// (berth reads the access key and region of the SigV4 header; it does not check the
+/// signature). Returns the status and the JSON answer.
+pub async fn ecr_json(
+    berth: &Berth,
+    access_key: &str,
+    region: &str,
+    operation: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/ecr/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let answer = reqwest::Client::new()
+        .post(format!("{}/", berth.endpoint))
+        .header(
+            "X-Amz-Target",
+            format!("AmazonEC2ContainerRegistry_V20150921.{operation}"),
+        )
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header("Authorization", authorization)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (
+        status,
+        answer.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
