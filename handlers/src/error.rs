@@ -104,6 +104,12 @@ pub enum RegistryError {
     TemplateAlreadyExists { prefix: String, registry: String },
     #[error("The repository creation template with prefix '{prefix}' does not exist in the registry with id '{registry}'")]
     TemplateNotFound { prefix: String, registry: String },
+    #[error("{0}")]
+    ReplicationBackfillInProgress(String),
+    #[error("{0}")]
+    ReplicationBackfillNotFound(String),
+    #[error("{0}")]
+    ReplicationBackfillInvalidStatus(String),
     /// A cross-account request no resource policy allows; ECR's whole message.
     #[error("{0}")]
     AccessDenied(String),

@@ -299,3 +299,86 @@ async fn deletes_replicate_only_where_the_rule_says_so() {
         "no deleteReplication for Europe"
     );
 }
+
+#[tokio::test]
+async fn backfill_copies_the_images_pushed_before_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(
+        dir.path(),
+        &["--admin-api", "--access-key", "AKIDA=111111111111"],
+    );
+    let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
+    let west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
+    create_repository(&a, "app").await;
+    for (n, tag) in [(1, "v1"), (2, "v2")] {
+        support::images::put_index(&a, n, tag).await;
+    }
+    replicate_to(&a, vec![destination(A, "us-west-2")]).await;
+    run_job(&berth, "replication").await;
+    assert_eq!(
+        images(&west).await,
+        Err("RepositoryNotFoundException".to_string()),
+        "only later pushes replicate"
+    );
+
+    // The backfill operations are newer than the SDK in use: sent as AWS JSON.
+    let call = |operation: &'static str, body: serde_json::Value| {
+        let berth = &berth;
+        async move { ecr_json(berth, "AKIDA", "us-east-1", operation, body).await }
+    };
+    let west_destination =
+        serde_json::json!({ "destination": { "registryId": A, "region": "us-west-2" } });
+    let (status, started) = call("StartReplicationBackfill", west_destination.clone()).await;
+    assert_eq!(
+        (status, started["status"].as_str()),
+        (200, Some("PREPARING")),
+        "{started}"
+    );
+    let id = started["replicationBackfillId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, again) = call("StartReplicationBackfill", west_destination).await;
+    assert_eq!(again["__type"], "ReplicationBackfillInProgressException");
+    let (_, unconfigured) = call(
+        "StartReplicationBackfill",
+        serde_json::json!({ "destination": { "registryId": A, "region": "eu-west-1" } }),
+    )
+    .await;
+    assert_eq!(unconfigured["__type"], "InvalidParameterException");
+    let describe = || {
+        call(
+            "DescribeReplicationBackfillResults",
+            serde_json::json!({ "replicationBackfillId": id }),
+        )
+    };
+    let (_, preparing) = describe().await;
+    assert_eq!(preparing["status"], "PREPARING");
+    assert!(preparing.get("progress").is_none(), "{preparing}");
+
+    run_job(&berth, "replication").await;
+    assert_eq!(
+        images(&west).await,
+        Ok(vec!["v1".to_string(), "v2".to_string()])
+    );
+    let (_, done) = describe().await;
+    assert_eq!(done["status"], "COMPLETE", "{done}");
+    assert_eq!(done["progress"]["totalReplicationCount"], 2);
+    assert_eq!(done["progress"]["completedReplicationCount"], 2);
+    assert_eq!(done["results"].as_array().map(Vec::len), Some(2));
+    let (_, listed) = call("ListReplicationBackfills", serde_json::json!({})).await;
+    assert_eq!(listed["backfills"][0]["replicationBackfillId"], id.as_str());
+    assert_eq!(listed["backfills"][0]["status"], "COMPLETE");
+    let (_, stop) = call(
+        "StopReplicationBackfill",
+        serde_json::json!({ "replicationBackfillId": id }),
+    )
+    .await;
+    assert_eq!(stop["__type"], "ReplicationBackfillInvalidStatusException");
+    let (_, unknown) = call(
+        "StopReplicationBackfill",
+        serde_json::json!({ "replicationBackfillId": "00000000-0000-0000-0000-000000000000" }),
+    )
+    .await;
+    assert_eq!(unknown["__type"], "ReplicationBackfillNotFoundException");
+}

@@ -6,6 +6,7 @@
 
 mod account_settings;
 mod authorization;
+mod backfill;
 mod creation_templates;
 mod exclusions;
 mod images;
@@ -148,15 +149,11 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     DescribeImageScanFindings,
     DescribeImageSigningStatus,
     DescribePullThroughCacheRules,
-    DescribeReplicationBackfillResults,
     GetRegistryScanningConfiguration,
     GetSigningConfiguration,
-    ListReplicationBackfills,
     PutRegistryScanningConfiguration,
     PutSigningConfiguration,
     StartImageScan,
-    StartReplicationBackfill,
-    StopReplicationBackfill,
     UpdatePullThroughCacheRule,
     ValidatePullThroughCacheRule,
 );

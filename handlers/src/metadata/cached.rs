@@ -303,6 +303,7 @@ impl<M: MetadataStore> RegistryRecordStore for CachedMetadataStore<M> {
 
     forward! {
         fn registry_record(&self, scope: &RegistryScope) -> Result<RegistryRecord, RegistryError>;
+        fn registries(&self) -> Result<Vec<RegistryScope>, RegistryError>;
     }
 }
 

@@ -4,8 +4,8 @@ use crate::digest::Digest;
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{
     EncryptionType, ImageStatus, ImageTagMutability, ImageTagMutabilityExclusionFilter,
-    RegistryScanningConfiguration, ReplicationConfiguration, RepositoryCreationTemplate,
-    SigningConfiguration,
+    RegistryScanningConfiguration, ReplicationConfiguration, ReplicationDestination,
+    RepositoryCreationTemplate, SigningConfiguration,
 };
 use std::collections::BTreeMap;
 
@@ -159,6 +159,29 @@ pub struct RegistryRecord {
     pub signing: Option<SigningConfiguration>,
     /// Repository creation templates, in prefix order.
     pub creation_templates: Vec<RepositoryCreationTemplate>,
+    /// Replication backfills, oldest first.
+    pub backfills: Vec<BackfillRecord>,
+}
+
+/// One replication backfill: copying images pushed before the configuration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BackfillRecord {
+    pub id: String,
+    pub destination: ReplicationDestination,
+    /// PREPARING, IN_PROGRESS, STOPPING, then COMPLETE, FAILED or STOPPED.
+    pub status: String,
+    pub started_at: f64,
+    pub ended_at: Option<f64>,
+    pub failure_code: Option<String>,
+    /// (repository, digest) of each image it replicates, known once it leaves PREPARING.
+    pub images: Vec<(String, String)>,
+}
+
+impl BackfillRecord {
+    /// COMPLETE, FAILED and STOPPED are final.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "COMPLETE" | "FAILED" | "STOPPED")
+    }
 }
 
 /// A repository as stored.

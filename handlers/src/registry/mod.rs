@@ -6,6 +6,7 @@
 
 mod access;
 mod account_settings;
+mod backfill;
 mod blobs;
 mod creation_templates;
 mod exclusions;

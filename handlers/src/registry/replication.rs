@@ -34,16 +34,19 @@ const MAX_DEPTH: usize = 4;
 pub struct ReplicationReport {
     pub complete: usize,
     pub failed: Vec<String>,
+    /// Backfills that changed status.
+    pub backfills_moved: usize,
 }
 
 impl std::fmt::Display for ReplicationReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} replications complete, {} failed [{}]",
+            "{} replications complete, {} failed [{}], {} backfills moved on",
             self.complete,
             self.failed.len(),
-            self.failed.join("; ")
+            self.failed.join("; "),
+            self.backfills_moved
         )
     }
 }
@@ -190,9 +193,12 @@ impl<M: MetadataStore> Registry<M> {
             .await
     }
 
-    /// Performs the queued replications now.
+    /// Prepares backfills, performs the queued replications, then settles backfills.
     pub async fn replication_pass(&self) -> Result<ReplicationReport, RegistryError> {
-        let mut report = ReplicationReport::default();
+        let mut report = ReplicationReport {
+            backfills_moved: self.backfill_pass().await?,
+            ..Default::default()
+        };
         for task in self.store.pending_replications(BATCH).await? {
             let failure = self.replicate(&task).await?;
             self.store
@@ -209,6 +215,7 @@ impl<M: MetadataStore> Registry<M> {
                 )),
             }
         }
+        report.backfills_moved += self.backfill_pass().await?;
         Ok(report)
     }
 

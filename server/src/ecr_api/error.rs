@@ -27,6 +27,11 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::ExclusionNotFound { .. } => "ExclusionNotFoundException",
         RegistryError::LimitExceeded(_) => "LimitExceededException",
         RegistryError::AccessDenied(_) => "AccessDeniedException",
+        RegistryError::ReplicationBackfillInProgress(_) => "ReplicationBackfillInProgressException",
+        RegistryError::ReplicationBackfillNotFound(_) => "ReplicationBackfillNotFoundException",
+        RegistryError::ReplicationBackfillInvalidStatus(_) => {
+            "ReplicationBackfillInvalidStatusException"
+        }
         RegistryError::TemplateAlreadyExists { .. } => "TemplateAlreadyExistsException",
         RegistryError::TemplateNotFound { .. } => "TemplateNotFoundException",
         RegistryError::InvalidParameter(_) => "InvalidParameterException",
@@ -161,6 +166,18 @@ mod tests {
                     registry: text(),
                 },
                 "TemplateNotFoundException",
+            ),
+            (
+                RegistryError::ReplicationBackfillInProgress(text()),
+                "ReplicationBackfillInProgressException",
+            ),
+            (
+                RegistryError::ReplicationBackfillNotFound(text()),
+                "ReplicationBackfillNotFoundException",
+            ),
+            (
+                RegistryError::ReplicationBackfillInvalidStatus(text()),
+                "ReplicationBackfillInvalidStatusException",
             ),
             (
                 RegistryError::LimitExceeded(text()),

@@ -94,6 +94,9 @@ impl From<RegistryError> for OciError {
             | RegistryError::RegistryPolicyNotFound { .. }
             | RegistryError::TemplateAlreadyExists { .. }
             | RegistryError::TemplateNotFound { .. }
+            | RegistryError::ReplicationBackfillInProgress(_)
+            | RegistryError::ReplicationBackfillNotFound(_)
+            | RegistryError::ReplicationBackfillInvalidStatus(_)
             | RegistryError::ImageStorageClassUpdateNotSupported(_)
             | RegistryError::ExclusionAlreadyExists { .. }
             | RegistryError::ExclusionNotFound { .. }

@@ -32,7 +32,8 @@ fn encode_optional<T: Serialize>(value: &Option<T>) -> Result<Option<String>, Re
 }
 
 const SELECT: &str = "SELECT policy_text, account_settings, replication_configuration, \
-     scanning_configuration, signing_configuration, creation_templates FROM registries \
+     scanning_configuration, signing_configuration, creation_templates, replication_backfills \
+     FROM registries \
      WHERE registry_id = ? AND region = ?";
 
 async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
@@ -48,6 +49,7 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     };
     let settings: String = row.try_get("account_settings")?;
     let templates: String = row.try_get("creation_templates")?;
+    let backfills: String = row.try_get("replication_backfills")?;
     Ok(RegistryRecord {
         policy_text: row.try_get("policy_text")?,
         account_settings: decode("account settings", Some(settings))?.unwrap_or_default(),
@@ -55,10 +57,26 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
         scanning: decode("scanning", row.try_get("scanning_configuration")?)?,
         signing: decode("signing", row.try_get("signing_configuration")?)?,
         creation_templates: decode("creation templates", Some(templates))?.unwrap_or_default(),
+        backfills: decode("replication backfills", Some(backfills))?.unwrap_or_default(),
     })
 }
 
 impl RegistryRecordStore for SqliteMetadataStore {
+    async fn registries(&self) -> Result<Vec<RegistryScope>, RegistryError> {
+        let rows =
+            sqlx::query("SELECT registry_id, region FROM registries ORDER BY registry_id, region")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RegistryScope {
+                    registry_id: row.try_get("registry_id")?,
+                    region: row.try_get("region")?,
+                })
+            })
+            .collect()
+    }
+
     async fn registry_record(
         &self,
         scope: &RegistryScope,
@@ -78,13 +96,14 @@ impl RegistryRecordStore for SqliteMetadataStore {
         sqlx::query(
             "INSERT INTO registries (registry_id, region, policy_text, account_settings, \
              replication_configuration, scanning_configuration, signing_configuration, \
-             creation_templates) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
+             creation_templates, replication_backfills) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
              policy_text = excluded.policy_text, account_settings = excluded.account_settings, \
              replication_configuration = excluded.replication_configuration, \
              scanning_configuration = excluded.scanning_configuration, \
              signing_configuration = excluded.signing_configuration, \
-             creation_templates = excluded.creation_templates",
+             creation_templates = excluded.creation_templates, \
+             replication_backfills = excluded.replication_backfills",
         )
         .bind_scope(scope)
         .bind(&record.policy_text)
@@ -93,6 +112,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
         .bind(encode_optional(&record.scanning)?)
         .bind(encode_optional(&record.signing)?)
         .bind(encode(&record.creation_templates)?)
+        .bind(encode(&record.backfills)?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
