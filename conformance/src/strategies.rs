@@ -138,6 +138,13 @@ impl ReferenceStateMachine for RegistryMachine {
             })
             .collect();
         let upload_target = mostly(missing, (repo(), blob()).boxed());
+        // Replicated repositories, and whether pushes wait for the replication job: ticks
+        // and replica listings then go where there is something to see.
+        let replicated: Vec<usize> = state.replicas.keys().copied().collect();
+        let replica_weight = if replicated.is_empty() { 1 } else { 8 };
+        let replica_target = mostly(replicated, repo().boxed());
+        let tick_weight = if state.queued.is_empty() { 1 } else { 10 };
+        let replication_weight = if state.replication { 1 } else { 3 };
         let reference_target = mostly(known, (repo(), manifest_ref()).boxed());
         let index_target = mostly(
             stored_images
@@ -186,10 +193,15 @@ impl ReferenceStateMachine for RegistryMachine {
             2 => repo().prop_map(|repo| Transition::DescribeImages { repo }),
             1 => repo().prop_map(|repo| Transition::BatchCheckLayerAvailability { repo }),
             1 => any::<bool>().prop_map(|enabled| Transition::BlobMounting { enabled }),
+            2 => (repo(), prop::bool::weighted(0.7)).prop_map(|(repo, allow)| Transition::PullPolicy { repo, allow }),
+            2 => repo().prop_map(|repo| Transition::CrossAccountDescribe { repo }),
+            2 => (repo(), tag()).prop_map(|(repo, tag)| Transition::CrossAccountPull { repo, tag }),
+            replication_weight => prop::bool::weighted(0.8).prop_map(|enabled| Transition::Replication { enabled }),
+            replica_weight => replica_target.prop_map(|repo| Transition::DescribeReplica { repo }),
             1 => Just(Transition::Restart),
             // A minute and a half, most of two hours, more than a day, more than a week:
             // sums of these within a sequence stay far from the upload lifetime's edge.
-            1 => prop_oneof![Just(90u64), Just(5_000), Just(100_000), Just(700_000)]
+            tick_weight => prop_oneof![Just(90u64), Just(5_000), Just(100_000), Just(700_000)]
                 .prop_map(|seconds| Transition::Tick { seconds }),
             3 => racing_writes,
         ];

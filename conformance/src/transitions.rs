@@ -120,6 +120,30 @@ pub enum Transition {
         reference: ManifestRef,
         archive: bool,
     },
+    /// Account A's repository policy: one that lets account B pull (`allow`), or
+    /// DeleteRepositoryPolicy.
+    PullPolicy {
+        repo: usize,
+        allow: bool,
+    },
+    /// Account B's DescribeImages of account A's repository (`registryId`).
+    CrossAccountDescribe {
+        repo: usize,
+    },
+    /// Account B's /v2 manifest GET on account A's registry host.
+    CrossAccountPull {
+        repo: usize,
+        tag: usize,
+    },
+    /// PutReplicationConfiguration: every repository to us-west-2 of the same account, or
+    /// (`enabled: false`) no rules. Pushes after it replicate at the next `Tick`.
+    Replication {
+        enabled: bool,
+    },
+    /// DescribeImages of the repository in us-west-2, where replication copies it.
+    DescribeReplica {
+        repo: usize,
+    },
     /// PutAccountSetting BLOB_MOUNTING: whether mounts link blobs or open uploads.
     BlobMounting {
         enabled: bool,
@@ -191,6 +215,11 @@ impl Transition {
             Transition::BatchCheckLayerAvailability { .. } => "BatchCheckLayerAvailability",
             Transition::StorageClass { .. } => "StorageClass",
             Transition::BlobMounting { .. } => "BlobMounting",
+            Transition::PullPolicy { .. } => "PullPolicy",
+            Transition::CrossAccountDescribe { .. } => "CrossAccountDescribe",
+            Transition::CrossAccountPull { .. } => "CrossAccountPull",
+            Transition::Replication { .. } => "Replication",
+            Transition::DescribeReplica { .. } => "DescribeReplica",
             Transition::Restart => "Restart",
             Transition::Tick { .. } => "Tick",
             Transition::UnderReads { .. } => "UnderReads",

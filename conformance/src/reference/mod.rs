@@ -4,7 +4,7 @@
 //! records what the system under test must answer ([`Expected`]).
 
 use crate::fixtures::{
-    blob_digest, digest_of, image_blobs, image_manifest, ImageSpec, BLOBS, TAGS,
+    blob_digest, digest_of, image_blobs, image_manifest, index_manifest, ImageSpec, BLOBS, TAGS,
 };
 use crate::transitions::{ChunkStart, ManifestRef, Transition};
 
@@ -97,11 +97,24 @@ pub struct Model {
     pub now: u64,
     /// The BLOB_MOUNTING account setting (off in a fresh registry, as in ECR).
     pub blob_mounting: bool,
+    /// Whether pushes replicate to us-west-2.
+    pub replication: bool,
+    /// Pushes (repository, digest) waiting for the replication job.
+    pub queued: Vec<(usize, String)>,
+    /// The repositories of us-west-2, as replication made them.
+    pub replicas: BTreeMap<usize, Repo>,
     /// What the last transition must get.
     pub last: Option<Expected>,
 }
 
 impl Model {
+    /// Queues a stored push for replication, when replication is on.
+    fn queue(&mut self, repo: usize, body: &str) {
+        if self.replication {
+            self.queued.push((repo, digest_of(body)));
+        }
+    }
+
     /// Applies one transition, recording the expected answer in `last`.
     pub fn apply(mut self, t: &Transition) -> Self {
         let expected = self.step(t);
@@ -116,6 +129,13 @@ impl Model {
                 self.now += seconds;
                 for r in self.repos.values_mut() {
                     r.finish_restores();
+                }
+                for (repo, digest) in std::mem::take(&mut self.queued) {
+                    if let Some(source) = self.repos.get(&repo) {
+                        if source.manifests.contains_key(&digest) {
+                            source.replicate_into(&digest, self.replicas.entry(repo).or_default());
+                        }
+                    }
                 }
                 let now = self.now;
                 for u in &mut self.uploads {
@@ -286,6 +306,7 @@ impl Model {
                     return Expected::oci(400, "TAG_INVALID");
                 }
                 r.store(ManifestRef::Image(image.clone()), Vec::new(), blobs, *tag);
+                self.queue(*repo, &image_manifest(image));
                 Expected::ok(201)
             }
             Transition::PushIndex {
@@ -312,6 +333,7 @@ impl Model {
                     Vec::new(),
                     Some(*tag),
                 );
+                self.queue(*repo, &index_manifest(children));
                 Expected::ok(201)
             }
             Transition::GetManifest {
@@ -387,6 +409,7 @@ impl Model {
                         if let Some(m) = r.manifests.get_mut(&digest) {
                             m.restore_now();
                         }
+                        self.queue(*repo, &image_manifest(image));
                         Expected::ecr("ImageAlreadyExistsException")
                     }
                     Ok(_) => {
@@ -396,6 +419,7 @@ impl Model {
                             blobs,
                             Some(*tag),
                         );
+                        self.queue(*repo, &image_manifest(image));
                         Expected::ok(200)
                     }
                 }
@@ -429,6 +453,35 @@ impl Model {
                 }
             }
             Transition::DescribeImages { repo } => match self.repos.get(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) => r.images(),
+            },
+            Transition::PullPolicy { repo, allow } => match self.repos.get_mut(repo) {
+                None => Expected::ecr("RepositoryNotFoundException"),
+                Some(r) if !*allow && !r.b_may_pull => {
+                    Expected::ecr("RepositoryPolicyNotFoundException")
+                }
+                Some(r) => {
+                    r.b_may_pull = *allow;
+                    Expected::ok(200)
+                }
+            },
+            Transition::CrossAccountDescribe { repo } => match self.repos.get(repo) {
+                Some(r) if r.b_may_pull => r.images(),
+                _ => Expected::ecr("AccessDeniedException"),
+            },
+            Transition::CrossAccountPull { repo, tag } => match self.repos.get(repo) {
+                Some(r) if r.b_may_pull => match r.pulled_tag(*tag) {
+                    Some(d) => Expected::Bytes(r.manifests[&d].body.clone().into_bytes()),
+                    None => Expected::oci(404, "MANIFEST_UNKNOWN"),
+                },
+                _ => Expected::oci(403, "DENIED"),
+            },
+            Transition::Replication { enabled } => {
+                self.replication = *enabled;
+                Expected::ok(200)
+            }
+            Transition::DescribeReplica { repo } => match self.replicas.get(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),
                 Some(r) => r.images(),
             },

@@ -42,6 +42,8 @@ pub struct Repo {
     pub immutable: bool,
     /// Pushes so far, for `Manifest::pushed`.
     pub pushes: u64,
+    /// Whether its policy lets account B pull.
+    pub b_may_pull: bool,
 }
 
 fn manifest_digest(reference: &ManifestRef) -> Option<String> {
@@ -203,6 +205,32 @@ impl Repo {
     pub(super) fn finish_restores(&mut self) {
         for m in self.manifests.values_mut() {
             m.activating = false;
+        }
+    }
+}
+
+impl Repo {
+    /// Copies the image (its index children first) with the tags it has here into
+    /// `replica`, as the replication job does.
+    pub(super) fn replicate_into(&self, digest: &str, replica: &mut Repo) {
+        let Some(m) = self.manifests.get(digest) else {
+            return;
+        };
+        for child in &m.children {
+            self.replicate_into(child, replica);
+        }
+        replica
+            .manifests
+            .entry(digest.to_string())
+            .or_insert_with(|| Manifest {
+                archived: false,
+                activating: false,
+                ..m.clone()
+            });
+        for (tag, d) in &self.tags {
+            if d == digest {
+                replica.tags.insert(*tag, digest.to_string());
+            }
         }
     }
 }

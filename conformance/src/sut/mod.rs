@@ -31,6 +31,8 @@ pub struct Sut {
     /// The data dir of an in-process berth.
     dir: Option<tempfile::TempDir>,
     authorization: String,
+    /// Account B's `/v2` credentials.
+    other_authorization: String,
     /// Repository names carry this prefix, so remote runs do not see each other.
     prefix: String,
     uploads: Vec<OpenUpload>,
@@ -41,6 +43,15 @@ pub struct Sut {
     /// kept across restarts, as a store outside the process would be.
     blobs: Option<Arc<dyn BlobStore>>,
 }
+
+/// Account B's access key; a remote berth runs with `--access-key
+/// AKIDCONFORMANCE=222222222222`. Account A is the default account.
+pub const OTHER_ACCESS_KEY: &str = "AKIDCONFORMANCE";
+const OTHER_ACCOUNT: &str = "222222222222";
+const DEFAULT_ACCOUNT: &str = "000000000000";
+
+/// The policy that lets account B pull from a repository of account A.
+const B_MAY_PULL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:BatchCheckLayerAvailability","ecr:DescribeImages"]}]}"#;
 
 /// Seconds a restore from the archive takes in the berth under test: less than any
 /// `Tick`, more than a sequence ever takes (a remote berth runs with
@@ -59,6 +70,10 @@ async fn open_in_process(
     let options = berth_server::config::ServeOptions {
         admin_api: true,
         archive_restore_delay: RESTORE_DELAY_SECS,
+        access_keys: vec![(
+            OTHER_ACCESS_KEY.to_string(),
+            berth_handlers::scope::PrincipalArn::root(OTHER_ACCOUNT),
+        )],
         ..berth_server::config::ServeOptions::defaults()
     };
     berth_server::open_state(&options, dir, "localhost".into(), clock, blobs)
@@ -105,6 +120,7 @@ impl Sut {
             target,
             dir,
             authorization: String::new(),
+            other_authorization: String::new(),
             prefix,
             uploads: Vec::new(),
             clock,
@@ -117,21 +133,36 @@ impl Sut {
             serde_json::json!({ "name": "BLOB_MOUNTING", "value": "DISABLED" }),
         );
         assert_eq!(reset.status, 200, "resetting BLOB_MOUNTING");
+        let reset = sut.ecr(
+            "PutReplicationConfiguration",
+            serde_json::json!({ "replicationConfiguration": { "rules": [] } }),
+        );
+        assert_eq!(reset.status, 200, "resetting the replication configuration");
         sut
     }
 
-    /// Gets a registry token with GetAuthorizationToken, as `get-login-password` does.
+    /// Gets registry tokens with GetAuthorizationToken, as `get-login-password` does, for
+    /// account A (the default) and account B.
     fn log_in(&mut self) {
-        let token = self.ecr("GetAuthorizationToken", serde_json::json!({}));
-        let token = token.json()["authorizationData"][0]["authorizationToken"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        assert!(!token.is_empty(), "GetAuthorizationToken gives a token");
-        self.authorization = format!("Basic {token}");
-        let _ = base64::engine::general_purpose::STANDARD
-            .decode(&token)
-            .expect("the token is base64");
+        let token = |answer: Answer| {
+            let token = answer.json()["authorizationData"][0]["authorizationToken"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            assert!(!token.is_empty(), "GetAuthorizationToken gives a token");
+            let _ = base64::engine::general_purpose::STANDARD
+                .decode(&token)
+                .expect("the token is base64");
+            format!("Basic {token}")
+        };
+        self.authorization = token(self.ecr("GetAuthorizationToken", serde_json::json!({})));
+        let b = self.ecr_as(
+            OTHER_ACCESS_KEY,
+            "us-east-1",
+            "GetAuthorizationToken",
+            serde_json::json!({}),
+        );
+        self.other_authorization = token(b);
     }
 
     /// Moves berth's clock forward and runs its background jobs now, through the admin API
@@ -151,6 +182,13 @@ impl Sut {
             Vec::new(),
         );
         assert_eq!(ran.status, 200, "running the upload expiry job");
+        let ran = self.send(
+            Method::POST,
+            "/_berth/admin/jobs/replication/run",
+            &[],
+            Vec::new(),
+        );
+        assert_eq!(ran.status, 200, "running the replication job");
         let probe = self.registry(Method::GET, "/v2/", &[], Vec::new());
         self.log_in();
         probe
@@ -185,6 +223,31 @@ impl Sut {
             &[
                 ("x-amz-target", &target),
                 ("content-type", "application/x-amz-json-1.1"),
+            ],
+            input.to_string().into_bytes(),
+        )
+    }
+
+    /// One ECR API call signed (in form: berth does not check signatures) with this access
+    /// key in this region.
+    pub fn ecr_as(
+        &self,
+        access_key: &str,
+        region: &str,
+        operation: &str,
+        input: serde_json::Value,
+    ) -> Answer {
+        let target = format!("{TARGET_PREFIX}{operation}");
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/ecr/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        self.send(
+            Method::POST,
+            "/",
+            &[
+                ("x-amz-target", &target),
+                ("content-type", "application/x-amz-json-1.1"),
+                ("authorization", &authorization),
             ],
             input.to_string().into_bytes(),
         )
@@ -429,6 +492,64 @@ impl Sut {
             Transition::DescribeImages { repo } => {
                 let name = self.name(*repo);
                 self.ecr(
+                    "DescribeImages",
+                    serde_json::json!({ "repositoryName": name }),
+                )
+            }
+            Transition::PullPolicy { repo, allow } => {
+                let name = self.name(*repo);
+                if *allow {
+                    self.ecr(
+                        "SetRepositoryPolicy",
+                        serde_json::json!({ "repositoryName": name, "policyText": B_MAY_PULL }),
+                    )
+                } else {
+                    self.ecr(
+                        "DeleteRepositoryPolicy",
+                        serde_json::json!({ "repositoryName": name }),
+                    )
+                }
+            }
+            Transition::CrossAccountDescribe { repo } => {
+                let name = self.name(*repo);
+                self.ecr_as(
+                    OTHER_ACCESS_KEY,
+                    "us-east-1",
+                    "DescribeImages",
+                    serde_json::json!({ "registryId": DEFAULT_ACCOUNT, "repositoryName": name }),
+                )
+            }
+            Transition::CrossAccountPull { repo, tag } => {
+                let path = format!("/v2/{}/manifests/{}", self.name(*repo), TAGS[*tag]);
+                let accept = format!("{OCI_MANIFEST}, {OCI_INDEX}");
+                let host = format!("{DEFAULT_ACCOUNT}.dkr.ecr.us-east-1.localhost");
+                self.send(
+                    Method::GET,
+                    &path,
+                    &[
+                        ("authorization", &self.other_authorization),
+                        ("host", &host),
+                        ("accept", &accept),
+                    ],
+                    Vec::new(),
+                )
+            }
+            Transition::Replication { enabled } => {
+                let destinations = if *enabled {
+                    serde_json::json!([{ "destinations": [{ "registryId": DEFAULT_ACCOUNT, "region": "us-west-2" }] }])
+                } else {
+                    serde_json::json!([])
+                };
+                self.ecr(
+                    "PutReplicationConfiguration",
+                    serde_json::json!({ "replicationConfiguration": { "rules": destinations } }),
+                )
+            }
+            Transition::DescribeReplica { repo } => {
+                let name = self.name(*repo);
+                self.ecr_as(
+                    "AKIDUNMAPPED",
+                    "us-west-2",
                     "DescribeImages",
                     serde_json::json!({ "repositoryName": name }),
                 )
