@@ -258,3 +258,83 @@ async fn skopeo_push_replicates_to_another_region_and_account() {
         .iter()
         .all(|s| s.status() == Some(&aws_sdk_ecr::types::ReplicationStatus::Complete)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_of_account_b_reads_account_a_only_while_a_policy_allows() {
+    let skopeo = tool("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--access-key",
+        "AKIDA=111111111111",
+        "--access-key",
+        "AKIDB=222222222222",
+    ];
+    let berth = Berth::start(&dir.path().join("data"), &flags);
+    let port = registry_host(&berth)
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
+    let b = ecr_client(&berth.endpoint, "AKIDB", "us-east-1");
+    create_repository(&a, "app").await;
+    let seed: oci_client::Reference = format!("{}/app:v1", registry_host(&berth)).parse().unwrap();
+    oci_client()
+        .push(
+            &seed,
+            &[ImageLayer::oci_v1(b"a layer of A".to_vec(), None)],
+            Config::oci_v1(b"{}".to_vec(), None),
+            &RegistryAuth::Basic("AWS".into(), registry_password(&a).await),
+            None,
+        )
+        .await
+        .unwrap();
+    // A's registry host. Nothing resolves it here, so skopeo reaches berth through berth
+    // itself as its HTTP proxy: the request keeps A's host name, as on a real network.
+    let host_a = format!("111111111111.dkr.ecr.us-east-1.localhost:{port}");
+    let password_b = registry_password(&b).await;
+    let inspect = || {
+        Command::new(&skopeo)
+            .env("HTTP_PROXY", &berth.endpoint)
+            .env("http_proxy", &berth.endpoint)
+            .env("NO_PROXY", "")
+            .env("no_proxy", "")
+            .args(["inspect", "--raw", "--tls-verify=false", "--creds"])
+            .arg(format!("AWS:{password_b}"))
+            .arg(format!("docker://{host_a}/app:v1"))
+            .output()
+            .unwrap()
+    };
+    let denied = inspect();
+    assert!(!denied.status.success());
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains("not authorized to perform: ecr:BatchGetImage"),
+        "{stderr}"
+    );
+
+    a.set_repository_policy()
+        .repository_name("app")
+        .policy_text(r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let allowed = inspect();
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(manifest["schemaVersion"], 2);
+
+    a.delete_repository_policy()
+        .repository_name("app")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !inspect().status.success(),
+        "denied again once the policy is gone"
+    );
+}
