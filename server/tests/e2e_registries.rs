@@ -4,8 +4,6 @@
 
 mod support;
 
-use oci_client::client::{Config, ImageLayer};
-use oci_client::secrets::RegistryAuth;
 use std::process::Command;
 use support::tools::{run, stdout, tool};
 use support::*;
@@ -21,17 +19,7 @@ async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
     let host = registry_host(&berth);
     create_repository(&ecr, "seed/app").await;
     let password = registry_password(&ecr).await;
-    let seed: oci_client::Reference = format!("{host}/seed/app:v1").parse().unwrap();
-    oci_client()
-        .push(
-            &seed,
-            &[ImageLayer::oci_v1(b"a layer to copy".to_vec(), None)],
-            Config::oci_v1(b"{}".to_vec(), None),
-            &RegistryAuth::Basic("AWS".into(), password.clone()),
-            None,
-        )
-        .await
-        .unwrap();
+    push_one_layer(&ecr, &format!("{host}/seed/app:v1"), b"a layer to copy").await;
     let auth = dir.path().join("auth.json");
     run(Command::new(&skopeo)
         .args(["login", "--tls-verify=false", "--authfile"])
@@ -147,33 +135,11 @@ async fn skopeo_push_replicates_to_another_region_and_account() {
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let a_west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
     let b_west = ecr_client(&berth.endpoint, "AKIDB", "us-west-2");
-    let rule = aws_sdk_ecr::types::ReplicationRule::builder()
-        .destinations(
-            aws_sdk_ecr::types::ReplicationDestination::builder()
-                .registry_id("111111111111")
-                .region("us-west-2")
-                .build()
-                .unwrap(),
-        )
-        .destinations(
-            aws_sdk_ecr::types::ReplicationDestination::builder()
-                .registry_id("222222222222")
-                .region("us-west-2")
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    a.put_replication_configuration()
-        .replication_configuration(
-            aws_sdk_ecr::types::ReplicationConfiguration::builder()
-                .rules(rule)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    replicate_to(
+        &a,
+        &[("111111111111", "us-west-2"), ("222222222222", "us-west-2")],
+    )
+    .await;
     b_west
         .put_registry_policy()
         .policy_text(r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":["ecr:ReplicateImage","ecr:CreateRepository"]}]}"#)
@@ -183,17 +149,7 @@ async fn skopeo_push_replicates_to_another_region_and_account() {
     create_repository(&a, "app").await;
 
     // oci-client pushes v1 to A; skopeo pushes it again as v2, which replicates...
-    let seed: oci_client::Reference = format!("{host}/app:v1").parse().unwrap();
-    oci_client()
-        .push(
-            &seed,
-            &[ImageLayer::oci_v1(b"replicated layer".to_vec(), None)],
-            Config::oci_v1(b"{}".to_vec(), None),
-            &RegistryAuth::Basic("AWS".into(), registry_password(&a).await),
-            None,
-        )
-        .await
-        .unwrap();
+    push_one_layer(&a, &format!("{host}/app:v1"), b"replicated layer").await;
     let login = |ecr: &aws_sdk_ecr::Client, file: &str| {
         let auth = dir.path().join(file);
         let ecr = ecr.clone();
@@ -278,17 +234,12 @@ async fn skopeo_of_account_b_reads_account_a_only_while_a_policy_allows() {
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let b = ecr_client(&berth.endpoint, "AKIDB", "us-east-1");
     create_repository(&a, "app").await;
-    let seed: oci_client::Reference = format!("{}/app:v1", registry_host(&berth)).parse().unwrap();
-    oci_client()
-        .push(
-            &seed,
-            &[ImageLayer::oci_v1(b"a layer of A".to_vec(), None)],
-            Config::oci_v1(b"{}".to_vec(), None),
-            &RegistryAuth::Basic("AWS".into(), registry_password(&a).await),
-            None,
-        )
-        .await
-        .unwrap();
+    push_one_layer(
+        &a,
+        &format!("{}/app:v1", registry_host(&berth)),
+        b"a layer of A",
+    )
+    .await;
     // A's registry host. Nothing resolves it here, so skopeo reaches berth through berth
     // itself as its HTTP proxy: the request keeps A's host name, as on a real network.
     let host_a = format!("111111111111.dkr.ecr.us-east-1.localhost:{port}");

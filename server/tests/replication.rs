@@ -5,44 +5,16 @@
 
 mod support;
 
-use aws_sdk_ecr::types::{
-    ImageIdentifier, ReplicationConfiguration, ReplicationDestination, ReplicationRule,
-    ReplicationStatus,
-};
+use aws_sdk_ecr::types::{ImageIdentifier, ReplicationStatus};
 use reqwest::Method;
 use support::images::{manifest, put_manifest, upload, OCI_MANIFEST};
 use support::{
-    code_and_message, create_repository, ecr_client, ecr_json, registry_password, run_job, Berth,
-    RawRegistry,
+    code_and_message, create_repository, ecr_client, ecr_json, registry_password, replicate_to,
+    run_job, Berth, RawRegistry,
 };
 
 const A: &str = "111111111111";
 const B: &str = "222222222222";
-
-fn destination(account: &str, region: &str) -> ReplicationDestination {
-    ReplicationDestination::builder()
-        .registry_id(account)
-        .region(region)
-        .build()
-        .unwrap()
-}
-
-async fn replicate_to(ecr: &aws_sdk_ecr::Client, destinations: Vec<ReplicationDestination>) {
-    let rule = ReplicationRule::builder()
-        .set_destinations(Some(destinations))
-        .build()
-        .unwrap();
-    ecr.put_replication_configuration()
-        .replication_configuration(
-            ReplicationConfiguration::builder()
-                .rules(rule)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
 
 /// (account, region, status, failure code) of each replication of `app:tag`.
 async fn statuses(
@@ -113,13 +85,9 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     let a_west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
     let a_europe = ecr_client(&berth.endpoint, "AKIDA", "eu-west-1");
     let b = ecr_client(&berth.endpoint, "AKIDB", "us-east-1");
-    replicate_to(
-        &a,
-        vec![destination(A, "us-west-2"), destination(B, "us-east-1")],
-    )
-    .await;
+    replicate_to(&a, &[(A, "us-west-2"), (B, "us-east-1")]).await;
     // us-west-2 replicates on to Europe: a replicated image must not.
-    replicate_to(&a_west, vec![destination(A, "eu-west-1")]).await;
+    replicate_to(&a_west, &[(A, "eu-west-1")]).await;
     let configured = a.describe_registry().send().await.unwrap();
     assert_eq!(
         configured
@@ -313,7 +281,7 @@ async fn backfill_copies_the_images_pushed_before_the_configuration() {
     for (n, tag) in [(1, "v1"), (2, "v2")] {
         support::images::put_index(&a, n, tag).await;
     }
-    replicate_to(&a, vec![destination(A, "us-west-2")]).await;
+    replicate_to(&a, &[(A, "us-west-2")]).await;
     run_job(&berth, "replication").await;
     assert_eq!(
         images(&west).await,

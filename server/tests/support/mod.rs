@@ -287,3 +287,48 @@ pub async fn ecr_json(
         answer.json().await.unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// PutReplicationConfiguration: one rule sending every repository to these
+/// (account, region) destinations.
+pub async fn replicate_to(ecr: &aws_sdk_ecr::Client, destinations: &[(&str, &str)]) {
+    use aws_sdk_ecr::types::{ReplicationConfiguration, ReplicationDestination, ReplicationRule};
+    let destinations: Vec<ReplicationDestination> = destinations
+        .iter()
+        .map(|(account, region)| {
+            ReplicationDestination::builder()
+                .registry_id(*account)
+                .region(*region)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let rule = ReplicationRule::builder()
+        .set_destinations(Some(destinations))
+        .build()
+        .unwrap();
+    let configuration = ReplicationConfiguration::builder()
+        .rules(rule)
+        .build()
+        .unwrap();
+    ecr.put_replication_configuration()
+        .replication_configuration(configuration)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Pushes with oci-client, as `ecr`'s account, an image of one layer to `reference`
+/// (`host/repository:tag`).
+pub async fn push_one_layer(ecr: &aws_sdk_ecr::Client, reference: &str, layer: &[u8]) {
+    let reference: oci_client::Reference = reference.parse().unwrap();
+    oci_client()
+        .push(
+            &reference,
+            &[oci_client::client::ImageLayer::oci_v1(layer.to_vec(), None)],
+            oci_client::client::Config::oci_v1(b"{}".to_vec(), None),
+            &oci_client::secrets::RegistryAuth::Basic("AWS".into(), registry_password(ecr).await),
+            None,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("push of {reference}: {e}"));
+}
