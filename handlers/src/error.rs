@@ -110,6 +110,15 @@ pub enum RegistryError {
     ReplicationBackfillNotFound(String),
     #[error("{0}")]
     ReplicationBackfillInvalidStatus(String),
+    #[error("A pull through cache rule with prefix '{prefix}' already exists in the registry with id '{registry}'")]
+    PullThroughCacheRuleAlreadyExists { prefix: String, registry: String },
+    #[error("The pull through cache rule with prefix '{prefix}' does not exist in the registry with id '{registry}'")]
+    PullThroughCacheRuleNotFound { prefix: String, registry: String },
+    /// ECR's whole message.
+    #[error("{0}")]
+    UnsupportedUpstreamRegistry(String),
+    #[error("The secret '{0}' does not exist or could not be found")]
+    SecretNotFound(String),
     /// A cross-account request no resource policy allows; ECR's whole message.
     #[error("{0}")]
     AccessDenied(String),

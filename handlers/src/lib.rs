@@ -15,9 +15,11 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod manifest;
 pub mod metadata;
+pub mod pull_through;
 pub mod reference;
 pub mod registry;
 pub mod scope;
+pub mod secrets;
 pub mod signed_claims;
 #[cfg(test)]
 mod test_fixtures;

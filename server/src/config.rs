@@ -75,6 +75,10 @@ pub struct ServeOptions {
     /// Seconds between two passes of the replication job (ECR replicates within 30 min).
     #[arg(long, env = "BERTH_REPLICATION_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub replication_interval: u64,
+    /// JSON file of the Secrets Manager secrets pull-through cache rules name
+    /// (`credentialArn`): secret ARN or name -> `{"username": ..., "accessToken": ...}`.
+    #[arg(long, env = "BERTH_SECRETS_FILE")]
+    pub secrets_file: Option<PathBuf>,
 }
 
 impl ServeOptions {

@@ -16,6 +16,7 @@ use berth_handlers::clock::Clock;
 use berth_handlers::jobs::{
     GarbageCollection, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
 };
+use berth_handlers::secrets::SecretStore;
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -120,8 +121,13 @@ pub async fn open_state(
             Duration::from_secs(options.gc_grace),
         )),
     ]);
+    let secrets = match &options.secrets_file {
+        Some(path) => SecretStore::load(path).map_err(anyhow::Error::msg)?,
+        None => SecretStore::default(),
+    };
     Ok(Arc::new(AppState {
-        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone()),
+        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone())
+            .with_secrets(secrets),
         registry,
         tokens,
         identities: Identities {

@@ -14,6 +14,7 @@ mod layers;
 mod lifecycle;
 mod page_token;
 mod policies;
+mod pull_through_cache;
 mod registry;
 mod replication;
 mod repositories;
@@ -26,6 +27,7 @@ use crate::metadata::RepositoryTag;
 use crate::reference::RepositoryName;
 use crate::registry::Registry;
 use crate::scope::{Caller, RegistryScope};
+use crate::secrets::SecretStore;
 use berth_generated::ecr::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -40,6 +42,8 @@ pub struct EcrHandlers {
     tokens: TokenSigner,
     /// `host[:port]` that repository URIs start with, so that docker can push to them.
     registry_host: String,
+    /// The secrets pull-through cache rules name (`--secrets-file`).
+    secrets: SecretStore,
 }
 
 impl EcrHandlers {
@@ -49,7 +53,14 @@ impl EcrHandlers {
             registry,
             tokens,
             registry_host,
+            secrets: SecretStore::default(),
         }
+    }
+
+    /// The same handlers resolving `credentialArn` against `secrets`.
+    pub fn with_secrets(mut self, secrets: SecretStore) -> Self {
+        self.secrets = secrets;
+        self
     }
 }
 
@@ -143,17 +154,13 @@ impl EcrContext for EcrHandlers {
 // one: take it off this list and `impl <Operation> for EcrHandlers` in its area's file.
 berth_generated::ecr_not_implemented!(EcrHandlers =>
     BatchGetRepositoryScanningConfiguration,
-    CreatePullThroughCacheRule,
-    DeletePullThroughCacheRule,
     DeleteSigningConfiguration,
     DescribeImageScanFindings,
     DescribeImageSigningStatus,
-    DescribePullThroughCacheRules,
     GetRegistryScanningConfiguration,
     GetSigningConfiguration,
     PutRegistryScanningConfiguration,
     PutSigningConfiguration,
     StartImageScan,
-    UpdatePullThroughCacheRule,
     ValidatePullThroughCacheRule,
 );

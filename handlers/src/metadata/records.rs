@@ -4,8 +4,8 @@ use crate::digest::Digest;
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{
     EncryptionType, ImageStatus, ImageTagMutability, ImageTagMutabilityExclusionFilter,
-    RegistryScanningConfiguration, ReplicationConfiguration, ReplicationDestination,
-    RepositoryCreationTemplate, SigningConfiguration,
+    PullThroughCacheRule, RegistryScanningConfiguration, ReplicationConfiguration,
+    ReplicationDestination, RepositoryCreationTemplate, SigningConfiguration,
 };
 use std::collections::BTreeMap;
 
@@ -161,6 +161,8 @@ pub struct RegistryRecord {
     pub creation_templates: Vec<RepositoryCreationTemplate>,
     /// Replication backfills, oldest first.
     pub backfills: Vec<BackfillRecord>,
+    /// Pull-through cache rules, in prefix order.
+    pub pull_through_rules: Vec<PullThroughCacheRule>,
 }
 
 /// One replication backfill: copying images pushed before the configuration.

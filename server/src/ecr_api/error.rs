@@ -27,6 +27,14 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::ExclusionNotFound { .. } => "ExclusionNotFoundException",
         RegistryError::LimitExceeded(_) => "LimitExceededException",
         RegistryError::AccessDenied(_) => "AccessDeniedException",
+        RegistryError::PullThroughCacheRuleAlreadyExists { .. } => {
+            "PullThroughCacheRuleAlreadyExistsException"
+        }
+        RegistryError::PullThroughCacheRuleNotFound { .. } => {
+            "PullThroughCacheRuleNotFoundException"
+        }
+        RegistryError::UnsupportedUpstreamRegistry(_) => "UnsupportedUpstreamRegistryException",
+        RegistryError::SecretNotFound(_) => "SecretNotFoundException",
         RegistryError::ReplicationBackfillInProgress(_) => "ReplicationBackfillInProgressException",
         RegistryError::ReplicationBackfillNotFound(_) => "ReplicationBackfillNotFoundException",
         RegistryError::ReplicationBackfillInvalidStatus(_) => {
@@ -178,6 +186,28 @@ mod tests {
             (
                 RegistryError::ReplicationBackfillInvalidStatus(text()),
                 "ReplicationBackfillInvalidStatusException",
+            ),
+            (
+                RegistryError::PullThroughCacheRuleAlreadyExists {
+                    prefix: text(),
+                    registry: text(),
+                },
+                "PullThroughCacheRuleAlreadyExistsException",
+            ),
+            (
+                RegistryError::PullThroughCacheRuleNotFound {
+                    prefix: text(),
+                    registry: text(),
+                },
+                "PullThroughCacheRuleNotFoundException",
+            ),
+            (
+                RegistryError::UnsupportedUpstreamRegistry(text()),
+                "UnsupportedUpstreamRegistryException",
+            ),
+            (
+                RegistryError::SecretNotFound(text()),
+                "SecretNotFoundException",
             ),
             (
                 RegistryError::LimitExceeded(text()),

@@ -94,6 +94,10 @@ impl From<RegistryError> for OciError {
             | RegistryError::RegistryPolicyNotFound { .. }
             | RegistryError::TemplateAlreadyExists { .. }
             | RegistryError::TemplateNotFound { .. }
+            | RegistryError::PullThroughCacheRuleAlreadyExists { .. }
+            | RegistryError::PullThroughCacheRuleNotFound { .. }
+            | RegistryError::UnsupportedUpstreamRegistry(_)
+            | RegistryError::SecretNotFound(_)
             | RegistryError::ReplicationBackfillInProgress(_)
             | RegistryError::ReplicationBackfillNotFound(_)
             | RegistryError::ReplicationBackfillInvalidStatus(_)

@@ -32,8 +32,8 @@ fn encode_optional<T: Serialize>(value: &Option<T>) -> Result<Option<String>, Re
 }
 
 const SELECT: &str = "SELECT policy_text, account_settings, replication_configuration, \
-     scanning_configuration, signing_configuration, creation_templates, replication_backfills \
-     FROM registries \
+     scanning_configuration, signing_configuration, creation_templates, replication_backfills, \
+     pull_through_cache_rules FROM registries \
      WHERE registry_id = ? AND region = ?";
 
 async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
@@ -50,6 +50,7 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     let settings: String = row.try_get("account_settings")?;
     let templates: String = row.try_get("creation_templates")?;
     let backfills: String = row.try_get("replication_backfills")?;
+    let rules: String = row.try_get("pull_through_cache_rules")?;
     Ok(RegistryRecord {
         policy_text: row.try_get("policy_text")?,
         account_settings: decode("account settings", Some(settings))?.unwrap_or_default(),
@@ -58,6 +59,7 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
         signing: decode("signing", row.try_get("signing_configuration")?)?,
         creation_templates: decode("creation templates", Some(templates))?.unwrap_or_default(),
         backfills: decode("replication backfills", Some(backfills))?.unwrap_or_default(),
+        pull_through_rules: decode("pull-through cache rules", Some(rules))?.unwrap_or_default(),
     })
 }
 
@@ -96,14 +98,15 @@ impl RegistryRecordStore for SqliteMetadataStore {
         sqlx::query(
             "INSERT INTO registries (registry_id, region, policy_text, account_settings, \
              replication_configuration, scanning_configuration, signing_configuration, \
-             creation_templates, replication_backfills) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
+             creation_templates, replication_backfills, pull_through_cache_rules) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (registry_id, region) DO UPDATE SET \
              policy_text = excluded.policy_text, account_settings = excluded.account_settings, \
              replication_configuration = excluded.replication_configuration, \
              scanning_configuration = excluded.scanning_configuration, \
              signing_configuration = excluded.signing_configuration, \
              creation_templates = excluded.creation_templates, \
-             replication_backfills = excluded.replication_backfills",
+             replication_backfills = excluded.replication_backfills, \
+             pull_through_cache_rules = excluded.pull_through_cache_rules",
         )
         .bind_scope(scope)
         .bind(&record.policy_text)
@@ -113,6 +116,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
         .bind(encode_optional(&record.signing)?)
         .bind(encode(&record.creation_templates)?)
         .bind(encode(&record.backfills)?)
+        .bind(encode(&record.pull_through_rules)?)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,0 +1,248 @@
+//! Create/Describe/Update/DeletePullThroughCacheRule with ECR's checks: the upstream kind
+//! inferred from the URL (and refused when ECR does not cache it), credentials required
+//! for the kinds that need them and resolved from berth's secrets, `upstreamRepositoryPrefix`
+//! only under a named prefix, one rule per prefix, 50 per registry.
+
+use super::page_token::PageToken;
+use super::EcrHandlers;
+use crate::error::RegistryError;
+use crate::pull_through::{needs_credentials, upstream_kind, ROOT};
+use crate::scope::{Caller, RegistryScope};
+use berth_generated::ecr::*;
+use berth_generated::runtime::Timestamp;
+
+/// Rules per registry (ECR's quota).
+pub const MAX_PULL_THROUGH_RULES: usize = 50;
+
+/// ECR's page size when `maxResults` is not given.
+const DEFAULT_PAGE_SIZE: i32 = 100;
+
+fn not_found(scope: &RegistryScope, prefix: &str) -> RegistryError {
+    RegistryError::PullThroughCacheRuleNotFound {
+        prefix: prefix.to_string(),
+        registry: scope.registry_id.clone(),
+    }
+}
+
+impl EcrHandlers {
+    /// Refuses a credential berth cannot resolve (ECR reads the secret on Create/Update).
+    fn check_secret(&self, arn: Option<&str>) -> Result<(), RegistryError> {
+        match arn {
+            Some(arn) if self.secrets.get(arn).is_none() => {
+                Err(RegistryError::SecretNotFound(arn.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl CreatePullThroughCacheRule for EcrHandlers {
+    async fn create_pull_through_cache_rule(
+        &self,
+        caller: &Caller,
+        input: CreatePullThroughCacheRuleRequest,
+    ) -> Result<CreatePullThroughCacheRuleResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let url = input.upstream_registry_url;
+        let kind = upstream_kind(&url).ok_or_else(|| {
+            RegistryError::UnsupportedUpstreamRegistry(format!(
+                "The upstream registry URL {url} is invalid. Specify a valid upstream registry URL and try again"
+            ))
+        })?;
+        if input.upstream_registry.is_some_and(|given| given != kind) {
+            return Err(RegistryError::invalid_parameter(
+                "upstreamRegistry",
+                &format!(
+                    "must be {} for the upstream registry URL {url}",
+                    kind.as_str()
+                ),
+            ));
+        }
+        if needs_credentials(kind) && input.credential_arn.is_none() {
+            return Err(RegistryError::UnsupportedUpstreamRegistry(
+                "The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN and try again"
+                    .into(),
+            ));
+        }
+        let prefix = input.ecr_repository_prefix;
+        if input.upstream_repository_prefix.is_some() && prefix == ROOT {
+            return Err(RegistryError::invalid_parameter(
+                "upstreamRepositoryPrefix",
+                "can only be specified when ecrRepositoryPrefix is not ROOT",
+            ));
+        }
+        self.check_secret(input.credential_arn.as_deref())?;
+        let now = Timestamp(self.registry.clock().now());
+        let rule = PullThroughCacheRule {
+            ecr_repository_prefix: Some(prefix.clone()),
+            upstream_registry_url: Some(url),
+            upstream_registry: Some(kind),
+            upstream_repository_prefix: Some(
+                input
+                    .upstream_repository_prefix
+                    .unwrap_or_else(|| ROOT.into()),
+            ),
+            credential_arn: input.credential_arn,
+            custom_role_arn: input.custom_role_arn,
+            registry_id: Some(scope.registry_id.clone()),
+            created_at: Some(now),
+            updated_at: None,
+        };
+        let stored = rule.clone();
+        self.registry
+            .update_pull_through_rules(&scope, |rules| {
+                if rules.iter().any(|r| r.ecr_repository_prefix.as_deref() == Some(&prefix)) {
+                    return Err(RegistryError::PullThroughCacheRuleAlreadyExists {
+                        prefix: prefix.clone(),
+                        registry: scope.registry_id.clone(),
+                    });
+                }
+                if rules.len() >= MAX_PULL_THROUGH_RULES {
+                    return Err(RegistryError::LimitExceeded(format!(
+                        "The maximum number of pull through cache rules ({MAX_PULL_THROUGH_RULES}) has been reached for the registry with id '{}'",
+                        scope.registry_id
+                    )));
+                }
+                rules.push(stored);
+                Ok(())
+            })
+            .await?;
+        Ok(CreatePullThroughCacheRuleResponse {
+            ecr_repository_prefix: rule.ecr_repository_prefix,
+            upstream_registry_url: rule.upstream_registry_url,
+            upstream_registry: rule.upstream_registry,
+            upstream_repository_prefix: rule.upstream_repository_prefix,
+            credential_arn: rule.credential_arn,
+            custom_role_arn: rule.custom_role_arn,
+            registry_id: rule.registry_id,
+            created_at: rule.created_at,
+        })
+    }
+}
+
+impl DescribePullThroughCacheRules for EcrHandlers {
+    async fn describe_pull_through_cache_rules(
+        &self,
+        caller: &Caller,
+        input: DescribePullThroughCacheRulesRequest,
+    ) -> Result<DescribePullThroughCacheRulesResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let rules = self.registry.pull_through_rules(&scope).await?;
+        if let Some(wanted) = &input.ecr_repository_prefixes {
+            if let Some(missing) = wanted.iter().find(|w| {
+                !rules
+                    .iter()
+                    .any(|r| r.ecr_repository_prefix.as_deref() == Some(w.as_str()))
+            }) {
+                return Err(not_found(&scope, missing));
+            }
+        }
+        let after = input
+            .next_token
+            .as_deref()
+            .map(PageToken::decode)
+            .transpose()?;
+        let after = after.as_ref().map_or("", |a| a.after()).to_string();
+        let size = input.max_results.unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize;
+        let mut page: Vec<PullThroughCacheRule> = rules
+            .into_iter()
+            .filter(|r| {
+                let prefix = r.ecr_repository_prefix.as_deref().unwrap_or_default();
+                prefix > after.as_str()
+                    && input
+                        .ecr_repository_prefixes
+                        .as_ref()
+                        .is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
+            })
+            .collect();
+        let next_token = (page.len() > size).then(|| {
+            PageToken::new(
+                page[size - 1]
+                    .ecr_repository_prefix
+                    .as_deref()
+                    .unwrap_or_default(),
+            )
+            .encode()
+        });
+        page.truncate(size);
+        Ok(DescribePullThroughCacheRulesResponse {
+            pull_through_cache_rules: Some(page),
+            next_token,
+        })
+    }
+}
+
+impl UpdatePullThroughCacheRule for EcrHandlers {
+    async fn update_pull_through_cache_rule(
+        &self,
+        caller: &Caller,
+        input: UpdatePullThroughCacheRuleRequest,
+    ) -> Result<UpdatePullThroughCacheRuleResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        if input.credential_arn.is_none() && input.custom_role_arn.is_none() {
+            return Err(RegistryError::InvalidParameter(
+                "Invalid input: Please set either credential arn or role arn to update the credentials"
+                    .into(),
+            ));
+        }
+        self.check_secret(input.credential_arn.as_deref())?;
+        let now = Timestamp(self.registry.clock().now());
+        let prefix = input.ecr_repository_prefix;
+        let rule = self
+            .registry
+            .update_pull_through_rules(&scope, |rules| {
+                let rule = rules
+                    .iter_mut()
+                    .find(|r| r.ecr_repository_prefix.as_deref() == Some(prefix.as_str()))
+                    .ok_or_else(|| not_found(&scope, &prefix))?;
+                if input.credential_arn.is_some() {
+                    rule.credential_arn = input.credential_arn;
+                }
+                if input.custom_role_arn.is_some() {
+                    rule.custom_role_arn = input.custom_role_arn;
+                }
+                rule.updated_at = Some(now);
+                Ok(rule.clone())
+            })
+            .await?;
+        Ok(UpdatePullThroughCacheRuleResponse {
+            ecr_repository_prefix: rule.ecr_repository_prefix,
+            registry_id: rule.registry_id,
+            updated_at: rule.updated_at,
+            credential_arn: rule.credential_arn,
+            custom_role_arn: rule.custom_role_arn,
+            upstream_repository_prefix: rule.upstream_repository_prefix,
+        })
+    }
+}
+
+impl DeletePullThroughCacheRule for EcrHandlers {
+    async fn delete_pull_through_cache_rule(
+        &self,
+        caller: &Caller,
+        input: DeletePullThroughCacheRuleRequest,
+    ) -> Result<DeletePullThroughCacheRuleResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let prefix = input.ecr_repository_prefix;
+        let rule = self
+            .registry
+            .update_pull_through_rules(&scope, |rules| {
+                let at = rules
+                    .iter()
+                    .position(|r| r.ecr_repository_prefix.as_deref() == Some(prefix.as_str()))
+                    .ok_or_else(|| not_found(&scope, &prefix))?;
+                Ok(rules.remove(at))
+            })
+            .await?;
+        // As ECR: the Create fields without upstreamRegistry.
+        Ok(DeletePullThroughCacheRuleResponse {
+            ecr_repository_prefix: rule.ecr_repository_prefix,
+            upstream_registry_url: rule.upstream_registry_url,
+            upstream_repository_prefix: rule.upstream_repository_prefix,
+            credential_arn: rule.credential_arn,
+            custom_role_arn: rule.custom_role_arn,
+            registry_id: rule.registry_id,
+            created_at: rule.created_at,
+        })
+    }
+}
