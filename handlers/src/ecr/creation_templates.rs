@@ -2,7 +2,7 @@
 //! templates, checked as the settings they carry are checked elsewhere (lifecycle policy,
 //! repository policy, resource tags), kept in the registry record.
 
-use super::page_token::PageToken;
+use super::page_token::page_by_key;
 use super::{resource_tags, EcrHandlers};
 use crate::access_policy::PolicyDocument;
 use crate::error::RegistryError;
@@ -122,31 +122,26 @@ impl DescribeRepositoryCreationTemplates for EcrHandlers {
         input: DescribeRepositoryCreationTemplatesRequest,
     ) -> Result<DescribeRepositoryCreationTemplatesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
-        let after = after.as_ref().map_or("", |a| a.after()).to_string();
-        let size = input.max_results.unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize;
-        let mut templates: Vec<RepositoryCreationTemplate> = self
+        let templates: Vec<RepositoryCreationTemplate> = self
             .registry
             .creation_templates(&scope)
             .await?
             .into_iter()
             .filter(|t| {
                 let prefix = t.prefix.as_deref().unwrap_or_default();
-                prefix > after.as_str()
-                    && input
-                        .prefixes
-                        .as_ref()
-                        .is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
+                input
+                    .prefixes
+                    .as_ref()
+                    .is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
             })
             .collect();
-        let next_token = (templates.len() > size).then(|| {
-            PageToken::new(templates[size - 1].prefix.as_deref().unwrap_or_default()).encode()
-        });
-        templates.truncate(size);
+        let (templates, next_token) = page_by_key(
+            templates,
+            |t| t.prefix.as_deref().unwrap_or_default(),
+            input.next_token.as_deref(),
+            input.max_results,
+            DEFAULT_PAGE_SIZE,
+        )?;
         Ok(DescribeRepositoryCreationTemplatesResponse {
             registry_id: Some(scope.registry_id),
             repository_creation_templates: Some(templates),

@@ -43,6 +43,25 @@ impl PageToken {
     }
 }
 
+/// One page of `items`, which are sorted by `key`: those after the request's `nextToken`,
+/// at most `max_results` (else `default_size`), and the token of the next page if more
+/// follow. For the small collections kept whole in the registry record.
+pub fn page_by_key<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    next_token: Option<&str>,
+    max_results: Option<i32>,
+    default_size: i32,
+) -> Result<(Vec<T>, Option<String>), RegistryError> {
+    let after = next_token.map(PageToken::decode).transpose()?;
+    let after = after.as_ref().map_or("", PageToken::after);
+    let size = max_results.unwrap_or(default_size).max(1) as usize;
+    let mut page: Vec<T> = items.into_iter().filter(|i| key(i) > after).collect();
+    let next = (page.len() > size).then(|| PageToken::new(key(&page[size - 1])).encode());
+    page.truncate(size);
+    Ok((page, next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +72,26 @@ mod tests {
         assert_eq!(PageToken::decode(&t.encode()).unwrap(), t);
         assert!(PageToken::decode("not a token").is_err());
         assert!(PageToken::decode(&URL_SAFE_NO_PAD.encode("other:x")).is_err());
+    }
+
+    #[test]
+    fn pages_by_key_follow_each_other_to_the_end() {
+        let items = vec!["a", "b", "c", "d", "e"];
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (page, next) =
+                page_by_key(items.clone(), |s| s, token.as_deref(), Some(2), 100).unwrap();
+            assert!(page.len() <= 2);
+            seen.extend(page);
+            match next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, items);
+        let (all, next) = page_by_key(items.clone(), |s| s, None, None, 100).unwrap();
+        assert_eq!((all.len(), next), (5, None));
+        assert!(page_by_key(items, |s| s, Some("garbage"), None, 100).is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! for the kinds that need them and resolved from berth's secrets, `upstreamRepositoryPrefix`
 //! only under a named prefix, one rule per prefix, 50 per registry.
 
-use super::page_token::PageToken;
+use super::page_token::page_by_key;
 use super::EcrHandlers;
 use crate::error::RegistryError;
 use crate::pull_through::{needs_credentials, upstream_kind, ROOT};
@@ -137,34 +137,23 @@ impl DescribePullThroughCacheRules for EcrHandlers {
                 return Err(not_found(&scope, missing));
             }
         }
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
-        let after = after.as_ref().map_or("", |a| a.after()).to_string();
-        let size = input.max_results.unwrap_or(DEFAULT_PAGE_SIZE).max(1) as usize;
-        let mut page: Vec<PullThroughCacheRule> = rules
+        let rules: Vec<PullThroughCacheRule> = rules
             .into_iter()
             .filter(|r| {
                 let prefix = r.ecr_repository_prefix.as_deref().unwrap_or_default();
-                prefix > after.as_str()
-                    && input
-                        .ecr_repository_prefixes
-                        .as_ref()
-                        .is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
+                input
+                    .ecr_repository_prefixes
+                    .as_ref()
+                    .is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
             })
             .collect();
-        let next_token = (page.len() > size).then(|| {
-            PageToken::new(
-                page[size - 1]
-                    .ecr_repository_prefix
-                    .as_deref()
-                    .unwrap_or_default(),
-            )
-            .encode()
-        });
-        page.truncate(size);
+        let (page, next_token) = page_by_key(
+            rules,
+            |r| r.ecr_repository_prefix.as_deref().unwrap_or_default(),
+            input.next_token.as_deref(),
+            input.max_results,
+            DEFAULT_PAGE_SIZE,
+        )?;
         Ok(DescribePullThroughCacheRulesResponse {
             pull_through_cache_rules: Some(page),
             next_token,
