@@ -79,6 +79,11 @@ pub struct ServeOptions {
     /// (`credentialArn`): secret ARN or name -> `{"username": ..., "accessToken": ...}`.
     #[arg(long, env = "BERTH_SECRETS_FILE")]
     pub secrets_file: Option<PathBuf>,
+    /// Sends an upstream registry host's traffic elsewhere, `HOST=URL` (e.g.
+    /// `registry-1.docker.io=http://127.0.0.1:5000`, a mirror or a local registry);
+    /// repeat or separate with commas.
+    #[arg(long = "upstream-endpoint", env = "BERTH_UPSTREAM_ENDPOINTS", value_delimiter = ',', value_parser = parse_upstream_endpoint)]
+    pub upstream_endpoints: Vec<(String, String)>,
 }
 
 impl ServeOptions {
@@ -103,6 +108,18 @@ fn parse_region(value: &str) -> Result<String, String> {
     Region::parse(value)
         .map(Region::into_string)
         .ok_or_else(|| format!("'{value}' is not an AWS region name such as us-east-1"))
+}
+
+fn parse_upstream_endpoint(value: &str) -> Result<(String, String), String> {
+    let (host, url) = value
+        .split_once('=')
+        .ok_or_else(|| format!("'{value}' is not of the form HOST=URL"))?;
+    if host.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "'{value}' is not of the form HOST=URL with an http:// or https:// URL"
+        ));
+    }
+    Ok((host.to_string(), url.to_string()))
 }
 
 fn parse_access_key(value: &str) -> Result<(String, PrincipalArn), String> {

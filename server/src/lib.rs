@@ -17,6 +17,7 @@ use berth_handlers::jobs::{
     GarbageCollection, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
 };
 use berth_handlers::secrets::SecretStore;
+use berth_handlers::upstream::UpstreamClient;
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -127,7 +128,10 @@ pub async fn open_state(
     };
     Ok(Arc::new(AppState {
         ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone())
-            .with_secrets(secrets),
+            .with_secrets(secrets)
+            .with_upstream(UpstreamClient::new(
+                options.upstream_endpoints.iter().cloned().collect(),
+            )),
         registry,
         tokens,
         identities: Identities {

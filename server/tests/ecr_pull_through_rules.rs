@@ -148,3 +148,86 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
         "PullThroughCacheRuleNotFoundException"
     );
 }
+
+#[tokio::test]
+async fn validate_logs_in_upstream_with_the_rule_credentials() {
+    // The upstream: another berth, which asks for Basic credentials as ECR does.
+    let upstream_dir = tempfile::tempdir().unwrap();
+    let upstream = Berth::start(upstream_dir.path(), &[]);
+    let password = support::registry_password(&default_client(&upstream)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.json");
+    std::fs::write(
+        &secrets,
+        serde_json::json!({
+            "ecr-pullthroughcache/good": { "username": "AWS", "accessToken": password },
+            "ecr-pullthroughcache/bad": { "username": "AWS", "accessToken": "wrong" },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let endpoints = format!(
+        "registry-1.docker.io={0},ghcr.io={0},quay.io={0}",
+        upstream.endpoint
+    );
+    let berth = Berth::start(
+        &dir.path().join("data"),
+        &[
+            "--secrets-file",
+            secrets.to_str().unwrap(),
+            "--upstream-endpoint",
+            &endpoints,
+        ],
+    );
+    let ecr = default_client(&berth);
+    let arn = |name: &str| {
+        format!("arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/{name}")
+    };
+    for (prefix, url, secret) in [
+        ("hub", "registry-1.docker.io", Some("good")),
+        ("gh", "ghcr.io", Some("bad")),
+        ("quay", "quay.io", None),
+    ] {
+        ecr.create_pull_through_cache_rule()
+            .ecr_repository_prefix(prefix)
+            .upstream_registry_url(url)
+            .set_credential_arn(secret.map(arn))
+            .send()
+            .await
+            .unwrap();
+    }
+    let validate = |prefix: &'static str| {
+        let ecr = ecr.clone();
+        async move {
+            let v = ecr
+                .validate_pull_through_cache_rule()
+                .ecr_repository_prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            (v.is_valid(), v.failure().map(str::to_string))
+        }
+    };
+    assert_eq!(validate("hub").await, (true, None));
+    let (valid, failure) = validate("gh").await;
+    assert!(!valid);
+    assert!(failure
+        .unwrap()
+        .contains("authentication to the upstream registry ghcr.io failed"));
+    let (valid, failure) = validate("quay").await;
+    assert!(
+        !valid,
+        "anonymous is refused by an upstream that wants credentials"
+    );
+    assert!(failure.is_some());
+    let err = ecr
+        .validate_pull_through_cache_rule()
+        .ecr_repository_prefix("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(err).0,
+        "PullThroughCacheRuleNotFoundException"
+    );
+}

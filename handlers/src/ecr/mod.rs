@@ -28,6 +28,7 @@ use crate::reference::RepositoryName;
 use crate::registry::Registry;
 use crate::scope::{Caller, RegistryScope};
 use crate::secrets::SecretStore;
+use crate::upstream::UpstreamClient;
 use berth_generated::ecr::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct EcrHandlers {
     registry_host: String,
     /// The secrets pull-through cache rules name (`--secrets-file`).
     secrets: SecretStore,
+    /// How upstream registries are reached (`--upstream-endpoint`).
+    upstream: UpstreamClient,
 }
 
 impl EcrHandlers {
@@ -54,7 +57,14 @@ impl EcrHandlers {
             tokens,
             registry_host,
             secrets: SecretStore::default(),
+            upstream: UpstreamClient::default(),
         }
+    }
+
+    /// The same handlers reaching upstream registries through `upstream`.
+    pub fn with_upstream(mut self, upstream: UpstreamClient) -> Self {
+        self.upstream = upstream;
+        self
     }
 
     /// The same handlers resolving `credentialArn` against `secrets`.
@@ -162,5 +172,4 @@ berth_generated::ecr_not_implemented!(EcrHandlers =>
     PutRegistryScanningConfiguration,
     PutSigningConfiguration,
     StartImageScan,
-    ValidatePullThroughCacheRule,
 );

@@ -235,3 +235,42 @@ impl DeletePullThroughCacheRule for EcrHandlers {
         })
     }
 }
+
+impl ValidatePullThroughCacheRule for EcrHandlers {
+    /// Logs in to the rule's upstream registry with its credentials, as a pull would.
+    async fn validate_pull_through_cache_rule(
+        &self,
+        caller: &Caller,
+        input: ValidatePullThroughCacheRuleRequest,
+    ) -> Result<ValidatePullThroughCacheRuleResponse, RegistryError> {
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let prefix = input.ecr_repository_prefix;
+        let rule = self
+            .registry
+            .pull_through_rules(&scope)
+            .await?
+            .into_iter()
+            .find(|r| r.ecr_repository_prefix.as_deref() == Some(prefix.as_str()))
+            .ok_or_else(|| not_found(&scope, &prefix))?;
+        let credentials = match rule.credential_arn.as_deref() {
+            Some(arn) => Some(
+                self.secrets
+                    .get(arn)
+                    .ok_or_else(|| RegistryError::SecretNotFound(arn.to_string()))?,
+            ),
+            None => None,
+        };
+        let url = rule.upstream_registry_url.clone().unwrap_or_default();
+        let failure = self.upstream.log_in(&url, credentials).await.err();
+        Ok(ValidatePullThroughCacheRuleResponse {
+            is_valid: failure.is_none(),
+            failure: failure.map(|f| f.0),
+            ecr_repository_prefix: rule.ecr_repository_prefix,
+            upstream_registry_url: rule.upstream_registry_url,
+            upstream_repository_prefix: rule.upstream_repository_prefix,
+            credential_arn: rule.credential_arn,
+            custom_role_arn: rule.custom_role_arn,
+            registry_id: rule.registry_id,
+        })
+    }
+}
