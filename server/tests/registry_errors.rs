@@ -368,6 +368,10 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
         .unwrap();
     assert_eq!(r.status(), 416);
     assert_eq!(r.headers()["range"], "0-4");
+    assert!(
+        location.ends_with(r.headers()["location"].to_str().unwrap()),
+        "the 416 says where the upload is, to resume there"
+    );
     let r = raw
         .request(Method::PATCH, &location)
         .header("Content-Range", "5-10")

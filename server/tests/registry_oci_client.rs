@@ -441,6 +441,9 @@ async fn mount_range_and_tag_pagination() {
     assert!(untagged.image_ids().is_empty());
 }
 
+/// The media type of a plain image's config.
+const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
 #[tokio::test]
 async fn referrers_on_both_faces() {
     let f = fixture(&["signed"]).await;
@@ -472,14 +475,25 @@ async fn referrers_on_both_faces() {
         .push_blob(&image, &empty, &digest_of(&empty))
         .await
         .unwrap();
-    for (kind, note) in [
-        ("application/vnd.example.sig", "signature"),
-        ("application/vnd.example.sbom", "sbom"),
+    // Two artifacts, and a plain image (no artifactType: the referrers API reports its
+    // config's media type instead, as the OCI specification says).
+    for (kind, config_type, note) in [
+        (
+            Some("application/vnd.example.sig"),
+            "application/vnd.oci.empty.v1+json",
+            "signature",
+        ),
+        (
+            Some("application/vnd.example.sbom"),
+            "application/vnd.oci.empty.v1+json",
+            "sbom",
+        ),
+        (None, IMAGE_CONFIG, "image"),
     ] {
         let mut referrer = OciImageManifest {
-            artifact_type: Some(kind.into()),
+            artifact_type: kind.map(str::to_string),
             config: OciDescriptor {
-                media_type: "application/vnd.oci.empty.v1+json".into(),
+                media_type: config_type.into(),
                 digest: digest_of(&empty),
                 size: 2,
                 ..Default::default()
@@ -505,7 +519,20 @@ async fn referrers_on_both_faces() {
         .pull_referrers(&image.clone_with_digest(subject_digest.clone()), None)
         .await
         .unwrap();
-    assert_eq!(all.manifests.len(), 2);
+    assert_eq!(all.manifests.len(), 3);
+    let images = f
+        .oci
+        .pull_referrers(
+            &image.clone_with_digest(subject_digest.clone()),
+            Some(IMAGE_CONFIG),
+        )
+        .await
+        .unwrap();
+    assert_eq!(images.manifests.len(), 1);
+    assert_eq!(
+        images.manifests[0].annotations.as_ref().unwrap()["note"],
+        "image"
+    );
     let sigs = f
         .oci
         .pull_referrers(
@@ -543,7 +570,8 @@ async fn referrers_on_both_faces() {
         types,
         [
             "application/vnd.example.sbom",
-            "application/vnd.example.sig"
+            "application/vnd.example.sig",
+            IMAGE_CONFIG
         ]
     );
     let described = f
@@ -558,5 +586,5 @@ async fn referrers_on_both_faces() {
         .iter()
         .filter(|d| d.subject_manifest_digest() == Some(subject_digest.as_str()))
         .count();
-    assert_eq!(with_subject, 2);
+    assert_eq!(with_subject, 3);
 }

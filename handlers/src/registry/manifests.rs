@@ -227,16 +227,18 @@ impl<M: MetadataStore> Registry<M> {
             .store
             .referrers(scope, repository.as_str(), subject)
             .await?;
+        // The OCI spec: a referrer without `artifactType` is of its config's media type
+        // (a plain image's too), both in the list and for the filter.
         Ok(manifests
             .into_iter()
-            .filter(|m| artifact_type.is_none() || m.artifact_type.as_deref() == artifact_type)
             .map(|m| Referrer {
                 media_type: m.media_type,
                 size: m.body.len() as u64,
                 digest: m.digest,
-                artifact_type: m.artifact_type,
+                artifact_type: m.artifact_type.or(m.config_media_type),
                 annotations: m.annotations,
             })
+            .filter(|r| artifact_type.is_none() || r.artifact_type.as_deref() == artifact_type)
             .collect())
     }
 }

@@ -5,13 +5,13 @@ use super::{parse_digest, query, OciError};
 use crate::app::AppState;
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, StatusCode};
 use axum::response::Response;
 use berth_generated::oci::OciErrorCode;
 use berth_handlers::digest::Digest;
 use berth_handlers::metadata::UploadKind;
 use berth_handlers::reference::RepositoryName;
-use berth_handlers::{Registry, RegistryScope};
+use berth_handlers::{Registry, RegistryError, RegistryScope};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -116,9 +116,22 @@ pub async fn patch(
         Some(value) => Some(content_range(value, &parts.headers)?),
         None => None,
     };
-    let size = registry
+    let size = match registry
         .append_upload(scope, name, id, UploadKind::Oci, start, body)
-        .await?;
+        .await
+    {
+        Ok(size) => size,
+        // Out of order: 416 with where the upload stands, so the client can resume there.
+        Err(e @ RegistryError::RangeInvalid { .. }) => {
+            return Err(OciError::from(e)
+                .with_header(header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}"))
+                .with_header(
+                    HeaderName::from_static("docker-upload-uuid"),
+                    id.to_string(),
+                ))
+        }
+        Err(e) => return Err(e.into()),
+    };
     session(StatusCode::ACCEPTED, name, id, size)
 }
 
