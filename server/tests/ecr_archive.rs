@@ -14,7 +14,7 @@ use reqwest::Method;
 use support::images::{manifest, put_index, put_manifest, upload, OCI_MANIFEST};
 use support::{
     advance_clock, berth_with_app, code_and_message, default_client, oci_error_code,
-    registry_password, run_job, Berth, RawRegistry,
+    registry_password, run_job, run_preview, Berth, RawRegistry,
 };
 
 /// UpdateImageStorageClass of the image tagged `tag`: its status, or the error.
@@ -218,17 +218,7 @@ async fn lifecycle_archives_what_a_transition_rule_selects_and_expires_it_later(
         .send()
         .await
         .unwrap();
-    ecr.start_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    let preview = ecr
-        .get_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let preview = run_preview(&ecr, "app").await;
     let mut previewed: Vec<(String, String)> = preview
         .preview_results()
         .iter()

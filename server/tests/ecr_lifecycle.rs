@@ -6,7 +6,9 @@ mod support;
 
 use aws_sdk_ecr::types::{ImageIdentifier, TagStatus};
 use support::images::put_index;
-use support::{advance_clock, berth_with_app, code_and_message, default_client, run_job, Berth};
+use support::{
+    advance_clock, berth_with_app, code_and_message, default_client, run_job, run_preview, Berth,
+};
 
 /// A policy with a rule of each selection kind, pretty-printed as a user would write it.
 const POLICY: &str = r#"{
@@ -273,19 +275,11 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
 
     let evaluated = get(&ecr).await.unwrap().1;
     assert_eq!(evaluated, Some(now.floor() as i64));
-    // Nothing is archived: an ARCHIVED listing is empty, an ACTIVE one is the default.
-    let archived = ecr
-        .describe_images()
-        .repository_name("app")
-        .filter(
-            aws_sdk_ecr::types::DescribeImagesFilter::builder()
-                .image_status(aws_sdk_ecr::types::ImageStatusFilter::Archived)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(archived.image_details().is_empty());
+    // Nothing is archived: every image left is ACTIVE, and an ACTIVE listing is the default.
+    assert_eq!(
+        images_by_status(&ecr).await,
+        vec![("v3".to_string(), "ACTIVE".to_string())]
+    );
     let active = ecr
         .list_images()
         .repository_name("app")
@@ -384,17 +378,7 @@ async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
         .await
         .unwrap();
     day(1).await;
-    ecr.start_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    let preview = ecr
-        .get_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let preview = run_preview(&ecr, "app").await;
     let mut previewed: Vec<(String, String, i32)> = preview
         .preview_results()
         .iter()

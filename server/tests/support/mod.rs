@@ -332,3 +332,20 @@ pub async fn push_one_layer(ecr: &aws_sdk_ecr::Client, reference: &str, layer: &
         .await
         .unwrap_or_else(|e| panic!("push of {reference}: {e}"));
 }
+
+/// StartLifecyclePolicyPreview of `repository`'s saved policy, then its result.
+pub async fn run_preview(
+    ecr: &aws_sdk_ecr::Client,
+    repository: &str,
+) -> aws_sdk_ecr::operation::get_lifecycle_policy_preview::GetLifecyclePolicyPreviewOutput {
+    ecr.start_lifecycle_policy_preview()
+        .repository_name(repository)
+        .send()
+        .await
+        .unwrap();
+    ecr.get_lifecycle_policy_preview()
+        .repository_name(repository)
+        .send()
+        .await
+        .unwrap()
+}
