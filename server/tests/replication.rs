@@ -350,3 +350,20 @@ async fn backfill_copies_the_images_pushed_before_the_configuration() {
     .await;
     assert_eq!(unknown["__type"], "ReplicationBackfillNotFoundException");
 }
+
+#[tokio::test]
+async fn an_acknowledged_push_replicates_even_after_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--admin-api", "--access-key", "AKIDA=111111111111"];
+    let berth = Berth::start(dir.path(), &flags);
+    let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
+    replicate_to(&a, &[(A, "us-west-2")]).await;
+    create_repository(&a, "app").await;
+    support::images::put_index(&a, 1, "v1").await;
+    // The queue entry was committed with the push: nothing is lost to a crash.
+    berth.kill9();
+    let berth = Berth::start(dir.path(), &flags);
+    run_job(&berth, "replication").await;
+    let west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
+    assert_eq!(images(&west).await, Ok(vec!["v1".to_string()]));
+}

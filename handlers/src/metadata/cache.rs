@@ -259,7 +259,7 @@ mod tests {
             .unwrap();
         let refs = ManifestReferences::default();
         store
-            .put_manifest(&scope(), "app", &index(1), &refs, Some(&tag))
+            .put_manifest(&scope(), "app", &index(1), &refs, Some(&tag), &[])
             .await
             .unwrap();
         (store, tag)
@@ -303,7 +303,7 @@ mod tests {
             let refs = ManifestReferences::default();
             let new = index(2);
             store
-                .put_manifest(&scope(), "app", &new, &refs, Some(&tag))
+                .put_manifest(&scope(), "app", &new, &refs, Some(&tag), &[])
                 .await
                 .unwrap();
         };

@@ -170,10 +170,11 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         new: &StoredManifest,
         references: &ManifestReferences,
         tag: Option<&Tag>,
+        replications: &[ReplicationTask],
     ) -> Result<PutOutcome, RegistryError> {
         let put = self
             .inner
-            .put_manifest(scope, repository, new, references, tag)
+            .put_manifest(scope, repository, new, references, tag, replications)
             .await;
         self.cache.invalidate_manifests();
         put

@@ -176,8 +176,10 @@ pub trait ImageStore: Send + Sync {
 
     /// Stores a manifest (and tags it), in one transaction that first checks that the
     /// repository exists, that every referenced blob and child manifest is there, and that
-    /// the tag may move. Re-storing the same manifest keeps its first push time, and
-    /// restores it to the standard class at once if it was archived or activating.
+    /// the tag may move, and that queues `replications` (IN_PROGRESS) with it, so that an
+    /// acknowledged push is never left unreplicated. Re-storing the same manifest keeps its
+    /// first push time, and restores it to the standard class at once if it was archived
+    /// or activating.
     fn put_manifest(
         &self,
         scope: &RegistryScope,
@@ -185,6 +187,7 @@ pub trait ImageStore: Send + Sync {
         new: &StoredManifest,
         references: &ManifestReferences,
         tag: Option<&Tag>,
+        replications: &[ReplicationTask],
     ) -> impl Future<Output = Result<PutOutcome, RegistryError>> + Send;
 
     /// The tags of the manifest, sorted.

@@ -79,11 +79,18 @@ impl<M: MetadataStore> Registry<M> {
             last_pulled_at: None,
             storage: ImageStorage::default(),
         };
+        let replications = self.replication_tasks(scope, repository, &digest).await?;
         let outcome = self
             .store
-            .put_manifest(scope, repository.as_str(), &stored, &parsed.references, tag)
+            .put_manifest(
+                scope,
+                repository.as_str(),
+                &stored,
+                &parsed.references,
+                tag,
+                &replications,
+            )
             .await?;
-        self.queue_replication(scope, repository, &digest).await?;
         Ok(PushedManifest {
             digest,
             media_type: parsed.media_type,

@@ -106,18 +106,18 @@ fn rule_destinations(
 }
 
 impl<M: MetadataStore> Registry<M> {
-    /// Queues the replication of a pushed image to every destination its registry's
-    /// rules name.
-    pub(super) async fn queue_replication(
+    /// The replications a push of `digest` to `repository` queues: one per destination
+    /// the registry's rules name (stored with the push, in its transaction).
+    pub(super) async fn replication_tasks(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
         digest: &Digest,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Vec<ReplicationTask>, RegistryError> {
         let Some(configuration) = self.store.registry_record(scope).await?.replication else {
-            return Ok(());
+            return Ok(Vec::new());
         };
-        let tasks: Vec<ReplicationTask> = destinations(&configuration, scope, repository.as_str())
+        Ok(destinations(&configuration, scope, repository.as_str())
             .into_iter()
             .map(|destination| ReplicationTask {
                 source: scope.clone(),
@@ -125,10 +125,7 @@ impl<M: MetadataStore> Registry<M> {
                 digest: digest.clone(),
                 destination,
             })
-            .collect();
-        self.store
-            .queue_replications(&tasks, self.clock.now())
-            .await
+            .collect())
     }
 
     /// Removes at every destination whose rule replicates deletes what a delete in the
@@ -333,8 +330,16 @@ impl<M: MetadataStore> Registry<M> {
                 storage: Default::default(),
                 ..manifest
             };
+            // Replicated writes queue nothing: replication never chains.
             self.store
-                .put_manifest(destination, repository, &copy, &parsed.references, None)
+                .put_manifest(
+                    destination,
+                    repository,
+                    &copy,
+                    &parsed.references,
+                    None,
+                    &[],
+                )
                 .await?;
             for tag in self.store.tags_of(source, repository, digest).await? {
                 let Some(tag) = Tag::parse(&tag) else {
@@ -348,6 +353,7 @@ impl<M: MetadataStore> Registry<M> {
                         &copy,
                         &parsed.references,
                         Some(&tag),
+                        &[],
                     )
                     .await
                 {

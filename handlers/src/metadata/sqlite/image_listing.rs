@@ -235,13 +235,13 @@ mod tests {
                 .map(|s| format!("t{n}{s}"))
                 .collect();
             store
-                .put_manifest(&scope(), "app", &m, &refs, None)
+                .put_manifest(&scope(), "app", &m, &refs, None, &[])
                 .await
                 .unwrap();
             for tag in &tags {
                 let tag = Tag::parse(tag).unwrap();
                 store
-                    .put_manifest(&scope(), "app", &m, &refs, Some(&tag))
+                    .put_manifest(&scope(), "app", &m, &refs, Some(&tag), &[])
                     .await
                     .unwrap();
             }

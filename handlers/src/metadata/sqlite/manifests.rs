@@ -4,7 +4,9 @@ use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::immutability::tag_is_immutable;
-use crate::metadata::{ImageStorage, ImageStore, ManifestReferences, PutOutcome, StoredManifest};
+use crate::metadata::{
+    ImageStorage, ImageStore, ManifestReferences, PutOutcome, ReplicationTask, StoredManifest,
+};
 use crate::reference::Tag;
 use crate::scope::RegistryScope;
 use sqlx::sqlite::SqliteRow;
@@ -110,6 +112,7 @@ impl ImageStore for SqliteMetadataStore {
         new: &StoredManifest,
         references: &ManifestReferences,
         tag: Option<&Tag>,
+        replications: &[ReplicationTask],
     ) -> Result<PutOutcome, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -210,6 +213,7 @@ impl ImageStore for SqliteMetadataStore {
             .execute(&mut *tx)
             .await?;
         }
+        super::replications::queue_in(&mut tx, replications, new.pushed_at).await?;
         tx.commit().await?;
         Ok(PutOutcome { previous })
     }

@@ -7,6 +7,30 @@ use crate::metadata::{ReplicationState, ReplicationStore, ReplicationTask};
 use crate::scope::RegistryScope;
 use sqlx::Row;
 
+/// Records the tasks as IN_PROGRESS inside `tx` (a push's, or a queueing of its own).
+pub(super) async fn queue_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tasks: &[ReplicationTask],
+    at: f64,
+) -> Result<(), RegistryError> {
+    for task in tasks {
+        sqlx::query(
+            "INSERT INTO replications (registry_id, region, repository, digest, dest_registry_id, \
+             dest_region, status, failure_code, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, ?) \
+             ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
+             updated_at = excluded.updated_at",
+        )
+        .bind_scope(&task.source)
+        .bind(&task.repository)
+        .bind(task.digest.as_str())
+        .bind_scope(&task.destination)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl ReplicationStore for SqliteMetadataStore {
     async fn queue_replications(
         &self,
@@ -18,21 +42,7 @@ impl ReplicationStore for SqliteMetadataStore {
         }
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        for task in tasks {
-            sqlx::query(
-                "INSERT INTO replications (registry_id, region, repository, digest, dest_registry_id, \
-                 dest_region, status, failure_code, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, ?) \
-                 ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind_scope(&task.source)
-            .bind(&task.repository)
-            .bind(task.digest.as_str())
-            .bind_scope(&task.destination)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        }
+        queue_in(&mut tx, tasks, at).await?;
         tx.commit().await?;
         Ok(())
     }

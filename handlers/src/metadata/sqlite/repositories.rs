@@ -480,7 +480,7 @@ mod tests {
         };
         let refs = crate::metadata::ManifestReferences::default();
         store
-            .put_manifest(&s, "a", &image, &refs, None)
+            .put_manifest(&s, "a", &image, &refs, None, &[])
             .await
             .unwrap();
         assert!(matches!(
