@@ -3,7 +3,8 @@
 //!
 //! Hits only are cached; every write that can change an answer invalidates the map it
 //! touches after it commits (writes are rare next to reads). Each map is bounded by
-//! [`MAX_ENTRIES`].
+//! [`MAX_ENTRIES`] and [`MAX_CACHED_BYTES`]; values over [`MAX_CACHED_VALUE_BYTES`] are
+//! not cached.
 //!
 //! A reader fills the cache after its query, so a query that started before a commit can
 //! arrive after the invalidation with the old answer. Each map therefore carries a
@@ -21,6 +22,38 @@ use tokio::sync::oneshot;
 
 /// Entries kept per map before it is emptied.
 pub const MAX_ENTRIES: usize = 4096;
+
+/// Bytes of cached values a map holds at most before it is emptied: what a client that
+/// pushes and reads large manifests can make berth keep.
+pub const MAX_CACHED_BYTES: usize = 64 * 1024 * 1024;
+
+/// A value larger than this is never cached (a 4 MiB manifest is read from the store).
+pub const MAX_CACHED_VALUE_BYTES: usize = 256 * 1024;
+
+/// What a cached value costs, roughly: its heap bytes plus a fixed overhead.
+pub(crate) trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+/// Per-entry overhead: the key, the map slot, the value's fixed fields.
+const ENTRY_OVERHEAD: usize = 256;
+
+impl Weigh for StoredManifest {
+    fn weight(&self) -> usize {
+        ENTRY_OVERHEAD
+            + self.body.len()
+            + self.media_type.len()
+            + self.annotations.as_ref().map_or(0, String::len)
+            + self.artifact_type.as_ref().map_or(0, String::len)
+            + self.config_media_type.as_ref().map_or(0, String::len)
+    }
+}
+
+impl Weigh for RepositoryRecord {
+    fn weight(&self) -> usize {
+        ENTRY_OVERHEAD + self.name.len() + self.exclusion_filters.len() * 64
+    }
+}
 
 /// A pull is recorded at most this often per manifest (ECR refreshes lastRecordedPullTime
 /// at least once a day, not on every pull).
@@ -52,7 +85,9 @@ pub(crate) enum Lookup<T> {
 #[derive(Debug)]
 struct Entries<T> {
     generation: u64,
-    map: HashMap<Key, T>,
+    map: HashMap<Key, (T, usize)>,
+    /// The weights of the values in `map`.
+    bytes: usize,
 }
 
 /// One map with its generation, both under one lock.
@@ -64,15 +99,16 @@ impl<T> Default for GenerationalMap<T> {
         GenerationalMap(RwLock::new(Entries {
             generation: 0,
             map: HashMap::new(),
+            bytes: 0,
         }))
     }
 }
 
-impl<T: Clone> GenerationalMap<T> {
+impl<T: Clone + Weigh> GenerationalMap<T> {
     fn get(&self, key: &Key) -> Lookup<T> {
         match self.0.read() {
             Ok(entries) => match entries.map.get(key) {
-                Some(found) => Lookup::Hit(found.clone()),
+                Some((found, _)) => Lookup::Hit(found.clone()),
                 None => Lookup::Miss(Ticket(entries.generation)),
             },
             // A poisoned lock caches nothing: a ticket no generation matches.
@@ -80,16 +116,32 @@ impl<T: Clone> GenerationalMap<T> {
         }
     }
 
+    /// Caches `value` unless a write came since the ticket or the value is too large;
+    /// a map that would pass its entry or byte bound is emptied first.
     fn fill(&self, ticket: Ticket, key: Key, value: T) {
+        let weight = value.weight();
+        if weight > MAX_CACHED_VALUE_BYTES {
+            return;
+        }
         if let Ok(mut entries) = self.0.write() {
             if entries.generation != ticket.0 {
                 return;
             }
-            if entries.map.len() >= MAX_ENTRIES {
+            if entries.map.len() >= MAX_ENTRIES || entries.bytes + weight > MAX_CACHED_BYTES {
                 entries.map.clear();
+                entries.bytes = 0;
             }
-            entries.map.insert(key, value);
+            if let Some((_, old)) = entries.map.insert(key, (value, weight)) {
+                entries.bytes -= old;
+            }
+            entries.bytes += weight;
         }
+    }
+
+    /// The weights of the cached values (for tests of the bound).
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.0.read().map(|e| e.bytes).unwrap_or(0)
     }
 
     fn invalidate(&self) {
@@ -97,6 +149,7 @@ impl<T: Clone> GenerationalMap<T> {
         if let Ok(mut entries) = self.0.write() {
             entries.generation = entries.generation.wrapping_add(1);
             entries.map.clear();
+            entries.bytes = 0;
         }
     }
 }
@@ -367,5 +420,41 @@ mod tests {
         assert!(race(&store, read_repository(&store), changed).await);
         let now = store.repository(&scope(), "app").await.unwrap();
         assert_eq!(now.image_tag_mutability, ImageTagMutability::Immutable);
+    }
+
+    #[test]
+    fn manifests_are_cached_within_a_byte_budget_and_large_ones_not_at_all() {
+        use super::{GenerationalMap, Lookup, MAX_CACHED_BYTES, MAX_CACHED_VALUE_BYTES};
+        let map: GenerationalMap<StoredManifest> = GenerationalMap::default();
+        let sized = |n: u32, bytes: usize| StoredManifest {
+            body: vec![b' '; bytes],
+            ..index(n)
+        };
+        let key = |n: u32| (String::new(), String::new(), String::new(), n.to_string());
+        let fill = |n: u32, bytes: usize| {
+            let Lookup::Miss(ticket) = map.get(&key(n)) else {
+                panic!("{n} was not cached yet")
+            };
+            map.fill(ticket, key(n), sized(n, bytes));
+        };
+        // 1,000 manifests of 200 KiB: 195 MiB offered, never more than the budget kept.
+        let mut most = 0;
+        for n in 0..1000 {
+            fill(n, 200 * 1024);
+            assert!(
+                map.bytes() <= MAX_CACHED_BYTES,
+                "after {n}: {}",
+                map.bytes()
+            );
+            most = most.max(map.bytes());
+        }
+        assert!(most > MAX_CACHED_BYTES / 2, "the budget is used: {most}");
+        fill(5000, MAX_CACHED_VALUE_BYTES + 1);
+        assert!(
+            matches!(map.get(&key(5000)), Lookup::Miss(_)),
+            "too large to cache"
+        );
+        fill(5001, 1000);
+        assert!(matches!(map.get(&key(5001)), Lookup::Hit(_)));
     }
 }
