@@ -84,6 +84,9 @@ pub struct ServeOptions {
     /// repeat or separate with commas.
     #[arg(long = "upstream-endpoint", env = "BERTH_UPSTREAM_ENDPOINTS", value_delimiter = ',', value_parser = parse_upstream_endpoint)]
     pub upstream_endpoints: Vec<(String, String)>,
+    /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
+    #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
+    pub cache_bytes: usize,
 }
 
 impl ServeOptions {

@@ -92,7 +92,8 @@ pub async fn open_state(
     let registry = Arc::new(
         opened
             .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?
-            .with_restore_delay(options.archive_restore_delay),
+            .with_restore_delay(options.archive_restore_delay)
+            .with_cache_budget(options.cache_bytes),
     );
     let tokens = TokenSigner::open(data_dir).context("cannot load the token key")?;
     if options.accept_any_credentials {

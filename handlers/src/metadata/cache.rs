@@ -16,6 +16,7 @@
 use super::{RepositoryRecord, StoredManifest};
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 #[cfg(test)]
 use tokio::sync::oneshot;
@@ -23,8 +24,9 @@ use tokio::sync::oneshot;
 /// Entries kept per map before it is emptied.
 pub const MAX_ENTRIES: usize = 4096;
 
-/// Bytes of cached values a map holds at most before it is emptied: what a client that
-/// pushes and reads large manifests can make berth keep.
+/// Bytes of cached values a map holds at most before it is emptied, unless told otherwise
+/// (`--cache-bytes`): what a client that pushes and reads large manifests can make berth
+/// keep.
 pub const MAX_CACHED_BYTES: usize = 64 * 1024 * 1024;
 
 /// A value larger than this is never cached (a 4 MiB manifest is read from the store).
@@ -90,17 +92,20 @@ struct Entries<T> {
     bytes: usize,
 }
 
-/// One map with its generation, both under one lock.
+/// One map with its generation, both under one lock, and its byte budget.
 #[derive(Debug)]
-struct GenerationalMap<T>(RwLock<Entries<T>>);
+struct GenerationalMap<T>(RwLock<Entries<T>>, AtomicUsize);
 
 impl<T> Default for GenerationalMap<T> {
     fn default() -> Self {
-        GenerationalMap(RwLock::new(Entries {
-            generation: 0,
-            map: HashMap::new(),
-            bytes: 0,
-        }))
+        GenerationalMap(
+            RwLock::new(Entries {
+                generation: 0,
+                map: HashMap::new(),
+                bytes: 0,
+            }),
+            AtomicUsize::new(MAX_CACHED_BYTES),
+        )
     }
 }
 
@@ -120,14 +125,15 @@ impl<T: Clone + Weigh> GenerationalMap<T> {
     /// a map that would pass its entry or byte bound is emptied first.
     fn fill(&self, ticket: Ticket, key: Key, value: T) {
         let weight = value.weight();
-        if weight > MAX_CACHED_VALUE_BYTES {
+        if weight > MAX_CACHED_VALUE_BYTES || weight > self.1.load(Ordering::Relaxed) {
             return;
         }
         if let Ok(mut entries) = self.0.write() {
             if entries.generation != ticket.0 {
                 return;
             }
-            if entries.map.len() >= MAX_ENTRIES || entries.bytes + weight > MAX_CACHED_BYTES {
+            let budget = self.1.load(Ordering::Relaxed);
+            if entries.map.len() >= MAX_ENTRIES || entries.bytes + weight > budget {
                 entries.map.clear();
                 entries.bytes = 0;
             }
@@ -192,6 +198,12 @@ impl FillGate {
 }
 
 impl Cache {
+    /// Each map keeps at most `bytes` of values from now on (0 caches nothing).
+    pub fn set_budget(&self, bytes: usize) {
+        self.repositories.1.store(bytes, Ordering::Relaxed);
+        self.manifests.1.store(bytes, Ordering::Relaxed);
+    }
+
     pub fn repository(&self, scope: &RegistryScope, name: &str) -> Lookup<RepositoryRecord> {
         self.repositories.get(&key(scope, name, ""))
     }
@@ -456,5 +468,16 @@ mod tests {
         );
         fill(5001, 1000);
         assert!(matches!(map.get(&key(5001)), Lookup::Hit(_)));
+        // `--cache-bytes 0`: nothing is cached.
+        let off = super::Cache::default();
+        off.set_budget(0);
+        let Lookup::Miss(ticket) = off.manifest(&scope(), "app", "t:a") else {
+            panic!("empty")
+        };
+        off.fill_manifest(ticket, &scope(), "app", "t:a", &sized(1, 10));
+        assert!(matches!(
+            off.manifest(&scope(), "app", "t:a"),
+            Lookup::Miss(_)
+        ));
     }
 }

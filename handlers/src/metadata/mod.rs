@@ -14,6 +14,7 @@ mod cached;
 mod records;
 pub mod sqlite;
 
+pub use cache::MAX_CACHED_BYTES;
 pub use cached::CachedMetadataStore;
 pub use records::*;
 pub use sqlite::SqliteMetadataStore;

@@ -72,6 +72,12 @@ impl Registry {
         Registry::open_with_blobs(data_dir, clock, blobs).await
     }
 
+    /// The same registry with each in-memory cache map holding at most `bytes`.
+    pub fn with_cache_budget(self, bytes: usize) -> Self {
+        self.store.cache.set_budget(bytes);
+        self
+    }
+
     /// As [`Registry::open`], with the blob bytes in `blobs` instead of files under
     /// `data_dir` (which still holds the metadata).
     pub async fn open_with_blobs(
