@@ -1,7 +1,7 @@
 //! StartReplicationBackfill, StopReplicationBackfill, ListReplicationBackfills,
 //! DescribeReplicationBackfillResults (the `replication` job runs the backfills).
 
-use super::page_token::PageToken;
+use super::page_token::page_by_position;
 use super::EcrHandlers;
 use crate::error::RegistryError;
 use crate::metadata::{BackfillRecord, ReplicationState};
@@ -96,17 +96,14 @@ impl ListReplicationBackfills for EcrHandlers {
         input: ListReplicationBackfillsRequest,
     ) -> Result<ListReplicationBackfillsResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let skip = match input.next_token.as_deref() {
-            Some(token) => PageToken::decode(token)?
-                .after()
-                .parse::<usize>()
-                .unwrap_or(0),
-            None => 0,
-        };
-        let size = input.max_results.unwrap_or(DEFAULT_BACKFILL_PAGE).max(1) as usize;
-        let all = self.registry.backfills(&scope).await?;
+        let (page, next_token) = page_by_position(
+            self.registry.backfills(&scope).await?,
+            input.next_token.as_deref(),
+            input.max_results,
+            DEFAULT_BACKFILL_PAGE,
+        )?;
         let mut backfills = Vec::new();
-        for backfill in all.iter().skip(skip).take(size) {
+        for backfill in &page {
             let (_, results) = self.registry.backfill(&scope, &backfill.id).await?;
             backfills.push(ReplicationBackfillSummary {
                 replication_backfill_id: Some(backfill.id.clone()),
@@ -118,8 +115,6 @@ impl ListReplicationBackfills for EcrHandlers {
                 progress: progress(backfill, &results),
             });
         }
-        let next_token =
-            (all.len() > skip + size).then(|| PageToken::new(&(skip + size).to_string()).encode());
         Ok(ListReplicationBackfillsResponse {
             registry_id: Some(scope.registry_id),
             backfills: Some(backfills),
@@ -139,14 +134,6 @@ impl DescribeReplicationBackfillResults for EcrHandlers {
             .registry
             .backfill(&scope, &input.replication_backfill_id)
             .await?;
-        let skip = match input.next_token.as_deref() {
-            Some(token) => PageToken::decode(token)?
-                .after()
-                .parse::<usize>()
-                .unwrap_or(0),
-            None => 0,
-        };
-        let size = input.max_results.unwrap_or(DEFAULT_RESULT_PAGE).max(1) as usize;
         // Per-image results only once the backfill has ended, as in ECR.
         let listed: Vec<ReplicationBackfillResult> = if backfill.is_terminal() {
             results
@@ -172,8 +159,12 @@ impl DescribeReplicationBackfillResults for EcrHandlers {
         } else {
             Vec::new()
         };
-        let next_token = (listed.len() > skip + size)
-            .then(|| PageToken::new(&(skip + size).to_string()).encode());
+        let (listed, next_token) = page_by_position(
+            listed,
+            input.next_token.as_deref(),
+            input.max_results,
+            DEFAULT_RESULT_PAGE,
+        )?;
         Ok(DescribeReplicationBackfillResultsResponse {
             registry_id: Some(scope.registry_id),
             replication_backfill_id: Some(backfill.id.clone()),
@@ -183,7 +174,7 @@ impl DescribeReplicationBackfillResults for EcrHandlers {
             ended_at: backfill.ended_at.map(Timestamp),
             failure_code: backfill.failure_code.clone(),
             progress: progress(&backfill, &results),
-            results: Some(listed.into_iter().skip(skip).take(size).collect()),
+            results: Some(listed),
             next_token,
         })
     }

@@ -62,6 +62,27 @@ pub fn page_by_key<T>(
     Ok((page, next))
 }
 
+/// One page of `items` by position, for lists with no key of their own: the token holds
+/// how many items earlier pages took.
+pub fn page_by_position<T>(
+    items: Vec<T>,
+    next_token: Option<&str>,
+    max_results: Option<i32>,
+    default_size: i32,
+) -> Result<(Vec<T>, Option<String>), RegistryError> {
+    let skip = match next_token {
+        Some(token) => PageToken::decode(token)?
+            .after()
+            .parse::<usize>()
+            .unwrap_or(0),
+        None => 0,
+    };
+    let size = max_results.unwrap_or(default_size).max(1) as usize;
+    let next =
+        (items.len() > skip + size).then(|| PageToken::new(&(skip + size).to_string()).encode());
+    Ok((items.into_iter().skip(skip).take(size).collect(), next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,11 +105,8 @@ pub async fn referrers(
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let q: ReferrersQuery = query(parts)?;
-    // A media type has no spaces: a `+` the client left unencoded (oci-client does) came
-    // through form decoding as a space, and means `+`.
-    let artifact_type = q.artifact_type.as_ref().map(|t| t.replace(' ', "+"));
     let found = registry
-        .referrers(scope, name, subject, artifact_type.as_deref())
+        .referrers(scope, name, subject, q.artifact_type.as_deref())
         .await?;
     let manifests: Vec<serde_json::Value> = found
         .into_iter()

@@ -137,7 +137,11 @@ fn query<T: DeserializeOwned>(parts: &Parts) -> Result<T, OciError> {
     serde_urlencoded_query(query)
 }
 
+/// A `+` in a query is a plus (RFC 3986), not form encoding's space: media types such as
+/// `application/vnd.oci.image.config.v1+json` arrive unencoded from some clients, and no
+/// OCI parameter (tag, digest, count, media type) holds a space.
 fn serde_urlencoded_query<T: DeserializeOwned>(query: &str) -> Result<T, OciError> {
+    let query = query.replace('+', "%2B");
     axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| bad_query())?)
         .map(|q| q.0)
         .map_err(|_| bad_query())
