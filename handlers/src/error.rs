@@ -119,6 +119,9 @@ pub enum RegistryError {
     UnsupportedUpstreamRegistry(String),
     #[error("The secret '{0}' does not exist or could not be found")]
     SecretNotFound(String),
+    /// A pull-through cache's upstream refused berth's login; ECR's whole message.
+    #[error("{0}")]
+    UpstreamAccessDenied(String),
     /// A cross-account request no resource policy allows; ECR's whole message.
     #[error("{0}")]
     AccessDenied(String),

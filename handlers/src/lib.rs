@@ -23,7 +23,6 @@ pub mod secrets;
 pub mod signed_claims;
 #[cfg(test)]
 mod test_fixtures;
-pub mod upstream;
 
 pub use ecr::EcrHandlers;
 pub use error::RegistryError;

@@ -109,6 +109,15 @@ impl Reference {
     }
 }
 
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Tag(tag) => tag.fmt(f),
+            Reference::Digest(digest) => f.write_str(digest.as_str()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

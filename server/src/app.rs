@@ -8,6 +8,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use berth_handlers::auth::TokenSigner;
 use berth_handlers::jobs::JobRunner;
+use berth_handlers::pull_through::PullThroughCache;
 use berth_handlers::{EcrHandlers, Registry};
 use std::sync::Arc;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -18,6 +19,8 @@ use tracing::Level;
 pub struct AppState {
     pub ecr: EcrHandlers,
     pub registry: Arc<Registry>,
+    /// Pulls that the store cannot answer, under a pull-through cache rule.
+    pub cache: Arc<PullThroughCache>,
     pub tokens: TokenSigner,
     pub identities: Identities,
     /// `host[:port]` of the registry, as in repository URIs.

@@ -84,6 +84,10 @@ pub struct ServeOptions {
     /// repeat or separate with commas.
     #[arg(long = "upstream-endpoint", env = "BERTH_UPSTREAM_ENDPOINTS", value_delimiter = ',', value_parser = parse_upstream_endpoint)]
     pub upstream_endpoints: Vec<(String, String)>,
+    /// Seconds a pull-through cached tag is served before upstream is asked whether it
+    /// moved (ECR: 24 hours); digests are never re-checked.
+    #[arg(long, env = "BERTH_PULL_THROUGH_TAG_REFRESH", default_value_t = berth_handlers::pull_through::DEFAULT_TAG_REFRESH_SECS)]
+    pub pull_through_tag_refresh: u64,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

@@ -29,6 +29,7 @@ pub async fn handle(
     let (parts, _) = request.into_parts();
     match blob_response(
         &state.registry,
+        &state.cache,
         &grant.scope,
         &repository,
         &grant.digest,

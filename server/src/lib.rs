@@ -16,8 +16,9 @@ use berth_handlers::clock::Clock;
 use berth_handlers::jobs::{
     GarbageCollection, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
 };
+use berth_handlers::pull_through::upstream::UpstreamClient;
+use berth_handlers::pull_through::PullThroughCache;
 use berth_handlers::secrets::SecretStore;
-use berth_handlers::upstream::UpstreamClient;
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -127,13 +128,19 @@ pub async fn open_state(
         Some(path) => SecretStore::load(path).map_err(anyhow::Error::msg)?,
         None => SecretStore::default(),
     };
+    let cache = Arc::new(
+        PullThroughCache::new(
+            registry.clone(),
+            UpstreamClient::new(options.upstream_endpoints.iter().cloned().collect()),
+            secrets,
+        )
+        .with_tag_refresh(options.pull_through_tag_refresh),
+    );
     Ok(Arc::new(AppState {
         ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone())
-            .with_secrets(secrets)
-            .with_upstream(UpstreamClient::new(
-                options.upstream_endpoints.iter().cloned().collect(),
-            )),
+            .with_cache(cache.clone()),
         registry,
+        cache,
         tokens,
         identities: Identities {
             principals: options.principal_map(),

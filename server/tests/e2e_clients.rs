@@ -381,81 +381,13 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// A dockerd of our own, stopped on drop.
-struct Dockerd {
-    child: std::process::Child,
-    socket: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_dockerd() -> Dockerd {
-    let dockerd = tool("dockerd");
-    let dir = tempfile::Builder::new()
-        .prefix("bd")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let socket = format!("unix://{}", dir.path().join("d.sock").display());
-    let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
-    let child = Command::new(dockerd)
-        .args([
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
-            "--storage-driver=vfs",
-        ])
-        .arg("--data-root")
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .arg("--pidfile")
-        .arg(dir.path().join("d.pid"))
-        .args(["--host", &socket])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("cannot start dockerd");
-    let daemon = Dockerd {
-        child,
-        socket,
-        _dir: dir,
-    };
-    let docker = tool("docker");
-    for _ in 0..300 {
-        let ok = Command::new(&docker)
-            .args(["-H", &daemon.socket, "version"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if ok.is_ok_and(|s| s.success()) {
-            return daemon;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let log = std::fs::read_to_string(daemon._dir.path().join("dockerd.log")).unwrap_or_default();
-    panic!("dockerd did not come up; its log:\n{log}");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_pushes_and_pulls() {
-    let docker = tool("docker");
     let skopeo = tool("skopeo");
     let s = setup(&["docker/app"]).await;
-    let daemon = start_dockerd();
+    let daemon = support::dockerd::start_dockerd();
     let config = s.work.join("docker-config");
-    let docker_cmd = |args: &[&str]| {
-        let mut c = Command::new(&docker);
-        c.env("DOCKER_CONFIG", &config)
-            .args(["-H", &daemon.socket])
-            .args(args);
-        c
-    };
+    let docker_cmd = |args: &[&str]| daemon.command(&config, args);
     // docker has no network here: the image comes from a docker-archive skopeo writes.
     let layout = s.work.join("layout");
     let (digest, size) = add_image(&layout, &s.work, "amd64", None);
@@ -476,27 +408,7 @@ async fn docker_pushes_and_pulls() {
         &archive.display().to_string(),
     ]));
 
-    let mut login = docker_cmd(&["login", "-u", "AWS", "--password-stdin", &s.host]);
-    login
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(s.password.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker login failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    daemon.log_in(&config, &s.host, &s.password);
 
     let image = format!("{}/docker/app:v1", s.host);
     run(&mut docker_cmd(&["tag", "local/app:v1", &image]));

@@ -58,8 +58,17 @@ fn main() -> ExitCode {
 }
 
 /// The container tools the e2e tests drive, and how to get them.
-const E2E_TOOLS: &[&str] = &["skopeo", "podman", "dockerd", "docker", "tar"];
-const E2E_INSTALL: &str = "apt-get install -y skopeo podman docker.io";
+const E2E_TOOLS: &[&str] = &[
+    "skopeo",
+    "podman",
+    "dockerd",
+    "docker",
+    "tar",
+    "docker-registry",
+    "htpasswd",
+];
+const E2E_INSTALL: &str =
+    "apt-get install -y skopeo podman docker.io docker-registry apache2-utils";
 
 /// Checks the tools are there (naming the install step when not), then runs the e2e tests.
 fn e2e(root: &Path) -> ExitCode {
@@ -93,6 +102,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_clients",
                 "--test",
                 "e2e_registries",
+                "--test",
+                "e2e_pull_through",
                 "--",
                 "--nocapture",
             ])

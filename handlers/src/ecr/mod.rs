@@ -24,11 +24,12 @@ mod tagging;
 use crate::auth::TokenSigner;
 use crate::error::RegistryError;
 use crate::metadata::RepositoryTag;
+use crate::pull_through::upstream::UpstreamClient;
+use crate::pull_through::PullThroughCache;
 use crate::reference::RepositoryName;
 use crate::registry::Registry;
 use crate::scope::{Caller, RegistryScope};
 use crate::secrets::SecretStore;
-use crate::upstream::UpstreamClient;
 use berth_generated::ecr::*;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -43,33 +44,29 @@ pub struct EcrHandlers {
     tokens: TokenSigner,
     /// `host[:port]` that repository URIs start with, so that docker can push to them.
     registry_host: String,
-    /// The secrets pull-through cache rules name (`--secrets-file`).
-    secrets: SecretStore,
-    /// How upstream registries are reached (`--upstream-endpoint`).
-    upstream: UpstreamClient,
+    /// Pulls through to upstream registries; knows the secrets rules name and how
+    /// upstreams are reached.
+    cache: Arc<PullThroughCache>,
 }
 
 impl EcrHandlers {
     /// Handlers over `registry`, naming repositories `<registry_host>/<name>`.
     pub fn new(registry: Arc<Registry>, tokens: TokenSigner, registry_host: String) -> Self {
         EcrHandlers {
-            registry,
+            registry: registry.clone(),
             tokens,
             registry_host,
-            secrets: SecretStore::default(),
-            upstream: UpstreamClient::default(),
+            cache: Arc::new(PullThroughCache::new(
+                registry,
+                UpstreamClient::default(),
+                SecretStore::default(),
+            )),
         }
     }
 
-    /// The same handlers reaching upstream registries through `upstream`.
-    pub fn with_upstream(mut self, upstream: UpstreamClient) -> Self {
-        self.upstream = upstream;
-        self
-    }
-
-    /// The same handlers resolving `credentialArn` against `secrets`.
-    pub fn with_secrets(mut self, secrets: SecretStore) -> Self {
-        self.secrets = secrets;
+    /// The same handlers pulling through `cache` (its secrets and upstream endpoints).
+    pub fn with_cache(mut self, cache: Arc<PullThroughCache>) -> Self {
+        self.cache = cache;
         self
     }
 }

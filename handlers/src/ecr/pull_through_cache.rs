@@ -28,7 +28,7 @@ impl EcrHandlers {
     /// Refuses a credential berth cannot resolve (ECR reads the secret on Create/Update).
     fn check_secret(&self, arn: Option<&str>) -> Result<(), RegistryError> {
         match arn {
-            Some(arn) if self.secrets.get(arn).is_none() => {
+            Some(arn) if self.cache.secrets().get(arn).is_none() => {
                 Err(RegistryError::SecretNotFound(arn.to_string()))
             }
             _ => Ok(()),
@@ -254,14 +254,20 @@ impl ValidatePullThroughCacheRule for EcrHandlers {
             .ok_or_else(|| not_found(&scope, &prefix))?;
         let credentials = match rule.credential_arn.as_deref() {
             Some(arn) => Some(
-                self.secrets
+                self.cache
+                    .secrets()
                     .get(arn)
                     .ok_or_else(|| RegistryError::SecretNotFound(arn.to_string()))?,
             ),
             None => None,
         };
         let url = rule.upstream_registry_url.clone().unwrap_or_default();
-        let failure = self.upstream.log_in(&url, credentials).await.err();
+        let failure = self
+            .cache
+            .upstream_client()
+            .log_in(&url, credentials)
+            .await
+            .err();
         Ok(ValidatePullThroughCacheRuleResponse {
             is_valid: failure.is_none(),
             failure: failure.map(|f| f.0),

@@ -138,6 +138,9 @@ pub struct ManifestReferences {
     pub blobs: Vec<Digest>,
     /// Children of an index: must be manifests of the repository.
     pub manifests: Vec<Digest>,
+    /// The blobs come later: a pull-through cache stores an upstream manifest first and
+    /// fetches its config and layers when they are first pulled.
+    pub blobs_fetched_later: bool,
 }
 
 /// What storing a manifest under a tag did.

@@ -4,7 +4,7 @@ use super::replication::Deletion;
 use super::Registry;
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::manifest::{parse_manifest, ManifestKind};
+use crate::manifest::{parse_manifest, ManifestKind, ParsedManifest};
 use crate::metadata::{ImageStorage, MetadataStore, StoredManifest};
 use crate::reference::{Reference, RepositoryName, Tag};
 use crate::scope::RegistryScope;
@@ -44,6 +44,20 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<PushedManifest, RegistryError> {
         self.repository_for_push(scope, repository).await?;
         let parsed = parse_manifest(&body, content_type)?;
+        self.store_manifest(scope, repository, tag, expected, parsed, body)
+            .await
+    }
+
+    /// Stores a parsed manifest in an existing repository (see [`Registry::push_manifest`]).
+    pub(super) async fn store_manifest(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        tag: Option<&Tag>,
+        expected: Option<&Digest>,
+        parsed: ParsedManifest,
+        body: Vec<u8>,
+    ) -> Result<PushedManifest, RegistryError> {
         let digest = Digest::of(&body);
         if let Some(expected) = expected.filter(|e| **e != digest) {
             return Err(RegistryError::DigestInvalid(format!(

@@ -14,7 +14,7 @@ mod garbage;
 mod images;
 mod lifecycle;
 mod manifests;
-mod pull_through_rules;
+mod pull_through;
 mod replication;
 mod repositories;
 mod storage_class;

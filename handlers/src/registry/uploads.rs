@@ -25,7 +25,7 @@ where
 
 impl<M: MetadataStore> Registry<M> {
     /// Waits for the upload's turn: requests on one upload run one at a time.
-    async fn hold_upload(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(super) async fn hold_upload(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self
                 .upload_locks

@@ -26,7 +26,9 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::ExclusionAlreadyExists { .. } => "ExclusionAlreadyExistsException",
         RegistryError::ExclusionNotFound { .. } => "ExclusionNotFoundException",
         RegistryError::LimitExceeded(_) => "LimitExceededException",
-        RegistryError::AccessDenied(_) => "AccessDeniedException",
+        RegistryError::AccessDenied(_) | RegistryError::UpstreamAccessDenied(_) => {
+            "AccessDeniedException"
+        }
         RegistryError::PullThroughCacheRuleAlreadyExists { .. } => {
             "PullThroughCacheRuleAlreadyExistsException"
         }

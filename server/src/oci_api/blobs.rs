@@ -6,24 +6,40 @@ use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::Response;
 use berth_generated::oci::OciErrorCode;
+use berth_handlers::blob_store::ByteStream;
 use berth_handlers::digest::Digest;
+use berth_handlers::pull_through::{CachedBlob, PullThroughCache};
 use berth_handlers::reference::RepositoryName;
-use berth_handlers::{Registry, RegistryScope};
+use berth_handlers::{Registry, RegistryError, RegistryScope};
 
 pub async fn get(
     registry: &Registry,
+    cache: &PullThroughCache,
     scope: &RegistryScope,
     name: &RepositoryName,
     digest: &Digest,
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let head = parts.method == Method::HEAD;
-    let size = registry.blob_size(scope, name, digest).await?;
-    let range = match &parts
+    let range_header = parts
         .headers
         .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-    {
+        .and_then(|v| v.to_str().ok());
+    let size = match registry.blob_size(scope, name, digest).await {
+        Err(RegistryError::BlobUnknown { .. }) => {
+            // A cached image's layer not fetched yet: a whole GET streams while it is
+            // stored; HEAD and ranges wait for the stored blob.
+            let streaming = !head && range_header.is_none();
+            match cache.blob(scope, name, digest, streaming).await? {
+                Some(CachedBlob::Streaming { size, body }) => {
+                    return streamed_from_upstream(digest, size, body)
+                }
+                Some(CachedBlob::Stored) | None => registry.blob_size(scope, name, digest).await?,
+            }
+        }
+        found => found?,
+    };
+    let range = match &range_header {
         Some(value) => Some(parse_range(value, size).ok_or_else(|| {
             OciError::new(
                 OciErrorCode::RangeInvalid,
@@ -57,6 +73,26 @@ pub async fn get(
     };
     builder
         .body(body)
+        .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
+}
+
+/// A blob as it arrives from upstream (its last bytes only once its digest is checked).
+fn streamed_from_upstream(
+    digest: &Digest,
+    size: Option<u64>,
+    body: ByteStream,
+) -> Result<Response, OciError> {
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header("Docker-Content-Digest", digest.as_str())
+        .header(header::ETAG, format!("\"{digest}\""));
+    if let Some(size) = size {
+        builder = builder.header(header::CONTENT_LENGTH, size);
+    }
+    builder
+        .body(Body::from_stream(body))
         .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
 }
 

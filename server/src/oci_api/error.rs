@@ -65,7 +65,9 @@ impl From<RegistryError> for OciError {
                 .with_header(header::RANGE, upload_range(size))
                 .with_header(HeaderName::from_static("docker-upload-uuid"), String::new()),
             RegistryError::ImageNotFound => OciError::new(C::ManifestUnknown, message),
-            RegistryError::AccessDenied(_) => OciError::new(C::Denied, message).with_status(403),
+            RegistryError::AccessDenied(_) | RegistryError::UpstreamAccessDenied(_) => {
+                OciError::new(C::Denied, message).with_status(403)
+            }
             RegistryError::ManifestInvalid(_) => OciError::new(C::ManifestInvalid, message),
             RegistryError::ManifestTooLarge { .. } => {
                 OciError::new(C::ManifestInvalid, message).with_status(413)

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use berth_generated::oci::OciErrorCode;
 use berth_handlers::manifest::MAX_MANIFEST_BYTES;
+use berth_handlers::pull_through::PullThroughCache;
 use berth_handlers::reference::{Reference, RepositoryName};
 use berth_handlers::{Registry, RegistryError, RegistryScope};
 use http_body_util::{BodyExt, Limited};
@@ -48,6 +49,7 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
 
 pub async fn get(
     registry: &Registry,
+    cache: &PullThroughCache,
     scope: &RegistryScope,
     name: &RepositoryName,
     reference_text: &str,
@@ -55,7 +57,7 @@ pub async fn get(
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let reference = reference(reference_text)?;
-    let manifest = registry.manifest(scope, name, &reference).await?;
+    let manifest = cache.manifest(scope, name, &reference).await?;
     // A digest names exact bytes; Accept only narrows what a tag may resolve to.
     if matches!(reference, Reference::Tag(_)) && !accepts(&parts.headers, &manifest.media_type) {
         return Err(OciError::new(

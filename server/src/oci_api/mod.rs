@@ -61,7 +61,7 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
                     OciErrorCode::Unsupported,
                     "Blobs cannot be deleted; delete the images that use them",
                 )),
-                _ => blobs::get(registry, &scope, &name, &digest, &parts).await,
+                _ => blobs::get(registry, &state.cache, &scope, &name, &digest, &parts).await,
             }
         }
         OciRoute::Uploads { name } => {
@@ -89,7 +89,11 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
                 Method::DELETE => manifests::delete(registry, &scope, &name, &reference).await,
                 _ => {
                     let principal = &caller.principal;
-                    manifests::get(registry, &scope, &name, &reference, principal, &parts).await
+                    let cache = &state.cache;
+                    manifests::get(
+                        registry, cache, &scope, &name, &reference, principal, &parts,
+                    )
+                    .await
                 }
             }
         }

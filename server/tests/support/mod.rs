@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod images;
 pub mod tools;
+pub mod upstream;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

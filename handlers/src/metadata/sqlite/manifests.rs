@@ -422,7 +422,11 @@ async fn check_references(
     repository: &str,
     references: &ManifestReferences,
 ) -> Result<(), RegistryError> {
-    let blobs = missing(tx, "repository_blobs", scope, repository, &references.blobs).await?;
+    let blobs = if references.blobs_fetched_later {
+        Vec::new()
+    } else {
+        missing(tx, "repository_blobs", scope, repository, &references.blobs).await?
+    };
     if !blobs.is_empty() {
         return Err(RegistryError::LayersNotFound {
             digests: blobs,
