@@ -122,6 +122,9 @@ pub enum RegistryError {
     /// A pull-through cache's upstream refused berth's login; ECR's whole message.
     #[error("{0}")]
     UpstreamAccessDenied(String),
+    /// BatchGetImage could not fetch an uncached image from upstream; the whole message.
+    #[error("{0}")]
+    UnableToGetUpstreamImage(String),
     /// A cross-account request no resource policy allows; ECR's whole message.
     #[error("{0}")]
     AccessDenied(String),

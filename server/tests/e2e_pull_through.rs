@@ -486,3 +486,70 @@ async fn skopeo_and_docker_pull_through_berth() {
         "skopeo fetched it through; docker was served from the cache"
     );
 }
+
+#[tokio::test]
+async fn batch_get_image_and_download_urls_pull_through_on_the_ecr_face() {
+    let s = setup().await;
+    let layer = layer_bytes(1 << 20, 4);
+    let image = push_image(&s.upstream.client(), "library/api", "v1", &layer, "amd64").await;
+    let got = s
+        .ecr
+        .batch_get_image()
+        .repository_name("docker-hub/library/api")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("v1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.images().len(), 1, "{:?}", got.failures());
+    assert_eq!(
+        got.images()[0].image_manifest(),
+        Some(image.manifest.as_str())
+    );
+
+    let url = s
+        .ecr
+        .get_download_url_for_layer()
+        .repository_name("docker-hub/library/api")
+        .layer_digest(&image.layer)
+        .send()
+        .await
+        .unwrap();
+    let bytes = reqwest::get(url.download_url().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        bytes.as_ref() == layer.as_slice(),
+        "the URL pulls the layer through"
+    );
+    assert_eq!(
+        s.upstream
+            .served(&format!("GET /v2/library/api/blobs/{} ", image.layer)),
+        1
+    );
+
+    let refused = s
+        .ecr
+        .batch_get_image()
+        .repository_name("ghcr/library/api")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("v1")
+                .build(),
+        )
+        .send()
+        .await;
+    // The refused login leaves no repository: ECR's exception for that.
+    let (code, message) = support::code_and_message(refused.unwrap_err());
+    assert_eq!(code, "UnableToGetUpstreamImageException");
+    assert!(
+        message.contains("The authentication to the upstream registry ghcr.io failed"),
+        "{message}"
+    );
+}

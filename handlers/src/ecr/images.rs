@@ -262,13 +262,49 @@ impl BatchGetImage for EcrHandlers {
         caller: &Caller,
         input: BatchGetImageRequest,
     ) -> Result<BatchGetImageResponse, RegistryError> {
-        let (scope, repository) = self
+        // Under a pull-through cache rule, what is not cached yet is fetched first (which
+        // may create the repository).
+        let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
+        let name = repository_name(&input.repository_name)?;
+        let mut denied = Vec::new();
+        for id in &input.image_ids {
+            let tag = id.image_tag.as_deref().and_then(Tag::parse);
+            let digest = id
+                .image_digest
+                .as_deref()
+                .and_then(|d| Digest::parse(d).ok());
+            let Some(reference) = tag
+                .map(Reference::Tag)
+                .or_else(|| digest.map(Reference::Digest))
+            else {
+                continue;
+            };
+            if let Err(RegistryError::UpstreamAccessDenied(text)) =
+                self.cache.manifest(&scope, &name, &reference).await
+            {
+                denied.push((id.clone(), text));
+            }
+        }
+        let (scope, repository) = match self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
-            .await?;
+            .await
+        {
+            Err(RegistryError::RepositoryNotFound { .. }) if !denied.is_empty() => {
+                return Err(RegistryError::UnableToGetUpstreamImage(format!(
+                    "The image could not be pulled through the cache: {}",
+                    denied[0].1
+                )))
+            }
+            found => found?,
+        };
         let accepted = input.accepted_media_types.unwrap_or_default();
         let mut images = Vec::new();
         let mut failures = Vec::new();
         for id in input.image_ids {
+            if let Some((_, text)) = denied.iter().find(|(d, _)| *d == id) {
+                failures.push(failure(&id, ImageFailureCode::UpstreamAccessDenied, text));
+                continue;
+            }
             match self.resolve(&scope, &repository, &id).await? {
                 Err(f) => failures.push(f),
                 Ok((m, _)) if !accepted.is_empty() && !accepted.contains(&m.media_type) => failures.push(failure(

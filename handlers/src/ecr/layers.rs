@@ -207,9 +207,14 @@ impl GetDownloadUrlForLayer for EcrHandlers {
         let digest = Digest::parse(&text).map_err(|_| {
             RegistryError::invalid_parameter("layerDigest", "must be a valid sha256 digest")
         })?;
-        self.registry
-            .blob_size(&scope, &repository, &digest)
-            .await?;
+        match self.registry.blob_size(&scope, &repository, &digest).await {
+            // A cached image's layer not fetched yet: the URL pulls it through.
+            Err(RegistryError::BlobUnknown { .. })
+                if self.cache.fetchable(&scope, &repository, &digest).await? => {}
+            found => {
+                found?;
+            }
+        }
         let expires = self
             .registry
             .clock()

@@ -173,10 +173,7 @@ impl PullThroughCache {
         digest: &Digest,
         streaming: bool,
     ) -> Result<Option<CachedBlob>, RegistryError> {
-        if !self.registry.blob_referenced(scope, name, digest).await? {
-            return Ok(None);
-        }
-        let Some(target) = self.target(scope, name).await? else {
+        let Some(target) = self.blob_target(scope, name, digest).await? else {
             return Ok(None);
         };
         let unknown = || RegistryError::BlobUnknown {
@@ -228,6 +225,30 @@ impl PullThroughCache {
             Some(_) => Ok(Some(CachedBlob::Stored)),
             None => Err(unknown()),
         }
+    }
+
+    /// True when the blob is not in the repository yet but the cache would fetch it on its
+    /// first pull (GetDownloadUrlForLayer then hands out a URL that pulls through).
+    pub async fn fetchable(
+        &self,
+        scope: &RegistryScope,
+        name: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        Ok(self.blob_target(scope, name, digest).await?.is_some())
+    }
+
+    /// The upstream of a blob a cached manifest of the repository references.
+    async fn blob_target(
+        &self,
+        scope: &RegistryScope,
+        name: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<Target>, RegistryError> {
+        if !self.registry.blob_referenced(scope, name, digest).await? {
+            return Ok(None);
+        }
+        self.target(scope, name).await
     }
 
     /// True while a cached tag need not be compared with upstream.

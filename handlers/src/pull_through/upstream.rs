@@ -17,10 +17,14 @@ pub struct UpstreamClient {
     http: reqwest::Client,
     /// Upstream host -> the base URL its traffic goes to instead.
     endpoints: BTreeMap<String, String>,
-    /// The `Authorization` that last worked, by base URL and repository, so that each pull
-    /// does not log in again (a refused one is replaced through the challenge).
-    sessions: Arc<Mutex<HashMap<(String, String), String>>>,
+    /// The `Authorization` that last worked, by base URL, repository and login, so that
+    /// each pull does not log in again (a refused one is replaced through the challenge).
+    /// The login is part of the key: two rules with other secrets never share a session.
+    sessions: Arc<Mutex<HashMap<SessionKey, String>>>,
 }
+
+/// Base URL, repository, and the login used.
+type SessionKey = (String, String, Option<UpstreamCredentials>);
 
 /// Sessions kept at most; the map starts afresh beyond (each re-logs in once).
 const MAX_SESSIONS: usize = 1024;
@@ -179,7 +183,11 @@ impl UpstreamClient {
         accept: &[&str],
     ) -> Result<reqwest::Response, UpstreamError> {
         let url = format!("{}/v2/{repository}/{path}", upstream.base);
-        let key = (upstream.base.clone(), repository.to_string());
+        let key = (
+            upstream.base.clone(),
+            repository.to_string(),
+            upstream.credentials.clone(),
+        );
         let send = |authorization: Option<&String>| {
             let mut request = self.http.request(method.clone(), &url);
             if !accept.is_empty() {
@@ -224,12 +232,12 @@ impl UpstreamClient {
         }
     }
 
-    fn session(&self, key: &(String, String)) -> Option<String> {
+    fn session(&self, key: &SessionKey) -> Option<String> {
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions.get(key).cloned()
     }
 
-    fn remember(&self, key: (String, String), authorization: String) {
+    fn remember(&self, key: SessionKey, authorization: String) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         if sessions.len() >= MAX_SESSIONS {
             sessions.clear();

@@ -37,6 +37,7 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         }
         RegistryError::UnsupportedUpstreamRegistry(_) => "UnsupportedUpstreamRegistryException",
         RegistryError::SecretNotFound(_) => "SecretNotFoundException",
+        RegistryError::UnableToGetUpstreamImage(_) => "UnableToGetUpstreamImageException",
         RegistryError::ReplicationBackfillInProgress(_) => "ReplicationBackfillInProgressException",
         RegistryError::ReplicationBackfillNotFound(_) => "ReplicationBackfillNotFoundException",
         RegistryError::ReplicationBackfillInvalidStatus(_) => {

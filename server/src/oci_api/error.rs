@@ -100,6 +100,7 @@ impl From<RegistryError> for OciError {
             | RegistryError::PullThroughCacheRuleNotFound { .. }
             | RegistryError::UnsupportedUpstreamRegistry(_)
             | RegistryError::SecretNotFound(_)
+            | RegistryError::UnableToGetUpstreamImage(_)
             | RegistryError::ReplicationBackfillInProgress(_)
             | RegistryError::ReplicationBackfillNotFound(_)
             | RegistryError::ReplicationBackfillInvalidStatus(_)
