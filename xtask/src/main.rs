@@ -4,7 +4,8 @@
 //! - `codegen --check`: exit non-zero when generated/ is not what codegen would write.
 //! - `e2e`: end-to-end tests with skopeo, podman and docker against the real binary.
 //! - `conformance [--cases N]`: a long property-test campaign (release build).
-//! - `bench [--rounds N]`: berth against CNCF distribution, side by side (see BENCHMARKS.md).
+//! - `bench [--pull-through] [--rounds N]`: berth against CNCF distribution, side by side
+//!   (see BENCHMARKS.md); `--pull-through` runs only the pull-through cache workload.
 
 mod bench;
 
@@ -43,17 +44,32 @@ fn main() -> ExitCode {
             Err(e) => fail(&e.to_string()),
         },
         ["e2e"] => e2e(&root),
-        ["bench"] => report(bench::run(&root, 3)),
-        ["bench", "--rounds", n] => match n.parse::<usize>() {
-            Ok(n) if n > 0 => report(bench::run(&root, n)),
-            _ => fail("--rounds takes a positive number"),
-        },
+        ["bench", rest @ ..] => {
+            let selection = if rest.first() == Some(&"--pull-through") {
+                bench::Selection::PullThrough
+            } else {
+                bench::Selection::All
+            };
+            let rest = if selection == bench::Selection::PullThrough {
+                &rest[1..]
+            } else {
+                rest
+            };
+            match rest {
+                [] => report(bench::run(&root, 3, selection)),
+                ["--rounds", n] => match n.parse::<usize>() {
+                    Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
+                    _ => fail("--rounds takes a positive number"),
+                },
+                _ => fail("usage: cargo xtask bench [--pull-through] [--rounds N]"),
+            }
+        }
         ["conformance"] => conformance(&root, None),
         ["conformance", "--cases", n] => match n.parse::<u32>() {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through] [--rounds N]"),
     }
 }
 

@@ -3,6 +3,7 @@
 //! median, min, max and the berth/distribution ratio, then ECR API figures for berth.
 
 pub mod api;
+mod pull_through;
 mod servers;
 mod workloads;
 
@@ -272,8 +273,16 @@ fn api_figures(binary: &Path) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
-/// Runs the whole benchmark.
-pub fn run(root: &Path, rounds: usize) -> Result<(), String> {
+/// Which workloads run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    /// Only the pull-through cache (`--pull-through`).
+    PullThrough,
+}
+
+/// Runs the benchmark.
+pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), String> {
     let registry = find_tool("docker-registry").ok_or_else(|| {
         format!("docker-registry (CNCF distribution) is not installed: run `{INSTALL}`")
     })?;
@@ -299,12 +308,17 @@ pub fn run(root: &Path, rounds: usize) -> Result<(), String> {
             round + 1
         );
         let big = Blob::new(round as u64 * 2 + 1, GIB);
-        let chunked = Blob::new(round as u64 * 2 + 2, GIB);
         let order = if round % 2 == 0 {
             [Kind::Distribution, Kind::Berth]
         } else {
             [Kind::Berth, Kind::Distribution]
         };
+        eprintln!("round {}: pull-through", round + 1);
+        pull_through::round(&mut samples, (&registry, &berth), &big, order)?;
+        if selection == Selection::PullThrough {
+            continue;
+        }
+        let chunked = Blob::new(round as u64 * 2 + 2, GIB);
         for kind in order {
             eprintln!("round {}: {}", round + 1, kind.name());
             let server = match kind {
@@ -320,7 +334,10 @@ pub fn run(root: &Path, rounds: usize) -> Result<(), String> {
             )?;
         }
     }
-    let api = api_figures(&berth)?;
+    let api = match selection {
+        Selection::All => api_figures(&berth)?,
+        Selection::PullThrough => Vec::new(),
+    };
 
     println!("\n{}", machine());
     println!("rounds: {rounds}; each figure is the median (min-max) over the rounds\n");

@@ -90,6 +90,11 @@ fn wait_ready(base: &str, started: Instant) -> Result<Duration, String> {
 impl Server {
     /// Starts berth from `binary` on a fresh data dir and logs in.
     pub fn berth(binary: &Path) -> Result<Server, String> {
+        Server::berth_with(binary, &[])
+    }
+
+    /// As [`Server::berth`], with extra flags.
+    pub fn berth_with(binary: &Path, extra: &[&str]) -> Result<Server, String> {
         let dir = tempfile_dir::Dir::new("berth-bench").map_err(|e| e.to_string())?;
         let port = free_port()?;
         let base = format!("http://127.0.0.1:{port}");
@@ -102,6 +107,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(dir.path().join("data"))
+            .args(extra)
             .env("BERTH_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -125,13 +131,18 @@ impl Server {
 
     /// Starts docker-registry with its own config and storage.
     pub fn distribution(binary: &Path) -> Result<Server, String> {
+        Server::distribution_with(binary, "")
+    }
+
+    /// As [`Server::distribution`], with more of its YAML config (top-level sections).
+    pub fn distribution_with(binary: &Path, extra_config: &str) -> Result<Server, String> {
         let dir = tempfile_dir::Dir::new("distribution-bench").map_err(|e| e.to_string())?;
         let port = free_port()?;
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra_config}",
                 dir.path().join("storage").display()
             ),
         )

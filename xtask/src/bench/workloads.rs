@@ -206,6 +206,39 @@ pub fn small_manifest(server: &Server, repo: &str, extra: &str) -> Result<String
     ))
 }
 
+/// Pushes an image whose one layer is `blob` under `tag`.
+pub fn push_image_of(server: &Server, repo: &str, tag: &str, blob: &Blob) -> Result<(), String> {
+    push_monolithic(server, repo, blob)?;
+    let agent = ureq::Agent::new();
+    let config = put_small_blob(
+        server,
+        &agent,
+        repo,
+        b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+    )?;
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":38}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
+        blob.digest, blob.size
+    );
+    server
+        .request(&agent, "PUT", &format!("/v2/{repo}/manifests/{tag}"))
+        .set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .send_string(&manifest)
+        .map_err(|e| status_error("PUT manifest", e))?;
+    Ok(())
+}
+
+/// GETs a manifest (which makes a pull-through cache fetch it).
+pub fn get_manifest(server: &Server, repo: &str, tag: &str) -> Result<(), String> {
+    let agent = ureq::Agent::new();
+    server
+        .request(&agent, "GET", &format!("/v2/{repo}/manifests/{tag}"))
+        .set("Accept", "application/vnd.oci.image.manifest.v1+json")
+        .call()
+        .map_err(|e| status_error("GET manifest", e))?;
+    Ok(())
+}
+
 /// Pushes a small image under `tag`.
 pub fn push_small_image(server: &Server, repo: &str, tag: &str) -> Result<(), String> {
     let manifest = small_manifest(server, repo, "")?;
