@@ -164,6 +164,28 @@ async fn pulls_through_once_then_serves_what_it_keeps() {
         Some(&aws_sdk_ecr::types::ImageTagMutability::Mutable),
         "ECR's defaults without a PULL_THROUGH_CACHE template"
     );
+    // ECR never mounts from a cached repository, even with BLOB_MOUNTING enabled.
+    s.ecr
+        .put_account_setting()
+        .name("BLOB_MOUNTING")
+        .value("ENABLED")
+        .send()
+        .await
+        .unwrap();
+    support::create_repository(&s.ecr, "mine").await;
+    let mount = s
+        .raw
+        .request(
+            Method::POST,
+            &format!(
+                "/v2/mine/blobs/uploads/?mount={}&from=docker-hub/library/app",
+                image.layer
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mount.status(), 202, "an upload session, not a mount");
 }
 
 #[tokio::test]

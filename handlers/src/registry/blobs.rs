@@ -5,6 +5,7 @@ use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::MetadataStore;
+use crate::pull_through::upstream_repository;
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 
@@ -50,9 +51,10 @@ impl<M: MetadataStore> Registry<M> {
     }
 
     /// Links a blob of `from` into `repository` of the same registry, as ECR mounts: only
-    /// when the registry's BLOB_MOUNTING setting is ENABLED and a manifest of `from`
-    /// references the blob. `None` otherwise (the caller then opens an upload session, as
-    /// the spec says).
+    /// when the registry's BLOB_MOUNTING setting is ENABLED, a manifest of `from`
+    /// references the blob, and `from` is not a pull-through cache's repository (ECR
+    /// excludes those). `None` otherwise (the caller then opens an upload session, as the
+    /// spec says).
     pub async fn mount_blob(
         &self,
         scope: &RegistryScope,
@@ -66,6 +68,10 @@ impl<M: MetadataStore> Registry<M> {
             .await?
             != "ENABLED"
         {
+            return Ok(None);
+        }
+        let rules = self.pull_through_rules(scope).await?;
+        if upstream_repository(&rules, from.as_str()).is_some() {
             return Ok(None);
         }
         let _blob = self.hold_blob(digest).await;
