@@ -18,6 +18,7 @@ pub mod metadata;
 pub mod pull_through;
 pub mod reference;
 pub mod registry;
+pub mod scanning;
 pub mod scope;
 pub mod secrets;
 pub mod signed_claims;

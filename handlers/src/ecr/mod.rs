@@ -18,6 +18,7 @@ mod pull_through_cache;
 mod registry;
 mod replication;
 mod repositories;
+mod scanning;
 mod storage_class;
 mod tagging;
 
@@ -160,13 +161,10 @@ impl EcrContext for EcrHandlers {
 // Operations whose behaviour a later issue builds; they answer NotImplemented. To build
 // one: take it off this list and `impl <Operation> for EcrHandlers` in its area's file.
 berth_generated::ecr_not_implemented!(EcrHandlers =>
-    BatchGetRepositoryScanningConfiguration,
     DeleteSigningConfiguration,
     DescribeImageScanFindings,
     DescribeImageSigningStatus,
-    GetRegistryScanningConfiguration,
     GetSigningConfiguration,
-    PutRegistryScanningConfiguration,
     PutSigningConfiguration,
     StartImageScan,
 );

@@ -17,6 +17,7 @@ mod manifests;
 mod pull_through;
 mod replication;
 mod repositories;
+mod scanning;
 mod storage_class;
 mod uploads;
 
