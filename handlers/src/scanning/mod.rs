@@ -1,5 +1,11 @@
 //! Image scanning: which repositories scan when (the registry's scanning configuration
-//! combined with a repository's own `scanOnPush`, as ECR combines them).
+//! combined with a repository's own `scanOnPush`, as ECR combines them), and the offline
+//! scanner: an image's package databases (`layers`, `packages`) matched against an OSV
+//! feed (`feed`) with each ecosystem's version ordering (`versions`).
+
+pub mod layers;
+pub mod packages;
+pub mod versions;
 
 use berth_generated::ecr::{
     RegistryScanningConfiguration, RegistryScanningRule, ScanFrequency, ScanType,
