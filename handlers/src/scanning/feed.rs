@@ -1,0 +1,521 @@
+//! A vulnerability feed in the OSV format (the public OSV exports: one advisory per JSON
+//! file), read once and indexed by ecosystem and package, and matched against an image's
+//! packages with the ecosystem's own version ordering.
+
+use super::packages::Inventory;
+use super::versions::VersionScheme;
+use berth_generated::ecr::{Attribute, FindingSeverity, ImageScanFinding};
+use serde::Deserialize;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The indexed feed.
+#[derive(Debug, Default)]
+pub struct VulnerabilityFeed {
+    /// (ecosystem, package) -> the advisories' statements about it.
+    index: HashMap<(String, String), Vec<Affected>>,
+    /// The newest `modified` of any advisory (epoch seconds).
+    pub updated_at: Option<f64>,
+    /// Advisories read.
+    pub advisories: usize,
+}
+
+/// What one advisory says about one package.
+#[derive(Debug)]
+struct Affected {
+    advisory: Arc<Advisory>,
+    versions: Vec<String>,
+    ranges: Vec<Vec<Event>>,
+}
+
+/// The parts of an advisory a finding shows.
+#[derive(Debug)]
+struct Advisory {
+    name: String,
+    description: String,
+    uri: String,
+    severity: FindingSeverity,
+    cvss2: Option<(String, f64)>,
+    cvss3: Option<(String, f64)>,
+}
+
+#[derive(Debug, Clone)]
+enum Event {
+    Introduced(String),
+    Fixed(String),
+    LastAffected(String),
+}
+
+#[derive(Deserialize)]
+struct RawAdvisory {
+    id: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    details: String,
+    #[serde(default)]
+    modified: String,
+    #[serde(default)]
+    severity: Vec<RawSeverity>,
+    #[serde(default)]
+    affected: Vec<RawAffected>,
+    #[serde(default)]
+    references: Vec<RawReference>,
+    #[serde(default)]
+    database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawSeverity {
+    #[serde(rename = "type")]
+    kind: String,
+    score: String,
+}
+
+#[derive(Deserialize)]
+struct RawAffected {
+    package: Option<RawPackage>,
+    #[serde(default)]
+    ranges: Vec<RawRange>,
+    #[serde(default)]
+    versions: Vec<String>,
+    #[serde(default)]
+    severity: Vec<RawSeverity>,
+    #[serde(default)]
+    database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawPackage {
+    ecosystem: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawRange {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    events: Vec<HashMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct RawReference {
+    #[serde(rename = "type", default)]
+    kind: String,
+    url: String,
+}
+
+/// `Ubuntu:22.04:LTS` and `Ubuntu:22.04` are one release; other ecosystems are as named.
+fn ecosystem_key(ecosystem: &str) -> String {
+    let mut parts = ecosystem.splitn(3, ':');
+    match (parts.next(), parts.next()) {
+        (Some(name), Some(release)) => format!("{name}:{release}"),
+        _ => ecosystem.to_string(),
+    }
+}
+
+/// ECR's severity of a CVSS v3 base score.
+fn severity_of_score(score: f64) -> FindingSeverity {
+    match score {
+        s if s >= 9.0 => FindingSeverity::Critical,
+        s if s >= 7.0 => FindingSeverity::High,
+        s if s >= 4.0 => FindingSeverity::Medium,
+        s if s > 0.0 => FindingSeverity::Low,
+        _ => FindingSeverity::Informational,
+    }
+}
+
+/// A database's own severity word.
+fn severity_of_word(word: &str) -> FindingSeverity {
+    match word.to_ascii_uppercase().as_str() {
+        "CRITICAL" => FindingSeverity::Critical,
+        "HIGH" | "IMPORTANT" => FindingSeverity::High,
+        "MEDIUM" | "MODERATE" => FindingSeverity::Medium,
+        "LOW" => FindingSeverity::Low,
+        "NEGLIGIBLE" | "UNIMPORTANT" | "INFORMATIONAL" => FindingSeverity::Informational,
+        _ => FindingSeverity::Undefined,
+    }
+}
+
+fn database_severity(value: &Option<serde_json::Value>) -> Option<FindingSeverity> {
+    value
+        .as_ref()
+        .and_then(|v| v.get("severity"))
+        .and_then(|v| v.as_str())
+        .map(severity_of_word)
+        .filter(|s| *s != FindingSeverity::Undefined)
+}
+
+/// Epoch seconds of an RFC 3339 UTC time (`2024-05-01T12:00:00Z`).
+fn epoch_seconds(text: &str) -> Option<f64> {
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let time = time.trim_end_matches('Z');
+    let time = time.split(['+', '.']).next()?;
+    let mut t = time.split(':').map(|p| p.parse::<i64>());
+    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    // Days from 1970-01-01 (the civil-from-days inverse of Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some((days * 86400 + h * 3600 + min * 60 + s) as f64)
+}
+
+impl VulnerabilityFeed {
+    /// Reads every `*.json` file under `dir` (recursively). A file that is not an OSV
+    /// advisory is skipped with a warning, so that one bad file does not stop scanning.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let mut feed = VulnerabilityFeed::default();
+        let mut pending = vec![dir.to_path_buf()];
+        let mut skipped = 0usize;
+        while let Some(directory) = pending.pop() {
+            let entries = std::fs::read_dir(&directory).map_err(|e| {
+                format!(
+                    "cannot read the vulnerability feed {}: {e}",
+                    directory.display()
+                )
+            })?;
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    let parsed = std::fs::read(&path)
+                        .ok()
+                        .and_then(|bytes| serde_json::from_slice::<RawAdvisory>(&bytes).ok());
+                    match parsed {
+                        Some(raw) => feed.add(raw),
+                        None => skipped += 1,
+                    }
+                }
+            }
+        }
+        if skipped > 0 {
+            tracing::warn!(
+                skipped,
+                "vulnerability feed: files that are not OSV advisories were skipped"
+            );
+        }
+        Ok(feed)
+    }
+
+    fn add(&mut self, raw: RawAdvisory) {
+        self.advisories += 1;
+        if let Some(at) = epoch_seconds(&raw.modified) {
+            self.updated_at = Some(self.updated_at.map_or(at, |u| u.max(at)));
+        }
+        let name = if raw.id.starts_with("CVE-") {
+            raw.id.clone()
+        } else {
+            raw.aliases
+                .iter()
+                .find(|a| a.starts_with("CVE-"))
+                .cloned()
+                .unwrap_or_else(|| raw.id.clone())
+        };
+        let uri = raw
+            .references
+            .iter()
+            .find(|r| r.kind == "ADVISORY")
+            .or_else(|| raw.references.first())
+            .map(|r| r.url.clone())
+            .unwrap_or_else(|| format!("https://osv.dev/vulnerability/{}", raw.id));
+        let description = if raw.details.is_empty() {
+            raw.summary.clone()
+        } else {
+            raw.details.clone()
+        };
+        for affected in raw.affected {
+            let Some(package) = &affected.package else {
+                continue;
+            };
+            let severities: Vec<&RawSeverity> =
+                affected.severity.iter().chain(&raw.severity).collect();
+            let cvss3 = severities
+                .iter()
+                .filter(|s| s.kind == "CVSS_V3")
+                .find_map(|s| {
+                    let vector: cvss::v3::Vector = s.score.parse().ok()?;
+                    Some((s.score.clone(), vector.base_score().value()))
+                });
+            let cvss2 = severities
+                .iter()
+                .filter(|s| s.kind == "CVSS_V2")
+                .find_map(|s| {
+                    let vector: cvss::v2::Vector = s.score.parse().ok()?;
+                    Some((s.score.clone(), vector.score().value()))
+                });
+            let severity = match &cvss3 {
+                Some((_, score)) => severity_of_score(*score),
+                None => database_severity(&affected.database_specific)
+                    .or_else(|| database_severity(&raw.database_specific))
+                    .unwrap_or(FindingSeverity::Undefined),
+            };
+            let advisory = Arc::new(Advisory {
+                name: name.clone(),
+                description: description.clone(),
+                uri: uri.clone(),
+                severity,
+                cvss2,
+                cvss3,
+            });
+            let ranges = affected
+                .ranges
+                .iter()
+                .filter(|r| r.kind != "GIT")
+                .map(|r| {
+                    r.events
+                        .iter()
+                        .flat_map(|e| e.iter())
+                        .filter_map(|(k, v)| match k.as_str() {
+                            "introduced" => Some(Event::Introduced(v.clone())),
+                            "fixed" => Some(Event::Fixed(v.clone())),
+                            "last_affected" => Some(Event::LastAffected(v.clone())),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect();
+            self.index
+                .entry((ecosystem_key(&package.ecosystem), package.name.clone()))
+                .or_default()
+                .push(Affected {
+                    advisory,
+                    versions: affected.versions,
+                    ranges,
+                });
+        }
+    }
+
+    /// The findings for an image's packages: each advisory once per package.
+    pub fn findings(&self, inventory: &Inventory) -> Vec<ImageScanFinding> {
+        let ecosystem = ecosystem_key(&inventory.ecosystem);
+        let mut seen = BTreeSet::new();
+        let mut findings = Vec::new();
+        for package in &inventory.packages {
+            let Some(statements) = self.index.get(&(ecosystem.clone(), package.source.clone()))
+            else {
+                continue;
+            };
+            for affected in statements {
+                if !is_affected(affected, &package.source_version, inventory.scheme) {
+                    continue;
+                }
+                let advisory = &affected.advisory;
+                if !seen.insert((advisory.name.clone(), package.name.clone())) {
+                    continue;
+                }
+                let mut attributes = vec![
+                    attribute("package_version", &package.version),
+                    attribute("package_name", &package.name),
+                ];
+                if let Some((vector, score)) = &advisory.cvss2 {
+                    attributes.push(attribute("CVSS2_VECTOR", vector));
+                    attributes.push(attribute("CVSS2_SCORE", &format!("{score:.1}")));
+                }
+                if let Some((vector, score)) = &advisory.cvss3 {
+                    attributes.push(attribute("CVSS3_VECTOR", vector));
+                    attributes.push(attribute("CVSS3_SCORE", &format!("{score:.1}")));
+                }
+                findings.push(ImageScanFinding {
+                    name: Some(advisory.name.clone()),
+                    description: Some(advisory.description.clone()),
+                    uri: Some(advisory.uri.clone()),
+                    severity: Some(advisory.severity),
+                    attributes: Some(attributes),
+                });
+            }
+        }
+        // Most severe first, then by name: the same feed and image give the same list.
+        findings.sort_by(|a, b| {
+            rank(a.severity)
+                .cmp(&rank(b.severity))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        findings
+    }
+}
+
+fn rank(severity: Option<FindingSeverity>) -> u8 {
+    match severity {
+        Some(FindingSeverity::Critical) => 0,
+        Some(FindingSeverity::High) => 1,
+        Some(FindingSeverity::Medium) => 2,
+        Some(FindingSeverity::Low) => 3,
+        Some(FindingSeverity::Informational) => 4,
+        _ => 5,
+    }
+}
+
+fn attribute(key: &str, value: &str) -> Attribute {
+    Attribute {
+        key: Some(key.to_string()),
+        value: Some(value.to_string()),
+    }
+}
+
+/// OSV's rule: listed in `versions`, or inside a range (events in version order; from an
+/// `introduced` on, up to a `fixed` or past a `last_affected`).
+fn is_affected(affected: &Affected, version: &str, scheme: VersionScheme) -> bool {
+    if affected.versions.iter().any(|v| v == version) {
+        return true;
+    }
+    affected.ranges.iter().any(|events| {
+        let at = |e: &Event| match e {
+            Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) => v.clone(),
+        };
+        let mut ordered = events.clone();
+        ordered.sort_by(|a, b| match (at(a).as_str(), at(b).as_str()) {
+            ("0", "0") => std::cmp::Ordering::Equal,
+            ("0", _) => std::cmp::Ordering::Less,
+            (_, "0") => std::cmp::Ordering::Greater,
+            (x, y) => scheme.compare(x, y),
+        });
+        let mut inside = false;
+        for event in &ordered {
+            match event {
+                Event::Introduced(v) => {
+                    if v == "0" || scheme.compare(version, v).is_ge() {
+                        inside = true;
+                    }
+                }
+                Event::Fixed(v) => {
+                    if scheme.compare(version, v).is_ge() {
+                        inside = false;
+                    }
+                }
+                Event::LastAffected(v) => {
+                    if scheme.compare(version, v).is_gt() {
+                        inside = false;
+                    }
+                }
+            }
+        }
+        inside
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::packages::Package;
+    use super::*;
+
+    fn write(dir: &Path, name: &str, advisory: serde_json::Value) {
+        std::fs::write(dir.join(name), advisory.to_string()).unwrap();
+    }
+
+    fn package(name: &str, version: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: version.into(),
+            source: name.into(),
+            source_version: version.into(),
+        }
+    }
+
+    #[test]
+    fn advisories_match_by_ecosystem_package_and_version_order() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "DSA-1.json",
+            serde_json::json!({
+                "id": "DSA-1", "aliases": ["CVE-2024-0001"], "modified": "2024-05-01T12:00:00Z",
+                "summary": "fixed in an epoch",
+                "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+                "affected": [{"package": {"ecosystem": "Debian:12", "name": "zlib"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:1.2.13-2"}]}]}]
+            }),
+        );
+        write(
+            dir.path(),
+            "CVE-2024-0002.json",
+            serde_json::json!({
+                "id": "CVE-2024-0002", "modified": "2024-06-01T00:00:00Z", "details": "tilde",
+                "database_specific": {"severity": "low"},
+                "affected": [{"package": {"ecosystem": "Debian:12", "name": "zlib"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:1.2.13-1~deb12u1"}]}]}]
+            }),
+        );
+        write(
+            dir.path(),
+            "other.json",
+            serde_json::json!({
+                "id": "CVE-2024-0003",
+                "affected": [{"package": {"ecosystem": "Debian:11", "name": "zlib"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]}]
+            }),
+        );
+        std::fs::write(dir.path().join("broken.json"), "{not json").unwrap();
+        let feed = VulnerabilityFeed::load(dir.path()).unwrap();
+        assert_eq!(feed.advisories, 3);
+        assert_eq!(feed.updated_at, Some(1717200000.0));
+
+        let inventory = |version: &str| Inventory {
+            ecosystem: "Debian:12".into(),
+            scheme: VersionScheme::Dpkg,
+            packages: vec![package("zlib", version)],
+        };
+        let names = |version: &str| -> Vec<(String, FindingSeverity)> {
+            feed.findings(&inventory(version))
+                .into_iter()
+                .map(|f| (f.name.unwrap(), f.severity.unwrap()))
+                .collect()
+        };
+        // 1:1.2.13-1 is before both fixes: the epoch counts, and `~` sorts first.
+        assert_eq!(
+            names("1:1.2.13-1~deb11u1"),
+            [
+                ("CVE-2024-0001".to_string(), FindingSeverity::Critical),
+                ("CVE-2024-0002".to_string(), FindingSeverity::Low)
+            ]
+        );
+        assert_eq!(
+            names("1:1.2.13-1~deb12u1"),
+            [("CVE-2024-0001".to_string(), FindingSeverity::Critical)]
+        );
+        assert!(names("1:1.2.13-2").is_empty());
+        // Without an epoch, 1.2.13-9 is older than any 1:...; the Debian:11 advisory never
+        // applies to a Debian:12 image.
+        let old = names("1.2.13-9");
+        assert_eq!(old.len(), 2);
+        assert!(old.iter().all(|(name, _)| name != "CVE-2024-0003"));
+    }
+
+    #[test]
+    fn last_affected_and_listed_versions() {
+        let mut feed = VulnerabilityFeed::default();
+        feed.add(
+            serde_json::from_value(serde_json::json!({
+                "id": "GHSA-x", "aliases": ["CVE-2024-9"],
+                "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "openssl"},
+                  "versions": ["3.3.0-r9"],
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.1.0-r0"}, {"last_affected": "3.2.1-r3"}]}]}]
+            }))
+            .unwrap(),
+        );
+        let hit = |version: &str| {
+            !feed
+                .findings(&Inventory {
+                    ecosystem: "Alpine:v3.20".into(),
+                    scheme: VersionScheme::Apk,
+                    packages: vec![package("openssl", version)],
+                })
+                .is_empty()
+        };
+        assert!(hit("3.2.1-r3"));
+        assert!(hit("3.1.0-r0"));
+        assert!(!hit("3.2.1-r4"));
+        assert!(!hit("3.0.9-r0"));
+        assert!(hit("3.3.0-r9"), "listed");
+    }
+}
