@@ -119,6 +119,12 @@ pub enum RegistryError {
     UnsupportedUpstreamRegistry(String),
     #[error("The secret '{0}' does not exist or could not be found")]
     SecretNotFound(String),
+    /// DescribeImageScanFindings of an image never scanned; ECR's whole message.
+    #[error("{0}")]
+    ScanNotFound(String),
+    /// A scan of an archived image; ECR's whole message.
+    #[error("{0}")]
+    ImageArchived(String),
     /// A pull-through cache's upstream refused berth's login; ECR's whole message.
     #[error("{0}")]
     UpstreamAccessDenied(String),

@@ -88,6 +88,13 @@ pub struct ServeOptions {
     /// moved (ECR: 24 hours); digests are never re-checked.
     #[arg(long, env = "BERTH_PULL_THROUGH_TAG_REFRESH", default_value_t = berth_handlers::pull_through::DEFAULT_TAG_REFRESH_SECS)]
     pub pull_through_tag_refresh: u64,
+    /// Directory of OSV advisories (JSON, one per file, e.g. the public OSV exports) that
+    /// image scans match installed packages against; without it scans find nothing.
+    #[arg(long, env = "BERTH_VULNERABILITY_DB")]
+    pub vulnerability_db: Option<PathBuf>,
+    /// Seconds between two passes of the scan job over the queued scans.
+    #[arg(long, env = "BERTH_SCAN_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub scan_interval: u64,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

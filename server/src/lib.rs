@@ -14,10 +14,12 @@ use berth_handlers::auth::TokenSigner;
 use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
 use berth_handlers::jobs::{
-    GarbageCollection, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
+    GarbageCollection, ImageScanning, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
 };
 use berth_handlers::pull_through::upstream::UpstreamClient;
 use berth_handlers::pull_through::PullThroughCache;
+use berth_handlers::scanning::feed::VulnerabilityFeed;
+use berth_handlers::scanning::scanner::Scanner;
 use berth_handlers::secrets::SecretStore;
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
@@ -108,6 +110,18 @@ pub async fn open_state(
         );
     }
     let lifecycle_interval = Duration::from_secs(options.lifecycle_interval);
+    let feed = match &options.vulnerability_db {
+        Some(dir) => {
+            let feed = VulnerabilityFeed::load(dir).map_err(anyhow::Error::msg)?;
+            tracing::info!(
+                advisories = feed.advisories,
+                "vulnerability feed read from {}",
+                dir.display()
+            );
+            Some(Arc::new(feed))
+        }
+        None => None,
+    };
     let jobs = JobRunner::new(vec![
         Arc::new(UploadExpiry::new(registry.clone())),
         Arc::new(LifecycleEvaluation::new(
@@ -122,6 +136,10 @@ pub async fn open_state(
             registry.clone(),
             Duration::from_secs(options.gc_interval),
             Duration::from_secs(options.gc_grace),
+        )),
+        Arc::new(ImageScanning::new(
+            Arc::new(Scanner::new(registry.clone(), feed)),
+            Duration::from_secs(options.scan_interval),
         )),
     ]);
     let secrets = match &options.secrets_file {

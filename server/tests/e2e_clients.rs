@@ -6,44 +6,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use support::layout::{add_blob, add_blob_file, sha256_file, write_index};
 use support::tools::{run, stdout, tool};
 use support::*;
-
-fn sha256_file(path: &Path) -> (String, u64) {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).unwrap();
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buffer).unwrap();
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        size += n as u64;
-    }
-    (format!("sha256:{}", hex::encode(hasher.finalize())), size)
-}
-
-/// Writes a blob into an OCI layout; returns (digest, size).
-fn add_blob(layout: &Path, bytes: &[u8]) -> (String, u64) {
-    let digest = digest_of(bytes);
-    let dir = layout.join("blobs/sha256");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
-    (digest, bytes.len() as u64)
-}
-
-/// Moves a file into an OCI layout as a blob.
-fn add_blob_file(layout: &Path, file: &Path) -> (String, u64) {
-    let (digest, size) = sha256_file(file);
-    let dir = layout.join("blobs/sha256");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::rename(file, dir.join(digest.trim_start_matches("sha256:"))).unwrap();
-    (digest, size)
-}
 
 /// A runnable single-file image for `arch`: (manifest digest, manifest size).
 fn add_image(layout: &Path, work: &Path, arch: &str, extra_layer: Option<&Path>) -> (String, u64) {
@@ -84,16 +49,6 @@ fn add_image(layout: &Path, work: &Path, arch: &str, extra_layer: Option<&Path>)
         })).collect::<Vec<_>>(),
     });
     add_blob(layout, manifest.to_string().as_bytes())
-}
-
-fn write_index(layout: &Path, entries: Vec<serde_json::Value>) {
-    std::fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries });
-    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
 }
 
 /// A file of `size` pseudo-random bytes (incompressible, deterministic).

@@ -120,6 +120,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_registries",
                 "--test",
                 "e2e_pull_through",
+                "--test",
+                "e2e_scanning",
                 "--",
                 "--nocapture",
             ])

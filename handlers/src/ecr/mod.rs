@@ -162,9 +162,7 @@ impl EcrContext for EcrHandlers {
 // one: take it off this list and `impl <Operation> for EcrHandlers` in its area's file.
 berth_generated::ecr_not_implemented!(EcrHandlers =>
     DeleteSigningConfiguration,
-    DescribeImageScanFindings,
     DescribeImageSigningStatus,
     GetSigningConfiguration,
     PutSigningConfiguration,
-    StartImageScan,
 );

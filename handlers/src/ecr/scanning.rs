@@ -1,11 +1,144 @@
 //! Put/GetRegistryScanningConfiguration and BatchGetRepositoryScanningConfiguration: which
-//! repositories scan when, as ECR answers.
+//! repositories scan when, as ECR answers; StartImageScan and DescribeImageScanFindings:
+//! the scans the scan job runs, and what they found.
 
+use super::images::image_not_found;
+use super::page_token::page_by_position;
 use super::{repository_name, EcrHandlers};
 use crate::error::RegistryError;
+use crate::metadata::{ImageKey, StoredManifest};
+use crate::reference::RepositoryName;
 use crate::registry::repository_arn;
 use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
+use berth_generated::runtime::Timestamp;
+use std::collections::BTreeMap;
+
+/// ECR's page size of findings when `maxResults` is not given.
+const DEFAULT_FINDINGS_PAGE: i32 = 100;
+
+impl EcrHandlers {
+    /// The image an id names (ImageNotFound with ECR's text otherwise).
+    async fn scanned_image(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        id: &ImageIdentifier,
+    ) -> Result<StoredManifest, RegistryError> {
+        match self.resolve(scope, repository, id).await? {
+            Ok((manifest, _)) => Ok(manifest),
+            Err(_) => Err(image_not_found(id, repository, scope)),
+        }
+    }
+}
+
+impl StartImageScan for EcrHandlers {
+    async fn start_image_scan(
+        &self,
+        caller: &Caller,
+        input: StartImageScanRequest,
+    ) -> Result<StartImageScanResponse, RegistryError> {
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
+        let manifest = self
+            .scanned_image(&scope, &repository, &input.image_id)
+            .await?;
+        if !self.registry.is_pullable(&manifest.storage) {
+            return Err(RegistryError::ImageArchived(format!(
+                "The image with digest {} is archived and cannot be scanned; restore it first",
+                manifest.digest
+            )));
+        }
+        self.registry
+            .start_scan(&scope, &repository, &manifest.digest, true)
+            .await?;
+        Ok(StartImageScanResponse {
+            registry_id: Some(scope.registry_id.clone()),
+            repository_name: Some(repository.to_string()),
+            image_id: Some(ImageIdentifier {
+                image_digest: Some(manifest.digest.to_string()),
+                image_tag: input.image_id.image_tag,
+            }),
+            image_scan_status: Some(ImageScanStatus {
+                status: Some(ScanStatus::InProgress),
+                description: None,
+            }),
+        })
+    }
+}
+
+impl DescribeImageScanFindings for EcrHandlers {
+    async fn describe_image_scan_findings(
+        &self,
+        caller: &Caller,
+        input: DescribeImageScanFindingsRequest,
+    ) -> Result<DescribeImageScanFindingsResponse, RegistryError> {
+        let (scope, repository) = self
+            .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
+            .await?;
+        let id = input.image_id;
+        let manifest = self.scanned_image(&scope, &repository, &id).await?;
+        let key = ImageKey {
+            scope: scope.clone(),
+            repository: repository.to_string(),
+            digest: manifest.digest.clone(),
+        };
+        let Some(scan) = self.registry.image_scan(&key).await? else {
+            return Err(RegistryError::ScanNotFound(format!(
+                "Image scan does not exist for the image with '{{imageDigest:'{}', imageTag:'{}'}}' in the repository with name '{}' in the registry with id '{}'",
+                id.image_digest.as_deref().unwrap_or("null"),
+                id.image_tag.as_deref().unwrap_or("null"),
+                repository,
+                scope.registry_id
+            )));
+        };
+        let continuous = self
+            .registry
+            .repository_scanning(&scope, &repository)
+            .await?
+            .frequency
+            == ScanFrequency::ContinuousScan;
+        let status = match scan.status.as_str() {
+            "COMPLETE" if continuous => ScanStatus::Active,
+            "COMPLETE" => ScanStatus::Complete,
+            "FAILED" => ScanStatus::Failed,
+            _ => ScanStatus::InProgress,
+        };
+        let findings: Vec<ImageScanFinding> =
+            serde_json::from_str(&scan.findings).unwrap_or_default();
+        let mut counts: BTreeMap<FindingSeverity, i32> = BTreeMap::new();
+        for finding in &findings {
+            if let Some(severity) = finding.severity {
+                *counts.entry(severity).or_default() += 1;
+            }
+        }
+        let (page, next_token) = page_by_position(
+            findings,
+            input.next_token.as_deref(),
+            input.max_results,
+            DEFAULT_FINDINGS_PAGE,
+        )?;
+        let done = status != ScanStatus::InProgress;
+        Ok(DescribeImageScanFindingsResponse {
+            registry_id: Some(scope.registry_id.clone()),
+            repository_name: Some(repository.to_string()),
+            image_id: Some(id),
+            image_scan_status: Some(ImageScanStatus {
+                status: Some(status),
+                description: Some(scan.description),
+            }),
+            image_scan_findings: done.then(|| ImageScanFindings {
+                findings: Some(page),
+                finding_severity_counts: Some(counts),
+                image_scan_completed_at: scan.completed_at.map(Timestamp),
+                vulnerability_source_updated_at: scan.source_updated_at.map(Timestamp),
+                enhanced_findings: None,
+            }),
+            next_token,
+        })
+    }
+}
 
 impl PutRegistryScanningConfiguration for EcrHandlers {
     async fn put_registry_scanning_configuration(

@@ -8,11 +8,11 @@
 
 use super::cache::{Cache, Lookup};
 use super::{
-    BlobCollection, ImageFilter, ImageListing, ImageStorage, ImageStore, ImageSummary,
+    BlobCollection, ImageFilter, ImageKey, ImageListing, ImageStorage, ImageStore, ImageSummary,
     ManifestReferences, MetadataStore, PullTimeExclusionStore, PutOutcome, RegistryRecord,
     RegistryRecordStore, ReplicationState, ReplicationStore, ReplicationTask, RepositoryDocument,
-    RepositoryRecord, RepositoryStore, RepositoryTag, StoredManifest, UploadKind, UploadRecord,
-    UploadStore,
+    RepositoryRecord, RepositoryStore, RepositoryTag, ScanRecord, ScanStore, StoredManifest,
+    UploadKind, UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -290,6 +290,15 @@ impl<M: MetadataStore> ReplicationStore for CachedMetadataStore<M> {
         fn pending_replications(&self, limit: u32) -> Result<Vec<ReplicationTask>, RegistryError>;
         fn finish_replication(&self, task: &ReplicationTask, failure_code: Option<&str>, at: f64) -> Result<(), RegistryError>;
         fn replication_states(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Vec<ReplicationState>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> ScanStore for CachedMetadataStore<M> {
+    forward! {
+        fn start_scan(&self, image: &ImageKey, at: f64, quota_since: Option<f64>) -> Result<bool, RegistryError>;
+        fn pending_scans(&self, limit: u32) -> Result<Vec<ImageKey>, RegistryError>;
+        fn finish_scan(&self, image: &ImageKey, outcome: &ScanRecord) -> Result<(), RegistryError>;
+        fn scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError>;
     }
 }
 

@@ -35,6 +35,7 @@ pub trait MetadataStore:
     + BlobCollection
     + PullTimeExclusionStore
     + ReplicationStore
+    + ScanStore
     + RegistryRecordStore
     + std::fmt::Debug
 {
@@ -409,6 +410,38 @@ pub trait ReplicationStore: Send + Sync {
         repository: &str,
         digest: &Digest,
     ) -> impl Future<Output = Result<Vec<ReplicationState>, RegistryError>> + Send;
+}
+
+/// The latest scan of each image, and the queue of scans to run.
+pub trait ScanStore: Send + Sync {
+    /// Records a scan of the image as IN_PROGRESS from `at`, replacing the last one; when
+    /// `quota_since` is given and the last scan started after it, records nothing and
+    /// answers false (ECR's one scan per image per 24 hours).
+    fn start_scan(
+        &self,
+        image: &ImageKey,
+        at: f64,
+        quota_since: Option<f64>,
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+
+    /// Up to `limit` scans still IN_PROGRESS, oldest first.
+    fn pending_scans(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ImageKey>, RegistryError>> + Send;
+
+    /// Records how a scan ended (a scan started again meanwhile is left alone).
+    fn finish_scan(
+        &self,
+        image: &ImageKey,
+        outcome: &ScanRecord,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// The image's latest scan, if it was ever scanned.
+    fn scan(
+        &self,
+        image: &ImageKey,
+    ) -> impl Future<Output = Result<Option<ScanRecord>, RegistryError>> + Send;
 }
 
 /// Each registry's pull-time update exclusions: principals whose pulls are not recorded.

@@ -234,3 +234,25 @@ pub struct ReplicationState {
     pub status: String,
     pub failure_code: Option<String>,
 }
+
+/// One image of one repository of one registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageKey {
+    pub scope: RegistryScope,
+    pub repository: String,
+    pub digest: Digest,
+}
+
+/// An image's latest scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanRecord {
+    /// `IN_PROGRESS`, `COMPLETE` or `FAILED`.
+    pub status: String,
+    pub description: String,
+    pub started_at: f64,
+    pub completed_at: Option<f64>,
+    /// When the vulnerability feed was last updated.
+    pub source_updated_at: Option<f64>,
+    /// JSON array of findings in ECR's ImageScanFinding shape.
+    pub findings: String,
+}

@@ -8,6 +8,7 @@ use crate::manifest::{parse_manifest, ManifestKind, ParsedManifest};
 use crate::metadata::{ImageStorage, MetadataStore, StoredManifest};
 use crate::reference::{Reference, RepositoryName, Tag};
 use crate::scope::RegistryScope;
+use berth_generated::oci::media_types::{DOCKER_CONTAINER_CONFIG, OCI_IMAGE_CONFIG};
 
 /// What a push stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,8 +45,19 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<PushedManifest, RegistryError> {
         self.repository_for_push(scope, repository).await?;
         let parsed = parse_manifest(&body, content_type)?;
-        self.store_manifest(scope, repository, tag, expected, parsed, body)
-            .await
+        // Container images are scanned; artifacts (signatures, SBOMs) and indexes are not.
+        let image = parsed.kind == ManifestKind::Image
+            && matches!(
+                parsed.config_media_type.as_deref(),
+                Some(OCI_IMAGE_CONFIG | DOCKER_CONTAINER_CONFIG)
+            );
+        let pushed = self
+            .store_manifest(scope, repository, tag, expected, parsed, body)
+            .await?;
+        if image {
+            self.scan_on_push(scope, repository, &pushed.digest).await?;
+        }
+        Ok(pushed)
     }
 
     /// Stores a parsed manifest in an existing repository (see [`Registry::push_manifest`]).

@@ -18,6 +18,7 @@ mod pull_through;
 mod replication;
 mod repositories;
 mod scanning;
+mod scans;
 mod storage_class;
 mod uploads;
 
@@ -29,6 +30,7 @@ pub use garbage::GarbageReport;
 pub use lifecycle::LifecycleReport;
 pub use manifests::{PushedManifest, Referrer};
 pub use replication::{destinations, ReplicationReport};
+pub use scans::SCAN_QUOTA_SECS;
 pub use storage_class::{move_storage, StorageClassTarget};
 
 use crate::blob_store::{BlobStore, FileBlobStore};

@@ -296,7 +296,9 @@ impl VulnerabilityFeed {
         }
     }
 
-    /// The findings for an image's packages: each advisory once per package.
+    /// The findings for an image's packages: each advisory once per source package (as
+    /// ECR's basic scans name them: `package_name` is e.g. `e2fsprogs`, not each of the
+    /// binary packages built from it).
     pub fn findings(&self, inventory: &Inventory) -> Vec<ImageScanFinding> {
         let ecosystem = ecosystem_key(&inventory.ecosystem);
         let mut seen = BTreeSet::new();
@@ -311,12 +313,12 @@ impl VulnerabilityFeed {
                     continue;
                 }
                 let advisory = &affected.advisory;
-                if !seen.insert((advisory.name.clone(), package.name.clone())) {
+                if !seen.insert((advisory.name.clone(), package.source.clone())) {
                     continue;
                 }
                 let mut attributes = vec![
-                    attribute("package_version", &package.version),
-                    attribute("package_name", &package.name),
+                    attribute("package_version", &package.source_version),
+                    attribute("package_name", &package.source),
                 ];
                 if let Some((vector, score)) = &advisory.cvss2 {
                     attributes.push(attribute("CVSS2_VECTOR", vector));

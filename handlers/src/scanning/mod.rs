@@ -6,6 +6,7 @@
 pub mod feed;
 pub mod layers;
 pub mod packages;
+pub mod scanner;
 pub mod versions;
 
 use berth_generated::ecr::{

@@ -37,6 +37,8 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         }
         RegistryError::UnsupportedUpstreamRegistry(_) => "UnsupportedUpstreamRegistryException",
         RegistryError::SecretNotFound(_) => "SecretNotFoundException",
+        RegistryError::ScanNotFound(_) => "ScanNotFoundException",
+        RegistryError::ImageArchived(_) => "ImageArchivedException",
         RegistryError::UnableToGetUpstreamImage(_) => "UnableToGetUpstreamImageException",
         RegistryError::ReplicationBackfillInProgress(_) => "ReplicationBackfillInProgressException",
         RegistryError::ReplicationBackfillNotFound(_) => "ReplicationBackfillNotFoundException",

@@ -100,6 +100,8 @@ impl From<RegistryError> for OciError {
             | RegistryError::PullThroughCacheRuleNotFound { .. }
             | RegistryError::UnsupportedUpstreamRegistry(_)
             | RegistryError::SecretNotFound(_)
+            | RegistryError::ScanNotFound(_)
+            | RegistryError::ImageArchived(_)
             | RegistryError::UnableToGetUpstreamImage(_)
             | RegistryError::ReplicationBackfillInProgress(_)
             | RegistryError::ReplicationBackfillNotFound(_)

@@ -4,6 +4,7 @@
 
 pub mod dockerd;
 pub mod images;
+pub mod layout;
 pub mod tools;
 pub mod upstream;
 

@@ -12,6 +12,7 @@ mod manifests;
 mod registries;
 mod replications;
 mod repositories;
+mod scans;
 
 use crate::error::RegistryError;
 use crate::metadata::MetadataStore;

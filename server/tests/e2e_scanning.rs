@@ -1,0 +1,402 @@
+//! Image scanning end to end (run by `cargo xtask e2e`): real layers built here (this
+//! machine's own dpkg status file, an Alpine apk database), pushed with skopeo, scanned by
+//! berth against a small OSV feed written here, read back through aws-sdk-ecr.
+
+mod support;
+
+use aws_sdk_ecr::types::{FindingSeverity, ImageIdentifier, ScanStatus};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use support::layout::{add_blob_file, add_layered_image, sha256_file, write_index};
+use support::tools::{run, tool};
+use support::{
+    advance_clock, code_and_message, create_repository, default_client, registry_host,
+    registry_password, run_job, Berth,
+};
+
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// This machine's installed source packages and their versions, from its dpkg status.
+fn installed_sources(status: &str) -> HashMap<String, String> {
+    let mut sources = HashMap::new();
+    for stanza in status.split("\n\n") {
+        let field = |key: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+        };
+        if !field("Status:").is_some_and(|s| s.ends_with(" installed")) {
+            continue;
+        }
+        let (Some(name), Some(version)) = (field("Package:"), field("Version:")) else {
+            continue;
+        };
+        let (source, source_version) = match field("Source:") {
+            Some(s) => match s.split_once(" (") {
+                Some((s, v)) => (s.to_string(), v.trim_end_matches(')').to_string()),
+                None => (s, version),
+            },
+            None => (name, version),
+        };
+        sources.insert(source, source_version);
+    }
+    sources
+}
+
+/// A layer of `files` (path, contents) as a tar in the layout, gzipped when asked:
+/// (digest, size, diff id, media type).
+fn layer(
+    layout: &Path,
+    work: &Path,
+    name: &str,
+    files: &[(&str, &[u8])],
+    gzip: bool,
+) -> (String, u64, String, &'static str) {
+    let root = work.join(name);
+    for (path, contents) in files {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, contents).unwrap();
+    }
+    let tar_file = work.join(format!("{name}.tar"));
+    run(Command::new(tool("tar"))
+        .arg("-cf")
+        .arg(&tar_file)
+        .arg("-C")
+        .arg(&root)
+        .arg("."));
+    let diff_id = sha256_file(&tar_file).0;
+    if !gzip {
+        let (digest, size) = add_blob_file(layout, &tar_file);
+        return (digest, size, diff_id, TAR);
+    }
+    run(Command::new(tool("gzip")).arg("-n").arg(&tar_file));
+    let (digest, size) = add_blob_file(layout, &tar_file.with_extension("tar.gz"));
+    (digest, size, diff_id, TAR_GZIP)
+}
+
+fn advisory(
+    id: &str,
+    ecosystem: &str,
+    package: &str,
+    events: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "modified": "2026-11-01T00:00:00Z", "summary": format!("{id} in {package}"),
+        "affected": [{ "package": { "ecosystem": ecosystem, "name": package },
+                       "ranges": [{ "type": "ECOSYSTEM", "events": events }] }],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scans_find_exactly_the_matching_advisories() {
+    let skopeo = tool("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let layout = dir.path().join("layout");
+    std::fs::create_dir_all(&work).unwrap();
+
+    // A Debian image from this machine's own package database, over a base layer whose
+    // stale status file a whiteout removes.
+    let status = std::fs::read_to_string("/var/lib/dpkg/status")
+        .expect("this test reads the machine's dpkg status (a Debian or Ubuntu machine)");
+    let sources = installed_sources(&status);
+    let version = |s: &str| {
+        sources
+            .get(s)
+            .unwrap_or_else(|| panic!("{s} is not installed here"))
+            .clone()
+    };
+    let base = layer(
+        &layout,
+        &work,
+        "debian-base",
+        &[
+            ("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n"),
+            (
+                "var/lib/dpkg/status",
+                b"Package: stale\nStatus: install ok installed\nVersion: 1\n",
+            ),
+        ],
+        true,
+    );
+    let top = layer(
+        &layout,
+        &work,
+        "debian-top",
+        &[
+            ("var/lib/dpkg/.wh.status", b""),
+            ("var/lib/dpkg/status.d/machine", status.as_bytes()),
+        ],
+        false,
+    );
+    let debian = add_layered_image(&layout, &[base, top], "amd64");
+    let alpine_layer = layer(
+        &layout,
+        &work,
+        "alpine",
+        &[
+            ("etc/os-release", b"ID=alpine\nVERSION_ID=3.20.3\n"),
+            (
+                "lib/apk/db/installed",
+                b"P:musl\nV:1.2.5-r0\no:musl\n\nP:libcrypto3\nV:3.3.2-r0\no:openssl\n",
+            ),
+        ],
+        true,
+    );
+    let alpine = add_layered_image(&layout, &[alpine_layer], "amd64");
+    let scratch_layer = layer(&layout, &work, "scratch", &[("hello.txt", b"hi")], false);
+    let scratch = add_layered_image(&layout, &[scratch_layer], "amd64");
+    let entry = |(digest, size): &(String, u64), tag: &str| {
+        serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+                            "annotations": { "org.opencontainers.image.ref.name": tag } })
+    };
+    write_index(
+        &layout,
+        vec![
+            entry(&debian, "debian"),
+            entry(&alpine, "alpine"),
+            entry(&scratch, "scratch"),
+        ],
+    );
+
+    // The feed: what matches, and what must not (epochs, `~`, other releases, fixed).
+    let feed = dir.path().join("feed");
+    std::fs::create_dir_all(&feed).unwrap();
+    let glibc = version("glibc");
+    let critical = {
+        let mut a = advisory(
+            "DSA-9001-1",
+            "Debian:12",
+            "glibc",
+            serde_json::json!([{"introduced": "0"}, {"fixed": format!("{glibc}+1")}]),
+        );
+        a["aliases"] = serde_json::json!(["CVE-2026-0001"]);
+        a["severity"] = serde_json::json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]);
+        a
+    };
+    let medium = {
+        let mut a = advisory(
+            "CVE-2026-0002",
+            "Debian:12",
+            "base-files",
+            serde_json::json!([{"introduced": "0"}, {"last_affected": version("base-files")}]),
+        );
+        a["database_specific"] = serde_json::json!({"severity": "medium"});
+        a
+    };
+    let advisories = [
+        critical,
+        medium,
+        advisory(
+            "CVE-2026-0003",
+            "Debian:12",
+            "dpkg",
+            serde_json::json!([{"introduced": "0"}, {"fixed": version("dpkg")}]),
+        ),
+        advisory(
+            "CVE-2026-0004",
+            "Debian:12",
+            "coreutils",
+            serde_json::json!([{"introduced": "0"}, {"fixed": format!("{}~1", version("coreutils"))}]),
+        ),
+        advisory(
+            "CVE-2026-0005",
+            "Debian:12",
+            "tar",
+            serde_json::json!([{"introduced": "1:0"}]),
+        ),
+        advisory(
+            "CVE-2026-0006",
+            "Debian:11",
+            "glibc",
+            serde_json::json!([{"introduced": "0"}]),
+        ),
+        advisory(
+            "CVE-2026-0007",
+            "Debian:12",
+            "stale",
+            serde_json::json!([{"introduced": "0"}]),
+        ),
+        {
+            let mut a = advisory(
+                "CVE-2026-0010",
+                "Alpine:v3.20",
+                "openssl",
+                serde_json::json!([{"introduced": "0"}, {"fixed": "3.3.2-r1"}]),
+            );
+            a["severity"] = serde_json::json!([{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}]);
+            a
+        },
+        advisory(
+            "CVE-2026-0011",
+            "Alpine:v3.20",
+            "musl",
+            serde_json::json!([{"introduced": "0"}, {"fixed": "1.2.5-r0"}]),
+        ),
+        advisory(
+            "CVE-2026-0012",
+            "Alpine:v3.19",
+            "openssl",
+            serde_json::json!([{"introduced": "0"}]),
+        ),
+    ];
+    for (i, a) in advisories.iter().enumerate() {
+        std::fs::write(feed.join(format!("{i}.json")), a.to_string()).unwrap();
+    }
+
+    let berth = Berth::start(
+        &dir.path().join("data"),
+        &[
+            "--admin-api",
+            "--scan-interval",
+            "3600",
+            "--vulnerability-db",
+            feed.to_str().unwrap(),
+        ],
+    );
+    let ecr = default_client(&berth);
+    for name in ["debian-app", "alpine-app"] {
+        create_repository(&ecr, name).await;
+    }
+    ecr.put_image_scanning_configuration()
+        .repository_name("debian-app")
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let host = registry_host(&berth);
+    let password = registry_password(&ecr).await;
+    for (tag, repository) in [
+        ("debian", "debian-app"),
+        ("alpine", "alpine-app"),
+        ("scratch", "alpine-app"),
+    ] {
+        run(Command::new(&skopeo)
+            .args(["copy", "--dest-tls-verify=false", "--dest-creds"])
+            .arg(format!("AWS:{password}"))
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .arg(format!("docker://{host}/{repository}:{tag}")));
+    }
+
+    let findings = |repository: &'static str, tag: &'static str| {
+        let ecr = ecr.clone();
+        async move {
+            ecr.describe_image_scan_findings()
+                .repository_name(repository)
+                .image_id(ImageIdentifier::builder().image_tag(tag).build())
+                .send()
+                .await
+        }
+    };
+    // Scan on push: queued at the push, run by the job.
+    let queued = findings("debian-app", "debian").await.unwrap();
+    assert_eq!(
+        queued.image_scan_status().unwrap().status(),
+        Some(&ScanStatus::InProgress)
+    );
+    run_job(&berth, "scan").await;
+    let debian_scan = findings("debian-app", "debian").await.unwrap();
+    assert_eq!(
+        debian_scan.image_scan_status().unwrap().status(),
+        Some(&ScanStatus::Complete),
+        "{:?}",
+        debian_scan.image_scan_status()
+    );
+    let result = debian_scan.image_scan_findings().unwrap();
+    let found: Vec<(&str, &FindingSeverity)> = result
+        .findings()
+        .iter()
+        .map(|f| (f.name().unwrap(), f.severity().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("CVE-2026-0001", &FindingSeverity::Critical),
+            ("CVE-2026-0002", &FindingSeverity::Medium)
+        ]
+    );
+    let counts = result.finding_severity_counts().unwrap();
+    assert_eq!(counts.get(&FindingSeverity::Critical), Some(&1));
+    assert_eq!(counts.get(&FindingSeverity::Medium), Some(&1));
+    let glibc_finding = &result.findings()[0];
+    let attribute = |key: &str| {
+        glibc_finding
+            .attributes()
+            .iter()
+            .find(|a| a.key() == key)
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    assert_eq!(attribute("CVSS3_SCORE").as_deref(), Some("9.8"));
+    assert!(attribute("package_name").is_some());
+    assert!(result.vulnerability_source_updated_at().is_some());
+
+    // No scan yet; then StartImageScan, once per 24 hours.
+    let none = findings("alpine-app", "alpine").await.unwrap_err();
+    let (code, message) = code_and_message(none);
+    assert_eq!(code, "ScanNotFoundException");
+    assert!(
+        message.starts_with("Image scan does not exist for the image with"),
+        "{message}"
+    );
+    let start = |tag: &'static str| {
+        let ecr = ecr.clone();
+        async move {
+            ecr.start_image_scan()
+                .repository_name("alpine-app")
+                .image_id(ImageIdentifier::builder().image_tag(tag).build())
+                .send()
+                .await
+        }
+    };
+    let started = start("alpine").await.unwrap();
+    assert_eq!(
+        started.image_scan_status().unwrap().status(),
+        Some(&ScanStatus::InProgress)
+    );
+    start("scratch").await.unwrap();
+    run_job(&berth, "scan").await;
+    let alpine_scan = findings("alpine-app", "alpine").await.unwrap();
+    let names: Vec<(&str, &FindingSeverity)> = alpine_scan
+        .image_scan_findings()
+        .unwrap()
+        .findings()
+        .iter()
+        .map(|f| (f.name().unwrap(), f.severity().unwrap()))
+        .collect();
+    assert_eq!(names, [("CVE-2026-0010", &FindingSeverity::High)]);
+    let scratch_scan = findings("alpine-app", "scratch").await.unwrap();
+    let status = scratch_scan.image_scan_status().unwrap();
+    assert_eq!(status.status(), Some(&ScanStatus::Failed));
+    assert_eq!(
+        status.description(),
+        Some(
+            "UnsupportedImageError: The operating system and/or package manager are not supported."
+        )
+    );
+
+    let again = start("alpine").await.unwrap_err();
+    assert_eq!(
+        code_and_message(again),
+        (
+            "LimitExceededException".to_string(),
+            "The scan quota per image has been exceeded. Wait and try again.".to_string()
+        )
+    );
+    advance_clock(&berth, 24 * 3600 + 1).await;
+    let ecr = default_client(&berth);
+    ecr.start_image_scan()
+        .repository_name("alpine-app")
+        .image_id(ImageIdentifier::builder().image_tag("alpine").build())
+        .send()
+        .await
+        .expect("a day later the image may be scanned again");
+}
