@@ -166,9 +166,9 @@ async fn invalid_requests_get_ecr_errors_and_change_nothing() {
             "Invalid parameter at 'resourceArn' failed to satisfy constraint: 'must be a repository ARN of the form arn:aws:ecr:<region>:<account>:repository/<name>'",
         ),
         (
-            ecr.get_registry_scanning_configuration().send().await.map(drop).map_err(Into::into),
+            ecr.get_signing_configuration().send().await.map(drop).map_err(Into::into),
             "NotImplementedException",
-            "berth does not implement the ECR operation GetRegistryScanningConfiguration yet",
+            "berth does not implement the ECR operation GetSigningConfiguration yet",
         ),
     ];
     for (i, (result, code, message)) in cases.into_iter().enumerate() {
