@@ -73,9 +73,64 @@ impl Clock {
     }
 }
 
+/// `epoch` seconds as RFC 3339 UTC (`2026-11-30T01:02:03Z`), as signatures date themselves.
+pub fn rfc3339(epoch: f64) -> String {
+    let seconds = epoch.floor() as i64;
+    let (days, of_day) = (seconds.div_euclid(86400), seconds.rem_euclid(86400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Epoch seconds of an RFC 3339 time (`2024-05-01T12:00:00Z`, fractions and offsets
+/// ignored), as OSV advisories date themselves.
+pub fn parse_rfc3339(text: &str) -> Option<f64> {
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>());
+    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let time = time.trim_end_matches('Z');
+    let time = time.split(['+', '.']).next()?;
+    let mut t = time.split(':').map(|p| p.parse::<i64>());
+    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
+    // Days from 1970-01-01 (Howard Hinnant's days-from-civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some((days * 86400 + h * 3600 + min * 60 + s) as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_both_ways() {
+        for (epoch, text) in [
+            (0.0, "1970-01-01T00:00:00Z"),
+            (1717200000.0, "2024-06-01T00:00:00Z"),
+            (1772845323.5, "2026-03-07T01:02:03Z"),
+        ] {
+            assert_eq!(rfc3339(epoch), text);
+            assert_eq!(parse_rfc3339(text), Some(epoch.floor()));
+        }
+    }
 
     #[test]
     fn a_fixed_clock_moves_only_when_advanced_and_clones_share_it() {

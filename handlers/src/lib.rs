@@ -22,6 +22,7 @@ pub mod scanning;
 pub mod scope;
 pub mod secrets;
 pub mod signed_claims;
+pub mod signing;
 #[cfg(test)]
 mod test_fixtures;
 

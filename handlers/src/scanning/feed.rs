@@ -150,26 +150,6 @@ fn database_severity(value: &Option<serde_json::Value>) -> Option<FindingSeverit
         .filter(|s| *s != FindingSeverity::Undefined)
 }
 
-/// Epoch seconds of an RFC 3339 UTC time (`2024-05-01T12:00:00Z`).
-fn epoch_seconds(text: &str) -> Option<f64> {
-    let (date, time) = text.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time = time.trim_end_matches('Z');
-    let time = time.split(['+', '.']).next()?;
-    let mut t = time.split(':').map(|p| p.parse::<i64>());
-    let (h, min, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    // Days from 1970-01-01 (the civil-from-days inverse of Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    Some((days * 86400 + h * 3600 + min * 60 + s) as f64)
-}
-
 impl VulnerabilityFeed {
     /// Reads every `*.json` file under `dir` (recursively). A file that is not an OSV
     /// advisory is skipped with a warning, so that one bad file does not stop scanning.
@@ -210,7 +190,7 @@ impl VulnerabilityFeed {
 
     fn add(&mut self, raw: RawAdvisory) {
         self.advisories += 1;
-        if let Some(at) = epoch_seconds(&raw.modified) {
+        if let Some(at) = crate::clock::parse_rfc3339(&raw.modified) {
             self.updated_at = Some(self.updated_at.map_or(at, |u| u.max(at)));
         }
         let name = if raw.id.starts_with("CVE-") {

@@ -9,6 +9,7 @@ pub mod packages;
 pub mod scanner;
 pub mod versions;
 
+use crate::immutability::wildcard_match;
 use berth_generated::ecr::{
     RegistryScanningConfiguration, RegistryScanningRule, ScanFrequency, ScanType,
     ScanningRepositoryFilter,
@@ -31,30 +32,7 @@ pub fn filter_matches(filter: &str, name: &str) -> bool {
     if !filter.contains('*') {
         return name.contains(filter);
     }
-    glob_matches(filter.as_bytes(), name.as_bytes())
-}
-
-/// An anchored glob where `*` is the only wildcard (iterative, with backtracking to the
-/// last star: linear in practice, never exponential).
-fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == text[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((star_p, star_t)) = star {
-            p = star_p + 1;
-            t = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
+    wildcard_match(filter, name)
 }
 
 /// The registry's scanning configuration, or ECR's default (BASIC, no rules).
