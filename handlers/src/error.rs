@@ -122,6 +122,9 @@ pub enum RegistryError {
     /// DescribeImageScanFindings of an image never scanned; ECR's whole message.
     #[error("{0}")]
     ScanNotFound(String),
+    /// Get/DeleteSigningConfiguration when none was put.
+    #[error("The signing configuration does not exist in the registry with id '{registry}'")]
+    SigningConfigurationNotFound { registry: String },
     /// A scan of an archived image; ECR's whole message.
     #[error("{0}")]
     ImageArchived(String),

@@ -1,7 +1,7 @@
 //! The axum application: shared state and the router of both faces.
 
 use crate::identity::Identities;
-use crate::{admin_api, download_api, ecr_api, oci_api};
+use crate::{admin_api, download_api, ecr_api, oci_api, signing_api};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
@@ -9,6 +9,7 @@ use axum::Router;
 use berth_handlers::auth::TokenSigner;
 use berth_handlers::jobs::JobRunner;
 use berth_handlers::pull_through::PullThroughCache;
+use berth_handlers::signing::keys::SigningKeys;
 use berth_handlers::{EcrHandlers, Registry};
 use std::sync::Arc;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -21,6 +22,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Pulls that the store cannot answer, under a pull-through cache rule.
     pub cache: Arc<PullThroughCache>,
+    /// Each signing profile's key and certificate (the signing job signs with them).
+    pub signing_keys: Arc<SigningKeys>,
     pub tokens: TokenSigner,
     pub identities: Identities,
     /// `host[:port]` of the registry, as in repository URIs.
@@ -53,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/", any(oci_api::handle))
         .route("/v2/{*path}", any(oci_api::handle))
         .route("/_berth/layers/{grant}", get(download_api::handle))
+        .route("/_berth/signing/certificate", get(signing_api::certificate))
         .merge(admin)
         .fallback(not_found)
         .layer(

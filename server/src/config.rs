@@ -95,6 +95,9 @@ pub struct ServeOptions {
     /// Seconds between two passes of the scan job over the queued scans.
     #[arg(long, env = "BERTH_SCAN_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub scan_interval: u64,
+    /// Seconds between two passes of the signing job over the queued signings.
+    #[arg(long, env = "BERTH_SIGNING_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub signing_interval: u64,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

@@ -7,6 +7,7 @@ pub mod download_api;
 pub mod ecr_api;
 pub mod identity;
 pub mod oci_api;
+pub mod signing_api;
 
 use anyhow::Context;
 use app::AppState;
@@ -14,13 +15,15 @@ use berth_handlers::auth::TokenSigner;
 use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
 use berth_handlers::jobs::{
-    GarbageCollection, ImageScanning, JobRunner, LifecycleEvaluation, Replication, UploadExpiry,
+    GarbageCollection, ImageScanning, ImageSigning, JobRunner, LifecycleEvaluation, Replication,
+    UploadExpiry,
 };
 use berth_handlers::pull_through::upstream::UpstreamClient;
 use berth_handlers::pull_through::PullThroughCache;
 use berth_handlers::scanning::feed::VulnerabilityFeed;
 use berth_handlers::scanning::scanner::Scanner;
 use berth_handlers::secrets::SecretStore;
+use berth_handlers::signing::keys::SigningKeys;
 use berth_handlers::{EcrHandlers, Registry};
 use config::ServeOptions;
 use identity::Identities;
@@ -110,6 +113,7 @@ pub async fn open_state(
         );
     }
     let lifecycle_interval = Duration::from_secs(options.lifecycle_interval);
+    let signing_keys = Arc::new(SigningKeys::new(data_dir));
     let feed = match &options.vulnerability_db {
         Some(dir) => {
             let feed = VulnerabilityFeed::load(dir).map_err(anyhow::Error::msg)?;
@@ -141,6 +145,11 @@ pub async fn open_state(
             Arc::new(Scanner::new(registry.clone(), feed)),
             Duration::from_secs(options.scan_interval),
         )),
+        Arc::new(ImageSigning::new(
+            registry.clone(),
+            signing_keys.clone(),
+            Duration::from_secs(options.signing_interval),
+        )),
     ]);
     let secrets = match &options.secrets_file {
         Some(path) => SecretStore::load(path).map_err(anyhow::Error::msg)?,
@@ -159,6 +168,7 @@ pub async fn open_state(
             .with_cache(cache.clone()),
         registry,
         cache,
+        signing_keys,
         tokens,
         identities: Identities {
             principals: options.principal_map(),

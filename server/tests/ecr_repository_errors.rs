@@ -167,8 +167,8 @@ async fn invalid_requests_get_ecr_errors_and_change_nothing() {
         ),
         (
             ecr.get_signing_configuration().send().await.map(drop).map_err(Into::into),
-            "NotImplementedException",
-            "berth does not implement the ECR operation GetSigningConfiguration yet",
+            "SigningConfigurationNotFoundException",
+            "The signing configuration does not exist in the registry with id '000000000000'",
         ),
     ];
     for (i, (result, code, message)) in cases.into_iter().enumerate() {

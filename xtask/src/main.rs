@@ -82,9 +82,11 @@ const E2E_TOOLS: &[&str] = &[
     "tar",
     "docker-registry",
     "htpasswd",
+    "openssl",
+    "gzip",
 ];
 const E2E_INSTALL: &str =
-    "apt-get install -y skopeo podman docker.io docker-registry apache2-utils";
+    "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl";
 
 /// Checks the tools are there (naming the install step when not), then runs the e2e tests.
 fn e2e(root: &Path) -> ExitCode {
@@ -122,6 +124,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_pull_through",
                 "--test",
                 "e2e_scanning",
+                "--test",
+                "e2e_signing",
                 "--",
                 "--nocapture",
             ])

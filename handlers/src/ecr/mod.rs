@@ -19,6 +19,7 @@ mod registry;
 mod replication;
 mod repositories;
 mod scanning;
+mod signing;
 mod storage_class;
 mod tagging;
 
@@ -157,12 +158,3 @@ impl EcrContext for EcrHandlers {
         RegistryError::NotImplemented
     }
 }
-
-// Operations whose behaviour a later issue builds; they answer NotImplemented. To build
-// one: take it off this list and `impl <Operation> for EcrHandlers` in its area's file.
-berth_generated::ecr_not_implemented!(EcrHandlers =>
-    DeleteSigningConfiguration,
-    DescribeImageSigningStatus,
-    GetSigningConfiguration,
-    PutSigningConfiguration,
-);

@@ -1,5 +1,5 @@
 //! The background job runner: work that happens later (upload expiry, lifecycle
-//! evaluation, garbage collection, replication, image scans).
+//! evaluation, garbage collection, replication, image scans and signing).
 //!
 //! Each job runs on its own tokio task every [`Job::interval`], and can be run at once by
 //! name (`--admin-api`'s `POST /_berth/admin/jobs/<name>/run`), which is how tests move
@@ -10,12 +10,14 @@ mod garbage_collection;
 mod lifecycle;
 mod replication;
 mod scanning;
+mod signing;
 mod upload_expiry;
 
 pub use garbage_collection::GarbageCollection;
 pub use lifecycle::LifecycleEvaluation;
 pub use replication::Replication;
 pub use scanning::ImageScanning;
+pub use signing::ImageSigning;
 pub use upload_expiry::UploadExpiry;
 
 use crate::error::RegistryError;

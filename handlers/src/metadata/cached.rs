@@ -11,8 +11,8 @@ use super::{
     BlobCollection, ImageFilter, ImageKey, ImageListing, ImageStorage, ImageStore, ImageSummary,
     ManifestReferences, MetadataStore, PullTimeExclusionStore, PutOutcome, RegistryRecord,
     RegistryRecordStore, ReplicationState, ReplicationStore, ReplicationTask, RepositoryDocument,
-    RepositoryRecord, RepositoryStore, RepositoryTag, ScanRecord, ScanStore, StoredManifest,
-    UploadKind, UploadRecord, UploadStore,
+    RepositoryRecord, RepositoryStore, RepositoryTag, ScanRecord, ScanStore, SigningState,
+    SigningStore, StoredManifest, UploadKind, UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -299,6 +299,15 @@ impl<M: MetadataStore> ScanStore for CachedMetadataStore<M> {
         fn pending_scans(&self, limit: u32) -> Result<Vec<ImageKey>, RegistryError>;
         fn finish_scan(&self, image: &ImageKey, outcome: &ScanRecord) -> Result<(), RegistryError>;
         fn scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> SigningStore for CachedMetadataStore<M> {
+    forward! {
+        fn queue_signings(&self, image: &ImageKey, profiles: &[String], at: f64) -> Result<(), RegistryError>;
+        fn pending_signings(&self, limit: u32) -> Result<Vec<(ImageKey, String)>, RegistryError>;
+        fn finish_signing(&self, image: &ImageKey, profile: &str, failure: Option<(&str, &str)>, at: f64) -> Result<(), RegistryError>;
+        fn signing_states(&self, image: &ImageKey) -> Result<Vec<SigningState>, RegistryError>;
     }
 }
 

@@ -36,6 +36,7 @@ pub trait MetadataStore:
     + PullTimeExclusionStore
     + ReplicationStore
     + ScanStore
+    + SigningStore
     + RegistryRecordStore
     + std::fmt::Debug
 {
@@ -442,6 +443,38 @@ pub trait ScanStore: Send + Sync {
         &self,
         image: &ImageKey,
     ) -> impl Future<Output = Result<Option<ScanRecord>, RegistryError>> + Send;
+}
+
+/// Each image's signing by each profile, and the queue of signings to do.
+pub trait SigningStore: Send + Sync {
+    /// Records (again) the image's signing by each profile as IN_PROGRESS.
+    fn queue_signings(
+        &self,
+        image: &ImageKey,
+        profiles: &[String],
+        at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Up to `limit` signings still IN_PROGRESS, oldest first, with their profile.
+    fn pending_signings(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(ImageKey, String)>, RegistryError>> + Send;
+
+    /// Records how a signing ended: COMPLETE, or FAILED with (code, reason).
+    fn finish_signing(
+        &self,
+        image: &ImageKey,
+        profile: &str,
+        failure: Option<(&str, &str)>,
+        at: f64,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// The image's signing by each profile, in profile order.
+    fn signing_states(
+        &self,
+        image: &ImageKey,
+    ) -> impl Future<Output = Result<Vec<SigningState>, RegistryError>> + Send;
 }
 
 /// Each registry's pull-time update exclusions: principals whose pulls are not recorded.

@@ -256,3 +256,13 @@ pub struct ScanRecord {
     /// JSON array of findings in ECR's ImageScanFinding shape.
     pub findings: String,
 }
+
+/// One profile's signing of one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningState {
+    pub profile_arn: String,
+    /// `IN_PROGRESS`, `COMPLETE` or `FAILED`.
+    pub status: String,
+    pub failure_code: Option<String>,
+    pub failure_reason: Option<String>,
+}

@@ -135,7 +135,7 @@ pub(super) async fn fill(
     let mut client = Some(client);
     let stored = to
         .registry
-        .cache_blob(&to.scope, &to.repository, &to.digest, into_store);
+        .store_blob(&to.scope, &to.repository, &to.digest, into_store);
     let copied = copy(upstream, store_sender, &mut client);
     let (stored, copied) = tokio::join!(stored, copied);
     match (stored, copied) {

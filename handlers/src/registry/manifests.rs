@@ -45,7 +45,8 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<PushedManifest, RegistryError> {
         self.repository_for_push(scope, repository).await?;
         let parsed = parse_manifest(&body, content_type)?;
-        // Container images are scanned; artifacts (signatures, SBOMs) and indexes are not.
+        // Container images are scanned and signed; artifacts (signatures, SBOMs) and
+        // indexes are not.
         let image = parsed.kind == ManifestKind::Image
             && matches!(
                 parsed.config_media_type.as_deref(),
@@ -56,6 +57,7 @@ impl<M: MetadataStore> Registry<M> {
             .await?;
         if image {
             self.scan_on_push(scope, repository, &pushed.digest).await?;
+            self.sign_on_push(scope, repository, &pushed.digest).await?;
         }
         Ok(pushed)
     }

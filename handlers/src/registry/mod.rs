@@ -19,6 +19,7 @@ mod replication;
 mod repositories;
 mod scanning;
 mod scans;
+mod signing;
 mod storage_class;
 mod uploads;
 

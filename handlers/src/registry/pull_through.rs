@@ -3,11 +3,10 @@
 //! later, and blobs streamed from upstream.
 
 use super::{matching_template, PushedManifest, Registry};
-use crate::blob_store::ByteStream;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::manifest::ParsedManifest;
-use crate::metadata::{MetadataStore, UploadKind};
+use crate::metadata::MetadataStore;
 use crate::reference::{RepositoryName, Tag};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{PullThroughCacheRule, RCTAppliedFor, RepositoryCreationTemplate};
@@ -111,35 +110,5 @@ impl<M: MetadataStore> Registry<M> {
             .link_blob(scope, name.as_str(), digest, size, self.clock.now())
             .await?;
         Ok(Some(size))
-    }
-
-    /// Stores a blob streamed from upstream as an upload would: the digest is checked
-    /// before it becomes visible, and a mismatch stores nothing (DigestInvalid).
-    pub async fn cache_blob(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
-        bytes: ByteStream,
-    ) -> Result<u64, RegistryError> {
-        let id = self.start_upload(scope, name, UploadKind::Oci).await?;
-        let appended = {
-            let _held = self.hold_upload(&id).await;
-            self.blobs.append(&id, bytes).await
-        };
-        if let Err(e) = appended {
-            self.cancel_upload(scope, name, &id, UploadKind::Oci)
-                .await?;
-            return Err(e);
-        }
-        self.finish_upload::<http_body_util::Empty<bytes::Bytes>>(
-            scope,
-            name,
-            &id,
-            UploadKind::Oci,
-            digest,
-            None,
-        )
-        .await
     }
 }

@@ -221,4 +221,35 @@ impl<M: MetadataStore> Registry<M> {
         self.forget_upload_lock(id);
         Ok(())
     }
+
+    /// Stores a blob from a stream berth itself produces (an upstream's bytes, a
+    /// signature) as an upload would: the digest is checked before it becomes visible, and
+    /// a mismatch stores nothing (DigestInvalid).
+    pub async fn store_blob(
+        &self,
+        scope: &RegistryScope,
+        name: &RepositoryName,
+        digest: &Digest,
+        bytes: ByteStream,
+    ) -> Result<u64, RegistryError> {
+        let id = self.start_upload(scope, name, UploadKind::Oci).await?;
+        let appended = {
+            let _held = self.hold_upload(&id).await;
+            self.blobs.append(&id, bytes).await
+        };
+        if let Err(e) = appended {
+            self.cancel_upload(scope, name, &id, UploadKind::Oci)
+                .await?;
+            return Err(e);
+        }
+        self.finish_upload::<http_body_util::Empty<bytes::Bytes>>(
+            scope,
+            name,
+            &id,
+            UploadKind::Oci,
+            digest,
+            None,
+        )
+        .await
+    }
 }

@@ -68,13 +68,39 @@ impl SigningKeys {
 
     /// The profile's key, made (and kept) on first use.
     pub fn key(&self, profile: &SigningProfile) -> Result<Arc<ProfileKey>, RegistryError> {
+        self.load(profile, true)?
+            .ok_or_else(|| internal("key", "not made"))
+    }
+
+    /// The profile's key if it ever signed (the certificate endpoint makes none, so that
+    /// anyone who asks cannot fill the data dir).
+    pub fn existing(
+        &self,
+        profile: &SigningProfile,
+    ) -> Result<Option<Arc<ProfileKey>>, RegistryError> {
+        self.load(profile, false)
+    }
+
+    fn load(
+        &self,
+        profile: &SigningProfile,
+        make: bool,
+    ) -> Result<Option<Arc<ProfileKey>>, RegistryError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(key) = loaded.get(&profile.arn) {
-            return Ok(key.clone());
+            return Ok(Some(key.clone()));
         }
-        let key = Arc::new(self.load_or_make(profile)?);
+        let (key_path, certificate_path) = self.paths(profile);
+        let exists = key_path.is_file() && certificate_path.is_file();
+        if !exists && !make {
+            return Ok(None);
+        }
+        if !exists {
+            self.make(profile, &key_path, &certificate_path)?;
+        }
+        let key = Arc::new(self.read(&key_path, &certificate_path)?);
         loaded.insert(profile.arn.clone(), key.clone());
-        Ok(key)
+        Ok(Some(key))
     }
 
     fn paths(&self, profile: &SigningProfile) -> (PathBuf, PathBuf) {
@@ -86,13 +112,9 @@ impl SigningKeys {
         )
     }
 
-    fn load_or_make(&self, profile: &SigningProfile) -> Result<ProfileKey, RegistryError> {
-        let (key_path, certificate_path) = self.paths(profile);
-        if !(key_path.is_file() && certificate_path.is_file()) {
-            self.make(profile, &key_path, &certificate_path)?;
-        }
-        let pkcs8 = std::fs::read(&key_path).map_err(|e| internal("read key", e))?;
-        let pem = std::fs::read_to_string(&certificate_path)
+    fn read(&self, key_path: &Path, certificate_path: &Path) -> Result<ProfileKey, RegistryError> {
+        let pkcs8 = std::fs::read(key_path).map_err(|e| internal("read key", e))?;
+        let pem = std::fs::read_to_string(certificate_path)
             .map_err(|e| internal("read certificate", e))?;
         let key = EcdsaKeyPair::from_pkcs8(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -166,8 +188,15 @@ mod tests {
             "arn:aws:signer:us-east-1:111122223333:/signing-profiles/release",
         )
         .unwrap();
+        assert!(SigningKeys::new(dir.path())
+            .existing(&profile)
+            .unwrap()
+            .is_none());
         let first = SigningKeys::new(dir.path()).key(&profile).unwrap();
-        let again = SigningKeys::new(dir.path()).key(&profile).unwrap();
+        let again = SigningKeys::new(dir.path())
+            .existing(&profile)
+            .unwrap()
+            .expect("kept");
         assert_eq!(
             first.certificate_der, again.certificate_der,
             "kept in the data dir"

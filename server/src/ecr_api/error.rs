@@ -38,6 +38,9 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         RegistryError::UnsupportedUpstreamRegistry(_) => "UnsupportedUpstreamRegistryException",
         RegistryError::SecretNotFound(_) => "SecretNotFoundException",
         RegistryError::ScanNotFound(_) => "ScanNotFoundException",
+        RegistryError::SigningConfigurationNotFound { .. } => {
+            "SigningConfigurationNotFoundException"
+        }
         RegistryError::ImageArchived(_) => "ImageArchivedException",
         RegistryError::UnableToGetUpstreamImage(_) => "UnableToGetUpstreamImageException",
         RegistryError::ReplicationBackfillInProgress(_) => "ReplicationBackfillInProgressException",

@@ -101,6 +101,7 @@ impl From<RegistryError> for OciError {
             | RegistryError::UnsupportedUpstreamRegistry(_)
             | RegistryError::SecretNotFound(_)
             | RegistryError::ScanNotFound(_)
+            | RegistryError::SigningConfigurationNotFound { .. }
             | RegistryError::ImageArchived(_)
             | RegistryError::UnableToGetUpstreamImage(_)
             | RegistryError::ReplicationBackfillInProgress(_)

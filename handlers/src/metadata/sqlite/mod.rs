@@ -13,6 +13,7 @@ mod registries;
 mod replications;
 mod repositories;
 mod scans;
+mod signings;
 
 use crate::error::RegistryError;
 use crate::metadata::MetadataStore;

@@ -1,0 +1,122 @@
+//! Image signings: one row per image and signing profile; IN_PROGRESS rows are the
+//! signing job's queue.
+
+use super::{BindScope, SqliteMetadataStore};
+use crate::digest::Digest;
+use crate::error::RegistryError;
+use crate::metadata::{ImageKey, SigningState, SigningStore};
+use crate::scope::RegistryScope;
+use sqlx::Row;
+
+impl SigningStore for SqliteMetadataStore {
+    async fn queue_signings(
+        &self,
+        image: &ImageKey,
+        profiles: &[String],
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        if profiles.is_empty() {
+            return Ok(());
+        }
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.write_transaction().await?;
+        for profile in profiles {
+            sqlx::query(
+                "INSERT INTO image_signings (registry_id, region, repository, digest, profile_arn, \
+                 status, failure_code, failure_reason, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, NULL, ?) \
+                 ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
+                 failure_reason = NULL, updated_at = excluded.updated_at",
+            )
+            .bind_scope(&image.scope)
+            .bind(&image.repository)
+            .bind(image.digest.as_str())
+            .bind(profile)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_signings(&self, limit: u32) -> Result<Vec<(ImageKey, String)>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT registry_id, region, repository, digest, profile_arn FROM image_signings \
+             WHERE status = 'IN_PROGRESS' ORDER BY updated_at LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let digest: String = row.try_get("digest")?;
+                let image = ImageKey {
+                    scope: RegistryScope {
+                        registry_id: row.try_get("registry_id")?,
+                        region: row.try_get("region")?,
+                    },
+                    repository: row.try_get("repository")?,
+                    digest: Digest::parse(&digest).map_err(|_| {
+                        RegistryError::Internal(format!(
+                            "stored signing digest {digest} is invalid"
+                        ))
+                    })?,
+                };
+                Ok((image, row.try_get("profile_arn")?))
+            })
+            .collect()
+    }
+
+    async fn finish_signing(
+        &self,
+        image: &ImageKey,
+        profile: &str,
+        failure: Option<(&str, &str)>,
+        at: f64,
+    ) -> Result<(), RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let status = if failure.is_some() {
+            "FAILED"
+        } else {
+            "COMPLETE"
+        };
+        sqlx::query(
+            "UPDATE image_signings SET status = ?, failure_code = ?, failure_reason = ?, updated_at = ? \
+             WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? AND profile_arn = ?",
+        )
+        .bind(status)
+        .bind(failure.map(|f| f.0))
+        .bind(failure.map(|f| f.1))
+        .bind(at)
+        .bind_scope(&image.scope)
+        .bind(&image.repository)
+        .bind(image.digest.as_str())
+        .bind(profile)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn signing_states(&self, image: &ImageKey) -> Result<Vec<SigningState>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT profile_arn, status, failure_code, failure_reason FROM image_signings \
+             WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? ORDER BY profile_arn",
+        )
+        .bind_scope(&image.scope)
+        .bind(&image.repository)
+        .bind(image.digest.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SigningState {
+                    profile_arn: row.try_get("profile_arn")?,
+                    status: row.try_get("status")?,
+                    failure_code: row.try_get("failure_code")?,
+                    failure_reason: row.try_get("failure_reason")?,
+                })
+            })
+            .collect()
+    }
+}
