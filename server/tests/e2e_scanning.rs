@@ -400,3 +400,170 @@ async fn scans_find_exactly_the_matching_advisories() {
         .await
         .expect("a day later the image may be scanned again");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enhanced_scans_read_language_packages_and_answer_in_inspector_shape() {
+    let skopeo = tool("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let layout = dir.path().join("layout");
+    std::fs::create_dir_all(&work).unwrap();
+    let files: [(&str, &[u8]); 5] = [
+        ("etc/os-release", b"ID=alpine\nVERSION_ID=3.20.3\n"),
+        ("lib/apk/db/installed", b"P:libcrypto3\nV:3.3.2-r0\no:openssl\n"),
+        (
+            "app/Cargo.lock",
+            b"version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\n",
+        ),
+        (
+            "srv/package-lock.json",
+            br#"{"lockfileVersion":3,"packages":{"":{},"node_modules/lodash":{"version":"4.17.20"}}}"#,
+        ),
+        (
+            "usr/lib/python3.12/site-packages/requests-2.25.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n",
+        ),
+    ];
+    let image_layer = layer(&layout, &work, "enhanced", &files, true);
+    let image = add_layered_image(&layout, &[image_layer], "amd64");
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": image.0, "size": image.1,
+            "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+        ],
+    );
+    let feed = dir.path().join("feed");
+    std::fs::create_dir_all(&feed).unwrap();
+    let advisories = [
+        advisory(
+            "GHSA-smallvec",
+            "crates.io",
+            "smallvec",
+            serde_json::json!([{"introduced": "1.0.0"}, {"fixed": "1.6.1"}]),
+        ),
+        advisory(
+            "GHSA-lodash",
+            "npm",
+            "lodash",
+            serde_json::json!([{"introduced": "0"}, {"fixed": "4.17.21"}]),
+        ),
+        // PEP 440: 2.25.0 is after 2.25.0rc1 and before 2.31.0.
+        advisory(
+            "PYSEC-requests",
+            "PyPI",
+            "requests",
+            serde_json::json!([{"introduced": "2.25.0rc1"}, {"fixed": "2.31.0"}]),
+        ),
+        advisory(
+            "PYSEC-old",
+            "PyPI",
+            "requests",
+            serde_json::json!([{"introduced": "0"}, {"fixed": "2.25.0"}]),
+        ),
+        advisory(
+            "CVE-2026-0020",
+            "Alpine:v3.20",
+            "openssl",
+            serde_json::json!([{"introduced": "0"}, {"fixed": "3.3.2-r1"}]),
+        ),
+    ];
+    for (i, a) in advisories.iter().enumerate() {
+        std::fs::write(feed.join(format!("{i}.json")), a.to_string()).unwrap();
+    }
+    let berth = Berth::start(
+        &dir.path().join("data"),
+        &[
+            "--admin-api",
+            "--scan-interval",
+            "3600",
+            "--vulnerability-db",
+            feed.to_str().unwrap(),
+        ],
+    );
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "team/prod").await;
+    let rule = |frequency: aws_sdk_ecr::types::ScanFrequency| {
+        aws_sdk_ecr::types::RegistryScanningRule::builder()
+            .scan_frequency(frequency)
+            .repository_filters(
+                aws_sdk_ecr::types::ScanningRepositoryFilter::builder()
+                    .filter("*prod")
+                    .filter_type(aws_sdk_ecr::types::ScanningRepositoryFilterType::Wildcard)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    ecr.put_registry_scanning_configuration()
+        .scan_type(aws_sdk_ecr::types::ScanType::Enhanced)
+        .rules(rule(aws_sdk_ecr::types::ScanFrequency::ContinuousScan))
+        .send()
+        .await
+        .unwrap();
+    let host = registry_host(&berth);
+    let password = registry_password(&ecr).await;
+    run(Command::new(&skopeo)
+        .args(["copy", "--dest-tls-verify=false", "--dest-creds"])
+        .arg(format!("AWS:{password}"))
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker://{host}/team/prod:v1")));
+    run_job(&berth, "scan").await;
+    let scan = ecr
+        .describe_image_scan_findings()
+        .repository_name("team/prod")
+        .image_id(ImageIdentifier::builder().image_tag("v1").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        scan.image_scan_status().unwrap().status(),
+        Some(&ScanStatus::Active),
+        "continuous scanning reads ACTIVE"
+    );
+    let result = scan.image_scan_findings().unwrap();
+    assert!(
+        result.findings().is_empty(),
+        "enhanced scans fill enhancedFindings instead"
+    );
+    let mut found: Vec<(String, String, Option<String>)> = result
+        .enhanced_findings()
+        .iter()
+        .map(|f| {
+            let details = f.package_vulnerability_details().unwrap();
+            let package = &details.vulnerable_packages()[0];
+            (
+                details.vulnerability_id().unwrap().to_string(),
+                package.package_manager().unwrap().to_string(),
+                package.fixed_in_version().map(str::to_string),
+            )
+        })
+        .collect();
+    found.sort();
+    let expect = |id: &str, manager: &str, fixed: &str| {
+        (id.to_string(), manager.to_string(), Some(fixed.to_string()))
+    };
+    assert_eq!(
+        found,
+        [
+            expect("CVE-2026-0020", "OS", "3.3.2-r1"),
+            expect("GHSA-lodash", "NPM", "4.17.21"),
+            expect("GHSA-smallvec", "CARGO", "1.6.1"),
+            expect("PYSEC-requests", "PYTHONPKG", "2.31.0"),
+        ]
+    );
+    let first = &result.enhanced_findings()[0];
+    assert_eq!(first.r#type(), Some("PACKAGE_VULNERABILITY"));
+    assert_eq!(first.status(), Some("ACTIVE"));
+    let resource = &first.resources()[0];
+    assert_eq!(
+        resource
+            .details()
+            .unwrap()
+            .aws_ecr_container_image()
+            .unwrap()
+            .repository_name(),
+        Some("team/prod")
+    );
+}

@@ -32,6 +32,24 @@ impl EcrHandlers {
     }
 }
 
+/// Counts every finding by severity, and answers the requested page.
+fn counted_page<T>(
+    findings: Vec<T>,
+    severities: Vec<FindingSeverity>,
+    counts: &mut BTreeMap<FindingSeverity, i32>,
+    input: &DescribeImageScanFindingsRequest,
+) -> Result<(Vec<T>, Option<String>), RegistryError> {
+    for severity in severities {
+        *counts.entry(severity).or_default() += 1;
+    }
+    page_by_position(
+        findings,
+        input.next_token.as_deref(),
+        input.max_results,
+        DEFAULT_FINDINGS_PAGE,
+    )
+}
+
 impl StartImageScan for EcrHandlers {
     async fn start_image_scan(
         &self,
@@ -77,7 +95,7 @@ impl DescribeImageScanFindings for EcrHandlers {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
             .await?;
-        let id = input.image_id;
+        let id = input.image_id.clone();
         let manifest = self.scanned_image(&scope, &repository, &id).await?;
         let key = ImageKey {
             scope: scope.clone(),
@@ -105,20 +123,33 @@ impl DescribeImageScanFindings for EcrHandlers {
             "FAILED" => ScanStatus::Failed,
             _ => ScanStatus::InProgress,
         };
-        let findings: Vec<ImageScanFinding> =
-            serde_json::from_str(&scan.findings).unwrap_or_default();
         let mut counts: BTreeMap<FindingSeverity, i32> = BTreeMap::new();
-        for finding in &findings {
-            if let Some(severity) = finding.severity {
-                *counts.entry(severity).or_default() += 1;
+        let (basic, enhanced, next_token) = match &scan.enhanced_findings {
+            None => {
+                let findings: Vec<ImageScanFinding> =
+                    serde_json::from_str(&scan.findings).unwrap_or_default();
+                let severities = findings.iter().filter_map(|f| f.severity).collect();
+                let (findings, next) = counted_page(findings, severities, &mut counts, &input)?;
+                (Some(findings), None, next)
             }
-        }
-        let (page, next_token) = page_by_position(
-            findings,
-            input.next_token.as_deref(),
-            input.max_results,
-            DEFAULT_FINDINGS_PAGE,
-        )?;
+            Some(text) => {
+                let findings: Vec<EnhancedImageScanFinding> =
+                    serde_json::from_str(text).unwrap_or_default();
+                let severities = findings
+                    .iter()
+                    .map(|f| match f.severity.as_deref() {
+                        Some("CRITICAL") => FindingSeverity::Critical,
+                        Some("HIGH") => FindingSeverity::High,
+                        Some("MEDIUM") => FindingSeverity::Medium,
+                        Some("LOW") => FindingSeverity::Low,
+                        Some("INFORMATIONAL") => FindingSeverity::Informational,
+                        _ => FindingSeverity::Undefined,
+                    })
+                    .collect();
+                let (findings, next) = counted_page(findings, severities, &mut counts, &input)?;
+                (None, Some(findings), next)
+            }
+        };
         let done = status != ScanStatus::InProgress;
         Ok(DescribeImageScanFindingsResponse {
             registry_id: Some(scope.registry_id.clone()),
@@ -129,11 +160,11 @@ impl DescribeImageScanFindings for EcrHandlers {
                 description: Some(scan.description),
             }),
             image_scan_findings: done.then(|| ImageScanFindings {
-                findings: Some(page),
+                findings: basic,
                 finding_severity_counts: Some(counts),
                 image_scan_completed_at: scan.completed_at.map(Timestamp),
                 vulnerability_source_updated_at: scan.source_updated_at.map(Timestamp),
-                enhanced_findings: None,
+                enhanced_findings: enhanced,
             }),
             next_token,
         })

@@ -255,6 +255,9 @@ pub struct ScanRecord {
     pub source_updated_at: Option<f64>,
     /// JSON array of findings in ECR's ImageScanFinding shape.
     pub findings: String,
+    /// An enhanced scan's JSON array of findings in Inspector's shape; `None` for a basic
+    /// scan.
+    pub enhanced_findings: Option<String>,
 }
 
 /// One profile's signing of one image.

@@ -2,10 +2,16 @@
 //! file), read once and indexed by ecosystem and package, and matched against an image's
 //! packages with the ecosystem's own version ordering.
 
-use super::packages::Inventory;
+use super::packages::{Inventory, Package};
 use super::versions::VersionScheme;
-use berth_generated::ecr::{Attribute, FindingSeverity, ImageScanFinding};
+use berth_generated::ecr::{
+    Attribute, AwsEcrContainerImageDetails, CvssScore, CvssScoreDetails, EnhancedImageScanFinding,
+    FindingSeverity, ImageScanFinding, PackageVulnerabilityDetails, Recommendation, Remediation,
+    Resource, ResourceDetails, ScoreDetails, VulnerablePackage,
+};
+use berth_generated::runtime::Timestamp;
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +39,8 @@ struct Affected {
 #[derive(Debug)]
 struct Advisory {
     name: String,
+    /// The advisory's id and aliases other than `name`.
+    aliases: Vec<String>,
     description: String,
     uri: String,
     severity: FindingSeverity,
@@ -242,6 +250,11 @@ impl VulnerabilityFeed {
             };
             let advisory = Arc::new(Advisory {
                 name: name.clone(),
+                aliases: std::iter::once(&raw.id)
+                    .chain(&raw.aliases)
+                    .filter(|a| **a != name)
+                    .cloned()
+                    .collect(),
                 description: description.clone(),
                 uri: uri.clone(),
                 severity,
@@ -276,26 +289,50 @@ impl VulnerabilityFeed {
         }
     }
 
-    /// The findings for an image's packages: each advisory once per source package (as
-    /// ECR's basic scans name them: `package_name` is e.g. `e2fsprogs`, not each of the
-    /// binary packages built from it).
-    pub fn findings(&self, inventory: &Inventory) -> Vec<ImageScanFinding> {
+    /// Each advisory that affects a package, once per source package, most severe first
+    /// (then by name), with the version that fixes it when the feed says.
+    fn matches<'a>(&'a self, inventory: &'a Inventory) -> Vec<Match<'a>> {
         let ecosystem = ecosystem_key(&inventory.ecosystem);
         let mut seen = BTreeSet::new();
-        let mut findings = Vec::new();
+        let mut found = Vec::new();
         for package in &inventory.packages {
             let Some(statements) = self.index.get(&(ecosystem.clone(), package.source.clone()))
             else {
                 continue;
             };
             for affected in statements {
-                if !is_affected(affected, &package.source_version, inventory.scheme) {
+                let Some(fixed_in) =
+                    affected_until(affected, &package.source_version, inventory.scheme)
+                else {
                     continue;
+                };
+                let advisory = &*affected.advisory;
+                if seen.insert((advisory.name.clone(), package.source.clone())) {
+                    found.push(Match {
+                        advisory,
+                        package,
+                        fixed_in,
+                    });
                 }
-                let advisory = &affected.advisory;
-                if !seen.insert((advisory.name.clone(), package.source.clone())) {
-                    continue;
-                }
+            }
+        }
+        found.sort_by(|a, b| {
+            rank(Some(a.advisory.severity))
+                .cmp(&rank(Some(b.advisory.severity)))
+                .then_with(|| a.advisory.name.cmp(&b.advisory.name))
+                .then_with(|| a.package.source.cmp(&b.package.source))
+        });
+        found
+    }
+
+    /// The findings of a basic scan, in ECR's shape: named by CVE, `package_name` and
+    /// `package_version` of the source package (ECR's basic scans report e.g. `e2fsprogs`,
+    /// not each binary package built from it), CVSS vectors and scores.
+    pub fn findings(&self, inventory: &Inventory) -> Vec<ImageScanFinding> {
+        self.matches(inventory)
+            .into_iter()
+            .map(|m| {
+                let (advisory, package) = (m.advisory, m.package);
                 let mut attributes = vec![
                     attribute("package_version", &package.source_version),
                     attribute("package_name", &package.source),
@@ -308,22 +345,154 @@ impl VulnerabilityFeed {
                     attributes.push(attribute("CVSS3_VECTOR", vector));
                     attributes.push(attribute("CVSS3_SCORE", &format!("{score:.1}")));
                 }
-                findings.push(ImageScanFinding {
+                ImageScanFinding {
                     name: Some(advisory.name.clone()),
                     description: Some(advisory.description.clone()),
                     uri: Some(advisory.uri.clone()),
                     severity: Some(advisory.severity),
                     attributes: Some(attributes),
-                });
-            }
-        }
-        // Most severe first, then by name: the same feed and image give the same list.
-        findings.sort_by(|a, b| {
-            rank(a.severity)
-                .cmp(&rank(b.severity))
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        findings
+                }
+            })
+            .collect()
+    }
+
+    /// The findings of an enhanced scan, in Amazon Inspector's shape.
+    pub fn enhanced_findings(
+        &self,
+        inventory: &Inventory,
+        image: &ScannedImage,
+    ) -> Vec<EnhancedImageScanFinding> {
+        self.matches(inventory)
+            .into_iter()
+            .map(|m| enhanced_finding(&m, inventory.package_manager, image))
+            .collect()
+    }
+}
+
+/// One advisory affecting one package.
+struct Match<'a> {
+    advisory: &'a Advisory,
+    package: &'a Package,
+    /// The version that fixes it, when the advisory names one.
+    fixed_in: Option<String>,
+}
+
+/// The image an enhanced finding is about (Inspector's resource).
+#[derive(Debug, Clone)]
+pub struct ScannedImage {
+    pub account: String,
+    pub region: String,
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub pushed_at: f64,
+    pub scanned_at: f64,
+}
+
+fn enhanced_finding(
+    m: &Match<'_>,
+    package_manager: &str,
+    image: &ScannedImage,
+) -> EnhancedImageScanFinding {
+    let (advisory, package) = (m.advisory, m.package);
+    let severity = match advisory.severity {
+        FindingSeverity::Undefined => "UNTRIAGED".to_string(),
+        s => s.as_str().to_string(),
+    };
+    let score = advisory.cvss3.as_ref().map_or(0.0, |(_, s)| *s);
+    let cvss: Vec<CvssScore> = advisory
+        .cvss3
+        .iter()
+        .map(|(vector, score)| (vector, score, "3.1"))
+        .chain(advisory.cvss2.iter().map(|(v, s)| (v, s, "2.0")))
+        .map(|(vector, score, version)| CvssScore {
+            base_score: *score,
+            scoring_vector: Some(vector.clone()),
+            source: Some("OSV".into()),
+            version: Some(version.into()),
+        })
+        .collect();
+    let id = hex::encode(
+        &Sha256::digest(
+            format!(
+                "{}/{}/{}/{}",
+                image.digest, advisory.name, package.source, package_manager
+            )
+            .as_bytes(),
+        )[..16],
+    );
+    let at = Some(Timestamp(image.scanned_at));
+    EnhancedImageScanFinding {
+        aws_account_id: Some(image.account.clone()),
+        description: Some(advisory.description.clone()),
+        finding_arn: Some(format!(
+            "arn:aws:inspector2:{}:{}:finding/{id}",
+            image.region, image.account
+        )),
+        first_observed_at: at,
+        last_observed_at: at,
+        updated_at: at,
+        fix_available: Some(if m.fixed_in.is_some() { "YES" } else { "NO" }.into()),
+        exploit_available: Some("NO".into()),
+        package_vulnerability_details: Some(PackageVulnerabilityDetails {
+            cvss: Some(cvss),
+            reference_urls: Some(vec![advisory.uri.clone()]),
+            related_vulnerabilities: Some(advisory.aliases.clone()),
+            source: Some("OSV".into()),
+            source_url: Some(advisory.uri.clone()),
+            vendor_severity: Some(severity.clone()),
+            vulnerability_id: Some(advisory.name.clone()),
+            vulnerable_packages: Some(vec![VulnerablePackage {
+                name: Some(package.source.clone()),
+                version: Some(package.source_version.clone()),
+                package_manager: Some(package_manager.to_string()),
+                fixed_in_version: m.fixed_in.clone(),
+                file_path: package.file_path.clone(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        remediation: Some(Remediation {
+            recommendation: Some(Recommendation {
+                text: Some(match &m.fixed_in {
+                    Some(fixed) => format!("Upgrade {} to {fixed} or later", package.source),
+                    None => format!("No fixed version of {} is known", package.source),
+                }),
+                url: Some(advisory.uri.clone()),
+            }),
+        }),
+        resources: Some(vec![Resource {
+            id: Some(format!(
+                "arn:aws:ecr:{}:{}:repository/{}/{}",
+                image.region, image.account, image.repository, image.digest
+            )),
+            r#type: Some("AWS_ECR_CONTAINER_IMAGE".into()),
+            details: Some(ResourceDetails {
+                aws_ecr_container_image: Some(AwsEcrContainerImageDetails {
+                    registry: Some(image.account.clone()),
+                    repository_name: Some(image.repository.clone()),
+                    image_hash: Some(image.digest.clone()),
+                    image_tags: Some(image.tags.clone()),
+                    pushed_at: Some(Timestamp(image.pushed_at)),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        }]),
+        score,
+        score_details: advisory.cvss3.as_ref().map(|(vector, score)| ScoreDetails {
+            cvss: Some(CvssScoreDetails {
+                score: *score,
+                scoring_vector: Some(vector.clone()),
+                score_source: Some("OSV".into()),
+                version: Some("3.1".into()),
+                adjustments: None,
+            }),
+        }),
+        severity: Some(severity),
+        status: Some("ACTIVE".into()),
+        title: Some(format!("{} - {}", advisory.name, package.source)),
+        r#type: Some("PACKAGE_VULNERABILITY".into()),
     }
 }
 
@@ -346,12 +515,16 @@ fn attribute(key: &str, value: &str) -> Attribute {
 }
 
 /// OSV's rule: listed in `versions`, or inside a range (events in version order; from an
-/// `introduced` on, up to a `fixed` or past a `last_affected`).
-fn is_affected(affected: &Affected, version: &str, scheme: VersionScheme) -> bool {
-    if affected.versions.iter().any(|v| v == version) {
-        return true;
-    }
-    affected.ranges.iter().any(|events| {
+/// `introduced` on, up to a `fixed` or past a `last_affected`). `Some(fixed version)` when
+/// affected.
+fn affected_until(
+    affected: &Affected,
+    version: &str,
+    scheme: VersionScheme,
+) -> Option<Option<String>> {
+    let mut listed = affected.versions.iter().any(|v| v == version);
+    let mut fixed_in = None;
+    for events in &affected.ranges {
         let at = |e: &Event| match e {
             Event::Introduced(v) | Event::Fixed(v) | Event::LastAffected(v) => v.clone(),
         };
@@ -363,6 +536,7 @@ fn is_affected(affected: &Affected, version: &str, scheme: VersionScheme) -> boo
             (x, y) => scheme.compare(x, y),
         });
         let mut inside = false;
+        let mut fix = None;
         for event in &ordered {
             match event {
                 Event::Introduced(v) => {
@@ -373,6 +547,8 @@ fn is_affected(affected: &Affected, version: &str, scheme: VersionScheme) -> boo
                 Event::Fixed(v) => {
                     if scheme.compare(version, v).is_ge() {
                         inside = false;
+                    } else if inside && fix.is_none() {
+                        fix = Some(v.clone());
                     }
                 }
                 Event::LastAffected(v) => {
@@ -382,13 +558,16 @@ fn is_affected(affected: &Affected, version: &str, scheme: VersionScheme) -> boo
                 }
             }
         }
-        inside
-    })
+        if inside {
+            listed = true;
+            fixed_in = fixed_in.or(fix);
+        }
+    }
+    listed.then_some(fixed_in)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::packages::Package;
     use super::*;
 
     fn write(dir: &Path, name: &str, advisory: serde_json::Value) {
@@ -401,6 +580,7 @@ mod tests {
             version: version.into(),
             source: name.into(),
             source_version: version.into(),
+            file_path: None,
         }
     }
 
@@ -445,6 +625,7 @@ mod tests {
         let inventory = |version: &str| Inventory {
             ecosystem: "Debian:12".into(),
             scheme: VersionScheme::Dpkg,
+            package_manager: "OS",
             packages: vec![package("zlib", version)],
         };
         let names = |version: &str| -> Vec<(String, FindingSeverity)> {
@@ -468,6 +649,30 @@ mod tests {
         assert!(names("1:1.2.13-2").is_empty());
         // Without an epoch, 1.2.13-9 is older than any 1:...; the Debian:11 advisory never
         // applies to a Debian:12 image.
+        let image = ScannedImage {
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            repository: "app".into(),
+            digest: "sha256:00".into(),
+            tags: vec!["v1".into()],
+            pushed_at: 0.0,
+            scanned_at: 1.0,
+        };
+        let enhanced = feed.enhanced_findings(&inventory("1:1.2.13-1~deb11u1"), &image);
+        assert_eq!(enhanced.len(), 2);
+        let critical = &enhanced[0];
+        assert_eq!(critical.severity.as_deref(), Some("CRITICAL"));
+        assert_eq!(critical.fix_available.as_deref(), Some("YES"));
+        assert_eq!(critical.score, 9.8);
+        let details = critical.package_vulnerability_details.as_ref().unwrap();
+        assert_eq!(
+            details.related_vulnerabilities.as_deref(),
+            Some(&["DSA-1".to_string()][..])
+        );
+        let package = &details.vulnerable_packages.as_ref().unwrap()[0];
+        assert_eq!(package.fixed_in_version.as_deref(), Some("1:1.2.13-2"));
+        assert_eq!(enhanced[1].severity.as_deref(), Some("LOW"));
+
         let old = names("1.2.13-9");
         assert_eq!(old.len(), 2);
         assert!(old.iter().all(|(name, _)| name != "CVE-2024-0003"));
@@ -490,6 +695,7 @@ mod tests {
                 .findings(&Inventory {
                     ecosystem: "Alpine:v3.20".into(),
                     scheme: VersionScheme::Apk,
+                    package_manager: "OS",
                     packages: vec![package("openssl", version)],
                 })
                 .is_empty()

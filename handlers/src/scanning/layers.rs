@@ -23,14 +23,23 @@ pub struct LayerError {
     pub reason: String,
 }
 
-/// True for the files package databases and the distribution are read from.
+/// True for the files package databases and the distribution are read from: the OS's,
+/// and the language package manifests enhanced scanning reads (`Cargo.lock`,
+/// `package-lock.json`, Python's `*.dist-info/METADATA`).
 pub fn wanted(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
     matches!(
         path,
         "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed"
     ) || path
         .strip_prefix("var/lib/dpkg/status.d/")
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+        || matches!(file, "Cargo.lock" | "package-lock.json")
+        || (file == "METADATA"
+            && path
+                .rsplit('/')
+                .nth(1)
+                .is_some_and(|dir| dir.ends_with(".dist-info")))
 }
 
 fn normalize(path: &str) -> String {
@@ -44,6 +53,11 @@ impl ImageFiles {
     /// A file's bytes, if the image has it.
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// Every kept file, in path order.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()))
     }
 
     /// The kept files under a directory (`var/lib/dpkg/status.d`), in path order.

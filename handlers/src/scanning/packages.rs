@@ -1,6 +1,7 @@
 //! What an image has installed: its distribution (`etc/os-release`) and the packages of
 //! its package database (dpkg's `status` and `status.d/`, apk's `installed`), named as
-//! the OSV ecosystems of that distribution name them.
+//! the OSV ecosystems of that distribution name them; and for enhanced scans its language
+//! packages (`Cargo.lock`, `package-lock.json`, Python `*.dist-info/METADATA`).
 
 use super::layers::ImageFiles;
 use super::versions::VersionScheme;
@@ -15,6 +16,8 @@ pub struct Package {
     pub source: String,
     /// The version advisories compare: the source package's version.
     pub source_version: String,
+    /// The manifest a language package was read from.
+    pub file_path: Option<String>,
 }
 
 /// An image's operating system packages.
@@ -23,6 +26,8 @@ pub struct Inventory {
     /// The OSV ecosystem, e.g. `Debian:12`, `Alpine:v3.20`, `Ubuntu:22.04`.
     pub ecosystem: String,
     pub scheme: VersionScheme,
+    /// Inspector's name of the package manager (`OS`, `CARGO`, `NPM`, `PYTHONPKG`).
+    pub package_manager: &'static str,
     pub packages: Vec<Package>,
 }
 
@@ -92,6 +97,7 @@ pub fn inventory(files: &ImageFiles) -> Option<Inventory> {
         return Some(Inventory {
             ecosystem: named(&["debian", "ubuntu"]).unwrap_or_else(|| "Debian:unknown".into()),
             scheme: VersionScheme::Dpkg,
+            package_manager: "OS",
             packages: dpkg,
         });
     }
@@ -99,8 +105,116 @@ pub fn inventory(files: &ImageFiles) -> Option<Inventory> {
     Some(Inventory {
         ecosystem: named(&["alpine"]).unwrap_or_else(|| "Alpine:unknown".into()),
         scheme: VersionScheme::Apk,
+        package_manager: "OS",
         packages: parse_apk_installed(&String::from_utf8_lossy(apk)),
     })
+}
+
+fn language_package(name: &str, version: &str, path: &str) -> Package {
+    Package {
+        name: name.to_string(),
+        version: version.to_string(),
+        source: name.to_string(),
+        source_version: version.to_string(),
+        file_path: Some(format!("/{path}")),
+    }
+}
+
+/// The image's language packages, one inventory per ecosystem that has any.
+pub fn language_inventories(files: &ImageFiles) -> Vec<Inventory> {
+    let (mut cargo, mut npm, mut python) = (Vec::new(), Vec::new(), Vec::new());
+    for (path, bytes) in files.all() {
+        let text = String::from_utf8_lossy(bytes);
+        let file = path.rsplit('/').next().unwrap_or(path);
+        match file {
+            "Cargo.lock" => cargo.extend(
+                parse_cargo_lock(&text)
+                    .into_iter()
+                    .map(|(n, v)| language_package(&n, &v, path)),
+            ),
+            "package-lock.json" => npm.extend(
+                parse_package_lock(&text)
+                    .into_iter()
+                    .map(|(n, v)| language_package(&n, &v, path)),
+            ),
+            "METADATA" => {
+                let field = |key: &str| {
+                    text.lines()
+                        .take_while(|l| !l.is_empty())
+                        .find_map(|l| l.strip_prefix(key))
+                        .map(str::trim)
+                };
+                if let (Some(name), Some(version)) = (field("Name:"), field("Version:")) {
+                    python.push(language_package(name, version, path));
+                }
+            }
+            _ => {}
+        }
+    }
+    [
+        ("crates.io", VersionScheme::Semver, "CARGO", cargo),
+        ("npm", VersionScheme::Semver, "NPM", npm),
+        ("PyPI", VersionScheme::Pep440, "PYTHONPKG", python),
+    ]
+    .into_iter()
+    .filter(|(_, _, _, packages)| !packages.is_empty())
+    .map(|(ecosystem, scheme, package_manager, packages)| Inventory {
+        ecosystem: ecosystem.to_string(),
+        scheme,
+        package_manager,
+        packages,
+    })
+    .collect()
+}
+
+/// `[[package]]` entries of a Cargo.lock: (name, version).
+fn parse_cargo_lock(text: &str) -> Vec<(String, String)> {
+    let value = |line: &str, key: &str| {
+        line.strip_prefix(key).map(|rest| {
+            rest.trim()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"')
+                .to_string()
+        })
+    };
+    text.split("[[package]]")
+        .skip(1)
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| value(l.trim(), "name "));
+            let version = block.lines().find_map(|l| value(l.trim(), "version "));
+            name.zip(version)
+        })
+        .collect()
+}
+
+/// The packages of an npm lockfile (v2/v3 `packages`, v1 `dependencies`): (name, version).
+fn parse_package_lock(text: &str) -> Vec<(String, String)> {
+    let Ok(lock) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(packages) = lock["packages"].as_object() {
+        for (path, package) in packages {
+            let Some(name) = path
+                .rsplit("node_modules/")
+                .next()
+                .filter(|n| !n.is_empty() && path.contains("node_modules/"))
+            else {
+                continue;
+            };
+            if let Some(version) = package["version"].as_str() {
+                out.push((name.to_string(), version.to_string()));
+            }
+        }
+    } else if let Some(dependencies) = lock["dependencies"].as_object() {
+        for (name, package) in dependencies {
+            if let Some(version) = package["version"].as_str() {
+                out.push((name.clone(), version.to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// The installed packages of a dpkg status file (stanzas whose `Status` ends in
@@ -142,6 +256,7 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
             version: version.to_string(),
             source: source.to_string(),
             source_version: source_version.to_string(),
+            file_path: None,
         });
     }
     packages
@@ -165,6 +280,7 @@ pub fn parse_apk_installed(text: &str) -> Vec<Package> {
             version: version.to_string(),
             source: field("o:").unwrap_or(name).to_string(),
             source_version: version.to_string(),
+            file_path: None,
         });
     }
     packages
@@ -229,6 +345,59 @@ mod tests {
             inventory(&ImageFiles::default()),
             None,
             "no package database"
+        );
+    }
+
+    #[test]
+    fn language_packages_of_enhanced_scans() {
+        let mut files = ImageFiles::default();
+        let layer = tarball(&[
+            (
+                "app/Cargo.lock",
+                Some(b"version = 3\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n"),
+            ),
+            (
+                "srv/package-lock.json",
+                Some(br#"{"lockfileVersion":3,"packages":{"":{"name":"srv"},"node_modules/lodash":{"version":"4.17.20"},"node_modules/a/node_modules/@scope/b":{"version":"1.0.0"}}}"#),
+            ),
+            (
+                "usr/lib/python3/site-packages/requests-2.25.0.dist-info/METADATA",
+                Some(b"Metadata-Version: 2.1\nName: requests\nVersion: 2.25.0\n\nbody\n"),
+            ),
+            ("usr/lib/python3/site-packages/notes/METADATA", Some(b"Name: no\n")),
+        ]);
+        files.apply_layer(0, layer.as_slice()).unwrap();
+        let inventories = language_inventories(&files);
+        let summary: Vec<(String, Vec<(String, String)>)> = inventories
+            .iter()
+            .map(|i| {
+                (
+                    i.ecosystem.clone(),
+                    i.packages
+                        .iter()
+                        .map(|p| (p.name.clone(), p.version.clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+        assert_eq!(
+            summary,
+            [
+                (
+                    "crates.io".to_string(),
+                    vec![pair("smallvec", "1.6.0"), pair("app", "0.1.0")]
+                ),
+                (
+                    "npm".to_string(),
+                    vec![pair("@scope/b", "1.0.0"), pair("lodash", "4.17.20")]
+                ),
+                ("PyPI".to_string(), vec![pair("requests", "2.25.0")]),
+            ]
+        );
+        assert_eq!(
+            inventories[0].packages[0].file_path.as_deref(),
+            Some("/app/Cargo.lock")
         );
     }
 }

@@ -1,15 +1,16 @@
 //! Runs queued scans: reads an image's layers from the blob store (streamed, on a
 //! blocking thread), takes its package inventory and matches it against the feed.
 
-use super::feed::VulnerabilityFeed;
+use super::feed::{ScannedImage, VulnerabilityFeed};
 use super::layers::ImageFiles;
-use super::packages::inventory;
+use super::packages::{inventory, language_inventories, Inventory};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::manifest::{parse_manifest, ManifestKind};
-use crate::metadata::{ImageKey, ScanRecord};
+use crate::metadata::{ImageKey, ScanRecord, StoredManifest};
 use crate::reference::{Reference, RepositoryName};
 use crate::registry::Registry;
+use berth_generated::ecr::ScanType;
 use futures_util::TryStreamExt;
 use std::sync::Arc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
@@ -61,40 +62,96 @@ impl Scanner {
         Ok(format!("{complete} scans complete, {failed} failed"))
     }
 
-    /// One image's scan; berth's own failures end as FAILED with the reason.
+    /// One image's scan; berth's own failures end as FAILED with the reason. The registry's
+    /// scan type decides: BASIC reads the OS packages, ENHANCED the language packages too
+    /// and answers in Inspector's shape.
     async fn scan(&self, image: &ImageKey) -> ScanRecord {
         let now = self.registry.clock().now();
-        let ended = |status: &str, description: String, findings: String| ScanRecord {
-            status: status.to_string(),
-            description,
-            started_at: 0.0,
-            completed_at: Some(now),
-            source_updated_at: self.feed_updated_at(),
-            findings,
+        let enhanced = match self.registry.scanning_configuration(&image.scope).await {
+            Ok(c) => c.scan_type == Some(ScanType::Enhanced),
+            Err(e) => return self.ended("FAILED", e.to_string(), None),
         };
-        let files = match self.read_files(image).await {
-            Ok(files) => files,
-            Err(e) => return ended("FAILED", e, "[]".into()),
+        let ended = |status: &str, description: String, findings: Option<String>| {
+            let mut record = self.ended(status, description, None);
+            match (enhanced, findings) {
+                (true, findings) => {
+                    record.enhanced_findings = Some(findings.unwrap_or_else(|| "[]".into()))
+                }
+                (false, Some(findings)) => record.findings = findings,
+                (false, None) => {}
+            }
+            record
         };
-        let Some(inventory) = inventory(&files) else {
-            return ended("FAILED", UNSUPPORTED_DESCRIPTION.into(), "[]".into());
+        let (files, manifest) = match self.read_files(image).await {
+            Ok(read) => read,
+            Err(e) => return ended("FAILED", e, None),
         };
+        let mut inventories: Vec<Inventory> = inventory(&files).into_iter().collect();
+        if enhanced {
+            inventories.extend(language_inventories(&files));
+        }
+        if inventories.is_empty() {
+            return ended("FAILED", UNSUPPORTED_DESCRIPTION.into(), None);
+        }
         let Some(feed) = &self.feed else {
             return ended(
                 "COMPLETE",
                 format!(
                     "{COMPLETE_DESCRIPTION} No vulnerability feed is configured (--vulnerability-db), so no findings were looked for."
                 ),
-                "[]".into(),
+                None,
             );
         };
-        let findings = feed.findings(&inventory);
-        let json = serde_json::to_string(&findings).unwrap_or_else(|_| "[]".into());
-        ended("COMPLETE", COMPLETE_DESCRIPTION.into(), json)
+        let json = if enhanced {
+            let name = RepositoryName::parse(&image.repository);
+            let tags = match &name {
+                Some(name) => self
+                    .registry
+                    .image_tags(&image.scope, name, &image.digest)
+                    .await
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let scanned = ScannedImage {
+                account: image.scope.registry_id.clone(),
+                region: image.scope.region.clone(),
+                repository: image.repository.clone(),
+                digest: image.digest.to_string(),
+                tags,
+                pushed_at: manifest.pushed_at,
+                scanned_at: now,
+            };
+            let findings: Vec<_> = inventories
+                .iter()
+                .flat_map(|i| feed.enhanced_findings(i, &scanned))
+                .collect();
+            serde_json::to_string(&findings)
+        } else {
+            let findings: Vec<_> = inventories.iter().flat_map(|i| feed.findings(i)).collect();
+            serde_json::to_string(&findings)
+        };
+        ended(
+            "COMPLETE",
+            COMPLETE_DESCRIPTION.into(),
+            Some(json.unwrap_or_else(|_| "[]".into())),
+        )
     }
 
-    /// The image's package files, its layers read lowest first.
-    async fn read_files(&self, image: &ImageKey) -> Result<ImageFiles, String> {
+    /// A scan's end, with no findings yet.
+    fn ended(&self, status: &str, description: String, enhanced: Option<String>) -> ScanRecord {
+        ScanRecord {
+            status: status.to_string(),
+            description,
+            started_at: 0.0,
+            completed_at: Some(self.registry.clock().now()),
+            source_updated_at: self.feed_updated_at(),
+            findings: "[]".into(),
+            enhanced_findings: enhanced,
+        }
+    }
+
+    /// The image's package files (its layers read lowest first) and its manifest.
+    async fn read_files(&self, image: &ImageKey) -> Result<(ImageFiles, StoredManifest), String> {
         let name = RepositoryName::parse(&image.repository)
             .ok_or_else(|| "the repository name is invalid".to_string())?;
         let manifest = self
@@ -149,6 +206,7 @@ impl Scanner {
         })
         .await
         .map_err(|e| format!("the scan stopped: {e}"))?
+        .map(|files| (files, manifest))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Version ordering per ecosystem, as each package manager orders its own versions: dpkg
 //! (epochs, `~` before anything, deb-version(7)), apk (apk-tools' letters, `_alpha` ...
-//! `_p` suffixes and `-r` revisions), and semver for language packages.
+//! `_p` suffixes and `-r` revisions), semver (crates.io, npm) and PEP 440 (PyPI).
 
 use std::cmp::Ordering;
 
@@ -10,6 +10,7 @@ pub enum VersionScheme {
     Dpkg,
     Apk,
     Semver,
+    Pep440,
 }
 
 impl VersionScheme {
@@ -19,6 +20,7 @@ impl VersionScheme {
             VersionScheme::Dpkg => compare_dpkg(a, b),
             VersionScheme::Apk => compare_apk(a, b),
             VersionScheme::Semver => compare_semver(a, b),
+            VersionScheme::Pep440 => compare_pep440(a, b),
         }
     }
 }
@@ -199,6 +201,19 @@ pub fn compare_semver(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// PEP 440's order (`1.0rc1 < 1.0 < 1.0.post1`); versions that are not PEP 440 compare
+/// by their runs.
+pub fn compare_pep440(a: &str, b: &str) -> Ordering {
+    use std::str::FromStr;
+    match (
+        pep440_rs::Version::from_str(a),
+        pep440_rs::Version::from_str(b),
+    ) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => compare_runs(a, b),
+    }
+}
+
 fn compare_runs(a: &str, b: &str) -> Ordering {
     let runs = |v: &str| -> Vec<Result<u64, String>> {
         let mut out = Vec::new();
@@ -278,5 +293,9 @@ mod tests {
         assert_eq!(compare_semver("1.0.0-alpha", "1.0.0"), Less);
         assert_eq!(compare_semver("2.0", "10.0"), Less);
         assert_eq!(compare_semver("1.0.post1", "1.0.post2"), Less);
+        assert_eq!(compare_pep440("1.0rc1", "1.0"), Less);
+        assert_eq!(compare_pep440("1.0.post1", "1.0"), Greater);
+        assert_eq!(compare_pep440("2.0.dev1", "2.0a1"), Less);
+        assert_eq!(compare_pep440("1!0.5", "2.0"), Greater, "an epoch");
     }
 }

@@ -36,7 +36,7 @@ impl ScanStore for SqliteMetadataStore {
              VALUES (?, ?, ?, ?, 'IN_PROGRESS', 'The scan is in progress.', ?, NULL, NULL, '[]') \
              ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', description = excluded.description, \
              started_at = excluded.started_at, completed_at = NULL, source_updated_at = NULL, \
-             findings = '[]'",
+             findings = '[]', enhanced_findings = NULL",
         )
         .bind_scope(&image.scope)
         .bind(&image.repository)
@@ -81,7 +81,7 @@ impl ScanStore for SqliteMetadataStore {
         let _writer = self.write_lock.lock().await;
         sqlx::query(
             "UPDATE image_scans SET status = ?, description = ?, completed_at = ?, \
-             source_updated_at = ?, findings = ? \
+             source_updated_at = ?, findings = ?, enhanced_findings = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              AND status = 'IN_PROGRESS' AND started_at = ?",
         )
@@ -90,6 +90,7 @@ impl ScanStore for SqliteMetadataStore {
         .bind(outcome.completed_at)
         .bind(outcome.source_updated_at)
         .bind(&outcome.findings)
+        .bind(&outcome.enhanced_findings)
         .bind_scope(&image.scope)
         .bind(&image.repository)
         .bind(image.digest.as_str())
@@ -101,7 +102,8 @@ impl ScanStore for SqliteMetadataStore {
 
     async fn scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError> {
         let row = sqlx::query(
-            "SELECT status, description, started_at, completed_at, source_updated_at, findings \
+            "SELECT status, description, started_at, completed_at, source_updated_at, findings, \
+             enhanced_findings \
              FROM image_scans WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
         .bind_scope(&image.scope)
@@ -117,6 +119,7 @@ impl ScanStore for SqliteMetadataStore {
                 completed_at: row.try_get("completed_at")?,
                 source_updated_at: row.try_get("source_updated_at")?,
                 findings: row.try_get("findings")?,
+                enhanced_findings: row.try_get("enhanced_findings")?,
             })
         })
         .transpose()
