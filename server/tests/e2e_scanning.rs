@@ -339,6 +339,38 @@ async fn scans_find_exactly_the_matching_advisories() {
     assert!(attribute("package_name").is_some());
     assert!(result.vulnerability_source_updated_at().is_some());
 
+    // DescribeImages shows scans only where ECR does: not for AWS_NATIVE basic scans, but
+    // for the legacy CLAIR ones.
+    let described = |ecr: aws_sdk_ecr::Client| async move {
+        ecr.describe_images()
+            .repository_name("debian-app")
+            .send()
+            .await
+            .unwrap()
+            .image_details()[0]
+            .clone()
+    };
+    assert!(described(ecr.clone()).await.image_scan_status().is_none());
+    ecr.put_account_setting()
+        .name("BASIC_SCAN_TYPE_VERSION")
+        .value("CLAIR")
+        .send()
+        .await
+        .unwrap();
+    let detail = described(ecr.clone()).await;
+    assert_eq!(
+        detail.image_scan_status().unwrap().status(),
+        Some(&ScanStatus::Complete)
+    );
+    let summary = detail.image_scan_findings_summary().unwrap();
+    assert_eq!(
+        summary
+            .finding_severity_counts()
+            .unwrap()
+            .get(&FindingSeverity::Critical),
+        Some(&1)
+    );
+
     // No scan yet; then StartImageScan, once per 24 hours.
     let none = findings("alpine-app", "alpine").await.unwrap_err();
     let (code, message) = code_and_message(none);
@@ -553,6 +585,24 @@ async fn enhanced_scans_read_language_packages_and_answer_in_inspector_shape() {
             expect("PYSEC-requests", "PYTHONPKG", "2.31.0"),
         ]
     );
+    let detail = ecr
+        .describe_images()
+        .repository_name("team/prod")
+        .send()
+        .await
+        .unwrap()
+        .image_details()[0]
+        .clone();
+    assert_eq!(
+        detail.image_scan_status().unwrap().status(),
+        Some(&ScanStatus::Active)
+    );
+    let counts = detail
+        .image_scan_findings_summary()
+        .unwrap()
+        .finding_severity_counts()
+        .unwrap();
+    assert_eq!(counts.values().sum::<i32>(), 4);
     let first = &result.enhanced_findings()[0];
     assert_eq!(first.r#type(), Some("PACKAGE_VULNERABILITY"));
     assert_eq!(first.status(), Some("ACTIVE"));

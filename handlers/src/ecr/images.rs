@@ -447,6 +447,8 @@ impl DescribeImages for EcrHandlers {
                     Err(_) => return Err(image_not_found(&id, &repository, &scope)),
                 }
             }
+            self.add_scan_summaries(&scope, &repository, &mut details)
+                .await?;
             return Ok(DescribeImagesResponse {
                 image_details: Some(details),
                 next_token: None,
@@ -474,12 +476,14 @@ impl DescribeImages for EcrHandlers {
         let next_token =
             (page.len() > size).then(|| PageToken::new(page[size - 1].digest.as_str()).encode());
         page.truncate(size);
+        let mut details: Vec<ImageDetail> = page
+            .into_iter()
+            .map(|image| image_detail(&scope, &repository, image, now))
+            .collect();
+        self.add_scan_summaries(&scope, &repository, &mut details)
+            .await?;
         Ok(DescribeImagesResponse {
-            image_details: Some(
-                page.into_iter()
-                    .map(|image| image_detail(&scope, &repository, image, now))
-                    .collect(),
-            ),
+            image_details: Some(details),
             next_token,
         })
     }

@@ -6,7 +6,7 @@ use super::images::image_not_found;
 use super::page_token::page_by_position;
 use super::{repository_name, EcrHandlers};
 use crate::error::RegistryError;
-use crate::metadata::{ImageKey, StoredManifest};
+use crate::metadata::{ImageKey, ScanRecord, StoredManifest};
 use crate::reference::RepositoryName;
 use crate::registry::repository_arn;
 use crate::scope::{Caller, RegistryScope};
@@ -32,16 +32,108 @@ impl EcrHandlers {
     }
 }
 
-/// Counts every finding by severity, and answers the requested page.
-fn counted_page<T>(
-    findings: Vec<T>,
-    severities: Vec<FindingSeverity>,
-    counts: &mut BTreeMap<FindingSeverity, i32>,
-    input: &DescribeImageScanFindingsRequest,
-) -> Result<(Vec<T>, Option<String>), RegistryError> {
+/// The severity of an enhanced finding (Inspector's words).
+fn enhanced_severity(finding: &EnhancedImageScanFinding) -> FindingSeverity {
+    match finding.severity.as_deref() {
+        Some("CRITICAL") => FindingSeverity::Critical,
+        Some("HIGH") => FindingSeverity::High,
+        Some("MEDIUM") => FindingSeverity::Medium,
+        Some("LOW") => FindingSeverity::Low,
+        Some("INFORMATIONAL") => FindingSeverity::Informational,
+        _ => FindingSeverity::Undefined,
+    }
+}
+
+/// The scan's status as ECR shows it (ACTIVE for a completed continuous scan).
+fn shown_status(scan: &ScanRecord, continuous: bool) -> ScanStatus {
+    match scan.status.as_str() {
+        "COMPLETE" if continuous => ScanStatus::Active,
+        "COMPLETE" => ScanStatus::Complete,
+        "FAILED" => ScanStatus::Failed,
+        _ => ScanStatus::InProgress,
+    }
+}
+
+/// Findings by severity, whichever shape the scan has.
+fn severity_counts(scan: &ScanRecord) -> BTreeMap<FindingSeverity, i32> {
+    let severities: Vec<FindingSeverity> = match &scan.enhanced_findings {
+        None => serde_json::from_str::<Vec<ImageScanFinding>>(&scan.findings)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| f.severity)
+            .collect(),
+        Some(text) => serde_json::from_str::<Vec<EnhancedImageScanFinding>>(text)
+            .unwrap_or_default()
+            .iter()
+            .map(enhanced_severity)
+            .collect(),
+    };
+    let mut counts = BTreeMap::new();
     for severity in severities {
         *counts.entry(severity).or_default() += 1;
     }
+    counts
+}
+
+impl EcrHandlers {
+    /// DescribeImages shows each image's scan status and summary where ECR does: under
+    /// ENHANCED scanning, or BASIC with BASIC_SCAN_TYPE_VERSION `CLAIR` (ECR's
+    /// `AWS_NATIVE` basic scans leave them out).
+    pub(super) async fn add_scan_summaries(
+        &self,
+        scope: &RegistryScope,
+        repository: &RepositoryName,
+        details: &mut [ImageDetail],
+    ) -> Result<(), RegistryError> {
+        let scanning = self.registry.repository_scanning(scope, repository).await?;
+        let enhanced = self.registry.scanning_configuration(scope).await?.scan_type
+            == Some(ScanType::Enhanced);
+        let clair = self
+            .registry
+            .account_setting(scope, crate::registry::AccountSetting::BasicScanTypeVersion)
+            .await?
+            == "CLAIR";
+        if !(enhanced || clair) {
+            return Ok(());
+        }
+        let continuous = scanning.frequency == ScanFrequency::ContinuousScan;
+        for detail in details {
+            let Some(digest) = detail
+                .image_digest
+                .as_deref()
+                .and_then(|d| crate::digest::Digest::parse(d).ok())
+            else {
+                continue;
+            };
+            let key = ImageKey {
+                scope: scope.clone(),
+                repository: repository.to_string(),
+                digest,
+            };
+            let Some(scan) = self.registry.image_scan(&key).await? else {
+                continue;
+            };
+            detail.image_scan_status = Some(ImageScanStatus {
+                status: Some(shown_status(&scan, continuous)),
+                description: Some(scan.description.clone()),
+            });
+            if scan.status != "IN_PROGRESS" {
+                detail.image_scan_findings_summary = Some(ImageScanFindingsSummary {
+                    finding_severity_counts: Some(severity_counts(&scan)),
+                    image_scan_completed_at: scan.completed_at.map(Timestamp),
+                    vulnerability_source_updated_at: scan.source_updated_at.map(Timestamp),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The requested page of findings.
+fn page<T>(
+    findings: Vec<T>,
+    input: &DescribeImageScanFindingsRequest,
+) -> Result<(Vec<T>, Option<String>), RegistryError> {
     page_by_position(
         findings,
         input.next_token.as_deref(),
@@ -117,36 +209,19 @@ impl DescribeImageScanFindings for EcrHandlers {
             .await?
             .frequency
             == ScanFrequency::ContinuousScan;
-        let status = match scan.status.as_str() {
-            "COMPLETE" if continuous => ScanStatus::Active,
-            "COMPLETE" => ScanStatus::Complete,
-            "FAILED" => ScanStatus::Failed,
-            _ => ScanStatus::InProgress,
-        };
-        let mut counts: BTreeMap<FindingSeverity, i32> = BTreeMap::new();
+        let status = shown_status(&scan, continuous);
+        let counts = severity_counts(&scan);
         let (basic, enhanced, next_token) = match &scan.enhanced_findings {
             None => {
                 let findings: Vec<ImageScanFinding> =
                     serde_json::from_str(&scan.findings).unwrap_or_default();
-                let severities = findings.iter().filter_map(|f| f.severity).collect();
-                let (findings, next) = counted_page(findings, severities, &mut counts, &input)?;
+                let (findings, next) = page(findings, &input)?;
                 (Some(findings), None, next)
             }
             Some(text) => {
                 let findings: Vec<EnhancedImageScanFinding> =
                     serde_json::from_str(text).unwrap_or_default();
-                let severities = findings
-                    .iter()
-                    .map(|f| match f.severity.as_deref() {
-                        Some("CRITICAL") => FindingSeverity::Critical,
-                        Some("HIGH") => FindingSeverity::High,
-                        Some("MEDIUM") => FindingSeverity::Medium,
-                        Some("LOW") => FindingSeverity::Low,
-                        Some("INFORMATIONAL") => FindingSeverity::Informational,
-                        _ => FindingSeverity::Undefined,
-                    })
-                    .collect();
-                let (findings, next) = counted_page(findings, severities, &mut counts, &input)?;
+                let (findings, next) = page(findings, &input)?;
                 (None, Some(findings), next)
             }
         };
