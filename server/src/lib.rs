@@ -20,7 +20,6 @@ use berth_handlers::jobs::{
 };
 use berth_handlers::pull_through::upstream::UpstreamClient;
 use berth_handlers::pull_through::PullThroughCache;
-use berth_handlers::scanning::feed::VulnerabilityFeed;
 use berth_handlers::scanning::scanner::Scanner;
 use berth_handlers::secrets::SecretStore;
 use berth_handlers::signing::keys::SigningKeys;
@@ -114,18 +113,8 @@ pub async fn open_state(
     }
     let lifecycle_interval = Duration::from_secs(options.lifecycle_interval);
     let signing_keys = Arc::new(SigningKeys::new(data_dir));
-    let feed = match &options.vulnerability_db {
-        Some(dir) => {
-            let feed = VulnerabilityFeed::load(dir).map_err(anyhow::Error::msg)?;
-            tracing::info!(
-                advisories = feed.advisories,
-                "vulnerability feed read from {}",
-                dir.display()
-            );
-            Some(Arc::new(feed))
-        }
-        None => None,
-    };
+    let scanner = Scanner::new(registry.clone(), options.vulnerability_db.as_deref())
+        .map_err(anyhow::Error::msg)?;
     let jobs = JobRunner::new(vec![
         Arc::new(UploadExpiry::new(registry.clone())),
         Arc::new(LifecycleEvaluation::new(
@@ -142,7 +131,7 @@ pub async fn open_state(
             Duration::from_secs(options.gc_grace),
         )),
         Arc::new(ImageScanning::new(
-            Arc::new(Scanner::new(registry.clone(), feed)),
+            Arc::new(scanner),
             Duration::from_secs(options.scan_interval),
         )),
         Arc::new(ImageSigning::new(

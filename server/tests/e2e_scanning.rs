@@ -616,4 +616,31 @@ async fn enhanced_scans_read_language_packages_and_answer_in_inspector_shape() {
             .repository_name(),
         Some("team/prod")
     );
+
+    // A new advisory in the feed: continuous scanning rescans without being asked.
+    let newer = advisory(
+        "GHSA-lodash-2",
+        "npm",
+        "lodash",
+        serde_json::json!([{"introduced": "4.0.0"}, {"fixed": "4.17.22"}]),
+    );
+    std::fs::write(feed.join("new.json"), newer.to_string()).unwrap();
+    let report = run_job(&berth, "scan").await;
+    assert!(report.contains("1 queued by a feed change"), "{report}");
+    let rescanned = ecr
+        .describe_image_scan_findings()
+        .repository_name("team/prod")
+        .image_id(ImageIdentifier::builder().image_tag("v1").build())
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = rescanned
+        .image_scan_findings()
+        .unwrap()
+        .enhanced_findings()
+        .iter()
+        .filter_map(|f| f.package_vulnerability_details()?.vulnerability_id())
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert!(ids.contains(&"GHSA-lodash-2"), "{ids:?}");
 }

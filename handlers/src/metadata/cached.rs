@@ -299,6 +299,7 @@ impl<M: MetadataStore> ScanStore for CachedMetadataStore<M> {
         fn pending_scans(&self, limit: u32) -> Result<Vec<ImageKey>, RegistryError>;
         fn finish_scan(&self, image: &ImageKey, outcome: &ScanRecord) -> Result<(), RegistryError>;
         fn scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError>;
+        fn scanned_images(&self) -> Result<Vec<ImageKey>, RegistryError>;
     }
 }
 

@@ -443,6 +443,10 @@ pub trait ScanStore: Send + Sync {
         &self,
         image: &ImageKey,
     ) -> impl Future<Output = Result<Option<ScanRecord>, RegistryError>> + Send;
+
+    /// Every image that was ever scanned (continuous scanning rescans them when the
+    /// vulnerability feed changes).
+    fn scanned_images(&self) -> impl Future<Output = Result<Vec<ImageKey>, RegistryError>> + Send;
 }
 
 /// Each image's signing by each profile, and the queue of signings to do.

@@ -51,6 +51,11 @@ impl<M: MetadataStore> Registry<M> {
         self.store.finish_scan(image, outcome).await
     }
 
+    /// Every image that was ever scanned.
+    pub async fn scanned_images(&self) -> Result<Vec<ImageKey>, RegistryError> {
+        self.store.scanned_images().await
+    }
+
     /// The image's latest scan, if any.
     pub async fn image_scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError> {
         self.store.scan(image).await

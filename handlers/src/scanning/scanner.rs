@@ -10,9 +10,11 @@ use crate::manifest::{parse_manifest, ManifestKind};
 use crate::metadata::{ImageKey, ScanRecord, StoredManifest};
 use crate::reference::{Reference, RepositoryName};
 use crate::registry::Registry;
-use berth_generated::ecr::ScanType;
+use berth_generated::ecr::{ScanFrequency, ScanType};
 use futures_util::TryStreamExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::{Mutex, RwLock};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 /// Scans per pass of the job.
@@ -29,22 +31,123 @@ pub const UNSUPPORTED_DESCRIPTION: &str =
 #[derive(Debug)]
 pub struct Scanner {
     registry: Arc<Registry>,
-    feed: Option<Arc<VulnerabilityFeed>>,
+    feed: RwLock<Option<Arc<VulnerabilityFeed>>>,
+    /// The feed's directory and how it looked when read, to notice a new export.
+    source: Option<(PathBuf, Mutex<Fingerprint>)>,
+}
+
+/// Modification times of the feed directory and its subdirectories: adding or removing
+/// advisory files (unpacking a new export) changes them; reading them is cheap.
+type Fingerprint = Vec<(PathBuf, Option<std::time::SystemTime>)>;
+
+fn fingerprint(dir: &Path) -> Fingerprint {
+    let mut seen = vec![(
+        dir.to_path_buf(),
+        std::fs::metadata(dir).and_then(|m| m.modified()).ok(),
+    )];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                seen.push((path, modified));
+            }
+        }
+    }
+    seen.sort();
+    seen
 }
 
 impl Scanner {
-    /// A scanner of `registry`'s images against `feed`.
-    pub fn new(registry: Arc<Registry>, feed: Option<Arc<VulnerabilityFeed>>) -> Self {
-        Scanner { registry, feed }
+    /// A scanner of `registry`'s images against the feed read from `dir` (none: scans find
+    /// nothing). Reads the feed now; fails when it cannot be read.
+    pub fn new(registry: Arc<Registry>, dir: Option<&Path>) -> Result<Self, String> {
+        let (feed, source) = match dir {
+            Some(dir) => {
+                let seen = fingerprint(dir);
+                let feed = VulnerabilityFeed::load(dir)?;
+                tracing::info!(
+                    advisories = feed.advisories,
+                    "vulnerability feed read from {}",
+                    dir.display()
+                );
+                (
+                    Some(Arc::new(feed)),
+                    Some((dir.to_path_buf(), Mutex::new(seen))),
+                )
+            }
+            None => (None, None),
+        };
+        Ok(Scanner {
+            registry,
+            feed: RwLock::new(feed),
+            source,
+        })
+    }
+
+    fn feed(&self) -> Option<Arc<VulnerabilityFeed>> {
+        self.feed.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// When the feed was last updated (ECR's vulnerabilitySourceUpdatedAt).
     pub fn feed_updated_at(&self) -> Option<f64> {
-        self.feed.as_ref().and_then(|f| f.updated_at)
+        self.feed().and_then(|f| f.updated_at)
     }
 
-    /// Runs the queued scans; reports how many ended how.
+    /// Reads the feed again when its directory changed, and queues a new scan of every
+    /// scanned image under CONTINUOUS_SCAN; returns how many were queued.
+    async fn refresh_feed(&self) -> Result<usize, RegistryError> {
+        let Some((dir, seen)) = &self.source else {
+            return Ok(0);
+        };
+        let now = fingerprint(dir);
+        if *seen.lock().unwrap_or_else(|p| p.into_inner()) == now {
+            return Ok(0);
+        }
+        let read_dir = dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || VulnerabilityFeed::load(&read_dir))
+            .await
+            .map_err(|e| RegistryError::Internal(format!("reading the feed stopped: {e}")))?;
+        *seen.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        match loaded {
+            Ok(feed) => {
+                tracing::info!(
+                    advisories = feed.advisories,
+                    "vulnerability feed read again from {}",
+                    dir.display()
+                );
+                *self.feed.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(feed));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "the vulnerability feed changed but cannot be read; keeping the last one: {e}"
+                );
+                return Ok(0);
+            }
+        }
+        let mut queued = 0;
+        for image in self.registry.scanned_images().await? {
+            let Some(name) = RepositoryName::parse(&image.repository) else {
+                continue;
+            };
+            let continuous = match self.registry.repository_scanning(&image.scope, &name).await {
+                Ok(scanning) => scanning.frequency == ScanFrequency::ContinuousScan,
+                Err(RegistryError::RepositoryNotFound { .. }) => false,
+                Err(e) => return Err(e),
+            };
+            if continuous {
+                self.registry
+                    .start_scan(&image.scope, &name, &image.digest, false)
+                    .await?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Notices a changed feed, then runs the queued scans; reports what it did.
     pub async fn pass(&self) -> Result<String, RegistryError> {
+        let rescans = self.refresh_feed().await?;
         let (mut complete, mut failed) = (0, 0);
         for image in self.registry.pending_scans(BATCH).await? {
             let Some(started) = self.registry.image_scan(&image).await? else {
@@ -59,7 +162,9 @@ impl Scanner {
             }
             self.registry.finish_scan(&image, &outcome).await?;
         }
-        Ok(format!("{complete} scans complete, {failed} failed"))
+        Ok(format!(
+            "{complete} scans complete, {failed} failed, {rescans} queued by a feed change"
+        ))
     }
 
     /// One image's scan; berth's own failures end as FAILED with the reason. The registry's
@@ -93,7 +198,7 @@ impl Scanner {
         if inventories.is_empty() {
             return ended("FAILED", UNSUPPORTED_DESCRIPTION.into(), None);
         }
-        let Some(feed) = &self.feed else {
+        let Some(feed) = self.feed() else {
             return ended(
                 "COMPLETE",
                 format!(

@@ -56,21 +56,14 @@ impl ScanStore for SqliteMetadataStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let digest: String = row.try_get("digest")?;
-                Ok(ImageKey {
-                    scope: RegistryScope {
-                        registry_id: row.try_get("registry_id")?,
-                        region: row.try_get("region")?,
-                    },
-                    repository: row.try_get("repository")?,
-                    digest: Digest::parse(&digest).map_err(|_| {
-                        RegistryError::Internal(format!("stored scan digest {digest} is invalid"))
-                    })?,
-                })
-            })
-            .collect()
+        rows.iter().map(image_key).collect()
+    }
+
+    async fn scanned_images(&self) -> Result<Vec<ImageKey>, RegistryError> {
+        let rows = sqlx::query("SELECT registry_id, region, repository, digest FROM image_scans")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(image_key).collect()
     }
 
     async fn finish_scan(
@@ -124,4 +117,18 @@ impl ScanStore for SqliteMetadataStore {
         })
         .transpose()
     }
+}
+
+fn image_key(row: &sqlx::sqlite::SqliteRow) -> Result<ImageKey, RegistryError> {
+    let digest: String = row.try_get("digest")?;
+    Ok(ImageKey {
+        scope: RegistryScope {
+            registry_id: row.try_get("registry_id")?,
+            region: row.try_get("region")?,
+        },
+        repository: row.try_get("repository")?,
+        digest: Digest::parse(&digest).map_err(|_| {
+            RegistryError::Internal(format!("stored scan digest {digest} is invalid"))
+        })?,
+    })
 }
