@@ -4,8 +4,9 @@
 //! - `codegen --check`: exit non-zero when generated/ is not what codegen would write.
 //! - `e2e`: end-to-end tests with skopeo, podman and docker against the real binary.
 //! - `conformance [--cases N]`: a long property-test campaign (release build).
-//! - `bench [--pull-through] [--rounds N]`: berth against CNCF distribution, side by side
-//!   (see BENCHMARKS.md); `--pull-through` runs only the pull-through cache workload.
+//! - `bench [--pull-through | --scan] [--rounds N]`: berth against CNCF distribution, side
+//!   by side (see BENCHMARKS.md); `--pull-through` runs only the pull-through cache
+//!   workload, `--scan` only image scanning (berth alone).
 
 mod bench;
 
@@ -45,15 +46,15 @@ fn main() -> ExitCode {
         },
         ["e2e"] => e2e(&root),
         ["bench", rest @ ..] => {
-            let selection = if rest.first() == Some(&"--pull-through") {
-                bench::Selection::PullThrough
-            } else {
-                bench::Selection::All
+            let selection = match rest.first() {
+                Some(&"--pull-through") => bench::Selection::PullThrough,
+                Some(&"--scan") => bench::Selection::Scanning,
+                _ => bench::Selection::All,
             };
-            let rest = if selection == bench::Selection::PullThrough {
-                &rest[1..]
-            } else {
+            let rest = if selection == bench::Selection::All {
                 rest
+            } else {
+                &rest[1..]
             };
             match rest {
                 [] => report(bench::run(&root, 3, selection)),
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
                     Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
                     _ => fail("--rounds takes a positive number"),
                 },
-                _ => fail("usage: cargo xtask bench [--pull-through] [--rounds N]"),
+                _ => fail("usage: cargo xtask bench [--pull-through | --scan] [--rounds N]"),
             }
         }
         ["conformance"] => conformance(&root, None),
@@ -69,7 +70,7 @@ fn main() -> ExitCode {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through] [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan] [--rounds N]"),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 mod pull_through;
+mod scanning;
 mod servers;
 mod workloads;
 
@@ -279,6 +280,8 @@ pub enum Selection {
     All,
     /// Only the pull-through cache (`--pull-through`).
     PullThrough,
+    /// Only image scanning, berth alone (`--scan`).
+    Scanning,
 }
 
 /// Runs the benchmark.
@@ -298,6 +301,13 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         return Err("the release build failed".into());
     }
     let berth = root.join("target/release/berth");
+    if selection == Selection::Scanning {
+        println!("\n{}", machine());
+        for line in scanning::figures(&berth, rounds)? {
+            println!("- {line}");
+        }
+        return Ok(());
+    }
     let work = servers::tempfile_dir::Dir::new("bench-layout").map_err(|e| e.to_string())?;
     workloads::build_layout(work.path(), 200, 64 * 1024)?;
 
@@ -335,8 +345,12 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         }
     }
     let api = match selection {
-        Selection::All => api_figures(&berth)?,
-        Selection::PullThrough => Vec::new(),
+        Selection::All => {
+            let mut lines = api_figures(&berth)?;
+            lines.extend(scanning::figures(&berth, rounds)?);
+            lines
+        }
+        Selection::PullThrough | Selection::Scanning => Vec::new(),
     };
 
     println!("\n{}", machine());
@@ -373,7 +387,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
             cell(b)
         );
     }
-    println!("\nECR API (berth only):");
+    println!("\nECR API and scanning (berth only):");
     for line in api {
         println!("- {line}");
     }

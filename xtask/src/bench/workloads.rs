@@ -40,7 +40,8 @@ impl Blob {
         }
     }
 
-    fn reader(&self, length: u64) -> BlobReader {
+    /// The blob's first `length` bytes as a reader.
+    pub fn reader(&self, length: u64) -> BlobReader {
         BlobReader {
             chunk: self.chunk.clone(),
             left: length,
@@ -49,7 +50,8 @@ impl Blob {
     }
 }
 
-struct BlobReader {
+/// Reads a [`Blob`] without holding it.
+pub struct BlobReader {
     chunk: Arc<Vec<u8>>,
     left: u64,
     position: usize,
@@ -69,7 +71,7 @@ impl Read for BlobReader {
     }
 }
 
-fn status_error(what: &str, e: ureq::Error) -> String {
+pub(super) fn status_error(what: &str, e: ureq::Error) -> String {
     match e {
         ureq::Error::Status(code, r) => {
             format!("{what}: {code} {}", r.into_string().unwrap_or_default())
@@ -89,12 +91,17 @@ fn location(server: &Server, response: &ureq::Response) -> Result<String, String
     })
 }
 
-fn with_digest(location: &str, digest: &str) -> String {
+pub(super) fn with_digest(location: &str, digest: &str) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={digest}")
 }
 
-fn absolute(server: &Server, agent: &ureq::Agent, method: &str, url: &str) -> ureq::Request {
+pub(super) fn absolute(
+    server: &Server,
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+) -> ureq::Request {
     let r = agent.request(method, url);
     match &server.authorization {
         Some(a) => r.set("Authorization", a),
@@ -102,7 +109,11 @@ fn absolute(server: &Server, agent: &ureq::Agent, method: &str, url: &str) -> ur
     }
 }
 
-fn start_upload(server: &Server, agent: &ureq::Agent, repo: &str) -> Result<String, String> {
+pub(super) fn start_upload(
+    server: &Server,
+    agent: &ureq::Agent,
+    repo: &str,
+) -> Result<String, String> {
     let r = server
         .request(agent, "POST", &format!("/v2/{repo}/blobs/uploads/"))
         .call()
@@ -154,10 +165,15 @@ pub fn push_chunked(
 
 /// Downloads a blob to nowhere, checking its length.
 pub fn pull(server: &Server, repo: &str, blob: &Blob) -> Result<Duration, String> {
+    pull_blob(server, repo, &blob.digest, blob.size)
+}
+
+/// Pulls the blob `digest` of `size` bytes, reading and dropping it; the elapsed time.
+pub fn pull_blob(server: &Server, repo: &str, digest: &str, size: u64) -> Result<Duration, String> {
     let agent = ureq::Agent::new();
     let started = Instant::now();
     let r = server
-        .request(&agent, "GET", &format!("/v2/{repo}/blobs/{}", blob.digest))
+        .request(&agent, "GET", &format!("/v2/{repo}/blobs/{digest}"))
         .call()
         .map_err(|e| status_error("GET blob", e))?;
     let mut reader = r.into_reader();
@@ -170,13 +186,13 @@ pub fn pull(server: &Server, repo: &str, blob: &Blob) -> Result<Duration, String
         }
         total += n as u64;
     }
-    if total != blob.size {
-        return Err(format!("pulled {total} bytes of {}", blob.size));
+    if total != size {
+        return Err(format!("pulled {total} bytes of {size}"));
     }
     Ok(started.elapsed())
 }
 
-fn put_small_blob(
+pub(super) fn put_small_blob(
     server: &Server,
     agent: &ureq::Agent,
     repo: &str,
@@ -209,6 +225,17 @@ pub fn small_manifest(server: &Server, repo: &str, extra: &str) -> Result<String
 /// Pushes an image whose one layer is `blob` under `tag`.
 pub fn push_image_of(server: &Server, repo: &str, tag: &str, blob: &Blob) -> Result<(), String> {
     push_monolithic(server, repo, blob)?;
+    put_image_manifest(server, repo, tag, &blob.digest, blob.size)
+}
+
+/// Puts an image manifest whose one (uncompressed) layer is already in `repo`.
+pub fn put_image_manifest(
+    server: &Server,
+    repo: &str,
+    tag: &str,
+    layer: &str,
+    size: u64,
+) -> Result<(), String> {
     let agent = ureq::Agent::new();
     let config = put_small_blob(
         server,
@@ -217,8 +244,7 @@ pub fn push_image_of(server: &Server, repo: &str, tag: &str, blob: &Blob) -> Res
         b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
     )?;
     let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":38}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
-        blob.digest, blob.size
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":38}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{size}}}]}}"#
     );
     server
         .request(&agent, "PUT", &format!("/v2/{repo}/manifests/{tag}"))
