@@ -423,6 +423,34 @@ async fn scans_find_exactly_the_matching_advisories() {
             "The scan quota per image has been exceeded. Wait and try again.".to_string()
         )
     );
+    // Findings page.
+    let first = ecr
+        .describe_image_scan_findings()
+        .repository_name("debian-app")
+        .image_id(ImageIdentifier::builder().image_tag("debian").build())
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    let token = first.next_token().expect("a second page").to_string();
+    let second = ecr
+        .describe_image_scan_findings()
+        .repository_name("debian-app")
+        .image_id(ImageIdentifier::builder().image_tag("debian").build())
+        .max_results(1)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
+    let name = |r: &aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput| {
+        r.image_scan_findings().unwrap().findings()[0].name().unwrap().to_string()
+    };
+    assert_eq!(
+        (name(&first), name(&second)),
+        ("CVE-2026-0001".into(), "CVE-2026-0002".into())
+    );
+    assert!(second.next_token().is_none());
+
     advance_clock(&berth, 24 * 3600 + 1).await;
     let ecr = default_client(&berth);
     ecr.start_image_scan()
@@ -431,6 +459,23 @@ async fn scans_find_exactly_the_matching_advisories() {
         .send()
         .await
         .expect("a day later the image may be scanned again");
+
+    // An archived image is not scanned.
+    ecr.update_image_storage_class()
+        .repository_name("alpine-app")
+        .image_id(ImageIdentifier::builder().image_tag("scratch").build())
+        .target_storage_class(aws_sdk_ecr::types::TargetStorageClass::Archive)
+        .send()
+        .await
+        .unwrap();
+    let archived = ecr
+        .start_image_scan()
+        .repository_name("alpine-app")
+        .image_id(ImageIdentifier::builder().image_tag("scratch").build())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code_and_message(archived).0, "ImageArchivedException");
 }
 
 #[tokio::test(flavor = "multi_thread")]

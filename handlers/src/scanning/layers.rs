@@ -245,7 +245,16 @@ pub(crate) mod tests {
         files.apply_layer(2, zstd.as_slice()).unwrap();
         assert_eq!(files.get("lib/apk/db/installed"), Some(&b"P:musl\n"[..]));
 
-        let garbage = files.apply_layer(3, &b"\x1f\x8bnot gzip at all"[..]);
+        // A wanted file after a big unwanted one: the reader goes through the big one.
+        let big = vec![7u8; 5 << 20];
+        let layer = tarball(&[
+            ("opt/big.bin", Some(&big)),
+            ("etc/os-release", Some(b"ID=late\n")),
+        ]);
+        files.apply_layer(3, layer.as_slice()).unwrap();
+        assert_eq!(files.get("etc/os-release"), Some(&b"ID=late\n"[..]));
+
+        let garbage = files.apply_layer(4, &b"\x1f\x8bnot gzip at all"[..]);
         assert!(garbage.is_err());
     }
 }
