@@ -1,6 +1,6 @@
 //! Comparing what berth answered with what the reference model expects.
 
-use crate::fixtures::{blob_digest, BLOBS};
+use crate::fixtures::{blob_digest, IMAGE_BLOBS};
 use crate::reference::Expected;
 use crate::sut::Answer;
 use crate::transitions::Transition;
@@ -83,7 +83,7 @@ pub fn check(transition: &Transition, expected: &Expected, answer: &Answer) {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            assert_eq!(layers.len(), BLOBS.len(), "{}", context());
+            assert_eq!(layers.len(), IMAGE_BLOBS, "{}", context());
             for (i, layer) in layers.iter().enumerate() {
                 assert_eq!(
                     layer["layerDigest"].as_str(),

@@ -2,7 +2,7 @@
 //!
 //! Everything is deterministic, so a shrunk failing sequence names exact bytes.
 
-use berth_handlers::digest::Digest;
+use berth_handlers::digest::{Digest, DigestAlgorithm};
 
 /// Repository names (one with a namespace).
 pub const REPOSITORIES: &[&str] = &["r1", "r2", "ns/r3"];
@@ -10,16 +10,27 @@ pub const REPOSITORIES: &[&str] = &["r1", "r2", "ns/r3"];
 /// Tags.
 pub const TAGS: &[&str] = &["a", "b", "latest"];
 
-/// Blob contents; blob 0 is the config every image uses.
+/// Blob contents; blob 0 is the config every image uses; the last is addressed by its
+/// sha512 digest (the OCI face accepts sha512; ECR, and so images here, use sha256).
 pub const BLOBS: &[&[u8]] = &[
     b"{}",
     b"alpha layer",
     b"bravo bravo layer",
     b"charlie, the third layer",
+    b"delta, a sha512 blob",
 ];
+
+/// The blob addressed by sha512.
+pub const SHA512_BLOB: usize = 4;
+
+/// Blobs `0..IMAGE_BLOBS` are sha256: images use them, and the ECR face checks them.
+pub const IMAGE_BLOBS: usize = SHA512_BLOB;
 
 /// The digest of blob `i`.
 pub fn blob_digest(i: usize) -> String {
+    if i == SHA512_BLOB {
+        return Digest::of_with(DigestAlgorithm::Sha512, BLOBS[i]).to_string();
+    }
     Digest::of(BLOBS[i]).to_string()
 }
 

@@ -1,6 +1,6 @@
 //! How sequences are generated: the weighted transitions, drawn from the fixed world.
 
-use crate::fixtures::{ImageSpec, BLOBS, REPOSITORIES, TAGS};
+use crate::fixtures::{ImageSpec, BLOBS, IMAGE_BLOBS, REPOSITORIES, TAGS};
 use crate::reference::Model;
 use crate::transitions::{ChunkStart, ManifestRef, Transition};
 use proptest::prelude::*;
@@ -23,7 +23,7 @@ fn blob() -> impl Strategy<Value = usize> {
 
 /// Images of one or two layers from the pool (never the config blob as a layer).
 fn image() -> impl Strategy<Value = ImageSpec> {
-    prop::collection::vec(1..BLOBS.len(), 1..=2).prop_map(|layers| ImageSpec { layers })
+    prop::collection::vec(1..IMAGE_BLOBS, 1..=2).prop_map(|layers| ImageSpec { layers })
 }
 
 fn manifest_ref() -> impl Strategy<Value = ManifestRef> {
@@ -36,7 +36,7 @@ fn manifest_ref() -> impl Strategy<Value = ManifestRef> {
 
 /// Every image the fixed world can build: one or two layers from the pool.
 fn all_images() -> Vec<ImageSpec> {
-    let layers: Vec<usize> = (1..BLOBS.len()).collect();
+    let layers: Vec<usize> = (1..IMAGE_BLOBS).collect();
     let mut images: Vec<ImageSpec> = layers
         .iter()
         .map(|&l| ImageSpec { layers: vec![l] })

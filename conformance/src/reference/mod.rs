@@ -4,7 +4,8 @@
 //! records what the system under test must answer ([`Expected`]).
 
 use crate::fixtures::{
-    blob_digest, digest_of, image_blobs, image_manifest, index_manifest, ImageSpec, BLOBS, TAGS,
+    blob_digest, digest_of, image_blobs, image_manifest, index_manifest, ImageSpec, BLOBS,
+    IMAGE_BLOBS, TAGS,
 };
 use crate::transitions::{ChunkStart, ManifestRef, Transition};
 
@@ -500,7 +501,7 @@ impl Model {
             Transition::BatchCheckLayerAvailability { repo } => match self.repos.get(repo) {
                 None => Expected::ecr("RepositoryNotFoundException"),
                 Some(r) => {
-                    Expected::Availability((0..BLOBS.len()).map(|b| r.blobs.contains(&b)).collect())
+                    Expected::Availability((0..IMAGE_BLOBS).map(|b| r.blobs.contains(&b)).collect())
                 }
             },
         }

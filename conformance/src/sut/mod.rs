@@ -2,7 +2,7 @@
 //! over HTTP when `BERTH_CONFORMANCE_URL` is set.
 
 use crate::fixtures::{
-    blob_digest, digest_of, image_manifest, index_manifest, BLOBS, REPOSITORIES, TAGS,
+    blob_digest, digest_of, image_manifest, index_manifest, BLOBS, IMAGE_BLOBS, REPOSITORIES, TAGS,
 };
 use crate::reference::wrong_digest;
 pub use crate::target::Answer;
@@ -512,7 +512,7 @@ impl Sut {
             }
             Transition::BatchCheckLayerAvailability { repo } => {
                 let name = self.name(*repo);
-                let digests: Vec<String> = (0..BLOBS.len()).map(blob_digest).collect();
+                let digests: Vec<String> = (0..IMAGE_BLOBS).map(blob_digest).collect();
                 self.ecr(
                     "BatchCheckLayerAvailability",
                     serde_json::json!({ "repositoryName": name, "layerDigests": digests }),

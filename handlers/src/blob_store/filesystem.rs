@@ -7,7 +7,7 @@
 
 use super::{BlobStore, ByteStream, StoreResult};
 use crate::block_writer::{BlockWriter, BLOCK};
-use crate::digest::Digest;
+use crate::digest::{Digest, DigestAlgorithm};
 use crate::error::RegistryError;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
@@ -67,7 +67,7 @@ impl FileBlobStore {
             root: data_dir.to_path_buf(),
             cursors: Mutex::new(HashMap::new()),
         };
-        for dir in ["blobs/sha256", "uploads"] {
+        for dir in ["blobs/sha256", "blobs/sha512", "uploads"] {
             let path = store.root.join(dir);
             std::fs::create_dir_all(&path).map_err(|e| io("cannot create", &path, e))?;
         }
@@ -79,7 +79,8 @@ impl FileBlobStore {
         match place {
             StorePath::Blob(d) => self
                 .root
-                .join("blobs/sha256")
+                .join("blobs")
+                .join(d.algorithm().as_str())
                 .join(&d.hex()[..2])
                 .join(d.hex()),
             StorePath::Upload(id) => self.root.join("uploads").join(id),
@@ -190,7 +191,16 @@ impl FileBlobStore {
         let mut cursor = self.take_cursor(id);
         self.catch_up(id, &mut cursor).await?;
         let size = cursor.hashed;
-        let actual = Digest::from_hasher(cursor.hasher.clone());
+        let actual = match expected.algorithm() {
+            DigestAlgorithm::Sha256 => Digest::from_hasher(cursor.hasher.clone()),
+            DigestAlgorithm::Sha512 => match self.sha512_of_upload(id).await {
+                Ok(digest) => digest,
+                Err(e) => {
+                    self.put_cursor(id, cursor);
+                    return Err(e);
+                }
+            },
+        };
         if &actual != expected {
             self.put_cursor(id, cursor);
             return Err(RegistryError::DigestInvalid(format!(
@@ -234,19 +244,46 @@ impl FileBlobStore {
         file_size(&self.path(StorePath::Blob(digest))).await
     }
 
-    /// Every file under `blobs/sha256/<2 hex>/` whose name is a digest, sorted.
+    /// Every file under `blobs/<algorithm>/<2 hex>/` whose name is a digest, sorted.
     async fn blob_files(&self) -> Result<Vec<Digest>, RegistryError> {
-        let root = self.root.join("blobs/sha256");
         let mut digests = Vec::new();
-        for dir in list_dir(&root).await? {
-            for name in list_dir(&root.join(&dir)).await? {
-                if let Ok(digest) = Digest::parse(&format!("sha256:{name}")) {
-                    digests.push(digest);
+        for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+            let root = self.root.join("blobs").join(algorithm.as_str());
+            if !fs::try_exists(&root).await.unwrap_or(false) {
+                continue;
+            }
+            for dir in list_dir(&root).await? {
+                for name in list_dir(&root.join(&dir)).await? {
+                    if let Ok(digest) = Digest::parse(&format!("{}:{name}", algorithm.as_str())) {
+                        digests.push(digest);
+                    }
                 }
             }
         }
         digests.sort();
         Ok(digests)
+    }
+
+    /// The sha512 of an upload's file, read in pieces (uploads hash sha256 as they grow;
+    /// a sha512 blob, rare, is hashed once more at its commit).
+    async fn sha512_of_upload(&self, id: &str) -> Result<Digest, RegistryError> {
+        let path = self.path(StorePath::Upload(id));
+        let mut file = File::open(&path)
+            .await
+            .map_err(|e| io("cannot open", &path, e))?;
+        let mut hasher = sha2::Sha512::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .await
+                .map_err(|e| io("cannot read", &path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        Ok(Digest::from_sha512(hasher))
     }
 
     async fn delete_blob(&self, digest: &Digest) -> Result<(), RegistryError> {

@@ -62,7 +62,7 @@ impl MemoryBlobStore {
     fn commit_upload(&self, id: &str, expected: &Digest) -> Result<u64, RegistryError> {
         self.with(|s| {
             let upload = s.uploads.get(id).ok_or_else(|| Self::unknown(id))?;
-            let actual = Digest::of(upload);
+            let actual = Digest::of_with(expected.algorithm(), upload);
             if &actual != expected {
                 return Err(RegistryError::DigestInvalid(format!(
                     "The digest of the uploaded content is {actual}, not {expected}"

@@ -102,7 +102,7 @@ impl EcrHandlers {
         id: &ImageIdentifier,
     ) -> Result<Resolved, RegistryError> {
         let digest = match id.image_digest.as_deref() {
-            Some(text) => match Digest::parse(text) {
+            Some(text) => match Digest::parse_sha256(text) {
                 Ok(d) => Some(d),
                 Err(_) => {
                     return Ok(Err(failure(
@@ -190,7 +190,7 @@ impl PutImage for EcrHandlers {
             .image_digest
             .as_deref()
             .map(|d| {
-                Digest::parse(d).map_err(|_| {
+                Digest::parse_sha256(d).map_err(|_| {
                     RegistryError::invalid_parameter("imageDigest", "must be a valid sha256 digest")
                 })
             })
@@ -272,7 +272,7 @@ impl BatchGetImage for EcrHandlers {
             let digest = id
                 .image_digest
                 .as_deref()
-                .and_then(|d| Digest::parse(d).ok());
+                .and_then(|d| Digest::parse_sha256(d).ok());
             let Some(reference) = tag
                 .map(Reference::Tag)
                 .or_else(|| digest.map(Reference::Digest))
@@ -550,7 +550,7 @@ impl ListImageReferrers for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
         let subject = input.subject_id.image_digest;
-        let subject = Digest::parse(&subject).map_err(|_| {
+        let subject = Digest::parse_sha256(&subject).map_err(|_| {
             RegistryError::invalid_parameter("subjectId", "must be a valid sha256 digest")
         })?;
         let types = input

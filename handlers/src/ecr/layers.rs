@@ -17,7 +17,7 @@ const PART_SIZE: i64 = 10 * 1024 * 1024;
 pub const DOWNLOAD_URL_LIFETIME_SECS: u64 = 60 * 60;
 
 fn layer_digest(text: &str) -> Result<Digest, RegistryError> {
-    Digest::parse(text).map_err(|_| {
+    Digest::parse_sha256(text).map_err(|_| {
         RegistryError::DigestInvalid(format!(
             "The layer digest '{text}' is not a valid sha256 digest"
         ))
@@ -161,7 +161,7 @@ impl BatchCheckLayerAvailability for EcrHandlers {
         let mut layers = Vec::new();
         let mut failures = Vec::new();
         for text in input.layer_digests {
-            let Ok(digest) = Digest::parse(&text) else {
+            let Ok(digest) = Digest::parse_sha256(&text) else {
                 failures.push(LayerFailure {
                     layer_digest: Some(text.clone()),
                     failure_code: Some(if text.is_empty() {
@@ -204,7 +204,7 @@ impl GetDownloadUrlForLayer for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
         let text = input.layer_digest;
-        let digest = Digest::parse(&text).map_err(|_| {
+        let digest = Digest::parse_sha256(&text).map_err(|_| {
             RegistryError::invalid_parameter("layerDigest", "must be a valid sha256 digest")
         })?;
         match self.registry.blob_size(&scope, &repository, &digest).await {

@@ -72,7 +72,11 @@ impl<M: MetadataStore> Registry<M> {
         parsed: ParsedManifest,
         body: Vec<u8>,
     ) -> Result<PushedManifest, RegistryError> {
-        let digest = Digest::of(&body);
+        // By the digest the client named (sha256 or sha512), else sha256.
+        let digest = match expected {
+            Some(expected) => Digest::of_with(expected.algorithm(), &body),
+            None => Digest::of(&body),
+        };
         if let Some(expected) = expected.filter(|e| **e != digest) {
             return Err(RegistryError::DigestInvalid(format!(
                 "The manifest digest is {digest}, not the {expected} given"

@@ -130,7 +130,7 @@ fn parse_digest(text: &str) -> Result<Digest, OciError> {
         ),
         DigestError::UnsupportedAlgorithm(a) => OciError::new(
             OciErrorCode::DigestInvalid,
-            format!("digest algorithm {a} is not supported; use sha256"),
+            format!("digest algorithm {a} is not supported; use sha256 or sha512"),
         ),
     })
 }

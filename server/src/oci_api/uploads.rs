@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::Response;
 use berth_generated::oci::OciErrorCode;
-use berth_handlers::digest::Digest;
+use berth_handlers::digest::{Digest, DigestAlgorithm};
 use berth_handlers::metadata::UploadKind;
 use berth_handlers::reference::RepositoryName;
 use berth_handlers::{Registry, RegistryError, RegistryScope};
@@ -19,6 +19,10 @@ struct PostQuery {
     digest: Option<String>,
     mount: Option<String>,
     from: Option<String>,
+    /// The algorithm the finished blob's digest will use; berth checks the final digest
+    /// with its own algorithm whatever was announced, so only the name is checked here.
+    #[serde(rename = "digest-algorithm")]
+    digest_algorithm: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +83,16 @@ pub async fn post(
 ) -> Result<Response, OciError> {
     let registry = &state.registry;
     let q: PostQuery = query(parts)?;
+    if let Some(algorithm) = q
+        .digest_algorithm
+        .as_deref()
+        .filter(|a| DigestAlgorithm::parse(a).is_none())
+    {
+        return Err(OciError::new(
+            OciErrorCode::DigestInvalid,
+            format!("digest algorithm {algorithm} is not supported; use sha256 or sha512"),
+        ));
+    }
     if let (Some(mount), Some(from)) = (&q.mount, &q.from) {
         let digest = parse_digest(mount)?;
         if let Some(from) = RepositoryName::parse(from) {
