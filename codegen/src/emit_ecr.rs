@@ -15,12 +15,30 @@ pub fn types(api: &Api) -> TokenStream {
         .iter()
         .map(|s| structure(s, twins.contains(&s.name), &twins));
     let enums = api.enums.iter().map(enumeration);
+    let names: Vec<_> = api.structures.iter().map(|s| type_ident(&s.name)).collect();
+    let labels: Vec<&str> = api.structures.iter().map(|s| s.name.as_str()).collect();
     quote! {
         use crate::runtime::{Blob, Timestamp};
         use serde::{Deserialize, Serialize};
         use std::collections::BTreeMap;
         #(#structs)*
         #(#enums)*
+
+        #[cfg(test)]
+        mod positional_tests {
+            use super::*;
+
+            /// Every structure refuses serde's positional form (`[...]` for an object),
+            /// as AWS answers SerializationException for it; non-objects too.
+            #[test]
+            fn structures_are_read_from_objects_only() {
+                #(
+                    for body in ["[]", "[true]", "1", "\"x\""] {
+                        assert!(serde_json::from_str::<#names>(body).is_err(), "{} from {}", #labels, body);
+                    }
+                )*
+            }
+        }
     }
 }
 
@@ -127,10 +145,23 @@ pub(crate) fn structure(s: &Structure, plain: bool, twins: &BTreeSet<String>) ->
     } else {
         quote!(Default,)
     };
+    // `remote = "Self"` turns the derives into inherent functions, which the trait impls
+    // call: deserialization goes through `StructAsMap`, so a positional array is refused.
     quote! {
         #doc
         #[derive(Debug, Clone, PartialEq, #default Serialize, Deserialize)]
+        #[serde(remote = "Self")]
         pub struct #name { #(#fields)* }
+        impl Serialize for #name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                #name::serialize(self, serializer)
+            }
+        }
+        impl<'de> Deserialize<'de> for #name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                #name::deserialize(crate::runtime::StructAsMap(deserializer))
+            }
+        }
     }
 }
 

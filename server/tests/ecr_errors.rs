@@ -471,3 +471,56 @@ async fn host_names_select_the_registry_and_any_credentials_is_opt_in() {
         "credentials are still required"
     );
 }
+
+#[tokio::test]
+async fn positional_arrays_for_structures_are_serialization_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    let cases = [
+        // A structure member given as serde's positional form.
+        (
+            "CreateRepository",
+            serde_json::json!({"repositoryName": "x", "imageScanningConfiguration": [true]}),
+        ),
+        // A structure inside a list.
+        (
+            "PutRegistryScanningConfiguration",
+            serde_json::json!({"scanType": "BASIC", "rules": [["SCAN_ON_PUSH", []]]}),
+        ),
+        // A structure inside a structure.
+        (
+            "PutReplicationConfiguration",
+            serde_json::json!({"replicationConfiguration": {"rules": [{"destinations": [["us-west-2", "000000000000"]]}]}}),
+        ),
+        // A structure given as a scalar.
+        (
+            "CreateRepository",
+            serde_json::json!({"repositoryName": "y", "encryptionConfiguration": "AES256"}),
+        ),
+    ];
+    for (operation, body) in cases {
+        let (status, answer) =
+            support::ecr_json(&berth, "AKIDEXAMPLE", "us-east-1", operation, body.clone()).await;
+        assert_eq!(
+            (status, answer["__type"].as_str()),
+            (400, Some("SerializationException")),
+            "{operation} {body}: {answer}"
+        );
+    }
+    let repositories = ecr.describe_repositories().send().await.unwrap();
+    assert!(
+        repositories.repositories().is_empty(),
+        "nothing was created"
+    );
+    let scanning = ecr
+        .get_registry_scanning_configuration()
+        .send()
+        .await
+        .unwrap();
+    assert!(scanning
+        .scanning_configuration()
+        .unwrap()
+        .rules()
+        .is_empty());
+}

@@ -6,75 +6,233 @@ use crate::runtime::ModeledError;
 use serde::{Deserialize, Serialize};
 /// The operation did not succeed because the account is managed by a organization policy.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BlockedByOrganizationPolicyException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for BlockedByOrganizationPolicyException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BlockedByOrganizationPolicyException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BlockedByOrganizationPolicyException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BlockedByOrganizationPolicyException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified layer upload does not contain any layer parts.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EmptyUploadException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for EmptyUploadException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EmptyUploadException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for EmptyUploadException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        EmptyUploadException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The specified pull time update exclusion already exists for the registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ExclusionAlreadyExistsException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ExclusionAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ExclusionAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ExclusionAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ExclusionAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified pull time update exclusion was not found.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ExclusionNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ExclusionNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ExclusionNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ExclusionNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ExclusionNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified image has already been pushed, and there were no changes to the manifest or image tag after the last push.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageAlreadyExistsException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ImageAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified image is archived and cannot be scanned.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageArchivedException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ImageArchivedException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageArchivedException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageArchivedException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageArchivedException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The specified image digest does not match the digest that Amazon ECR calculated for the image.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageDigestDoesNotMatchException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ImageDigestDoesNotMatchException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageDigestDoesNotMatchException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageDigestDoesNotMatchException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageDigestDoesNotMatchException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The image requested does not exist in the specified repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ImageNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageNotFoundException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The requested image storage class update is not supported.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageStorageClassUpdateNotSupportedException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ImageStorageClassUpdateNotSupportedException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageStorageClassUpdateNotSupportedException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageStorageClassUpdateNotSupportedException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageStorageClassUpdateNotSupportedException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified image is tagged with a tag that already exists. The repository is configured for tag immutability.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageTagAlreadyExistsException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ImageTagAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageTagAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageTagAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageTagAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The layer digest calculation performed by Amazon ECR upon receipt of the image layer does not match the digest specified.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InvalidLayerException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for InvalidLayerException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InvalidLayerException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InvalidLayerException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InvalidLayerException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The layer part size is not valid, or the first byte specified is not consecutive to the last byte of a previous layer part upload.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InvalidLayerPartException {
     /// The last valid byte received from the layer part upload that is associated with the exception.
     #[serde(
@@ -96,21 +254,62 @@ pub struct InvalidLayerPartException {
     #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
 }
+impl Serialize for InvalidLayerPartException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InvalidLayerPartException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InvalidLayerPartException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InvalidLayerPartException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The specified parameter is invalid. Review the available parameters for the API request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InvalidParameterException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for InvalidParameterException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InvalidParameterException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InvalidParameterException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InvalidParameterException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An invalid parameter has been specified. Tag keys can have a maximum character length of 128 characters, and tag values can have a maximum length of 256 characters.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InvalidTagParameterException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for InvalidTagParameterException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InvalidTagParameterException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InvalidTagParameterException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InvalidTagParameterException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The operation failed due to a KMS exception.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct KmsException {
     /// The error code returned by KMS.
     #[serde(rename = "kmsError", default, skip_serializing_if = "Option::is_none")]
@@ -118,230 +317,749 @@ pub struct KmsException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for KmsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        KmsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for KmsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        KmsException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The image layer already exists in the associated repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LayerAlreadyExistsException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LayerAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LayerAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LayerAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LayerAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified layer is not available because it is not associated with an image. Unassociated image layers may be cleaned up at any time.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LayerInaccessibleException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LayerInaccessibleException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LayerInaccessibleException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LayerInaccessibleException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LayerInaccessibleException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// Layer parts must be at least 5 MiB in size.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LayerPartTooSmallException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LayerPartTooSmallException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LayerPartTooSmallException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LayerPartTooSmallException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LayerPartTooSmallException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified layers could not be found, or the specified layer is not valid for this repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LayersNotFoundException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LayersNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LayersNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LayersNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LayersNotFoundException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The lifecycle policy could not be found, and no policy is set to the repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LifecyclePolicyNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The previous lifecycle policy preview request has not completed. Wait and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyPreviewInProgressException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LifecyclePolicyPreviewInProgressException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyPreviewInProgressException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyPreviewInProgressException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyPreviewInProgressException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// There is no dry run for this repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyPreviewNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LifecyclePolicyPreviewNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyPreviewNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyPreviewNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyPreviewNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The operation did not succeed because it would have exceeded a service limit for your account. For more information, see Amazon ECR service quotas in the Amazon Elastic Container Registry User Guide.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LimitExceededException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for LimitExceededException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LimitExceededException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LimitExceededException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LimitExceededException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// A pull through cache rule with these settings already exists for the private registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PullThroughCacheRuleAlreadyExistsException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for PullThroughCacheRuleAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PullThroughCacheRuleAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PullThroughCacheRuleAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PullThroughCacheRuleAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The pull through cache rule was not found. Specify a valid pull through cache rule and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PullThroughCacheRuleNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for PullThroughCacheRuleNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PullThroughCacheRuleNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PullThroughCacheRuleNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PullThroughCacheRuleNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The manifest list is referencing an image that does not exist.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReferencedImagesNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ReferencedImagesNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReferencedImagesNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReferencedImagesNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReferencedImagesNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The registry doesn't have an associated registry policy.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegistryPolicyNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for RegistryPolicyNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegistryPolicyNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegistryPolicyNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegistryPolicyNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// A replication backfill is already in progress for the specified destination Region. This occurs because only one replication backfill can be in progress for a given destination Region at a time.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationBackfillInProgressException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ReplicationBackfillInProgressException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationBackfillInProgressException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationBackfillInProgressException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationBackfillInProgressException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The requested operation can't be performed on the replication backfill because it is not in a valid status for that operation. For example, you can't stop a replication backfill that has already reached a terminal status.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationBackfillInvalidStatusException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ReplicationBackfillInvalidStatusException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationBackfillInvalidStatusException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationBackfillInvalidStatusException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationBackfillInvalidStatusException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified replication backfill could not be found. Check the specified replication backfill ID and ensure that you are operating on the correct registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationBackfillNotFoundException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ReplicationBackfillNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationBackfillNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationBackfillNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationBackfillNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified repository already exists in the specified registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryAlreadyExistsException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for RepositoryAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified repository contains images. To delete a repository that contains images, you must force the deletion with the force parameter.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryNotEmptyException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for RepositoryNotEmptyException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryNotEmptyException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryNotEmptyException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryNotEmptyException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified repository could not be found. Check the spelling of the specified repository and ensure that you are performing operations on the correct registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryNotFoundException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for RepositoryNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified repository and registry combination does not have an associated repository policy.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryPolicyNotFoundException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for RepositoryPolicyNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryPolicyNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryPolicyNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryPolicyNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified image scan could not be found. Ensure that image scanning is enabled on the repository and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ScanNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ScanNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ScanNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ScanNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ScanNotFoundException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The ARN of the secret specified in the pull through cache rule was not found. Update the pull through cache rule with a valid secret ARN and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SecretNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for SecretNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SecretNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SecretNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SecretNotFoundException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// These errors are usually caused by a server-side issue.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ServerException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for ServerException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ServerException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ServerException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ServerException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The specified signing configuration was not found. This occurs when attempting to retrieve or delete a signing configuration that does not exist.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningConfigurationNotFoundException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for SigningConfigurationNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningConfigurationNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningConfigurationNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningConfigurationNotFoundException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The repository creation template already exists. Specify a unique prefix and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TemplateAlreadyExistsException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for TemplateAlreadyExistsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TemplateAlreadyExistsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TemplateAlreadyExistsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TemplateAlreadyExistsException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified repository creation template can't be found. Verify the registry ID and prefix and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TemplateNotFoundException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for TemplateNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TemplateNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TemplateNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TemplateNotFoundException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The list of tags on the repository is over the limit. The maximum number of tags that can be applied to a repository is 50.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TooManyTagsException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for TooManyTagsException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TooManyTagsException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TooManyTagsException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TooManyTagsException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The secret is unable to be accessed. Verify the resource permissions for the secret and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnableToAccessSecretException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnableToAccessSecretException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnableToAccessSecretException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnableToAccessSecretException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnableToAccessSecretException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The secret is accessible but is unable to be decrypted. Verify the resource permisisons and try again.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnableToDecryptSecretValueException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnableToDecryptSecretValueException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnableToDecryptSecretValueException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnableToDecryptSecretValueException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnableToDecryptSecretValueException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The image or images were unable to be pulled using the pull through cache rule. This is usually caused because of an issue with the Secrets Manager secret containing the credentials for the upstream registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnableToGetUpstreamImageException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnableToGetUpstreamImageException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnableToGetUpstreamImageException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnableToGetUpstreamImageException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnableToGetUpstreamImageException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// There was an issue getting the upstream layer matching the pull through cache rule.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnableToGetUpstreamLayerException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnableToGetUpstreamLayerException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnableToGetUpstreamLayerException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnableToGetUpstreamLayerException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnableToGetUpstreamLayerException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The referrer or referrers were unable to be listed using the pull through cache rule. This is usually caused because of an issue with the Secrets Manager secret containing the credentials for the upstream registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnableToListUpstreamImageReferrersException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnableToListUpstreamImageReferrersException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnableToListUpstreamImageReferrersException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnableToListUpstreamImageReferrersException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnableToListUpstreamImageReferrersException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The image is of a type that cannot be scanned.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnsupportedImageTypeException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnsupportedImageTypeException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnsupportedImageTypeException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnsupportedImageTypeException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnsupportedImageTypeException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The specified upstream registry isn't supported.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UnsupportedUpstreamRegistryException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UnsupportedUpstreamRegistryException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UnsupportedUpstreamRegistryException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UnsupportedUpstreamRegistryException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UnsupportedUpstreamRegistryException::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The upload could not be found, or the specified upload ID is not valid for this repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UploadNotFoundException {
     /// The error message associated with the exception.
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
+impl Serialize for UploadNotFoundException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UploadNotFoundException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UploadNotFoundException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UploadNotFoundException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// There was an exception validating this request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ValidationException {
     #[serde(rename = "message", default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+impl Serialize for ValidationException {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ValidationException::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ValidationException {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ValidationException::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 ///Every error that BatchCheckLayerAvailability declares in the model.
 #[derive(Debug, Clone, PartialEq)]

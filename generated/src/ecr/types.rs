@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 /// This data type is used in the ImageScanFinding data type.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Attribute {
     /// The attribute key.
     #[serde(rename = "key", default, skip_serializing_if = "Option::is_none")]
@@ -15,8 +16,21 @@ pub struct Attribute {
     #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+impl Serialize for Attribute {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Attribute::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Attribute {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Attribute::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing authorization data for an Amazon ECR registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AuthorizationData {
     /// A base64-encoded string that contains authorization data for the specified Amazon ECR registry. When the string is decoded, it is presented in the format user:password for private registry authentication using docker login.
     #[serde(
@@ -32,8 +46,21 @@ pub struct AuthorizationData {
     #[serde(rename = "proxyEndpoint", default, skip_serializing_if = "Option::is_none")]
     pub proxy_endpoint: Option<String>,
 }
+impl Serialize for AuthorizationData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AuthorizationData::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for AuthorizationData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        AuthorizationData::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The image details of the Amazon ECR container image.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct AwsEcrContainerImageDetails {
     /// The architecture of the Amazon ECR container image.
     #[serde(rename = "architecture", default, skip_serializing_if = "Option::is_none")]
@@ -66,7 +93,22 @@ pub struct AwsEcrContainerImageDetails {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for AwsEcrContainerImageDetails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AwsEcrContainerImageDetails::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for AwsEcrContainerImageDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        AwsEcrContainerImageDetails::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchCheckLayerAvailabilityRequest {
     /// The digests of the image layers to check.
     #[serde(rename = "layerDigests")]
@@ -78,7 +120,22 @@ pub struct BatchCheckLayerAvailabilityRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for BatchCheckLayerAvailabilityRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchCheckLayerAvailabilityRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchCheckLayerAvailabilityRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchCheckLayerAvailabilityRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchCheckLayerAvailabilityResponse {
     /// Any failures associated with the call.
     #[serde(rename = "failures", default, skip_serializing_if = "Option::is_none")]
@@ -87,8 +144,23 @@ pub struct BatchCheckLayerAvailabilityResponse {
     #[serde(rename = "layers", default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<Layer>>,
 }
+impl Serialize for BatchCheckLayerAvailabilityResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchCheckLayerAvailabilityResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchCheckLayerAvailabilityResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchCheckLayerAvailabilityResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// Deletes specified images within a specified repository. Images are specified with either the imageTag or imageDigest.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchDeleteImageRequest {
     /// A list of image ID references that correspond to images to delete. The format of the imageIds reference is imageTag=tag or imageDigest=digest.
     #[serde(rename = "imageIds")]
@@ -100,7 +172,20 @@ pub struct BatchDeleteImageRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for BatchDeleteImageRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchDeleteImageRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchDeleteImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchDeleteImageRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchDeleteImageResponse {
     /// Any failures associated with the call.
     #[serde(rename = "failures", default, skip_serializing_if = "Option::is_none")]
@@ -109,7 +194,20 @@ pub struct BatchDeleteImageResponse {
     #[serde(rename = "imageIds", default, skip_serializing_if = "Option::is_none")]
     pub image_ids: Option<Vec<ImageIdentifier>>,
 }
+impl Serialize for BatchDeleteImageResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchDeleteImageResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchDeleteImageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchDeleteImageResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchGetImageRequest {
     /// The accepted media types for the request. Valid values: application/vnd.docker.distribution.manifest.v1+json | application/vnd.docker.distribution.manifest.v2+json | application/vnd.oci.image.manifest.v1+json
     #[serde(
@@ -128,7 +226,20 @@ pub struct BatchGetImageRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for BatchGetImageRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchGetImageRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchGetImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchGetImageRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchGetImageResponse {
     /// Any failures associated with the call.
     #[serde(rename = "failures", default, skip_serializing_if = "Option::is_none")]
@@ -137,13 +248,41 @@ pub struct BatchGetImageResponse {
     #[serde(rename = "images", default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<Image>>,
 }
+impl Serialize for BatchGetImageResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchGetImageResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchGetImageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchGetImageResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchGetRepositoryScanningConfigurationRequest {
     /// One or more repository names to get the scanning configuration for.
     #[serde(rename = "repositoryNames")]
     pub repository_names: Vec<String>,
 }
+impl Serialize for BatchGetRepositoryScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchGetRepositoryScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchGetRepositoryScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchGetRepositoryScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchGetRepositoryScanningConfigurationResponse {
     /// Any failures associated with the call.
     #[serde(rename = "failures", default, skip_serializing_if = "Option::is_none")]
@@ -156,7 +295,22 @@ pub struct BatchGetRepositoryScanningConfigurationResponse {
     )]
     pub scanning_configurations: Option<Vec<RepositoryScanningConfiguration>>,
 }
+impl Serialize for BatchGetRepositoryScanningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchGetRepositoryScanningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchGetRepositoryScanningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchGetRepositoryScanningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CompleteLayerUploadRequest {
     /// The sha256 digest of the image layer.
     #[serde(rename = "layerDigests")]
@@ -171,7 +325,22 @@ pub struct CompleteLayerUploadRequest {
     #[serde(rename = "uploadId")]
     pub upload_id: String,
 }
+impl Serialize for CompleteLayerUploadRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CompleteLayerUploadRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CompleteLayerUploadRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CompleteLayerUploadRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CompleteLayerUploadResponse {
     /// The sha256 digest of the image layer.
     #[serde(rename = "layerDigest", default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +355,22 @@ pub struct CompleteLayerUploadResponse {
     #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
 }
+impl Serialize for CompleteLayerUploadResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CompleteLayerUploadResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CompleteLayerUploadResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CompleteLayerUploadResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreatePullThroughCacheRuleRequest {
     /// The Amazon Resource Name (ARN) of the Amazon Web Services Secrets Manager secret that identifies the credentials to authenticate to the upstream registry.
     #[serde(rename = "credentialArn", default, skip_serializing_if = "Option::is_none")]
@@ -218,7 +402,22 @@ pub struct CreatePullThroughCacheRuleRequest {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for CreatePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreatePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreatePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreatePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreatePullThroughCacheRuleResponse {
     /// The date and time, in JavaScript date format, when the pull through cache rule was created.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
@@ -261,7 +460,22 @@ pub struct CreatePullThroughCacheRuleResponse {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for CreatePullThroughCacheRuleResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreatePullThroughCacheRuleResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreatePullThroughCacheRuleResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreatePullThroughCacheRuleResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateRepositoryCreationTemplateRequest {
     /// A list of enumerable strings representing the Amazon ECR repository creation scenarios that this template will apply towards. The supported scenarios are PULL_THROUGH_CACHE, REPLICATION, and CREATE_ON_PUSH
     #[serde(rename = "appliedFor")]
@@ -318,7 +532,22 @@ pub struct CreateRepositoryCreationTemplateRequest {
     #[serde(rename = "resourceTags", default, skip_serializing_if = "Option::is_none")]
     pub resource_tags: Option<Vec<Tag>>,
 }
+impl Serialize for CreateRepositoryCreationTemplateRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreateRepositoryCreationTemplateRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreateRepositoryCreationTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreateRepositoryCreationTemplateRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateRepositoryCreationTemplateResponse {
     /// The registry ID associated with the request.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -331,7 +560,22 @@ pub struct CreateRepositoryCreationTemplateResponse {
     )]
     pub repository_creation_template: Option<RepositoryCreationTemplate>,
 }
+impl Serialize for CreateRepositoryCreationTemplateResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreateRepositoryCreationTemplateResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreateRepositoryCreationTemplateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreateRepositoryCreationTemplateResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateRepositoryRequest {
     /// The encryption configuration for the repository. This determines how the contents of your repository are encrypted at rest.
     #[serde(
@@ -373,14 +617,40 @@ pub struct CreateRepositoryRequest {
     #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
 }
+impl Serialize for CreateRepositoryRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreateRepositoryRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreateRepositoryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreateRepositoryRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateRepositoryResponse {
     /// The repository that was created.
     #[serde(rename = "repository", default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
 }
+impl Serialize for CreateRepositoryResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreateRepositoryResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreateRepositoryResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreateRepositoryResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The CVSS score for a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CvssScore {
     /// The base CVSS score used for the finding.
     #[serde(rename = "baseScore", default)]
@@ -395,8 +665,21 @@ pub struct CvssScore {
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+impl Serialize for CvssScore {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CvssScore::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CvssScore {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CvssScore::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// Details on adjustments Amazon Inspector made to the CVSS score for a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CvssScoreAdjustment {
     /// The metric used to adjust the CVSS score.
     #[serde(rename = "metric", default, skip_serializing_if = "Option::is_none")]
@@ -405,8 +688,21 @@ pub struct CvssScoreAdjustment {
     #[serde(rename = "reason", default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+impl Serialize for CvssScoreAdjustment {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CvssScoreAdjustment::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CvssScoreAdjustment {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CvssScoreAdjustment::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// Information about the CVSS score.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CvssScoreDetails {
     /// An object that contains details about adjustment Amazon Inspector made to the CVSS score.
     #[serde(rename = "adjustments", default, skip_serializing_if = "Option::is_none")]
@@ -424,7 +720,20 @@ pub struct CvssScoreDetails {
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
+impl Serialize for CvssScoreDetails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CvssScoreDetails::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CvssScoreDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CvssScoreDetails::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteLifecyclePolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -433,7 +742,22 @@ pub struct DeleteLifecyclePolicyRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DeleteLifecyclePolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteLifecyclePolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteLifecyclePolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteLifecyclePolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteLifecyclePolicyResponse {
     /// The time stamp of the last time that the lifecycle policy was run.
     #[serde(
@@ -456,7 +780,22 @@ pub struct DeleteLifecyclePolicyResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for DeleteLifecyclePolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteLifecyclePolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteLifecyclePolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteLifecyclePolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeletePullThroughCacheRuleRequest {
     /// The Amazon ECR repository prefix associated with the pull through cache rule to delete.
     #[serde(rename = "ecrRepositoryPrefix")]
@@ -465,7 +804,22 @@ pub struct DeletePullThroughCacheRuleRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for DeletePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeletePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeletePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeletePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeletePullThroughCacheRuleResponse {
     /// The timestamp associated with the pull through cache rule.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
@@ -501,9 +855,39 @@ pub struct DeletePullThroughCacheRuleResponse {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for DeletePullThroughCacheRuleResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeletePullThroughCacheRuleResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeletePullThroughCacheRuleResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeletePullThroughCacheRuleResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRegistryPolicyRequest {}
+impl Serialize for DeleteRegistryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRegistryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRegistryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRegistryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRegistryPolicyResponse {
     /// The contents of the registry permissions policy that was deleted.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
@@ -512,20 +896,63 @@ pub struct DeleteRegistryPolicyResponse {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for DeleteRegistryPolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRegistryPolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRegistryPolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRegistryPolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The delete replication configuration for a replication rule. When delete replication is enabled, the service replicates image deletions and image tag removals in the source registry to the replication destinations.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteReplication {
     /// Specifies whether delete replication is enabled. If set to true, the service replicates image deletions and image tag removals from the source registry to each replication destination.
     #[serde(rename = "enabled")]
     pub enabled: bool,
 }
+impl Serialize for DeleteReplication {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteReplication::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteReplication {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteReplication::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryCreationTemplateRequest {
     /// The repository namespace prefix associated with the repository creation template.
     #[serde(rename = "prefix")]
     pub prefix: String,
 }
+impl Serialize for DeleteRepositoryCreationTemplateRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryCreationTemplateRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryCreationTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryCreationTemplateRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryCreationTemplateResponse {
     /// The registry ID associated with the request.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -538,7 +965,22 @@ pub struct DeleteRepositoryCreationTemplateResponse {
     )]
     pub repository_creation_template: Option<RepositoryCreationTemplate>,
 }
+impl Serialize for DeleteRepositoryCreationTemplateResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryCreationTemplateResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryCreationTemplateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryCreationTemplateResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryPolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository policy to delete. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -547,7 +989,22 @@ pub struct DeleteRepositoryPolicyRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DeleteRepositoryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryPolicyResponse {
     /// The JSON repository policy that was deleted from the repository.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
@@ -559,7 +1016,22 @@ pub struct DeleteRepositoryPolicyResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for DeleteRepositoryPolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryPolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryPolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryPolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryRequest {
     /// If true, deleting the repository force deletes the contents of the repository. If false, the repository must be empty before attempting to delete it.
     #[serde(rename = "force", default)]
@@ -571,15 +1043,56 @@ pub struct DeleteRepositoryRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DeleteRepositoryRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryResponse {
     /// The repository that was deleted.
     #[serde(rename = "repository", default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<Repository>,
 }
+impl Serialize for DeleteRepositoryResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteSigningConfigurationRequest {}
+impl Serialize for DeleteSigningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteSigningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteSigningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteSigningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteSigningConfigurationResponse {
     /// The Amazon Web Services account ID associated with the registry.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -592,19 +1105,64 @@ pub struct DeleteSigningConfigurationResponse {
     )]
     pub signing_configuration: Option<SigningConfiguration>,
 }
+impl Serialize for DeleteSigningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteSigningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteSigningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteSigningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeregisterPullTimeUpdateExclusionRequest {
     /// The ARN of the IAM principal to remove from the pull time update exclusion list.
     #[serde(rename = "principalArn")]
     pub principal_arn: String,
 }
+impl Serialize for DeregisterPullTimeUpdateExclusionRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeregisterPullTimeUpdateExclusionRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeregisterPullTimeUpdateExclusionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeregisterPullTimeUpdateExclusionRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeregisterPullTimeUpdateExclusionResponse {
     /// The ARN of the IAM principal that was removed from the pull time update exclusion list.
     #[serde(rename = "principalArn", default, skip_serializing_if = "Option::is_none")]
     pub principal_arn: Option<String>,
 }
+impl Serialize for DeregisterPullTimeUpdateExclusionResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeregisterPullTimeUpdateExclusionResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeregisterPullTimeUpdateExclusionResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeregisterPullTimeUpdateExclusionResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageReplicationStatusRequest {
     #[serde(rename = "imageId")]
     pub image_id: ImageIdentifier,
@@ -615,7 +1173,22 @@ pub struct DescribeImageReplicationStatusRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DescribeImageReplicationStatusRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageReplicationStatusRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageReplicationStatusRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageReplicationStatusRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageReplicationStatusResponse {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -630,7 +1203,22 @@ pub struct DescribeImageReplicationStatusResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for DescribeImageReplicationStatusResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageReplicationStatusResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageReplicationStatusResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageReplicationStatusResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageScanFindingsRequest {
     #[serde(rename = "imageId")]
     pub image_id: ImageIdentifier,
@@ -647,7 +1235,22 @@ pub struct DescribeImageScanFindingsRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DescribeImageScanFindingsRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageScanFindingsRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageScanFindingsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageScanFindingsRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageScanFindingsResponse {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -675,7 +1278,22 @@ pub struct DescribeImageScanFindingsResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for DescribeImageScanFindingsResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageScanFindingsResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageScanFindingsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageScanFindingsResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageSigningStatusRequest {
     /// An object containing identifying information for an image.
     #[serde(rename = "imageId")]
@@ -687,7 +1305,22 @@ pub struct DescribeImageSigningStatusRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DescribeImageSigningStatusRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageSigningStatusRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageSigningStatusRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageSigningStatusRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageSigningStatusResponse {
     /// An object with identifying information for the image.
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
@@ -706,8 +1339,23 @@ pub struct DescribeImageSigningStatusResponse {
     )]
     pub signing_statuses: Option<Vec<ImageSigningStatus>>,
 }
+impl Serialize for DescribeImageSigningStatusResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageSigningStatusResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageSigningStatusResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageSigningStatusResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// An object representing a filter on a DescribeImages operation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImagesFilter {
     /// The image status with which to filter your DescribeImages results. Valid values are ACTIVE, ARCHIVED, and ACTIVATING.
     #[serde(rename = "imageStatus", default, skip_serializing_if = "Option::is_none")]
@@ -716,7 +1364,20 @@ pub struct DescribeImagesFilter {
     #[serde(rename = "tagStatus", default, skip_serializing_if = "Option::is_none")]
     pub tag_status: Option<TagStatus>,
 }
+impl Serialize for DescribeImagesFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImagesFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImagesFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImagesFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImagesRequest {
     /// The filter key and value with which to filter your DescribeImages results.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -737,7 +1398,20 @@ pub struct DescribeImagesRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for DescribeImagesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImagesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImagesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImagesRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImagesResponse {
     /// A list of ImageDetail objects that contain data about the image.
     #[serde(rename = "imageDetails", default, skip_serializing_if = "Option::is_none")]
@@ -746,7 +1420,20 @@ pub struct DescribeImagesResponse {
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+impl Serialize for DescribeImagesResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImagesResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImagesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImagesResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribePullThroughCacheRulesRequest {
     /// The Amazon ECR repository prefixes associated with the pull through cache rules to return. If no repository prefix value is specified, all pull through cache rules are returned.
     #[serde(
@@ -765,7 +1452,22 @@ pub struct DescribePullThroughCacheRulesRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for DescribePullThroughCacheRulesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribePullThroughCacheRulesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribePullThroughCacheRulesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribePullThroughCacheRulesRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribePullThroughCacheRulesResponse {
     /// The nextToken value to include in a future DescribePullThroughCacheRulesRequest request. When the results of a DescribePullThroughCacheRulesRequest request exceed maxResults, this value can be used to retrieve the next page of results.
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
@@ -778,9 +1480,37 @@ pub struct DescribePullThroughCacheRulesResponse {
     )]
     pub pull_through_cache_rules: Option<Vec<PullThroughCacheRule>>,
 }
+impl Serialize for DescribePullThroughCacheRulesResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribePullThroughCacheRulesResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribePullThroughCacheRulesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribePullThroughCacheRulesResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeRegistryRequest {}
+impl Serialize for DescribeRegistryRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeRegistryRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeRegistryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeRegistryRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeRegistryResponse {
     /// The registry ID associated with the request.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -793,7 +1523,20 @@ pub struct DescribeRegistryResponse {
     )]
     pub replication_configuration: Option<ReplicationConfiguration>,
 }
+impl Serialize for DescribeRegistryResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeRegistryResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeRegistryResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeRegistryResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeReplicationBackfillResultsRequest {
     /// The maximum number of replication backfill results returned by DescribeReplicationBackfillResults in paginated output. When this parameter is used, DescribeReplicationBackfillResults only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
@@ -815,7 +1558,22 @@ pub struct DescribeReplicationBackfillResultsRequest {
     )]
     pub result_status_filter: Option<ReplicationBackfillResultStatus>,
 }
+impl Serialize for DescribeReplicationBackfillResultsRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeReplicationBackfillResultsRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeReplicationBackfillResultsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeReplicationBackfillResultsRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeReplicationBackfillResultsResponse {
     /// The destination Region and registry to which the images are replicated.
     #[serde(rename = "destination", default, skip_serializing_if = "Option::is_none")]
@@ -852,7 +1610,22 @@ pub struct DescribeReplicationBackfillResultsResponse {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ReplicationBackfillStatus>,
 }
+impl Serialize for DescribeReplicationBackfillResultsResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeReplicationBackfillResultsResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeReplicationBackfillResultsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeReplicationBackfillResultsResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeRepositoriesRequest {
     /// The maximum number of repository results returned by DescribeRepositories in paginated output. When this parameter is used, DescribeRepositories only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
@@ -871,7 +1644,22 @@ pub struct DescribeRepositoriesRequest {
     )]
     pub repository_names: Option<Vec<String>>,
 }
+impl Serialize for DescribeRepositoriesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeRepositoriesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeRepositoriesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeRepositoriesRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeRepositoriesResponse {
     /// The nextToken value to include in a future DescribeRepositories request. When the results of a DescribeRepositories request exceed maxResults, this value can be used to retrieve the next page of results.
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
@@ -880,7 +1668,22 @@ pub struct DescribeRepositoriesResponse {
     #[serde(rename = "repositories", default, skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<Repository>>,
 }
+impl Serialize for DescribeRepositoriesResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeRepositoriesResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeRepositoriesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeRepositoriesResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeRepositoryCreationTemplatesRequest {
     /// The maximum number of repository results returned by DescribeRepositoryCreationTemplatesRequest in paginated output. When this parameter is used, DescribeRepositoryCreationTemplatesRequest only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
@@ -892,7 +1695,22 @@ pub struct DescribeRepositoryCreationTemplatesRequest {
     #[serde(rename = "prefixes", default, skip_serializing_if = "Option::is_none")]
     pub prefixes: Option<Vec<String>>,
 }
+impl Serialize for DescribeRepositoryCreationTemplatesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeRepositoryCreationTemplatesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeRepositoryCreationTemplatesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeRepositoryCreationTemplatesRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeRepositoryCreationTemplatesResponse {
     /// The nextToken value to include in a future DescribeRepositoryCreationTemplates request. When the results of a DescribeRepositoryCreationTemplates request exceed maxResults, this value can be used to retrieve the next page of results.
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
@@ -908,8 +1726,23 @@ pub struct DescribeRepositoryCreationTemplatesResponse {
     )]
     pub repository_creation_templates: Option<Vec<RepositoryCreationTemplate>>,
 }
+impl Serialize for DescribeRepositoryCreationTemplatesResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeRepositoryCreationTemplatesResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeRepositoryCreationTemplatesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeRepositoryCreationTemplatesResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The encryption configuration for the repository. This determines how the contents of your repository are encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EncryptionConfiguration {
     /// The encryption type to use. If you use the KMS encryption type, the contents of the repository will be encrypted using server-side encryption with Key Management Service key stored in KMS.
     #[serde(rename = "encryptionType")]
@@ -918,8 +1751,21 @@ pub struct EncryptionConfiguration {
     #[serde(rename = "kmsKey", default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
 }
+impl Serialize for EncryptionConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EncryptionConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for EncryptionConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        EncryptionConfiguration::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The encryption configuration to associate with the repository creation template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EncryptionConfigurationForRepositoryCreationTemplate {
     /// The encryption type to use. If you use the KMS encryption type, the contents of the repository will be encrypted using server-side encryption with Key Management Service key stored in KMS.
     #[serde(rename = "encryptionType")]
@@ -928,8 +1774,23 @@ pub struct EncryptionConfigurationForRepositoryCreationTemplate {
     #[serde(rename = "kmsKey", default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
 }
+impl Serialize for EncryptionConfigurationForRepositoryCreationTemplate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EncryptionConfigurationForRepositoryCreationTemplate::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for EncryptionConfigurationForRepositoryCreationTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        EncryptionConfigurationForRepositoryCreationTemplate::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The details of an enhanced image scan. This is returned when enhanced scanning is enabled for your private registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EnhancedImageScanFinding {
     /// The Amazon Web Services account ID associated with the image.
     #[serde(rename = "awsAccountId", default, skip_serializing_if = "Option::is_none")]
@@ -995,13 +1856,39 @@ pub struct EnhancedImageScanFinding {
     #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
 }
+impl Serialize for EnhancedImageScanFinding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EnhancedImageScanFinding::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for EnhancedImageScanFinding {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        EnhancedImageScanFinding::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetAccountSettingRequest {
     /// The name of the account setting, such as BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, or BLOB_MOUNTING.
     #[serde(rename = "name")]
     pub name: String,
 }
+impl Serialize for GetAccountSettingRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetAccountSettingRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetAccountSettingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetAccountSettingRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetAccountSettingResponse {
     /// Retrieves the name of the account setting.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
@@ -1010,13 +1897,41 @@ pub struct GetAccountSettingResponse {
     #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+impl Serialize for GetAccountSettingResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetAccountSettingResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetAccountSettingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetAccountSettingResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetAuthorizationTokenRequest {
     /// A list of Amazon Web Services account IDs that are associated with the registries for which to get AuthorizationData objects. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryIds", default, skip_serializing_if = "Option::is_none")]
     pub registry_ids: Option<Vec<String>>,
 }
+impl Serialize for GetAuthorizationTokenRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetAuthorizationTokenRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetAuthorizationTokenRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetAuthorizationTokenRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetAuthorizationTokenResponse {
     /// A list of authorization token data objects that correspond to the registryIds values in the request. The size of the authorization token returned by Amazon ECR is not fixed.
     #[serde(
@@ -1026,7 +1941,22 @@ pub struct GetAuthorizationTokenResponse {
     )]
     pub authorization_data: Option<Vec<AuthorizationData>>,
 }
+impl Serialize for GetAuthorizationTokenResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetAuthorizationTokenResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetAuthorizationTokenResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetAuthorizationTokenResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetDownloadUrlForLayerRequest {
     /// The digest of the image layer to download.
     #[serde(rename = "layerDigest")]
@@ -1038,7 +1968,22 @@ pub struct GetDownloadUrlForLayerRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for GetDownloadUrlForLayerRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetDownloadUrlForLayerRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetDownloadUrlForLayerRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetDownloadUrlForLayerRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetDownloadUrlForLayerResponse {
     /// The pre-signed Amazon S3 download URL for the requested layer.
     #[serde(rename = "downloadUrl", default, skip_serializing_if = "Option::is_none")]
@@ -1047,7 +1992,22 @@ pub struct GetDownloadUrlForLayerResponse {
     #[serde(rename = "layerDigest", default, skip_serializing_if = "Option::is_none")]
     pub layer_digest: Option<String>,
 }
+impl Serialize for GetDownloadUrlForLayerResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetDownloadUrlForLayerResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetDownloadUrlForLayerResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetDownloadUrlForLayerResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetLifecyclePolicyPreviewRequest {
     /// An optional parameter that filters results based on image tag status and all tags, if tagged.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1068,7 +2028,22 @@ pub struct GetLifecyclePolicyPreviewRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for GetLifecyclePolicyPreviewRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetLifecyclePolicyPreviewRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetLifecyclePolicyPreviewRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetLifecyclePolicyPreviewRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetLifecyclePolicyPreviewResponse {
     /// The JSON lifecycle policy text.
     #[serde(
@@ -1096,7 +2071,22 @@ pub struct GetLifecyclePolicyPreviewResponse {
     #[serde(rename = "summary", default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<LifecyclePolicyPreviewSummary>,
 }
+impl Serialize for GetLifecyclePolicyPreviewResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetLifecyclePolicyPreviewResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetLifecyclePolicyPreviewResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetLifecyclePolicyPreviewResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetLifecyclePolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -1105,7 +2095,20 @@ pub struct GetLifecyclePolicyRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for GetLifecyclePolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetLifecyclePolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetLifecyclePolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetLifecyclePolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetLifecyclePolicyResponse {
     /// The time stamp of the last time that the lifecycle policy was run.
     #[serde(
@@ -1128,9 +2131,37 @@ pub struct GetLifecyclePolicyResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for GetLifecyclePolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetLifecyclePolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetLifecyclePolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetLifecyclePolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRegistryPolicyRequest {}
+impl Serialize for GetRegistryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRegistryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRegistryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRegistryPolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRegistryPolicyResponse {
     /// The JSON text of the permissions policy for a registry.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
@@ -1139,9 +2170,37 @@ pub struct GetRegistryPolicyResponse {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for GetRegistryPolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRegistryPolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRegistryPolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRegistryPolicyResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRegistryScanningConfigurationRequest {}
+impl Serialize for GetRegistryScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRegistryScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRegistryScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRegistryScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRegistryScanningConfigurationResponse {
     /// The registry ID associated with the request.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -1154,7 +2213,22 @@ pub struct GetRegistryScanningConfigurationResponse {
     )]
     pub scanning_configuration: Option<RegistryScanningConfiguration>,
 }
+impl Serialize for GetRegistryScanningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRegistryScanningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRegistryScanningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRegistryScanningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRepositoryPolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -1163,7 +2237,22 @@ pub struct GetRepositoryPolicyRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for GetRepositoryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRepositoryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRepositoryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRepositoryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRepositoryPolicyResponse {
     /// The JSON repository policy text associated with the repository.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
@@ -1175,9 +2264,39 @@ pub struct GetRepositoryPolicyResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for GetRepositoryPolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRepositoryPolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRepositoryPolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRepositoryPolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetSigningConfigurationRequest {}
+impl Serialize for GetSigningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetSigningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetSigningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetSigningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetSigningConfigurationResponse {
     /// The Amazon Web Services account ID associated with the registry.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -1190,8 +2309,23 @@ pub struct GetSigningConfigurationResponse {
     )]
     pub signing_configuration: Option<SigningConfiguration>,
 }
+impl Serialize for GetSigningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetSigningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetSigningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetSigningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// An object representing an Amazon ECR image.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Image {
     /// An object containing the image tag and image digest associated with an image.
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
@@ -1213,8 +2347,21 @@ pub struct Image {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for Image {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Image::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Image {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Image::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object that describes an image returned by a DescribeImages operation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageDetail {
     /// The artifact media type of the image.
     #[serde(
@@ -1294,8 +2441,21 @@ pub struct ImageDetail {
     )]
     pub subject_manifest_digest: Option<String>,
 }
+impl Serialize for ImageDetail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageDetail::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageDetail {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageDetail::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing an Amazon ECR image failure.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageFailure {
     /// The code associated with the failure.
     #[serde(rename = "failureCode", default, skip_serializing_if = "Option::is_none")]
@@ -1307,8 +2467,21 @@ pub struct ImageFailure {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
 }
+impl Serialize for ImageFailure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageFailure::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageFailure {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageFailure::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object with identifying information for an image in an Amazon ECR repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageIdentifier {
     /// The sha256 digest of the image manifest.
     #[serde(rename = "imageDigest", default, skip_serializing_if = "Option::is_none")]
@@ -1317,8 +2490,21 @@ pub struct ImageIdentifier {
     #[serde(rename = "imageTag", default, skip_serializing_if = "Option::is_none")]
     pub image_tag: Option<String>,
 }
+impl Serialize for ImageIdentifier {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageIdentifier::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageIdentifier {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageIdentifier::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing an artifact associated with a subject image.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageReferrer {
     /// A map of annotations associated with the artifact.
     #[serde(rename = "annotations", default, skip_serializing_if = "Option::is_none")]
@@ -1339,8 +2525,21 @@ pub struct ImageReferrer {
     #[serde(rename = "size", default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
 }
+impl Serialize for ImageReferrer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageReferrer::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageReferrer {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageReferrer::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The status of the replication process for an image.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageReplicationStatus {
     /// The failure code for a replication that has failed.
     #[serde(rename = "failureCode", default, skip_serializing_if = "Option::is_none")]
@@ -1355,8 +2554,21 @@ pub struct ImageReplicationStatus {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ReplicationStatus>,
 }
+impl Serialize for ImageReplicationStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageReplicationStatus::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageReplicationStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageReplicationStatus::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// Contains information about an image scan finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageScanFinding {
     /// A collection of attributes of the host from which the finding is generated.
     #[serde(rename = "attributes", default, skip_serializing_if = "Option::is_none")]
@@ -1374,8 +2586,21 @@ pub struct ImageScanFinding {
     #[serde(rename = "uri", default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
 }
+impl Serialize for ImageScanFinding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageScanFinding::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageScanFinding {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageScanFinding::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The details of an image scan.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageScanFindings {
     /// Details about the enhanced scan findings from Amazon Inspector.
     #[serde(
@@ -1409,8 +2634,21 @@ pub struct ImageScanFindings {
     )]
     pub vulnerability_source_updated_at: Option<Timestamp>,
 }
+impl Serialize for ImageScanFindings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageScanFindings::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageScanFindings {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageScanFindings::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// A summary of the last completed image scan.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageScanFindingsSummary {
     /// The image vulnerability counts, sorted by severity.
     #[serde(
@@ -1434,8 +2672,21 @@ pub struct ImageScanFindingsSummary {
     )]
     pub vulnerability_source_updated_at: Option<Timestamp>,
 }
+impl Serialize for ImageScanFindingsSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageScanFindingsSummary::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageScanFindingsSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageScanFindingsSummary::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The current status of an image scan.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageScanStatus {
     /// The description of the image scan status.
     #[serde(rename = "description", default, skip_serializing_if = "Option::is_none")]
@@ -1444,15 +2695,43 @@ pub struct ImageScanStatus {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ScanStatus>,
 }
+impl Serialize for ImageScanStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageScanStatus::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageScanStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageScanStatus::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The image scanning configuration for a repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageScanningConfiguration {
     /// The setting that determines whether images are scanned after being pushed to a repository. If set to true, images will be scanned after being pushed.
     #[serde(rename = "scanOnPush", default)]
     pub scan_on_push: bool,
 }
+impl Serialize for ImageScanningConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageScanningConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageScanningConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageScanningConfiguration::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The signing status for an image. Each status corresponds to a signing profile.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageSigningStatus {
     /// The failure code, which is only present if status is FAILED.
     #[serde(rename = "failureCode", default, skip_serializing_if = "Option::is_none")]
@@ -1471,8 +2750,21 @@ pub struct ImageSigningStatus {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SigningStatus>,
 }
+impl Serialize for ImageSigningStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageSigningStatus::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageSigningStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageSigningStatus::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// A filter that specifies which image tags should be excluded from the repository's image tag mutability setting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageTagMutabilityExclusionFilter {
     /// The filter value used to match image tags for exclusion from mutability settings.
     #[serde(rename = "filter")]
@@ -1481,7 +2773,22 @@ pub struct ImageTagMutabilityExclusionFilter {
     #[serde(rename = "filterType")]
     pub filter_type: ImageTagMutabilityExclusionFilterType,
 }
+impl Serialize for ImageTagMutabilityExclusionFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageTagMutabilityExclusionFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageTagMutabilityExclusionFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageTagMutabilityExclusionFilter::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InitiateLayerUploadRequest {
     /// The Amazon Web Services account ID associated with the registry to which you intend to upload layers. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -1490,7 +2797,22 @@ pub struct InitiateLayerUploadRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for InitiateLayerUploadRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InitiateLayerUploadRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InitiateLayerUploadRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InitiateLayerUploadRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InitiateLayerUploadResponse {
     /// The size, in bytes, that Amazon ECR expects future layer part uploads to be.
     #[serde(rename = "partSize", default, skip_serializing_if = "Option::is_none")]
@@ -1499,8 +2821,23 @@ pub struct InitiateLayerUploadResponse {
     #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
 }
+impl Serialize for InitiateLayerUploadResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InitiateLayerUploadResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InitiateLayerUploadResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InitiateLayerUploadResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// An object representing an Amazon ECR image layer.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Layer {
     /// The availability status of the image layer.
     #[serde(
@@ -1519,8 +2856,21 @@ pub struct Layer {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
 }
+impl Serialize for Layer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Layer::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Layer {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Layer::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing an Amazon ECR image layer failure.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LayerFailure {
     /// The failure code associated with the failure.
     #[serde(rename = "failureCode", default, skip_serializing_if = "Option::is_none")]
@@ -1532,15 +2882,43 @@ pub struct LayerFailure {
     #[serde(rename = "layerDigest", default, skip_serializing_if = "Option::is_none")]
     pub layer_digest: Option<String>,
 }
+impl Serialize for LayerFailure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LayerFailure::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LayerFailure {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LayerFailure::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The filter for the lifecycle policy preview.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyPreviewFilter {
     /// The tag status of the image.
     #[serde(rename = "tagStatus", default, skip_serializing_if = "Option::is_none")]
     pub tag_status: Option<TagStatus>,
 }
+impl Serialize for LifecyclePolicyPreviewFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyPreviewFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyPreviewFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyPreviewFilter::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The result of the lifecycle policy preview.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyPreviewResult {
     /// The type of action to be taken.
     #[serde(rename = "action", default, skip_serializing_if = "Option::is_none")]
@@ -1565,8 +2943,23 @@ pub struct LifecyclePolicyPreviewResult {
     #[serde(rename = "storageClass", default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<LifecyclePolicyStorageClass>,
 }
+impl Serialize for LifecyclePolicyPreviewResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyPreviewResult::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyPreviewResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyPreviewResult::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The summary of the lifecycle policy preview request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyPreviewSummary {
     /// The number of expiring images.
     #[serde(
@@ -1583,8 +2976,23 @@ pub struct LifecyclePolicyPreviewSummary {
     )]
     pub transitioning_image_total_counts: Option<Vec<TransitioningImageTotalCount>>,
 }
+impl Serialize for LifecyclePolicyPreviewSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyPreviewSummary::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyPreviewSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyPreviewSummary::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The type of action to be taken.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct LifecyclePolicyRuleAction {
     /// The target storage class for the action. This is only present when the type is TRANSITION.
     #[serde(
@@ -1597,8 +3005,21 @@ pub struct LifecyclePolicyRuleAction {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<ImageActionType>,
 }
+impl Serialize for LifecyclePolicyRuleAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        LifecyclePolicyRuleAction::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for LifecyclePolicyRuleAction {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        LifecyclePolicyRuleAction::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing a filter on a ListImageReferrers operation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImageReferrersFilter {
     /// The artifact status with which to filter your ListImageReferrers results. Valid values are ACTIVE, ARCHIVED, ACTIVATING, or ANY.
     #[serde(rename = "artifactStatus", default, skip_serializing_if = "Option::is_none")]
@@ -1607,7 +3028,20 @@ pub struct ListImageReferrersFilter {
     #[serde(rename = "artifactTypes", default, skip_serializing_if = "Option::is_none")]
     pub artifact_types: Option<Vec<String>>,
 }
+impl Serialize for ListImageReferrersFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImageReferrersFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImageReferrersFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImageReferrersFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImageReferrersRequest {
     /// The filter key and value with which to filter your ListImageReferrers results. If no filter is specified, only artifacts with ACTIVE status are returned.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1628,7 +3062,20 @@ pub struct ListImageReferrersRequest {
     #[serde(rename = "subjectId")]
     pub subject_id: SubjectIdentifier,
 }
+impl Serialize for ListImageReferrersRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImageReferrersRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImageReferrersRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImageReferrersRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImageReferrersResponse {
     /// The nextToken value to include in a future ListImageReferrers request. When the results of a ListImageReferrers request exceed maxResults, this value can be used to retrieve the next page of results.
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
@@ -1637,8 +3084,23 @@ pub struct ListImageReferrersResponse {
     #[serde(rename = "referrers", default, skip_serializing_if = "Option::is_none")]
     pub referrers: Option<Vec<ImageReferrer>>,
 }
+impl Serialize for ListImageReferrersResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImageReferrersResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImageReferrersResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImageReferrersResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// An object representing a filter on a ListImages operation.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImagesFilter {
     /// The image status with which to filter your ListImages results. Valid values are ACTIVE, ARCHIVED, and ACTIVATING.
     #[serde(rename = "imageStatus", default, skip_serializing_if = "Option::is_none")]
@@ -1647,7 +3109,20 @@ pub struct ListImagesFilter {
     #[serde(rename = "tagStatus", default, skip_serializing_if = "Option::is_none")]
     pub tag_status: Option<TagStatus>,
 }
+impl Serialize for ListImagesFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImagesFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImagesFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImagesFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImagesRequest {
     /// The filter key and value with which to filter your ListImages results.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1665,7 +3140,20 @@ pub struct ListImagesRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for ListImagesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImagesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImagesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImagesRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImagesResponse {
     /// The list of image IDs for the requested repository.
     #[serde(rename = "imageIds", default, skip_serializing_if = "Option::is_none")]
@@ -1674,7 +3162,20 @@ pub struct ListImagesResponse {
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+impl Serialize for ListImagesResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImagesResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImagesResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImagesResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListPullTimeUpdateExclusionsRequest {
     /// The maximum number of pull time update exclusion results returned by ListPullTimeUpdateExclusions in paginated output. When this parameter is used, ListPullTimeUpdateExclusions only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
@@ -1683,7 +3184,22 @@ pub struct ListPullTimeUpdateExclusionsRequest {
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
 }
+impl Serialize for ListPullTimeUpdateExclusionsRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListPullTimeUpdateExclusionsRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListPullTimeUpdateExclusionsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListPullTimeUpdateExclusionsRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListPullTimeUpdateExclusionsResponse {
     /// The nextToken value to include in a future ListPullTimeUpdateExclusions request. When the results of a ListPullTimeUpdateExclusions request exceed maxResults, this value can be used to retrieve the next page of results.
     #[serde(rename = "nextToken", default, skip_serializing_if = "Option::is_none")]
@@ -1696,7 +3212,22 @@ pub struct ListPullTimeUpdateExclusionsResponse {
     )]
     pub pull_time_update_exclusions: Option<Vec<String>>,
 }
+impl Serialize for ListPullTimeUpdateExclusionsResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListPullTimeUpdateExclusionsResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListPullTimeUpdateExclusionsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListPullTimeUpdateExclusionsResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListReplicationBackfillsRequest {
     /// The maximum number of replication backfill results returned by ListReplicationBackfills in paginated output. When this parameter is used, ListReplicationBackfills only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
@@ -1708,7 +3239,22 @@ pub struct ListReplicationBackfillsRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for ListReplicationBackfillsRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListReplicationBackfillsRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListReplicationBackfillsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListReplicationBackfillsRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListReplicationBackfillsResponse {
     /// A list of the replication backfills for the registry.
     #[serde(rename = "backfills", default, skip_serializing_if = "Option::is_none")]
@@ -1720,20 +3266,65 @@ pub struct ListReplicationBackfillsResponse {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for ListReplicationBackfillsResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListReplicationBackfillsResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListReplicationBackfillsResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListReplicationBackfillsResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListTagsForResourceRequest {
     /// The Amazon Resource Name (ARN) that identifies the resource for which to list the tags. Currently, the only supported resource is an Amazon ECR repository.
     #[serde(rename = "resourceArn")]
     pub resource_arn: String,
 }
+impl Serialize for ListTagsForResourceRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListTagsForResourceRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListTagsForResourceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListTagsForResourceRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListTagsForResourceResponse {
     /// The tags for the resource.
     #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
 }
+impl Serialize for ListTagsForResourceResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListTagsForResourceResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListTagsForResourceResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListTagsForResourceResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// Information about a package vulnerability finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PackageVulnerabilityDetails {
     /// An object that contains details about the CVSS score of a finding.
     #[serde(rename = "cvss", default, skip_serializing_if = "Option::is_none")]
@@ -1786,8 +3377,23 @@ pub struct PackageVulnerabilityDetails {
     )]
     pub vulnerable_packages: Option<Vec<VulnerablePackage>>,
 }
+impl Serialize for PackageVulnerabilityDetails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PackageVulnerabilityDetails::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PackageVulnerabilityDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PackageVulnerabilityDetails::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The details of a pull through cache rule.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PullThroughCacheRule {
     /// The date and time the pull through cache was created.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
@@ -1833,7 +3439,20 @@ pub struct PullThroughCacheRule {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for PullThroughCacheRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PullThroughCacheRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PullThroughCacheRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PullThroughCacheRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutAccountSettingRequest {
     /// The name of the account setting, such as BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, or BLOB_MOUNTING.
     #[serde(rename = "name")]
@@ -1842,7 +3461,20 @@ pub struct PutAccountSettingRequest {
     #[serde(rename = "value")]
     pub value: String,
 }
+impl Serialize for PutAccountSettingRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutAccountSettingRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutAccountSettingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutAccountSettingRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutAccountSettingResponse {
     /// Retrieves the name of the account setting.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
@@ -1851,7 +3483,20 @@ pub struct PutAccountSettingResponse {
     #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
+impl Serialize for PutAccountSettingResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutAccountSettingResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutAccountSettingResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutAccountSettingResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageRequest {
     /// The image digest of the image manifest corresponding to the image.
     #[serde(rename = "imageDigest", default, skip_serializing_if = "Option::is_none")]
@@ -1876,13 +3521,39 @@ pub struct PutImageRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for PutImageRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageResponse {
     /// Details of the image uploaded.
     #[serde(rename = "image", default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
 }
+impl Serialize for PutImageResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageScanningConfigurationRequest {
     /// The image scanning configuration for the repository. This setting determines whether images are scanned for known vulnerabilities after being pushed to the repository.
     #[serde(rename = "imageScanningConfiguration")]
@@ -1894,7 +3565,22 @@ pub struct PutImageScanningConfigurationRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for PutImageScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageScanningConfigurationResponse {
     /// The image scanning configuration setting for the repository.
     #[serde(
@@ -1910,7 +3596,22 @@ pub struct PutImageScanningConfigurationResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for PutImageScanningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageScanningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageScanningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageScanningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageTagMutabilityRequest {
     /// The tag mutability setting for the repository. If MUTABLE is specified, image tags can be overwritten.
     #[serde(rename = "imageTagMutability")]
@@ -1931,7 +3632,22 @@ pub struct PutImageTagMutabilityRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for PutImageTagMutabilityRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageTagMutabilityRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageTagMutabilityRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageTagMutabilityRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageTagMutabilityResponse {
     /// The image tag mutability setting for the repository.
     #[serde(
@@ -1956,7 +3672,22 @@ pub struct PutImageTagMutabilityResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for PutImageTagMutabilityResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageTagMutabilityResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageTagMutabilityResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageTagMutabilityResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutLifecyclePolicyRequest {
     /// The JSON repository policy text to apply to the repository.
     #[serde(rename = "lifecyclePolicyText")]
@@ -1968,7 +3699,20 @@ pub struct PutLifecyclePolicyRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for PutLifecyclePolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutLifecyclePolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutLifecyclePolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutLifecyclePolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutLifecyclePolicyResponse {
     /// The JSON repository policy text.
     #[serde(
@@ -1984,13 +3728,41 @@ pub struct PutLifecyclePolicyResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for PutLifecyclePolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutLifecyclePolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutLifecyclePolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutLifecyclePolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutRegistryPolicyRequest {
     /// The JSON policy text to apply to your registry. The policy text follows the same format as IAM policy text.
     #[serde(rename = "policyText")]
     pub policy_text: String,
 }
+impl Serialize for PutRegistryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutRegistryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutRegistryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutRegistryPolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutRegistryPolicyResponse {
     /// The JSON policy text for your registry.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
@@ -1999,7 +3771,20 @@ pub struct PutRegistryPolicyResponse {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for PutRegistryPolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutRegistryPolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutRegistryPolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutRegistryPolicyResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutRegistryScanningConfigurationRequest {
     /// The scanning rules to use for the registry. A scanning rule is used to determine which repository filters are used and at what frequency scanning will occur.
     #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
@@ -2008,7 +3793,22 @@ pub struct PutRegistryScanningConfigurationRequest {
     #[serde(rename = "scanType", default, skip_serializing_if = "Option::is_none")]
     pub scan_type: Option<ScanType>,
 }
+impl Serialize for PutRegistryScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutRegistryScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutRegistryScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutRegistryScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutRegistryScanningConfigurationResponse {
     /// The scanning configuration for your registry.
     #[serde(
@@ -2018,13 +3818,43 @@ pub struct PutRegistryScanningConfigurationResponse {
     )]
     pub registry_scanning_configuration: Option<RegistryScanningConfiguration>,
 }
+impl Serialize for PutRegistryScanningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutRegistryScanningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutRegistryScanningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutRegistryScanningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutReplicationConfigurationRequest {
     /// An object representing the replication configuration for a registry.
     #[serde(rename = "replicationConfiguration")]
     pub replication_configuration: ReplicationConfiguration,
 }
+impl Serialize for PutReplicationConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutReplicationConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutReplicationConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutReplicationConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutReplicationConfigurationResponse {
     /// The contents of the replication configuration for the registry.
     #[serde(
@@ -2034,13 +3864,43 @@ pub struct PutReplicationConfigurationResponse {
     )]
     pub replication_configuration: Option<ReplicationConfiguration>,
 }
+impl Serialize for PutReplicationConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutReplicationConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutReplicationConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutReplicationConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutSigningConfigurationRequest {
     /// The signing configuration to assign to the registry.
     #[serde(rename = "signingConfiguration")]
     pub signing_configuration: SigningConfiguration,
 }
+impl Serialize for PutSigningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutSigningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutSigningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutSigningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutSigningConfigurationResponse {
     /// The registry's updated signing configuration.
     #[serde(
@@ -2050,8 +3910,23 @@ pub struct PutSigningConfigurationResponse {
     )]
     pub signing_configuration: Option<SigningConfiguration>,
 }
+impl Serialize for PutSigningConfigurationResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutSigningConfigurationResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutSigningConfigurationResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutSigningConfigurationResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// Details about the recommended course of action to remediate the finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Recommendation {
     /// The recommended course of action to remediate the finding.
     #[serde(rename = "text", default, skip_serializing_if = "Option::is_none")]
@@ -2060,13 +3935,41 @@ pub struct Recommendation {
     #[serde(rename = "url", default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+impl Serialize for Recommendation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Recommendation::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Recommendation {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Recommendation::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegisterPullTimeUpdateExclusionRequest {
     /// The ARN of the IAM principal to exclude from having image pull times recorded.
     #[serde(rename = "principalArn")]
     pub principal_arn: String,
 }
+impl Serialize for RegisterPullTimeUpdateExclusionRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegisterPullTimeUpdateExclusionRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegisterPullTimeUpdateExclusionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegisterPullTimeUpdateExclusionRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegisterPullTimeUpdateExclusionResponse {
     /// The date and time, expressed in standard JavaScript date format, when the exclusion was created.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
@@ -2075,8 +3978,23 @@ pub struct RegisterPullTimeUpdateExclusionResponse {
     #[serde(rename = "principalArn", default, skip_serializing_if = "Option::is_none")]
     pub principal_arn: Option<String>,
 }
+impl Serialize for RegisterPullTimeUpdateExclusionResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegisterPullTimeUpdateExclusionResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegisterPullTimeUpdateExclusionResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegisterPullTimeUpdateExclusionResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The scanning configuration for a private registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegistryScanningConfiguration {
     /// The scanning rules associated with the registry.
     #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
@@ -2085,8 +4003,23 @@ pub struct RegistryScanningConfiguration {
     #[serde(rename = "scanType", default, skip_serializing_if = "Option::is_none")]
     pub scan_type: Option<ScanType>,
 }
+impl Serialize for RegistryScanningConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegistryScanningConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegistryScanningConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegistryScanningConfiguration::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The details of a scanning rule for a private registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegistryScanningRule {
     /// The repository filters associated with the scanning configuration for a private registry.
     #[serde(rename = "repositoryFilters")]
@@ -2095,15 +4028,41 @@ pub struct RegistryScanningRule {
     #[serde(rename = "scanFrequency")]
     pub scan_frequency: ScanFrequency,
 }
+impl Serialize for RegistryScanningRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegistryScanningRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegistryScanningRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegistryScanningRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// Information on how to remediate a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Remediation {
     /// An object that contains information about the recommended course of action to remediate the finding.
     #[serde(rename = "recommendation", default, skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<Recommendation>,
 }
+impl Serialize for Remediation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Remediation::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Remediation {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Remediation::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing the progress of a replication backfill, including the total, completed, and failed replication counts.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationBackfillProgress {
     /// The number of replications that have completed successfully.
     #[serde(
@@ -2130,8 +4089,23 @@ pub struct ReplicationBackfillProgress {
     )]
     pub total_replication_count: Option<i32>,
 }
+impl Serialize for ReplicationBackfillProgress {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationBackfillProgress::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationBackfillProgress {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationBackfillProgress::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// An object representing the result of a single replication during a replication backfill. Each image and tag combination is replicated as a single replication.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationBackfillResult {
     /// The failure code for a replication that has failed.
     #[serde(rename = "failureCode", default, skip_serializing_if = "Option::is_none")]
@@ -2153,8 +4127,21 @@ pub struct ReplicationBackfillResult {
     )]
     pub sub_image_failure_codes: Option<Vec<String>>,
 }
+impl Serialize for ReplicationBackfillResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationBackfillResult::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationBackfillResult {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationBackfillResult::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing a summary of a replication backfill, including its status, destination, progress, and start and end times.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationBackfillSummary {
     /// The destination Region and registry to which the images are replicated.
     #[serde(rename = "destination", default, skip_serializing_if = "Option::is_none")]
@@ -2182,15 +4169,43 @@ pub struct ReplicationBackfillSummary {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ReplicationBackfillStatus>,
 }
+impl Serialize for ReplicationBackfillSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationBackfillSummary::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationBackfillSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationBackfillSummary::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The replication configuration for a registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationConfiguration {
     /// An array of objects representing the replication destinations and repository filters for a replication configuration.
     #[serde(rename = "rules")]
     pub rules: Vec<ReplicationRule>,
 }
+impl Serialize for ReplicationConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationConfiguration::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An array of objects representing the destination for a replication rule.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationDestination {
     /// The Region to replicate to.
     #[serde(rename = "region")]
@@ -2199,8 +4214,21 @@ pub struct ReplicationDestination {
     #[serde(rename = "registryId")]
     pub registry_id: String,
 }
+impl Serialize for ReplicationDestination {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationDestination::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationDestination {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationDestination::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An array of objects representing the replication destinations and repository filters for a replication configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationRule {
     /// The delete replication settings for the replication rule. When delete replication is enabled, the service replicates image deletions and image tag removals from the source registry to the replication destinations.
     #[serde(
@@ -2220,8 +4248,21 @@ pub struct ReplicationRule {
     )]
     pub repository_filters: Option<Vec<RepositoryFilter>>,
 }
+impl Serialize for ReplicationRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// An object representing a repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Repository {
     /// The date and time, in JavaScript date format, when the repository was created.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
@@ -2268,8 +4309,21 @@ pub struct Repository {
     #[serde(rename = "repositoryUri", default, skip_serializing_if = "Option::is_none")]
     pub repository_uri: Option<String>,
 }
+impl Serialize for Repository {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Repository::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Repository {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Repository::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The details of the repository creation template associated with the request.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryCreationTemplate {
     /// A list of enumerable Strings representing the repository creation scenarios that this template will apply towards. The supported scenarios are PULL_THROUGH_CACHE, REPLICATION, and CREATE_ON_PUSH
     #[serde(rename = "appliedFor", default, skip_serializing_if = "Option::is_none")]
@@ -2332,8 +4386,23 @@ pub struct RepositoryCreationTemplate {
     #[serde(rename = "updatedAt", default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
 }
+impl Serialize for RepositoryCreationTemplate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryCreationTemplate::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryCreationTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryCreationTemplate::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The filter settings used with image replication. Specifying a repository filter to a replication rule provides a method for controlling which repositories in a private registry are replicated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryFilter {
     /// The repository filter details. When the PREFIX_MATCH filter type is specified, this value is required and should be the repository name prefix to configure replication for.
     #[serde(rename = "filter")]
@@ -2342,8 +4411,21 @@ pub struct RepositoryFilter {
     #[serde(rename = "filterType")]
     pub filter_type: RepositoryFilterType,
 }
+impl Serialize for RepositoryFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The details of the scanning configuration for a repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryScanningConfiguration {
     /// The scan filters applied to the repository.
     #[serde(
@@ -2365,8 +4447,23 @@ pub struct RepositoryScanningConfiguration {
     #[serde(rename = "scanOnPush", default)]
     pub scan_on_push: bool,
 }
+impl Serialize for RepositoryScanningConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryScanningConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryScanningConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryScanningConfiguration::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The details about any failures associated with the scanning configuration of a repository.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryScanningConfigurationFailure {
     /// The failure code.
     #[serde(rename = "failureCode", default, skip_serializing_if = "Option::is_none")]
@@ -2378,8 +4475,23 @@ pub struct RepositoryScanningConfigurationFailure {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for RepositoryScanningConfigurationFailure {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryScanningConfigurationFailure::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryScanningConfigurationFailure {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryScanningConfigurationFailure::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// Details about the resource involved in a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Resource {
     /// An object that contains details about the resource involved in a finding.
     #[serde(rename = "details", default, skip_serializing_if = "Option::is_none")]
@@ -2394,8 +4506,21 @@ pub struct Resource {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
 }
+impl Serialize for Resource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Resource::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Resource {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Resource::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// Contains details about the resource involved in the finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ResourceDetails {
     /// An object that contains details about the Amazon ECR container image involved in the finding.
     #[serde(
@@ -2405,8 +4530,21 @@ pub struct ResourceDetails {
     )]
     pub aws_ecr_container_image: Option<AwsEcrContainerImageDetails>,
 }
+impl Serialize for ResourceDetails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ResourceDetails::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ResourceDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ResourceDetails::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The details of a scanning repository filter. For more information on how to use filters, see Using filters in the Amazon Elastic Container Registry User Guide.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ScanningRepositoryFilter {
     /// The filter to use when scanning.
     #[serde(rename = "filter")]
@@ -2415,14 +4553,40 @@ pub struct ScanningRepositoryFilter {
     #[serde(rename = "filterType")]
     pub filter_type: ScanningRepositoryFilterType,
 }
+impl Serialize for ScanningRepositoryFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ScanningRepositoryFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ScanningRepositoryFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ScanningRepositoryFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// Information about the Amazon Inspector score given to a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ScoreDetails {
     /// An object that contains details about the CVSS score given to a finding.
     #[serde(rename = "cvss", default, skip_serializing_if = "Option::is_none")]
     pub cvss: Option<CvssScoreDetails>,
 }
+impl Serialize for ScoreDetails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ScoreDetails::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ScoreDetails {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ScoreDetails::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SetRepositoryPolicyRequest {
     /// If the policy you are attempting to set on a repository policy would prevent you from setting another policy in the future, you must force the SetRepositoryPolicy operation. This is intended to prevent accidental repository lock outs.
     #[serde(rename = "force", default)]
@@ -2437,7 +4601,22 @@ pub struct SetRepositoryPolicyRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for SetRepositoryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SetRepositoryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SetRepositoryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SetRepositoryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SetRepositoryPolicyResponse {
     /// The JSON repository policy text applied to the repository.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
@@ -2449,15 +4628,43 @@ pub struct SetRepositoryPolicyResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for SetRepositoryPolicyResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SetRepositoryPolicyResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SetRepositoryPolicyResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SetRepositoryPolicyResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// The signing configuration for a registry, which specifies rules for automatically signing images when pushed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningConfiguration {
     /// A list of signing rules. Each rule defines a signing profile and optional repository filters that determine which images are automatically signed.
     #[serde(rename = "rules")]
     pub rules: Vec<SigningRule>,
 }
+impl Serialize for SigningConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningConfiguration::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// A repository filter used to determine which repositories have their images automatically signed on push. Each filter consists of a filter type and filter value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningRepositoryFilter {
     /// The filter value used to match repository names. When using WILDCARD_MATCH, the * character matches any sequence of characters.
     #[serde(rename = "filter")]
@@ -2466,8 +4673,21 @@ pub struct SigningRepositoryFilter {
     #[serde(rename = "filterType")]
     pub filter_type: SigningRepositoryFilterType,
 }
+impl Serialize for SigningRepositoryFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningRepositoryFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningRepositoryFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningRepositoryFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// A signing rule that specifies a signing profile and optional repository filters. When an image is pushed to a matching repository, a signing job is created using the specified profile.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningRule {
     /// A list of repository filters that determine which repositories have their images signed on push. If no filters are specified, all images pushed to the registry are signed using the rule's signing profile.
     #[serde(
@@ -2480,7 +4700,20 @@ pub struct SigningRule {
     #[serde(rename = "signingProfileArn")]
     pub signing_profile_arn: String,
 }
+impl Serialize for SigningRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartImageScanRequest {
     #[serde(rename = "imageId")]
     pub image_id: ImageIdentifier,
@@ -2491,7 +4724,20 @@ pub struct StartImageScanRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for StartImageScanRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartImageScanRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartImageScanRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartImageScanRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartImageScanResponse {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -2509,7 +4755,20 @@ pub struct StartImageScanResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for StartImageScanResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartImageScanResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartImageScanResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartImageScanResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartLifecyclePolicyPreviewRequest {
     /// The policy to be evaluated against. If you do not specify a policy, the current policy for the repository is used.
     #[serde(
@@ -2525,7 +4784,22 @@ pub struct StartLifecyclePolicyPreviewRequest {
     #[serde(rename = "repositoryName")]
     pub repository_name: String,
 }
+impl Serialize for StartLifecyclePolicyPreviewRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartLifecyclePolicyPreviewRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartLifecyclePolicyPreviewRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartLifecyclePolicyPreviewRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartLifecyclePolicyPreviewResponse {
     /// The JSON repository policy text.
     #[serde(
@@ -2544,7 +4818,22 @@ pub struct StartLifecyclePolicyPreviewResponse {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<LifecyclePolicyPreviewStatus>,
 }
+impl Serialize for StartLifecyclePolicyPreviewResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartLifecyclePolicyPreviewResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartLifecyclePolicyPreviewResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartLifecyclePolicyPreviewResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartReplicationBackfillRequest {
     /// The destination Region and registry to which the images are replicated.
     #[serde(rename = "destination")]
@@ -2553,7 +4842,22 @@ pub struct StartReplicationBackfillRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for StartReplicationBackfillRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartReplicationBackfillRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartReplicationBackfillRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartReplicationBackfillRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartReplicationBackfillResponse {
     /// The destination Region and registry to which the images are replicated.
     #[serde(rename = "destination", default, skip_serializing_if = "Option::is_none")]
@@ -2575,7 +4879,22 @@ pub struct StartReplicationBackfillResponse {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ReplicationBackfillStatus>,
 }
+impl Serialize for StartReplicationBackfillResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartReplicationBackfillResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartReplicationBackfillResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartReplicationBackfillResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StopReplicationBackfillRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the replication backfill to stop. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -2584,7 +4903,22 @@ pub struct StopReplicationBackfillRequest {
     #[serde(rename = "replicationBackfillId")]
     pub replication_backfill_id: String,
 }
+impl Serialize for StopReplicationBackfillRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StopReplicationBackfillRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StopReplicationBackfillRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StopReplicationBackfillRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StopReplicationBackfillResponse {
     /// The destination Region and registry to which the images are replicated.
     #[serde(rename = "destination", default, skip_serializing_if = "Option::is_none")]
@@ -2606,15 +4940,43 @@ pub struct StopReplicationBackfillResponse {
     #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ReplicationBackfillStatus>,
 }
+impl Serialize for StopReplicationBackfillResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StopReplicationBackfillResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StopReplicationBackfillResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StopReplicationBackfillResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// An object that identifies an image subject.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SubjectIdentifier {
     /// The digest of the image.
     #[serde(rename = "imageDigest")]
     pub image_digest: String,
 }
+impl Serialize for SubjectIdentifier {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SubjectIdentifier::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SubjectIdentifier {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SubjectIdentifier::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The metadata to apply to a resource to help you categorize and organize them. Each tag consists of a key and a value, both of which you define.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Tag {
     /// One part of a key-value pair that make up a tag. A key is a general label that acts like a category for more specific tag values.
     #[serde(rename = "Key")]
@@ -2623,7 +4985,20 @@ pub struct Tag {
     #[serde(rename = "Value")]
     pub value: String,
 }
+impl Serialize for Tag {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Tag::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Tag::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TagResourceRequest {
     /// The Amazon Resource Name (ARN) of the the resource to which to add tags. Currently, the only supported resource is an Amazon ECR repository.
     #[serde(rename = "resourceArn")]
@@ -2632,10 +5007,36 @@ pub struct TagResourceRequest {
     #[serde(rename = "tags")]
     pub tags: Vec<Tag>,
 }
+impl Serialize for TagResourceRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TagResourceRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TagResourceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TagResourceRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TagResourceResponse {}
+impl Serialize for TagResourceResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TagResourceResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TagResourceResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TagResourceResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 /// The total count of images transitioning to a storage class.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TransitioningImageTotalCount {
     /// The total number of images transitioning to the storage class.
     #[serde(
@@ -2652,7 +5053,22 @@ pub struct TransitioningImageTotalCount {
     )]
     pub target_storage_class: Option<LifecyclePolicyTargetStorageClass>,
 }
+impl Serialize for TransitioningImageTotalCount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TransitioningImageTotalCount::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TransitioningImageTotalCount {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TransitioningImageTotalCount::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UntagResourceRequest {
     /// The Amazon Resource Name (ARN) of the resource from which to remove tags. Currently, the only supported resource is an Amazon ECR repository.
     #[serde(rename = "resourceArn")]
@@ -2661,9 +5077,35 @@ pub struct UntagResourceRequest {
     #[serde(rename = "tagKeys")]
     pub tag_keys: Vec<String>,
 }
+impl Serialize for UntagResourceRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UntagResourceRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UntagResourceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UntagResourceRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UntagResourceResponse {}
+impl Serialize for UntagResourceResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UntagResourceResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UntagResourceResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UntagResourceResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateImageStorageClassRequest {
     #[serde(rename = "imageId")]
     pub image_id: ImageIdentifier,
@@ -2677,7 +5119,22 @@ pub struct UpdateImageStorageClassRequest {
     #[serde(rename = "targetStorageClass")]
     pub target_storage_class: TargetStorageClass,
 }
+impl Serialize for UpdateImageStorageClassRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdateImageStorageClassRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdateImageStorageClassRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdateImageStorageClassRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateImageStorageClassResponse {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -2691,7 +5148,22 @@ pub struct UpdateImageStorageClassResponse {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for UpdateImageStorageClassResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdateImageStorageClassResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdateImageStorageClassResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdateImageStorageClassResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdatePullThroughCacheRuleRequest {
     /// The Amazon Resource Name (ARN) of the Amazon Web Services Secrets Manager secret that identifies the credentials to authenticate to the upstream registry.
     #[serde(rename = "credentialArn", default, skip_serializing_if = "Option::is_none")]
@@ -2706,7 +5178,22 @@ pub struct UpdatePullThroughCacheRuleRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for UpdatePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdatePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdatePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdatePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdatePullThroughCacheRuleResponse {
     /// The Amazon Resource Name (ARN) of the Amazon Web Services Secrets Manager secret associated with the pull through cache rule.
     #[serde(rename = "credentialArn", default, skip_serializing_if = "Option::is_none")]
@@ -2735,7 +5222,22 @@ pub struct UpdatePullThroughCacheRuleResponse {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for UpdatePullThroughCacheRuleResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdatePullThroughCacheRuleResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdatePullThroughCacheRuleResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdatePullThroughCacheRuleResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateRepositoryCreationTemplateRequest {
     /// Updates the list of enumerable strings representing the Amazon ECR repository creation scenarios that this template will apply towards. The supported scenarios are PULL_THROUGH_CACHE, REPLICATION, and CREATE_ON_PUSH
     #[serde(rename = "appliedFor", default, skip_serializing_if = "Option::is_none")]
@@ -2791,7 +5293,22 @@ pub struct UpdateRepositoryCreationTemplateRequest {
     #[serde(rename = "resourceTags", default, skip_serializing_if = "Option::is_none")]
     pub resource_tags: Option<Vec<Tag>>,
 }
+impl Serialize for UpdateRepositoryCreationTemplateRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdateRepositoryCreationTemplateRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdateRepositoryCreationTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdateRepositoryCreationTemplateRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateRepositoryCreationTemplateResponse {
     /// The registry ID associated with the request.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -2804,7 +5321,22 @@ pub struct UpdateRepositoryCreationTemplateResponse {
     )]
     pub repository_creation_template: Option<RepositoryCreationTemplate>,
 }
+impl Serialize for UpdateRepositoryCreationTemplateResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdateRepositoryCreationTemplateResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdateRepositoryCreationTemplateResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdateRepositoryCreationTemplateResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UploadLayerPartRequest {
     /// The base64-encoded layer part payload.
     #[serde(rename = "layerPartBlob")]
@@ -2825,7 +5357,20 @@ pub struct UploadLayerPartRequest {
     #[serde(rename = "uploadId")]
     pub upload_id: String,
 }
+impl Serialize for UploadLayerPartRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UploadLayerPartRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UploadLayerPartRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UploadLayerPartRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UploadLayerPartResponse {
     /// The integer value of the last byte received in the request.
     #[serde(
@@ -2844,7 +5389,20 @@ pub struct UploadLayerPartResponse {
     #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
 }
+impl Serialize for UploadLayerPartResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UploadLayerPartResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UploadLayerPartResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UploadLayerPartResponse::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ValidatePullThroughCacheRuleRequest {
     /// The repository name prefix associated with the pull through cache rule.
     #[serde(rename = "ecrRepositoryPrefix")]
@@ -2853,7 +5411,22 @@ pub struct ValidatePullThroughCacheRuleRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for ValidatePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ValidatePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ValidatePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ValidatePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ValidatePullThroughCacheRuleResponse {
     /// The Amazon Resource Name (ARN) of the Amazon Web Services Secrets Manager secret associated with the pull through cache rule.
     #[serde(rename = "credentialArn", default, skip_serializing_if = "Option::is_none")]
@@ -2892,8 +5465,23 @@ pub struct ValidatePullThroughCacheRuleResponse {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for ValidatePullThroughCacheRuleResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ValidatePullThroughCacheRuleResponse::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ValidatePullThroughCacheRuleResponse {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ValidatePullThroughCacheRuleResponse::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 /// Information on the vulnerable package identified by a finding.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct VulnerablePackage {
     /// The architecture of the vulnerable package.
     #[serde(rename = "arch", default, skip_serializing_if = "Option::is_none")]
@@ -2926,6 +5514,18 @@ pub struct VulnerablePackage {
     /// The version of the vulnerable package.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+impl Serialize for VulnerablePackage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        VulnerablePackage::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for VulnerablePackage {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        VulnerablePackage::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 #[derive(
     Debug,
@@ -4295,6 +6895,1133 @@ impl UpstreamRegistry {
             "k8s" => Some(Self::K8s),
             "quay" => Some(Self::Quay),
             _ => None,
+        }
+    }
+}
+#[cfg(test)]
+mod positional_tests {
+    use super::*;
+    /// Every structure refuses serde's positional form (`[...]` for an object),
+    /// as AWS answers SerializationException for it; non-objects too.
+    #[test]
+    fn structures_are_read_from_objects_only() {
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Attribute > (body).is_err(), "{} from {}",
+                "Attribute", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < AuthorizationData > (body).is_err(),
+                "{} from {}", "AuthorizationData", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < AwsEcrContainerImageDetails > (body).is_err(),
+                "{} from {}", "AwsEcrContainerImageDetails", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchCheckLayerAvailabilityRequest > (body)
+                .is_err(), "{} from {}", "BatchCheckLayerAvailabilityRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchCheckLayerAvailabilityResponse > (body)
+                .is_err(), "{} from {}", "BatchCheckLayerAvailabilityResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchDeleteImageRequest > (body).is_err(),
+                "{} from {}", "BatchDeleteImageRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchDeleteImageResponse > (body).is_err(),
+                "{} from {}", "BatchDeleteImageResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchGetImageRequest > (body).is_err(),
+                "{} from {}", "BatchGetImageRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchGetImageResponse > (body).is_err(),
+                "{} from {}", "BatchGetImageResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchGetRepositoryScanningConfigurationRequest >
+                (body).is_err(), "{} from {}",
+                "BatchGetRepositoryScanningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < BatchGetRepositoryScanningConfigurationResponse
+                > (body).is_err(), "{} from {}",
+                "BatchGetRepositoryScanningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CompleteLayerUploadRequest > (body).is_err(),
+                "{} from {}", "CompleteLayerUploadRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CompleteLayerUploadResponse > (body).is_err(),
+                "{} from {}", "CompleteLayerUploadResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CreatePullThroughCacheRuleRequest > (body)
+                .is_err(), "{} from {}", "CreatePullThroughCacheRuleRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CreatePullThroughCacheRuleResponse > (body)
+                .is_err(), "{} from {}", "CreatePullThroughCacheRuleResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CreateRepositoryCreationTemplateRequest > (body)
+                .is_err(), "{} from {}", "CreateRepositoryCreationTemplateRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CreateRepositoryCreationTemplateResponse >
+                (body).is_err(), "{} from {}",
+                "CreateRepositoryCreationTemplateResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CreateRepositoryRequest > (body).is_err(),
+                "{} from {}", "CreateRepositoryRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CreateRepositoryResponse > (body).is_err(),
+                "{} from {}", "CreateRepositoryResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CvssScore > (body).is_err(), "{} from {}",
+                "CvssScore", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CvssScoreAdjustment > (body).is_err(),
+                "{} from {}", "CvssScoreAdjustment", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < CvssScoreDetails > (body).is_err(),
+                "{} from {}", "CvssScoreDetails", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteLifecyclePolicyRequest > (body).is_err(),
+                "{} from {}", "DeleteLifecyclePolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteLifecyclePolicyResponse > (body).is_err(),
+                "{} from {}", "DeleteLifecyclePolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeletePullThroughCacheRuleRequest > (body)
+                .is_err(), "{} from {}", "DeletePullThroughCacheRuleRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeletePullThroughCacheRuleResponse > (body)
+                .is_err(), "{} from {}", "DeletePullThroughCacheRuleResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRegistryPolicyRequest > (body).is_err(),
+                "{} from {}", "DeleteRegistryPolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRegistryPolicyResponse > (body).is_err(),
+                "{} from {}", "DeleteRegistryPolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteReplication > (body).is_err(),
+                "{} from {}", "DeleteReplication", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRepositoryCreationTemplateRequest > (body)
+                .is_err(), "{} from {}", "DeleteRepositoryCreationTemplateRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRepositoryCreationTemplateResponse >
+                (body).is_err(), "{} from {}",
+                "DeleteRepositoryCreationTemplateResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRepositoryPolicyRequest > (body).is_err(),
+                "{} from {}", "DeleteRepositoryPolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRepositoryPolicyResponse > (body)
+                .is_err(), "{} from {}", "DeleteRepositoryPolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRepositoryRequest > (body).is_err(),
+                "{} from {}", "DeleteRepositoryRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteRepositoryResponse > (body).is_err(),
+                "{} from {}", "DeleteRepositoryResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteSigningConfigurationRequest > (body)
+                .is_err(), "{} from {}", "DeleteSigningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeleteSigningConfigurationResponse > (body)
+                .is_err(), "{} from {}", "DeleteSigningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeregisterPullTimeUpdateExclusionRequest >
+                (body).is_err(), "{} from {}",
+                "DeregisterPullTimeUpdateExclusionRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DeregisterPullTimeUpdateExclusionResponse >
+                (body).is_err(), "{} from {}",
+                "DeregisterPullTimeUpdateExclusionResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImageReplicationStatusRequest > (body)
+                .is_err(), "{} from {}", "DescribeImageReplicationStatusRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImageReplicationStatusResponse > (body)
+                .is_err(), "{} from {}", "DescribeImageReplicationStatusResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImageScanFindingsRequest > (body)
+                .is_err(), "{} from {}", "DescribeImageScanFindingsRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImageScanFindingsResponse > (body)
+                .is_err(), "{} from {}", "DescribeImageScanFindingsResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImageSigningStatusRequest > (body)
+                .is_err(), "{} from {}", "DescribeImageSigningStatusRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImageSigningStatusResponse > (body)
+                .is_err(), "{} from {}", "DescribeImageSigningStatusResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImagesFilter > (body).is_err(),
+                "{} from {}", "DescribeImagesFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImagesRequest > (body).is_err(),
+                "{} from {}", "DescribeImagesRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeImagesResponse > (body).is_err(),
+                "{} from {}", "DescribeImagesResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribePullThroughCacheRulesRequest > (body)
+                .is_err(), "{} from {}", "DescribePullThroughCacheRulesRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribePullThroughCacheRulesResponse > (body)
+                .is_err(), "{} from {}", "DescribePullThroughCacheRulesResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeRegistryRequest > (body).is_err(),
+                "{} from {}", "DescribeRegistryRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeRegistryResponse > (body).is_err(),
+                "{} from {}", "DescribeRegistryResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeReplicationBackfillResultsRequest >
+                (body).is_err(), "{} from {}",
+                "DescribeReplicationBackfillResultsRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeReplicationBackfillResultsResponse >
+                (body).is_err(), "{} from {}",
+                "DescribeReplicationBackfillResultsResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeRepositoriesRequest > (body).is_err(),
+                "{} from {}", "DescribeRepositoriesRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeRepositoriesResponse > (body).is_err(),
+                "{} from {}", "DescribeRepositoriesResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeRepositoryCreationTemplatesRequest >
+                (body).is_err(), "{} from {}",
+                "DescribeRepositoryCreationTemplatesRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < DescribeRepositoryCreationTemplatesResponse >
+                (body).is_err(), "{} from {}",
+                "DescribeRepositoryCreationTemplatesResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < EncryptionConfiguration > (body).is_err(),
+                "{} from {}", "EncryptionConfiguration", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: <
+                EncryptionConfigurationForRepositoryCreationTemplate > (body).is_err(),
+                "{} from {}", "EncryptionConfigurationForRepositoryCreationTemplate",
+                body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < EnhancedImageScanFinding > (body).is_err(),
+                "{} from {}", "EnhancedImageScanFinding", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetAccountSettingRequest > (body).is_err(),
+                "{} from {}", "GetAccountSettingRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetAccountSettingResponse > (body).is_err(),
+                "{} from {}", "GetAccountSettingResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetAuthorizationTokenRequest > (body).is_err(),
+                "{} from {}", "GetAuthorizationTokenRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetAuthorizationTokenResponse > (body).is_err(),
+                "{} from {}", "GetAuthorizationTokenResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetDownloadUrlForLayerRequest > (body).is_err(),
+                "{} from {}", "GetDownloadUrlForLayerRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetDownloadUrlForLayerResponse > (body)
+                .is_err(), "{} from {}", "GetDownloadUrlForLayerResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetLifecyclePolicyPreviewRequest > (body)
+                .is_err(), "{} from {}", "GetLifecyclePolicyPreviewRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetLifecyclePolicyPreviewResponse > (body)
+                .is_err(), "{} from {}", "GetLifecyclePolicyPreviewResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetLifecyclePolicyRequest > (body).is_err(),
+                "{} from {}", "GetLifecyclePolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetLifecyclePolicyResponse > (body).is_err(),
+                "{} from {}", "GetLifecyclePolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetRegistryPolicyRequest > (body).is_err(),
+                "{} from {}", "GetRegistryPolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetRegistryPolicyResponse > (body).is_err(),
+                "{} from {}", "GetRegistryPolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetRegistryScanningConfigurationRequest > (body)
+                .is_err(), "{} from {}", "GetRegistryScanningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetRegistryScanningConfigurationResponse >
+                (body).is_err(), "{} from {}",
+                "GetRegistryScanningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetRepositoryPolicyRequest > (body).is_err(),
+                "{} from {}", "GetRepositoryPolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetRepositoryPolicyResponse > (body).is_err(),
+                "{} from {}", "GetRepositoryPolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetSigningConfigurationRequest > (body)
+                .is_err(), "{} from {}", "GetSigningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < GetSigningConfigurationResponse > (body)
+                .is_err(), "{} from {}", "GetSigningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Image > (body).is_err(), "{} from {}", "Image",
+                body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageDetail > (body).is_err(), "{} from {}",
+                "ImageDetail", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageFailure > (body).is_err(), "{} from {}",
+                "ImageFailure", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageIdentifier > (body).is_err(), "{} from {}",
+                "ImageIdentifier", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageReferrer > (body).is_err(), "{} from {}",
+                "ImageReferrer", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageReplicationStatus > (body).is_err(),
+                "{} from {}", "ImageReplicationStatus", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageScanFinding > (body).is_err(),
+                "{} from {}", "ImageScanFinding", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageScanFindings > (body).is_err(),
+                "{} from {}", "ImageScanFindings", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageScanFindingsSummary > (body).is_err(),
+                "{} from {}", "ImageScanFindingsSummary", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageScanStatus > (body).is_err(), "{} from {}",
+                "ImageScanStatus", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageScanningConfiguration > (body).is_err(),
+                "{} from {}", "ImageScanningConfiguration", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageSigningStatus > (body).is_err(),
+                "{} from {}", "ImageSigningStatus", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ImageTagMutabilityExclusionFilter > (body)
+                .is_err(), "{} from {}", "ImageTagMutabilityExclusionFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < InitiateLayerUploadRequest > (body).is_err(),
+                "{} from {}", "InitiateLayerUploadRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < InitiateLayerUploadResponse > (body).is_err(),
+                "{} from {}", "InitiateLayerUploadResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Layer > (body).is_err(), "{} from {}", "Layer",
+                body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < LayerFailure > (body).is_err(), "{} from {}",
+                "LayerFailure", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < LifecyclePolicyPreviewFilter > (body).is_err(),
+                "{} from {}", "LifecyclePolicyPreviewFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < LifecyclePolicyPreviewResult > (body).is_err(),
+                "{} from {}", "LifecyclePolicyPreviewResult", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < LifecyclePolicyPreviewSummary > (body).is_err(),
+                "{} from {}", "LifecyclePolicyPreviewSummary", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < LifecyclePolicyRuleAction > (body).is_err(),
+                "{} from {}", "LifecyclePolicyRuleAction", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListImageReferrersFilter > (body).is_err(),
+                "{} from {}", "ListImageReferrersFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListImageReferrersRequest > (body).is_err(),
+                "{} from {}", "ListImageReferrersRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListImageReferrersResponse > (body).is_err(),
+                "{} from {}", "ListImageReferrersResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListImagesFilter > (body).is_err(),
+                "{} from {}", "ListImagesFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListImagesRequest > (body).is_err(),
+                "{} from {}", "ListImagesRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListImagesResponse > (body).is_err(),
+                "{} from {}", "ListImagesResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListPullTimeUpdateExclusionsRequest > (body)
+                .is_err(), "{} from {}", "ListPullTimeUpdateExclusionsRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListPullTimeUpdateExclusionsResponse > (body)
+                .is_err(), "{} from {}", "ListPullTimeUpdateExclusionsResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListReplicationBackfillsRequest > (body)
+                .is_err(), "{} from {}", "ListReplicationBackfillsRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListReplicationBackfillsResponse > (body)
+                .is_err(), "{} from {}", "ListReplicationBackfillsResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListTagsForResourceRequest > (body).is_err(),
+                "{} from {}", "ListTagsForResourceRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ListTagsForResourceResponse > (body).is_err(),
+                "{} from {}", "ListTagsForResourceResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PackageVulnerabilityDetails > (body).is_err(),
+                "{} from {}", "PackageVulnerabilityDetails", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PullThroughCacheRule > (body).is_err(),
+                "{} from {}", "PullThroughCacheRule", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutAccountSettingRequest > (body).is_err(),
+                "{} from {}", "PutAccountSettingRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutAccountSettingResponse > (body).is_err(),
+                "{} from {}", "PutAccountSettingResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutImageRequest > (body).is_err(), "{} from {}",
+                "PutImageRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutImageResponse > (body).is_err(),
+                "{} from {}", "PutImageResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutImageScanningConfigurationRequest > (body)
+                .is_err(), "{} from {}", "PutImageScanningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutImageScanningConfigurationResponse > (body)
+                .is_err(), "{} from {}", "PutImageScanningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutImageTagMutabilityRequest > (body).is_err(),
+                "{} from {}", "PutImageTagMutabilityRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutImageTagMutabilityResponse > (body).is_err(),
+                "{} from {}", "PutImageTagMutabilityResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutLifecyclePolicyRequest > (body).is_err(),
+                "{} from {}", "PutLifecyclePolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutLifecyclePolicyResponse > (body).is_err(),
+                "{} from {}", "PutLifecyclePolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutRegistryPolicyRequest > (body).is_err(),
+                "{} from {}", "PutRegistryPolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutRegistryPolicyResponse > (body).is_err(),
+                "{} from {}", "PutRegistryPolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutRegistryScanningConfigurationRequest > (body)
+                .is_err(), "{} from {}", "PutRegistryScanningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutRegistryScanningConfigurationResponse >
+                (body).is_err(), "{} from {}",
+                "PutRegistryScanningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutReplicationConfigurationRequest > (body)
+                .is_err(), "{} from {}", "PutReplicationConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutReplicationConfigurationResponse > (body)
+                .is_err(), "{} from {}", "PutReplicationConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutSigningConfigurationRequest > (body)
+                .is_err(), "{} from {}", "PutSigningConfigurationRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < PutSigningConfigurationResponse > (body)
+                .is_err(), "{} from {}", "PutSigningConfigurationResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Recommendation > (body).is_err(), "{} from {}",
+                "Recommendation", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RegisterPullTimeUpdateExclusionRequest > (body)
+                .is_err(), "{} from {}", "RegisterPullTimeUpdateExclusionRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RegisterPullTimeUpdateExclusionResponse > (body)
+                .is_err(), "{} from {}", "RegisterPullTimeUpdateExclusionResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RegistryScanningConfiguration > (body).is_err(),
+                "{} from {}", "RegistryScanningConfiguration", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RegistryScanningRule > (body).is_err(),
+                "{} from {}", "RegistryScanningRule", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Remediation > (body).is_err(), "{} from {}",
+                "Remediation", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ReplicationBackfillProgress > (body).is_err(),
+                "{} from {}", "ReplicationBackfillProgress", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ReplicationBackfillResult > (body).is_err(),
+                "{} from {}", "ReplicationBackfillResult", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ReplicationBackfillSummary > (body).is_err(),
+                "{} from {}", "ReplicationBackfillSummary", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ReplicationConfiguration > (body).is_err(),
+                "{} from {}", "ReplicationConfiguration", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ReplicationDestination > (body).is_err(),
+                "{} from {}", "ReplicationDestination", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ReplicationRule > (body).is_err(), "{} from {}",
+                "ReplicationRule", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Repository > (body).is_err(), "{} from {}",
+                "Repository", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RepositoryCreationTemplate > (body).is_err(),
+                "{} from {}", "RepositoryCreationTemplate", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RepositoryFilter > (body).is_err(),
+                "{} from {}", "RepositoryFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RepositoryScanningConfiguration > (body)
+                .is_err(), "{} from {}", "RepositoryScanningConfiguration", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < RepositoryScanningConfigurationFailure > (body)
+                .is_err(), "{} from {}", "RepositoryScanningConfigurationFailure", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Resource > (body).is_err(), "{} from {}",
+                "Resource", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ResourceDetails > (body).is_err(), "{} from {}",
+                "ResourceDetails", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ScanningRepositoryFilter > (body).is_err(),
+                "{} from {}", "ScanningRepositoryFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ScoreDetails > (body).is_err(), "{} from {}",
+                "ScoreDetails", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < SetRepositoryPolicyRequest > (body).is_err(),
+                "{} from {}", "SetRepositoryPolicyRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < SetRepositoryPolicyResponse > (body).is_err(),
+                "{} from {}", "SetRepositoryPolicyResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < SigningConfiguration > (body).is_err(),
+                "{} from {}", "SigningConfiguration", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < SigningRepositoryFilter > (body).is_err(),
+                "{} from {}", "SigningRepositoryFilter", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < SigningRule > (body).is_err(), "{} from {}",
+                "SigningRule", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StartImageScanRequest > (body).is_err(),
+                "{} from {}", "StartImageScanRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StartImageScanResponse > (body).is_err(),
+                "{} from {}", "StartImageScanResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StartLifecyclePolicyPreviewRequest > (body)
+                .is_err(), "{} from {}", "StartLifecyclePolicyPreviewRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StartLifecyclePolicyPreviewResponse > (body)
+                .is_err(), "{} from {}", "StartLifecyclePolicyPreviewResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StartReplicationBackfillRequest > (body)
+                .is_err(), "{} from {}", "StartReplicationBackfillRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StartReplicationBackfillResponse > (body)
+                .is_err(), "{} from {}", "StartReplicationBackfillResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StopReplicationBackfillRequest > (body)
+                .is_err(), "{} from {}", "StopReplicationBackfillRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < StopReplicationBackfillResponse > (body)
+                .is_err(), "{} from {}", "StopReplicationBackfillResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < SubjectIdentifier > (body).is_err(),
+                "{} from {}", "SubjectIdentifier", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < Tag > (body).is_err(), "{} from {}", "Tag", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < TagResourceRequest > (body).is_err(),
+                "{} from {}", "TagResourceRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < TagResourceResponse > (body).is_err(),
+                "{} from {}", "TagResourceResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < TransitioningImageTotalCount > (body).is_err(),
+                "{} from {}", "TransitioningImageTotalCount", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UntagResourceRequest > (body).is_err(),
+                "{} from {}", "UntagResourceRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UntagResourceResponse > (body).is_err(),
+                "{} from {}", "UntagResourceResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UpdateImageStorageClassRequest > (body)
+                .is_err(), "{} from {}", "UpdateImageStorageClassRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UpdateImageStorageClassResponse > (body)
+                .is_err(), "{} from {}", "UpdateImageStorageClassResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UpdatePullThroughCacheRuleRequest > (body)
+                .is_err(), "{} from {}", "UpdatePullThroughCacheRuleRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UpdatePullThroughCacheRuleResponse > (body)
+                .is_err(), "{} from {}", "UpdatePullThroughCacheRuleResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UpdateRepositoryCreationTemplateRequest > (body)
+                .is_err(), "{} from {}", "UpdateRepositoryCreationTemplateRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UpdateRepositoryCreationTemplateResponse >
+                (body).is_err(), "{} from {}",
+                "UpdateRepositoryCreationTemplateResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UploadLayerPartRequest > (body).is_err(),
+                "{} from {}", "UploadLayerPartRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < UploadLayerPartResponse > (body).is_err(),
+                "{} from {}", "UploadLayerPartResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ValidatePullThroughCacheRuleRequest > (body)
+                .is_err(), "{} from {}", "ValidatePullThroughCacheRuleRequest", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < ValidatePullThroughCacheRuleResponse > (body)
+                .is_err(), "{} from {}", "ValidatePullThroughCacheRuleResponse", body
+            );
+        }
+        for body in ["[]", "[true]", "1", "\"x\""] {
+            assert!(
+                serde_json::from_str:: < VulnerablePackage > (body).is_err(),
+                "{} from {}", "VulnerablePackage", body
+            );
         }
     }
 }

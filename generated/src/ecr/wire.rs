@@ -68,6 +68,7 @@ pub use super::types::{
     UpstreamRegistry,
 };
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchCheckLayerAvailabilityRequest {
     /// The digests of the image layers to check.
     #[serde(rename = "layerDigests", default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +79,20 @@ pub struct BatchCheckLayerAvailabilityRequest {
     /// The name of the repository that is associated with the image layers to check.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for BatchCheckLayerAvailabilityRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchCheckLayerAvailabilityRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchCheckLayerAvailabilityRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchCheckLayerAvailabilityRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl BatchCheckLayerAvailabilityRequest {
     /// The validated form, with required members as plain fields.
@@ -97,6 +112,7 @@ impl BatchCheckLayerAvailabilityRequest {
 }
 /// Deletes specified images within a specified repository. Images are specified with either the imageTag or imageDigest.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchDeleteImageRequest {
     /// A list of image ID references that correspond to images to delete. The format of the imageIds reference is imageTag=tag or imageDigest=digest.
     #[serde(rename = "imageIds", default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +123,18 @@ pub struct BatchDeleteImageRequest {
     /// The repository that contains the image to delete.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for BatchDeleteImageRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchDeleteImageRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchDeleteImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchDeleteImageRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl BatchDeleteImageRequest {
     /// The validated form, with required members as plain fields.
@@ -123,6 +151,7 @@ impl BatchDeleteImageRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchGetImageRequest {
     /// The accepted media types for the request. Valid values: application/vnd.docker.distribution.manifest.v1+json | application/vnd.docker.distribution.manifest.v2+json | application/vnd.oci.image.manifest.v1+json
     #[serde(
@@ -141,6 +170,18 @@ pub struct BatchGetImageRequest {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for BatchGetImageRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchGetImageRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchGetImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchGetImageRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 impl BatchGetImageRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(self) -> Result<types::BatchGetImageRequest, ValidationError> {
@@ -157,6 +198,7 @@ impl BatchGetImageRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct BatchGetRepositoryScanningConfigurationRequest {
     /// One or more repository names to get the scanning configuration for.
     #[serde(
@@ -165,6 +207,20 @@ pub struct BatchGetRepositoryScanningConfigurationRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub repository_names: Option<Vec<String>>,
+}
+impl Serialize for BatchGetRepositoryScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BatchGetRepositoryScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for BatchGetRepositoryScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        BatchGetRepositoryScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl BatchGetRepositoryScanningConfigurationRequest {
     /// The validated form, with required members as plain fields.
@@ -179,6 +235,7 @@ impl BatchGetRepositoryScanningConfigurationRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CompleteLayerUploadRequest {
     /// The sha256 digest of the image layer.
     #[serde(rename = "layerDigests", default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +249,20 @@ pub struct CompleteLayerUploadRequest {
     /// The upload ID from a previous InitiateLayerUpload operation to associate with the image layer.
     #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+}
+impl Serialize for CompleteLayerUploadRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CompleteLayerUploadRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CompleteLayerUploadRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CompleteLayerUploadRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl CompleteLayerUploadRequest {
     /// The validated form, with required members as plain fields.
@@ -213,6 +284,7 @@ impl CompleteLayerUploadRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreatePullThroughCacheRuleRequest {
     /// The Amazon Resource Name (ARN) of the Amazon Web Services Secrets Manager secret that identifies the credentials to authenticate to the upstream registry.
     #[serde(rename = "credentialArn", default, skip_serializing_if = "Option::is_none")]
@@ -252,6 +324,20 @@ pub struct CreatePullThroughCacheRuleRequest {
     )]
     pub upstream_repository_prefix: Option<String>,
 }
+impl Serialize for CreatePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreatePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreatePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreatePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 impl CreatePullThroughCacheRuleRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(
@@ -273,6 +359,7 @@ impl CreatePullThroughCacheRuleRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateRepositoryCreationTemplateRequest {
     /// A list of enumerable strings representing the Amazon ECR repository creation scenarios that this template will apply towards. The supported scenarios are PULL_THROUGH_CACHE, REPLICATION, and CREATE_ON_PUSH
     #[serde(rename = "appliedFor", default, skip_serializing_if = "Option::is_none")]
@@ -329,6 +416,20 @@ pub struct CreateRepositoryCreationTemplateRequest {
     #[serde(rename = "resourceTags", default, skip_serializing_if = "Option::is_none")]
     pub resource_tags: Option<Vec<Tag>>,
 }
+impl Serialize for CreateRepositoryCreationTemplateRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreateRepositoryCreationTemplateRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreateRepositoryCreationTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreateRepositoryCreationTemplateRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 impl CreateRepositoryCreationTemplateRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(
@@ -376,6 +477,7 @@ impl CreateRepositoryCreationTemplateRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct CreateRepositoryRequest {
     /// The encryption configuration for the repository. This determines how the contents of your repository are encrypted at rest.
     #[serde(
@@ -416,6 +518,18 @@ pub struct CreateRepositoryRequest {
     /// The metadata that you apply to the repository to help you categorize and organize them. Each tag consists of a key and an optional value, both of which you define.
     #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
+}
+impl Serialize for CreateRepositoryRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CreateRepositoryRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for CreateRepositoryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        CreateRepositoryRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl CreateRepositoryRequest {
     /// The validated form, with required members as plain fields.
@@ -459,6 +573,7 @@ impl CreateRepositoryRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteLifecyclePolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -466,6 +581,20 @@ pub struct DeleteLifecyclePolicyRequest {
     /// The name of the repository.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for DeleteLifecyclePolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteLifecyclePolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteLifecyclePolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteLifecyclePolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DeleteLifecyclePolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -481,6 +610,7 @@ impl DeleteLifecyclePolicyRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeletePullThroughCacheRuleRequest {
     /// The Amazon ECR repository prefix associated with the pull through cache rule to delete.
     #[serde(
@@ -492,6 +622,20 @@ pub struct DeletePullThroughCacheRuleRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the pull through cache rule. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
+}
+impl Serialize for DeletePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeletePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeletePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeletePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DeletePullThroughCacheRuleRequest {
     /// The validated form, with required members as plain fields.
@@ -508,10 +652,23 @@ impl DeletePullThroughCacheRuleRequest {
 }
 /// The delete replication configuration for a replication rule. When delete replication is enabled, the service replicates image deletions and image tag removals in the source registry to the replication destinations.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteReplication {
     /// Specifies whether delete replication is enabled. If set to true, the service replicates image deletions and image tag removals from the source registry to each replication destination.
     #[serde(rename = "enabled", default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+}
+impl Serialize for DeleteReplication {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteReplication::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteReplication {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteReplication::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl DeleteReplication {
     /// The validated form, with required members as plain fields.
@@ -522,10 +679,25 @@ impl DeleteReplication {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryCreationTemplateRequest {
     /// The repository namespace prefix associated with the repository creation template.
     #[serde(rename = "prefix", default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+}
+impl Serialize for DeleteRepositoryCreationTemplateRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryCreationTemplateRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryCreationTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryCreationTemplateRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DeleteRepositoryCreationTemplateRequest {
     /// The validated form, with required members as plain fields.
@@ -538,6 +710,7 @@ impl DeleteRepositoryCreationTemplateRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryPolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository policy to delete. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -545,6 +718,20 @@ pub struct DeleteRepositoryPolicyRequest {
     /// The name of the repository that is associated with the repository policy to delete.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for DeleteRepositoryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DeleteRepositoryPolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -560,6 +747,7 @@ impl DeleteRepositoryPolicyRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeleteRepositoryRequest {
     /// If true, deleting the repository force deletes the contents of the repository. If false, the repository must be empty before attempting to delete it.
     #[serde(rename = "force", default)]
@@ -570,6 +758,18 @@ pub struct DeleteRepositoryRequest {
     /// The name of the repository to delete.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for DeleteRepositoryRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeleteRepositoryRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeleteRepositoryRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeleteRepositoryRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl DeleteRepositoryRequest {
     /// The validated form, with required members as plain fields.
@@ -584,10 +784,25 @@ impl DeleteRepositoryRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DeregisterPullTimeUpdateExclusionRequest {
     /// The ARN of the IAM principal to remove from the pull time update exclusion list.
     #[serde(rename = "principalArn", default, skip_serializing_if = "Option::is_none")]
     pub principal_arn: Option<String>,
+}
+impl Serialize for DeregisterPullTimeUpdateExclusionRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DeregisterPullTimeUpdateExclusionRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DeregisterPullTimeUpdateExclusionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DeregisterPullTimeUpdateExclusionRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DeregisterPullTimeUpdateExclusionRequest {
     /// The validated form, with required members as plain fields.
@@ -602,6 +817,7 @@ impl DeregisterPullTimeUpdateExclusionRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageReplicationStatusRequest {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -611,6 +827,20 @@ pub struct DescribeImageReplicationStatusRequest {
     /// The name of the repository that the image is in.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for DescribeImageReplicationStatusRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageReplicationStatusRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageReplicationStatusRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageReplicationStatusRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DescribeImageReplicationStatusRequest {
     /// The validated form, with required members as plain fields.
@@ -627,6 +857,7 @@ impl DescribeImageReplicationStatusRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageScanFindingsRequest {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -642,6 +873,20 @@ pub struct DescribeImageScanFindingsRequest {
     /// The repository for the image for which to describe the scan findings.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for DescribeImageScanFindingsRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageScanFindingsRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageScanFindingsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageScanFindingsRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DescribeImageScanFindingsRequest {
     /// The validated form, with required members as plain fields.
@@ -660,6 +905,7 @@ impl DescribeImageScanFindingsRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImageSigningStatusRequest {
     /// An object containing identifying information for an image.
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
@@ -670,6 +916,20 @@ pub struct DescribeImageSigningStatusRequest {
     /// The name of the repository that contains the image.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for DescribeImageSigningStatusRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImageSigningStatusRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImageSigningStatusRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImageSigningStatusRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl DescribeImageSigningStatusRequest {
     /// The validated form, with required members as plain fields.
@@ -686,6 +946,7 @@ impl DescribeImageSigningStatusRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeImagesRequest {
     /// The filter key and value with which to filter your DescribeImages results.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -706,6 +967,18 @@ pub struct DescribeImagesRequest {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for DescribeImagesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeImagesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeImagesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeImagesRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 impl DescribeImagesRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(self) -> Result<types::DescribeImagesRequest, ValidationError> {
@@ -722,6 +995,7 @@ impl DescribeImagesRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct DescribeReplicationBackfillResultsRequest {
     /// The maximum number of replication backfill results returned by DescribeReplicationBackfillResults in paginated output. When this parameter is used, DescribeReplicationBackfillResults only returns maxResults results in a single page along with a nextToken response element.
     #[serde(rename = "maxResults", default, skip_serializing_if = "Option::is_none")]
@@ -747,6 +1021,20 @@ pub struct DescribeReplicationBackfillResultsRequest {
     )]
     pub result_status_filter: Option<ReplicationBackfillResultStatus>,
 }
+impl Serialize for DescribeReplicationBackfillResultsRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DescribeReplicationBackfillResultsRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for DescribeReplicationBackfillResultsRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        DescribeReplicationBackfillResultsRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 impl DescribeReplicationBackfillResultsRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(
@@ -765,6 +1053,7 @@ impl DescribeReplicationBackfillResultsRequest {
 }
 /// The encryption configuration for the repository. This determines how the contents of your repository are encrypted at rest.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EncryptionConfiguration {
     /// The encryption type to use. If you use the KMS encryption type, the contents of the repository will be encrypted using server-side encryption with Key Management Service key stored in KMS.
     #[serde(rename = "encryptionType", default, skip_serializing_if = "Option::is_none")]
@@ -772,6 +1061,18 @@ pub struct EncryptionConfiguration {
     /// If you use the KMS encryption type, specify the KMS key to use for encryption. The alias, key ID, or full ARN of the KMS key can be specified.
     #[serde(rename = "kmsKey", default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
+}
+impl Serialize for EncryptionConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EncryptionConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for EncryptionConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        EncryptionConfiguration::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl EncryptionConfiguration {
     /// The validated form, with required members as plain fields.
@@ -786,6 +1087,7 @@ impl EncryptionConfiguration {
 }
 /// The encryption configuration to associate with the repository creation template.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct EncryptionConfigurationForRepositoryCreationTemplate {
     /// The encryption type to use. If you use the KMS encryption type, the contents of the repository will be encrypted using server-side encryption with Key Management Service key stored in KMS.
     #[serde(rename = "encryptionType", default, skip_serializing_if = "Option::is_none")]
@@ -793,6 +1095,20 @@ pub struct EncryptionConfigurationForRepositoryCreationTemplate {
     /// If you use the KMS encryption type, specify the KMS key to use for encryption. The full ARN of the KMS key must be specified.
     #[serde(rename = "kmsKey", default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
+}
+impl Serialize for EncryptionConfigurationForRepositoryCreationTemplate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EncryptionConfigurationForRepositoryCreationTemplate::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for EncryptionConfigurationForRepositoryCreationTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        EncryptionConfigurationForRepositoryCreationTemplate::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl EncryptionConfigurationForRepositoryCreationTemplate {
     /// The validated form, with required members as plain fields.
@@ -811,10 +1127,23 @@ impl EncryptionConfigurationForRepositoryCreationTemplate {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetAccountSettingRequest {
     /// The name of the account setting, such as BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, or BLOB_MOUNTING.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+impl Serialize for GetAccountSettingRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetAccountSettingRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetAccountSettingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetAccountSettingRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl GetAccountSettingRequest {
     /// The validated form, with required members as plain fields.
@@ -825,6 +1154,7 @@ impl GetAccountSettingRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetDownloadUrlForLayerRequest {
     /// The digest of the image layer to download.
     #[serde(rename = "layerDigest", default, skip_serializing_if = "Option::is_none")]
@@ -835,6 +1165,20 @@ pub struct GetDownloadUrlForLayerRequest {
     /// The name of the repository that is associated with the image layer to download.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for GetDownloadUrlForLayerRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetDownloadUrlForLayerRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetDownloadUrlForLayerRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetDownloadUrlForLayerRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl GetDownloadUrlForLayerRequest {
     /// The validated form, with required members as plain fields.
@@ -853,6 +1197,7 @@ impl GetDownloadUrlForLayerRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetLifecyclePolicyPreviewRequest {
     /// An optional parameter that filters results based on image tag status and all tags, if tagged.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -873,6 +1218,20 @@ pub struct GetLifecyclePolicyPreviewRequest {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for GetLifecyclePolicyPreviewRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetLifecyclePolicyPreviewRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetLifecyclePolicyPreviewRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetLifecyclePolicyPreviewRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 impl GetLifecyclePolicyPreviewRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(
@@ -891,6 +1250,7 @@ impl GetLifecyclePolicyPreviewRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetLifecyclePolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -898,6 +1258,18 @@ pub struct GetLifecyclePolicyRequest {
     /// The name of the repository.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for GetLifecyclePolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetLifecyclePolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetLifecyclePolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetLifecyclePolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl GetLifecyclePolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -913,6 +1285,7 @@ impl GetLifecyclePolicyRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct GetRepositoryPolicyRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the repository. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -920,6 +1293,20 @@ pub struct GetRepositoryPolicyRequest {
     /// The name of the repository with the policy to retrieve.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for GetRepositoryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        GetRepositoryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for GetRepositoryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        GetRepositoryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl GetRepositoryPolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -936,6 +1323,7 @@ impl GetRepositoryPolicyRequest {
 }
 /// A filter that specifies which image tags should be excluded from the repository's image tag mutability setting.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ImageTagMutabilityExclusionFilter {
     /// The filter value used to match image tags for exclusion from mutability settings.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -943,6 +1331,20 @@ pub struct ImageTagMutabilityExclusionFilter {
     /// The type of filter to apply for excluding image tags from mutability settings.
     #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
     pub filter_type: Option<ImageTagMutabilityExclusionFilterType>,
+}
+impl Serialize for ImageTagMutabilityExclusionFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageTagMutabilityExclusionFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ImageTagMutabilityExclusionFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ImageTagMutabilityExclusionFilter::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl ImageTagMutabilityExclusionFilter {
     /// The validated form, with required members as plain fields.
@@ -958,6 +1360,7 @@ impl ImageTagMutabilityExclusionFilter {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct InitiateLayerUploadRequest {
     /// The Amazon Web Services account ID associated with the registry to which you intend to upload layers. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -965,6 +1368,20 @@ pub struct InitiateLayerUploadRequest {
     /// The name of the repository to which you intend to upload layers.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for InitiateLayerUploadRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        InitiateLayerUploadRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for InitiateLayerUploadRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        InitiateLayerUploadRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl InitiateLayerUploadRequest {
     /// The validated form, with required members as plain fields.
@@ -980,6 +1397,7 @@ impl InitiateLayerUploadRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImageReferrersRequest {
     /// The filter key and value with which to filter your ListImageReferrers results. If no filter is specified, only artifacts with ACTIVE status are returned.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -999,6 +1417,18 @@ pub struct ListImageReferrersRequest {
     /// An object containing the image digest of the subject image for which to retrieve associated artifacts.
     #[serde(rename = "subjectId", default, skip_serializing_if = "Option::is_none")]
     pub subject_id: Option<SubjectIdentifier>,
+}
+impl Serialize for ListImageReferrersRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImageReferrersRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImageReferrersRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImageReferrersRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl ListImageReferrersRequest {
     /// The validated form, with required members as plain fields.
@@ -1023,6 +1453,7 @@ impl ListImageReferrersRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListImagesRequest {
     /// The filter key and value with which to filter your ListImages results.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1040,6 +1471,18 @@ pub struct ListImagesRequest {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for ListImagesRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListImagesRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListImagesRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListImagesRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 impl ListImagesRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(self) -> Result<types::ListImagesRequest, ValidationError> {
@@ -1055,10 +1498,25 @@ impl ListImagesRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ListTagsForResourceRequest {
     /// The Amazon Resource Name (ARN) that identifies the resource for which to list the tags. Currently, the only supported resource is an Amazon ECR repository.
     #[serde(rename = "resourceArn", default, skip_serializing_if = "Option::is_none")]
     pub resource_arn: Option<String>,
+}
+impl Serialize for ListTagsForResourceRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ListTagsForResourceRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ListTagsForResourceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ListTagsForResourceRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl ListTagsForResourceRequest {
     /// The validated form, with required members as plain fields.
@@ -1073,6 +1531,7 @@ impl ListTagsForResourceRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutAccountSettingRequest {
     /// The name of the account setting, such as BASIC_SCAN_TYPE_VERSION, REGISTRY_POLICY_SCOPE, or BLOB_MOUNTING.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
@@ -1080,6 +1539,18 @@ pub struct PutAccountSettingRequest {
     /// Setting value that is specified. Valid value for basic scan type: AWS_NATIVE.
     #[serde(rename = "value", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+impl Serialize for PutAccountSettingRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutAccountSettingRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutAccountSettingRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutAccountSettingRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl PutAccountSettingRequest {
     /// The validated form, with required members as plain fields.
@@ -1091,6 +1562,7 @@ impl PutAccountSettingRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageRequest {
     /// The image digest of the image manifest corresponding to the image.
     #[serde(rename = "imageDigest", default, skip_serializing_if = "Option::is_none")]
@@ -1115,6 +1587,18 @@ pub struct PutImageRequest {
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
 }
+impl Serialize for PutImageRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
+}
 impl PutImageRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(self) -> Result<types::PutImageRequest, ValidationError> {
@@ -1133,6 +1617,7 @@ impl PutImageRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageScanningConfigurationRequest {
     /// The image scanning configuration for the repository. This setting determines whether images are scanned for known vulnerabilities after being pushed to the repository.
     #[serde(
@@ -1147,6 +1632,20 @@ pub struct PutImageScanningConfigurationRequest {
     /// The name of the repository in which to update the image scanning configuration setting.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for PutImageScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl PutImageScanningConfigurationRequest {
     /// The validated form, with required members as plain fields.
@@ -1165,6 +1664,7 @@ impl PutImageScanningConfigurationRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutImageTagMutabilityRequest {
     /// The tag mutability setting for the repository. If MUTABLE is specified, image tags can be overwritten.
     #[serde(
@@ -1188,6 +1688,20 @@ pub struct PutImageTagMutabilityRequest {
     /// The name of the repository in which to update the image tag mutability settings.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for PutImageTagMutabilityRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutImageTagMutabilityRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutImageTagMutabilityRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutImageTagMutabilityRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl PutImageTagMutabilityRequest {
     /// The validated form, with required members as plain fields.
@@ -1219,6 +1733,7 @@ impl PutImageTagMutabilityRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutLifecyclePolicyRequest {
     /// The JSON repository policy text to apply to the repository.
     #[serde(
@@ -1233,6 +1748,18 @@ pub struct PutLifecyclePolicyRequest {
     /// The name of the repository to receive the policy.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for PutLifecyclePolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutLifecyclePolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutLifecyclePolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutLifecyclePolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl PutLifecyclePolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -1251,10 +1778,23 @@ impl PutLifecyclePolicyRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutRegistryPolicyRequest {
     /// The JSON policy text to apply to your registry. The policy text follows the same format as IAM policy text.
     #[serde(rename = "policyText", default, skip_serializing_if = "Option::is_none")]
     pub policy_text: Option<String>,
+}
+impl Serialize for PutRegistryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutRegistryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutRegistryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutRegistryPolicyRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl PutRegistryPolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -1267,6 +1807,7 @@ impl PutRegistryPolicyRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutRegistryScanningConfigurationRequest {
     /// The scanning rules to use for the registry. A scanning rule is used to determine which repository filters are used and at what frequency scanning will occur.
     #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
@@ -1274,6 +1815,20 @@ pub struct PutRegistryScanningConfigurationRequest {
     /// The scanning type to set for the registry. When a registry scanning configuration is not defined, by default the BASIC scan type is used.
     #[serde(rename = "scanType", default, skip_serializing_if = "Option::is_none")]
     pub scan_type: Option<ScanType>,
+}
+impl Serialize for PutRegistryScanningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutRegistryScanningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutRegistryScanningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutRegistryScanningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl PutRegistryScanningConfigurationRequest {
     /// The validated form, with required members as plain fields.
@@ -1297,6 +1852,7 @@ impl PutRegistryScanningConfigurationRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutReplicationConfigurationRequest {
     /// An object representing the replication configuration for a registry.
     #[serde(
@@ -1305,6 +1861,20 @@ pub struct PutReplicationConfigurationRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub replication_configuration: Option<ReplicationConfiguration>,
+}
+impl Serialize for PutReplicationConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutReplicationConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutReplicationConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutReplicationConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl PutReplicationConfigurationRequest {
     /// The validated form, with required members as plain fields.
@@ -1324,6 +1894,7 @@ impl PutReplicationConfigurationRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct PutSigningConfigurationRequest {
     /// The signing configuration to assign to the registry.
     #[serde(
@@ -1332,6 +1903,20 @@ pub struct PutSigningConfigurationRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub signing_configuration: Option<SigningConfiguration>,
+}
+impl Serialize for PutSigningConfigurationRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PutSigningConfigurationRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for PutSigningConfigurationRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        PutSigningConfigurationRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl PutSigningConfigurationRequest {
     /// The validated form, with required members as plain fields.
@@ -1349,10 +1934,25 @@ impl PutSigningConfigurationRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegisterPullTimeUpdateExclusionRequest {
     /// The ARN of the IAM principal to exclude from having image pull times recorded.
     #[serde(rename = "principalArn", default, skip_serializing_if = "Option::is_none")]
     pub principal_arn: Option<String>,
+}
+impl Serialize for RegisterPullTimeUpdateExclusionRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegisterPullTimeUpdateExclusionRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegisterPullTimeUpdateExclusionRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegisterPullTimeUpdateExclusionRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl RegisterPullTimeUpdateExclusionRequest {
     /// The validated form, with required members as plain fields.
@@ -1368,6 +1968,7 @@ impl RegisterPullTimeUpdateExclusionRequest {
 }
 /// The details of a scanning rule for a private registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RegistryScanningRule {
     /// The repository filters associated with the scanning configuration for a private registry.
     #[serde(
@@ -1379,6 +1980,18 @@ pub struct RegistryScanningRule {
     /// The frequency that scans are performed at for a private registry. When the ENHANCED scan type is specified, the supported scan frequencies are CONTINUOUS_SCAN and SCAN_ON_PUSH.
     #[serde(rename = "scanFrequency", default, skip_serializing_if = "Option::is_none")]
     pub scan_frequency: Option<ScanFrequency>,
+}
+impl Serialize for RegistryScanningRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RegistryScanningRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RegistryScanningRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RegistryScanningRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl RegistryScanningRule {
     /// The validated form, with required members as plain fields.
@@ -1401,10 +2014,23 @@ impl RegistryScanningRule {
 }
 /// The replication configuration for a registry.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationConfiguration {
     /// An array of objects representing the replication destinations and repository filters for a replication configuration.
     #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<ReplicationRule>>,
+}
+impl Serialize for ReplicationConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationConfiguration::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl ReplicationConfiguration {
     /// The validated form, with required members as plain fields.
@@ -1424,6 +2050,7 @@ impl ReplicationConfiguration {
 }
 /// An array of objects representing the destination for a replication rule.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationDestination {
     /// The Region to replicate to.
     #[serde(rename = "region", default, skip_serializing_if = "Option::is_none")]
@@ -1431,6 +2058,18 @@ pub struct ReplicationDestination {
     /// The Amazon Web Services account ID of the Amazon ECR private registry to replicate to. When configuring cross-Region replication within your own registry, specify your own account ID.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
+}
+impl Serialize for ReplicationDestination {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationDestination::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationDestination {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationDestination::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl ReplicationDestination {
     /// The validated form, with required members as plain fields.
@@ -1445,6 +2084,7 @@ impl ReplicationDestination {
 }
 /// An array of objects representing the replication destinations and repository filters for a replication configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ReplicationRule {
     /// The delete replication settings for the replication rule. When delete replication is enabled, the service replicates image deletions and image tag removals from the source registry to the replication destinations.
     #[serde(
@@ -1463,6 +2103,18 @@ pub struct ReplicationRule {
         skip_serializing_if = "Option::is_none"
     )]
     pub repository_filters: Option<Vec<RepositoryFilter>>,
+}
+impl Serialize for ReplicationRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ReplicationRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ReplicationRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ReplicationRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl ReplicationRule {
     /// The validated form, with required members as plain fields.
@@ -1497,6 +2149,7 @@ impl ReplicationRule {
 }
 /// The filter settings used with image replication. Specifying a repository filter to a replication rule provides a method for controlling which repositories in a private registry are replicated.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct RepositoryFilter {
     /// The repository filter details. When the PREFIX_MATCH filter type is specified, this value is required and should be the repository name prefix to configure replication for.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1504,6 +2157,18 @@ pub struct RepositoryFilter {
     /// The repository filter type. The only supported value is PREFIX_MATCH, which is a repository name prefix specified with the filter parameter.
     #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
     pub filter_type: Option<RepositoryFilterType>,
+}
+impl Serialize for RepositoryFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RepositoryFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for RepositoryFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        RepositoryFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl RepositoryFilter {
     /// The validated form, with required members as plain fields.
@@ -1518,6 +2183,7 @@ impl RepositoryFilter {
 }
 /// The details of a scanning repository filter. For more information on how to use filters, see Using filters in the Amazon Elastic Container Registry User Guide.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ScanningRepositoryFilter {
     /// The filter to use when scanning.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1525,6 +2191,18 @@ pub struct ScanningRepositoryFilter {
     /// The type associated with the filter.
     #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
     pub filter_type: Option<ScanningRepositoryFilterType>,
+}
+impl Serialize for ScanningRepositoryFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ScanningRepositoryFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ScanningRepositoryFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ScanningRepositoryFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl ScanningRepositoryFilter {
     /// The validated form, with required members as plain fields.
@@ -1538,6 +2216,7 @@ impl ScanningRepositoryFilter {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SetRepositoryPolicyRequest {
     /// If the policy you are attempting to set on a repository policy would prevent you from setting another policy in the future, you must force the SetRepositoryPolicy operation. This is intended to prevent accidental repository lock outs.
     #[serde(rename = "force", default)]
@@ -1551,6 +2230,20 @@ pub struct SetRepositoryPolicyRequest {
     /// The name of the repository to receive the policy.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for SetRepositoryPolicyRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SetRepositoryPolicyRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SetRepositoryPolicyRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SetRepositoryPolicyRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl SetRepositoryPolicyRequest {
     /// The validated form, with required members as plain fields.
@@ -1571,10 +2264,23 @@ impl SetRepositoryPolicyRequest {
 }
 /// The signing configuration for a registry, which specifies rules for automatically signing images when pushed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningConfiguration {
     /// A list of signing rules. Each rule defines a signing profile and optional repository filters that determine which images are automatically signed.
     #[serde(rename = "rules", default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<SigningRule>>,
+}
+impl Serialize for SigningConfiguration {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningConfiguration::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningConfiguration {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningConfiguration::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl SigningConfiguration {
     /// The validated form, with required members as plain fields.
@@ -1594,6 +2300,7 @@ impl SigningConfiguration {
 }
 /// A repository filter used to determine which repositories have their images automatically signed on push. Each filter consists of a filter type and filter value.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningRepositoryFilter {
     /// The filter value used to match repository names. When using WILDCARD_MATCH, the * character matches any sequence of characters.
     #[serde(rename = "filter", default, skip_serializing_if = "Option::is_none")]
@@ -1601,6 +2308,18 @@ pub struct SigningRepositoryFilter {
     /// The type of filter to apply. Currently, only WILDCARD_MATCH is supported, which uses wildcard patterns to match repository names.
     #[serde(rename = "filterType", default, skip_serializing_if = "Option::is_none")]
     pub filter_type: Option<SigningRepositoryFilterType>,
+}
+impl Serialize for SigningRepositoryFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningRepositoryFilter::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningRepositoryFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningRepositoryFilter::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl SigningRepositoryFilter {
     /// The validated form, with required members as plain fields.
@@ -1615,6 +2334,7 @@ impl SigningRepositoryFilter {
 }
 /// A signing rule that specifies a signing profile and optional repository filters. When an image is pushed to a matching repository, a signing job is created using the specified profile.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SigningRule {
     /// A list of repository filters that determine which repositories have their images signed on push. If no filters are specified, all images pushed to the registry are signed using the rule's signing profile.
     #[serde(
@@ -1630,6 +2350,18 @@ pub struct SigningRule {
         skip_serializing_if = "Option::is_none"
     )]
     pub signing_profile_arn: Option<String>,
+}
+impl Serialize for SigningRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SigningRule::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SigningRule {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SigningRule::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl SigningRule {
     /// The validated form, with required members as plain fields.
@@ -1653,6 +2385,7 @@ impl SigningRule {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartImageScanRequest {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -1662,6 +2395,18 @@ pub struct StartImageScanRequest {
     /// The name of the repository that contains the images to scan.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for StartImageScanRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartImageScanRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartImageScanRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartImageScanRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl StartImageScanRequest {
     /// The validated form, with required members as plain fields.
@@ -1676,6 +2421,7 @@ impl StartImageScanRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartLifecyclePolicyPreviewRequest {
     /// The policy to be evaluated against. If you do not specify a policy, the current policy for the repository is used.
     #[serde(
@@ -1690,6 +2436,20 @@ pub struct StartLifecyclePolicyPreviewRequest {
     /// The name of the repository to be evaluated.
     #[serde(rename = "repositoryName", default, skip_serializing_if = "Option::is_none")]
     pub repository_name: Option<String>,
+}
+impl Serialize for StartLifecyclePolicyPreviewRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartLifecyclePolicyPreviewRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartLifecyclePolicyPreviewRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartLifecyclePolicyPreviewRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl StartLifecyclePolicyPreviewRequest {
     /// The validated form, with required members as plain fields.
@@ -1706,6 +2466,7 @@ impl StartLifecyclePolicyPreviewRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StartReplicationBackfillRequest {
     /// The destination Region and registry to which the images are replicated.
     #[serde(rename = "destination", default, skip_serializing_if = "Option::is_none")]
@@ -1713,6 +2474,20 @@ pub struct StartReplicationBackfillRequest {
     /// The Amazon Web Services account ID associated with the registry from which to start the replication backfill. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
+}
+impl Serialize for StartReplicationBackfillRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StartReplicationBackfillRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StartReplicationBackfillRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StartReplicationBackfillRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl StartReplicationBackfillRequest {
     /// The validated form, with required members as plain fields.
@@ -1731,6 +2506,7 @@ impl StartReplicationBackfillRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct StopReplicationBackfillRequest {
     /// The Amazon Web Services account ID associated with the registry that contains the replication backfill to stop. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
@@ -1742,6 +2518,20 @@ pub struct StopReplicationBackfillRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub replication_backfill_id: Option<String>,
+}
+impl Serialize for StopReplicationBackfillRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StopReplicationBackfillRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for StopReplicationBackfillRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        StopReplicationBackfillRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl StopReplicationBackfillRequest {
     /// The validated form, with required members as plain fields.
@@ -1758,10 +2548,23 @@ impl StopReplicationBackfillRequest {
 }
 /// An object that identifies an image subject.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SubjectIdentifier {
     /// The digest of the image.
     #[serde(rename = "imageDigest", default, skip_serializing_if = "Option::is_none")]
     pub image_digest: Option<String>,
+}
+impl Serialize for SubjectIdentifier {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SubjectIdentifier::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for SubjectIdentifier {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        SubjectIdentifier::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl SubjectIdentifier {
     /// The validated form, with required members as plain fields.
@@ -1775,6 +2578,7 @@ impl SubjectIdentifier {
 }
 /// The metadata to apply to a resource to help you categorize and organize them. Each tag consists of a key and a value, both of which you define.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Tag {
     /// One part of a key-value pair that make up a tag. A key is a general label that acts like a category for more specific tag values.
     #[serde(rename = "Key", default, skip_serializing_if = "Option::is_none")]
@@ -1782,6 +2586,18 @@ pub struct Tag {
     /// A value acts as a descriptor within a tag category (key).
     #[serde(rename = "Value", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+impl Serialize for Tag {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Tag::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        Tag::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl Tag {
     /// The validated form, with required members as plain fields.
@@ -1793,6 +2609,7 @@ impl Tag {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct TagResourceRequest {
     /// The Amazon Resource Name (ARN) of the the resource to which to add tags. Currently, the only supported resource is an Amazon ECR repository.
     #[serde(rename = "resourceArn", default, skip_serializing_if = "Option::is_none")]
@@ -1800,6 +2617,18 @@ pub struct TagResourceRequest {
     /// The tags to add to the resource. A tag is an array of key-value pairs.
     #[serde(rename = "tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
+}
+impl Serialize for TagResourceRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        TagResourceRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for TagResourceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        TagResourceRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl TagResourceRequest {
     /// The validated form, with required members as plain fields.
@@ -1819,6 +2648,7 @@ impl TagResourceRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UntagResourceRequest {
     /// The Amazon Resource Name (ARN) of the resource from which to remove tags. Currently, the only supported resource is an Amazon ECR repository.
     #[serde(rename = "resourceArn", default, skip_serializing_if = "Option::is_none")]
@@ -1826,6 +2656,18 @@ pub struct UntagResourceRequest {
     /// The keys of the tags to be removed.
     #[serde(rename = "tagKeys", default, skip_serializing_if = "Option::is_none")]
     pub tag_keys: Option<Vec<String>>,
+}
+impl Serialize for UntagResourceRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UntagResourceRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UntagResourceRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UntagResourceRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl UntagResourceRequest {
     /// The validated form, with required members as plain fields.
@@ -1839,6 +2681,7 @@ impl UntagResourceRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateImageStorageClassRequest {
     #[serde(rename = "imageId", default, skip_serializing_if = "Option::is_none")]
     pub image_id: Option<ImageIdentifier>,
@@ -1855,6 +2698,20 @@ pub struct UpdateImageStorageClassRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub target_storage_class: Option<TargetStorageClass>,
+}
+impl Serialize for UpdateImageStorageClassRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdateImageStorageClassRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdateImageStorageClassRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdateImageStorageClassRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl UpdateImageStorageClassRequest {
     /// The validated form, with required members as plain fields.
@@ -1874,6 +2731,7 @@ impl UpdateImageStorageClassRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdatePullThroughCacheRuleRequest {
     /// The Amazon Resource Name (ARN) of the Amazon Web Services Secrets Manager secret that identifies the credentials to authenticate to the upstream registry.
     #[serde(rename = "credentialArn", default, skip_serializing_if = "Option::is_none")]
@@ -1892,6 +2750,20 @@ pub struct UpdatePullThroughCacheRuleRequest {
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
 }
+impl Serialize for UpdatePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdatePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdatePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdatePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 impl UpdatePullThroughCacheRuleRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(
@@ -1908,6 +2780,7 @@ impl UpdatePullThroughCacheRuleRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UpdateRepositoryCreationTemplateRequest {
     /// Updates the list of enumerable strings representing the Amazon ECR repository creation scenarios that this template will apply towards. The supported scenarios are PULL_THROUGH_CACHE, REPLICATION, and CREATE_ON_PUSH
     #[serde(rename = "appliedFor", default, skip_serializing_if = "Option::is_none")]
@@ -1963,6 +2836,20 @@ pub struct UpdateRepositoryCreationTemplateRequest {
     #[serde(rename = "resourceTags", default, skip_serializing_if = "Option::is_none")]
     pub resource_tags: Option<Vec<Tag>>,
 }
+impl Serialize for UpdateRepositoryCreationTemplateRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UpdateRepositoryCreationTemplateRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UpdateRepositoryCreationTemplateRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UpdateRepositoryCreationTemplateRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
+}
 impl UpdateRepositoryCreationTemplateRequest {
     /// The validated form, with required members as plain fields.
     pub fn into_valid(
@@ -2008,6 +2895,7 @@ impl UpdateRepositoryCreationTemplateRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct UploadLayerPartRequest {
     /// The base64-encoded layer part payload.
     #[serde(rename = "layerPartBlob", default, skip_serializing_if = "Option::is_none")]
@@ -2027,6 +2915,18 @@ pub struct UploadLayerPartRequest {
     /// The upload ID from a previous InitiateLayerUpload operation to associate with the layer part upload.
     #[serde(rename = "uploadId", default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+}
+impl Serialize for UploadLayerPartRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        UploadLayerPartRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for UploadLayerPartRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        UploadLayerPartRequest::deserialize(crate::runtime::StructAsMap(deserializer))
+    }
 }
 impl UploadLayerPartRequest {
     /// The validated form, with required members as plain fields.
@@ -2052,6 +2952,7 @@ impl UploadLayerPartRequest {
     }
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct ValidatePullThroughCacheRuleRequest {
     /// The repository name prefix associated with the pull through cache rule.
     #[serde(
@@ -2063,6 +2964,20 @@ pub struct ValidatePullThroughCacheRuleRequest {
     /// The registry ID associated with the pull through cache rule. If you do not specify a registry, the default registry is assumed.
     #[serde(rename = "registryId", default, skip_serializing_if = "Option::is_none")]
     pub registry_id: Option<String>,
+}
+impl Serialize for ValidatePullThroughCacheRuleRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ValidatePullThroughCacheRuleRequest::serialize(self, serializer)
+    }
+}
+impl<'de> Deserialize<'de> for ValidatePullThroughCacheRuleRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        ValidatePullThroughCacheRuleRequest::deserialize(
+            crate::runtime::StructAsMap(deserializer),
+        )
+    }
 }
 impl ValidatePullThroughCacheRuleRequest {
     /// The validated form, with required members as plain fields.
