@@ -32,6 +32,8 @@ pub struct AppState {
     pub accept_any_credentials: bool,
     /// `/_berth/admin/*` is served (tests and development only).
     pub admin_api: bool,
+    /// Bytes of large ECR request bodies read at once (`--ecr-bodies-in-flight`).
+    pub body_budget: crate::ecr_api::BodyBudget,
     /// Background work; started and stopped by `serve`.
     pub jobs: JobRunner,
 }

@@ -158,6 +158,7 @@ pub async fn open_state(
         registry,
         cache,
         signing_keys,
+        body_budget: ecr_api::BodyBudget::new(options.ecr_bodies_in_flight),
         tokens,
         identities: Identities {
             principals: options.principal_map(),

@@ -229,3 +229,70 @@ async fn ephemeral_data_is_removed_at_exit() {
     );
     assert!(!unused.exists(), "--data-dir is not used with --ephemeral");
 }
+
+#[tokio::test]
+async fn body_limits_follow_the_operation_and_large_bodies_do_not_block_small_calls() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The smallest budget: one largest body.
+    let berth = Berth::start(dir.path(), &["--ecr-bodies-in-flight", "0"]);
+    let create = op("CreateRepository");
+
+    // An operation without documents takes 1 MiB; a larger declared body is refused.
+    let padded = format!(r#"{{"repositoryName":"x"{}}}"#, " ".repeat(2 << 20));
+    let answer = post(
+        &berth,
+        Some(&create),
+        Some(AMZ_JSON),
+        padded.clone().into_bytes(),
+    )
+    .await;
+    assert_error(&answer, 413, "RequestEntityTooLargeException");
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1048576 bytes"),
+        "{}",
+        answer.body
+    );
+    // The same without Content-Length (chunked): refused while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = padded
+        .into_bytes()
+        .chunks(64 * 1024)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let streamed = reqwest::Client::new()
+        .post(format!("{}/", berth.endpoint))
+        .header("X-Amz-Target", &create)
+        .header("Content-Type", AMZ_JSON)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), 413);
+
+    // A slow sender of a 32 MiB UploadLayerPart holds the whole budget...
+    let address = berth.endpoint.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: {}\r\nContent-Type: {AMZ_JSON}\r\nContent-Length: {}\r\n\r\n{{\"repositoryName\":\"x\",",
+        op("UploadLayerPart"),
+        32 * 1024 * 1024
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // ...and an ordinary call still answers (had it waited for the budget, it would get
+    // a 503 after 30 s).
+    let describe = post(
+        &berth,
+        Some(&op("DescribeRepositories")),
+        Some(AMZ_JSON),
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(describe.status, 200);
+    drop(slow);
+}

@@ -6,7 +6,8 @@
 //! - `conformance [--cases N]`: a long property-test campaign (release build).
 //! - `bench [--pull-through | --scan] [--rounds N]`: berth against CNCF distribution, side
 //!   by side (see BENCHMARKS.md); `--pull-through` runs only the pull-through cache
-//!   workload, `--scan` only image scanning (berth alone).
+//!   workload, `--scan` only image scanning, `--slow-senders` only hostile slow ECR
+//!   senders (both berth alone).
 
 mod bench;
 
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
             let selection = match rest.first() {
                 Some(&"--pull-through") => bench::Selection::PullThrough,
                 Some(&"--scan") => bench::Selection::Scanning,
+                Some(&"--slow-senders") => bench::Selection::SlowSenders,
                 _ => bench::Selection::All,
             };
             let rest = if selection == bench::Selection::All {
@@ -62,7 +64,7 @@ fn main() -> ExitCode {
                     Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
                     _ => fail("--rounds takes a positive number"),
                 },
-                _ => fail("usage: cargo xtask bench [--pull-through | --scan] [--rounds N]"),
+                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders] [--rounds N]"),
             }
         }
         ["conformance"] => conformance(&root, None),
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan] [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders] [--rounds N]"),
     }
 }
 

@@ -23,8 +23,66 @@ pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
 /// Largest accepted request body: an UploadLayerPart of 20 MiB in base64 with room to spare.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// Largest body of an operation whose input carries no document: the model's largest legal
+/// inputs (PutReplicationConfiguration at its quotas, about 700 KB) with headroom.
+pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest PutImage body: a manifest of ECR's 4 MiB, JSON-escaped, with headroom.
+pub const PUT_IMAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bodies up to this size are read without taking from the in-flight budget, so that
+/// ordinary calls never wait behind large uploads.
+const UNBUDGETED_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a large body waits for the in-flight budget before a 503.
+const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How much of an oversized body is read and dropped before the connection is cut.
 const MAX_DRAINED_BYTES: usize = 256 * 1024 * 1024;
+
+/// The largest body `operation` accepts.
+pub fn body_limit(operation: Operation) -> usize {
+    match operation {
+        Operation::UploadLayerPart => MAX_BODY_BYTES,
+        Operation::PutImage => PUT_IMAGE_BODY_BYTES,
+        _ => SMALL_BODY_BYTES,
+    }
+}
+
+/// Bytes of ECR request bodies being read at once, shared by all requests: a large body
+/// reserves its declared size (or its operation's limit) before it is read.
+#[derive(Debug)]
+pub struct BodyBudget {
+    permits: tokio::sync::Semaphore,
+    /// The budget in KiB (one permit each).
+    total_kib: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes` (at least one largest body).
+    pub fn new(bytes: usize) -> Self {
+        let total_kib = bytes.max(MAX_BODY_BYTES) / 1024;
+        BodyBudget {
+            permits: tokio::sync::Semaphore::new(total_kib),
+            total_kib,
+        }
+    }
+
+    async fn reserve(&self, bytes: usize) -> Result<tokio::sync::SemaphorePermit<'_>, WireError> {
+        let kib = bytes.div_ceil(1024).min(self.total_kib) as u32;
+        match tokio::time::timeout(BUDGET_WAIT, self.permits.acquire_many(kib)).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(WireError::new(
+                503,
+                "ServiceUnavailableException",
+                format!(
+                    "berth is reading {} MiB of request bodies already; retry the request",
+                    self.total_kib / 1024
+                ),
+            )),
+        }
+    }
+}
 
 /// Handles one ECR API call.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -59,7 +117,24 @@ async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> 
     let headers = request.headers().clone();
     let operation = operation(&headers)?;
     check_content_type(&headers)?;
-    let body = read_body(request.into_body(), &headers).await?;
+    let limit = body_limit(operation);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let body = request.into_body();
+    if let Some(declared) = declared.filter(|d| *d > limit) {
+        // Read and dropped (nothing kept), so that the client still sending gets the 413.
+        let drained = read_body(body, None, limit).await;
+        return Err(drained.err().unwrap_or_else(|| too_large(limit, declared)));
+    }
+    let reserve = declared.unwrap_or(limit);
+    let _reserved = if reserve > UNBUDGETED_BODY_BYTES {
+        Some(state.body_budget.reserve(reserve).await?)
+    } else {
+        None
+    };
+    let body = read_body(body, declared, limit).await?;
     let caller = state.identities.caller(
         headers
             .get(header::AUTHORIZATION)
@@ -157,15 +232,24 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), WireError> {
     }
 }
 
-/// Reads the body up to [`MAX_BODY_BYTES`]. A larger body is read to its end (up to
+fn too_large(limit: usize, size: usize) -> WireError {
+    WireError::new(
+        413,
+        "RequestEntityTooLargeException",
+        format!("The request body of {size} bytes is larger than this operation's limit of {limit} bytes"),
+    )
+}
+
+/// Reads the body up to `limit`, checking as it streams (a body without Content-Length, or
+/// one longer than it said). A larger body is read to its end (up to
 /// [`MAX_DRAINED_BYTES`]) and dropped, so that the client, still sending, gets the 413
 /// instead of a broken pipe.
-async fn read_body(mut body: Body, headers: &HeaderMap) -> Result<Vec<u8>, WireError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_BODY_BYTES));
+async fn read_body(
+    mut body: Body,
+    declared: Option<usize>,
+    limit: usize,
+) -> Result<Vec<u8>, WireError> {
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -179,18 +263,19 @@ async fn read_body(mut body: Body, headers: &HeaderMap) -> Result<Vec<u8>, WireE
             continue;
         };
         seen += data.len();
-        if seen <= MAX_BODY_BYTES {
+        if seen <= limit {
             bytes.extend_from_slice(&data);
-        } else if seen > MAX_DRAINED_BYTES {
-            break;
+        } else {
+            if !bytes.is_empty() {
+                bytes = Vec::new();
+            }
+            if seen > MAX_DRAINED_BYTES {
+                break;
+            }
         }
     }
-    if seen > MAX_BODY_BYTES {
-        return Err(WireError::new(
-            413,
-            "RequestEntityTooLargeException",
-            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
-        ));
+    if seen > limit {
+        return Err(too_large(limit, seen));
     }
     Ok(bytes)
 }

@@ -6,6 +6,7 @@ pub mod api;
 mod pull_through;
 mod scanning;
 mod servers;
+mod slow_senders;
 mod workloads;
 
 use servers::{find_tool, Kind, Server};
@@ -282,6 +283,8 @@ pub enum Selection {
     PullThrough,
     /// Only image scanning, berth alone (`--scan`).
     Scanning,
+    /// Only the slow ECR senders, berth alone (`--slow-senders`).
+    SlowSenders,
 }
 
 /// Runs the benchmark.
@@ -301,9 +304,14 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         return Err("the release build failed".into());
     }
     let berth = root.join("target/release/berth");
-    if selection == Selection::Scanning {
+    let alone = match selection {
+        Selection::Scanning => Some(scanning::figures(&berth, rounds)?),
+        Selection::SlowSenders => Some(slow_senders::figures(&berth)?),
+        _ => None,
+    };
+    if let Some(lines) = alone {
         println!("\n{}", machine());
-        for line in scanning::figures(&berth, rounds)? {
+        for line in lines {
             println!("- {line}");
         }
         return Ok(());
@@ -348,9 +356,10 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         Selection::All => {
             let mut lines = api_figures(&berth)?;
             lines.extend(scanning::figures(&berth, rounds)?);
+            lines.extend(slow_senders::figures(&berth)?);
             lines
         }
-        Selection::PullThrough | Selection::Scanning => Vec::new(),
+        Selection::PullThrough | Selection::Scanning | Selection::SlowSenders => Vec::new(),
     };
 
     println!("\n{}", machine());
