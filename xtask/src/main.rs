@@ -129,6 +129,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_scanning",
                 "--test",
                 "e2e_signing",
+                "--test",
+                "e2e_memory",
                 "--",
                 "--nocapture",
             ])

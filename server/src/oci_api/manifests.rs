@@ -114,7 +114,7 @@ pub async fn put(
             tag,
             expected,
             content_type.as_deref(),
-            body.to_vec(),
+            Vec::from(body),
         )
         .await
     {
