@@ -115,27 +115,8 @@ impl FileBlobStore {
         if cursor.hashed > size {
             *cursor = HashCursor::default();
         }
-        let mut file = File::open(&path)
-            .await
-            .map_err(|e| io("cannot open", &path, e))?;
-        if cursor.hashed > 0 {
-            use tokio::io::AsyncSeekExt;
-            file.seek(std::io::SeekFrom::Start(cursor.hashed))
-                .await
-                .map_err(|e| io("cannot seek", &path, e))?;
-        }
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = file
-                .read(&mut buffer)
-                .await
-                .map_err(|e| io("cannot read", &path, e))?;
-            if n == 0 {
-                break;
-            }
-            cursor.hasher.update(&buffer[..n]);
-            cursor.hashed += n as u64;
-        }
+        let hasher = &mut cursor.hasher;
+        cursor.hashed += read_from(&path, cursor.hashed, |chunk| hasher.update(chunk)).await?;
         Ok(())
     }
 
@@ -267,22 +248,11 @@ impl FileBlobStore {
     /// The sha512 of an upload's file, read in pieces (uploads hash sha256 as they grow;
     /// a sha512 blob, rare, is hashed once more at its commit).
     async fn sha512_of_upload(&self, id: &str) -> Result<Digest, RegistryError> {
-        let path = self.path(StorePath::Upload(id));
-        let mut file = File::open(&path)
-            .await
-            .map_err(|e| io("cannot open", &path, e))?;
         let mut hasher = sha2::Sha512::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = file
-                .read(&mut buffer)
-                .await
-                .map_err(|e| io("cannot read", &path, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-        }
+        read_from(&self.path(StorePath::Upload(id)), 0, |chunk| {
+            hasher.update(chunk)
+        })
+        .await?;
         Ok(Digest::from_sha512(hasher))
     }
 
@@ -436,6 +406,36 @@ async fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
         .await
         .map_err(|e| io("cannot open", dir, e))?;
     d.sync_all().await.map_err(|e| io("cannot fsync", dir, e))
+}
+
+/// Reads `path` from `start` to its end in pieces, handing each to `each`; the bytes read.
+async fn read_from(
+    path: &Path,
+    start: u64,
+    mut each: impl FnMut(&[u8]),
+) -> Result<u64, RegistryError> {
+    let mut file = File::open(path)
+        .await
+        .map_err(|e| io("cannot open", path, e))?;
+    if start > 0 {
+        use tokio::io::AsyncSeekExt;
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| io("cannot seek", path, e))?;
+    }
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .await
+            .map_err(|e| io("cannot read", path, e))?;
+        if n == 0 {
+            return Ok(read);
+        }
+        each(&buffer[..n]);
+        read += n as u64;
+    }
 }
 
 #[cfg(test)]

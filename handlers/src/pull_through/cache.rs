@@ -389,16 +389,14 @@ impl PullThroughCache {
         match &target.source {
             Source::Http(upstream) => {
                 let response = self
-                    .upstream
-                    .request(
+                    .ask(
                         upstream,
+                        target,
                         Method::GET,
-                        &target.repository,
                         &format!("manifests/{reference}"),
                         &ACCEPT,
                     )
-                    .await
-                    .map_err(from_upstream)?;
+                    .await?;
                 let media_type = header(&response, "content-type")
                     .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
                 let digest =
@@ -456,16 +454,14 @@ impl PullThroughCache {
         match &target.source {
             Source::Http(upstream) => {
                 let response = self
-                    .upstream
-                    .request(
+                    .ask(
                         upstream,
+                        target,
                         Method::HEAD,
-                        &target.repository,
                         &format!("manifests/{tag}"),
                         &ACCEPT,
                     )
-                    .await
-                    .map_err(from_upstream)?;
+                    .await?;
                 Ok(header(&response, "docker-content-digest").and_then(|v| Digest::parse(&v).ok()))
             }
             Source::Local { .. } => Ok(self
@@ -484,16 +480,14 @@ impl PullThroughCache {
         match &target.source {
             Source::Http(upstream) => {
                 let response = self
-                    .upstream
-                    .request(
+                    .ask(
                         upstream,
+                        target,
                         Method::GET,
-                        &target.repository,
                         &format!("blobs/{digest}"),
                         &[],
                     )
-                    .await
-                    .map_err(from_upstream)?;
+                    .await?;
                 let size = response.content_length();
                 let body = response
                     .bytes_stream()
@@ -512,6 +506,21 @@ impl PullThroughCache {
                 Ok((Some(size), body))
             }
         }
+    }
+
+    /// `method` on the target's upstream repository, as the cache's error.
+    async fn ask(
+        &self,
+        upstream: &Upstream,
+        target: &Target,
+        method: Method,
+        path: &str,
+        accept: &[&str],
+    ) -> Result<reqwest::Response, RegistryError> {
+        self.upstream
+            .request(upstream, method, &target.repository, path, accept)
+            .await
+            .map_err(from_upstream)
     }
 
     /// The upstream repository inside this berth, once the rule's principal may pull it.

@@ -5,7 +5,7 @@
 //! rate of reading those bytes through berth), and the peak RSS during the scan.
 
 use super::api;
-use super::servers::{tempfile_dir, Server};
+use super::servers::{proc_status_bytes, tempfile_dir, Server};
 use super::workloads::{self, Blob};
 use sha2::{Digest as _, Sha256};
 use std::io::Read;
@@ -76,16 +76,6 @@ fn push_file(server: &Server, repo: &str, path: &Path, digest: &str) -> Result<(
     Ok(())
 }
 
-/// Resident memory of a process now (VmRSS), in bytes.
-fn rss(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kib| kib * 1024)
-}
-
 /// What one scan measured.
 struct Scan {
     time: Duration,
@@ -134,7 +124,7 @@ fn scan_once(berth: &Path, work: &Path, big: u64, seed: u64) -> Result<Scan, Str
         let (running, peak) = (running.clone(), peak.clone());
         std::thread::spawn(move || {
             while running.load(Ordering::Relaxed) {
-                peak.fetch_max(rss(pid), Ordering::Relaxed);
+                peak.fetch_max(proc_status_bytes(pid, "VmRSS:"), Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }
         })

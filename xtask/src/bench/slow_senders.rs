@@ -4,7 +4,7 @@
 //! Figures: berth's RSS before and while the senders hang on, and an ordinary call's
 //! status and time meanwhile.
 
-use super::servers::Server;
+use super::servers::{proc_status_bytes, Server};
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
@@ -13,21 +13,12 @@ use std::time::{Duration, Instant};
 const SENDERS: usize = 300;
 const MIB: usize = 1 << 20;
 
-fn rss(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kib| kib * 1024)
-}
-
 /// The figures, as lines for the report.
 pub fn figures(berth: &Path) -> Result<Vec<String>, String> {
     let server = Server::berth(berth)?;
     let pid = server.pid();
     let address = server.host();
-    let before = rss(pid);
+    let before = proc_status_bytes(pid, "VmRSS:");
     let head = format!(
         "POST / HTTP/1.1\r\nHost: {address}\r\nX-Amz-Target: AmazonEC2ContainerRegistry_V20150921.UploadLayerPart\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n",
         32 * MIB
@@ -48,7 +39,7 @@ pub fn figures(berth: &Path) -> Result<Vec<String>, String> {
         senders.push(stream);
     }
     std::thread::sleep(Duration::from_secs(2));
-    let during = rss(pid);
+    let during = proc_status_bytes(pid, "VmRSS:");
     let agent = ureq::Agent::new();
     let started = Instant::now();
     let status = match crate::bench::api::call(
@@ -61,7 +52,7 @@ pub fn figures(berth: &Path) -> Result<Vec<String>, String> {
         Err(e) => e,
     };
     let took = started.elapsed();
-    let after = rss(pid);
+    let after = proc_status_bytes(pid, "VmRSS:");
     drop(senders);
     Ok(vec![format!(
         "{SENDERS} slow senders of 32 MiB UploadLayerPart bodies (1 MiB sent each, then silence): \
