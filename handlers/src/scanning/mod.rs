@@ -3,6 +3,7 @@
 //! scanner: an image's package databases (`layers`, `packages`) matched against an OSV
 //! feed (`feed`) with each ecosystem's version ordering (`versions`).
 
+pub mod enhanced;
 pub mod feed;
 pub mod layers;
 pub mod packages;

@@ -1,7 +1,8 @@
 //! Runs queued scans: reads an image's layers from the blob store (streamed, on a
 //! blocking thread), takes its package inventory and matches it against the feed.
 
-use super::feed::{ScannedImage, VulnerabilityFeed};
+use super::enhanced::ScannedImage;
+use super::feed::VulnerabilityFeed;
 use super::layers::ImageFiles;
 use super::packages::{inventory, language_inventories, Inventory};
 use crate::digest::Digest;
