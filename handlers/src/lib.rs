@@ -10,6 +10,7 @@ pub mod digest;
 pub mod download;
 pub mod ecr;
 pub mod error;
+pub mod fsck;
 pub mod immutability;
 pub mod jobs;
 pub mod lifecycle;

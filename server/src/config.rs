@@ -22,6 +22,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve(ServeOptions),
+    /// Check that metadata and blobs agree (read-only unless --repair); exits 1 when
+    /// something is wrong.
+    Fsck(FsckOptions),
+}
+
+/// Options of `berth fsck`.
+#[derive(Debug, Clone, Args)]
+pub struct FsckOptions {
+    /// The data dir to check (a server may be running on it).
+    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+    pub data_dir: PathBuf,
+    /// Remove what nothing can reach (upload bytes without a session). For a stopped
+    /// server: a running one may be between the two writes of a new upload.
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Options of `berth serve`; each has an environment variable.

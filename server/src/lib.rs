@@ -172,6 +172,20 @@ pub async fn open_state(
     }))
 }
 
+/// `berth fsck`: prints what the check found; true when the data dir is clean.
+pub async fn fsck(options: &config::FsckOptions) -> anyhow::Result<bool> {
+    let dir = &options.data_dir;
+    let store = berth_handlers::SqliteMetadataStore::open(dir)
+        .await
+        .with_context(|| format!("cannot open the metadata in {}", dir.display()))?;
+    let blobs = berth_handlers::blob_store::FileBlobStore::open(dir)
+        .with_context(|| format!("cannot open the blobs in {}", dir.display()))?;
+    let report = berth_handlers::fsck::fsck(&store, &blobs, options.repair).await?;
+    berth_handlers::MetadataStore::close(&store).await;
+    println!("{report}");
+    Ok(report.is_clean())
+}
+
 async fn shutdown_signal() {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {

@@ -6,10 +6,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let options = match cli.command {
-        Some(Command::Serve(options)) => options,
-        None => cli.serve,
-    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
@@ -26,6 +22,21 @@ fn main() -> ExitCode {
             eprintln!("berth: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    let options = match cli.command {
+        Some(Command::Fsck(check)) => {
+            // 0: clean; 1: something is wrong; 2: the check itself could not run.
+            return match runtime.block_on(berth_server::fsck(&check)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("berth fsck: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Serve(options)) => options,
+        None => cli.serve,
     };
     match runtime.block_on(berth_server::serve(options)) {
         Ok(()) => ExitCode::SUCCESS,

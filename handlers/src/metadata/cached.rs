@@ -8,11 +8,12 @@
 
 use super::cache::{Cache, Lookup};
 use super::{
-    BlobCollection, ImageFilter, ImageKey, ImageListing, ImageStorage, ImageStore, ImageSummary,
-    ManifestReferences, MetadataStore, PullTimeExclusionStore, PutOutcome, RegistryRecord,
-    RegistryRecordStore, ReplicationState, ReplicationStore, ReplicationTask, RepositoryDocument,
-    RepositoryRecord, RepositoryStore, RepositoryTag, ScanRecord, ScanStore, SigningState,
-    SigningStore, StoredManifest, UploadKind, UploadRecord, UploadStore,
+    BlobCollection, ConsistencyStore, ImageFilter, ImageKey, ImageListing, ImageStorage,
+    ImageStore, ImageSummary, ManifestReferences, MetadataStore, PullTimeExclusionStore,
+    PutOutcome, RegistryRecord, RegistryRecordStore, ReplicationState, ReplicationStore,
+    ReplicationTask, RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag,
+    ScanRecord, ScanStore, SigningState, SigningStore, StoredManifest, UploadKind, UploadRecord,
+    UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -300,6 +301,13 @@ impl<M: MetadataStore> ScanStore for CachedMetadataStore<M> {
         fn finish_scan(&self, image: &ImageKey, outcome: &ScanRecord) -> Result<(), RegistryError>;
         fn scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError>;
         fn scanned_images(&self) -> Result<Vec<ImageKey>, RegistryError>;
+    }
+}
+
+impl<M: MetadataStore> ConsistencyStore for CachedMetadataStore<M> {
+    forward! {
+        fn blob_links(&self) -> Result<Vec<(RegistryScope, String, Digest)>, RegistryError>;
+        fn blob_references(&self) -> Result<Vec<(RegistryScope, String, Digest, Digest)>, RegistryError>;
     }
 }
 

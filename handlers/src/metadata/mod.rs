@@ -37,6 +37,7 @@ pub trait MetadataStore:
     + ReplicationStore
     + ScanStore
     + SigningStore
+    + ConsistencyStore
     + RegistryRecordStore
     + std::fmt::Debug
 {
@@ -447,6 +448,20 @@ pub trait ScanStore: Send + Sync {
     /// Every image that was ever scanned (continuous scanning rescans them when the
     /// vulnerability feed changes).
     fn scanned_images(&self) -> impl Future<Output = Result<Vec<ImageKey>, RegistryError>> + Send;
+}
+
+/// What `berth fsck` compares with the blob store: every link of a blob into a repository,
+/// and every blob a manifest references.
+pub trait ConsistencyStore: Send + Sync {
+    /// Every (registry, repository, blob) link.
+    fn blob_links(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(RegistryScope, String, Digest)>, RegistryError>> + Send;
+
+    /// Every (registry, repository, manifest, blob) reference of a manifest to a blob.
+    fn blob_references(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(RegistryScope, String, Digest, Digest)>, RegistryError>> + Send;
 }
 
 /// Each image's signing by each profile, and the queue of signings to do.

@@ -23,6 +23,7 @@ pub struct ScannedImage {
     pub scanned_at: f64,
 }
 
+/// One advisory matching one package, as Inspector reports it for `image`.
 pub(super) fn enhanced_finding(
     m: &Match<'_>,
     package_manager: &str,
