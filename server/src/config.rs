@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default).
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
     /// Check that metadata and blobs agree (read-only unless --repair); exits 1 when
     /// something is wrong.
     Fsck(FsckOptions),

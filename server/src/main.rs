@@ -35,7 +35,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Serve(options)) => options,
+        Some(Command::Serve(options)) => *options,
         None => cli.serve,
     };
     match runtime.block_on(berth_server::serve(options)) {
