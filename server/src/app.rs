@@ -1,7 +1,7 @@
 //! The axum application: shared state and the router of both faces.
 
 use crate::identity::Identities;
-use crate::{admin_api, download_api, ecr_api, oci_api, signing_api};
+use crate::{admin_api, download_api, ecr_api, metrics, oci_api, signing_api};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
@@ -34,6 +34,8 @@ pub struct AppState {
     pub admin_api: bool,
     /// Bytes of large ECR request bodies read at once (`--ecr-bodies-in-flight`).
     pub body_budget: crate::ecr_api::BodyBudget,
+    /// Request counts and latencies for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Background work; started and stopped by `serve`.
     pub jobs: JobRunner,
 }
@@ -59,8 +61,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/{*path}", any(oci_api::handle))
         .route("/_berth/layers/{grant}", get(download_api::handle))
         .route("/_berth/signing/certificate", get(signing_api::certificate))
+        .route("/metrics", get(metrics::metrics))
+        .route("/_berth/health", get(metrics::health))
+        .route("/_berth/ready", get(metrics::ready))
         .merge(admin)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count,
+        ))
         .layer(
             // Errors are logged by each face with their wire type; the trace layer only at debug.
             TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),

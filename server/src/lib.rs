@@ -6,6 +6,7 @@ pub mod config;
 pub mod download_api;
 pub mod ecr_api;
 pub mod identity;
+pub mod metrics;
 pub mod oci_api;
 pub mod signing_api;
 
@@ -159,6 +160,7 @@ pub async fn open_state(
         cache,
         signing_keys,
         body_budget: ecr_api::BodyBudget::new(options.ecr_bodies_in_flight),
+        metrics: Default::default(),
         tokens,
         identities: Identities {
             principals: options.principal_map(),

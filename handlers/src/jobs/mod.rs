@@ -49,7 +49,27 @@ struct Entry {
     job: Arc<dyn Job>,
     /// Held while the job runs, so that a run on demand and a periodic run never overlap.
     running: tokio::sync::Mutex<()>,
+    /// Runs so far, and those that failed (for `/metrics`).
+    runs: std::sync::atomic::AtomicU64,
+    failures: std::sync::atomic::AtomicU64,
 }
+
+impl Entry {
+    /// Runs the job once, counting the run (and its failure).
+    async fn run(&self) -> Result<JobReport, RegistryError> {
+        let _running = self.running.lock().await;
+        let result = self.job.run().await;
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if result.is_err() {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+/// One job's counts: name, runs, failed runs.
+pub type JobCounts = (&'static str, u64, u64);
 
 /// The jobs of one server, their periodic tasks, and the signal that stops them.
 #[derive(Debug)]
@@ -69,12 +89,23 @@ impl JobRunner {
                     Arc::new(Entry {
                         job,
                         running: tokio::sync::Mutex::new(()),
+                        runs: Default::default(),
+                        failures: Default::default(),
                     })
                 })
                 .collect(),
             stop: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Each job's runs and failures so far.
+    pub fn counts(&self) -> Vec<JobCounts> {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.entries
+            .iter()
+            .map(|e| (e.job.name(), e.runs.load(Relaxed), e.failures.load(Relaxed)))
+            .collect()
     }
 
     /// The names of the jobs, in the order given.
@@ -113,8 +144,7 @@ impl JobRunner {
     /// such job.
     pub async fn run_now(&self, name: &str) -> Option<Result<JobReport, RegistryError>> {
         let entry = self.entries.iter().find(|e| e.job.name() == name)?;
-        let _running = entry.running.lock().await;
-        Some(entry.job.run().await)
+        Some(entry.run().await)
     }
 
     /// Stops the periodic tasks and waits for a run in progress to finish.
@@ -131,8 +161,7 @@ impl JobRunner {
 }
 
 async fn run_logged(entry: &Entry) {
-    let _running = entry.running.lock().await;
-    match entry.job.run().await {
+    match entry.run().await {
         Ok(report) => tracing::debug!(job = entry.job.name(), %report, "job ran"),
         Err(e) => tracing::error!(job = entry.job.name(), "job failed: {e}"),
     }

@@ -82,6 +82,11 @@ impl<M: MetadataStore> Registry<M> {
         Ok(id)
     }
 
+    /// How many upload sessions are open (for `/metrics`; also shows the store answers).
+    pub async fn upload_sessions(&self) -> Result<usize, RegistryError> {
+        Ok(self.store.upload_ids().await?.len())
+    }
+
     /// Bytes received so far.
     pub async fn upload_status(
         &self,
