@@ -1,7 +1,7 @@
 //! The axum application: shared state and the router of both faces.
 
 use crate::identity::Identities;
-use crate::{admin_api, download_api, ecr_api, metrics, oci_api, signing_api};
+use crate::{admin_api, download_api, ecr_api, metrics, oci_api, request_id, signing_api};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
@@ -70,6 +70,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             metrics::count,
         ))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .layer(
             // Errors are logged by each face with their wire type; the trace layer only at debug.
             TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),

@@ -10,11 +10,27 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about)]
 pub struct Cli {
+    /// Log lines as text (default) or as JSON objects, one per line.
+    #[arg(
+        long,
+        env = "BERTH_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Options of `serve`, also accepted without the subcommand.
     #[command(flatten)]
     pub serve: ServeOptions,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The subcommands.

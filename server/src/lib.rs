@@ -8,6 +8,7 @@ pub mod ecr_api;
 pub mod identity;
 pub mod metrics;
 pub mod oci_api;
+pub mod request_id;
 pub mod signing_api;
 
 use anyhow::Context;

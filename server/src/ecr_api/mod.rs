@@ -86,7 +86,11 @@ impl BodyBudget {
 
 /// Handles one ECR API call.
 pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request
+        .extensions()
+        .get::<crate::request_id::RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let result = call(&state, request).await;
     let mut response = match result {
         Ok(body) => (StatusCode::OK, body).into_response(),
