@@ -1,6 +1,7 @@
 //! Observability: `GET /metrics` in the Prometheus text format (requests by face,
 //! operation or route and status; latency histograms; bytes received and sent; uploads in
-//! progress; background job runs and failures), and the health endpoints
+//! progress; blobs, bytes stored and deduplicated; background job runs and failures), and
+//! the health endpoints
 //! `/_berth/health` (the process answers) and `/_berth/ready` (the store answers).
 
 use crate::app::AppState;
@@ -210,6 +211,25 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         );
         let _ = writeln!(out, "# TYPE berth_uploads_in_progress gauge");
         let _ = writeln!(out, "berth_uploads_in_progress {uploads}");
+    }
+    if let Ok(totals) = state.registry.storage_totals().await {
+        for (name, help, value) in [
+            ("berth_blobs", "Blobs stored.", totals.blobs),
+            (
+                "berth_blob_bytes",
+                "Bytes of the blobs stored.",
+                totals.bytes,
+            ),
+            (
+                "berth_deduplicated_bytes",
+                "Bytes that sharing blobs between repositories saves.",
+                totals.linked_bytes.saturating_sub(totals.bytes),
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {value}");
+        }
     }
     let mut response = out.into_response();
     response.headers_mut().insert(

@@ -87,4 +87,23 @@ async fn metrics_move_with_traffic_and_health_answers() {
         0.0
     );
     assert_eq!(value(&after, "berth_uploads_in_progress", &[]), 0.0);
+    assert_eq!(
+        value(&after, "berth_blobs", &[]),
+        2.0,
+        "a config and a layer"
+    );
+    // The same layer pushed to a second repository is stored once.
+    create_repository(&ecr, "copy").await;
+    push_one_layer(
+        &ecr,
+        &format!("{}/copy:v1", registry_host(&berth)),
+        b"layer",
+    )
+    .await;
+    let shared = scrape(&berth).await;
+    assert_eq!(value(&shared, "berth_blobs", &[]), 2.0);
+    assert_eq!(
+        value(&shared, "berth_deduplicated_bytes", &[]),
+        value(&shared, "berth_blob_bytes", &[])
+    );
 }

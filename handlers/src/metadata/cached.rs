@@ -12,8 +12,8 @@ use super::{
     ImageStore, ImageSummary, ManifestReferences, MetadataStore, PullTimeExclusionStore,
     PutOutcome, RegistryRecord, RegistryRecordStore, ReplicationState, ReplicationStore,
     ReplicationTask, RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag,
-    ScanRecord, ScanStore, SigningState, SigningStore, StoredManifest, UploadKind, UploadRecord,
-    UploadStore,
+    ScanRecord, ScanStore, SigningState, SigningStore, StorageTotals, StoredManifest, UploadKind,
+    UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -306,6 +306,7 @@ impl<M: MetadataStore> ScanStore for CachedMetadataStore<M> {
 
 impl<M: MetadataStore> ConsistencyStore for CachedMetadataStore<M> {
     forward! {
+        fn storage_totals(&self) -> Result<StorageTotals, RegistryError>;
         fn blob_links(&self) -> Result<Vec<(RegistryScope, String, Digest)>, RegistryError>;
         fn blob_references(&self) -> Result<Vec<(RegistryScope, String, Digest, Digest)>, RegistryError>;
     }

@@ -450,9 +450,12 @@ pub trait ScanStore: Send + Sync {
     fn scanned_images(&self) -> impl Future<Output = Result<Vec<ImageKey>, RegistryError>> + Send;
 }
 
-/// What `berth fsck` compares with the blob store: every link of a blob into a repository,
-/// and every blob a manifest references.
+/// What `berth fsck` compares with the blob store (every link of a blob into a
+/// repository, every blob a manifest references), and the totals `/metrics` shows.
 pub trait ConsistencyStore: Send + Sync {
+    /// Blobs recorded, their bytes, and the bytes all links would take without sharing.
+    fn storage_totals(&self) -> impl Future<Output = Result<StorageTotals, RegistryError>> + Send;
+
     /// Every (registry, repository, blob) link.
     fn blob_links(
         &self,

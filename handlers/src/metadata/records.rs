@@ -269,3 +269,13 @@ pub struct SigningState {
     pub failure_code: Option<String>,
     pub failure_reason: Option<String>,
 }
+
+/// What the blob store holds, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StorageTotals {
+    pub blobs: u64,
+    pub bytes: u64,
+    /// The bytes of every link counted once per repository: `linked_bytes - bytes` is what
+    /// sharing blobs between repositories saves.
+    pub linked_bytes: u64,
+}

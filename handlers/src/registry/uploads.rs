@@ -82,6 +82,11 @@ impl<M: MetadataStore> Registry<M> {
         Ok(id)
     }
 
+    /// Blobs stored, their bytes, and the bytes sharing saves (for `/metrics`).
+    pub async fn storage_totals(&self) -> Result<crate::metadata::StorageTotals, RegistryError> {
+        self.store.storage_totals().await
+    }
+
     /// How many upload sessions are open (for `/metrics`; also shows the store answers).
     pub async fn upload_sessions(&self) -> Result<usize, RegistryError> {
         Ok(self.store.upload_ids().await?.len())

@@ -3,7 +3,7 @@
 use super::SqliteMetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::metadata::ConsistencyStore;
+use crate::metadata::{ConsistencyStore, StorageTotals};
 use crate::scope::RegistryScope;
 use sqlx::Row;
 
@@ -21,6 +21,23 @@ fn scope(row: &sqlx::sqlite::SqliteRow) -> Result<RegistryScope, RegistryError> 
 }
 
 impl ConsistencyStore for SqliteMetadataStore {
+    async fn storage_totals(&self) -> Result<StorageTotals, RegistryError> {
+        let (blobs, bytes): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), SUM(size) FROM blobs")
+                .fetch_one(&self.pool)
+                .await?;
+        let linked: Option<i64> = sqlx::query_scalar(
+            "SELECT SUM(b.size) FROM repository_blobs l JOIN blobs b ON b.digest = l.digest",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StorageTotals {
+            blobs: blobs as u64,
+            bytes: bytes.unwrap_or(0) as u64,
+            linked_bytes: linked.unwrap_or(0) as u64,
+        })
+    }
+
     async fn blob_links(&self) -> Result<Vec<(RegistryScope, String, Digest)>, RegistryError> {
         let rows =
             sqlx::query("SELECT registry_id, region, repository, digest FROM repository_blobs")
