@@ -10,6 +10,9 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about)]
 pub struct Cli {
+    /// A TOML file of `serve` flags by long name; flags and environment variables win over it.
+    #[arg(long, env = "BERTH_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// Log lines as text (default) or as JSON objects, one per line.
     #[arg(
         long,

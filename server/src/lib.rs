@@ -3,6 +3,7 @@
 pub mod admin_api;
 pub mod app;
 pub mod config;
+pub mod config_file;
 pub mod download_api;
 pub mod ecr_api;
 pub mod identity;

@@ -5,7 +5,14 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(file) = berth_server::config_file::named(&args) {
+        if let Err(e) = berth_server::config_file::apply(&file) {
+            eprintln!("berth: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let cli = Cli::parse_from(args);
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
