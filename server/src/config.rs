@@ -44,6 +44,13 @@ pub enum Command {
     /// Check that metadata and blobs agree (read-only unless --repair); exits 1 when
     /// something is wrong.
     Fsck(FsckOptions),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print berth's man page (roff), e.g. `berth man > berth.1`.
+    Man,
 }
 
 /// Options of `berth fsck`.

@@ -33,6 +33,22 @@ fn main() -> ExitCode {
         }
     };
     let options = match cli.command {
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "berth", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            use clap::CommandFactory;
+            let page = clap_mangen::Man::new(Cli::command());
+            return match page.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("berth man: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some(Command::Fsck(check)) => {
             // 0: clean; 1: something is wrong; 2: the check itself could not run.
             return match runtime.block_on(berth_server::fsck(&check)) {
