@@ -4,7 +4,23 @@ use berth_server::config::{Cli, Command, LogFormat};
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Large buffers (request bodies, manifests, 4 MiB write blocks) go back to the system when
+/// freed: glibc otherwise raises its mmap threshold after the first large free and keeps
+/// later ones in its heap, so RSS would stay at the high-water mark of the busiest moment.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_to_the_system() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread
+    // starts, as glibc asks.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers_to_the_system() {}
+
 fn main() -> ExitCode {
+    return_large_buffers_to_the_system();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(file) = berth_server::config_file::named(&args) {
         if let Err(e) = berth_server::config_file::apply(&file) {

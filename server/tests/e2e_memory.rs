@@ -23,8 +23,9 @@ fn peak_rss_mib(pid: u32) -> f64 {
 async fn large_manifests_do_not_grow_memory_past_the_cache_budget() {
     const BUDGET_MIB: f64 = 16.0;
     // What one 4 MiB request holds while it is handled (its body, the parsed manifest, the
-    // metadata store's copy) and what the allocator keeps, measured at about 90-180 MiB.
-    const MARGIN_MIB: f64 = 192.0;
+    // metadata store's copy): berth's peak was about 90 MiB in all (it returns buffers over
+    // 2 MiB to the system; without that, glibc kept 150-190 MiB).
+    const MARGIN_MIB: f64 = 128.0;
     let dir = tempfile::tempdir().unwrap();
     let budget = format!("{}", (BUDGET_MIB as usize) << 20);
     let berth = Berth::start(dir.path(), &["--cache-bytes", &budget]);
@@ -58,6 +59,7 @@ async fn large_manifests_do_not_grow_memory_past_the_cache_budget() {
         assert_eq!(got.bytes().await.unwrap().len(), body.len());
     }
     let peak = peak_rss_mib(berth.pid());
+    eprintln!("peak RSS: {early_peak:.1} MiB after 20 manifests, {peak:.1} MiB after 200");
     assert!(
         peak < BUDGET_MIB + MARGIN_MIB,
         "peak RSS {peak:.1} MiB after 800 MiB of manifests; the bound is {BUDGET_MIB} MiB of cache plus {MARGIN_MIB} MiB"
