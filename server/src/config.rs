@@ -140,9 +140,12 @@ pub struct ServeOptions {
     #[arg(long, env = "BERTH_SIGNING_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub signing_interval: u64,
     /// Bytes of large ECR request bodies (UploadLayerPart, PutImage) read at once; more
-    /// wait, up to 30 s, then get 503. Bodies of 64 KiB or less never wait.
+    /// wait, up to `--ecr-body-wait`, then get 503. Bodies of 64 KiB or less never wait.
     #[arg(long, env = "BERTH_ECR_BODIES_IN_FLIGHT", default_value_t = 256 * 1024 * 1024)]
     pub ecr_bodies_in_flight: usize,
+    /// Seconds a large ECR body waits for `--ecr-bodies-in-flight` before a 503.
+    #[arg(long, env = "BERTH_ECR_BODY_WAIT", default_value_t = 30)]
+    pub ecr_body_wait: u64,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

@@ -161,7 +161,10 @@ pub async fn open_state(
         registry,
         cache,
         signing_keys,
-        body_budget: ecr_api::BodyBudget::new(options.ecr_bodies_in_flight),
+        body_budget: ecr_api::BodyBudget::new(
+            options.ecr_bodies_in_flight,
+            Duration::from_secs(options.ecr_body_wait),
+        ),
         metrics: Default::default(),
         tokens,
         identities: Identities {

@@ -235,7 +235,10 @@ async fn body_limits_follow_the_operation_and_large_bodies_do_not_block_small_ca
     use tokio::io::AsyncWriteExt;
     let dir = tempfile::tempdir().unwrap();
     // The smallest budget: one largest body.
-    let berth = Berth::start(dir.path(), &["--ecr-bodies-in-flight", "0"]);
+    let berth = Berth::start(
+        dir.path(),
+        &["--ecr-bodies-in-flight", "0", "--ecr-body-wait", "1"],
+    );
     let create = op("CreateRepository");
 
     // An operation without documents takes 1 MiB; a larger declared body is refused.
@@ -285,7 +288,7 @@ async fn body_limits_follow_the_operation_and_large_bodies_do_not_block_small_ca
     slow.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // ...and an ordinary call still answers (had it waited for the budget, it would get
-    // a 503 after 30 s).
+    // a 503 after the wait)...
     let describe = post(
         &berth,
         Some(&op("DescribeRepositories")),
@@ -294,5 +297,18 @@ async fn body_limits_follow_the_operation_and_large_bodies_do_not_block_small_ca
     )
     .await;
     assert_eq!(describe.status, 200);
+    // ...while another large body waits, then gets a 503 that SDKs retry.
+    let manifest = format!(
+        r#"{{"repositoryName":"x","imageManifest":"{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
+    let waited = post(
+        &berth,
+        Some(&op("PutImage")),
+        Some(AMZ_JSON),
+        manifest.into_bytes(),
+    )
+    .await;
+    assert_error(&waited, 503, "ServiceUnavailableException");
     drop(slow);
 }

@@ -34,9 +34,6 @@ pub const PUT_IMAGE_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// ordinary calls never wait behind large uploads.
 const UNBUDGETED_BODY_BYTES: usize = 64 * 1024;
 
-/// How long a large body waits for the in-flight budget before a 503.
-const BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// How much of an oversized body is read and dropped before the connection is cut.
 const MAX_DRAINED_BYTES: usize = 256 * 1024 * 1024;
 
@@ -56,21 +53,24 @@ pub struct BodyBudget {
     permits: tokio::sync::Semaphore,
     /// The budget in KiB (one permit each).
     total_kib: usize,
+    /// How long a large body waits for the budget before a 503.
+    wait: std::time::Duration,
 }
 
 impl BodyBudget {
-    /// A budget of `bytes` (at least one largest body).
-    pub fn new(bytes: usize) -> Self {
+    /// A budget of `bytes` (at least one largest body), waited for up to `wait`.
+    pub fn new(bytes: usize, wait: std::time::Duration) -> Self {
         let total_kib = bytes.max(MAX_BODY_BYTES) / 1024;
         BodyBudget {
             permits: tokio::sync::Semaphore::new(total_kib),
             total_kib,
+            wait,
         }
     }
 
     async fn reserve(&self, bytes: usize) -> Result<tokio::sync::SemaphorePermit<'_>, WireError> {
         let kib = bytes.div_ceil(1024).min(self.total_kib) as u32;
-        match tokio::time::timeout(BUDGET_WAIT, self.permits.acquire_many(kib)).await {
+        match tokio::time::timeout(self.wait, self.permits.acquire_many(kib)).await {
             Ok(Ok(permit)) => Ok(permit),
             _ => Err(WireError::new(
                 503,
