@@ -13,7 +13,7 @@
 //! generation has moved since. The cache never holds an answer older than a committed
 //! write.
 
-use super::{RepositoryRecord, StoredManifest};
+use super::{RegistryRecord, RepositoryRecord, StoredManifest};
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +54,20 @@ impl Weigh for StoredManifest {
 impl Weigh for RepositoryRecord {
     fn weight(&self) -> usize {
         ENTRY_OVERHEAD + self.name.len() + self.exclusion_filters.len() * 64
+    }
+}
+
+impl Weigh for RegistryRecord {
+    fn weight(&self) -> usize {
+        // Rough: the policy text, and a fixed share per configured item.
+        let items = self.account_settings.len()
+            + self.creation_templates.len()
+            + self.backfills.len()
+            + self.pull_through_rules.len()
+            + usize::from(self.replication.is_some())
+            + usize::from(self.scanning.is_some())
+            + usize::from(self.signing.is_some());
+        ENTRY_OVERHEAD + self.policy_text.as_ref().map_or(0, String::len) + items * 1024
     }
 }
 
@@ -164,6 +178,9 @@ impl<T: Clone + Weigh> GenerationalMap<T> {
 pub(crate) struct Cache {
     repositories: GenerationalMap<RepositoryRecord>,
     manifests: GenerationalMap<StoredManifest>,
+    /// Registry records: read by every manifest push (replication, scanning and signing
+    /// rules) and by pulls that may go through a pull-through cache.
+    registries: GenerationalMap<RegistryRecord>,
     pulls: Mutex<HashMap<Key, f64>>,
     /// Unit tests stop a reader here, between its query and its cache fill.
     #[cfg(test)]
@@ -202,6 +219,21 @@ impl Cache {
     pub fn set_budget(&self, bytes: usize) {
         self.repositories.1.store(bytes, Ordering::Relaxed);
         self.manifests.1.store(bytes, Ordering::Relaxed);
+        self.registries.1.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn registry(&self, scope: &RegistryScope) -> Lookup<RegistryRecord> {
+        self.registries.get(&key(scope, "", ""))
+    }
+
+    pub fn fill_registry(&self, ticket: Ticket, scope: &RegistryScope, record: &RegistryRecord) {
+        self.registries
+            .fill(ticket, key(scope, "", ""), record.clone());
+    }
+
+    /// After a committed change to a registry record.
+    pub fn invalidate_registries(&self) {
+        self.registries.invalidate();
     }
 
     pub fn repository(&self, scope: &RegistryScope, name: &str) -> Lookup<RepositoryRecord> {

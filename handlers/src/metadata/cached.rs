@@ -1,6 +1,7 @@
 //! The read-through cache as a layer over any `MetadataStore`: the repository and the
-//! manifest by tag or digest (what every manifest request looks up), and the last
-//! recorded pull of each manifest. One process's cache is only right while this process
+//! manifest by tag or digest (what every manifest request looks up), the registry record
+//! (what every push and cache-covered pull reads), and the last recorded pull of each
+//! manifest. One process's cache is only right while this process
 //! makes every write; a backend shared by several replicas goes without it.
 //!
 //! Writes go to the inner store first and invalidate after they commit; see `cache.rs`
@@ -327,11 +328,25 @@ impl<M: MetadataStore> RegistryRecordStore for CachedMetadataStore<M> {
         scope: &RegistryScope,
         change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError> + Send,
     ) -> Result<T, RegistryError> {
-        self.inner.update_registry_record(scope, change).await
+        let changed = self.inner.update_registry_record(scope, change).await;
+        self.cache.invalidate_registries();
+        changed
+    }
+
+    async fn registry_record(
+        &self,
+        scope: &RegistryScope,
+    ) -> Result<RegistryRecord, RegistryError> {
+        let ticket = match self.cache.registry(scope) {
+            Lookup::Hit(found) => return Ok(found),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let record = self.inner.registry_record(scope).await?;
+        self.cache.fill_registry(ticket, scope, &record);
+        Ok(record)
     }
 
     forward! {
-        fn registry_record(&self, scope: &RegistryScope) -> Result<RegistryRecord, RegistryError>;
         fn registries(&self) -> Result<Vec<RegistryScope>, RegistryError>;
     }
 }

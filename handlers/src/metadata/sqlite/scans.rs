@@ -119,7 +119,8 @@ impl ScanStore for SqliteMetadataStore {
     }
 }
 
-fn image_key(row: &sqlx::sqlite::SqliteRow) -> Result<ImageKey, RegistryError> {
+/// The image a row names (its registry_id, region, repository and digest columns).
+pub(super) fn image_key(row: &sqlx::sqlite::SqliteRow) -> Result<ImageKey, RegistryError> {
     let digest: String = row.try_get("digest")?;
     Ok(ImageKey {
         scope: RegistryScope {

@@ -2,10 +2,8 @@
 //! signing job's queue.
 
 use super::{BindScope, SqliteMetadataStore};
-use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageKey, SigningState, SigningStore};
-use crate::scope::RegistryScope;
 use sqlx::Row;
 
 impl SigningStore for SqliteMetadataStore {
@@ -49,22 +47,7 @@ impl SigningStore for SqliteMetadataStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                let digest: String = row.try_get("digest")?;
-                let image = ImageKey {
-                    scope: RegistryScope {
-                        registry_id: row.try_get("registry_id")?,
-                        region: row.try_get("region")?,
-                    },
-                    repository: row.try_get("repository")?,
-                    digest: Digest::parse(&digest).map_err(|_| {
-                        RegistryError::Internal(format!(
-                            "stored signing digest {digest} is invalid"
-                        ))
-                    })?,
-                };
-                Ok((image, row.try_get("profile_arn")?))
-            })
+            .map(|row| Ok((super::scans::image_key(row)?, row.try_get("profile_arn")?)))
             .collect()
     }
 
