@@ -201,18 +201,34 @@ mod tests {
     #[test]
     fn deny_wins_allow_allows_silence_does_not() {
         let allow_ci_pull = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/ci"},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]}]}"#;
-        assert_eq!(
-            decide(allow_ci_pull, CI, "ecr:BatchGetImage"),
-            Decision::Allow
-        );
-        assert_eq!(
-            decide(allow_ci_pull, CI, "ecr:PutImage"),
-            Decision::NotAllowed
-        );
-        assert_eq!(
-            decide(allow_ci_pull, OTHER, "ecr:BatchGetImage"),
-            Decision::NotAllowed
-        );
+        // Explicit Deny wins over any Allow.
+        let deny_push = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"},{"Effect":"Deny","Principal":"*","Action":"ecr:Put*"}]}"#;
+        // NotAction and NotPrincipal.
+        let all_but = r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"777788889999"},"NotAction":"ecr:Delete*","Resource":"arn:aws:ecr:*:111122223333:repository/*"}]}"#;
+        // A Resource that names another repository does not apply.
+        let other_repo = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resource":"arn:aws:ecr:us-east-1:111122223333:repository/other"}]}"#;
+        for (policy, caller, action, expected) in [
+            (allow_ci_pull, CI, "ecr:BatchGetImage", Decision::Allow),
+            (allow_ci_pull, CI, "ecr:PutImage", Decision::NotAllowed),
+            (
+                allow_ci_pull,
+                OTHER,
+                "ecr:BatchGetImage",
+                Decision::NotAllowed,
+            ),
+            (deny_push, CI, "ecr:PutImage", Decision::ExplicitDeny),
+            (deny_push, CI, "ecr:BatchGetImage", Decision::Allow),
+            (all_but, CI, "ecr:BatchGetImage", Decision::Allow),
+            (all_but, CI, "ecr:DeleteRepository", Decision::NotAllowed),
+            (all_but, OTHER, "ecr:BatchGetImage", Decision::NotAllowed),
+            (other_repo, CI, "ecr:BatchGetImage", Decision::NotAllowed),
+        ] {
+            assert_eq!(
+                decide(policy, caller, action),
+                expected,
+                "{policy} {action}"
+            );
+        }
         // An account id and its root ARN name every principal of the account.
         for principal in [
             "\"444455556666\"",
@@ -228,30 +244,6 @@ mod tests {
                 "{principal}"
             );
         }
-        // Explicit Deny wins over any Allow.
-        let deny_push = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*"},{"Effect":"Deny","Principal":"*","Action":"ecr:Put*"}]}"#;
-        assert_eq!(
-            decide(deny_push, CI, "ecr:PutImage"),
-            Decision::ExplicitDeny
-        );
-        assert_eq!(decide(deny_push, CI, "ecr:BatchGetImage"), Decision::Allow);
-        // NotAction and NotPrincipal.
-        let all_but = r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"777788889999"},"NotAction":"ecr:Delete*","Resource":"arn:aws:ecr:*:111122223333:repository/*"}]}"#;
-        assert_eq!(decide(all_but, CI, "ecr:BatchGetImage"), Decision::Allow);
-        assert_eq!(
-            decide(all_but, CI, "ecr:DeleteRepository"),
-            Decision::NotAllowed
-        );
-        assert_eq!(
-            decide(all_but, OTHER, "ecr:BatchGetImage"),
-            Decision::NotAllowed
-        );
-        // A Resource that names another repository does not apply.
-        let other_repo = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resource":"arn:aws:ecr:us-east-1:111122223333:repository/other"}]}"#;
-        assert_eq!(
-            decide(other_repo, CI, "ecr:BatchGetImage"),
-            Decision::NotAllowed
-        );
     }
 
     #[test]

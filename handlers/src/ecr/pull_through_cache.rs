@@ -17,11 +17,19 @@ pub const MAX_PULL_THROUGH_RULES: usize = 50;
 /// ECR's page size when `maxResults` is not given.
 const DEFAULT_PAGE_SIZE: i32 = 100;
 
-fn not_found(scope: &RegistryScope, prefix: &str) -> RegistryError {
-    RegistryError::PullThroughCacheRuleNotFound {
-        prefix: prefix.to_string(),
-        registry: scope.registry_id.clone(),
-    }
+/// Where the rule for `prefix` stands among the registry's rules, or ECR's not-found.
+fn rule_at(
+    rules: &[PullThroughCacheRule],
+    scope: &RegistryScope,
+    prefix: &str,
+) -> Result<usize, RegistryError> {
+    rules
+        .iter()
+        .position(|r| r.ecr_repository_prefix.as_deref() == Some(prefix))
+        .ok_or_else(|| RegistryError::PullThroughCacheRuleNotFound {
+            prefix: prefix.to_string(),
+            registry: scope.registry_id.clone(),
+        })
 }
 
 impl EcrHandlers {
@@ -129,12 +137,8 @@ impl DescribePullThroughCacheRules for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let rules = self.registry.pull_through_rules(&scope).await?;
         if let Some(wanted) = &input.ecr_repository_prefixes {
-            if let Some(missing) = wanted.iter().find(|w| {
-                !rules
-                    .iter()
-                    .any(|r| r.ecr_repository_prefix.as_deref() == Some(w.as_str()))
-            }) {
-                return Err(not_found(&scope, missing));
+            for prefix in wanted {
+                rule_at(&rules, &scope, prefix)?;
             }
         }
         let rules: Vec<PullThroughCacheRule> = rules
@@ -180,10 +184,8 @@ impl UpdatePullThroughCacheRule for EcrHandlers {
         let rule = self
             .registry
             .update_pull_through_rules(&scope, |rules| {
-                let rule = rules
-                    .iter_mut()
-                    .find(|r| r.ecr_repository_prefix.as_deref() == Some(prefix.as_str()))
-                    .ok_or_else(|| not_found(&scope, &prefix))?;
+                let at = rule_at(rules, &scope, &prefix)?;
+                let rule = &mut rules[at];
                 if input.credential_arn.is_some() {
                     rule.credential_arn = input.credential_arn;
                 }
@@ -216,10 +218,7 @@ impl DeletePullThroughCacheRule for EcrHandlers {
         let rule = self
             .registry
             .update_pull_through_rules(&scope, |rules| {
-                let at = rules
-                    .iter()
-                    .position(|r| r.ecr_repository_prefix.as_deref() == Some(prefix.as_str()))
-                    .ok_or_else(|| not_found(&scope, &prefix))?;
+                let at = rule_at(rules, &scope, &prefix)?;
                 Ok(rules.remove(at))
             })
             .await?;
@@ -245,13 +244,8 @@ impl ValidatePullThroughCacheRule for EcrHandlers {
     ) -> Result<ValidatePullThroughCacheRuleResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let prefix = input.ecr_repository_prefix;
-        let rule = self
-            .registry
-            .pull_through_rules(&scope)
-            .await?
-            .into_iter()
-            .find(|r| r.ecr_repository_prefix.as_deref() == Some(prefix.as_str()))
-            .ok_or_else(|| not_found(&scope, &prefix))?;
+        let mut rules = self.registry.pull_through_rules(&scope).await?;
+        let rule = rules.swap_remove(rule_at(&rules, &scope, &prefix)?);
         let credentials = match rule.credential_arn.as_deref() {
             Some(arn) => Some(
                 self.cache

@@ -63,12 +63,15 @@ impl<M: MetadataStore> CachedMetadataStore<M> {
     }
 }
 
-/// Methods that go straight to the inner store.
+/// Methods that go straight to the inner store; a write names the cache it invalidates
+/// (`then invalidate_…`), called after the inner store has committed or failed.
 macro_rules! forward {
-    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty $(, then $invalidate:ident)?; )*) => {
         $(
             async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                self.inner.$name($($arg),*).await
+                let result = self.inner.$name($($arg),*).await;
+                $( self.cache.$invalidate(); )?
+                result
             }
         )*
     };
@@ -91,44 +94,10 @@ impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
         Ok(found)
     }
 
-    async fn delete_repository(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        force: bool,
-    ) -> Result<RepositoryRecord, RegistryError> {
-        let deleted = self.inner.delete_repository(scope, name, force).await;
-        self.cache.invalidate_repositories();
-        deleted
-    }
-
-    async fn set_tag_mutability(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        mutability: ImageTagMutability,
-        filters: &[ImageTagMutabilityExclusionFilter],
-    ) -> Result<(), RegistryError> {
-        let set = self
-            .inner
-            .set_tag_mutability(scope, name, mutability, filters)
-            .await;
-        self.cache.invalidate_repositories();
-        set
-    }
-
-    async fn set_scan_on_push(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        scan: bool,
-    ) -> Result<(), RegistryError> {
-        let set = self.inner.set_scan_on_push(scope, name, scan).await;
-        self.cache.invalidate_repositories();
-        set
-    }
-
     forward! {
+        fn delete_repository(&self, scope: &RegistryScope, name: &str, force: bool) -> Result<RepositoryRecord, RegistryError>, then invalidate_repositories;
+        fn set_tag_mutability(&self, scope: &RegistryScope, name: &str, mutability: ImageTagMutability, filters: &[ImageTagMutabilityExclusionFilter]) -> Result<(), RegistryError>, then invalidate_repositories;
+        fn set_scan_on_push(&self, scope: &RegistryScope, name: &str, scan: bool) -> Result<(), RegistryError>, then invalidate_repositories;
         fn create_repository(&self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag], documents: &[(RepositoryDocument, String)]) -> Result<(), RegistryError>;
         fn list_repositories(&self, scope: &RegistryScope, after: Option<&str>, limit: u32) -> Result<Vec<RepositoryRecord>, RegistryError>;
         fn document(&self, scope: &RegistryScope, name: &str, kind: RepositoryDocument) -> Result<Option<String>, RegistryError>;
@@ -165,60 +134,6 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
             .await
     }
 
-    async fn put_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        new: &StoredManifest,
-        references: &ManifestReferences,
-        tag: Option<&Tag>,
-        replications: &[ReplicationTask],
-    ) -> Result<PutOutcome, RegistryError> {
-        let put = self
-            .inner
-            .put_manifest(scope, repository, new, references, tag, replications)
-            .await;
-        self.cache.invalidate_manifests();
-        put
-    }
-
-    async fn delete_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-    ) -> Result<Vec<String>, RegistryError> {
-        let deleted = self.inner.delete_manifest(scope, repository, digest).await;
-        self.cache.invalidate_manifests();
-        deleted
-    }
-
-    async fn update_image_storage(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-        change: impl FnOnce(&mut ImageStorage) -> Result<(), RegistryError> + Send,
-    ) -> Result<ImageStorage, RegistryError> {
-        let updated = self
-            .inner
-            .update_image_storage(scope, repository, digest, change)
-            .await;
-        self.cache.invalidate_manifests();
-        updated
-    }
-
-    async fn delete_tag(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        tag: &Tag,
-    ) -> Result<Digest, RegistryError> {
-        let deleted = self.inner.delete_tag(scope, repository, tag).await;
-        self.cache.invalidate_manifests();
-        deleted
-    }
-
     /// Written at most once per interval per manifest and principal (ECR refreshes
     /// lastRecordedPullTime about daily, not on every pull; an excluded principal's pull
     /// must not hold back the next one that counts).
@@ -242,6 +157,10 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
     }
 
     forward! {
+        fn put_manifest(&self, scope: &RegistryScope, repository: &str, new: &StoredManifest, references: &ManifestReferences, tag: Option<&Tag>, replications: &[ReplicationTask]) -> Result<PutOutcome, RegistryError>, then invalidate_manifests;
+        fn delete_manifest(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Vec<String>, RegistryError>, then invalidate_manifests;
+        fn update_image_storage(&self, scope: &RegistryScope, repository: &str, digest: &Digest, change: impl FnOnce(&mut ImageStorage) -> Result<(), RegistryError> + Send) -> Result<ImageStorage, RegistryError>, then invalidate_manifests;
+        fn delete_tag(&self, scope: &RegistryScope, repository: &str, tag: &Tag) -> Result<Digest, RegistryError>, then invalidate_manifests;
         fn tags_of(&self, scope: &RegistryScope, repository: &str, digest: &Digest) -> Result<Vec<String>, RegistryError>;
         fn list_tags(&self, scope: &RegistryScope, repository: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>, RegistryError>;
         fn referrers(&self, scope: &RegistryScope, repository: &str, subject: &Digest) -> Result<Vec<StoredManifest>, RegistryError>;

@@ -388,19 +388,11 @@ impl PullThroughCache {
     ) -> Result<Fetched, RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
-                let response = self
-                    .ask(
-                        upstream,
-                        target,
-                        Method::GET,
-                        &format!("manifests/{reference}"),
-                        &ACCEPT,
-                    )
+                let (response, digest) = self
+                    .ask_manifest(upstream, target, Method::GET, reference)
                     .await?;
                 let media_type = header(&response, "content-type")
                     .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
-                let digest =
-                    header(&response, "docker-content-digest").and_then(|v| Digest::parse(&v).ok());
                 if response
                     .content_length()
                     .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
@@ -453,16 +445,10 @@ impl PullThroughCache {
     ) -> Result<Option<Digest>, RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
-                let response = self
-                    .ask(
-                        upstream,
-                        target,
-                        Method::HEAD,
-                        &format!("manifests/{tag}"),
-                        &ACCEPT,
-                    )
+                let (_, digest) = self
+                    .ask_manifest(upstream, target, Method::HEAD, tag)
                     .await?;
-                Ok(header(&response, "docker-content-digest").and_then(|v| Digest::parse(&v).ok()))
+                Ok(digest)
             }
             Source::Local { .. } => Ok(self
                 .fetch_manifest(target, &Reference::Tag(tag.clone()))
@@ -521,6 +507,21 @@ impl PullThroughCache {
             .request(upstream, method, &target.repository, path, accept)
             .await
             .map_err(from_upstream)
+    }
+
+    /// A manifest request upstream, with the digest upstream gives for it.
+    async fn ask_manifest(
+        &self,
+        upstream: &Upstream,
+        target: &Target,
+        method: Method,
+        reference: &(dyn std::fmt::Display + Sync),
+    ) -> Result<(reqwest::Response, Option<Digest>), RegistryError> {
+        let path = format!("manifests/{reference}");
+        let response = self.ask(upstream, target, method, &path, &ACCEPT).await?;
+        let digest =
+            header(&response, "docker-content-digest").and_then(|v| Digest::parse(&v).ok());
+        Ok((response, digest))
     }
 
     /// The upstream repository inside this berth, once the rule's principal may pull it.

@@ -12,12 +12,13 @@ use futures_util::{StreamExt, TryStreamExt};
 use http_body::Body;
 use http_body_util::BodyExt;
 
+/// What an upload takes as its bytes: any request body (hyper's, axum's, a test's).
+pub trait UploadBody: Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static {}
+
+impl<B: Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static> UploadBody for B {}
+
 /// A request body as the stream a blob store takes.
-fn byte_stream<B>(body: B) -> ByteStream
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: std::fmt::Display,
-{
+fn byte_stream(body: impl UploadBody) -> ByteStream {
     body.into_data_stream()
         .map_err(|e| std::io::Error::other(e.to_string()))
         .boxed()
@@ -109,7 +110,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Streams a chunk onto the upload. With `start`, the chunk must begin where the upload
     /// ends (else RangeInvalid with the current size). Returns the new size.
-    pub async fn append_upload<B>(
+    pub async fn append_upload<B: UploadBody>(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
@@ -117,11 +118,7 @@ impl<M: MetadataStore> Registry<M> {
         kind: UploadKind,
         start: Option<u64>,
         body: B,
-    ) -> Result<u64, RegistryError>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<u64, RegistryError> {
         self.session(scope, repository, id, kind).await?;
         let _held = self.hold_upload(id).await;
         if let Some(start) = start {
@@ -140,7 +137,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Appends the last chunk (if any), checks the digest, commits the blob, links it into
     /// the repository and closes the session. On a digest mismatch the session is closed
     /// and nothing is stored. Returns the blob size.
-    pub async fn finish_upload<B>(
+    pub async fn finish_upload<B: UploadBody>(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
@@ -148,11 +145,7 @@ impl<M: MetadataStore> Registry<M> {
         kind: UploadKind,
         digest: &Digest,
         body: Option<B>,
-    ) -> Result<u64, RegistryError>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<u64, RegistryError> {
         self.session(scope, repository, id, kind).await?;
         let _held = self.hold_upload(id).await;
         if let Some(body) = body {
@@ -179,17 +172,13 @@ impl<M: MetadataStore> Registry<M> {
     }
 
     /// Uploads a whole blob in one request.
-    pub async fn upload_blob<B>(
+    pub async fn upload_blob<B: UploadBody>(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
         digest: &Digest,
         body: B,
-    ) -> Result<u64, RegistryError>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<u64, RegistryError> {
         let id = self
             .start_upload(scope, repository, UploadKind::Oci)
             .await?;

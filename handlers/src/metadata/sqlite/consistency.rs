@@ -1,24 +1,13 @@
 //! The rows `berth fsck` checks against the blob store.
 
+use super::columns::{digest, scope};
 use super::SqliteMetadataStore;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ConsistencyStore, StorageTotals};
 use crate::scope::RegistryScope;
+use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
-
-fn digest(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<Digest, RegistryError> {
-    let text: String = row.try_get(column)?;
-    Digest::parse(&text)
-        .map_err(|_| RegistryError::Internal(format!("stored digest {text} is invalid")))
-}
-
-fn scope(row: &sqlx::sqlite::SqliteRow) -> Result<RegistryScope, RegistryError> {
-    Ok(RegistryScope {
-        registry_id: row.try_get("registry_id")?,
-        region: row.try_get("region")?,
-    })
-}
 
 impl ConsistencyStore for SqliteMetadataStore {
     async fn storage_totals(&self) -> Result<StorageTotals, RegistryError> {
@@ -39,39 +28,43 @@ impl ConsistencyStore for SqliteMetadataStore {
     }
 
     async fn blob_links(&self) -> Result<Vec<(RegistryScope, String, Digest)>, RegistryError> {
-        let rows =
-            sqlx::query("SELECT registry_id, region, repository, digest FROM repository_blobs")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    scope(row)?,
-                    row.try_get("repository")?,
-                    digest(row, "digest")?,
-                ))
-            })
-            .collect()
+        let sql = "SELECT registry_id, region, repository, digest FROM repository_blobs";
+        self.rows(sql, |row| {
+            Ok((
+                scope(row, "")?,
+                row.try_get("repository")?,
+                digest(row, "digest")?,
+            ))
+        })
+        .await
     }
 
     async fn blob_references(
         &self,
     ) -> Result<Vec<(RegistryScope, String, Digest, Digest)>, RegistryError> {
-        let rows = sqlx::query(
-            "SELECT registry_id, region, repository, parent, child FROM manifest_references \
-             WHERE kind = 'blob'",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    scope(row)?,
-                    row.try_get("repository")?,
-                    digest(row, "parent")?,
-                    digest(row, "child")?,
-                ))
-            })
-            .collect()
+        let sql = "SELECT registry_id, region, repository, parent, child FROM manifest_references \
+                   WHERE kind = 'blob'";
+        self.rows(sql, |row| {
+            let repository = row.try_get("repository")?;
+            Ok((
+                scope(row, "")?,
+                repository,
+                digest(row, "parent")?,
+                digest(row, "child")?,
+            ))
+        })
+        .await
+    }
+}
+
+impl SqliteMetadataStore {
+    /// Every row of `sql`, each read by `read`.
+    async fn rows<T>(
+        &self,
+        sql: &str,
+        read: impl Fn(&SqliteRow) -> Result<T, RegistryError>,
+    ) -> Result<Vec<T>, RegistryError> {
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(read).collect()
     }
 }

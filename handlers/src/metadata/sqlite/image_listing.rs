@@ -34,10 +34,6 @@ fn condition(filter: &ImageFilter) -> (String, usize) {
     (format!("{tags}{status}"), nows)
 }
 
-fn corrupt() -> RegistryError {
-    RegistryError::Internal("stored manifest has an invalid digest".into())
-}
-
 impl SqliteMetadataStore {
     /// Up to `limit` images whose digest is after `key` (or, with `exact`, is `key`), kept
     /// by `filter`, with their tags, in digest order.
@@ -78,15 +74,12 @@ impl SqliteMetadataStore {
             let digest: String = row.try_get("digest")?;
             let tag: Option<String> = row.try_get("tag")?;
             if images.last().is_none_or(|i| i.digest.as_str() != digest) {
-                let subject: Option<String> = row.try_get("subject_digest")?;
                 let size: i64 = row.try_get("image_size")?;
                 images.push(ImageSummary {
-                    digest: Digest::parse(&digest).map_err(|_| corrupt())?,
+                    digest: super::columns::digest(&row, "digest")?,
                     media_type: row.try_get("media_type")?,
                     config_media_type: row.try_get("config_media_type")?,
-                    subject: subject
-                        .map(|s| Digest::parse(&s).map_err(|_| corrupt()))
-                        .transpose()?,
+                    subject: super::columns::optional_digest(&row, "subject_digest")?,
                     image_size: size as u64,
                     pushed_at: row.try_get("pushed_at")?,
                     last_pulled_at: row.try_get("last_pulled_at")?,

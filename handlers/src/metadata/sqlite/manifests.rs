@@ -1,6 +1,6 @@
 //! Manifests, the tags that point at them, and the edges to their blobs and children.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::{columns, BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::immutability::tag_is_immutable;
@@ -38,18 +38,13 @@ pub(super) fn image_storage(row: &SqliteRow) -> Result<ImageStorage, RegistryErr
 }
 
 fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
-    let corrupt = || RegistryError::Internal("stored manifest has an invalid digest".into());
-    let digest: String = row.try_get("digest")?;
-    let subject: Option<String> = row.try_get("subject_digest")?;
     let size: i64 = row.try_get("image_size")?;
     Ok(StoredManifest {
-        digest: Digest::parse(&digest).map_err(|_| corrupt())?,
+        digest: columns::digest(row, "digest")?,
         media_type: row.try_get("media_type")?,
         artifact_type: row.try_get("artifact_type")?,
         config_media_type: row.try_get("config_media_type")?,
-        subject: subject
-            .map(|s| Digest::parse(&s).map_err(|_| corrupt()))
-            .transpose()?,
+        subject: columns::optional_digest(row, "subject_digest")?,
         annotations: row.try_get("annotations")?,
         body: row.try_get("body")?,
         image_size: size as u64,

@@ -6,6 +6,7 @@
 //! serializes write transactions so they never fail on a busy upgrade.
 
 mod blobs;
+mod columns;
 mod consistency;
 mod exclusions;
 mod image_listing;

@@ -70,12 +70,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter()
-            .map(|row| {
-                Ok(RegistryScope {
-                    registry_id: row.try_get("registry_id")?,
-                    region: row.try_get("region")?,
-                })
-            })
+            .map(|row| super::columns::scope(row, ""))
             .collect()
     }
 

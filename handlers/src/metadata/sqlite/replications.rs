@@ -1,5 +1,6 @@
 //! The replication queue and its outcomes: one row per image and destination.
 
+use super::columns;
 use super::{BindScope, SqliteMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -60,22 +61,11 @@ impl ReplicationStore for SqliteMetadataStore {
         .await?;
         rows.iter()
             .map(|row| {
-                let digest: String = row.try_get("digest")?;
                 Ok(ReplicationTask {
-                    source: RegistryScope {
-                        registry_id: row.try_get("registry_id")?,
-                        region: row.try_get("region")?,
-                    },
+                    source: columns::scope(row, "")?,
                     repository: row.try_get("repository")?,
-                    digest: Digest::parse(&digest).map_err(|_| {
-                        RegistryError::Internal(format!(
-                            "stored replication digest {digest} is invalid"
-                        ))
-                    })?,
-                    destination: RegistryScope {
-                        registry_id: row.try_get("dest_registry_id")?,
-                        region: row.try_get("dest_region")?,
-                    },
+                    digest: columns::digest(row, "digest")?,
+                    destination: columns::scope(row, "dest_")?,
                 })
             })
             .collect()
@@ -129,10 +119,7 @@ impl ReplicationStore for SqliteMetadataStore {
         rows.iter()
             .map(|row| {
                 Ok(ReplicationState {
-                    destination: RegistryScope {
-                        registry_id: row.try_get("dest_registry_id")?,
-                        region: row.try_get("dest_region")?,
-                    },
+                    destination: columns::scope(row, "dest_")?,
                     status: row.try_get("status")?,
                     failure_code: row.try_get("failure_code")?,
                 })

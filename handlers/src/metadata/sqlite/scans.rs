@@ -1,10 +1,8 @@
 //! Image scans: the latest per image, and the IN_PROGRESS ones as the scan job's queue.
 
 use super::{BindScope, SqliteMetadataStore};
-use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageKey, ScanRecord, ScanStore};
-use crate::scope::RegistryScope;
 use sqlx::Row;
 
 impl ScanStore for SqliteMetadataStore {
@@ -121,15 +119,9 @@ impl ScanStore for SqliteMetadataStore {
 
 /// The image a row names (its registry_id, region, repository and digest columns).
 pub(super) fn image_key(row: &sqlx::sqlite::SqliteRow) -> Result<ImageKey, RegistryError> {
-    let digest: String = row.try_get("digest")?;
     Ok(ImageKey {
-        scope: RegistryScope {
-            registry_id: row.try_get("registry_id")?,
-            region: row.try_get("region")?,
-        },
+        scope: super::columns::scope(row, "")?,
         repository: row.try_get("repository")?,
-        digest: Digest::parse(&digest).map_err(|_| {
-            RegistryError::Internal(format!("stored scan digest {digest} is invalid"))
-        })?,
+        digest: super::columns::digest(row, "digest")?,
     })
 }
