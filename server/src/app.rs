@@ -26,6 +26,8 @@ pub struct AppState {
     pub signing_keys: Arc<SigningKeys>,
     pub tokens: TokenSigner,
     pub identities: Identities,
+    /// `--verify-signatures`: every ECR API request must be signed with a known secret.
+    pub signatures: Option<crate::signature::SignatureVerifier>,
     /// `host[:port]` of the registry, as in repository URIs.
     pub registry_host: String,
     /// Development mode: /v2 takes any Basic credentials.

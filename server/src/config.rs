@@ -81,10 +81,21 @@ pub struct ServeOptions {
     #[arg(long, env = "BERTH_REGISTRY_HOST")]
     pub registry_host: Option<String>,
     /// Access key to identity mapping: `AKID=123456789012` (the account's root) or
-    /// `AKID=arn:aws:iam::123456789012:role/ci` (that principal, in its account); repeat or
-    /// separate with commas.
+    /// `AKID=arn:aws:iam::123456789012:role/ci` (that principal, in its account), each
+    /// optionally followed by `:SECRET` (the secret access key `--verify-signatures` checks
+    /// with); repeat or separate with commas.
     #[arg(long = "access-key", env = "BERTH_ACCESS_KEYS", value_delimiter = ',', value_parser = parse_access_key)]
-    pub access_keys: Vec<(String, PrincipalArn)>,
+    pub access_keys: Vec<AccessKey>,
+    /// Access keys and their secrets (and session tokens) in the AWS shared-credentials
+    /// format (`~/.aws/credentials`); a profile's `berth_principal` (account or ARN) says
+    /// whom its key speaks for, else `--access-key`, else the default account.
+    #[arg(long, env = "BERTH_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Every ECR API request must carry a valid SigV4 signature made with a known secret
+    /// (from `--access-key ...:SECRET` or `--credentials-file`), within 5 minutes of berth's
+    /// clock. Off by default: any access key is then taken at its word.
+    #[arg(long, env = "BERTH_VERIFY_SIGNATURES")]
+    pub verify_signatures: bool,
     /// Account of requests whose access key is not mapped (or that carry none).
     #[arg(long, env = "BERTH_DEFAULT_ACCOUNT", default_value = "000000000000", value_parser = parse_account)]
     pub default_account: String,
@@ -159,7 +170,10 @@ impl ServeOptions {
 
     /// The access-key map.
     pub fn principal_map(&self) -> BTreeMap<String, PrincipalArn> {
-        self.access_keys.iter().cloned().collect()
+        self.access_keys
+            .iter()
+            .map(|k| (k.id.clone(), k.principal.clone()))
+            .collect()
     }
 }
 
@@ -187,21 +201,48 @@ fn parse_upstream_endpoint(value: &str) -> Result<(String, String), String> {
     Ok((host.to_string(), url.to_string()))
 }
 
-fn parse_access_key(value: &str) -> Result<(String, PrincipalArn), String> {
+/// One `--access-key`: whom the key speaks for, and its secret when signatures are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub principal: PrincipalArn,
+    pub secret: Option<String>,
+}
+
+fn parse_access_key(value: &str) -> Result<AccessKey, String> {
     let (key, identity) = value.split_once('=').ok_or_else(|| {
         format!("'{value}' is not of the form ACCESS_KEY_ID=ACCOUNT or ACCESS_KEY_ID=PRINCIPAL_ARN")
     })?;
     if key.is_empty() {
         return Err(format!("'{value}' has an empty access key id"));
     }
-    let principal = if identity.starts_with("arn:") {
+    // An ARN holds colons itself, a secret access key never: the secret is what follows
+    // the last colon, unless the whole is a principal.
+    let (principal, secret) = match parse_principal(identity) {
+        Ok(principal) => (principal, None),
+        Err(whole) => match identity.rsplit_once(':') {
+            Some((principal, secret)) if !secret.is_empty() => {
+                (parse_principal(principal)?, Some(secret.to_string()))
+            }
+            _ => return Err(whole),
+        },
+    };
+    Ok(AccessKey {
+        id: key.to_string(),
+        principal,
+        secret,
+    })
+}
+
+/// An account id (its root) or an IAM ARN.
+pub fn parse_principal(identity: &str) -> Result<PrincipalArn, String> {
+    if identity.starts_with("arn:") {
         PrincipalArn::parse(identity).ok_or_else(|| {
             format!("'{identity}' is not an IAM ARN such as arn:aws:iam::123456789012:role/ci")
-        })?
+        })
     } else {
-        PrincipalArn::root(&parse_account(identity)?)
-    };
-    Ok((key.to_string(), principal))
+        Ok(PrincipalArn::root(&parse_account(identity)?))
+    }
 }
 
 #[cfg(test)]
@@ -236,7 +277,31 @@ mod tests {
             "arn:aws:iam::222222222222:role/ci"
         );
         assert_eq!(principals["AKIDB"].account(), "222222222222");
-        for bad in ["AKID=12", "AKID=arn:aws:iam::222222222222:group/x"] {
+        assert!(opts.access_keys.iter().all(|k| k.secret.is_none()));
+        for (value, principal, secret) in [
+            (
+                "K=arn:aws:iam::333333333333:role/ci:wJalr/K7+MDENG",
+                "arn:aws:iam::333333333333:role/ci",
+                "wJalr/K7+MDENG",
+            ),
+            (
+                "K=444444444444:s3cret",
+                "arn:aws:iam::444444444444:root",
+                "s3cret",
+            ),
+        ] {
+            let key = parse_access_key(value).unwrap();
+            assert_eq!(
+                (key.principal.as_str(), key.secret.as_deref()),
+                (principal, Some(secret))
+            );
+        }
+        for bad in [
+            "AKID=12",
+            "AKID=arn:aws:iam::222222222222:group/x",
+            "AKID=12:secret",
+            "AKID=111111111111:",
+        ] {
             assert!(
                 Cli::try_parse_from(["berth", "--access-key", bad]).is_err(),
                 "{bad}"

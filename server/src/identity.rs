@@ -1,6 +1,8 @@
 //! Who is calling: principal and account from the SigV4 access key, region from its
 //! credential scope.
 
+use crate::config::ServeOptions;
+use crate::signature::{Secret, SignatureVerifier};
 use berth_handlers::scope::{PrincipalArn, Region};
 use berth_handlers::Caller;
 use std::collections::BTreeMap;
@@ -15,6 +17,49 @@ pub struct Identities {
 }
 
 impl Identities {
+    /// The identities of `--access-key` and `--credentials-file`, and, with
+    /// `--verify-signatures`, the verifier of their secrets (at least one is needed).
+    pub fn from_options(
+        options: &ServeOptions,
+    ) -> Result<(Identities, Option<SignatureVerifier>), String> {
+        let mut principals = options.principal_map();
+        let mut verifier = SignatureVerifier::default();
+        for key in &options.access_keys {
+            if let Some(secret) = &key.secret {
+                let secret = Secret {
+                    secret_access_key: secret.clone(),
+                    session_token: None,
+                };
+                verifier.secrets.insert(key.id.clone(), secret);
+            }
+        }
+        if let Some(path) = &options.credentials_file {
+            for credential in crate::credentials_file::read(path)? {
+                if let Some(principal) = credential.principal {
+                    principals.insert(credential.access_key_id.clone(), principal);
+                }
+                let secret = Secret {
+                    secret_access_key: credential.secret,
+                    session_token: credential.session_token,
+                };
+                verifier.secrets.insert(credential.access_key_id, secret);
+            }
+        }
+        if options.verify_signatures && verifier.secrets.is_empty() {
+            return Err(
+                "--verify-signatures needs at least one secret: --access-key \
+                        AKID=ACCOUNT:SECRET or --credentials-file"
+                    .into(),
+            );
+        }
+        let identities = Identities {
+            principals,
+            default_account: options.default_account.clone(),
+            default_region: options.default_region.clone(),
+        };
+        Ok((identities, options.verify_signatures.then_some(verifier)))
+    }
+
     /// The caller of a request with this `Authorization` header. The access key selects the
     /// principal and its account (unknown keys get the default account's root), the
     /// credential scope the region (one that is not shaped like an AWS region name gets

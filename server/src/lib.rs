@@ -4,12 +4,14 @@ pub mod admin_api;
 pub mod app;
 pub mod config;
 pub mod config_file;
+pub mod credentials_file;
 pub mod download_api;
 pub mod ecr_api;
 pub mod identity;
 pub mod metrics;
 pub mod oci_api;
 pub mod request_id;
+pub mod signature;
 pub mod signing_api;
 
 use anyhow::Context;
@@ -155,6 +157,7 @@ pub async fn open_state(
         )
         .with_tag_refresh(options.pull_through_tag_refresh),
     );
+    let (identities, signatures) = Identities::from_options(options).map_err(anyhow::Error::msg)?;
     Ok(Arc::new(AppState {
         ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone())
             .with_cache(cache.clone()),
@@ -167,11 +170,8 @@ pub async fn open_state(
         ),
         metrics: Default::default(),
         tokens,
-        identities: Identities {
-            principals: options.principal_map(),
-            default_account: options.default_account.clone(),
-            default_region: options.default_region.clone(),
-        },
+        identities,
+        signatures,
         registry_host,
         accept_any_credentials: options.accept_any_credentials,
         admin_api: options.admin_api,

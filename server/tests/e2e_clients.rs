@@ -424,3 +424,53 @@ async fn a_1_gib_push_keeps_rss_small() {
         peak
     );
 }
+
+/// The AWS CLI against `--verify-signatures`: its signature with the right secret is
+/// accepted, a wrong secret gets InvalidSignatureException, and `aws ecr
+/// get-login-password | docker login` still logs in.
+#[tokio::test]
+async fn the_aws_cli_signs_and_docker_logs_in_with_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(
+        dir.path(),
+        &[
+            "--verify-signatures",
+            "--access-key",
+            "AKIDCLI=123456789012:cli/secret",
+        ],
+    );
+    let aws = |secret: &str, args: &[&str]| {
+        let mut c = Command::new(tool("aws"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDCLI")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_DEFAULT_REGION", "eu-west-1")
+            .args(["--endpoint-url", &berth.endpoint, "--output", "json", "ecr"])
+            .args(args);
+        c
+    };
+    let created: serde_json::Value = serde_json::from_str(&stdout(&mut aws(
+        "cli/secret",
+        &["create-repository", "--repository-name", "from-cli"],
+    )))
+    .unwrap();
+    assert_eq!(
+        created["repository"]["repositoryArn"],
+        "arn:aws:ecr:eu-west-1:123456789012:repository/from-cli"
+    );
+    let refused = aws("wrong", &["describe-repositories"]).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("(InvalidSignatureException)")
+            && stderr.contains("The request signature we calculated does not match"),
+        "{stderr}"
+    );
+    let password = stdout(&mut aws("cli/secret", &["get-login-password"]));
+    let dockerd = support::dockerd::start_dockerd();
+    let config = dir.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    dockerd.log_in(&config, &registry_host(&berth), &password);
+}

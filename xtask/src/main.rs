@@ -87,9 +87,10 @@ const E2E_TOOLS: &[&str] = &[
     "htpasswd",
     "openssl",
     "gzip",
+    "aws",
 ];
 const E2E_INSTALL: &str =
-    "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl";
+    "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl awscli";
 
 /// Checks the tools are there (naming the install step when not), then runs the e2e tests.
 fn e2e(root: &Path) -> ExitCode {

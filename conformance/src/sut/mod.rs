@@ -65,10 +65,11 @@ async fn open_in_process(
     let options = berth_server::config::ServeOptions {
         admin_api: true,
         archive_restore_delay: RESTORE_DELAY_SECS,
-        access_keys: vec![(
-            OTHER_ACCESS_KEY.to_string(),
-            berth_handlers::scope::PrincipalArn::root(OTHER_ACCOUNT),
-        )],
+        access_keys: vec![berth_server::config::AccessKey {
+            id: OTHER_ACCESS_KEY.to_string(),
+            principal: berth_handlers::scope::PrincipalArn::root(OTHER_ACCOUNT),
+            secret: None,
+        }],
         ..berth_server::config::ServeOptions::defaults()
     };
     berth_server::open_state(&options, dir, "localhost".into(), clock, blobs)

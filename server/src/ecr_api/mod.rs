@@ -16,6 +16,7 @@ use berth_handlers::{Caller, RegistryError, RegistryScope};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The AWS JSON 1.1 content type, of requests and responses.
 pub const AMZ_JSON: &str = "application/x-amz-json-1.1";
@@ -118,15 +119,15 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
 }
 
 async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> {
-    let headers = request.headers().clone();
-    let operation = operation(&headers)?;
-    check_content_type(&headers)?;
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let operation = operation(headers)?;
+    check_content_type(headers)?;
     let limit = body_limit(operation);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let body = request.into_body();
     if let Some(declared) = declared.filter(|d| *d > limit) {
         // Read and dropped (nothing kept), so that the client still sending gets the 413.
         let drained = read_body(body, None, limit).await;
@@ -139,6 +140,10 @@ async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> 
         None
     };
     let body = read_body(body, declared, limit).await?;
+    if let Some(verifier) = &state.signatures {
+        let now = UNIX_EPOCH + Duration::from_secs_f64(state.registry.clock().now().max(0.0));
+        verifier.verify(&parts, &body, now)?;
+    }
     let caller = state.identities.caller(
         headers
             .get(header::AUTHORIZATION)

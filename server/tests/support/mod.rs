@@ -88,22 +88,25 @@ impl Drop for Berth {
 
 /// An aws-sdk-ecr client for `endpoint`, with these credentials and region, no retries.
 pub fn ecr_client(endpoint: &str, access_key: &str, region: &str) -> aws_sdk_ecr::Client {
-    use aws_sdk_ecr::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_ecr::Config::builder()
+    let credentials =
+        aws_sdk_ecr::config::Credentials::new(access_key, "secret", None, None, "berth-tests");
+    aws_sdk_ecr::Client::from_conf(ecr_config(endpoint, region, credentials).build())
+}
+
+/// The configuration of [`ecr_client`], for tests that set more (a secret, a clock).
+pub fn ecr_config(
+    endpoint: &str,
+    region: &str,
+    credentials: aws_sdk_ecr::config::Credentials,
+) -> aws_sdk_ecr::config::Builder {
+    use aws_sdk_ecr::config::{retry::RetryConfig, BehaviorVersion, Region};
+    aws_sdk_ecr::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
-        .credentials_provider(Credentials::new(
-            access_key,
-            "secret",
-            None,
-            None,
-            "berth-tests",
-        ))
+        .credentials_provider(credentials)
         .endpoint_url(endpoint)
         .retry_config(RetryConfig::disabled())
         .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    aws_sdk_ecr::Client::from_conf(config)
 }
 
 /// A client for the default identity (account 000000000000, us-east-1).
