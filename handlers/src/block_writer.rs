@@ -81,6 +81,18 @@ impl BlockWriter {
         Ok(recycled)
     }
 
+    /// Writes `block`, waits until it is written, and frees every buffer: for a writer
+    /// whose source has gone quiet, so that it holds no memory while it waits.
+    pub async fn write_and_release(&mut self, block: Vec<u8>) -> Result<(), RegistryError> {
+        if !block.is_empty() {
+            drop(self.write(block).await?);
+        }
+        let mut done = self.settle().await?;
+        done.buffer = Vec::new();
+        self.idle = Some(done);
+        Ok(())
+    }
+
     /// Waits for the last block to be written.
     pub async fn finish(mut self) -> Result<(), RegistryError> {
         self.settle().await.map(drop)

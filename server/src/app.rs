@@ -28,6 +28,8 @@ pub struct AppState {
     pub identities: Identities,
     /// `--verify-signatures`: every ECR API request must be signed with a known secret.
     pub signatures: Option<crate::signature::SignatureVerifier>,
+    /// A request body that sends nothing this long is cut (`--body-idle-timeout`).
+    pub body_idle_timeout: std::time::Duration,
     /// `host[:port]` of the registry, as in repository URIs.
     pub registry_host: String,
     /// Development mode: /v2 takes any Basic credentials.
@@ -73,6 +75,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             metrics::count,
         ))
         .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.body_idle_timeout,
+        ))
         .layer(
             // Errors are logged by each face with their wire type; the trace layer only at debug.
             TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),

@@ -157,6 +157,18 @@ pub struct ServeOptions {
     /// Seconds a large ECR body waits for `--ecr-bodies-in-flight` before a 503.
     #[arg(long, env = "BERTH_ECR_BODY_WAIT", default_value_t = 30)]
     pub ecr_body_wait: u64,
+    /// Connections served at once; one more gets a clear refusal (ECR ThrottlingException,
+    /// OCI TOOMANYREQUESTS) and is closed. berth raises its open-file limit to fit.
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Seconds a client has to send a request's headers; also the longest a kept-alive
+    /// connection may sit idle (slow-header clients cannot hold a connection).
+    #[arg(long, env = "BERTH_HEADER_READ_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+    /// Seconds a request body may send nothing before the request is cut (a stalled
+    /// upload is ended; its session stays and can be resumed).
+    #[arg(long, env = "BERTH_BODY_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_idle_timeout: u64,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

@@ -4,6 +4,7 @@ pub mod admin_api;
 pub mod app;
 pub mod config;
 pub mod config_file;
+pub mod connections;
 pub mod credentials_file;
 pub mod download_api;
 pub mod ecr_api;
@@ -72,12 +73,18 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port.
     println!("berth listening on http://{address}");
     state.jobs.start();
-    let served = axum::serve(listener, app::router(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server error");
+    let limits = connections::ConnectionLimits {
+        max_connections: usize::try_from(options.max_connections).unwrap_or(usize::MAX),
+        header_read_timeout: Duration::from_secs(options.header_read_timeout),
+    };
+    connections::serve(
+        listener,
+        app::router(state.clone()),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     state.jobs.shutdown().await;
-    served?;
     state.registry.close().await;
     tracing::info!("berth stopped");
     drop(ephemeral);
@@ -172,6 +179,7 @@ pub async fn open_state(
         tokens,
         identities,
         signatures,
+        body_idle_timeout: Duration::from_secs(options.body_idle_timeout),
         registry_host,
         accept_any_credentials: options.accept_any_credentials,
         admin_api: options.admin_api,

@@ -19,8 +19,30 @@ fn return_large_buffers_to_the_system() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_buffers_to_the_system() {}
 
+/// Each connection is a file descriptor: the soft limit (often 1,024) goes up to the hard
+/// one, so that `--max-connections` and not the descriptor table decides.
+#[cfg(unix)]
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() {}
+
 fn main() -> ExitCode {
     return_large_buffers_to_the_system();
+    raise_open_file_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(file) = berth_server::config_file::named(&args) {
         if let Err(e) = berth_server::config_file::apply(&file) {

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
                 Some(&"--pull-through") => bench::Selection::PullThrough,
                 Some(&"--scan") => bench::Selection::Scanning,
                 Some(&"--slow-senders") => bench::Selection::SlowSenders,
+                Some(&"--many-uploads") => bench::Selection::ManyUploads,
                 _ => bench::Selection::All,
             };
             let rest = if selection == bench::Selection::All {
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
                     Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
                     _ => fail("--rounds takes a positive number"),
                 },
-                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders] [--rounds N]"),
+                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads] [--rounds N]"),
             }
         }
         ["conformance"] => conformance(&root, None),
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders] [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads] [--rounds N]"),
     }
 }
 

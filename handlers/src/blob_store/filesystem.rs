@@ -38,6 +38,41 @@ pub struct FileBlobStore {
     root: PathBuf,
     /// Incremental SHA-256 of each open upload; lost on restart and rebuilt from its file.
     cursors: Mutex<HashMap<String, HashCursor>>,
+    /// Appends streaming now; they share [`BUFFERED_BYTES`] between them.
+    appending: std::sync::atomic::AtomicUsize,
+}
+
+/// Bytes all running appends may hold in their blocks together (twice this, counting the
+/// block being written while the next fills): a thousand uploads at once then cost tens
+/// of MiB, not a block each. A few uploads still get whole [`BLOCK`]s.
+const BUFFERED_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long a body may send nothing before its append writes out and frees its buffers.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The smallest block, so that many uploads at once still write in sizeable pieces.
+const MIN_BLOCK: usize = 32 * 1024;
+
+/// Counts one running append while held.
+struct Appending<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Appending<'a> {
+    fn start(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Appending(count)
+    }
+
+    /// This append's share of the buffer budget.
+    fn block_size(&self) -> usize {
+        let running = self.0.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        (BUFFERED_BYTES / running).clamp(MIN_BLOCK, BLOCK)
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// How far an upload file has been hashed.
@@ -66,6 +101,7 @@ impl FileBlobStore {
         let store = FileBlobStore {
             root: data_dir.to_path_buf(),
             cursors: Mutex::new(HashMap::new()),
+            appending: Default::default(),
         };
         for dir in ["blobs/sha256", "blobs/sha512", "uploads"] {
             let path = store.root.join(dir);
@@ -130,9 +166,20 @@ impl FileBlobStore {
     ) -> Result<u64, RegistryError> {
         let path = self.path(StorePath::Upload(id));
         let mut writer = BlockWriter::open_append(&path).await?;
-        let mut block = Vec::with_capacity(BLOCK);
+        let appending = Appending::start(&self.appending);
+        let mut block = Vec::with_capacity(appending.block_size());
         let mut result = Ok(());
-        while let Some(data) = body.next().await {
+        loop {
+            let next = match tokio::time::timeout(QUIET, body.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    // A slow or stalled client: write what is held and free the buffers
+                    // while it is quiet (a thousand of them must not hold a block each).
+                    writer.write_and_release(std::mem::take(&mut block)).await?;
+                    body.next().await
+                }
+            };
+            let Some(data) = next else { break };
             let data = match data {
                 Ok(data) => data,
                 Err(e) => {
@@ -145,8 +192,13 @@ impl FileBlobStore {
             cursor.hasher.update(&data);
             cursor.hashed += data.len() as u64;
             block.extend_from_slice(&data);
-            if block.len() >= BLOCK {
+            let block_size = appending.block_size();
+            if block.len() >= block_size {
                 block = writer.write(block).await?;
+                if block.capacity() > 2 * block_size {
+                    // More uploads started since: give the large buffer back.
+                    block = Vec::with_capacity(block_size);
+                }
             }
         }
         // What was received and hashed is written even when the body broke off, so the

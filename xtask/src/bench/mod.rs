@@ -3,6 +3,7 @@
 //! median, min, max and the berth/distribution ratio, then ECR API figures for berth.
 
 pub mod api;
+mod many_uploads;
 mod pull_through;
 mod scanning;
 mod servers;
@@ -285,6 +286,9 @@ pub enum Selection {
     Scanning,
     /// Only the slow ECR senders, berth alone (`--slow-senders`).
     SlowSenders,
+    /// Only 1,000 idle connections and 1,000 concurrent uploads, both servers
+    /// (`--many-uploads`).
+    ManyUploads,
 }
 
 /// Runs the benchmark.
@@ -307,6 +311,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
     let alone = match selection {
         Selection::Scanning => Some(scanning::figures(&berth, rounds)?),
         Selection::SlowSenders => Some(slow_senders::figures(&berth)?),
+        Selection::ManyUploads => Some(many_uploads::figures(&berth, &registry)?),
         _ => None,
     };
     if let Some(lines) = alone {
@@ -357,9 +362,13 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
             let mut lines = api_figures(&berth)?;
             lines.extend(scanning::figures(&berth, rounds)?);
             lines.extend(slow_senders::figures(&berth)?);
+            lines.extend(many_uploads::figures(&berth, &registry)?);
             lines
         }
-        Selection::PullThrough | Selection::Scanning | Selection::SlowSenders => Vec::new(),
+        Selection::PullThrough
+        | Selection::Scanning
+        | Selection::SlowSenders
+        | Selection::ManyUploads => Vec::new(),
     };
 
     println!("\n{}", machine());
