@@ -26,8 +26,12 @@ pub struct BlockWriter {
     pending: Option<JoinHandle<std::io::Result<Done>>>,
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> RegistryError {
-    RegistryError::Internal(format!("cannot write {}: {e}", path.display()))
+fn io(path: &Path, e: std::io::Error) -> RegistryError {
+    RegistryError::from_io(format!("cannot write {}", path.display()), &e)
+}
+
+fn lost(path: &Path, e: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Internal(format!("the writer of {} was lost: {e}", path.display()))
 }
 
 impl BlockWriter {
@@ -38,7 +42,7 @@ impl BlockWriter {
             std::fs::OpenOptions::new().append(true).open(owned)
         })
         .await
-        .map_err(|e| io(path, e))?
+        .map_err(|e| lost(path, e))?
         .map_err(|e| io(path, e))?;
         Ok(BlockWriter {
             path: path.to_path_buf(),
@@ -57,9 +61,9 @@ impl BlockWriter {
         match self.pending.take() {
             Some(task) => task
                 .await
-                .map_err(|e| io(&self.path, e))?
+                .map_err(|e| lost(&self.path, e))?
                 .map_err(|e| io(&self.path, e)),
-            None => Err(io(&self.path, "the writer was lost after an error")),
+            None => Err(lost(&self.path, "after an error")),
         }
     }
 

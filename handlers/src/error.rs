@@ -153,6 +153,10 @@ pub enum RegistryError {
     /// berth's own fault (storage, I/O); answered as ServerException.
     #[error("{0}")]
     Internal(String),
+    /// The data disk is full: nothing was stored, and the same request works once space
+    /// is freed. Not the client's fault, but not a bug either.
+    #[error("berth's storage is full ({0}): free space on its data disk and retry")]
+    StorageFull(String),
 }
 
 impl RegistryError {
@@ -166,7 +170,25 @@ impl RegistryError {
 
 impl From<sqlx::Error> for RegistryError {
     fn from(e: sqlx::Error) -> Self {
+        // SQLITE_FULL
+        if let sqlx::Error::Database(db) = &e {
+            if db.code().as_deref() == Some("13") {
+                return RegistryError::StorageFull("the metadata store cannot grow".into());
+            }
+        }
         RegistryError::Internal(format!("metadata store: {e}"))
+    }
+}
+
+impl RegistryError {
+    /// A file-system failure: StorageFull when the disk is full, else Internal with
+    /// `context`.
+    pub fn from_io(context: impl std::fmt::Display, e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            RegistryError::StorageFull(e.to_string())
+        } else {
+            RegistryError::Internal(format!("{context}: {e}"))
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! references is linked and present (a pull-through cache's repository may lack blobs not
 //! pulled yet), every link has its bytes, every blob's bytes hash to its name, and every
 //! upload has both its session and its bytes. Read-only unless asked to repair, which
-//! removes only what nothing can reach (upload bytes without a session).
+//! removes only what nothing can reach or finish (upload bytes without a session, and
+//! sessions whose bytes are gone, as a crash between an upload's commit and the removal of
+//! its session leaves them).
 
 use crate::blob_store::BlobStore;
 use crate::digest::{Digest, DigestAlgorithm};
@@ -39,8 +41,8 @@ impl FsckReport {
         self.corrupt.is_empty()
             && self.missing_references.is_empty()
             && self.dangling_links.is_empty()
-            && self.sessions_without_bytes.is_empty()
-            && self.orphaned_uploads.len() == self.repaired.len()
+            && self.orphaned_uploads.len() + self.sessions_without_bytes.len()
+                == self.repaired.len()
     }
 }
 
@@ -98,7 +100,8 @@ async fn hash(blobs: &dyn BlobStore, digest: &Digest, size: u64) -> Result<Diges
     })
 }
 
-/// Checks `store` against `blobs`; with `repair`, removes upload bytes no session owns.
+/// Checks `store` against `blobs`; with `repair`, removes upload bytes no session owns and
+/// sessions that own no bytes.
 pub async fn fsck<M: MetadataStore>(
     store: &M,
     blobs: &dyn BlobStore,
@@ -164,6 +167,12 @@ pub async fn fsck<M: MetadataStore>(
             report
                 .repaired
                 .push(format!("removed upload bytes {upload}"));
+        }
+        for session in &report.sessions_without_bytes {
+            store.delete_upload(session).await?;
+            report
+                .repaired
+                .push(format!("removed upload session {session}"));
         }
     }
     Ok(report)

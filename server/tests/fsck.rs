@@ -4,7 +4,10 @@
 mod support;
 
 use std::process::Command;
-use support::{create_repository, default_client, push_one_layer, registry_host, Berth};
+use support::{
+    create_repository, default_client, push_one_layer, registry_host, registry_password, Berth,
+    RawRegistry,
+};
 
 fn fsck(data_dir: &std::path::Path, repair: bool) -> (i32, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
@@ -45,7 +48,17 @@ async fn fsck_reports_damage_and_repairs_only_the_unreachable() {
         report.contains("blobs hashed") && report.ends_with("clean\n"),
         "{report}"
     );
+    // An upload session, whose bytes a crash during its commit would leave behind.
+    let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
+    let started = raw
+        .request(reqwest::Method::POST, "/v2/app/blobs/uploads/")
+        .send()
+        .await
+        .unwrap();
+    let location = started.headers()["location"].to_str().unwrap().to_string();
+    let session = location.rsplit('/').next().unwrap().to_string();
     assert!(berth.terminate(), "berth stops cleanly");
+    std::fs::remove_file(data.join("uploads").join(&session)).unwrap();
 
     // A corrupt blob, a lost blob, and upload bytes nobody owns.
     let layer = support::digest_of(b"the layer");
@@ -74,6 +87,10 @@ async fn fsck_reports_damage_and_repairs_only_the_unreachable() {
         "{report}"
     );
     assert!(
+        report.contains(&format!("upload session without bytes: {session}")),
+        "{report}"
+    );
+    assert!(
         data.join("uploads/stray").exists(),
         "read-only without --repair"
     );
@@ -84,6 +101,12 @@ async fn fsck_reports_damage_and_repairs_only_the_unreachable() {
         "{repaired}"
     );
     assert!(!data.join("uploads/stray").exists());
+    assert!(
+        repaired.contains(&format!("repaired: removed upload session {session}")),
+        "{repaired}"
+    );
+    let (_, again) = fsck(&data, false);
+    assert!(!again.contains("upload session without bytes"), "{again}");
     assert!(
         blob_file(&data, &layer).exists(),
         "a corrupt blob is reported, not removed"

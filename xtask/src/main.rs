@@ -4,12 +4,15 @@
 //! - `codegen --check`: exit non-zero when generated/ is not what codegen would write.
 //! - `e2e`: end-to-end tests with skopeo, podman and docker against the real binary.
 //! - `conformance [--cases N]`: a long property-test campaign (release build).
-//! - `bench [--pull-through | --scan] [--rounds N]`: berth against CNCF distribution, side
+//! - `bench [--pull-through | --scan | --slow-senders | --many-uploads] [--rounds N]`: berth against CNCF distribution, side
 //!   by side (see BENCHMARKS.md); `--pull-through` runs only the pull-through cache
 //!   workload, `--scan` only image scanning, `--slow-senders` only hostile slow ECR
-//!   senders (both berth alone).
+//!   senders (both berth alone), `--many-uploads` only 1,000 connections and uploads.
+//! - `faults [--runs N] [--seed S] [--disk-full]`: the fault-injection campaign (kill -9
+//!   at random moments, or a disk that fills up); see RELIABILITY.md.
 
 mod bench;
+mod faults;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
                 _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads] [--rounds N]"),
             }
         }
+        ["faults", rest @ ..] => faults_command(&root, rest),
         ["conformance"] => conformance(&root, None),
         ["conformance", "--cases", n] => match n.parse::<u32>() {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
@@ -186,4 +190,23 @@ fn workspace_root() -> PathBuf {
         .parent()
         .unwrap_or(Path::new("."))
         .to_path_buf()
+}
+
+/// `faults [--runs N] [--seed S] [--disk-full]`.
+fn faults_command(root: &Path, args: &[&str]) -> ExitCode {
+    let (mut runs, mut seed, mut disk_full) = (100usize, 1u64, false);
+    let usage = "usage: cargo xtask faults [--runs N] [--seed S] [--disk-full]";
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if *arg == "--disk-full" {
+            disk_full = true;
+            continue;
+        }
+        match (*arg, args.next().map(|v| v.parse::<u64>())) {
+            ("--runs", Some(Ok(n))) if n > 0 => runs = n as usize,
+            ("--seed", Some(Ok(n))) => seed = n,
+            _ => return fail(usage),
+        }
+    }
+    report(faults::run(root, runs, seed, disk_full))
 }

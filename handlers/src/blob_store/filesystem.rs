@@ -92,7 +92,7 @@ impl Default for HashCursor {
 }
 
 fn io(context: &str, path: &Path, e: std::io::Error) -> RegistryError {
-    RegistryError::Internal(format!("{context} {}: {e}", path.display()))
+    RegistryError::from_io(format!("{context} {}", path.display()), &e)
 }
 
 impl FileBlobStore {

@@ -318,7 +318,7 @@ impl BatchGetImage for EcrHandlers {
                     "Requested image not found: it is archived (restore it with UpdateImageStorageClass, or push it again)",
                 )),
                 Ok((m, tag)) => {
-                    self.registry.record_pull(&scope, &repository, &m.digest, &caller.principal).await?;
+                    self.registry.record_pull(&scope, &repository, &m.digest, &caller.principal).await;
                     images.push(Image {
                         registry_id: Some(scope.registry_id.clone()),
                         repository_name: Some(repository.to_string()),

@@ -171,18 +171,23 @@ impl<M: MetadataStore> Registry<M> {
     }
 
     /// Records a pull of the manifest now by `principal` (an IAM ARN); a principal on the
-    /// registry's pull-time exclusion list leaves the pull time as it was.
+    /// registry's pull-time exclusion list leaves the pull time as it was. Bookkeeping
+    /// only: when it cannot be written (a full disk) the pull still succeeds, with a warning.
     pub async fn record_pull(
         &self,
         scope: &RegistryScope,
         repository: &RepositoryName,
         digest: &Digest,
         principal: &str,
-    ) -> Result<(), RegistryError> {
+    ) {
         let now = self.clock.now();
-        self.store
+        let recorded = self
+            .store
             .record_pull(scope, repository.as_str(), digest, principal, now)
-            .await
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(%digest, %repository, "cannot record the pull time: {e}");
+        }
     }
 
     /// Deletes by digest (the image and all its tags) or by tag (the tag, and the image

@@ -9,6 +9,7 @@ use berth_handlers::RegistryError;
 pub fn ecr_error(e: RegistryError) -> ErrorShape {
     let type_name = match &e {
         RegistryError::Internal(detail) => return ErrorShape::Internal(detail.clone()),
+        RegistryError::StorageFull(_) => return ErrorShape::Internal(e.to_string()),
         RegistryError::NotImplemented => return ErrorShape::NotImplemented,
 
         RegistryError::RepositoryNotFound { .. } => "RepositoryNotFoundException",
@@ -338,6 +339,7 @@ mod tests {
             ),
             (RegistryError::TooManyTags(text()), "TooManyTagsException"),
             (RegistryError::Internal(text()), "ServerException"),
+            (RegistryError::StorageFull(text()), "ServerException"),
             (RegistryError::NotImplemented, "NotImplementedException"),
         ];
         for (error, expected) in table {

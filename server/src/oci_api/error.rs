@@ -87,6 +87,10 @@ impl From<RegistryError> for OciError {
                 tracing::error!(%detail, "internal error on /v2");
                 OciError::new(C::Unknown, format!("berth failed: {detail}"))
             }
+            RegistryError::StorageFull(_) => {
+                tracing::error!("{message}");
+                OciError::new(C::Unavailable, message).with_status(507)
+            }
             // Errors of the ECR face only; a /v2 path that met one answers UNSUPPORTED 400.
             RegistryError::RepositoryAlreadyExists { .. }
             | RegistryError::RepositoryNotEmpty { .. }
@@ -245,6 +249,7 @@ mod tests {
             ),
             (RegistryError::Unsupported(text()), "UNSUPPORTED", 405),
             (RegistryError::Internal(text()), "UNKNOWN", 500),
+            (RegistryError::StorageFull(text()), "UNAVAILABLE", 507),
             (RegistryError::InvalidParameter(text()), "UNSUPPORTED", 400),
             (RegistryError::TooManyTags(text()), "UNSUPPORTED", 400),
             (RegistryError::EmptyUpload(text()), "UNSUPPORTED", 400),

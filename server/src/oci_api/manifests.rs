@@ -72,7 +72,7 @@ pub async fn get(
     if !head {
         registry
             .record_pull(scope, name, &manifest.digest, principal)
-            .await?;
+            .await;
     }
     let builder = Response::builder()
         .status(StatusCode::OK)

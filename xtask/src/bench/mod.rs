@@ -6,9 +6,9 @@ pub mod api;
 mod many_uploads;
 mod pull_through;
 mod scanning;
-mod servers;
+pub(crate) mod servers;
 mod slow_senders;
-mod workloads;
+pub(crate) mod workloads;
 
 use servers::{find_tool, Kind, Server};
 use std::path::Path;

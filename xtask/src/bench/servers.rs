@@ -32,8 +32,10 @@ pub struct Server {
     pub credentials: Option<String>,
     /// Time from spawn to the first answer on /v2/.
     pub cold_start: Duration,
-    child: Child,
-    _dir: tempfile_dir::Dir,
+    /// None for a [`Server::detached`] handle.
+    child: Option<Child>,
+    /// The data dir, when the server owns it (removed on drop).
+    _dir: Option<tempfile_dir::Dir>,
 }
 
 /// A temporary directory removed on drop (xtask keeps its dependencies few).
@@ -66,7 +68,8 @@ pub mod tempfile_dir {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+/// A port nothing listens on now.
+pub fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener
         .local_addr()
@@ -96,7 +99,18 @@ impl Server {
     /// As [`Server::berth`], with extra flags.
     pub fn berth_with(binary: &Path, extra: &[&str]) -> Result<Server, String> {
         let dir = tempfile_dir::Dir::new("berth-bench").map_err(|e| e.to_string())?;
-        let port = free_port()?;
+        let mut server = Server::berth_at(binary, &dir.path().join("data"), free_port()?, extra)?;
+        server._dir = Some(dir);
+        Ok(server)
+    }
+
+    /// berth on `data_dir` (kept) and `port`, as a restart after a crash finds them.
+    pub fn berth_at(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        extra: &[&str],
+    ) -> Result<Server, String> {
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let child = Command::new(binary)
@@ -106,7 +120,7 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--data-dir",
             ])
-            .arg(dir.path().join("data"))
+            .arg(data_dir)
             .args(extra)
             .env("BERTH_LOG", "warn")
             .stdout(Stdio::null())
@@ -119,8 +133,8 @@ impl Server {
             authorization: None,
             credentials: None,
             cold_start: Duration::ZERO,
-            child,
-            _dir: dir,
+            child: Some(child),
+            _dir: None,
         };
         server.cold_start = wait_ready(&base, started)?;
         let token = crate::bench::api::authorization_token(&base)?;
@@ -162,21 +176,43 @@ impl Server {
             authorization: None,
             credentials: None,
             cold_start: Duration::ZERO,
-            child,
-            _dir: dir,
+            child: Some(child),
+            _dir: Some(dir),
         };
         server.cold_start = wait_ready(&base, started)?;
         Ok(server)
     }
 
+    /// SIGKILL, at once: what a crash or the OOM killer does.
+    pub fn kill9(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A handle on a server another thread owns: same address and credentials, no
+    /// process (dropping it stops nothing).
+    pub fn detached(base: &str, authorization: Option<String>) -> Server {
+        Server {
+            kind: Kind::Berth,
+            base: base.to_string(),
+            authorization,
+            credentials: None,
+            cold_start: Duration::ZERO,
+            child: None,
+            _dir: None,
+        }
+    }
+
     /// The process id, to sample its memory.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     /// Peak resident memory so far (VmHWM), in bytes.
     pub fn peak_rss(&self) -> u64 {
-        proc_status_bytes(self.child.id(), "VmHWM:")
+        proc_status_bytes(self.pid(), "VmHWM:")
     }
 
     /// A request with the server's credentials.
@@ -196,8 +232,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
     }
 }
 

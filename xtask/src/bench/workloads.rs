@@ -42,10 +42,15 @@ impl Blob {
 
     /// The blob's first `length` bytes as a reader.
     pub fn reader(&self, length: u64) -> BlobReader {
+        self.reader_at(0, length)
+    }
+
+    /// `length` bytes of the blob from `offset`, as a reader.
+    pub fn reader_at(&self, offset: u64, length: u64) -> BlobReader {
         BlobReader {
             chunk: self.chunk.clone(),
             left: length,
-            position: 0,
+            position: (offset % MIB) as usize,
         }
     }
 }
@@ -71,7 +76,7 @@ impl Read for BlobReader {
     }
 }
 
-pub(super) fn status_error(what: &str, e: ureq::Error) -> String {
+pub(crate) fn status_error(what: &str, e: ureq::Error) -> String {
     match e {
         ureq::Error::Status(code, r) => {
             format!("{what}: {code} {}", r.into_string().unwrap_or_default())
@@ -91,12 +96,12 @@ fn location(server: &Server, response: &ureq::Response) -> Result<String, String
     })
 }
 
-pub(super) fn with_digest(location: &str, digest: &str) -> String {
+pub(crate) fn with_digest(location: &str, digest: &str) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={digest}")
 }
 
-pub(super) fn absolute(
+pub(crate) fn absolute(
     server: &Server,
     agent: &ureq::Agent,
     method: &str,
@@ -109,7 +114,7 @@ pub(super) fn absolute(
     }
 }
 
-pub(super) fn start_upload(
+pub(crate) fn start_upload(
     server: &Server,
     agent: &ureq::Agent,
     repo: &str,
@@ -151,7 +156,7 @@ pub fn push_chunked(
             .set("Content-Type", "application/octet-stream")
             .set("Content-Range", &format!("{offset}-{}", offset + len - 1))
             .set("Content-Length", &len.to_string())
-            .send(blob.reader(len))
+            .send(blob.reader_at(offset, len))
             .map_err(|e| status_error("PATCH", e))?;
         session = location(server, &r)?;
         offset += len;
@@ -192,7 +197,7 @@ pub fn pull_blob(server: &Server, repo: &str, digest: &str, size: u64) -> Result
     Ok(started.elapsed())
 }
 
-pub(super) fn put_small_blob(
+pub(crate) fn put_small_blob(
     server: &Server,
     agent: &ureq::Agent,
     repo: &str,
@@ -341,6 +346,16 @@ pub fn hammer(
 
 /// An OCI layout with one image of `layers` random layers of `size` bytes.
 pub fn build_layout(dir: &Path, layers: usize, size: usize) -> Result<(), String> {
+    build_layout_seeded(dir, layers, size, 0x1234_5678_9abc_def1).map(drop)
+}
+
+/// As [`build_layout`], the layers' bytes drawn from `seed`; returns the manifest digest.
+pub fn build_layout_seeded(
+    dir: &Path,
+    layers: usize,
+    size: usize,
+    seed: u64,
+) -> Result<String, String> {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).map_err(|e| e.to_string())?;
     let write = |bytes: &[u8]| -> Result<String, String> {
@@ -349,7 +364,7 @@ pub fn build_layout(dir: &Path, layers: usize, size: usize) -> Result<(), String
         Ok(format!("sha256:{hex}"))
     };
     let mut descriptors = Vec::new();
-    let mut state = 0x1234_5678_9abc_def1u64;
+    let mut state = seed | 1;
     for _ in 0..layers {
         let bytes: Vec<u8> = (0..size)
             .map(|_| {
@@ -376,7 +391,8 @@ pub fn build_layout(dir: &Path, layers: usize, size: usize) -> Result<(), String
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(),
         "annotations": {"org.opencontainers.image.ref.name": "bench"}}]});
-    std::fs::write(dir.join("index.json"), index.to_string()).map_err(|e| e.to_string())
+    std::fs::write(dir.join("index.json"), index.to_string()).map_err(|e| e.to_string())?;
+    Ok(manifest_digest)
 }
 
 /// `skopeo copy` of the layout into `repo`.
