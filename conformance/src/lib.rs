@@ -8,6 +8,7 @@
 
 pub mod assertions;
 pub mod fixtures;
+pub mod hostile;
 pub mod reference;
 pub mod strategies;
 pub mod sut;

@@ -5,6 +5,7 @@ pub mod access_policy;
 pub mod auth;
 pub mod blob_store;
 pub mod block_writer;
+pub mod byte_range;
 pub mod clock;
 pub mod digest;
 pub mod download;

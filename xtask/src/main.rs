@@ -10,9 +10,12 @@
 //!   senders (both berth alone), `--many-uploads` only 1,000 connections and uploads.
 //! - `faults [--runs N] [--seed S] [--disk-full]`: the fault-injection campaign (kill -9
 //!   at random moments, or a disk that fills up); see RELIABILITY.md.
+//! - `fuzz [--seconds N] [--target NAME]`: coverage-guided fuzzing of the parsers of client
+//!   input (libFuzzer on the stable toolchain), N seconds per target.
 
 mod bench;
 mod faults;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             }
         }
         ["faults", rest @ ..] => faults_command(&root, rest),
+        ["fuzz", rest @ ..] => fuzz_command(&root, rest),
         ["conformance"] => conformance(&root, None),
         ["conformance", "--cases", n] => match n.parse::<u32>() {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
@@ -209,4 +213,20 @@ fn faults_command(root: &Path, args: &[&str]) -> ExitCode {
         }
     }
     report(faults::run(root, runs, seed, disk_full))
+}
+
+/// `fuzz [--seconds N] [--target NAME]`.
+fn fuzz_command(root: &Path, args: &[&str]) -> ExitCode {
+    let (mut seconds, mut target) = (60u64, None);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match (*arg, args.next()) {
+            ("--seconds", Some(n)) if n.parse::<u64>().is_ok_and(|n| n > 0) => {
+                seconds = n.parse().unwrap_or(60)
+            }
+            ("--target", Some(name)) => target = Some(*name),
+            _ => return fail("usage: cargo xtask fuzz [--seconds N] [--target NAME]"),
+        }
+    }
+    report(fuzz::run(root, seconds, target))
 }

@@ -40,14 +40,16 @@ pub async fn get(
         found => found?,
     };
     let range = match &range_header {
-        Some(value) => Some(parse_range(value, size).ok_or_else(|| {
-            OciError::new(
-                OciErrorCode::RangeInvalid,
-                format!("the range {value} cannot be served from {size} bytes"),
-            )
-            .with_status(416)
-            .with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
-        })?),
+        Some(value) => Some(
+            berth_handlers::byte_range::blob_range(value, size).ok_or_else(|| {
+                OciError::new(
+                    OciErrorCode::RangeInvalid,
+                    format!("the range {value} cannot be served from {size} bytes"),
+                )
+                .with_status(416)
+                .with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
+            })?,
+        ),
         None => None,
     };
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
@@ -94,46 +96,4 @@ fn streamed_from_upstream(
     builder
         .body(Body::from_stream(body))
         .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
-}
-
-/// One `bytes=` range of RFC 9110 (`a-b`, `a-`, `-n`), clamped to the blob; `None` when
-/// it cannot be satisfied.
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') || size == 0 {
-        return None;
-    }
-    let (first, last) = spec.split_once('-')?;
-    let (first, last) = (first.trim(), last.trim());
-    if first.is_empty() {
-        let suffix: u64 = last.parse().ok()?;
-        if suffix == 0 {
-            return None;
-        }
-        return Some((size.saturating_sub(suffix), size - 1));
-    }
-    let start: u64 = first.parse().ok()?;
-    let end: u64 = if last.is_empty() {
-        size - 1
-    } else {
-        last.parse::<u64>().ok()?.min(size - 1)
-    };
-    (start <= end && start < size).then_some((start, end))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=5-1", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
-        assert_eq!(parse_range("bytes=0-1,3-4", 100), None);
-    }
 }

@@ -151,37 +151,17 @@ pub async fn patch(
 
 /// The start of a PATCH `Content-Range: <start>-<end>`, checked against Content-Length.
 fn content_range(value: &str, headers: &axum::http::HeaderMap) -> Result<u64, OciError> {
-    let invalid = || {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    berth_handlers::byte_range::upload_chunk_start(value, length).ok_or_else(|| {
         OciError::new(
             OciErrorCode::RangeInvalid,
             format!("invalid Content-Range '{value}'"),
         )
         .with_status(416)
-    };
-    let spec = value
-        .trim()
-        .trim_start_matches("bytes ")
-        .trim_start_matches("bytes=");
-    let (start, end) = spec.split_once('-').ok_or_else(invalid)?;
-    let start: u64 = start.trim().parse().map_err(|_| invalid())?;
-    let end: u64 = end
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .map_err(|_| invalid())?;
-    if end < start {
-        return Err(invalid());
-    }
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if length.is_some_and(|l| l != end - start + 1) {
-        return Err(invalid());
-    }
-    Ok(start)
+    })
 }
 
 pub async fn status(
