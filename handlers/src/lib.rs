@@ -10,6 +10,7 @@ pub mod clock;
 pub mod digest;
 pub mod download;
 pub mod ecr;
+pub mod endpoint;
 pub mod error;
 pub mod fsck;
 pub mod immutability;

@@ -30,8 +30,10 @@ pub struct AppState {
     pub signatures: Option<crate::signature::SignatureVerifier>,
     /// A request body that sends nothing this long is cut (`--body-idle-timeout`).
     pub body_idle_timeout: std::time::Duration,
-    /// `host[:port]` of the registry, as in repository URIs.
-    pub registry_host: String,
+    /// Where clients reach the registry, as in repository URIs.
+    pub endpoint: berth_handlers::endpoint::RegistryEndpoint,
+    /// The registry of requests that name none (the default account and region).
+    pub default_scope: berth_handlers::scope::RegistryScope,
     /// Development mode: /v2 takes any Basic credentials.
     pub accept_any_credentials: bool,
     /// `/_berth/admin/*` is served (tests and development only).
@@ -47,7 +49,7 @@ pub struct AppState {
 impl AppState {
     /// The registry URL clients log in to (GetAuthorizationToken's proxyEndpoint).
     pub fn proxy_endpoint(&self) -> String {
-        format!("http://{}", self.registry_host)
+        self.endpoint.url(&self.default_scope)
     }
 }
 

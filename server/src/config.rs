@@ -51,6 +51,25 @@ pub enum Command {
     },
     /// Print berth's man page (roff), e.g. `berth man > berth.1`.
     Man,
+    /// TLS certificates for `--tls-cert`/`--tls-key`.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+/// `berth certs ...`.
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Make a local CA (kept if there is one) and a certificate for localhost, 127.0.0.1,
+    /// ::1 and `*.dkr.ecr.<region>.localhost`, and print how to trust them.
+    Init {
+        /// Where the files go (ca.pem, ca.key, server.pem, server.key).
+        #[arg(long, default_value = "./berth-certs")]
+        dir: PathBuf,
+        /// Regions whose ECR-shaped names the certificate covers (repeat); default AWS's
+        /// commercial regions.
+        #[arg(long = "region", value_parser = parse_region)]
+        regions: Vec<String>,
+    },
 }
 
 /// Options of `berth fsck`.
@@ -157,6 +176,14 @@ pub struct ServeOptions {
     /// Seconds a large ECR body waits for `--ecr-bodies-in-flight` before a 503.
     #[arg(long, env = "BERTH_ECR_BODY_WAIT", default_value_t = 30)]
     pub ecr_body_wait: u64,
+    /// PEM certificate chain to serve HTTPS with (with `--tls-key`); `berth certs init`
+    /// makes one. Repository URIs then name `<account>.dkr.ecr.<region>.localhost:<port>`
+    /// unless `--registry-host` says otherwise.
+    #[arg(long, env = "BERTH_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "BERTH_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Connections served at once; one more gets a clear refusal (ECR ThrottlingException,
     /// OCI TOOMANYREQUESTS) and is closed. berth raises its open-file limit to fit.
     #[arg(long, env = "BERTH_MAX_CONNECTIONS", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..))]

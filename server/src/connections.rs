@@ -21,14 +21,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// How many connections, and how long each may take to speak.
-#[derive(Debug, Clone, Copy)]
+/// How many connections, how long each may take to speak, and TLS when on.
+#[derive(Clone)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// `--tls-cert`: every connection starts with a TLS handshake (bounded by
+    /// `header_read_timeout` too).
+    pub tls: Option<TlsAcceptor>,
 }
 
 /// The most a connection's read buffer grows to (hyper's default is ~400 KiB, which a
@@ -69,42 +73,90 @@ pub async fn serve(
         };
         // Small requests and responses go out at once (manifests, API answers).
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(stream);
-        if let Ok(permit) = connections.clone().try_acquire_owned() {
-            let service = TowerToHyperService::new(
-                router
-                    .clone()
-                    .map_request(|request: Request<Incoming>| request.map(Body::new)),
-            );
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(READ_BUFFER_BYTES)
-                .serve_connection(io, service);
-            let connection = graceful.watch(connection);
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
+        let connection = if let Ok(permit) = connections.clone().try_acquire_owned() {
+            Connection::Served {
+                router: router.clone(),
+                watcher: graceful.watcher(),
+                permit,
+            }
+        } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
+            Connection::Refused {
+                max: limits.max_connections,
+                permit,
+            }
+        } else {
+            continue;
+        };
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            match &limits.tls {
+                None => connection.run(TokioIo::new(stream), &limits).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(tls)) => connection.run(TokioIo::new(tls), &limits).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    graceful.shutdown().await;
+}
+
+/// What an accepted connection gets: served, or one refusal; its permit is held until the
+/// connection closes.
+enum Connection {
+    Served {
+        router: Router,
+        watcher: hyper_util::server::graceful::Watcher,
+        permit: OwnedSemaphorePermit,
+    },
+    Refused {
+        max: usize,
+        permit: OwnedSemaphorePermit,
+    },
+}
+
+impl Connection {
+    async fn run<I>(self, io: TokioIo<I>, limits: &ConnectionLimits)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        match self {
+            Connection::Served {
+                router,
+                watcher,
+                permit,
+            } => {
+                let service = TowerToHyperService::new(
+                    router.map_request(|request: Request<Incoming>| request.map(Body::new)),
+                );
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
+                    .max_buf_size(READ_BUFFER_BYTES)
+                    .serve_connection(io, service);
+                if let Err(e) = watcher.watch(connection).await {
                     tracing::debug!("connection ended: {e}");
                 }
                 drop(permit);
-            });
-        } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
-            let max = limits.max_connections;
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                std::future::ready(Ok::<_, Infallible>(refusal(&request, max)))
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(REFUSAL_HEADER_TIMEOUT)
-                .keep_alive(false)
-                .serve_connection(io, service);
-            tokio::spawn(async move {
+            }
+            Connection::Refused { max, permit } => {
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    std::future::ready(Ok::<_, Infallible>(refusal(&request, max)))
+                });
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(REFUSAL_HEADER_TIMEOUT)
+                    .keep_alive(false)
+                    .serve_connection(io, service);
                 let _ = connection.await;
                 drop(permit);
-            });
+            }
         }
     }
-    graceful.shutdown().await;
 }
 
 /// The answer to a request on a connection over the limit, in its face's format.

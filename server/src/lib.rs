@@ -14,12 +14,14 @@ pub mod oci_api;
 pub mod request_id;
 pub mod signature;
 pub mod signing_api;
+pub mod tls;
 
 use anyhow::Context;
 use app::AppState;
 use berth_handlers::auth::TokenSigner;
 use berth_handlers::blob_store::BlobStore;
 use berth_handlers::clock::Clock;
+use berth_handlers::endpoint::RegistryEndpoint;
 use berth_handlers::jobs::{
     GarbageCollection, ImageScanning, ImageSigning, JobRunner, LifecycleEvaluation, Replication,
     UploadExpiry,
@@ -57,10 +59,23 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let address = listener.local_addr().context("no local address")?;
-    let registry_host = options
-        .registry_host
-        .clone()
-        .unwrap_or_else(|| format!("localhost:{}", address.port()));
+    // With TLS, repository URIs name ECR-shaped hosts, which the certificate of
+    // `berth certs init` covers; /v2 routes them to their registry.
+    let registry_host = options.registry_host.clone().unwrap_or_else(|| {
+        if options.tls_cert.is_some() {
+            format!(
+                "{{account}}.dkr.ecr.{{region}}.localhost:{}",
+                address.port()
+            )
+        } else {
+            format!("localhost:{}", address.port())
+        }
+    });
+    let tls = match (&options.tls_cert, &options.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key).map_err(anyhow::Error::msg)?),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
     let state = open_state(
         &options,
         &data_dir,
@@ -71,11 +86,13 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     .await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
-    println!("berth listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("berth listening on {scheme}://{address}");
     state.jobs.start();
     let limits = connections::ConnectionLimits {
         max_connections: usize::try_from(options.max_connections).unwrap_or(usize::MAX),
         header_read_timeout: Duration::from_secs(options.header_read_timeout),
+        tls,
     };
     connections::serve(
         listener,
@@ -165,8 +182,9 @@ pub async fn open_state(
         .with_tag_refresh(options.pull_through_tag_refresh),
     );
     let (identities, signatures) = Identities::from_options(options).map_err(anyhow::Error::msg)?;
+    let endpoint = RegistryEndpoint::new(options.tls_cert.is_some(), registry_host);
     Ok(Arc::new(AppState {
-        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), registry_host.clone())
+        ecr: EcrHandlers::new(registry.clone(), tokens.clone(), endpoint.clone())
             .with_cache(cache.clone()),
         registry,
         cache,
@@ -180,7 +198,11 @@ pub async fn open_state(
         identities,
         signatures,
         body_idle_timeout: Duration::from_secs(options.body_idle_timeout),
-        registry_host,
+        endpoint,
+        default_scope: berth_handlers::scope::RegistryScope {
+            registry_id: options.default_account.clone(),
+            region: options.default_region.clone(),
+        },
         accept_any_credentials: options.accept_any_credentials,
         admin_api: options.admin_api,
         jobs,

@@ -76,6 +76,25 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "berth", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
+        Some(Command::Certs(berth_server::config::CertsCommand::Init { dir, regions })) => {
+            let regions = if regions.is_empty() {
+                berth_server::tls::DEFAULT_REGIONS
+                    .map(String::from)
+                    .to_vec()
+            } else {
+                regions
+            };
+            return match berth_server::tls::init(&dir, &regions) {
+                Ok(files) => {
+                    print!("{}", berth_server::tls::instructions(&files, &regions));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("berth certs init: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some(Command::Man) => {
             use clap::CommandFactory;
             let page = clap_mangen::Man::new(Cli::command());

@@ -9,17 +9,7 @@ use support::*;
 
 /// An ECR API call with exactly these body bytes: (status, JSON answer).
 async fn ecr_raw(berth: &Berth, operation: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
-    let answer = reqwest::Client::new()
-        .post(format!("{}/", berth.endpoint))
-        .header(
-            "X-Amz-Target",
-            format!("AmazonEC2ContainerRegistry_V20150921.{operation}"),
-        )
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let answer = ecr_request(berth, operation, body).send().await.unwrap();
     let status = answer.status().as_u16();
     (status, answer.json().await.unwrap_or_default())
 }

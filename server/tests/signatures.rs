@@ -164,17 +164,14 @@ async fn signatures_older_or_newer_than_five_minutes_are_refused() {
 #[tokio::test]
 async fn an_unsigned_request_is_missing_its_token() {
     let s = start();
-    let response = reqwest::Client::new()
-        .post(format!("{}/", s.berth.endpoint))
-        .header(
-            "X-Amz-Target",
-            "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
-        )
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .body(r#"{"repositoryName":"unsigned"}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = ecr_request(
+        &s.berth,
+        "CreateRepository",
+        r#"{"repositoryName":"unsigned"}"#,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(

@@ -3,7 +3,7 @@
 use super::EcrHandlers;
 use crate::auth::{authorization_token, TOKEN_LIFETIME_SECS};
 use crate::error::RegistryError;
-use crate::scope::Caller;
+use crate::scope::{Caller, RegistryScope};
 use berth_generated::ecr::*;
 use berth_generated::runtime::Timestamp;
 
@@ -33,7 +33,10 @@ impl GetAuthorizationToken for EcrHandlers {
                     &caller.principal,
                 ))),
                 expires_at: Some(Timestamp(expires_at as f64)),
-                proxy_endpoint: Some(format!("http://{}", self.registry_host)),
+                proxy_endpoint: Some(self.endpoint.url(&RegistryScope {
+                    registry_id: account.clone(),
+                    region: caller.region.clone(),
+                })),
             })
             .collect();
         Ok(GetAuthorizationTokenResponse {

@@ -229,8 +229,8 @@ impl GetDownloadUrlForLayer for EcrHandlers {
         .sign(&self.tokens);
         Ok(GetDownloadUrlForLayerResponse {
             download_url: Some(format!(
-                "http://{}{}{token}",
-                self.registry_host,
+                "{}{}{token}",
+                self.endpoint.url(&scope),
                 crate::download::DOWNLOAD_PATH
             )),
             layer_digest: Some(digest.to_string()),

@@ -24,6 +24,7 @@ mod storage_class;
 mod tagging;
 
 use crate::auth::TokenSigner;
+use crate::endpoint::RegistryEndpoint;
 use crate::error::RegistryError;
 use crate::metadata::RepositoryTag;
 use crate::pull_through::upstream::UpstreamClient;
@@ -44,20 +45,21 @@ pub const MAX_RESOURCE_TAGS: usize = 50;
 pub struct EcrHandlers {
     registry: Arc<Registry>,
     tokens: TokenSigner,
-    /// `host[:port]` that repository URIs start with, so that docker can push to them.
-    registry_host: String,
+    /// Where clients reach the registry: repository URIs start with its host, so that
+    /// docker can push to them.
+    endpoint: RegistryEndpoint,
     /// Pulls through to upstream registries; knows the secrets rules name and how
     /// upstreams are reached.
     cache: Arc<PullThroughCache>,
 }
 
 impl EcrHandlers {
-    /// Handlers over `registry`, naming repositories `<registry_host>/<name>`.
-    pub fn new(registry: Arc<Registry>, tokens: TokenSigner, registry_host: String) -> Self {
+    /// Handlers over `registry`, naming repositories `<endpoint host>/<name>`.
+    pub fn new(registry: Arc<Registry>, tokens: TokenSigner, endpoint: RegistryEndpoint) -> Self {
         EcrHandlers {
             registry: registry.clone(),
             tokens,
-            registry_host,
+            endpoint,
             cache: Arc::new(PullThroughCache::new(
                 registry,
                 UpstreamClient::default(),

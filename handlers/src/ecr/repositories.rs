@@ -23,7 +23,7 @@ impl EcrHandlers {
             repository_arn: Some(scope.repository_arn(&r.name)),
             registry_id: Some(scope.registry_id.clone()),
             repository_name: Some(r.name.clone()),
-            repository_uri: Some(format!("{}/{}", self.registry_host, r.name)),
+            repository_uri: Some(format!("{}/{}", self.endpoint.host(scope), r.name)),
             created_at: Some(Timestamp(r.created_at)),
             image_tag_mutability: Some(r.image_tag_mutability),
             image_tag_mutability_exclusion_filters: (!r.exclusion_filters.is_empty())

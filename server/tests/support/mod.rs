@@ -275,15 +275,8 @@ pub async fn ecr_json(
     let authorization = format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/ecr/aws4_request, SignedHeaders=host, Signature=0"
     );
-    let answer = reqwest::Client::new()
-        .post(format!("{}/", berth.endpoint))
-        .header(
-            "X-Amz-Target",
-            format!("AmazonEC2ContainerRegistry_V20150921.{operation}"),
-        )
-        .header("Content-Type", "application/x-amz-json-1.1")
+    let answer = ecr_request(berth, operation, body.to_string())
         .header("Authorization", authorization)
-        .body(body.to_string())
         .send()
         .await
         .unwrap();
@@ -292,6 +285,23 @@ pub async fn ecr_json(
         status,
         answer.json().await.unwrap_or(serde_json::Value::Null),
     )
+}
+
+/// An ECR API request with exactly this body and no signature, to send as it is or with
+/// more headers.
+pub fn ecr_request(
+    berth: &Berth,
+    operation: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(format!("{}/", berth.endpoint))
+        .header(
+            "X-Amz-Target",
+            format!("AmazonEC2ContainerRegistry_V20150921.{operation}"),
+        )
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(body)
 }
 
 /// PutReplicationConfiguration: one rule sending every repository to these
