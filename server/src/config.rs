@@ -51,6 +51,24 @@ pub enum Command {
     },
     /// Print berth's man page (roff), e.g. `berth man > berth.1`.
     Man,
+    /// Write a data dir (metadata, blobs, keys) to one tar file; safe while a server runs
+    /// on it.
+    Export {
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+        data_dir: PathBuf,
+        /// The tar file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make a new data dir from an export, verifying every blob's digest.
+    Import {
+        /// The data dir to create (it must not exist, or be empty).
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+        data_dir: PathBuf,
+        /// The tar file `berth export` wrote.
+        #[arg(long = "in")]
+        archive: PathBuf,
+    },
     /// TLS certificates for `--tls-cert`/`--tls-key`.
     #[command(subcommand)]
     Certs(CertsCommand),

@@ -2,6 +2,7 @@
 
 pub mod admin_api;
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod config_file;
 pub mod connections;

@@ -95,6 +95,41 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Export { data_dir, out }) => {
+            return match runtime.block_on(berth_server::backup::export(&data_dir, &out)) {
+                Ok(moved) => {
+                    println!(
+                        "exported {} blobs ({} bytes) and the metadata of {} to {}",
+                        moved.blobs,
+                        moved.bytes,
+                        data_dir.display(),
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("berth export: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Import { data_dir, archive }) => {
+            return match berth_server::backup::import(&archive, &data_dir) {
+                Ok(moved) => {
+                    println!(
+                        "imported {} blobs ({} bytes, every digest verified) into {}",
+                        moved.blobs,
+                        moved.bytes,
+                        data_dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("berth import: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some(Command::Man) => {
             use clap::CommandFactory;
             let page = clap_mangen::Man::new(Cli::command());

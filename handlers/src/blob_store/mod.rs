@@ -13,7 +13,7 @@
 mod filesystem;
 mod memory;
 
-pub use filesystem::FileBlobStore;
+pub use filesystem::{FileBlobStore, StorePath};
 pub use memory::MemoryBlobStore;
 
 use crate::digest::Digest;

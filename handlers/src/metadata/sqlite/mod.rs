@@ -66,6 +66,19 @@ impl SqliteMetadataStore {
         })
     }
 
+    /// Writes a consistent copy of the whole database to `to` (SQLite's `VACUUM INTO`),
+    /// while other connections go on reading and writing: what `berth export` backs up.
+    pub async fn snapshot_into(&self, to: &Path) -> Result<(), RegistryError> {
+        let to = to.to_str().ok_or_else(|| {
+            RegistryError::Internal(format!("{} is not a UTF-8 path", to.display()))
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(to)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Begins a write transaction, holding SQLite's write lock from the start (`BEGIN
     /// IMMEDIATE`). A deferred transaction that reads and then writes cannot wait for the
     /// lock: when another connection still holds it (a failed writer whose rollback is
