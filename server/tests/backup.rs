@@ -44,6 +44,28 @@ fn import(archive: &Path, data: &Path) -> (bool, String) {
 
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["ecr:BatchGetImage"]}]}"#;
 
+/// Every (repository, tag, digest) of the registry, sorted.
+async fn image_digests(ecr: &aws_sdk_ecr::Client) -> Vec<(String, String, String)> {
+    let mut all = Vec::new();
+    for repository in ["one", "two"] {
+        let mut pages = ecr
+            .describe_images()
+            .repository_name(repository)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for image in page.unwrap().image_details() {
+                let digest = image.image_digest().unwrap().to_string();
+                for tag in image.image_tags() {
+                    all.push((repository.to_string(), tag.clone(), digest.clone()));
+                }
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
 #[tokio::test]
 async fn export_while_running_then_import_brings_everything_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,6 +77,13 @@ async fn export_while_running_then_import_brings_everything_back() {
         create_repository(&ecr, name).await;
         push_one_layer(&ecr, &format!("{host}/{name}:v1"), name.as_bytes()).await;
     }
+    // 100 images in all: 98 more, each with a layer of its own.
+    for i in 0..98 {
+        let layer = format!("layer of image {i}");
+        push_one_layer(&ecr, &format!("{host}/two:image-{i}"), layer.as_bytes()).await;
+    }
+    let before = image_digests(&ecr).await;
+    assert_eq!(before.len(), 100);
     ecr.set_repository_policy()
         .repository_name("one")
         .policy_text(POLICY)
@@ -84,6 +113,11 @@ async fn export_while_running_then_import_brings_everything_back() {
         .filter_map(|r| r.repository_name().map(str::to_string))
         .collect();
     assert_eq!(names, ["one", "two"]);
+    assert_eq!(
+        image_digests(&ecr).await,
+        before,
+        "every image, with its digest"
+    );
     let policy = ecr
         .get_repository_policy()
         .repository_name("one")
@@ -111,6 +145,21 @@ async fn export_while_running_then_import_brings_everything_back() {
             .await
             .unwrap();
         assert_eq!(digest_of(&blob), digest);
+    }
+    for (repository, tag, digest) in &before {
+        let manifest = raw
+            .request(
+                reqwest::Method::GET,
+                &format!("/v2/{repository}/manifests/{tag}"),
+            )
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&digest_of(&manifest), digest, "{repository}:{tag}");
     }
     drop(original);
 }
