@@ -51,6 +51,15 @@ pub enum Command {
     },
     /// Print berth's man page (roff), e.g. `berth man > berth.1`.
     Man,
+    /// Delete blobs no image has referenced for `--grace` seconds, as the server's GC job
+    /// does; for a stopped server (a running one collects on its own).
+    Gc {
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
+        data_dir: PathBuf,
+        /// Seconds a blob stays after nothing references it.
+        #[arg(long, default_value_t = 3600)]
+        grace: u64,
+    },
     /// Write a data dir (metadata, blobs, keys) to one tar file; safe while a server runs
     /// on it.
     Export {

@@ -210,6 +210,19 @@ pub async fn open_state(
     }))
 }
 
+/// `berth gc`: one garbage collection of the data dir, as the server's job runs it.
+pub async fn gc(
+    data_dir: &Path,
+    grace: u64,
+) -> anyhow::Result<berth_handlers::registry::GarbageReport> {
+    let registry = Registry::open(data_dir, Clock::system())
+        .await
+        .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?;
+    let report = registry.collect_garbage(grace as f64).await?;
+    registry.close().await;
+    Ok(report)
+}
+
 /// `berth fsck`: prints what the check found; true when the data dir is clean.
 pub async fn fsck(options: &config::FsckOptions) -> anyhow::Result<bool> {
     let dir = &options.data_dir;

@@ -141,6 +141,21 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Gc { data_dir, grace }) => {
+            return match runtime.block_on(berth_server::gc(&data_dir, grace)) {
+                Ok(report) => {
+                    println!(
+                        "deleted {} unreferenced blobs ({} bytes) and {} leftovers",
+                        report.blobs_deleted, report.bytes_freed, report.leftovers_deleted
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("berth gc: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some(Command::Fsck(check)) => {
             // 0: clean; 1: something is wrong; 2: the check itself could not run.
             return match runtime.block_on(berth_server::fsck(&check)) {

@@ -176,3 +176,39 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
         .unwrap();
     assert_eq!(pulled.layers.len(), 2);
 }
+
+/// `berth gc` on a stopped server's data dir deletes the blobs of a deleted image and
+/// keeps those of the image that remains.
+#[tokio::test]
+async fn the_gc_subcommand_collects_a_stopped_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "app").await;
+    let host = registry_host(&berth);
+    push_one_layer(&ecr, &format!("{host}/app:kept"), b"kept layer").await;
+    push_one_layer(&ecr, &format!("{host}/app:gone"), b"gone layer").await;
+    ecr.batch_delete_image()
+        .repository_name("app")
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag("gone")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(berth.terminate());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["gc", "--grace", "0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("deleted 1 unreferenced blobs"),
+        "{said}"
+    );
+    assert!(!blob_file(dir.path(), &digest_of(b"gone layer")).exists());
+    assert!(blob_file(dir.path(), &digest_of(b"kept layer")).exists());
+}
