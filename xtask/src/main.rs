@@ -10,7 +10,7 @@
 //!   senders (both berth alone), `--many-uploads` only 1,000 connections and uploads.
 //! - `faults [--runs N] [--seed S] [--disk-full]`: the fault-injection campaign (kill -9
 //!   at random moments, or a disk that fills up); see RELIABILITY.md.
-//! - `fuzz [--seconds N] [--target NAME]`: coverage-guided fuzzing of the parsers of client
+//! - `fuzz [--seconds N] [--target NAME] [--quick-build]`: coverage-guided fuzzing of the parsers of client
 //!   input (libFuzzer on the stable toolchain), N seconds per target.
 
 mod bench;
@@ -215,18 +215,23 @@ fn faults_command(root: &Path, args: &[&str]) -> ExitCode {
     report(faults::run(root, runs, seed, disk_full))
 }
 
-/// `fuzz [--seconds N] [--target NAME]`.
+/// `fuzz [--seconds N] [--target NAME] [--quick-build]`.
 fn fuzz_command(root: &Path, args: &[&str]) -> ExitCode {
-    let (mut seconds, mut target) = (60u64, None);
+    let (mut seconds, mut target, mut quick) = (60u64, None, false);
+    let usage = "usage: cargo xtask fuzz [--seconds N] [--target NAME] [--quick-build]";
     let mut args = args.iter();
     while let Some(arg) = args.next() {
+        if *arg == "--quick-build" {
+            quick = true;
+            continue;
+        }
         match (*arg, args.next()) {
             ("--seconds", Some(n)) if n.parse::<u64>().is_ok_and(|n| n > 0) => {
                 seconds = n.parse().unwrap_or(60)
             }
             ("--target", Some(name)) => target = Some(*name),
-            _ => return fail("usage: cargo xtask fuzz [--seconds N] [--target NAME]"),
+            _ => return fail(usage),
         }
     }
-    report(fuzz::run(root, seconds, target))
+    report(fuzz::run(root, seconds, target, quick))
 }
