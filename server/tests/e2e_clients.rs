@@ -249,28 +249,8 @@ async fn skopeo_copies_in_and_out_with_identical_digests() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn podman_pushes_and_pulls() {
-    let podman = tool("podman");
     let s = setup(&["podman/app"]).await;
-    // Short paths: podman's runroot must stay under 50 characters.
-    let base = tempfile::Builder::new()
-        .prefix("bp")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let storage = |c: &mut Command| {
-        c.arg("--root")
-            .arg(base.path().join("r"))
-            .arg("--runroot")
-            .arg(base.path().join("rr"))
-            .args([
-                "--storage-driver",
-                "vfs",
-                "--cgroup-manager",
-                "cgroupfs",
-                "--events-backend",
-                "none",
-            ])
-            .env("REGISTRY_AUTH_FILE", base.path().join("auth.json"));
-    };
+    let podman = Podman::new();
     // podman names the local image after the layout path, which must then be lowercase.
     let layout = PathBuf::from(format!("/tmp/berth-e2e-{}/layout", std::process::id()));
     let (digest, size) = add_image(&layout, &s.work, "amd64", None);
@@ -282,12 +262,7 @@ async fn podman_pushes_and_pulls() {
     );
     let _cleanup = RemoveOnDrop(layout.parent().unwrap().to_path_buf());
 
-    let podman_cmd = |args: &[&str]| {
-        let mut c = Command::new(&podman);
-        storage(&mut c);
-        c.args(args);
-        c
-    };
+    let podman_cmd = |args: &[&str]| podman.command(args);
     run(&mut podman_cmd(&[
         "login",
         "--tls-verify=false",
@@ -321,10 +296,52 @@ async fn podman_pushes_and_pulls() {
         pulled.contains(&format!("{}/podman/app:v1", s.host)),
         "{pulled}"
     );
-    let _ = Command::new(&podman)
-        .args(["system", "reset", "-f"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+}
+
+/// podman with storage of its own (short paths: its runroot must stay under 50
+/// characters), reset when dropped.
+struct Podman {
+    base: tempfile::TempDir,
+}
+
+impl Podman {
+    fn new() -> Self {
+        tool("podman");
+        let base = tempfile::Builder::new()
+            .prefix("bp")
+            .tempdir_in("/tmp")
+            .unwrap();
+        Podman { base }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(tool("podman"));
+        c.arg("--root")
+            .arg(self.base.path().join("r"))
+            .arg("--runroot")
+            .arg(self.base.path().join("rr"))
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "none",
+            ])
+            .env("REGISTRY_AUTH_FILE", self.base.path().join("auth.json"))
+            .args(args);
+        c
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self
+            .command(&["system", "reset", "-f"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// Removes a directory when dropped.
@@ -473,4 +490,133 @@ async fn the_aws_cli_signs_and_docker_logs_in_with_its_password() {
     let config = dir.path().join("docker-config");
     std::fs::create_dir_all(&config).unwrap();
     dockerd.log_in(&config, &registry_host(&berth), &password);
+}
+
+/// `127.0.0.1 <name>` in /etc/hosts while held, as a developer adds it (Go-based tools do
+/// not resolve `*.localhost` on their own); the line goes when dropped.
+struct HostsEntry(String);
+
+impl HostsEntry {
+    fn add(name: &str) -> Self {
+        let line = format!("127.0.0.1 {name} # berth e2e {}", std::process::id());
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        std::fs::write("/etc/hosts", format!("{hosts}{line}\n"))
+            .expect("the HTTPS test edits /etc/hosts: run the e2e tests as root");
+        HostsEntry(line)
+    }
+}
+
+impl Drop for HostsEntry {
+    fn drop(&mut self) {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let kept: String = hosts
+            .lines()
+            .filter(|l| *l != self.0)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let _ = std::fs::write("/etc/hosts", kept);
+    }
+}
+
+/// HTTPS to an ECR-shaped host name with the CA of `berth certs init` and no insecure
+/// setting anywhere: the AWS CLI (AWS_CA_BUNDLE), skopeo, podman and docker push and pull.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_client_over_https_to_an_ecr_shaped_name() {
+    let skopeo = tool("skopeo");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let certs = dir.path().join("certs");
+    run(Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["certs", "init", "--region", "us-east-1", "--dir"])
+        .arg(&certs));
+    let ca = certs.join("ca.pem");
+    let berth = Berth::start(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            certs.join("server.pem").to_str().unwrap(),
+            "--tls-key",
+            certs.join("server.key").to_str().unwrap(),
+        ],
+    );
+    let port = berth.endpoint.rsplit(':').next().unwrap().to_string();
+    let shaped = "000000000000.dkr.ecr.us-east-1.localhost";
+    let host = format!("{shaped}:{port}");
+    let _hosts = HostsEntry::add(shaped);
+    // A directory of the CA for the containers tools (`--cert-dir`), and docker's.
+    let cert_dir = dir.path().join("cert-dir");
+    std::fs::create_dir_all(&cert_dir).unwrap();
+    std::fs::copy(&ca, cert_dir.join("ca.crt")).unwrap();
+
+    let aws = |args: &[&str]| {
+        let mut c = Command::new(tool("aws"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIDTLS")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CA_BUNDLE", &ca)
+            .args(["--endpoint-url", &format!("https://localhost:{port}")])
+            .args(["--output", "json", "ecr"])
+            .args(args);
+        c
+    };
+    let created: serde_json::Value = serde_json::from_str(&stdout(&mut aws(&[
+        "create-repository",
+        "--repository-name",
+        "tls/app",
+    ])))
+    .unwrap();
+    assert_eq!(
+        created["repository"]["repositoryUri"],
+        format!("{host}/tls/app")
+    );
+    let password = stdout(&mut aws(&["get-login-password"]));
+
+    // skopeo pushes an image from a layout.
+    let layout = PathBuf::from(format!("/tmp/berth-e2e-tls-{}/layout", std::process::id()));
+    let _cleanup = RemoveOnDrop(layout.parent().unwrap().to_path_buf());
+    std::fs::create_dir_all(&work).unwrap();
+    let (digest, size) = add_image(&layout, &work, "amd64", None);
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+        ],
+    );
+    let image = format!("{host}/tls/app:v1");
+    run(Command::new(&skopeo)
+        .args(["copy", "--preserve-digests", "--dest-cert-dir"])
+        .arg(&cert_dir)
+        .args(["--dest-creds", &format!("AWS:{password}")])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker://{image}")));
+    let inspected = run(Command::new(&skopeo)
+        .args(["inspect", "--raw", "--cert-dir"])
+        .arg(&cert_dir)
+        .args(["--creds", &format!("AWS:{password}")])
+        .arg(format!("docker://{image}")))
+    .stdout;
+    assert_eq!(digest_of(&inspected), digest);
+
+    // podman pulls it and pushes it back under another tag.
+    let podman = Podman::new();
+    let cert_dir_arg = format!("--cert-dir={}", cert_dir.display());
+    run(&mut podman.command(&["login", &cert_dir_arg, "-u", "AWS", "-p", &password, &host]));
+    run(&mut podman.command(&["pull", &cert_dir_arg, &image]));
+    let again = format!("{host}/tls/app:podman");
+    run(&mut podman.command(&["tag", &image, &again]));
+    run(&mut podman.command(&["push", &cert_dir_arg, &again]));
+
+    // docker, trusting the CA the documented way, pulls what podman pushed.
+    let docker_certs = PathBuf::from("/etc/docker/certs.d").join(&host);
+    std::fs::create_dir_all(&docker_certs).unwrap();
+    std::fs::copy(&ca, docker_certs.join("ca.crt")).unwrap();
+    let _docker_certs = RemoveOnDrop(docker_certs);
+    let daemon = support::dockerd::start_dockerd();
+    let config = work.join("docker-config");
+    daemon.log_in(&config, &host, &password);
+    let pulled = stdout(&mut daemon.command(&config, &["pull", &again]));
+    assert!(pulled.contains("Status:"), "{pulled}");
 }
