@@ -8,38 +8,29 @@ use std::path::Path;
 use std::process::Command;
 use support::*;
 
-fn export(data: &Path, archive: &Path) -> (bool, String) {
+/// `berth <subcommand> --data-dir <data> <flag> <file>`: success, and all it said.
+fn berth(subcommand: &str, data: &Path, flag: &str, file: &Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("export")
-        .arg("--data-dir")
+        .args([subcommand, "--data-dir"])
         .arg(data)
-        .arg("--out")
-        .arg(archive)
+        .arg(flag)
+        .arg(file)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+fn export(data: &Path, archive: &Path) -> (bool, String) {
+    berth("export", data, "--out", archive)
 }
 
 fn import(archive: &Path, data: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("import")
-        .arg("--in")
-        .arg(archive)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    berth("import", data, "--in", archive)
 }
 
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["ecr:BatchGetImage"]}]}"#;
