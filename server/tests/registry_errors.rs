@@ -81,149 +81,129 @@ async fn oci_error_codes() {
         "another account sees its own registry only"
     );
 
-    let cases: Vec<(reqwest::Response, u16, &str)> = vec![
+    // (method, path, body, status, code); an empty code: a HEAD, whose answer has no body.
+    let no_body = "";
+    let requests = [
         (
-            raw.request(Method::GET, "/v2/nope/tags/list")
-                .send()
-                .await
-                .unwrap(),
+            Method::GET,
+            "/v2/nope/tags/list".to_string(),
+            no_body,
             404,
             "NAME_UNKNOWN",
         ),
         (
-            raw.request(Method::GET, "/v2/Bad_Name/tags/list")
-                .send()
-                .await
-                .unwrap(),
+            Method::GET,
+            "/v2/Bad_Name/tags/list".into(),
+            no_body,
             400,
             "NAME_INVALID",
         ),
         (
-            raw.request(Method::HEAD, &format!("/v2/app/blobs/{missing}"))
-                .send()
-                .await
-                .unwrap(),
+            Method::HEAD,
+            format!("/v2/app/blobs/{missing}"),
+            no_body,
             404,
             "",
         ),
         (
-            raw.request(Method::GET, &format!("/v2/other/blobs/{layer}"))
-                .send()
-                .await
-                .unwrap(),
+            Method::GET,
+            format!("/v2/other/blobs/{layer}"),
+            no_body,
             404,
             "BLOB_UNKNOWN",
         ),
         (
-            raw.request(Method::GET, "/v2/app/blobs/sha256:xyz")
-                .send()
-                .await
-                .unwrap(),
+            Method::GET,
+            "/v2/app/blobs/sha256:xyz".into(),
+            no_body,
             400,
             "DIGEST_INVALID",
         ),
         (
-            raw.request(Method::DELETE, &format!("/v2/app/blobs/{layer}"))
-                .send()
-                .await
-                .unwrap(),
+            Method::DELETE,
+            format!("/v2/app/blobs/{layer}"),
+            no_body,
             405,
             "UNSUPPORTED",
         ),
         (
-            raw.request(Method::GET, "/v2/app/manifests/none")
-                .send()
-                .await
-                .unwrap(),
+            Method::GET,
+            "/v2/app/manifests/none".into(),
+            no_body,
             404,
             "MANIFEST_UNKNOWN",
         ),
         (
-            raw.request(
-                Method::POST,
-                &format!("/v2/app/blobs/uploads/?digest={missing}"),
-            )
-            .body("other bytes")
-            .send()
-            .await
-            .unwrap(),
+            Method::POST,
+            format!("/v2/app/blobs/uploads/?digest={missing}"),
+            "other bytes",
             400,
             "DIGEST_INVALID",
         ),
         (
-            put_manifest(&raw, "app", "v1", "{not json", OCI_MANIFEST).await,
-            400,
-            "MANIFEST_INVALID",
-        ),
-        (
-            put_manifest(
-                &raw,
-                "app",
-                "v1",
-                &image,
-                "application/vnd.docker.distribution.manifest.v2+json",
-            )
-            .await,
-            400,
-            "MANIFEST_INVALID",
-        ),
-        (
-            put_manifest(
-                &raw,
-                "app",
-                "v1",
-                &manifest(&config, &missing),
-                OCI_MANIFEST,
-            )
-            .await,
-            400,
-            "MANIFEST_BLOB_UNKNOWN",
-        ),
-        (
-            put_manifest(&raw, "app", "v1", &index(&[&missing]), OCI_INDEX).await,
-            400,
-            "MANIFEST_BLOB_UNKNOWN",
-        ),
-        (
-            put_manifest(&raw, "app", &missing, &image, OCI_MANIFEST).await,
-            400,
-            "DIGEST_INVALID",
-        ),
-        (
-            put_manifest(&raw, "app", "bad+tag", &image, OCI_MANIFEST).await,
-            400,
-            "TAG_INVALID",
-        ),
-        (
-            put_manifest(
-                &raw,
-                "app",
-                "v1",
-                &" ".repeat(4 * 1024 * 1024 + 1),
-                OCI_MANIFEST,
-            )
-            .await,
-            413,
-            "MANIFEST_INVALID",
-        ),
-        (
-            raw.request(Method::GET, "/v2/app/tags/list?n=0")
-                .send()
-                .await
-                .unwrap(),
+            Method::GET,
+            "/v2/app/tags/list?n=0".into(),
+            no_body,
             400,
             "UNSUPPORTED",
         ),
     ];
-    for (i, (response, status, code)) in cases.into_iter().enumerate() {
-        assert_eq!(response.status().as_u16(), status, "case {i}");
+    let mut answers = Vec::new();
+    for (method, path, body, status, code) in requests {
+        let response = raw.request(method, &path).body(body).send().await.unwrap();
+        answers.push((path, response, status, code));
+    }
+    // (reference, manifest, content type, status, code)
+    let too_large = " ".repeat(4 * 1024 * 1024 + 1);
+    let docker_v2 = "application/vnd.docker.distribution.manifest.v2+json";
+    let unknown_blob = manifest(&config, &missing);
+    let unknown_child = index(&[&missing]);
+    let pushes = [
+        ("v1", "{not json", OCI_MANIFEST, 400, "MANIFEST_INVALID"),
+        ("v1", image.as_str(), docker_v2, 400, "MANIFEST_INVALID"),
+        (
+            "v1",
+            unknown_blob.as_str(),
+            OCI_MANIFEST,
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            "v1",
+            unknown_child.as_str(),
+            OCI_INDEX,
+            400,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            missing.as_str(),
+            image.as_str(),
+            OCI_MANIFEST,
+            400,
+            "DIGEST_INVALID",
+        ),
+        ("bad+tag", image.as_str(), OCI_MANIFEST, 400, "TAG_INVALID"),
+        (
+            "v1",
+            too_large.as_str(),
+            OCI_MANIFEST,
+            413,
+            "MANIFEST_INVALID",
+        ),
+    ];
+    for (reference, body, content_type, status, code) in pushes {
+        let response = put_manifest(&raw, "app", reference, body, content_type).await;
+        answers.push((format!("PUT manifest {reference}"), response, status, code));
+    }
+    for (what, response, status, code) in answers {
+        assert_eq!(response.status().as_u16(), status, "{what}");
         assert_eq!(
             response.headers()["docker-distribution-api-version"],
             "registry/2.0",
-            "case {i}"
+            "{what}"
         );
         if !code.is_empty() {
-            assert_eq!(oci_error_code(response).await.1, code, "case {i}");
+            assert_eq!(oci_error_code(response).await.1, code, "{what}");
         }
     }
     let r = put_manifest(&raw, "app", "v1", &index(&[&missing]), OCI_INDEX).await;
