@@ -3,6 +3,7 @@
 //! median, min, max and the berth/distribution ratio, then ECR API figures for berth.
 
 pub mod api;
+mod limits;
 mod many_uploads;
 mod pull_through;
 mod scanning;
@@ -27,9 +28,21 @@ struct Sample {
 }
 
 #[derive(Default)]
-struct Samples(Vec<Sample>);
+pub(crate) struct Samples(Vec<Sample>);
 
 impl Samples {
+    /// The median of `metric` for `kind`, if measured.
+    pub(crate) fn median(&self, metric: &str, kind: Kind) -> Option<f64> {
+        let sample = self.0.iter().find(|s| s.metric == metric)?;
+        let values: Vec<f64> = sample
+            .values
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, v)| *v)
+            .collect();
+        stats(&values).map(|(median, _, _)| median)
+    }
+
     fn add(
         &mut self,
         metric: &str,
@@ -325,12 +338,17 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
     workloads::build_layout(work.path(), 200, 64 * 1024)?;
 
     let mut samples = Samples::default();
+    let mut machine_limits = Vec::new();
     for round in 0..rounds {
         eprintln!(
             "round {} of {rounds}: generating two 1 GiB blobs",
             round + 1
         );
         let big = Blob::new(round as u64 * 2 + 1, GIB);
+        if selection == Selection::All {
+            eprintln!("round {}: machine limits", round + 1);
+            machine_limits.push(limits::measure(work.path(), &big)?);
+        }
         let order = if round % 2 == 0 {
             [Kind::Distribution, Kind::Berth]
         } else {
@@ -404,6 +422,10 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
             cell(d),
             cell(b)
         );
+    }
+    println!("\nAgainst the machine's limits:");
+    for line in limits::fractions(&samples, &machine_limits) {
+        println!("- {line}");
     }
     println!("\nECR API and scanning (berth only):");
     for line in api {
