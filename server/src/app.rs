@@ -38,6 +38,9 @@ pub struct AppState {
     pub accept_any_credentials: bool,
     /// `/_berth/admin/*` is served (tests and development only).
     pub admin_api: bool,
+    /// `--ui-open`: the console shows the default registry to loopback clients without
+    /// signing in.
+    pub console_open: bool,
     /// Bytes of large ECR request bodies read at once (`--ecr-bodies-in-flight`).
     pub body_budget: crate::ecr_api::BodyBudget,
     /// Request counts and latencies for `/metrics`.
@@ -71,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_berth/health", get(metrics::health))
         .route("/_berth/ready", get(metrics::ready))
         .merge(admin)
+        .merge(crate::console::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -153,6 +153,10 @@ pub struct ServeOptions {
     /// jobs now) to anyone who reaches the port. Off by default.
     #[arg(long, env = "BERTH_ADMIN_API")]
     pub admin_api: bool,
+    /// The web console at /ui/ shows the default account's registry to clients on loopback
+    /// addresses without signing in (others still sign in with a registry password).
+    #[arg(long, env = "BERTH_UI_OPEN")]
+    pub ui_open: bool,
     /// Region of requests that carry no SigV4 credential scope.
     #[arg(long, env = "BERTH_DEFAULT_REGION", default_value = "us-east-1", value_parser = parse_region)]
     pub default_region: String,

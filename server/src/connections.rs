@@ -59,9 +59,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait rather than spin.
                     tracing::warn!("cannot accept a connection: {e}");
@@ -77,6 +77,7 @@ pub async fn serve(
             Connection::Served {
                 router: router.clone(),
                 watcher: graceful.watcher(),
+                peer,
                 permit,
             }
         } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
@@ -111,6 +112,8 @@ enum Connection {
     Served {
         router: Router,
         watcher: hyper_util::server::graceful::Watcher,
+        /// The client's address (the console opens to loopback with `--ui-open`).
+        peer: std::net::SocketAddr,
         permit: OwnedSemaphorePermit,
     },
     Refused {
@@ -128,11 +131,18 @@ impl Connection {
             Connection::Served {
                 router,
                 watcher,
+                peer,
                 permit,
             } => {
-                let service = TowerToHyperService::new(
-                    router.map_request(|request: Request<Incoming>| request.map(Body::new)),
-                );
+                let service = TowerToHyperService::new(router.map_request(
+                    move |request: Request<Incoming>| {
+                        let mut request = request.map(Body::new);
+                        request
+                            .extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        request
+                    },
+                ));
                 let connection = http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(limits.header_read_timeout)

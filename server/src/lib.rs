@@ -6,6 +6,7 @@ pub mod backup;
 pub mod config;
 pub mod config_file;
 pub mod connections;
+pub mod console;
 pub mod credentials_file;
 pub mod download_api;
 pub mod ecr_api;
@@ -206,6 +207,7 @@ pub async fn open_state(
         },
         accept_any_credentials: options.accept_any_credentials,
         admin_api: options.admin_api,
+        console_open: options.ui_open,
         jobs,
     }))
 }

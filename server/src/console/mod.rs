@@ -1,0 +1,439 @@
+//! The web console at `/ui/`: a registry's repositories, a repository's images, an
+//! image's manifest and layers, and deleting an image after a confirmation. Server-rendered
+//! HTML (page.rs), no JavaScript: each page is one GET that reads through the same ECR
+//! handlers the API uses, so it shows exactly what DescribeRepositories, DescribeImages and
+//! BatchGetImage answer, and a delete is BatchDeleteImage.
+//!
+//! Who is looking: sign in at `/ui/login` with the password `aws ecr get-login-password`
+//! prints (the /v2 token; kept in an HttpOnly cookie until it expires), which shows its
+//! account and region only. With `--ui-open`, requests from loopback addresses see the
+//! default account and region without signing in.
+
+mod page;
+
+use crate::app::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use berth_generated::ecr::{
+    BatchDeleteImage, BatchDeleteImageRequest, BatchGetImage, BatchGetImageRequest, DescribeImages,
+    DescribeImagesRequest, DescribeRepositories, DescribeRepositoriesRequest, ImageIdentifier,
+};
+use berth_handlers::scope::PrincipalArn;
+use berth_handlers::Caller;
+use page::{escape, layout, query_value, size, table, time};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The cookie that carries the signed-in token.
+const COOKIE: &str = "berth_console";
+
+/// The console's routes (merged into the app's router).
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(repositories))
+        .route("/ui/login", get(login_form).post(login))
+        .route("/ui/logout", axum::routing::post(logout))
+        .route("/ui/repository", get(repository))
+        .route("/ui/image", get(image))
+        .route("/ui/delete", get(confirm_delete).post(delete))
+}
+
+/// The query string (or form body) as a map.
+fn params(text: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(text.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Who is looking; None sends them to sign in.
+fn viewer(state: &AppState, request: &Request) -> Option<Caller> {
+    let token = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='));
+    if let Some(token) = token {
+        if let Ok(claims) = state
+            .tokens
+            .verify(token, state.registry.clock().now_secs())
+        {
+            return Some(Caller {
+                account_id: claims.account,
+                region: claims.region,
+                principal: claims.principal,
+            });
+        }
+    }
+    let loopback = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+    if state.console_open && loopback {
+        let account = &state.identities.default_account;
+        return Some(Caller {
+            account_id: account.clone(),
+            region: state.identities.default_region.clone(),
+            principal: PrincipalArn::root(account).as_str().to_string(),
+        });
+    }
+    None
+}
+
+/// Where a visitor who is not signed in goes.
+fn sign_in() -> Response {
+    Redirect::to("/ui/login").into_response()
+}
+
+/// "account · region" and a sign-out button, for the header.
+fn who(caller: &Caller) -> String {
+    format!(
+        "{} · {} <form class=\"inline\" method=\"post\" action=\"/ui/logout\">\
+         <button>sign out</button></form>",
+        escape(&caller.account_id),
+        escape(&caller.region)
+    )
+}
+
+/// A failed read, as a page.
+fn failed(what: &str, e: berth_handlers::RegistryError) -> Response {
+    let status = match e {
+        berth_handlers::RegistryError::RepositoryNotFound { .. }
+        | berth_handlers::RegistryError::ImageNotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let body = format!("<p>{}</p>", escape(&e.to_string()));
+    (status, layout(what, "", &body)).into_response()
+}
+
+async fn login_form() -> Response {
+    let body = "<p>Paste the password that <code>aws ecr get-login-password</code> prints \
+                (the one docker logs in with). It shows its account and region.</p>\
+                <form method=\"post\" action=\"/ui/login\">\
+                <input type=\"password\" name=\"password\" size=\"60\" autofocus> \
+                <button>Sign in</button></form>";
+    layout("Sign in", "", body).into_response()
+}
+
+async fn login(State(state): State<Arc<AppState>>, body: String) -> Response {
+    let password = params(&body).remove("password").unwrap_or_default();
+    match state
+        .tokens
+        .verify(password.trim(), state.registry.clock().now_secs())
+    {
+        Ok(claims) => {
+            let max_age = claims
+                .expires_at
+                .saturating_sub(state.registry.clock().now_secs());
+            let cookie = format!(
+                "{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+                password.trim()
+            );
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response()
+        }
+        Err(_) => (
+            StatusCode::UNAUTHORIZED,
+            layout(
+                "Sign in",
+                "",
+                "<p>That password is not a valid (or a still valid) registry password.</p>\
+                 <p><a href=\"/ui/login\">Try again</a></p>",
+            ),
+        )
+            .into_response(),
+    }
+}
+
+async fn logout() -> Response {
+    let cookie = format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/ui/login")).into_response()
+}
+
+/// The registry's repositories, with image count and size.
+async fn repositories(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let Some(caller) = viewer(&state, &request) else {
+        return sign_in();
+    };
+    let listed = state
+        .ecr
+        .describe_repositories(
+            &caller,
+            DescribeRepositoriesRequest {
+                max_results: Some(1000),
+                ..Default::default()
+            },
+        )
+        .await;
+    let repositories = match listed {
+        Ok(listed) => listed.repositories.unwrap_or_default(),
+        Err(e) => return failed("Repositories", e),
+    };
+    let mut rows = Vec::new();
+    for repository in repositories {
+        let name = repository.repository_name.clone().unwrap_or_default();
+        let images = images_of(&state, &caller, &name).await.unwrap_or_default();
+        let bytes: i64 = images.iter().filter_map(|i| i.image_size_in_bytes).sum();
+        rows.push(vec![
+            format!(
+                "<a href=\"/ui/repository?name={}\">{}</a>",
+                query_value(&name),
+                escape(&name)
+            ),
+            images.len().to_string(),
+            size(bytes),
+            escape(
+                repository
+                    .image_tag_mutability
+                    .as_ref()
+                    .map_or("", |m| m.as_str()),
+            ),
+            repository
+                .image_scanning_configuration
+                .as_ref()
+                .map(|c| c.scan_on_push)
+                .map_or("—", |on| if on { "on push" } else { "manual" })
+                .into(),
+            time(repository.created_at.map(|t| t.0)),
+        ]);
+    }
+    let body = if rows.is_empty() {
+        "<p>No repositories yet.</p>".to_string()
+    } else {
+        table(
+            &[
+                "repository",
+                "images",
+                "size",
+                "tags",
+                "scanning",
+                "created",
+            ],
+            &rows,
+        )
+    };
+    layout(
+        &format!("Registry {} in {}", caller.account_id, caller.region),
+        &who(&caller),
+        &body,
+    )
+    .into_response()
+}
+
+/// Every image of `repository` (first 1,000).
+async fn images_of(
+    state: &AppState,
+    caller: &Caller,
+    repository: &str,
+) -> Result<Vec<berth_generated::ecr::ImageDetail>, berth_handlers::RegistryError> {
+    let described = state
+        .ecr
+        .describe_images(
+            caller,
+            DescribeImagesRequest {
+                repository_name: repository.to_string(),
+                max_results: Some(1000),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(described.image_details.unwrap_or_default())
+}
+
+/// A repository's images: tags, digest, size, pushed and pulled times, storage class.
+async fn repository(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let Some(caller) = viewer(&state, &request) else {
+        return sign_in();
+    };
+    let name = params(request.uri().query().unwrap_or(""))
+        .remove("name")
+        .unwrap_or_default();
+    let mut images = match images_of(&state, &caller, &name).await {
+        Ok(images) => images,
+        Err(e) => return failed(&name, e),
+    };
+    images.sort_by(|a, b| {
+        let at = |i: &berth_generated::ecr::ImageDetail| i.image_pushed_at.map_or(0.0, |t| t.0);
+        at(b).total_cmp(&at(a))
+    });
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|image| {
+            let digest = image.image_digest.clone().unwrap_or_default();
+            let link = format!(
+                "/ui/image?repository={}&digest={}",
+                query_value(&name),
+                query_value(&digest)
+            );
+            vec![
+                escape(&image.image_tags.clone().unwrap_or_default().join(", ")),
+                format!("<a href=\"{link}\"><code>{}</code></a>", escape(&digest)),
+                size(image.image_size_in_bytes.unwrap_or(0)),
+                time(image.image_pushed_at.map(|t| t.0)),
+                time(image.last_recorded_pull_time.map(|t| t.0)),
+                escape(image.image_status.as_ref().map_or("ACTIVE", |s| s.as_str())),
+                format!(
+                    "<a href=\"/ui/delete?repository={}&digest={}\">delete…</a>",
+                    query_value(&name),
+                    query_value(&digest)
+                ),
+            ]
+        })
+        .collect();
+    let body = if rows.is_empty() {
+        "<p>No images.</p>".to_string()
+    } else {
+        table(
+            &[
+                "tags",
+                "digest",
+                "size",
+                "pushed",
+                "last pulled",
+                "storage",
+                "",
+            ],
+            &rows,
+        )
+    };
+    layout(&name, &who(&caller), &body).into_response()
+}
+
+/// An image: its manifest, and the config and layers it names with their sizes.
+async fn image(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let Some(caller) = viewer(&state, &request) else {
+        return sign_in();
+    };
+    let mut query = params(request.uri().query().unwrap_or(""));
+    let repository = query.remove("repository").unwrap_or_default();
+    let digest = query.remove("digest").unwrap_or_default();
+    let got = state
+        .ecr
+        .batch_get_image(
+            &caller,
+            BatchGetImageRequest {
+                repository_name: repository.clone(),
+                image_ids: vec![ImageIdentifier {
+                    image_digest: Some(digest.clone()),
+                    ..Default::default()
+                }],
+                accepted_media_types: None,
+                registry_id: None,
+            },
+        )
+        .await;
+    let manifest = match got {
+        Ok(got) => got
+            .images
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|i| i.image_manifest),
+        Err(e) => return failed(&repository, e),
+    };
+    let Some(manifest) = manifest else {
+        return failed(&repository, berth_handlers::RegistryError::ImageNotFound);
+    };
+    let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap_or_default();
+    let pretty = serde_json::to_string_pretty(&parsed).unwrap_or(manifest);
+    let mut rows = Vec::new();
+    let described = [("config", &parsed["config"])]
+        .into_iter()
+        .chain(
+            parsed["layers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| ("layer", l)),
+        )
+        .chain(
+            parsed["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| ("manifest", m)),
+        );
+    for (kind, descriptor) in described {
+        let Some(child) = descriptor["digest"].as_str() else {
+            continue;
+        };
+        rows.push(vec![
+            kind.into(),
+            format!("<code>{}</code>", escape(child)),
+            escape(descriptor["mediaType"].as_str().unwrap_or("")),
+            size(descriptor["size"].as_i64().unwrap_or(0)),
+        ]);
+    }
+    let body = format!(
+        "<p><code>{}</code> in <a href=\"/ui/repository?name={}\">{}</a></p>{}\
+         <h2>Manifest</h2><pre>{}</pre>",
+        escape(&digest),
+        query_value(&repository),
+        escape(&repository),
+        table(&["", "digest", "media type", "size"], &rows),
+        escape(&pretty)
+    );
+    layout("Image", &who(&caller), &body).into_response()
+}
+
+/// The question before a delete.
+async fn confirm_delete(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let Some(caller) = viewer(&state, &request) else {
+        return sign_in();
+    };
+    let mut query = params(request.uri().query().unwrap_or(""));
+    let repository = query.remove("repository").unwrap_or_default();
+    let digest = query.remove("digest").unwrap_or_default();
+    let body = format!(
+        "<p>Delete the image <code>{}</code> and all its tags from <b>{}</b>? \
+         This is BatchDeleteImage; it cannot be undone.</p>\
+         <form method=\"post\" action=\"/ui/delete\">\
+         <input type=\"hidden\" name=\"repository\" value=\"{}\">\
+         <input type=\"hidden\" name=\"digest\" value=\"{}\">\
+         <button class=\"danger\">Delete</button> \
+         <a href=\"/ui/repository?name={}\">Cancel</a></form>",
+        escape(&digest),
+        escape(&repository),
+        escape(&repository),
+        escape(&digest),
+        query_value(&repository)
+    );
+    layout("Delete image", &who(&caller), &body).into_response()
+}
+
+/// The delete, once confirmed.
+async fn delete(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let Some(caller) = viewer(&state, &request) else {
+        return sign_in();
+    };
+    let body = match axum::body::to_bytes(request.into_body(), 64 * 1024).await {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+    };
+    let mut form = params(&body);
+    let repository = form.remove("repository").unwrap_or_default();
+    let digest = form.remove("digest").unwrap_or_default();
+    let deleted = state
+        .ecr
+        .batch_delete_image(
+            &caller,
+            BatchDeleteImageRequest {
+                repository_name: repository.clone(),
+                image_ids: vec![ImageIdentifier {
+                    image_digest: Some(digest),
+                    ..Default::default()
+                }],
+                registry_id: None,
+            },
+        )
+        .await;
+    match deleted {
+        Ok(_) => Redirect::to(&format!("/ui/repository?name={}", query_value(&repository)))
+            .into_response(),
+        Err(e) => failed("Delete image", e),
+    }
+}

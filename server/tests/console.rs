@@ -1,0 +1,144 @@
+//! The web console over HTTP against the real binary: sign in with the registry password,
+//! the pages show what the ECR API says, a delete asks and then deletes, another account's
+//! password sees nothing of the first, and `--ui-open` opens it to loopback.
+
+mod support;
+
+use support::*;
+
+/// A client that keeps cookies and does not follow redirects (to see them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn page(client: &reqwest::Client, berth: &Berth, path: &str) -> (u16, String) {
+    let answer = client
+        .get(format!("{}{path}", berth.endpoint))
+        .send()
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+async fn sign_in(client: &reqwest::Client, berth: &Berth, password: &str) -> u16 {
+    client
+        .post(format!("{}/ui/login", berth.endpoint))
+        .form(&[("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_console_shows_the_registry_and_deletes_after_asking() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &["--access-key", "AKIDOTHER=111111111111"]);
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "team/app").await;
+    let host = registry_host(&berth);
+    push_one_layer(&ecr, &format!("{host}/team/app:v1"), b"console layer").await;
+    let images = ecr
+        .list_images()
+        .repository_name("team/app")
+        .send()
+        .await
+        .unwrap();
+    let digest = images.image_ids()[0].image_digest().unwrap().to_string();
+
+    let client = browser();
+    let (status, _) = page(&client, &berth, "/ui/").await;
+    assert_eq!(status, 303, "signing in comes first");
+    assert_eq!(sign_in(&client, &berth, "not-a-token").await, 401);
+    assert_eq!(
+        sign_in(&client, &berth, &registry_password(&ecr).await).await,
+        303
+    );
+
+    let (status, home) = page(&client, &berth, "/ui/").await;
+    assert_eq!(status, 200);
+    assert!(
+        home.contains("team/app") && home.contains("000000000000"),
+        "{home}"
+    );
+    let (_, repository) = page(&client, &berth, "/ui/repository?name=team%2Fapp").await;
+    assert!(
+        repository.contains("v1") && repository.contains(&digest),
+        "{repository}"
+    );
+    let image_path = format!("/ui/image?repository=team%2Fapp&digest={digest}");
+    let (status, image) = page(&client, &berth, &image_path).await;
+    assert_eq!(status, 200);
+    assert!(
+        image.contains(&digest_of(b"console layer"))
+            && image.contains("application/vnd.oci.image.layer.v1.tar"),
+        "{image}"
+    );
+
+    // Another account's password sees its own (empty) registry.
+    let other = browser();
+    let other_ecr = ecr_client(&berth.endpoint, "AKIDOTHER", "us-east-1");
+    assert_eq!(
+        sign_in(&other, &berth, &registry_password(&other_ecr).await).await,
+        303
+    );
+    let (_, theirs) = page(&other, &berth, "/ui/").await;
+    assert!(
+        !theirs.contains("team/app") && theirs.contains("111111111111"),
+        "{theirs}"
+    );
+    let (status, _) = page(&other, &berth, "/ui/repository?name=team%2Fapp").await;
+    assert_eq!(status, 404);
+
+    // A delete asks first, then does what BatchDeleteImage does.
+    let (_, question) = page(
+        &client,
+        &berth,
+        &format!("/ui/delete?repository=team%2Fapp&digest={digest}"),
+    )
+    .await;
+    assert!(
+        question.contains("cannot be undone") && question.contains("method=\"post\""),
+        "{question}"
+    );
+    assert_eq!(
+        ecr.list_images()
+            .repository_name("team/app")
+            .send()
+            .await
+            .unwrap()
+            .image_ids()
+            .len(),
+        1,
+        "asking deletes nothing"
+    );
+    let deleted = client
+        .post(format!("{}/ui/delete", berth.endpoint))
+        .form(&[("repository", "team/app"), ("digest", digest.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 303);
+    let left = ecr
+        .list_images()
+        .repository_name("team/app")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.image_ids().is_empty());
+}
+
+#[tokio::test]
+async fn ui_open_needs_no_sign_in_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start(dir.path(), &["--ui-open"]);
+    create_repository(&default_client(&berth), "open").await;
+    let (status, home) = page(&browser(), &berth, "/ui/").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("open"), "{home}");
+}
