@@ -43,13 +43,21 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
     create_repository(&ecr, "team/app").await;
     let host = registry_host(&berth);
     push_one_layer(&ecr, &format!("{host}/team/app:v1"), b"console layer").await;
+    // Another image with the same config blob ("{}") and a layer of its own.
+    push_one_layer(&ecr, &format!("{host}/team/app:v2"), b"other layer").await;
     let images = ecr
         .list_images()
         .repository_name("team/app")
         .send()
         .await
         .unwrap();
-    let digest = images.image_ids()[0].image_digest().unwrap().to_string();
+    let digest = images
+        .image_ids()
+        .iter()
+        .find(|id| id.image_tag() == Some("v1"))
+        .and_then(|id| id.image_digest())
+        .unwrap()
+        .to_string();
 
     let client = browser();
     let (status, _) = page(&client, &berth, "/ui/").await;
@@ -79,6 +87,9 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
             && image.contains("application/vnd.oci.image.layer.v1.tar"),
         "{image}"
     );
+    // The config blob is shared with v2, the layer with nothing.
+    assert!(image.contains(">v2</a>"), "{image}");
+    assert_eq!(image.matches(">v2</a>").count(), 1, "{image}");
 
     // Another account's password sees its own (empty) registry.
     let other = browser();
@@ -114,7 +125,7 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
             .unwrap()
             .image_ids()
             .len(),
-        1,
+        2,
         "asking deletes nothing"
     );
     let deleted = client
@@ -130,7 +141,12 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
         .send()
         .await
         .unwrap();
-    assert!(left.image_ids().is_empty());
+    let tags: Vec<_> = left
+        .image_ids()
+        .iter()
+        .filter_map(|id| id.image_tag())
+        .collect();
+    assert_eq!(tags, ["v2"], "v1 is gone, v2 stays");
 }
 
 #[tokio::test]

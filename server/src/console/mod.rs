@@ -357,15 +357,30 @@ async fn image(State(state): State<Arc<AppState>>, request: Request) -> Response
                 .flatten()
                 .map(|m| ("manifest", m)),
         );
+    let sharing = sharing(&state, &caller, &repository, &digest).await;
     for (kind, descriptor) in described {
         let Some(child) = descriptor["digest"].as_str() else {
             continue;
         };
+        let shared: Vec<String> = sharing
+            .get(child)
+            .into_iter()
+            .flatten()
+            .map(|(other, label)| {
+                format!(
+                    "<a href=\"/ui/image?repository={}&digest={}\">{}</a>",
+                    query_value(&repository),
+                    query_value(other),
+                    escape(label)
+                )
+            })
+            .collect();
         rows.push(vec![
             kind.into(),
             format!("<code>{}</code>", escape(child)),
             escape(descriptor["mediaType"].as_str().unwrap_or("")),
             size(descriptor["size"].as_i64().unwrap_or(0)),
+            shared.join(", "),
         ]);
     }
     let body = format!(
@@ -374,10 +389,79 @@ async fn image(State(state): State<Arc<AppState>>, request: Request) -> Response
         escape(&digest),
         query_value(&repository),
         escape(&repository),
-        table(&["", "digest", "media type", "size"], &rows),
+        table(
+            &[
+                "",
+                "digest",
+                "media type",
+                "size",
+                "also in (this repository)"
+            ],
+            &rows
+        ),
         escape(&pretty)
     );
     layout("Image", &who(&caller), &body).into_response()
+}
+
+/// For each blob the repository's other images reference (first 100 images): those
+/// images' digests and a label (their tags, or a short digest).
+async fn sharing(
+    state: &AppState,
+    caller: &Caller,
+    repository: &str,
+    except: &str,
+) -> HashMap<String, Vec<(String, String)>> {
+    let mut shared: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let Ok(images) = images_of(state, caller, repository).await else {
+        return shared;
+    };
+    let others: Vec<_> = images
+        .iter()
+        .filter(|i| i.image_digest.as_deref() != Some(except))
+        .take(100)
+        .collect();
+    let ids = others
+        .iter()
+        .map(|i| ImageIdentifier {
+            image_digest: i.image_digest.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let request = BatchGetImageRequest {
+        repository_name: repository.to_string(),
+        image_ids: ids,
+        accepted_media_types: None,
+        registry_id: None,
+    };
+    let Ok(got) = state.ecr.batch_get_image(caller, request).await else {
+        return shared;
+    };
+    for image in got.images.unwrap_or_default() {
+        let digest = image
+            .image_id
+            .and_then(|id| id.image_digest)
+            .unwrap_or_default();
+        let label = others
+            .iter()
+            .find(|i| i.image_digest.as_deref() == Some(digest.as_str()))
+            .and_then(|i| i.image_tags.clone())
+            .filter(|tags| !tags.is_empty())
+            .map_or_else(|| digest.chars().take(19).collect(), |tags| tags.join(", "));
+        let manifest: serde_json::Value =
+            serde_json::from_str(image.image_manifest.as_deref().unwrap_or("{}"))
+                .unwrap_or_default();
+        let blobs = std::iter::once(&manifest["config"])
+            .chain(manifest["layers"].as_array().into_iter().flatten())
+            .filter_map(|d| d["digest"].as_str());
+        for blob in blobs {
+            shared
+                .entry(blob.to_string())
+                .or_default()
+                .push((digest.clone(), label.clone()));
+        }
+    }
+    shared
 }
 
 /// The question before a delete.
