@@ -152,9 +152,55 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
 #[tokio::test]
 async fn ui_open_needs_no_sign_in_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--ui-open"]);
-    create_repository(&default_client(&berth), "open").await;
+    let berth = Berth::start(dir.path(), &["--ui-open", "--admin-api"]);
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "open").await;
     let (status, home) = page(&browser(), &berth, "/ui/").await;
     assert_eq!(status, 200);
     assert!(home.contains("open"), "{home}");
+    // A scanned image shows its scan.
+    ecr.put_image_scanning_configuration()
+        .repository_name("open")
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    push_one_layer(
+        &ecr,
+        &format!("{}/open:v1", registry_host(&berth)),
+        b"scanned",
+    )
+    .await;
+    run_job(&berth, "scan").await;
+    // The layer is no tar, so the scan fails: the page says what the API says.
+    let images = ecr
+        .list_images()
+        .repository_name("open")
+        .send()
+        .await
+        .unwrap();
+    let scanned = ecr
+        .describe_image_scan_findings()
+        .repository_name("open")
+        .image_id(images.image_ids()[0].clone())
+        .send()
+        .await
+        .unwrap();
+    let status = scanned
+        .image_scan_status()
+        .unwrap()
+        .status()
+        .unwrap()
+        .as_str()
+        .to_string();
+    assert_eq!(status, "FAILED");
+    let (_, repository) = page(&browser(), &berth, "/ui/repository?name=open").await;
+    assert!(
+        repository.contains(&format!("<td>{status} · no findings</td>")),
+        "{repository}"
+    );
 }

@@ -18,7 +18,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use berth_generated::ecr::{
-    BatchDeleteImage, BatchDeleteImageRequest, BatchGetImage, BatchGetImageRequest, DescribeImages,
+    BatchDeleteImage, BatchDeleteImageRequest, BatchGetImage, BatchGetImageRequest,
+    DescribeImageScanFindings, DescribeImageScanFindingsRequest, DescribeImages,
     DescribeImagesRequest, DescribeRepositories, DescribeRepositoriesRequest, ImageIdentifier,
 };
 use berth_handlers::scope::PrincipalArn;
@@ -261,9 +262,15 @@ async fn repository(State(state): State<Arc<AppState>>, request: Request) -> Res
         let at = |i: &berth_generated::ecr::ImageDetail| i.image_pushed_at.map_or(0.0, |t| t.0);
         at(b).total_cmp(&at(a))
     });
+    let mut scans = Vec::new();
+    for image in images.iter().take(SCANS_SHOWN) {
+        let digest = image.image_digest.as_deref().unwrap_or_default();
+        scans.push(scan(&state, &caller, &name, digest).await);
+    }
     let rows: Vec<Vec<String>> = images
         .iter()
-        .map(|image| {
+        .enumerate()
+        .map(|(at, image)| {
             let digest = image.image_digest.clone().unwrap_or_default();
             let link = format!(
                 "/ui/image?repository={}&digest={}",
@@ -277,6 +284,7 @@ async fn repository(State(state): State<Arc<AppState>>, request: Request) -> Res
                 time(image.image_pushed_at.map(|t| t.0)),
                 time(image.last_recorded_pull_time.map(|t| t.0)),
                 escape(image.image_status.as_ref().map_or("ACTIVE", |s| s.as_str())),
+                escape(scans.get(at).map_or("—", String::as_str)),
                 format!(
                     "<a href=\"/ui/delete?repository={}&digest={}\">delete…</a>",
                     query_value(&name),
@@ -296,6 +304,7 @@ async fn repository(State(state): State<Arc<AppState>>, request: Request) -> Res
                 "pushed",
                 "last pulled",
                 "storage",
+                "scan",
                 "",
             ],
             &rows,
@@ -303,6 +312,48 @@ async fn repository(State(state): State<Arc<AppState>>, request: Request) -> Res
     };
     layout(&name, &who(&caller), &body).into_response()
 }
+
+/// An image's scan as a cell: its status and the findings by severity, as
+/// DescribeImageScanFindings answers ("—" when it was never scanned).
+async fn scan(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
+    let request = DescribeImageScanFindingsRequest {
+        repository_name: repository.to_string(),
+        image_id: ImageIdentifier {
+            image_digest: Some(digest.to_string()),
+            ..Default::default()
+        },
+        max_results: Some(1),
+        ..Default::default()
+    };
+    let Ok(found) = state
+        .ecr
+        .describe_image_scan_findings(caller, request)
+        .await
+    else {
+        return "—".into();
+    };
+    let status = found
+        .image_scan_status
+        .and_then(|s| s.status)
+        .map_or("—", |s| s.as_str());
+    let counts = found
+        .image_scan_findings
+        .and_then(|f| f.finding_severity_counts)
+        .unwrap_or_default();
+    let findings = if counts.is_empty() {
+        "no findings".to_string()
+    } else {
+        counts
+            .iter()
+            .map(|(severity, n)| format!("{} {n}", severity.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("{status} · {findings}")
+}
+
+/// Scans are read for this many images of a page at most (one call each).
+const SCANS_SHOWN: usize = 100;
 
 /// An image: its manifest, and the config and layers it names with their sizes.
 async fn image(State(state): State<Arc<AppState>>, request: Request) -> Response {
