@@ -59,6 +59,25 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
         .unwrap()
         .to_string();
 
+    // An SBOM that refers to v1.
+    let empty = r#"{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}"#;
+    let sbom = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sbom","config":{empty},"layers":[{empty}],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":1}}}}"#
+    );
+    let sbom_digest = digest_of(sbom.as_bytes());
+    let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
+    let put = raw
+        .request(
+            reqwest::Method::PUT,
+            &format!("/v2/team/app/manifests/{sbom_digest}"),
+        )
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(sbom)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+
     let client = browser();
     let (status, _) = page(&client, &berth, "/ui/").await;
     assert_eq!(status, 303, "signing in comes first");
@@ -86,6 +105,10 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
         image.contains(&digest_of(b"console layer"))
             && image.contains("application/vnd.oci.image.layer.v1.tar"),
         "{image}"
+    );
+    assert!(
+        image.contains("application/vnd.example.sbom") && image.contains(&sbom_digest),
+        "the referrer is listed: {image}"
     );
     // The config blob is shared with v2, the layer with nothing.
     assert!(image.contains(">v2</a>"), "{image}");
@@ -125,7 +148,7 @@ async fn the_console_shows_the_registry_and_deletes_after_asking() {
             .unwrap()
             .image_ids()
             .len(),
-        2,
+        3,
         "asking deletes nothing"
     );
     let deleted = client

@@ -21,6 +21,7 @@ use berth_generated::ecr::{
     BatchDeleteImage, BatchDeleteImageRequest, BatchGetImage, BatchGetImageRequest,
     DescribeImageScanFindings, DescribeImageScanFindingsRequest, DescribeImages,
     DescribeImagesRequest, DescribeRepositories, DescribeRepositoriesRequest, ImageIdentifier,
+    ListImageReferrers, ListImageReferrersRequest, SubjectIdentifier,
 };
 use berth_handlers::scope::PrincipalArn;
 use berth_handlers::Caller;
@@ -434,9 +435,10 @@ async fn image(State(state): State<Arc<AppState>>, request: Request) -> Response
             shared.join(", "),
         ]);
     }
+    let referrers = referrers(&state, &caller, &repository, &digest).await;
     let body = format!(
         "<p><code>{}</code> in <a href=\"/ui/repository?name={}\">{}</a></p>{}\
-         <h2>Manifest</h2><pre>{}</pre>",
+         <h2>Referrers</h2>{referrers}<h2>Manifest</h2><pre>{}</pre>",
         escape(&digest),
         query_value(&repository),
         escape(&repository),
@@ -513,6 +515,45 @@ async fn sharing(
         }
     }
     shared
+}
+
+/// What refers to the image (signatures, SBOMs, attestations), as ListImageReferrers
+/// answers, as a table or a sentence.
+async fn referrers(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
+    let request = ListImageReferrersRequest {
+        repository_name: repository.to_string(),
+        subject_id: SubjectIdentifier {
+            image_digest: digest.to_string(),
+        },
+        max_results: Some(100),
+        filter: None,
+        next_token: None,
+        registry_id: None,
+    };
+    let listed = match state.ecr.list_image_referrers(caller, request).await {
+        Ok(listed) => listed.referrers.unwrap_or_default(),
+        Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
+    };
+    if listed.is_empty() {
+        return "<p>None.</p>".into();
+    }
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|r| {
+            let child = r.digest.clone().unwrap_or_default();
+            vec![
+                escape(r.artifact_type.as_deref().unwrap_or("")),
+                format!(
+                    "<a href=\"/ui/image?repository={}&digest={}\"><code>{}</code></a>",
+                    query_value(repository),
+                    query_value(&child),
+                    escape(&child)
+                ),
+                size(r.size.unwrap_or(0)),
+            ]
+        })
+        .collect();
+    table(&["artifact type", "digest", "size"], &rows)
 }
 
 /// The question before a delete.
