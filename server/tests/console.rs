@@ -192,6 +192,14 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
         .send()
         .await
         .unwrap();
+    replicate_to(&ecr, &[("000000000000", "eu-west-1")]).await;
+    let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    ecr.put_lifecycle_policy()
+        .repository_name("open")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap();
     push_one_layer(
         &ecr,
         &format!("{}/open:v1", registry_host(&berth)),
@@ -199,6 +207,7 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
     )
     .await;
     run_job(&berth, "scan").await;
+    run_job(&berth, "replication").await;
     // The layer is no tar, so the scan fails: the page says what the API says.
     let images = ecr
         .list_images()
@@ -213,6 +222,17 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
         .send()
         .await
         .unwrap();
+    let digest = images.image_ids()[0].image_digest().unwrap().to_string();
+    let (_, image) = page(
+        &browser(),
+        &berth,
+        &format!("/ui/image?repository=open&digest={digest}"),
+    )
+    .await;
+    assert!(
+        image.contains("<td>eu-west-1</td><td>COMPLETE</td>"),
+        "replication status: {image}"
+    );
     let status = scanned
         .image_scan_status()
         .unwrap()
@@ -224,6 +244,10 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
     let (_, repository) = page(&browser(), &berth, "/ui/repository?name=open").await;
     assert!(
         repository.contains(&format!("<td>{status} · no findings</td>")),
+        "{repository}"
+    );
+    assert!(
+        repository.contains("Lifecycle policy") && repository.contains("imageCountMoreThan"),
         "{repository}"
     );
 }

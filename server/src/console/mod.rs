@@ -19,9 +19,11 @@ use axum::routing::get;
 use axum::Router;
 use berth_generated::ecr::{
     BatchDeleteImage, BatchDeleteImageRequest, BatchGetImage, BatchGetImageRequest,
+    DescribeImageReplicationStatus, DescribeImageReplicationStatusRequest,
     DescribeImageScanFindings, DescribeImageScanFindingsRequest, DescribeImages,
-    DescribeImagesRequest, DescribeRepositories, DescribeRepositoriesRequest, ImageIdentifier,
-    ListImageReferrers, ListImageReferrersRequest, SubjectIdentifier,
+    DescribeImagesRequest, DescribeRepositories, DescribeRepositoriesRequest, GetLifecyclePolicy,
+    GetLifecyclePolicyRequest, ImageIdentifier, ListImageReferrers, ListImageReferrersRequest,
+    SubjectIdentifier,
 };
 use berth_handlers::scope::PrincipalArn;
 use berth_handlers::Caller;
@@ -311,6 +313,25 @@ async fn repository(State(state): State<Arc<AppState>>, request: Request) -> Res
             &rows,
         )
     };
+    let policy = state
+        .ecr
+        .get_lifecycle_policy(
+            &caller,
+            GetLifecyclePolicyRequest {
+                repository_name: name.clone(),
+                registry_id: None,
+            },
+        )
+        .await
+        .ok()
+        .and_then(|p| p.lifecycle_policy_text)
+        .map(|text| {
+            let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let pretty = serde_json::to_string_pretty(&parsed).unwrap_or(text);
+            format!("<h2>Lifecycle policy</h2><pre>{}</pre>", escape(&pretty))
+        })
+        .unwrap_or_else(|| "<h2>Lifecycle policy</h2><p>None.</p>".into());
+    let body = format!("{body}{policy}");
     layout(&name, &who(&caller), &body).into_response()
 }
 
@@ -436,9 +457,11 @@ async fn image(State(state): State<Arc<AppState>>, request: Request) -> Response
         ]);
     }
     let referrers = referrers(&state, &caller, &repository, &digest).await;
+    let replication = replication(&state, &caller, &repository, &digest).await;
     let body = format!(
         "<p><code>{}</code> in <a href=\"/ui/repository?name={}\">{}</a></p>{}\
-         <h2>Referrers</h2>{referrers}<h2>Manifest</h2><pre>{}</pre>",
+         <h2>Referrers</h2>{referrers}<h2>Replication</h2>{replication}\
+         <h2>Manifest</h2><pre>{}</pre>",
         escape(&digest),
         query_value(&repository),
         escape(&repository),
@@ -554,6 +577,41 @@ async fn referrers(state: &AppState, caller: &Caller, repository: &str, digest: 
         })
         .collect();
     table(&["artifact type", "digest", "size"], &rows)
+}
+
+/// Where the image is replicated to, as DescribeImageReplicationStatus answers.
+async fn replication(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
+    let request = DescribeImageReplicationStatusRequest {
+        repository_name: repository.to_string(),
+        image_id: ImageIdentifier {
+            image_digest: Some(digest.to_string()),
+            ..Default::default()
+        },
+        registry_id: None,
+    };
+    let statuses = match state
+        .ecr
+        .describe_image_replication_status(caller, request)
+        .await
+    {
+        Ok(found) => found.replication_statuses.unwrap_or_default(),
+        Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
+    };
+    if statuses.is_empty() {
+        return "<p>Not replicated.</p>".into();
+    }
+    let rows: Vec<Vec<String>> = statuses
+        .iter()
+        .map(|s| {
+            vec![
+                escape(s.registry_id.as_deref().unwrap_or("")),
+                escape(s.region.as_deref().unwrap_or("")),
+                escape(s.status.as_ref().map_or("", |s| s.as_str())),
+                escape(s.failure_code.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    table(&["registry", "region", "status", "failure"], &rows)
 }
 
 /// The question before a delete.
