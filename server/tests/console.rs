@@ -182,16 +182,7 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
     assert_eq!(status, 200);
     assert!(home.contains("open"), "{home}");
     // A scanned image shows its scan.
-    ecr.put_image_scanning_configuration()
-        .repository_name("open")
-        .image_scanning_configuration(
-            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
-                .scan_on_push(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    scan_on_push(&ecr, "open").await;
     replicate_to(&ecr, &[("000000000000", "eu-west-1")]).await;
     let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
     ecr.put_lifecycle_policy()

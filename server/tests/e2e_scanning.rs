@@ -12,7 +12,7 @@ use support::layout::{add_blob_file, add_layered_image, sha256_file, write_index
 use support::tools::{run, tool};
 use support::{
     advance_clock, code_and_message, create_repository, default_client, registry_host,
-    registry_password, run_job, Berth,
+    registry_password, run_job, scan_on_push, Berth,
 };
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -262,16 +262,7 @@ async fn scans_find_exactly_the_matching_advisories() {
     for name in ["debian-app", "alpine-app"] {
         create_repository(&ecr, name).await;
     }
-    ecr.put_image_scanning_configuration()
-        .repository_name("debian-app")
-        .image_scanning_configuration(
-            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
-                .scan_on_push(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    scan_on_push(&ecr, "debian-app").await;
     let host = registry_host(&berth);
     let password = registry_password(&ecr).await;
     for (tag, repository) in [

@@ -7,7 +7,7 @@ use aws_sdk_ecr::types::{
     RegistryScanningRule, ScanFrequency, ScanType, ScanningConfigurationFailureCode,
     ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
-use support::{code_and_message, create_repository, default_client, Berth};
+use support::{code_and_message, create_repository, default_client, scan_on_push, Berth};
 
 fn rule(frequency: ScanFrequency, filter: &str) -> RegistryScanningRule {
     RegistryScanningRule::builder()
@@ -51,16 +51,7 @@ async fn registry_rules_and_repository_settings_decide_how_each_repository_scans
     for name in ["team/prod", "team/dev", "own"] {
         create_repository(&ecr, name).await;
     }
-    ecr.put_image_scanning_configuration()
-        .repository_name("own")
-        .image_scanning_configuration(
-            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
-                .scan_on_push(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    scan_on_push(&ecr, "own").await;
     let put = ecr
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Basic)

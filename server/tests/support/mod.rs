@@ -304,6 +304,20 @@ pub fn ecr_request(
         .body(body)
 }
 
+/// PutImageScanningConfiguration: `repository` scans each image pushed to it.
+pub async fn scan_on_push(ecr: &aws_sdk_ecr::Client, repository: &str) {
+    ecr.put_image_scanning_configuration()
+        .repository_name(repository)
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// PutReplicationConfiguration: one rule sending every repository to these
 /// (account, region) destinations.
 pub async fn replicate_to(ecr: &aws_sdk_ecr::Client, destinations: &[(&str, &str)]) {
