@@ -131,6 +131,7 @@ pub fn fractions(samples: &Samples, rounds: &[Limits]) -> Vec<String> {
             "min(SHA-256, write)",
         ),
         ("pull 1 GiB", tcp, "loopback TCP"),
+        ("pull 1 GiB with curl", tcp, "loopback TCP"),
     ] {
         for kind in [Kind::Distribution, Kind::Berth] {
             if let Some(value) = samples.median(metric, kind) {

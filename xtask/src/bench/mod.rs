@@ -180,6 +180,14 @@ fn one_server(
     );
     let d = workloads::pull(server, "bench/big", big)?;
     samples.add("pull 1 GiB", "MB/s", true, kind, mb_per_s(big.size, d));
+    let d = workloads::pull_with_curl(server, "bench/big", big)?;
+    samples.add(
+        "pull 1 GiB with curl",
+        "MB/s",
+        true,
+        kind,
+        mb_per_s(big.size, d),
+    );
     samples.add(
         "peak RSS through the 1 GiB pushes",
         "MiB",

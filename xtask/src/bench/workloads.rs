@@ -173,6 +173,36 @@ pub fn pull(server: &Server, repo: &str, blob: &Blob) -> Result<Duration, String
     pull_blob(server, repo, &blob.digest, blob.size)
 }
 
+/// The same pull by curl (a client nobody here wrote, with its own buffers), to /dev/null,
+/// checking the byte count; the elapsed time.
+pub fn pull_with_curl(server: &Server, repo: &str, blob: &Blob) -> Result<Duration, String> {
+    let curl = super::servers::find_tool("curl")
+        .ok_or("curl is not installed: run `apt-get install -y curl`")?;
+    let mut command = std::process::Command::new(curl);
+    command.args(["-sS", "-o", "/dev/null", "-w", "%{size_download}"]);
+    if let Some(a) = &server.authorization {
+        command.args(["-H", &format!("Authorization: {a}")]);
+    }
+    let started = Instant::now();
+    let out = command
+        .arg(format!("{}/v2/{repo}/blobs/{}", server.base, blob.digest))
+        .output()
+        .map_err(|e| format!("cannot run curl: {e}"))?;
+    let elapsed = started.elapsed();
+    let got: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    if !out.status.success() || got != blob.size {
+        return Err(format!(
+            "curl pulled {got} of {} bytes: {}",
+            blob.size,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(elapsed)
+}
+
 /// Pulls the blob `digest` of `size` bytes, reading and dropping it; the elapsed time.
 pub fn pull_blob(server: &Server, repo: &str, digest: &str, size: u64) -> Result<Duration, String> {
     let agent = ureq::Agent::new();
