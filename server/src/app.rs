@@ -32,8 +32,6 @@ pub struct AppState {
     pub body_idle_timeout: std::time::Duration,
     /// Where clients reach the registry, as in repository URIs.
     pub endpoint: berth_handlers::endpoint::RegistryEndpoint,
-    /// The registry of requests that name none (the default account and region).
-    pub default_scope: berth_handlers::scope::RegistryScope,
     /// Development mode: /v2 takes any Basic credentials.
     pub accept_any_credentials: bool,
     /// `/_berth/admin/*` is served (tests and development only).
@@ -52,7 +50,10 @@ pub struct AppState {
 impl AppState {
     /// The registry URL clients log in to (GetAuthorizationToken's proxyEndpoint).
     pub fn proxy_endpoint(&self) -> String {
-        self.endpoint.url(&self.default_scope)
+        self.endpoint.url(&berth_handlers::scope::RegistryScope {
+            registry_id: self.identities.default_account.clone(),
+            region: self.identities.default_region.clone(),
+        })
     }
 }
 

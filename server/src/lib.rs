@@ -201,10 +201,6 @@ pub async fn open_state(
         signatures,
         body_idle_timeout: Duration::from_secs(options.body_idle_timeout),
         endpoint,
-        default_scope: berth_handlers::scope::RegistryScope {
-            registry_id: options.default_account.clone(),
-            region: options.default_region.clone(),
-        },
         accept_any_credentials: options.accept_any_credentials,
         admin_api: options.admin_api,
         console_open: options.ui_open,
