@@ -234,11 +234,13 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
     assert_eq!(status, "FAILED");
     let (_, repository) = page(&browser(), &berth, "/ui/repository?name=open").await;
     assert!(
-        repository.contains(&format!("<td>{status} · no findings</td>")),
+        repository.contains(&format!(">{status} · no findings</a></td>")),
         "{repository}"
     );
+    assert!(repository.contains("Policy: set"), "{repository}");
+    let (_, lifecycle) = page(&browser(), &berth, "/ui/lifecycle?repository=open").await;
     assert!(
-        repository.contains("Lifecycle policy") && repository.contains("imageCountMoreThan"),
-        "{repository}"
+        lifecycle.contains("imageCountMoreThan") && lifecycle.contains("No preview yet"),
+        "{lifecycle}"
     );
 }

@@ -6,17 +6,13 @@ mod support;
 
 use aws_sdk_ecr::types::{FindingSeverity, ImageIdentifier, ScanStatus};
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::Command;
-use support::layout::{add_blob_file, add_layered_image, sha256_file, write_index};
+use support::layout::{add_layered_image, advisory, layer, write_index};
 use support::tools::{run, tool};
 use support::{
     advance_clock, code_and_message, create_repository, default_client, registry_host,
     registry_password, run_job, scan_on_push, Berth,
 };
-
-const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-const TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// This machine's installed source packages and their versions, from its dpkg status.
 fn installed_sources(status: &str) -> HashMap<String, String> {
@@ -44,51 +40,6 @@ fn installed_sources(status: &str) -> HashMap<String, String> {
         sources.insert(source, source_version);
     }
     sources
-}
-
-/// A layer of `files` (path, contents) as a tar in the layout, gzipped when asked:
-/// (digest, size, diff id, media type).
-fn layer(
-    layout: &Path,
-    work: &Path,
-    name: &str,
-    files: &[(&str, &[u8])],
-    gzip: bool,
-) -> (String, u64, String, &'static str) {
-    let root = work.join(name);
-    for (path, contents) in files {
-        let file = root.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, contents).unwrap();
-    }
-    let tar_file = work.join(format!("{name}.tar"));
-    run(Command::new(tool("tar"))
-        .arg("-cf")
-        .arg(&tar_file)
-        .arg("-C")
-        .arg(&root)
-        .arg("."));
-    let diff_id = sha256_file(&tar_file).0;
-    if !gzip {
-        let (digest, size) = add_blob_file(layout, &tar_file);
-        return (digest, size, diff_id, TAR);
-    }
-    run(Command::new(tool("gzip")).arg("-n").arg(&tar_file));
-    let (digest, size) = add_blob_file(layout, &tar_file.with_extension("tar.gz"));
-    (digest, size, diff_id, TAR_GZIP)
-}
-
-fn advisory(
-    id: &str,
-    ecosystem: &str,
-    package: &str,
-    events: serde_json::Value,
-) -> serde_json::Value {
-    serde_json::json!({
-        "id": id, "modified": "2026-11-01T00:00:00Z", "summary": format!("{id} in {package}"),
-        "affected": [{ "package": { "ecosystem": ecosystem, "name": package },
-                       "ranges": [{ "type": "ECOSYSTEM", "events": events }] }],
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]

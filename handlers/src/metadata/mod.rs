@@ -529,7 +529,7 @@ pub trait PullTimeExclusionStore: Send + Sync {
 
 /// The record of each (account, region): its settings and policies.
 pub trait RegistryRecordStore: Send + Sync {
-    /// Every registry that has a record (some state was ever written).
+    /// Every registry that has a record or a repository (some state was ever written).
     fn registries(&self) -> impl Future<Output = Result<Vec<RegistryScope>, RegistryError>> + Send;
 
     /// The registry record of `scope` (the defaults when nothing was ever written).

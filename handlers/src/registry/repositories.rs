@@ -131,4 +131,9 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<RegistryRecord, RegistryError> {
         self.store.registry_record(scope).await
     }
+
+    /// Every (account, region) that holds a repository or a setting, in order.
+    pub async fn registries(&self) -> Result<Vec<RegistryScope>, RegistryError> {
+        self.store.registries().await
+    }
 }

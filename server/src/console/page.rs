@@ -19,11 +19,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `text` as a query-string value.
-pub fn query_value(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 /// A whole page: `title`, who is looking (`who`, already escaped or empty), and `body`
 /// (already HTML).
 pub fn layout(title: &str, who: &str, body: &str) -> Html<String> {
@@ -96,7 +91,6 @@ mod tests {
             escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-        assert_eq!(query_value("a/b c&d"), "a%2Fb+c%26d");
         assert_eq!(size(1_500_000), "1.5 MB");
         assert_eq!(time(Some(0.0)), "1970-01-01 00:00:00Z");
     }

@@ -2,7 +2,9 @@
 //! push from.
 
 use super::digest_of;
+use super::tools::{run, tool};
 use std::path::Path;
+use std::process::Command;
 
 /// The digest and size of a file, read in pieces.
 pub fn sha256_file(path: &Path) -> (String, u64) {
@@ -73,4 +75,53 @@ pub fn add_layered_image(
         })).collect::<Vec<_>>(),
     });
     add_blob(layout, manifest.to_string().as_bytes())
+}
+
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+const TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// A layer of `files` (path, contents) as a tar in the layout, gzipped when asked:
+/// (digest, size, diff id, media type).
+pub fn layer(
+    layout: &Path,
+    work: &Path,
+    name: &str,
+    files: &[(&str, &[u8])],
+    gzip: bool,
+) -> (String, u64, String, &'static str) {
+    let root = work.join(name);
+    for (path, contents) in files {
+        let file = root.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, contents).unwrap();
+    }
+    let tar_file = work.join(format!("{name}.tar"));
+    run(Command::new(tool("tar"))
+        .arg("-cf")
+        .arg(&tar_file)
+        .arg("-C")
+        .arg(&root)
+        .arg("."));
+    let diff_id = sha256_file(&tar_file).0;
+    if !gzip {
+        let (digest, size) = add_blob_file(layout, &tar_file);
+        return (digest, size, diff_id, TAR);
+    }
+    run(Command::new(tool("gzip")).arg("-n").arg(&tar_file));
+    let (digest, size) = add_blob_file(layout, &tar_file.with_extension("tar.gz"));
+    (digest, size, diff_id, TAR_GZIP)
+}
+
+/// An OSV advisory of `package` in `ecosystem` with one ECOSYSTEM range of `events`.
+pub fn advisory(
+    id: &str,
+    ecosystem: &str,
+    package: &str,
+    events: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "modified": "2026-11-01T00:00:00Z", "summary": format!("{id} in {package}"),
+        "affected": [{ "package": { "ecosystem": ecosystem, "name": package },
+                       "ranges": [{ "type": "ECOSYSTEM", "events": events }] }],
+    })
 }

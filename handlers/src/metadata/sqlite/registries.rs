@@ -65,10 +65,13 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
 
 impl RegistryRecordStore for SqliteMetadataStore {
     async fn registries(&self) -> Result<Vec<RegistryScope>, RegistryError> {
-        let rows =
-            sqlx::query("SELECT registry_id, region FROM registries ORDER BY registry_id, region")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT registry_id, region FROM registries \
+             UNION SELECT registry_id, region FROM repositories \
+             ORDER BY registry_id, region",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| super::columns::scope(row, ""))
             .collect()
