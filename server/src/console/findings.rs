@@ -67,7 +67,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             break;
         }
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by_key(|row| row.0);
     let counts: Vec<String> = summary
         .finding_severity_counts
         .iter()
