@@ -97,9 +97,10 @@ const E2E_TOOLS: &[&str] = &[
     "openssl",
     "gzip",
     "aws",
+    "chromium",
+    "chromedriver",
 ];
-const E2E_INSTALL: &str =
-    "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl awscli";
+const E2E_INSTALL: &str = "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl awscli chromium chromium-driver";
 
 /// Checks the tools are there (naming the install step when not), then runs the e2e tests.
 fn e2e(root: &Path) -> ExitCode {
@@ -141,6 +142,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_signing",
                 "--test",
                 "e2e_memory",
+                "--test",
+                "e2e_console",
                 "--",
                 "--nocapture",
             ])

@@ -61,6 +61,6 @@ pub async fn delete(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(_) => {
             Redirect::to(&url(&caller, "/ui/repository", &[("name", &repository)])).into_response()
         }
-        Err(e) => failed("Delete image", e),
+        Err(e) => failed(&caller, "Delete image", e),
     }
 }

@@ -2,7 +2,7 @@
 //! scans' findings and enhanced scans' findings alike).
 
 use super::page::{escape, table, time};
-use super::{failed, image_link, query, show, to_sign_in, viewer};
+use super::{failed, image_link, link, query, show, to_sign_in, viewer};
 use crate::app::AppState;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -44,7 +44,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .await
         {
             Ok(found) => found,
-            Err(e) => return failed("Scan findings", e),
+            Err(e) => return failed(&caller, "Scan findings", e),
         };
         if let Some(scan) = found.image_scan_status {
             let description = scan.description.unwrap_or_default();
@@ -93,7 +93,12 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         "<p>{} in {}</p><p>Status: {} · completed {} · advisories of {}</p>\
          <p>By severity: {}</p>{findings}",
         image_link(&caller, &repository, &digest),
-        escape(&repository),
+        link(
+            &caller,
+            "/ui/repository",
+            &[("name", &repository)],
+            &escape(&repository)
+        ),
         escape(status.trim()),
         time(summary.image_scan_completed_at.map(|t| t.0)),
         time(summary.vulnerability_source_updated_at.map(|t| t.0)),

@@ -12,7 +12,9 @@ use berth_generated::ecr::{
     DescribeImageReplicationStatusRequest, ImageIdentifier, ListImageReferrers,
     ListImageReferrersRequest, SubjectIdentifier,
 };
-use berth_handlers::{Caller, RegistryError};
+use berth_handlers::digest::Digest;
+use berth_handlers::reference::RepositoryName;
+use berth_handlers::{Caller, RegistryError, RegistryScope};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -29,10 +31,10 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let digest = query.remove("digest").unwrap_or_default();
     let manifest = match manifests(&state, &caller, &repository, vec![digest.clone()]).await {
         Ok(mut found) => found.pop().map(|(_, manifest)| manifest),
-        Err(e) => return failed(&repository, e),
+        Err(e) => return failed(&caller, &repository, e),
     };
     let Some(manifest) = manifest else {
-        return failed(&repository, RegistryError::ImageNotFound);
+        return failed(&caller, &repository, RegistryError::ImageNotFound);
     };
     let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap_or_default();
     let pretty = serde_json::to_string_pretty(&parsed).unwrap_or(manifest);
@@ -94,9 +96,13 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         "size",
         "also in (this repository)",
     ];
+    let config = match parsed["config"]["digest"].as_str() {
+        Some(config) => config_of(&state, &caller, &repository, config).await,
+        None => "<p>An index has no config; its images do.</p>".into(),
+    };
     let body = format!(
         "<p><code>{}</code> in {}</p>{}<h2>Referrers</h2>{}<h2>Replication</h2>{}\
-         <h2>Manifest</h2><pre>{}</pre>",
+         <h2>Config</h2>{config}<h2>Manifest</h2><pre>{}</pre>",
         escape(&digest),
         link(
             &caller,
@@ -110,6 +116,47 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         escape(&pretty)
     );
     show(&caller, "Image", &body)
+}
+
+/// Config blobs larger than this are not shown.
+const CONFIG_SHOWN: u64 = 256 * 1024;
+
+/// The image's config blob, pretty-printed, or a sentence saying why not.
+async fn config_of(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
+    let (Some(name), Ok(digest)) = (RepositoryName::parse(repository), Digest::parse(digest))
+    else {
+        return "<p>Not a valid config descriptor.</p>".into();
+    };
+    let scope = RegistryScope::for_request(caller, None);
+    let size = match state
+        .registry
+        .linked_blob_size(&scope, &name, &digest)
+        .await
+    {
+        Ok(Some(size)) if size <= CONFIG_SHOWN => size,
+        Ok(Some(size)) => {
+            return format!(
+                "<p>{} (not shown).</p>",
+                escape(&super::page::size(size as i64))
+            )
+        }
+        Ok(None) => return "<p>The config blob is not in this repository.</p>".into(),
+        Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
+    };
+    let read = match state.registry.read_blob(&digest, 0, size).await {
+        Ok(stream) => {
+            axum::body::to_bytes(axum::body::Body::from_stream(stream), size as usize).await
+        }
+        Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
+    };
+    let Ok(bytes) = read else {
+        return "<p>The config blob could not be read.</p>".into();
+    };
+    let text = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(parsed) => serde_json::to_string_pretty(&parsed).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    format!("<pre>{}</pre>", escape(&text))
 }
 
 /// The manifests of `digests` in `repository`, as BatchGetImage answers: (digest, manifest).

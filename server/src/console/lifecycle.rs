@@ -28,7 +28,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let policy = match state.ecr.get_lifecycle_policy(&caller, request).await {
         Ok(found) => found.lifecycle_policy_text,
         Err(RegistryError::LifecyclePolicyNotFound { .. }) => None,
-        Err(e) => return failed(&name, e),
+        Err(e) => return failed(&caller, &name, e),
     };
     let policy = match policy {
         Some(text) => {
@@ -133,6 +133,6 @@ pub async fn preview(State(state): State<Arc<AppState>>, request: Request) -> Re
         Ok(_) => {
             Redirect::to(&url(&caller, "/ui/lifecycle", &[("repository", &name)])).into_response()
         }
-        Err(e) => failed("Lifecycle preview", e),
+        Err(e) => failed(&caller, "Lifecycle preview", e),
     }
 }

@@ -170,7 +170,7 @@ fn to_sign_in() -> Response {
 fn who(caller: &Caller) -> String {
     format!(
         "{} · {} · {} <form class=\"inline\" method=\"post\" action=\"/ui/logout\">\
-         <button>sign out</button></form>",
+         <button id=\"sign-out\">sign out</button></form>",
         escape(&caller.account_id),
         escape(&caller.region),
         link(caller, "/ui/registries", &[], "registries")
@@ -183,7 +183,7 @@ fn show(caller: &Caller, title: &str, body: &str) -> Response {
 }
 
 /// A failed read or change, as a page with the status a browser should see.
-fn failed(what: &str, e: RegistryError) -> Response {
+fn failed(caller: &Caller, what: &str, e: RegistryError) -> Response {
     let status = match e {
         RegistryError::RepositoryNotFound { .. }
         | RegistryError::ImageNotFound
@@ -196,7 +196,7 @@ fn failed(what: &str, e: RegistryError) -> Response {
         _ => StatusCode::BAD_REQUEST,
     };
     let body = format!("<p>{}</p>", escape(&e.to_string()));
-    (status, layout(what, "", &body)).into_response()
+    (status, layout(what, &who(caller), &body)).into_response()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .filter(|s| s.registry_id == caller.account_id)
             .map(|s| s.region)
             .collect(),
-        Err(e) => return super::failed("Registries", e),
+        Err(e) => return super::failed(&caller, "Registries", e),
     };
     if !regions.contains(&caller.region) {
         regions.push(caller.region.clone());

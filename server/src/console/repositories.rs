@@ -23,7 +23,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     };
     let repositories = match state.ecr.describe_repositories(&caller, request).await {
         Ok(listed) => listed.repositories.unwrap_or_default(),
-        Err(e) => return failed("Repositories", e),
+        Err(e) => return failed(&caller, "Repositories", e),
     };
     let mut rows = Vec::new();
     for repository in repositories {

@@ -25,7 +25,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let name = query(&request).remove("name").unwrap_or_default();
     let mut images = match images_of(&state, &caller, &name).await {
         Ok(images) => images,
-        Err(e) => return failed(&name, e),
+        Err(e) => return failed(&caller, &name, e),
     };
     let pushed = |i: &ImageDetail| i.image_pushed_at.map_or(0.0, |t| t.0);
     images.sort_by(|a, b| pushed(b).total_cmp(&pushed(a)));
@@ -58,7 +58,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             "size",
             "pushed",
             "last pulled",
-            "storage",
+            "status",
             "scan",
             "",
         ];

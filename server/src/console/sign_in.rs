@@ -14,7 +14,7 @@ pub async fn form() -> Response {
                 (the one docker logs in with). It shows its account's registries.</p>\
                 <form method=\"post\" action=\"/ui/login\">\
                 <input type=\"password\" name=\"password\" size=\"60\" autofocus> \
-                <button>Sign in</button></form>";
+                <button id=\"sign-in\">Sign in</button></form>";
     layout("Sign in", "", body).into_response()
 }
 

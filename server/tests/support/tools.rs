@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// How to get every tool the end-to-end tests use.
-pub const INSTALL: &str = "apt-get install -y skopeo podman docker.io awscli";
+pub const INSTALL: &str =
+    "apt-get install -y skopeo podman docker.io awscli chromium chromium-driver";
 
 /// The tool's path; panics with the install step when it is missing.
 pub fn tool(name: &str) -> PathBuf {
