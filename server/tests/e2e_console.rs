@@ -41,7 +41,7 @@ impl Browser {
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,860",
+                         "--disable-dev-shm-usage", "--window-size=1360,860",
                          "--hide-scrollbars", "--force-device-scale-factor=1"],
             }
         });
@@ -86,6 +86,17 @@ impl Browser {
             .find(Locator::LinkText(text))
             .await
             .unwrap_or_else(|e| panic!("no link {text:?} ({e}) on {html}"));
+        self.click_through(link).await;
+    }
+
+    /// Follows the link to the image page of `digest` (its title), to the next page.
+    async fn follow_image(&self, digest: &str) {
+        let html = self.html().await;
+        let link = self
+            .client
+            .find(Locator::Css(&format!("a[title='{digest}']")))
+            .await
+            .unwrap_or_else(|e| panic!("no link to {digest} ({e}) on {html}"));
         self.click_through(link).await;
     }
 
@@ -321,11 +332,16 @@ async fn the_console_in_a_browser() {
     let v1_row = row_with(&repository, "<td>v1</td>");
     assert!(v1_row.contains(&v1.0), "{v1_row}");
     assert!(v1_row.contains("COMPLETE · HIGH 1"), "{v1_row}");
-    assert!(row_with(&repository, "<td>multi</td>").contains(&index.0));
+    let multi_row = row_with(&repository, "<td>multi</td>");
+    assert!(
+        multi_row.contains(&index.0) && multi_row.contains("linux/amd64, linux/arm64"),
+        "{multi_row}"
+    );
+    assert!(v1_row.contains("<td>standard</td>"), "{v1_row}");
     browser.screenshot("repository", &shots).await;
 
     // An image: its layers, and which other image shares the base.
-    browser.follow(&v1.0).await;
+    browser.follow_image(&v1.0).await;
     let image = browser.html().await;
     let base_row = row_with(&image, &base.0);
     assert!(
@@ -336,14 +352,14 @@ async fn the_console_in_a_browser() {
 
     // The index: its platforms, each a link to its image.
     browser.follow("team/app").await;
-    browser.follow(&index.0).await;
+    browser.follow_image(&index.0).await;
     let multi = browser.html().await;
     assert!(
         row_with(&multi, &arm64.0).contains("linux/arm64")
             && row_with(&multi, "linux/amd64").contains(&v1.0),
         "{multi}"
     );
-    browser.follow(&arm64.0).await;
+    browser.follow_image(&arm64.0).await;
     assert!(browser
         .html()
         .await

@@ -94,7 +94,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         "media type",
         "platform",
         "size",
-        "also in (this repository)",
+        "shared with",
     ];
     let config = match parsed["config"]["digest"].as_str() {
         Some(config) => config_of(&state, &caller, &repository, config).await,
@@ -159,8 +159,21 @@ async fn config_of(state: &AppState, caller: &Caller, repository: &str, digest: 
     format!("<pre>{}</pre>", escape(&text))
 }
 
+/// An index entry's platform as `os/architecture[/variant]`.
+pub(super) fn platform(platform: &serde_json::Value) -> Option<String> {
+    let parts: Vec<&str> = [
+        &platform["os"],
+        &platform["architecture"],
+        &platform["variant"],
+    ]
+    .iter()
+    .filter_map(|p| p.as_str())
+    .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 /// The manifests of `digests` in `repository`, as BatchGetImage answers: (digest, manifest).
-async fn manifests(
+pub(super) async fn manifests(
     state: &AppState,
     caller: &Caller,
     repository: &str,

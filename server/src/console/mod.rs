@@ -149,14 +149,24 @@ fn link(caller: &Caller, path: &str, pairs: &[(&str, &str)], text: &str) -> Stri
     )
 }
 
-/// A link to an image's page, labelled with its digest.
+/// A link to an image's page, labelled with its digest cut short (the whole digest is
+/// its title).
 fn image_link(caller: &Caller, repository: &str, digest: &str) -> String {
-    let label = format!("<code>{}</code>", escape(digest));
-    link(
-        caller,
-        "/ui/image",
-        &[("repository", repository), ("digest", digest)],
-        &label,
+    let short: String = digest.chars().take(19).collect();
+    let ellipsis = if short.len() < digest.len() {
+        "…"
+    } else {
+        ""
+    };
+    format!(
+        "<a href=\"{}\" title=\"{}\"><code>{}{ellipsis}</code></a>",
+        escape(&url(
+            caller,
+            "/ui/image",
+            &[("repository", repository), ("digest", digest)]
+        )),
+        escape(digest),
+        escape(&short)
     )
 }
 

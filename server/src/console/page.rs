@@ -76,7 +76,8 @@ const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d
 header{display:flex;justify-content:space-between;padding:.6em 1.2em;background:#16324f;color:#fff}\
 header a{color:#fff;font-weight:600;text-decoration:none}main{padding:1em 1.2em}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35em .6em;\
-border-bottom:1px solid #dde3ea;vertical-align:top}th{background:#f2f5f8}\
+border-bottom:1px solid #dde3ea;vertical-align:top;white-space:nowrap}\
+td:last-child{white-space:normal}th{background:#f2f5f8}main{overflow-x:auto}\
 code,pre{font:13px ui-monospace,monospace}pre{background:#f6f8fa;padding:.8em;overflow:auto}\
 .danger{background:#b42318;color:#fff;border:0;padding:.5em 1em;border-radius:4px}\
 form.inline{display:inline}";

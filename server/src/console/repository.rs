@@ -1,6 +1,7 @@
 //! A repository's images: tags, digest, size, pushed and pulled times, storage class and
 //! scan, with links to each image, its findings, its deletion and the lifecycle policy.
 
+use super::image::{manifests, platform};
 use super::page::{escape, size, table, time};
 use super::repositories::images_of;
 use super::{failed, image_link, link, query, show, to_sign_in, viewer};
@@ -9,9 +10,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use berth_generated::ecr::{
     DescribeImageScanFindings, DescribeImageScanFindingsRequest, GetLifecyclePolicy,
-    GetLifecyclePolicyRequest, ImageDetail, ImageIdentifier,
+    GetLifecyclePolicyRequest, ImageDetail, ImageIdentifier, ImageStatus,
 };
 use berth_handlers::Caller;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Scans are read for this many images of a page at most (one call each).
@@ -29,6 +31,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     };
     let pushed = |i: &ImageDetail| i.image_pushed_at.map_or(0.0, |t| t.0);
     images.sort_by(|a, b| pushed(b).total_cmp(&pushed(a)));
+    let platforms = platforms(&state, &caller, &name, &images).await;
     let mut rows = Vec::new();
     for (at, image) in images.iter().enumerate() {
         let digest = image.image_digest.clone().unwrap_or_default();
@@ -44,7 +47,8 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             size(image.image_size_in_bytes.unwrap_or(0)),
             time(image.image_pushed_at.map(|t| t.0)),
             time(image.last_recorded_pull_time.map(|t| t.0)),
-            escape(image.image_status.as_ref().map_or("ACTIVE", |s| s.as_str())),
+            escape(platforms.get(&digest).map_or("", String::as_str)),
+            storage_class(image.image_status.as_ref()).into(),
             scan,
             link(&caller, "/ui/delete", &pairs, "delete…"),
         ]);
@@ -58,7 +62,8 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             "size",
             "pushed",
             "last pulled",
-            "status",
+            "platforms",
+            "storage class",
             "scan",
             "",
         ];
@@ -80,6 +85,54 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     );
     let body = format!("{images}<h2>Lifecycle</h2><p>Policy: {policy} · {lifecycle}</p>");
     show(&caller, &name, &body)
+}
+
+/// Where the image's bytes live, in the words of ECR's storage classes.
+fn storage_class(status: Option<&ImageStatus>) -> &'static str {
+    match status {
+        None | Some(ImageStatus::Active) => "standard",
+        Some(ImageStatus::Archived) => "archive",
+        Some(ImageStatus::Activating) => "archive (restoring)",
+    }
+}
+
+/// The platforms of each index among `images` ("linux/amd64, linux/arm64"), read with
+/// one BatchGetImage.
+async fn platforms(
+    state: &AppState,
+    caller: &Caller,
+    repository: &str,
+    images: &[ImageDetail],
+) -> HashMap<String, String> {
+    let indexes: Vec<String> = images
+        .iter()
+        .filter(|i| {
+            i.image_manifest_media_type
+                .as_deref()
+                .is_some_and(|t| t.contains("index") || t.contains("manifest.list"))
+        })
+        .filter_map(|i| i.image_digest.clone())
+        .take(SCANS_SHOWN)
+        .collect();
+    if indexes.is_empty() {
+        return HashMap::new();
+    }
+    let found = manifests(state, caller, repository, indexes)
+        .await
+        .unwrap_or_default();
+    found
+        .into_iter()
+        .map(|(digest, manifest)| {
+            let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap_or_default();
+            let platforms: Vec<String> = parsed["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| platform(&m["platform"]))
+                .collect();
+            (digest, platforms.join(", "))
+        })
+        .collect()
 }
 
 /// An image's scan as a cell: its status and the findings by severity, as
