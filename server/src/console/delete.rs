@@ -1,7 +1,7 @@
 //! Deleting an image: a question first (GET), then BatchDeleteImage (POST).
 
 use super::page::escape;
-use super::{failed, form, link, query, show, to_sign_in, url, viewer};
+use super::{failed, form, image_in_query, link, show, to_sign_in, url, viewer};
 use crate::app::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -14,9 +14,7 @@ pub async fn question(State(state): State<Arc<AppState>>, request: Request) -> R
     let Some(caller) = viewer(&state, &request) else {
         return to_sign_in();
     };
-    let mut query = query(&request);
-    let repository = query.remove("repository").unwrap_or_default();
-    let digest = query.remove("digest").unwrap_or_default();
+    let (repository, digest) = image_in_query(&request);
     let body = format!(
         "<p>Delete the image <code>{}</code> and all its tags from <b>{}</b>? \
          This is BatchDeleteImage; it cannot be undone.</p>\

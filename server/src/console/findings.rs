@@ -2,7 +2,7 @@
 //! scans' findings and enhanced scans' findings alike).
 
 use super::page::{escape, table, time};
-use super::{failed, image_link, link, query, show, to_sign_in, viewer};
+use super::{failed, image_in_query, image_link, link, show, to_sign_in, viewer};
 use crate::app::AppState;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -20,9 +20,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let Some(caller) = viewer(&state, &request) else {
         return to_sign_in();
     };
-    let mut query = query(&request);
-    let repository = query.remove("repository").unwrap_or_default();
-    let digest = query.remove("digest").unwrap_or_default();
+    let (repository, digest) = image_in_query(&request);
     let mut status = String::new();
     let mut summary = ImageScanFindings::default();
     let mut rows: Vec<(u8, Vec<String>)> = Vec::new();

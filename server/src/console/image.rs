@@ -3,7 +3,7 @@
 
 use super::page::{escape, size, table};
 use super::repositories::images_of;
-use super::{failed, image_link, link, query, show, to_sign_in, viewer};
+use super::{failed, image_in_query, image_link, link, show, to_sign_in, viewer};
 use crate::app::AppState;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -26,9 +26,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let Some(caller) = viewer(&state, &request) else {
         return to_sign_in();
     };
-    let mut query = query(&request);
-    let repository = query.remove("repository").unwrap_or_default();
-    let digest = query.remove("digest").unwrap_or_default();
+    let (repository, digest) = image_in_query(&request);
     let manifest = match manifests(&state, &caller, &repository, vec![digest.clone()]).await {
         Ok(mut found) => found.pop().map(|(_, manifest)| manifest),
         Err(e) => return failed(&caller, &repository, e),

@@ -69,6 +69,13 @@ fn query(request: &Request) -> HashMap<String, String> {
     params(request.uri().query().unwrap_or(""))
 }
 
+/// The image a page is about: the `repository` and `digest` of its query.
+fn image_in_query(request: &Request) -> (String, String) {
+    let mut query = query(request);
+    let repository = query.remove("repository").unwrap_or_default();
+    (repository, query.remove("digest").unwrap_or_default())
+}
+
 /// A form body (at most 64 KiB) as a map.
 async fn form(request: Request) -> Option<HashMap<String, String>> {
     let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
