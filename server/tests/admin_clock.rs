@@ -10,33 +10,15 @@ const EIGHT_DAYS: f64 = 8.0 * 24.0 * 3600.0;
 
 #[tokio::test]
 async fn a_moved_clock_expires_tokens_and_the_upload_job_removes_stale_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--admin-api"]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (_dir, berth, ecr) = berth_with_app(&["--admin-api"]).await;
     let before = RawRegistry::new(&berth, &registry_password(&ecr).await);
-    let started = before
-        .request(Method::POST, "/v2/app/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let started = before.request(Method::POST, "/v2/app/blobs/uploads/").send().await.unwrap();
     assert_eq!(started.status(), 202);
     let location = started.headers()["location"].to_str().unwrap().to_string();
-    let path = location
-        .strip_prefix(&berth.endpoint)
-        .unwrap_or(&location)
-        .to_string();
+    let path = location.strip_prefix(&berth.endpoint).unwrap_or(&location).to_string();
 
-    let (status, moved) = admin(
-        &berth,
-        "clock/advance",
-        &format!(r#"{{"seconds":{EIGHT_DAYS}}}"#),
-    )
-    .await;
+    let (status, moved) =
+        admin(&berth, "clock/advance", &format!(r#"{{"seconds":{EIGHT_DAYS}}}"#)).await;
     assert_eq!(status, 200, "{moved}");
     assert!(moved["now"].as_f64().is_some(), "{moved}");
 
@@ -47,14 +29,7 @@ async fn a_moved_clock_expires_tokens_and_the_upload_job_removes_stale_sessions(
 
     // The session is still there until the job runs, then it is gone.
     let now = RawRegistry::new(&berth, &registry_password(&ecr).await);
-    assert_eq!(
-        now.request(Method::GET, &path)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(now.request(Method::GET, &path).send().await.unwrap().status(), 204);
     let (status, ran) = admin(&berth, "jobs/upload-expiry/run", "").await;
     assert_eq!(status, 200, "{ran}");
     assert_eq!(ran["report"], "1 upload sessions expired");
@@ -87,10 +62,7 @@ async fn the_admin_api_is_off_by_default_and_refuses_bad_requests() {
     let (status, answer) = admin(&on, "jobs/no-such-job/run", "").await;
     assert_eq!(status, 404, "{answer}");
     assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("upload-expiry"),
+        answer["message"].as_str().unwrap().contains("upload-expiry"),
         "the refusal lists the jobs: {answer}"
     );
 }

@@ -17,11 +17,8 @@ fn berth(subcommand: &str, data: &Path, flag: &str, file: &Path) -> (bool, Strin
         .arg(file)
         .output()
         .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), said)
 }
 
@@ -39,11 +36,7 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effe
 async fn image_digests(ecr: &aws_sdk_ecr::Client) -> Vec<(String, String, String)> {
     let mut all = Vec::new();
     for repository in ["one", "two"] {
-        let mut pages = ecr
-            .describe_images()
-            .repository_name(repository)
-            .into_paginator()
-            .send();
+        let mut pages = ecr.describe_images().repository_name(repository).into_paginator().send();
         while let Some(page) = pages.next().await {
             for image in page.unwrap().image_details() {
                 let digest = image.image_digest().unwrap().to_string();
@@ -75,12 +68,7 @@ async fn export_while_running_then_import_brings_everything_back() {
     }
     let before = image_digests(&ecr).await;
     assert_eq!(before.len(), 100);
-    ecr.set_repository_policy()
-        .repository_name("one")
-        .policy_text(POLICY)
-        .send()
-        .await
-        .unwrap();
+    ecr.set_repository_policy().repository_name("one").policy_text(POLICY).send().await.unwrap();
     let password = registry_password(&ecr).await;
 
     let archive = dir.path().join("backup.tar");
@@ -104,17 +92,8 @@ async fn export_while_running_then_import_brings_everything_back() {
         .filter_map(|r| r.repository_name().map(str::to_string))
         .collect();
     assert_eq!(names, ["one", "two"]);
-    assert_eq!(
-        image_digests(&ecr).await,
-        before,
-        "every image, with its digest"
-    );
-    let policy = ecr
-        .get_repository_policy()
-        .repository_name("one")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(image_digests(&ecr).await, before, "every image, with its digest");
+    let policy = ecr.get_repository_policy().repository_name("one").send().await.unwrap();
     assert!(policy.policy_text().unwrap().contains("111122223333"));
     // The token issued before the export still opens the restored registry, and the
     // layers come back with their digests.
@@ -139,10 +118,7 @@ async fn export_while_running_then_import_brings_everything_back() {
     }
     for (repository, tag, digest) in &before {
         let manifest = raw
-            .request(
-                reqwest::Method::GET,
-                &format!("/v2/{repository}/manifests/{tag}"),
-            )
+            .request(reqwest::Method::GET, &format!("/v2/{repository}/manifests/{tag}"))
             .header("Accept", "application/vnd.oci.image.manifest.v1+json")
             .send()
             .await
@@ -173,10 +149,8 @@ async fn a_corrupt_blob_or_an_occupied_data_dir_is_refused() {
 
     // One byte of the layer changed inside the archive.
     let mut bytes = std::fs::read(&archive).unwrap();
-    let at = bytes
-        .windows(layer.len())
-        .position(|w| w == layer)
-        .expect("the layer is stored as it is");
+    let at =
+        bytes.windows(layer.len()).position(|w| w == layer).expect("the layer is stored as it is");
     bytes[at] ^= 1;
     let corrupt = dir.path().join("corrupt.tar");
     std::fs::write(&corrupt, bytes).unwrap();
@@ -184,10 +158,7 @@ async fn a_corrupt_blob_or_an_occupied_data_dir_is_refused() {
     let (ok, said) = import(&corrupt, &target);
     assert!(!ok, "{said}");
     assert!(
-        said.contains(&format!(
-            "the blob {} in the archive is corrupt",
-            digest_of(layer)
-        )),
+        said.contains(&format!("the blob {} in the archive is corrupt", digest_of(layer))),
         "{said}"
     );
     assert!(!target.exists(), "nothing is left behind");

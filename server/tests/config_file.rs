@@ -39,23 +39,12 @@ async fn a_config_file_sets_flags_below_flags_and_environment() {
         &["--config", config],
         &[("BERTH_DEFAULT_ACCOUNT", Path::new("222222222222"))],
     );
-    assert_eq!(
-        registry_id(&berth).await,
-        "222222222222",
-        "the environment wins"
-    );
+    assert_eq!(registry_id(&berth).await, "222222222222", "the environment wins");
     drop(berth);
 
     std::fs::write(&file, "admin_api = true\n").unwrap();
     let refused = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args([
-            "--config",
-            config,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--ephemeral",
-        ])
+        .args(["--config", config, "serve", "--listen", "127.0.0.1:0", "--ephemeral"])
         .output()
         .unwrap();
     assert!(!refused.status.success());

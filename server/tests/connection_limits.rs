@@ -31,32 +31,23 @@ async fn a_client_that_never_finishes_its_headers_is_closed() {
     let dir = tempfile::tempdir().unwrap();
     let berth = Berth::start(dir.path(), &["--header-read-timeout", "1"]);
     let mut slow = connect(&berth).await;
-    slow.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        .await
-        .unwrap();
+    slow.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
     let answer = until_closed(&mut slow).await;
     assert!(!answer.contains("200 OK"), "{answer}");
     // An idle kept-alive connection is closed the same way.
     let mut idle = connect(&berth).await;
-    idle.write_all(b"GET /_berth/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    idle.write_all(b"GET /_berth/health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let answer = until_closed(&mut idle).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[tokio::test]
 async fn a_stalled_upload_body_is_cut_and_its_session_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--body-idle-timeout", "1"]);
-    let ecr = default_client(&berth);
+    let (_dir, berth, ecr) = started(&["--body-idle-timeout", "1"]);
     create_repository(&ecr, "stalled").await;
     let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
-    let started = raw
-        .request(reqwest::Method::POST, "/v2/stalled/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let started =
+        raw.request(reqwest::Method::POST, "/v2/stalled/blobs/uploads/").send().await.unwrap();
     assert_eq!(started.status(), 202);
     let location = started.headers()["location"].to_str().unwrap().to_string();
     let mut stream = connect(&berth).await;
@@ -73,11 +64,7 @@ async fn a_stalled_upload_body_is_cut_and_its_session_kept() {
         "{answer}"
     );
     // The session is still there, to be resumed or cancelled.
-    let status = raw
-        .request(reqwest::Method::GET, &location)
-        .send()
-        .await
-        .unwrap();
+    let status = raw.request(reqwest::Method::GET, &location).send().await.unwrap();
     assert_eq!(status.status(), 204);
 }
 
@@ -90,9 +77,7 @@ async fn one_connection_over_the_limit_gets_a_clear_answer_in_each_format() {
     let mut refused = false;
     for _ in 0..100 {
         let mut over = connect(&berth).await;
-        over.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        over.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
         let answer = until_closed(&mut over).await;
         if answer.starts_with("HTTP/1.1 429") {
             assert!(answer.contains(r#""code":"TOOMANYREQUESTS""#), "{answer}");
@@ -102,11 +87,7 @@ async fn one_connection_over_the_limit_gets_a_clear_answer_in_each_format() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(refused, "the third connection is refused on /v2");
-    let err = default_client(&berth)
-        .describe_repositories()
-        .send()
-        .await
-        .unwrap_err();
+    let err = default_client(&berth).describe_repositories().send().await.unwrap_err();
     let (code, message) = code_and_message(err);
     assert_eq!(code, "ThrottlingException");
     assert!(message.contains("--max-connections"), "{message}");
@@ -114,19 +95,11 @@ async fn one_connection_over_the_limit_gets_a_clear_answer_in_each_format() {
     // Once they close, requests are served again.
     let mut served = false;
     for _ in 0..100 {
-        if default_client(&berth)
-            .describe_repositories()
-            .send()
-            .await
-            .is_ok()
-        {
+        if default_client(&berth).describe_repositories().send().await.is_ok() {
             served = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        served,
-        "berth serves again after the held connections close"
-    );
+    assert!(served, "berth serves again after the held connections close");
 }

@@ -28,16 +28,10 @@ async fn describe(b: &aws_sdk_ecr::Client) -> Result<usize, (String, String)> {
 
 /// A /v2 client logged in with `ecr`'s password, sending to A's registry host.
 async fn on_host_a(berth: &Berth, ecr: &aws_sdk_ecr::Client) -> RawRegistry {
-    let address: std::net::SocketAddr = berth
-        .endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .unwrap();
+    let address: std::net::SocketAddr =
+        berth.endpoint.trim_start_matches("http://").parse().unwrap();
     let mut raw = RawRegistry::new(berth, &registry_password(ecr).await);
-    raw.http = reqwest::Client::builder()
-        .resolve(HOST_A, address)
-        .build()
-        .unwrap();
+    raw.http = reqwest::Client::builder().resolve(HOST_A, address).build().unwrap();
     raw.endpoint = format!("http://{HOST_A}:{}", address.port());
     raw
 }
@@ -67,12 +61,7 @@ fn pull_policy(principal: &str) -> String {
 #[tokio::test]
 async fn another_account_reads_only_what_a_policy_allows() {
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        "--access-key",
-        "AKIDA=111111111111",
-        "--access-key",
-        "AKIDB=222222222222",
-    ];
+    let flags = ["--access-key", "AKIDA=111111111111", "--access-key", "AKIDB=222222222222"];
     let berth = Berth::start(dir.path(), &flags);
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let b = ecr_client(&berth.endpoint, "AKIDB", "us-east-1");
@@ -81,12 +70,7 @@ async fn another_account_reads_only_what_a_policy_allows() {
     let config = upload(&raw_a, "app", b"{}").await;
     let layer = upload(&raw_a, "app", b"layer of A").await;
     let body = manifest(&config, &layer);
-    assert_eq!(
-        put_manifest(&raw_a, "app", "v1", &body, OCI_MANIFEST)
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(put_manifest(&raw_a, "app", "v1", &body, OCI_MANIFEST).await.status(), 201);
     let raw_b = on_host_a(&berth, &b).await;
 
     // No policy: denied on both faces, in ECR's words.
@@ -97,12 +81,7 @@ async fn another_account_reads_only_what_a_policy_allows() {
     assert_eq!(describe(&b).await, Err(denied.clone()));
     assert_eq!(pull(&raw_b).await, (403, "DENIED".to_string()));
     // B's own registry is its own: the name means B's repository there.
-    let own = b
-        .describe_images()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap_err();
+    let own = b.describe_images().repository_name("app").send().await.unwrap_err();
     assert_eq!(code_and_message(own).0, "RepositoryNotFoundException");
 
     // A's repository policy allows B to pull: both faces let B read, not write.
@@ -114,11 +93,7 @@ async fn another_account_reads_only_what_a_policy_allows() {
         .unwrap();
     assert_eq!(describe(&b).await, Ok(1));
     assert_eq!(pull(&raw_b).await, (200, String::new()));
-    let blob = raw_b
-        .request(Method::GET, &format!("/v2/app/blobs/{layer}"))
-        .send()
-        .await
-        .unwrap();
+    let blob = raw_b.request(Method::GET, &format!("/v2/app/blobs/{layer}")).send().await.unwrap();
     assert_eq!(blob.status(), 200);
     assert_eq!(blob.bytes().await.unwrap().as_ref(), b"layer of A");
     let got = b
@@ -144,11 +119,7 @@ async fn another_account_reads_only_what_a_policy_allows() {
     assert_eq!(r.status(), 403);
 
     // Taken away again.
-    a.delete_repository_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    a.delete_repository_policy().repository_name("app").send().await.unwrap();
     assert_eq!(describe(&b).await, Err(denied));
     assert_eq!(pull(&raw_b).await, (403, "DENIED".to_string()));
 
@@ -168,9 +139,6 @@ async fn another_account_reads_only_what_a_policy_allows() {
         .unwrap();
     let (code, message) = describe(&b).await.unwrap_err();
     assert_eq!(code, "AccessDeniedException");
-    assert!(
-        message.ends_with("with an explicit deny in a resource-based policy"),
-        "{message}"
-    );
+    assert!(message.ends_with("with an explicit deny in a resource-based policy"), "{message}");
     assert_eq!(pull(&raw_b).await, (403, "DENIED".to_string()));
 }

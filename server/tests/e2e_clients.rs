@@ -14,18 +14,9 @@ use support::*;
 fn add_image(layout: &Path, work: &Path, arch: &str, extra_layer: Option<&Path>) -> (String, u64) {
     let root = work.join(format!("rootfs-{arch}"));
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(
-        root.join("hello.txt"),
-        format!("hello from berth on {arch}\n"),
-    )
-    .unwrap();
+    std::fs::write(root.join("hello.txt"), format!("hello from berth on {arch}\n")).unwrap();
     let tar = work.join(format!("layer-{arch}.tar"));
-    run(Command::new("tar")
-        .arg("-cf")
-        .arg(&tar)
-        .arg("-C")
-        .arg(&root)
-        .arg("."));
+    run(Command::new("tar").arg("-cf").arg(&tar).arg("-C").arg(&root).arg("."));
     let (layer, layer_size) = add_blob_file(layout, &tar);
     let mut layers = vec![(layer.clone(), layer_size)];
     let mut diff_ids = vec![layer];
@@ -95,21 +86,11 @@ async fn setup(repositories: &[&str]) -> Setup {
     let berth = Berth::start(&dir.path().join("data"), &[]);
     let ecr = default_client(&berth);
     for r in repositories {
-        ecr.create_repository()
-            .repository_name(*r)
-            .send()
-            .await
-            .unwrap();
+        ecr.create_repository().repository_name(*r).send().await.unwrap();
     }
     let password = registry_password(&ecr).await;
     let host = registry_host(&berth);
-    Setup {
-        _dir: dir,
-        work,
-        berth,
-        host,
-        password,
-    }
+    Setup { _dir: dir, work, berth, host, password }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -161,16 +142,8 @@ async fn skopeo_copies_in_and_out_with_identical_digests() {
         }
         run(c.arg(from).arg(to));
     };
-    copy(
-        format!("oci:{}:v1", layout.display()),
-        remote("skopeo/app:v1"),
-        false,
-    );
-    copy(
-        format!("oci:{}:multi", layout.display()),
-        remote("skopeo/multi:latest"),
-        true,
-    );
+    copy(format!("oci:{}:v1", layout.display()), remote("skopeo/app:v1"), false);
+    copy(format!("oci:{}:multi", layout.display()), remote("skopeo/multi:latest"), true);
 
     let inspect_digest = |reference: String| {
         let raw = stdout(
@@ -181,11 +154,7 @@ async fn skopeo_copies_in_and_out_with_identical_digests() {
         );
         digest_of(raw.as_bytes())
     };
-    assert_eq!(
-        inspect_digest(remote("skopeo/app:v1")),
-        single,
-        "the manifest keeps its digest"
-    );
+    assert_eq!(inspect_digest(remote("skopeo/app:v1")), single, "the manifest keeps its digest");
     assert_eq!(
         inspect_digest(remote("skopeo/multi:latest")),
         multi_digest,
@@ -193,25 +162,11 @@ async fn skopeo_copies_in_and_out_with_identical_digests() {
     );
 
     let out = s.work.join("out");
-    copy(
-        remote("skopeo/app:v1"),
-        format!("oci:{}:v1", out.display()),
-        false,
-    );
-    copy(
-        remote("skopeo/multi:latest"),
-        format!("oci:{}:multi", out.display()),
-        true,
-    );
+    copy(remote("skopeo/app:v1"), format!("oci:{}:v1", out.display()), false);
+    copy(remote("skopeo/multi:latest"), format!("oci:{}:multi", out.display()), true);
     for digest in [&single, &multi_digest, &arm, &amd] {
-        let path = out
-            .join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"));
-        assert_eq!(
-            sha256_file(&path).0,
-            *digest,
-            "{digest} came back byte for byte"
-        );
+        let path = out.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+        assert_eq!(sha256_file(&path).0, *digest, "{digest} came back byte for byte");
     }
     let copied: Vec<_> = std::fs::read_dir(out.join("blobs/sha256"))
         .unwrap()
@@ -219,10 +174,7 @@ async fn skopeo_copies_in_and_out_with_identical_digests() {
         .collect();
     for entry in &copied {
         let path = out.join("blobs/sha256").join(entry);
-        assert_eq!(
-            sha256_file(&path).0,
-            format!("sha256:{}", entry.to_string_lossy())
-        );
+        assert_eq!(sha256_file(&path).0, format!("sha256:{}", entry.to_string_lossy()));
     }
 
     let tags = stdout(
@@ -263,39 +215,17 @@ async fn podman_pushes_and_pulls() {
     let _cleanup = RemoveOnDrop(layout.parent().unwrap().to_path_buf());
 
     let podman_cmd = |args: &[&str]| podman.command(args);
-    run(&mut podman_cmd(&[
-        "login",
-        "--tls-verify=false",
-        "-u",
-        "AWS",
-        "-p",
-        &s.password,
-        &s.host,
-    ]));
+    run(&mut podman_cmd(&["login", "--tls-verify=false", "-u", "AWS", "-p", &s.password, &s.host]));
     let image = format!("{}/podman/app:v1", s.host);
-    run(&mut podman_cmd(&[
-        "pull",
-        &format!("oci:{}:v1", layout.display()),
-    ]));
+    run(&mut podman_cmd(&["pull", &format!("oci:{}:v1", layout.display())]));
     let local = stdout(&mut podman_cmd(&["images", "-q"]));
-    let local = local
-        .lines()
-        .next()
-        .expect("podman has the image")
-        .to_string();
+    let local = local.lines().next().expect("podman has the image").to_string();
     run(&mut podman_cmd(&["tag", &local, &image]));
     run(&mut podman_cmd(&["push", "--tls-verify=false", &image]));
     run(&mut podman_cmd(&["rmi", "-a", "-f"]));
     run(&mut podman_cmd(&["pull", "--tls-verify=false", &image]));
-    let pulled = stdout(&mut podman_cmd(&[
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-    ]));
-    assert!(
-        pulled.contains(&format!("{}/podman/app:v1", s.host)),
-        "{pulled}"
-    );
+    let pulled = stdout(&mut podman_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    assert!(pulled.contains(&format!("{}/podman/app:v1", s.host)), "{pulled}");
 }
 
 /// podman with storage of its own (short paths: its runroot must stay under 50
@@ -307,10 +237,7 @@ struct Podman {
 impl Podman {
     fn new() -> Self {
         tool("podman");
-        let base = tempfile::Builder::new()
-            .prefix("bp")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let base = tempfile::Builder::new().prefix("bp").tempdir_in("/tmp").unwrap();
         Podman { base }
     }
 
@@ -374,11 +301,7 @@ async fn docker_pushes_and_pulls() {
         .arg("copy")
         .arg(format!("oci:{}:v1", layout.display()))
         .arg(format!("docker-archive:{}:local/app:v1", archive.display())));
-    run(&mut docker_cmd(&[
-        "load",
-        "-i",
-        &archive.display().to_string(),
-    ]));
+    run(&mut docker_cmd(&["load", "-i", &archive.display().to_string()]));
 
     daemon.log_in(&config, &s.host, &s.password);
 
@@ -388,19 +311,9 @@ async fn docker_pushes_and_pulls() {
     assert!(pushed.contains("digest: sha256:"), "{pushed}");
     run(&mut docker_cmd(&["rmi", &image, "local/app:v1"]));
     let pulled = stdout(&mut docker_cmd(&["pull", &image]));
-    assert!(
-        pulled.contains("Downloaded newer image") || pulled.contains("Status:"),
-        "{pulled}"
-    );
-    let listed = stdout(&mut docker_cmd(&[
-        "images",
-        "--format",
-        "{{.Repository}}:{{.Tag}}",
-    ]));
-    assert!(
-        listed.contains(&format!("{}/docker/app:v1", s.host)),
-        "{listed}"
-    );
+    assert!(pulled.contains("Downloaded newer image") || pulled.contains("Status:"), "{pulled}");
+    let listed = stdout(&mut docker_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    assert!(listed.contains(&format!("{}/docker/app:v1", s.host)), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -409,9 +322,8 @@ async fn a_1_gib_push_keeps_rss_small() {
     let size: u64 = 1 << 30;
     // Stream 1 GiB of generated bytes without holding them: hash while generating.
     use sha2::{Digest, Sha256};
-    let chunk: Vec<u8> = (0..(1u32 << 20))
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let chunk: Vec<u8> =
+        (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let mut hasher = Sha256::new();
     for _ in 0..(size >> 20) {
         hasher.update(&chunk);
@@ -423,10 +335,7 @@ async fn a_1_gib_push_keeps_rss_small() {
     );
     let raw = RawRegistry::new(&s.berth, &s.password);
     let response = raw
-        .request(
-            reqwest::Method::POST,
-            &format!("/v2/big/blobs/uploads/?digest={digest}"),
-        )
+        .request(reqwest::Method::POST, &format!("/v2/big/blobs/uploads/?digest={digest}"))
         .header("Content-Length", size)
         .body(reqwest::Body::wrap_stream(stream))
         .send()
@@ -435,11 +344,7 @@ async fn a_1_gib_push_keeps_rss_small() {
     assert_eq!(response.status(), 201);
     let peak = peak_rss_kib(s.berth.pid());
     println!("berth peak RSS after a 1 GiB push: {} MiB", peak / 1024);
-    assert!(
-        peak < 64 * 1024,
-        "berth's peak RSS {} KiB is over 64 MiB",
-        peak
-    );
+    assert!(peak < 64 * 1024, "berth's peak RSS {} KiB is over 64 MiB", peak);
 }
 
 /// The AWS CLI against `--verify-signatures`: its signature with the right secret is
@@ -450,11 +355,7 @@ async fn the_aws_cli_signs_and_docker_logs_in_with_its_password() {
     let dir = tempfile::tempdir().unwrap();
     let berth = Berth::start(
         dir.path(),
-        &[
-            "--verify-signatures",
-            "--access-key",
-            "AKIDCLI=123456789012:cli/secret",
-        ],
+        &["--verify-signatures", "--access-key", "AKIDCLI=123456789012:cli/secret"],
     );
     let aws = |secret: &str, args: &[&str]| {
         let mut c = Command::new(tool("aws"));
@@ -509,11 +410,8 @@ impl HostsEntry {
 impl Drop for HostsEntry {
     fn drop(&mut self) {
         let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        let kept: String = hosts
-            .lines()
-            .filter(|l| *l != self.0)
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let kept: String =
+            hosts.lines().filter(|l| *l != self.0).map(|l| format!("{l}\n")).collect();
         let _ = std::fs::write("/etc/hosts", kept);
     }
 }
@@ -568,10 +466,7 @@ async fn every_client_over_https_to_an_ecr_shaped_name() {
         "tls/app",
     ])))
     .unwrap();
-    assert_eq!(
-        created["repository"]["repositoryUri"],
-        format!("{host}/tls/app")
-    );
+    assert_eq!(created["repository"]["repositoryUri"], format!("{host}/tls/app"));
     let password = stdout(&mut aws(&["get-login-password"]));
 
     // skopeo pushes an image from a layout.

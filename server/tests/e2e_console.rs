@@ -26,11 +26,7 @@ struct Browser {
 impl Browser {
     async fn start() -> Browser {
         let chromium = tool("chromium");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new(tool("chromedriver"))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -45,9 +41,7 @@ impl Browser {
                          "--hide-scrollbars", "--force-device-scale-factor=1"],
             }
         });
-        let serde_json::Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
+        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
         let mut last = String::new();
         for _ in 0..100 {
             let mut builder =
@@ -67,10 +61,7 @@ impl Browser {
 
     /// Opens a console page of `berth`.
     async fn open(&self, berth: &Berth, path: &str) {
-        self.client
-            .goto(&format!("{}{path}", berth.endpoint))
-            .await
-            .unwrap();
+        self.client.goto(&format!("{}{path}", berth.endpoint)).await.unwrap();
     }
 
     /// The page's HTML as the browser has it.
@@ -102,11 +93,8 @@ impl Browser {
 
     /// Clicks the element with this id, to the next page.
     async fn press(&self, id: &str) {
-        let element = self
-            .client
-            .find(Locator::Id(id))
-            .await
-            .unwrap_or_else(|e| panic!("no #{id}: {e}"));
+        let element =
+            self.client.find(Locator::Id(id)).await.unwrap_or_else(|e| panic!("no #{id}: {e}"));
         self.click_through(element).await;
     }
 
@@ -118,11 +106,8 @@ impl Browser {
         element.click().await.unwrap();
         for _ in 0..200 {
             if old.tag_name().await.is_err() {
-                let state = self
-                    .client
-                    .execute("return document.readyState", vec![])
-                    .await
-                    .unwrap();
+                let state =
+                    self.client.execute("return document.readyState", vec![]).await.unwrap();
                 if state == "complete" {
                     return;
                 }
@@ -174,9 +159,7 @@ fn docs() -> PathBuf {
 
 /// The text of the table row that contains `needle` (tags stripped), for assertions.
 fn row_with<'a>(html: &'a str, needle: &str) -> &'a str {
-    let at = html
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} is not on the page: {html}"));
+    let at = html.find(needle).unwrap_or_else(|| panic!("{needle:?} is not on the page: {html}"));
     let start = html[..at].rfind("<tr>").unwrap_or(0);
     let end = at + html[at..].find("</tr>").unwrap_or(html.len() - at);
     &html[start..end]
@@ -262,11 +245,7 @@ async fn the_console_in_a_browser() {
     let ecr = default_client(&berth);
     create_repository(&ecr, "team/app").await;
     scan_on_push(&ecr, "team/app").await;
-    create_repository(
-        &ecr_client(&berth.endpoint, "AKIDDEFAULT", "eu-west-1"),
-        "mirror",
-    )
-    .await;
+    create_repository(&ecr_client(&berth.endpoint, "AKIDDEFAULT", "eu-west-1"), "mirror").await;
     let host = registry_host(&berth);
     let password = registry_password(&ecr).await;
     for tag in ["v1", "v2", "multi"] {
@@ -301,10 +280,7 @@ async fn the_console_in_a_browser() {
     );
     let row = row_with(&home, ">team/app</a>");
     // v1, v2, the index and its arm64 image.
-    assert!(
-        row.contains("<td>4</td>") && row.contains("on push"),
-        "{row}"
-    );
+    assert!(row.contains("<td>4</td>") && row.contains("on push"), "{row}");
     browser.screenshot("repositories", &shots).await;
 
     // The registries: both regions of the account; the other region's repository.
@@ -344,10 +320,7 @@ async fn the_console_in_a_browser() {
     browser.follow_image(&v1.0).await;
     let image = browser.html().await;
     let base_row = row_with(&image, &base.0);
-    assert!(
-        base_row.contains(">v2</a>") && base_row.contains("tar+gzip"),
-        "{base_row}"
-    );
+    assert!(base_row.contains(">v2</a>") && base_row.contains("tar+gzip"), "{base_row}");
     browser.screenshot("image", &shots).await;
 
     // The index: its platforms, each a link to its image.
@@ -360,10 +333,7 @@ async fn the_console_in_a_browser() {
         "{multi}"
     );
     browser.follow_image(&arm64.0).await;
-    assert!(browser
-        .html()
-        .await
-        .contains("application/vnd.oci.image.layer.v1.tar+gzip"));
+    assert!(browser.html().await.contains("application/vnd.oci.image.layer.v1.tar+gzip"));
 
     // The findings of v1's scan.
     browser.follow("team/app").await;
@@ -404,28 +374,17 @@ async fn the_console_in_a_browser() {
         .unwrap();
     assert!(browser.html().await.contains("cannot be undone"));
     let listed = |ecr: aws_sdk_ecr::Client| async move {
-        let images = ecr
-            .list_images()
-            .repository_name("team/app")
-            .send()
-            .await
-            .unwrap();
+        let images = ecr.list_images().repository_name("team/app").send().await.unwrap();
         images
             .image_ids()
             .iter()
             .filter_map(|id| id.image_tag().map(str::to_string))
             .collect::<Vec<_>>()
     };
-    assert!(
-        listed(ecr.clone()).await.contains(&"v2".to_string()),
-        "asking deletes nothing"
-    );
+    assert!(listed(ecr.clone()).await.contains(&"v2".to_string()), "asking deletes nothing");
     browser.press("delete").await;
     let after = browser.html().await;
-    assert!(
-        after.contains("<td>v1</td>") && !after.contains("<td>v2</td>"),
-        "{after}"
-    );
+    assert!(after.contains("<td>v1</td>") && !after.contains("<td>v2</td>"), "{after}");
     assert!(!listed(ecr.clone()).await.contains(&"v2".to_string()));
 
     // Another account's password sees its own registry only.
@@ -440,16 +399,8 @@ async fn the_console_in_a_browser() {
     );
     browser.open(&berth, "/ui/repository?name=team%2Fapp").await;
     let denied = browser.html().await;
-    assert!(
-        !denied.contains(&v1.0) && denied.contains("does not exist"),
-        "{denied}"
-    );
-    browser
-        .open(
-            &berth,
-            &format!("/ui/image?repository=team%2Fapp&digest={}", v1.0),
-        )
-        .await;
+    assert!(!denied.contains(&v1.0) && denied.contains("does not exist"), "{denied}");
+    browser.open(&berth, &format!("/ui/image?repository=team%2Fapp&digest={}", v1.0)).await;
     assert!(!browser.html().await.contains(&base.0));
     browser.follow("registries").await;
     let registries = browser.html().await;

@@ -10,10 +10,7 @@ use std::process::Command;
 use support::images::{OCI_INDEX, OCI_MANIFEST};
 use support::tools::{run, stdout, tool};
 use support::upstream::{push_image, put, Upstream, PASSWORD, USER};
-use support::{
-    advance_clock, default_client, digest_of, ecr_client, oci_error_code, registry_password, Berth,
-    RawRegistry,
-};
+use support::*;
 
 const ACCEPT: &str =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
@@ -70,10 +67,9 @@ async fn setup() -> Setup {
         ],
     );
     let ecr = default_client(&berth);
-    for (prefix, url, credential) in [
-        ("docker-hub", "registry-1.docker.io", "hub"),
-        ("ghcr", "ghcr.io", "wrong"),
-    ] {
+    for (prefix, url, credential) in
+        [("docker-hub", "registry-1.docker.io", "hub"), ("ghcr", "ghcr.io", "wrong")]
+    {
         ecr.create_pull_through_cache_rule()
             .ecr_repository_prefix(prefix)
             .upstream_registry_url(url)
@@ -83,21 +79,11 @@ async fn setup() -> Setup {
             .unwrap();
     }
     let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
-    Setup {
-        upstream,
-        berth,
-        ecr,
-        raw,
-        _dir: dir,
-    }
+    Setup { upstream, berth, ecr, raw, _dir: dir }
 }
 
 async fn get(raw: &RawRegistry, path: &str) -> reqwest::Response {
-    raw.request(Method::GET, path)
-        .header("Accept", ACCEPT)
-        .send()
-        .await
-        .unwrap()
+    raw.request(Method::GET, path).header("Accept", ACCEPT).send().await.unwrap()
 }
 
 async fn get_bytes(raw: &RawRegistry, path: &str) -> (u16, Vec<u8>) {
@@ -142,13 +128,8 @@ async fn pulls_through_once_then_serves_what_it_keeps() {
         .unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.unwrap().as_ref(), &layer[10..20]);
-    let images = s
-        .ecr
-        .describe_images()
-        .repository_name("docker-hub/library/app")
-        .send()
-        .await
-        .unwrap();
+    let images =
+        s.ecr.describe_images().repository_name("docker-hub/library/app").send().await.unwrap();
     let details = &images.image_details()[0];
     assert_eq!(details.image_digest(), Some(image.digest.as_str()));
     assert_eq!(details.image_tags(), ["v1"]);
@@ -165,22 +146,13 @@ async fn pulls_through_once_then_serves_what_it_keeps() {
         "ECR's defaults without a PULL_THROUGH_CACHE template"
     );
     // ECR never mounts from a cached repository, even with BLOB_MOUNTING enabled.
-    s.ecr
-        .put_account_setting()
-        .name("BLOB_MOUNTING")
-        .value("ENABLED")
-        .send()
-        .await
-        .unwrap();
+    s.ecr.put_account_setting().name("BLOB_MOUNTING").value("ENABLED").send().await.unwrap();
     support::create_repository(&s.ecr, "mine").await;
     let mount = s
         .raw
         .request(
             Method::POST,
-            &format!(
-                "/v2/mine/blobs/uploads/?mount={}&from=docker-hub/library/app",
-                image.layer
-            ),
+            &format!("/v2/mine/blobs/uploads/?mount={}&from=docker-hub/library/app", image.layer),
         )
         .send()
         .await
@@ -200,12 +172,7 @@ async fn missing_images_wrong_logins_and_uncovered_names_answer_as_ecr() {
     // Docker Hub's official images need `library/`, as on ECR: nothing is guessed.
     let r = get(&s.raw, "/v2/docker-hub/app/manifests/v1").await;
     assert_eq!(oci_error_code(r).await.1, "MANIFEST_UNKNOWN");
-    let none = s
-        .ecr
-        .describe_repositories()
-        .repository_names("docker-hub/app")
-        .send()
-        .await;
+    let none = s.ecr.describe_repositories().repository_names("docker-hub/app").send().await;
     assert!(none.is_err(), "no repository for an image upstream lacks");
 
     let r = get(&s.raw, "/v2/ghcr/library/app/manifests/v1").await;
@@ -216,11 +183,7 @@ async fn missing_images_wrong_logins_and_uncovered_names_answer_as_ecr() {
         "{message}"
     );
     let r = get(&s.raw, "/v2/elsewhere/app/manifests/v1").await;
-    assert_eq!(
-        oci_error_code(r).await.1,
-        "NAME_UNKNOWN",
-        "no rule covers it"
-    );
+    assert_eq!(oci_error_code(r).await.1, "NAME_UNKNOWN", "no rule covers it");
 }
 
 #[tokio::test]
@@ -244,28 +207,17 @@ async fn an_index_pulls_with_every_child() {
     assert_eq!(r.text().await.unwrap(), index);
     for child in [&amd, &arm] {
         let (status, body) = get_bytes(&s.raw, &format!("{name}/manifests/{}", child.digest)).await;
-        assert_eq!(
-            (status, String::from_utf8(body).unwrap()),
-            (200, child.manifest.clone())
-        );
+        assert_eq!((status, String::from_utf8(body).unwrap()), (200, child.manifest.clone()));
         let (status, _) = get_bytes(&s.raw, &format!("{name}/blobs/{}", child.layer)).await;
         assert_eq!(status, 200);
         assert_eq!(
-            s.upstream.served(&format!(
-                "GET /v2/library/multi/manifests/{} ",
-                child.digest
-            )),
+            s.upstream.served(&format!("GET /v2/library/multi/manifests/{} ", child.digest)),
             1,
             "each child fetched once, with the index"
         );
     }
-    let images = s
-        .ecr
-        .list_images()
-        .repository_name("docker-hub/library/multi")
-        .send()
-        .await
-        .unwrap();
+    let images =
+        s.ecr.list_images().repository_name("docker-hub/library/multi").send().await.unwrap();
     assert_eq!(images.image_ids().len(), 3, "the index and both children");
 }
 
@@ -280,10 +232,7 @@ async fn a_corrupted_upstream_blob_is_refused_and_not_cached() {
     std::fs::write(&file, &corrupted).unwrap();
 
     let name = "/v2/docker-hub/library/app";
-    assert_eq!(
-        get(&s.raw, &format!("{name}/manifests/v1")).await.status(),
-        200
-    );
+    assert_eq!(get(&s.raw, &format!("{name}/manifests/v1")).await.status(), 200);
     let r = get(&s.raw, &format!("{name}/blobs/{}", image.layer)).await;
     let received = r.bytes().await;
     assert!(
@@ -322,15 +271,9 @@ async fn a_moved_tag_is_refreshed_after_the_interval_and_digests_never() {
     let mut raw = s.raw;
     let digest_of_v1 = |r: reqwest::Response| {
         assert_eq!(r.status(), 200);
-        r.headers()["docker-content-digest"]
-            .to_str()
-            .unwrap()
-            .to_string()
+        r.headers()["docker-content-digest"].to_str().unwrap().to_string()
     };
-    assert_eq!(
-        digest_of_v1(get(&raw, &format!("{name}/manifests/v1")).await),
-        first.digest
-    );
+    assert_eq!(digest_of_v1(get(&raw, &format!("{name}/manifests/v1")).await), first.digest);
     let second = push_image(&upstream, "library/app", "v1", b"second", "amd64").await;
 
     advance_clock(&s.berth, 11 * 3600).await;
@@ -351,18 +294,11 @@ async fn a_moved_tag_is_refreshed_after_the_interval_and_digests_never() {
     // The first image stays pullable by digest, from the cache.
     let by_digest = format!("{name}/manifests/{}", first.digest);
     assert_eq!(digest_of_v1(get(&raw, &by_digest).await), first.digest);
-    assert_eq!(
-        s.upstream
-            .served(&format!("GET /v2/library/app/manifests/{} ", first.digest)),
-        0
-    );
+    assert_eq!(s.upstream.served(&format!("GET /v2/library/app/manifests/{} ", first.digest)), 0);
     // Unmoved, a tag is only checked (HEAD), not fetched again.
     advance_clock(&s.berth, 24 * 3600 + 1).await;
     raw = RawRegistry::new(&s.berth, &registry_password(&s.ecr).await);
-    assert_eq!(
-        digest_of_v1(get(&raw, &format!("{name}/manifests/v1")).await),
-        second.digest
-    );
+    assert_eq!(digest_of_v1(get(&raw, &format!("{name}/manifests/v1")).await), second.digest);
     assert_eq!(s.upstream.served("GET /v2/library/app/manifests/v1 "), 2);
     assert_eq!(s.upstream.served("HEAD /v2/library/app/manifests/v1 "), 2);
 }
@@ -375,10 +311,7 @@ async fn sixteen_concurrent_pulls_of_an_uncached_layer_fetch_it_once() {
     let image = push_image(&s.upstream.client(), "library/big", "v1", &layer, "amd64").await;
     drop(layer);
     let name = "/v2/docker-hub/library/big";
-    assert_eq!(
-        get(&s.raw, &format!("{name}/manifests/v1")).await.status(),
-        200
-    );
+    assert_eq!(get(&s.raw, &format!("{name}/manifests/v1")).await.status(), 200);
 
     let path = format!("{name}/blobs/{}", image.layer);
     let pulls = (0..16).map(|_| {
@@ -398,8 +331,7 @@ async fn sixteen_concurrent_pulls_of_an_uncached_layer_fetch_it_once() {
         assert_eq!(pull.unwrap(), expected);
     }
     assert_eq!(
-        s.upstream
-            .served(&format!("GET /v2/library/big/blobs/{} ", image.layer)),
+        s.upstream.served(&format!("GET /v2/library/big/blobs/{} ", image.layer)),
         1,
         "one upstream fetch for sixteen pulls"
     );
@@ -407,9 +339,7 @@ async fn sixteen_concurrent_pulls_of_an_uncached_layer_fetch_it_once() {
 
 #[tokio::test]
 async fn an_ecr_upstream_is_another_registry_of_this_berth() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--access-key", "AKIDOTHER=111111111111"]);
-    let ecr = default_client(&berth);
+    let (_dir, berth, ecr) = started(&["--access-key", "AKIDOTHER=111111111111"]);
     // The upstream: the same account's eu-west-1 registry, and another account's.
     let west = ecr_client(&berth.endpoint, "AKIDEXAMPLE", "eu-west-1");
     let other = ecr_client(&berth.endpoint, "AKIDOTHER", "us-east-1");
@@ -453,12 +383,7 @@ async fn skopeo_and_docker_pull_through_berth() {
     std::fs::create_dir_all(work.join("rootfs/etc")).unwrap();
     std::fs::write(work.join("rootfs/etc/greeting"), "pulled through berth\n").unwrap();
     let layer_file = work.join("layer.tar");
-    run(Command::new(tar)
-        .arg("-cf")
-        .arg(&layer_file)
-        .arg("-C")
-        .arg(work.join("rootfs"))
-        .arg("."));
+    run(Command::new(tar).arg("-cf").arg(&layer_file).arg("-C").arg(work.join("rootfs")).arg("."));
     let layer = std::fs::read(&layer_file).unwrap();
     let image = push_image(&s.upstream.client(), "library/tool", "v1", &layer, "amd64").await;
     let host = support::registry_host(&s.berth);
@@ -472,10 +397,7 @@ async fn skopeo_and_docker_pull_through_berth() {
         .arg(format!("docker://{reference}"))
         .arg(format!("dir:{}", layout.display())));
     let layer_hex = image.layer.trim_start_matches("sha256:");
-    assert!(
-        layout.join(layer_hex).is_file(),
-        "skopeo copied the layer as it is"
-    );
+    assert!(layout.join(layer_hex).is_file(), "skopeo copied the layer as it is");
     let inspected: serde_json::Value = serde_json::from_str(&stdout(
         Command::new(&skopeo)
             .args(["inspect", "--tls-verify=false", "--creds"])
@@ -490,20 +412,13 @@ async fn skopeo_and_docker_pull_through_berth() {
     daemon.log_in(&config, &host, &password);
     let pulled = stdout(&mut daemon.command(&config, &["pull", &reference]));
     assert!(pulled.contains(&image.digest), "{pulled}");
-    let inspected = stdout(&mut daemon.command(
-        &config,
-        &[
-            "image",
-            "inspect",
-            "--format",
-            "{{.Architecture}}",
-            &reference,
-        ],
-    ));
+    let inspected = stdout(
+        &mut daemon
+            .command(&config, &["image", "inspect", "--format", "{{.Architecture}}", &reference]),
+    );
     assert_eq!(inspected, "amd64");
     assert_eq!(
-        s.upstream
-            .served(&format!("GET /v2/library/tool/blobs/{} ", image.layer)),
+        s.upstream.served(&format!("GET /v2/library/tool/blobs/{} ", image.layer)),
         1,
         "skopeo fetched it through; docker was served from the cache"
     );
@@ -518,19 +433,12 @@ async fn batch_get_image_and_download_urls_pull_through_on_the_ecr_face() {
         .ecr
         .batch_get_image()
         .repository_name("docker-hub/library/api")
-        .image_ids(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_tag("v1")
-                .build(),
-        )
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("v1").build())
         .send()
         .await
         .unwrap();
     assert_eq!(got.images().len(), 1, "{:?}", got.failures());
-    assert_eq!(
-        got.images()[0].image_manifest(),
-        Some(image.manifest.as_str())
-    );
+    assert_eq!(got.images()[0].image_manifest(), Some(image.manifest.as_str()));
 
     let url = s
         .ecr
@@ -540,31 +448,15 @@ async fn batch_get_image_and_download_urls_pull_through_on_the_ecr_face() {
         .send()
         .await
         .unwrap();
-    let bytes = reqwest::get(url.download_url().unwrap())
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert!(
-        bytes.as_ref() == layer.as_slice(),
-        "the URL pulls the layer through"
-    );
-    assert_eq!(
-        s.upstream
-            .served(&format!("GET /v2/library/api/blobs/{} ", image.layer)),
-        1
-    );
+    let bytes = reqwest::get(url.download_url().unwrap()).await.unwrap().bytes().await.unwrap();
+    assert!(bytes.as_ref() == layer.as_slice(), "the URL pulls the layer through");
+    assert_eq!(s.upstream.served(&format!("GET /v2/library/api/blobs/{} ", image.layer)), 1);
 
     let refused = s
         .ecr
         .batch_get_image()
         .repository_name("ghcr/library/api")
-        .image_ids(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_tag("v1")
-                .build(),
-        )
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("v1").build())
         .send()
         .await;
     // The refused login leaves no repository: ECR's exception for that.

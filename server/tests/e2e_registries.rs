@@ -51,33 +51,17 @@ async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
         .prefix("team")
         .applied_for(aws_sdk_ecr::types::RctAppliedFor::CreateOnPush)
         .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Immutable)
-        .resource_tags(
-            aws_sdk_ecr::types::Tag::builder()
-                .key("owner")
-                .value("ci")
-                .build()
-                .unwrap(),
-        )
+        .resource_tags(aws_sdk_ecr::types::Tag::builder().key("owner").value("ci").build().unwrap())
         .lifecycle_policy(POLICY)
         .send()
         .await
         .unwrap();
     let pushed = copy("team/new:v1");
-    assert!(
-        pushed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
     let digest = |reference: &str| {
         stdout(
             Command::new(&skopeo)
-                .args([
-                    "inspect",
-                    "--format",
-                    "{{.Digest}}",
-                    "--tls-verify=false",
-                    "--authfile",
-                ])
+                .args(["inspect", "--format", "{{.Digest}}", "--tls-verify=false", "--authfile"])
                 .arg(&auth)
                 .arg(format!("docker://{host}/{reference}")),
         )
@@ -85,12 +69,7 @@ async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
     assert_eq!(digest("team/new:v1"), digest("seed/app:v1"));
 
     // The repository has the template's settings, tags and lifecycle policy.
-    let repository = ecr
-        .describe_repositories()
-        .repository_names("team/new")
-        .send()
-        .await
-        .unwrap();
+    let repository = ecr.describe_repositories().repository_names("team/new").send().await.unwrap();
     let repository = &repository.repositories()[0];
     assert_eq!(
         repository.image_tag_mutability(),
@@ -102,18 +81,10 @@ async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
         .send()
         .await
         .unwrap();
-    let tags: Vec<(String, String)> = tags
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_string(), t.value().to_string()))
-        .collect();
+    let tags: Vec<(String, String)> =
+        tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
     assert_eq!(tags, vec![("owner".to_string(), "ci".to_string())]);
-    let lifecycle = ecr
-        .get_lifecycle_policy()
-        .repository_name("team/new")
-        .send()
-        .await
-        .unwrap();
+    let lifecycle = ecr.get_lifecycle_policy().repository_name("team/new").send().await.unwrap();
     assert_eq!(lifecycle.lifecycle_policy_text(), Some(POLICY));
     // Outside the prefix, still no repository.
     assert!(!copy("other/new:v1").status.success());
@@ -123,23 +94,14 @@ async fn skopeo_push_to_a_new_name_creates_it_from_a_template() {
 async fn skopeo_push_replicates_to_another_region_and_account() {
     let skopeo = tool("skopeo");
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        "--admin-api",
-        "--access-key",
-        "AKIDA=111111111111",
-        "--access-key",
-        "AKIDB=222222222222",
-    ];
+    let flags =
+        ["--admin-api", "--access-key", "AKIDA=111111111111", "--access-key", "AKIDB=222222222222"];
     let berth = Berth::start(&dir.path().join("data"), &flags);
     let host = registry_host(&berth);
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let a_west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
     let b_west = ecr_client(&berth.endpoint, "AKIDB", "us-west-2");
-    replicate_to(
-        &a,
-        &[("111111111111", "us-west-2"), ("222222222222", "us-west-2")],
-    )
-    .await;
+    replicate_to(&a, &[("111111111111", "us-west-2"), ("222222222222", "us-west-2")]).await;
     b_west
         .put_registry_policy()
         .policy_text(r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":["ecr:ReplicateImage","ecr:CreateRepository"]}]}"#)
@@ -181,13 +143,7 @@ async fn skopeo_push_replicates_to_another_region_and_account() {
     let digest = |auth: &std::path::Path, reference: &str| {
         stdout(
             Command::new(&skopeo)
-                .args([
-                    "inspect",
-                    "--format",
-                    "{{.Digest}}",
-                    "--tls-verify=false",
-                    "--authfile",
-                ])
+                .args(["inspect", "--format", "{{.Digest}}", "--tls-verify=false", "--authfile"])
                 .arg(auth)
                 .arg(format!("docker://{host}/{reference}")),
         )
@@ -200,11 +156,7 @@ async fn skopeo_push_replicates_to_another_region_and_account() {
     let statuses = a
         .describe_image_replication_status()
         .repository_name("app")
-        .image_id(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_tag("v2")
-                .build(),
-        )
+        .image_id(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("v2").build())
         .send()
         .await
         .unwrap();
@@ -219,27 +171,13 @@ async fn skopeo_push_replicates_to_another_region_and_account() {
 async fn skopeo_of_account_b_reads_account_a_only_while_a_policy_allows() {
     let skopeo = tool("skopeo");
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        "--access-key",
-        "AKIDA=111111111111",
-        "--access-key",
-        "AKIDB=222222222222",
-    ];
+    let flags = ["--access-key", "AKIDA=111111111111", "--access-key", "AKIDB=222222222222"];
     let berth = Berth::start(&dir.path().join("data"), &flags);
-    let port = registry_host(&berth)
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let port = registry_host(&berth).rsplit(':').next().unwrap().to_string();
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let b = ecr_client(&berth.endpoint, "AKIDB", "us-east-1");
     create_repository(&a, "app").await;
-    push_one_layer(
-        &a,
-        &format!("{}/app:v1", registry_host(&berth)),
-        b"a layer of A",
-    )
-    .await;
+    push_one_layer(&a, &format!("{}/app:v1", registry_host(&berth)), b"a layer of A").await;
     // A's registry host. Nothing resolves it here, so skopeo reaches berth through berth
     // itself as its HTTP proxy: the request keeps A's host name, as on a real network.
     let host_a = format!("111111111111.dkr.ecr.us-east-1.localhost:{port}");
@@ -259,10 +197,7 @@ async fn skopeo_of_account_b_reads_account_a_only_while_a_policy_allows() {
     let denied = inspect();
     assert!(!denied.status.success());
     let stderr = String::from_utf8_lossy(&denied.stderr);
-    assert!(
-        stderr.contains("not authorized to perform: ecr:BatchGetImage"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("not authorized to perform: ecr:BatchGetImage"), "{stderr}");
 
     a.set_repository_policy()
         .repository_name("app")
@@ -271,21 +206,10 @@ async fn skopeo_of_account_b_reads_account_a_only_while_a_policy_allows() {
         .await
         .unwrap();
     let allowed = inspect();
-    assert!(
-        allowed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&allowed.stderr)
-    );
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
     let manifest: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
     assert_eq!(manifest["schemaVersion"], 2);
 
-    a.delete_repository_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        !inspect().status.success(),
-        "denied again once the policy is gone"
-    );
+    a.delete_repository_policy().repository_name("app").send().await.unwrap();
+    assert!(!inspect().status.success(), "denied again once the policy is gone");
 }

@@ -19,10 +19,7 @@ fn installed_sources(status: &str) -> HashMap<String, String> {
     let mut sources = HashMap::new();
     for stanza in status.split("\n\n") {
         let field = |key: &str| {
-            stanza
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_string())
+            stanza.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string())
         };
         if !field("Status:").is_some_and(|s| s.ends_with(" installed")) {
             continue;
@@ -55,22 +52,15 @@ async fn scans_find_exactly_the_matching_advisories() {
     let status = std::fs::read_to_string("/var/lib/dpkg/status")
         .expect("this test reads the machine's dpkg status (a Debian or Ubuntu machine)");
     let sources = installed_sources(&status);
-    let version = |s: &str| {
-        sources
-            .get(s)
-            .unwrap_or_else(|| panic!("{s} is not installed here"))
-            .clone()
-    };
+    let version =
+        |s: &str| sources.get(s).unwrap_or_else(|| panic!("{s} is not installed here")).clone();
     let base = layer(
         &layout,
         &work,
         "debian-base",
         &[
             ("etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\n"),
-            (
-                "var/lib/dpkg/status",
-                b"Package: stale\nStatus: install ok installed\nVersion: 1\n",
-            ),
+            ("var/lib/dpkg/status", b"Package: stale\nStatus: install ok installed\nVersion: 1\n"),
         ],
         true,
     );
@@ -78,10 +68,7 @@ async fn scans_find_exactly_the_matching_advisories() {
         &layout,
         &work,
         "debian-top",
-        &[
-            ("var/lib/dpkg/.wh.status", b""),
-            ("var/lib/dpkg/status.d/machine", status.as_bytes()),
-        ],
+        &[("var/lib/dpkg/.wh.status", b""), ("var/lib/dpkg/status.d/machine", status.as_bytes())],
         false,
     );
     let debian = add_layered_image(&layout, &[base, top], "amd64");
@@ -107,11 +94,7 @@ async fn scans_find_exactly_the_matching_advisories() {
     };
     write_index(
         &layout,
-        vec![
-            entry(&debian, "debian"),
-            entry(&alpine, "alpine"),
-            entry(&scratch, "scratch"),
-        ],
+        vec![entry(&debian, "debian"), entry(&alpine, "alpine"), entry(&scratch, "scratch")],
     );
 
     // The feed: what matches, and what must not (epochs, `~`, other releases, fixed).
@@ -154,24 +137,9 @@ async fn scans_find_exactly_the_matching_advisories() {
             "coreutils",
             serde_json::json!([{"introduced": "0"}, {"fixed": format!("{}~1", version("coreutils"))}]),
         ),
-        advisory(
-            "CVE-2026-0005",
-            "Debian:12",
-            "tar",
-            serde_json::json!([{"introduced": "1:0"}]),
-        ),
-        advisory(
-            "CVE-2026-0006",
-            "Debian:11",
-            "glibc",
-            serde_json::json!([{"introduced": "0"}]),
-        ),
-        advisory(
-            "CVE-2026-0007",
-            "Debian:12",
-            "stale",
-            serde_json::json!([{"introduced": "0"}]),
-        ),
+        advisory("CVE-2026-0005", "Debian:12", "tar", serde_json::json!([{"introduced": "1:0"}])),
+        advisory("CVE-2026-0006", "Debian:11", "glibc", serde_json::json!([{"introduced": "0"}])),
+        advisory("CVE-2026-0007", "Debian:12", "stale", serde_json::json!([{"introduced": "0"}])),
         {
             let mut a = advisory(
                 "CVE-2026-0010",
@@ -201,13 +169,7 @@ async fn scans_find_exactly_the_matching_advisories() {
 
     let berth = Berth::start(
         &dir.path().join("data"),
-        &[
-            "--admin-api",
-            "--scan-interval",
-            "3600",
-            "--vulnerability-db",
-            feed.to_str().unwrap(),
-        ],
+        &["--admin-api", "--scan-interval", "3600", "--vulnerability-db", feed.to_str().unwrap()],
     );
     let ecr = default_client(&berth);
     for name in ["debian-app", "alpine-app"] {
@@ -216,11 +178,9 @@ async fn scans_find_exactly_the_matching_advisories() {
     scan_on_push(&ecr, "debian-app").await;
     let host = registry_host(&berth);
     let password = registry_password(&ecr).await;
-    for (tag, repository) in [
-        ("debian", "debian-app"),
-        ("alpine", "alpine-app"),
-        ("scratch", "alpine-app"),
-    ] {
+    for (tag, repository) in
+        [("debian", "debian-app"), ("alpine", "alpine-app"), ("scratch", "alpine-app")]
+    {
         run(Command::new(&skopeo)
             .args(["copy", "--dest-tls-verify=false", "--dest-creds"])
             .arg(format!("AWS:{password}"))
@@ -240,10 +200,7 @@ async fn scans_find_exactly_the_matching_advisories() {
     };
     // Scan on push: queued at the push, run by the job.
     let queued = findings("debian-app", "debian").await.unwrap();
-    assert_eq!(
-        queued.image_scan_status().unwrap().status(),
-        Some(&ScanStatus::InProgress)
-    );
+    assert_eq!(queued.image_scan_status().unwrap().status(), Some(&ScanStatus::InProgress));
     run_job(&berth, "scan").await;
     let debian_scan = findings("debian-app", "debian").await.unwrap();
     assert_eq!(
@@ -253,11 +210,8 @@ async fn scans_find_exactly_the_matching_advisories() {
         debian_scan.image_scan_status()
     );
     let result = debian_scan.image_scan_findings().unwrap();
-    let found: Vec<(&str, &FindingSeverity)> = result
-        .findings()
-        .iter()
-        .map(|f| (f.name().unwrap(), f.severity().unwrap()))
-        .collect();
+    let found: Vec<(&str, &FindingSeverity)> =
+        result.findings().iter().map(|f| (f.name().unwrap(), f.severity().unwrap())).collect();
     assert_eq!(
         found,
         [
@@ -284,32 +238,16 @@ async fn scans_find_exactly_the_matching_advisories() {
     // DescribeImages shows scans only where ECR does: not for AWS_NATIVE basic scans, but
     // for the legacy CLAIR ones.
     let described = |ecr: aws_sdk_ecr::Client| async move {
-        ecr.describe_images()
-            .repository_name("debian-app")
-            .send()
-            .await
-            .unwrap()
-            .image_details()[0]
+        ecr.describe_images().repository_name("debian-app").send().await.unwrap().image_details()[0]
             .clone()
     };
     assert!(described(ecr.clone()).await.image_scan_status().is_none());
-    ecr.put_account_setting()
-        .name("BASIC_SCAN_TYPE_VERSION")
-        .value("CLAIR")
-        .send()
-        .await
-        .unwrap();
+    ecr.put_account_setting().name("BASIC_SCAN_TYPE_VERSION").value("CLAIR").send().await.unwrap();
     let detail = described(ecr.clone()).await;
-    assert_eq!(
-        detail.image_scan_status().unwrap().status(),
-        Some(&ScanStatus::Complete)
-    );
+    assert_eq!(detail.image_scan_status().unwrap().status(), Some(&ScanStatus::Complete));
     let summary = detail.image_scan_findings_summary().unwrap();
     assert_eq!(
-        summary
-            .finding_severity_counts()
-            .unwrap()
-            .get(&FindingSeverity::Critical),
+        summary.finding_severity_counts().unwrap().get(&FindingSeverity::Critical),
         Some(&1)
     );
 
@@ -317,10 +255,7 @@ async fn scans_find_exactly_the_matching_advisories() {
     let none = findings("alpine-app", "alpine").await.unwrap_err();
     let (code, message) = code_and_message(none);
     assert_eq!(code, "ScanNotFoundException");
-    assert!(
-        message.starts_with("Image scan does not exist for the image with"),
-        "{message}"
-    );
+    assert!(message.starts_with("Image scan does not exist for the image with"), "{message}");
     let start = |tag: &'static str| {
         let ecr = ecr.clone();
         async move {
@@ -332,10 +267,7 @@ async fn scans_find_exactly_the_matching_advisories() {
         }
     };
     let started = start("alpine").await.unwrap();
-    assert_eq!(
-        started.image_scan_status().unwrap().status(),
-        Some(&ScanStatus::InProgress)
-    );
+    assert_eq!(started.image_scan_status().unwrap().status(), Some(&ScanStatus::InProgress));
     start("scratch").await.unwrap();
     run_job(&berth, "scan").await;
     let alpine_scan = findings("alpine-app", "alpine").await.unwrap();
@@ -387,10 +319,7 @@ async fn scans_find_exactly_the_matching_advisories() {
     let name = |r: &aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput| {
         r.image_scan_findings().unwrap().findings()[0].name().unwrap().to_string()
     };
-    assert_eq!(
-        (name(&first), name(&second)),
-        ("CVE-2026-0001".into(), "CVE-2026-0002".into())
-    );
+    assert_eq!((name(&first), name(&second)), ("CVE-2026-0001".into(), "CVE-2026-0002".into()));
     assert!(second.next_token().is_none());
 
     advance_clock(&berth, 24 * 3600 + 1).await;
@@ -492,13 +421,7 @@ async fn enhanced_scans_read_language_packages_and_answer_in_inspector_shape() {
     }
     let berth = Berth::start(
         &dir.path().join("data"),
-        &[
-            "--admin-api",
-            "--scan-interval",
-            "3600",
-            "--vulnerability-db",
-            feed.to_str().unwrap(),
-        ],
+        &["--admin-api", "--scan-interval", "3600", "--vulnerability-db", feed.to_str().unwrap()],
     );
     let ecr = default_client(&berth);
     create_repository(&ecr, "team/prod").await;
@@ -542,10 +465,7 @@ async fn enhanced_scans_read_language_packages_and_answer_in_inspector_shape() {
         "continuous scanning reads ACTIVE"
     );
     let result = scan.image_scan_findings().unwrap();
-    assert!(
-        result.findings().is_empty(),
-        "enhanced scans fill enhancedFindings instead"
-    );
+    assert!(result.findings().is_empty(), "enhanced scans fill enhancedFindings instead");
     let mut found: Vec<(String, String, Option<String>)> = result
         .enhanced_findings()
         .iter()
@@ -572,35 +492,18 @@ async fn enhanced_scans_read_language_packages_and_answer_in_inspector_shape() {
             expect("PYSEC-requests", "PYTHONPKG", "2.31.0"),
         ]
     );
-    let detail = ecr
-        .describe_images()
-        .repository_name("team/prod")
-        .send()
-        .await
-        .unwrap()
-        .image_details()[0]
-        .clone();
-    assert_eq!(
-        detail.image_scan_status().unwrap().status(),
-        Some(&ScanStatus::Active)
-    );
-    let counts = detail
-        .image_scan_findings_summary()
-        .unwrap()
-        .finding_severity_counts()
-        .unwrap();
+    let detail =
+        ecr.describe_images().repository_name("team/prod").send().await.unwrap().image_details()[0]
+            .clone();
+    assert_eq!(detail.image_scan_status().unwrap().status(), Some(&ScanStatus::Active));
+    let counts = detail.image_scan_findings_summary().unwrap().finding_severity_counts().unwrap();
     assert_eq!(counts.values().sum::<i32>(), 4);
     let first = &result.enhanced_findings()[0];
     assert_eq!(first.r#type(), Some("PACKAGE_VULNERABILITY"));
     assert_eq!(first.status(), Some("ACTIVE"));
     let resource = &first.resources()[0];
     assert_eq!(
-        resource
-            .details()
-            .unwrap()
-            .aws_ecr_container_image()
-            .unwrap()
-            .repository_name(),
+        resource.details().unwrap().aws_ecr_container_image().unwrap().repository_name(),
         Some("team/prod")
     );
 

@@ -58,16 +58,11 @@ fn der_signature(raw: &[u8]) -> Vec<u8> {
 async fn pushed_images_carry_a_signature_that_verifies_with_the_profile_certificate() {
     let openssl = tool("openssl");
     let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(
-        &dir.path().join("data"),
-        &["--admin-api", "--signing-interval", "3600"],
-    );
+    let berth =
+        Berth::start(&dir.path().join("data"), &["--admin-api", "--signing-interval", "3600"]);
     let ecr = default_client(&berth);
     let none = ecr.get_signing_configuration().send().await.unwrap_err();
-    assert_eq!(
-        code_and_message(none).0,
-        "SigningConfigurationNotFoundException"
-    );
+    assert_eq!(code_and_message(none).0, "SigningConfigurationNotFoundException");
     ecr.put_signing_configuration()
         .signing_configuration(
             SigningConfiguration::builder()
@@ -141,10 +136,7 @@ async fn pushed_images_carry_a_signature_that_verifies_with_the_profile_certific
         .send()
         .await
         .unwrap();
-    let image_digest = image.headers()["docker-content-digest"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let image_digest = image.headers()["docker-content-digest"].to_str().unwrap().to_string();
     let referrers: serde_json::Value = raw
         .request(
             Method::GET,
@@ -163,10 +155,7 @@ async fn pushed_images_carry_a_signature_that_verifies_with_the_profile_certific
     let manifest: serde_json::Value = raw
         .request(
             Method::GET,
-            &format!(
-                "/v2/signed/app/manifests/{}",
-                signatures[0]["digest"].as_str().unwrap()
-            ),
+            &format!("/v2/signed/app/manifests/{}", signatures[0]["digest"].as_str().unwrap()),
         )
         .header("Accept", "application/vnd.oci.image.manifest.v1+json")
         .send()
@@ -179,10 +168,7 @@ async fn pushed_images_carry_a_signature_that_verifies_with_the_profile_certific
     let envelope: serde_json::Value = raw
         .request(
             Method::GET,
-            &format!(
-                "/v2/signed/app/blobs/{}",
-                manifest["layers"][0]["digest"].as_str().unwrap()
-            ),
+            &format!("/v2/signed/app/blobs/{}", manifest["layers"][0]["digest"].as_str().unwrap()),
         )
         .send()
         .await
@@ -201,20 +187,15 @@ async fn pushed_images_carry_a_signature_that_verifies_with_the_profile_certific
     assert_eq!(header["io.cncf.notary.signingScheme"], "notary.x509");
 
     // The profile's certificate is the one in the envelope, and it verifies the signature.
-    let pem = reqwest::get(format!(
-        "{}/_berth/signing/certificate?profile={PROFILE}",
-        berth.endpoint
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    let pem =
+        reqwest::get(format!("{}/_berth/signing/certificate?profile={PROFILE}", berth.endpoint))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
     let pem_body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert_eq!(
-        envelope["header"]["x5c"][0].as_str(),
-        Some(pem_body.as_str())
-    );
+    assert_eq!(envelope["header"]["x5c"][0].as_str(), Some(pem_body.as_str()));
     let work = dir.path();
     std::fs::write(work.join("cert.pem"), &pem).unwrap();
     let public_key = run(Command::new(&openssl)
@@ -222,9 +203,7 @@ async fn pushed_images_carry_a_signature_that_verifies_with_the_profile_certific
         .arg(work.join("cert.pem")))
     .stdout;
     std::fs::write(work.join("key.pem"), public_key).unwrap();
-    let signature = URL_SAFE_NO_PAD
-        .decode(envelope["signature"].as_str().unwrap())
-        .unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(envelope["signature"].as_str().unwrap()).unwrap();
     std::fs::write(work.join("sig.der"), der_signature(&signature)).unwrap();
     let verify = |input: &str| {
         std::fs::write(work.join("input"), input).unwrap();

@@ -47,18 +47,9 @@ async fn pull_status(raw: &RawRegistry, method: Method, reference: &str) -> u16 
 /// The digests ListImages gives with this `imageStatus` filter (none: ECR's default).
 async fn listed(ecr: &aws_sdk_ecr::Client, status: Option<ImageStatusFilter>) -> Vec<String> {
     let filter = ListImagesFilter::builder().set_image_status(status).build();
-    let listed = ecr
-        .list_images()
-        .repository_name("app")
-        .filter(filter)
-        .send()
-        .await
-        .unwrap();
-    let mut digests: Vec<String> = listed
-        .image_ids()
-        .iter()
-        .filter_map(|id| id.image_digest().map(str::to_string))
-        .collect();
+    let listed = ecr.list_images().repository_name("app").filter(filter).send().await.unwrap();
+    let mut digests: Vec<String> =
+        listed.image_ids().iter().filter_map(|id| id.image_digest().map(str::to_string)).collect();
     digests.dedup();
     digests
 }
@@ -68,11 +59,7 @@ async fn detail(ecr: &aws_sdk_ecr::Client) -> aws_sdk_ecr::types::ImageDetail {
     let described = ecr
         .describe_images()
         .repository_name("app")
-        .filter(
-            DescribeImagesFilter::builder()
-                .image_status(ImageStatusFilter::Any)
-                .build(),
-        )
+        .filter(DescribeImagesFilter::builder().image_status(ImageStatusFilter::Any).build())
         .send()
         .await
         .unwrap();
@@ -97,18 +84,12 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
         move_image(&ecr, "v1", TargetStorageClass::Archive).await,
         Ok(ImageStatus::Archived)
     );
-    for (method, reference) in [
-        (Method::GET, "v1"),
-        (Method::HEAD, "v1"),
-        (Method::GET, digest.as_str()),
-    ] {
+    for (method, reference) in
+        [(Method::GET, "v1"), (Method::HEAD, "v1"), (Method::GET, digest.as_str())]
+    {
         assert_eq!(pull_status(&raw, method, reference).await, 404);
     }
-    let refused = raw
-        .request(Method::GET, "/v2/app/manifests/v1")
-        .send()
-        .await
-        .unwrap();
+    let refused = raw.request(Method::GET, "/v2/app/manifests/v1").send().await.unwrap();
     assert_eq!(oci_error_code(refused).await.1, "MANIFEST_UNKNOWN");
     let got = ecr
         .batch_get_image()
@@ -118,19 +99,11 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
         .await
         .unwrap();
     assert!(got.images().is_empty());
-    assert_eq!(
-        got.failures()[0].failure_code().map(|c| c.as_str()),
-        Some("ImageNotFound")
-    );
+    assert_eq!(got.failures()[0].failure_code().map(|c| c.as_str()), Some("ImageNotFound"));
     // Listed only when archived images are asked for.
     assert!(listed(&ecr, None).await.is_empty());
-    assert!(listed(&ecr, Some(ImageStatusFilter::Active))
-        .await
-        .is_empty());
-    assert_eq!(
-        listed(&ecr, Some(ImageStatusFilter::Archived)).await,
-        vec![digest.clone()]
-    );
+    assert!(listed(&ecr, Some(ImageStatusFilter::Active)).await.is_empty());
+    assert_eq!(listed(&ecr, Some(ImageStatusFilter::Archived)).await, vec![digest.clone()]);
     let archived = detail(&ecr).await;
     assert_eq!(archived.image_status(), Some(&ImageStatus::Archived));
     assert!(archived.last_archived_at().is_some());
@@ -153,13 +126,8 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
         Ok(ImageStatus::Activating)
     );
     assert_eq!(pull_status(&raw, Method::GET, "v1").await, 404);
-    assert_eq!(
-        listed(&ecr, Some(ImageStatusFilter::Activating)).await,
-        vec![digest.clone()]
-    );
-    let (code, _) = move_image(&ecr, "v1", TargetStorageClass::Archive)
-        .await
-        .unwrap_err();
+    assert_eq!(listed(&ecr, Some(ImageStatusFilter::Activating)).await, vec![digest.clone()]);
+    let (code, _) = move_image(&ecr, "v1", TargetStorageClass::Archive).await.unwrap_err();
     assert_eq!(code, "ImageStorageClassUpdateNotSupportedException");
     advance_clock(&berth, 61).await;
     assert_eq!(pull_status(&raw, Method::GET, "v1").await, 200);
@@ -169,21 +137,15 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
     assert!(active.last_activated_at().is_some());
 
     // Archived again, then pushed again: active at once.
-    move_image(&ecr, "v1", TargetStorageClass::Archive)
-        .await
-        .unwrap();
+    move_image(&ecr, "v1", TargetStorageClass::Archive).await.unwrap();
     let again = put_manifest(&raw, "app", "v1", &body, OCI_MANIFEST).await;
     assert_eq!(again.status(), 201);
     assert_eq!(pull_status(&raw, Method::GET, "v1").await, 200);
-    assert_eq!(
-        detail(&ecr).await.image_status(),
-        Some(&ImageStatus::Active)
-    );
+    assert_eq!(detail(&ecr).await.image_status(), Some(&ImageStatus::Active));
 
     // ECR's errors.
-    let (code, message) = move_image(&ecr, "missing", TargetStorageClass::Archive)
-        .await
-        .unwrap_err();
+    let (code, message) =
+        move_image(&ecr, "missing", TargetStorageClass::Archive).await.unwrap_err();
     assert_eq!(code, "ImageNotFoundException");
     assert_eq!(
         message,
@@ -248,11 +210,6 @@ async fn lifecycle_archives_what_a_transition_rule_selects_and_expires_it_later(
     assert_eq!(listed(&ecr, Some(ImageStatusFilter::Archived)).await, older);
     advance_clock(&berth, 2 * 86_400).await;
     run_job(&berth, "lifecycle").await;
-    assert!(listed(&ecr, Some(ImageStatusFilter::Archived))
-        .await
-        .is_empty());
-    assert_eq!(
-        listed(&ecr, Some(ImageStatusFilter::Any)).await,
-        vec![digests[2].clone()]
-    );
+    assert!(listed(&ecr, Some(ImageStatusFilter::Archived)).await.is_empty());
+    assert_eq!(listed(&ecr, Some(ImageStatusFilter::Any)).await, vec![digests[2].clone()]);
 }

@@ -6,13 +6,11 @@ mod support;
 
 use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor};
 use support::images::{empty_index, OCI_INDEX};
-use support::{code_and_message, default_client, Berth};
+use support::*;
 
 #[tokio::test]
 async fn templates_round_trip_and_put_image_creates_on_push() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
+    let (_dir, _berth, ecr) = started(&[]);
     for prefix in ["ROOT", "prod", "prod/team"] {
         let created = ecr
             .create_repository_creation_template()
@@ -23,10 +21,7 @@ async fn templates_round_trip_and_put_image_creates_on_push() {
             .unwrap();
         let template = created.repository_creation_template().unwrap();
         assert_eq!(template.prefix(), Some(prefix));
-        assert_eq!(
-            template.image_tag_mutability(),
-            Some(&ImageTagMutability::Mutable)
-        );
+        assert_eq!(template.image_tag_mutability(), Some(&ImageTagMutability::Mutable));
         assert!(template.created_at().is_some());
     }
     let again = ecr
@@ -47,17 +42,9 @@ async fn templates_round_trip_and_put_image_creates_on_push() {
         .unwrap_err();
     assert_eq!(code_and_message(bad).0, "InvalidParameterException");
 
-    let page = ecr
-        .describe_repository_creation_templates()
-        .max_results(2)
-        .send()
-        .await
-        .unwrap();
-    let first: Vec<&str> = page
-        .repository_creation_templates()
-        .iter()
-        .filter_map(|t| t.prefix())
-        .collect();
+    let page = ecr.describe_repository_creation_templates().max_results(2).send().await.unwrap();
+    let first: Vec<&str> =
+        page.repository_creation_templates().iter().filter_map(|t| t.prefix()).collect();
     assert_eq!(first, vec!["ROOT", "prod"]);
     let rest = ecr
         .describe_repository_creation_templates()
@@ -65,10 +52,7 @@ async fn templates_round_trip_and_put_image_creates_on_push() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        rest.repository_creation_templates()[0].prefix(),
-        Some("prod/team")
-    );
+    assert_eq!(rest.repository_creation_templates()[0].prefix(), Some("prod/team"));
     assert!(rest.next_token().is_none());
 
     let updated = ecr
@@ -79,10 +63,7 @@ async fn templates_round_trip_and_put_image_creates_on_push() {
         .await
         .unwrap();
     assert_eq!(
-        updated
-            .repository_creation_template()
-            .unwrap()
-            .image_tag_mutability(),
+        updated.repository_creation_template().unwrap().image_tag_mutability(),
         Some(&ImageTagMutability::Immutable)
     );
 
@@ -95,35 +76,19 @@ async fn templates_round_trip_and_put_image_creates_on_push() {
         .send()
         .await
         .unwrap();
-    let created = ecr
-        .describe_repositories()
-        .repository_names("prod/team/app")
-        .send()
-        .await
-        .unwrap();
+    let created =
+        ecr.describe_repositories().repository_names("prod/team/app").send().await.unwrap();
     assert_eq!(
         created.repositories()[0].image_tag_mutability(),
         Some(&ImageTagMutability::Immutable)
     );
 
     for prefix in ["ROOT", "prod", "prod/team"] {
-        let deleted = ecr
-            .delete_repository_creation_template()
-            .prefix(prefix)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            deleted.repository_creation_template().unwrap().prefix(),
-            Some(prefix)
-        );
+        let deleted =
+            ecr.delete_repository_creation_template().prefix(prefix).send().await.unwrap();
+        assert_eq!(deleted.repository_creation_template().unwrap().prefix(), Some(prefix));
     }
-    let gone = ecr
-        .delete_repository_creation_template()
-        .prefix("prod")
-        .send()
-        .await
-        .unwrap_err();
+    let gone = ecr.delete_repository_creation_template().prefix("prod").send().await.unwrap_err();
     assert_eq!(code_and_message(gone).0, "TemplateNotFoundException");
     let refused = ecr
         .put_image()

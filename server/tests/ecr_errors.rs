@@ -11,10 +11,7 @@ use support::images::*;
 use support::*;
 
 fn code<E: ProvideErrorMetadata>(e: E) -> (String, String) {
-    (
-        e.code().unwrap_or("").to_string(),
-        e.message().unwrap_or("").to_string(),
-    )
+    (e.code().unwrap_or("").to_string(), e.message().unwrap_or("").to_string())
 }
 
 #[tokio::test]
@@ -47,12 +44,7 @@ async fn ecr_api_error_codes() {
         )
     );
     assert_eq!(
-        code(
-            put(manifest(&config, &missing), Some("v2"))
-                .await
-                .unwrap_err()
-        )
-        .0,
+        code(put(manifest(&config, &missing), Some("v2")).await.unwrap_err()).0,
         "LayersNotFoundException"
     );
     assert_eq!(
@@ -70,10 +62,7 @@ async fn ecr_api_error_codes() {
         .image_digest(&missing)
         .send()
         .await;
-    assert_eq!(
-        code(mismatch.unwrap_err()).0,
-        "ImageDigestDoesNotMatchException"
-    );
+    assert_eq!(code(mismatch.unwrap_err()).0, "ImageDigestDoesNotMatchException");
     ecr.put_image_tag_mutability()
         .repository_name("app")
         .image_tag_mutability(ImageTagMutability::Immutable)
@@ -103,12 +92,7 @@ async fn ecr_api_error_codes() {
             "The image with imageId {imageDigest:'null', imageTag:'nope'} does not exist within the repository with name 'app' in the registry with id '000000000000'".into()
         )
     );
-    let err = ecr
-        .describe_images()
-        .repository_name("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let err = ecr.describe_images().repository_name("nope").send().await.unwrap_err();
     assert_eq!(code(err).0, "RepositoryNotFoundException");
 
     // Layer uploads.
@@ -135,14 +119,8 @@ async fn ecr_api_error_codes() {
                 .await
         }
     };
-    assert_eq!(
-        code(part(0, 9, b"short").await.unwrap_err()).0,
-        "InvalidLayerPartException"
-    );
-    assert_eq!(
-        code(part(3, 7, b"hello").await.unwrap_err()).0,
-        "InvalidLayerPartException"
-    );
+    assert_eq!(code(part(0, 9, b"short").await.unwrap_err()).0, "InvalidLayerPartException");
+    assert_eq!(code(part(3, 7, b"hello").await.unwrap_err()).0, "InvalidLayerPartException");
     let complete = |digest: String| {
         let ecr = ecr.clone();
         let id = id.clone();
@@ -155,19 +133,10 @@ async fn ecr_api_error_codes() {
                 .await
         }
     };
-    assert_eq!(
-        code(complete(digest_of(b"hello")).await.unwrap_err()).0,
-        "EmptyUploadException"
-    );
+    assert_eq!(code(complete(digest_of(b"hello")).await.unwrap_err()).0, "EmptyUploadException");
     part(0, 4, b"hello").await.unwrap();
-    assert_eq!(
-        code(complete(digest_of(b"other")).await.unwrap_err()).0,
-        "InvalidLayerException"
-    );
-    assert_eq!(
-        code(complete(digest_of(b"hello")).await.unwrap_err()).0,
-        "UploadNotFoundException"
-    );
+    assert_eq!(code(complete(digest_of(b"other")).await.unwrap_err()).0, "InvalidLayerException");
+    assert_eq!(code(complete(digest_of(b"hello")).await.unwrap_err()).0, "UploadNotFoundException");
     let err = ecr
         .upload_layer_part()
         .repository_name("app")
@@ -233,22 +202,13 @@ async fn ecr_api_error_codes() {
         .repository_name("app")
         .image_ids(ImageIdentifier::builder().image_tag("nope").build())
         .image_ids(ImageIdentifier::builder().image_digest("bad").build())
-        .image_ids(
-            ImageIdentifier::builder()
-                .image_tag("v1")
-                .image_digest(&missing)
-                .build(),
-        )
+        .image_ids(ImageIdentifier::builder().image_tag("v1").image_digest(&missing).build())
         .image_ids(ImageIdentifier::builder().build())
         .image_ids(ImageIdentifier::builder().image_tag("v1").build())
         .send()
         .await
         .unwrap();
-    let codes: Vec<_> = got
-        .failures()
-        .iter()
-        .map(|f| f.failure_code().unwrap().clone())
-        .collect();
+    let codes: Vec<_> = got.failures().iter().map(|f| f.failure_code().unwrap().clone()).collect();
     assert_eq!(
         codes,
         [
@@ -277,17 +237,11 @@ async fn ecr_api_error_codes() {
         .await
         .unwrap();
     assert!(deleted.image_ids().is_empty());
-    let codes: Vec<_> = deleted
-        .failures()
-        .iter()
-        .map(|f| f.failure_code().unwrap().clone())
-        .collect();
+    let codes: Vec<_> =
+        deleted.failures().iter().map(|f| f.failure_code().unwrap().clone()).collect();
     assert_eq!(
         codes,
-        [
-            ImageFailureCode::ImageReferencedByManifestList,
-            ImageFailureCode::ImageNotFound
-        ]
+        [ImageFailureCode::ImageReferencedByManifestList, ImageFailureCode::ImageNotFound]
     );
     assert_eq!(
         deleted.failures()[0].failure_reason(),
@@ -324,11 +278,7 @@ async fn acknowledged_data_survives_kill_9() {
     let (dir, berth, ecr, raw) = setup().await;
     let config = upload(&raw, "app", b"{}").await;
     // A chunked upload, interrupted after its first acknowledged chunk.
-    let r = raw
-        .request(Method::POST, "/v2/app/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = raw.request(Method::POST, "/v2/app/blobs/uploads/").send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let r = raw
         .request(Method::PATCH, &location)
@@ -342,10 +292,7 @@ async fn acknowledged_data_survives_kill_9() {
     berth.kill9();
 
     let berth = Berth::start(dir.path(), &[]);
-    let raw = RawRegistry {
-        endpoint: berth.endpoint.clone(),
-        ..raw
-    };
+    let raw = RawRegistry { endpoint: berth.endpoint.clone(), ..raw };
     let r = raw.request(Method::GET, &location).send().await.unwrap();
     assert_eq!(r.status(), 204, "the session survives the crash");
     assert_eq!(r.headers()["range"], "0-2");
@@ -358,30 +305,14 @@ async fn acknowledged_data_survives_kill_9() {
         .unwrap();
     assert_eq!(r.status(), 202);
     let layer = digest_of(b"layer");
-    let r = raw
-        .request(Method::PUT, &format!("{location}?digest={layer}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        201,
-        "the resumed upload hashes to the right digest"
-    );
+    let r = raw.request(Method::PUT, &format!("{location}?digest={layer}")).send().await.unwrap();
+    assert_eq!(r.status(), 201, "the resumed upload hashes to the right digest");
     let image = manifest(&config, &layer);
-    assert_eq!(
-        put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST)
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST).await.status(), 201);
     berth.kill9();
 
     let berth = Berth::start(dir.path(), &[]);
-    let raw = RawRegistry {
-        endpoint: berth.endpoint.clone(),
-        ..raw
-    };
+    let raw = RawRegistry { endpoint: berth.endpoint.clone(), ..raw };
     let r = raw
         .request(Method::GET, "/v2/app/manifests/v1")
         .header("Accept", OCI_MANIFEST)
@@ -389,22 +320,13 @@ async fn acknowledged_data_survives_kill_9() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.headers()["docker-content-digest"],
-        digest_of(image.as_bytes()).as_str()
-    );
+    assert_eq!(r.headers()["docker-content-digest"], digest_of(image.as_bytes()).as_str());
     assert_eq!(r.bytes().await.unwrap().as_ref(), image.as_bytes());
     for (digest, bytes) in [(&layer, &b"layer"[..]), (&config, &b"{}"[..])] {
-        let r = raw
-            .request(Method::GET, &format!("/v2/app/blobs/{digest}"))
-            .send()
-            .await
-            .unwrap();
+        let r = raw.request(Method::GET, &format!("/v2/app/blobs/{digest}")).send().await.unwrap();
         assert_eq!(r.bytes().await.unwrap().as_ref(), bytes);
     }
-    let uploads = std::fs::read_dir(dir.path().join("uploads"))
-        .unwrap()
-        .count();
+    let uploads = std::fs::read_dir(dir.path().join("uploads")).unwrap().count();
     assert_eq!(uploads, 0, "no upload file is left behind");
 }
 
@@ -413,11 +335,7 @@ async fn host_names_select_the_registry_and_any_credentials_is_opt_in() {
     let dir = tempfile::tempdir().unwrap();
     let berth = Berth::start(dir.path(), &["--access-key", "AKIDTEAM=123456789012"]);
     let team = ecr_client(&berth.endpoint, "AKIDTEAM", "eu-west-1");
-    team.create_repository()
-        .repository_name("team-app")
-        .send()
-        .await
-        .unwrap();
+    create_repository(&team, "team-app").await;
     let raw = RawRegistry::new(&berth, &registry_password(&team).await);
     let r = raw
         .request(Method::GET, "/v2/team-app/tags/list")
@@ -439,34 +357,15 @@ async fn host_names_select_the_registry_and_any_credentials_is_opt_in() {
     );
     let any = RawRegistry::new(&berth, "test");
     let r = any.request(Method::GET, "/v2/").send().await.unwrap();
-    assert_eq!(
-        r.status(),
-        401,
-        "arbitrary credentials are refused by default"
-    );
+    assert_eq!(r.status(), 401, "arbitrary credentials are refused by default");
     drop(berth);
 
     let berth = Berth::start(dir.path(), &["--accept-any-credentials"]);
     let any = RawRegistry::new(&berth, "test");
+    assert_eq!(any.request(Method::GET, "/v2/").send().await.unwrap().status(), 200);
+    let anonymous = RawRegistry { authorization: None, ..RawRegistry::new(&berth, "x") };
     assert_eq!(
-        any.request(Method::GET, "/v2/")
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let anonymous = RawRegistry {
-        authorization: None,
-        ..RawRegistry::new(&berth, "x")
-    };
-    assert_eq!(
-        anonymous
-            .request(Method::GET, "/v2/")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        anonymous.request(Method::GET, "/v2/").send().await.unwrap().status(),
         401,
         "credentials are still required"
     );
@@ -474,9 +373,7 @@ async fn host_names_select_the_registry_and_any_credentials_is_opt_in() {
 
 #[tokio::test]
 async fn positional_arrays_for_structures_are_serialization_errors_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
+    let (_dir, berth, ecr) = started(&[]);
     let cases = [
         // A structure member given as serde's positional form.
         (
@@ -509,18 +406,7 @@ async fn positional_arrays_for_structures_are_serialization_errors_and_change_no
         );
     }
     let repositories = ecr.describe_repositories().send().await.unwrap();
-    assert!(
-        repositories.repositories().is_empty(),
-        "nothing was created"
-    );
-    let scanning = ecr
-        .get_registry_scanning_configuration()
-        .send()
-        .await
-        .unwrap();
-    assert!(scanning
-        .scanning_configuration()
-        .unwrap()
-        .rules()
-        .is_empty());
+    assert!(repositories.repositories().is_empty(), "nothing was created");
+    let scanning = ecr.get_registry_scanning_configuration().send().await.unwrap();
+    assert!(scanning.scanning_configuration().unwrap().rules().is_empty());
 }

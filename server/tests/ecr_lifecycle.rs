@@ -6,9 +6,7 @@ mod support;
 
 use aws_sdk_ecr::types::{ImageIdentifier, TagStatus};
 use support::images::put_index;
-use support::{
-    advance_clock, berth_with_app, code_and_message, default_client, run_job, run_preview, Berth,
-};
+use support::*;
 
 /// A policy with a rule of each selection kind, pretty-printed as a user would write it.
 const POLICY: &str = r#"{
@@ -73,14 +71,7 @@ fn invalid(message: &str) -> Result<Option<String>, (String, String)> {
 
 #[tokio::test]
 async fn put_get_delete_with_ecr_echo_and_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let (dir, berth, ecr) = berth_with_app(&[]).await;
 
     let not_found = (
         "LifecyclePolicyNotFoundException".to_string(),
@@ -95,10 +86,7 @@ async fn put_get_delete_with_ecr_echo_and_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        put_answer.lifecycle_policy_text(),
-        Some(compacted().as_str())
-    );
+    assert_eq!(put_answer.lifecycle_policy_text(), Some(compacted().as_str()));
     assert_eq!(put_answer.registry_id(), Some("000000000000"));
     assert_eq!(put_answer.repository_name(), Some("app"));
     assert_eq!(get(&ecr).await, Ok((Some(compacted()), Some(0))));
@@ -123,12 +111,7 @@ async fn put_get_delete_with_ecr_echo_and_errors() {
     berth.kill9();
     let berth = Berth::start(dir.path(), &[]);
     let ecr = default_client(&berth);
-    let deleted = ecr
-        .delete_lifecycle_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let deleted = ecr.delete_lifecycle_policy().repository_name("app").send().await.unwrap();
     assert_eq!(deleted.lifecycle_policy_text(), Some(compacted().as_str()));
     assert_eq!(deleted.last_evaluated_at().map(|t| t.secs()), Some(0));
     for err in [
@@ -154,11 +137,7 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
     let (_dir, berth, ecr) = berth_with_app(&["--admin-api"]).await;
     // v1, v2, v3 a second apart, then an untagged image.
     for n in 1..=4u32 {
-        let tag = if n < 4 {
-            format!("v{n}")
-        } else {
-            String::new()
-        };
+        let tag = if n < 4 { format!("v{n}") } else { String::new() };
         put_index(&ecr, n, &tag).await;
         advance_clock(&berth, 1).await;
     }
@@ -174,12 +153,7 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         .unwrap();
 
     let tags_left = || async {
-        let described = ecr
-            .describe_images()
-            .repository_name("app")
-            .send()
-            .await
-            .unwrap();
+        let described = ecr.describe_images().repository_name("app").send().await.unwrap();
         let mut left: Vec<String> = described
             .image_details()
             .iter()
@@ -189,52 +163,23 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         left
     };
     // Never previewed, then a preview of the saved policy: the same images the run takes.
-    let err = ecr
-        .get_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(
-        code_and_message(err).0,
-        "LifecyclePolicyPreviewNotFoundException"
-    );
-    let started = ecr
-        .start_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
+    let err = ecr.get_lifecycle_policy_preview().repository_name("app").send().await.unwrap_err();
+    assert_eq!(code_and_message(err).0, "LifecyclePolicyPreviewNotFoundException");
+    let started = ecr.start_lifecycle_policy_preview().repository_name("app").send().await.unwrap();
     assert_eq!(
         started.status(),
         Some(&aws_sdk_ecr::types::LifecyclePolicyPreviewStatus::InProgress)
     );
-    let preview = ecr
-        .get_lifecycle_policy_preview()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        preview.status(),
-        Some(&aws_sdk_ecr::types::LifecyclePolicyPreviewStatus::Complete)
-    );
+    let preview = ecr.get_lifecycle_policy_preview().repository_name("app").send().await.unwrap();
+    assert_eq!(preview.status(), Some(&aws_sdk_ecr::types::LifecyclePolicyPreviewStatus::Complete));
     let mut previewed: Vec<(String, Option<i32>)> = preview
         .preview_results()
         .iter()
         .map(|r| (r.image_tags().join(","), r.applied_rule_priority()))
         .collect();
     previewed.sort();
-    assert_eq!(
-        previewed,
-        vec![("v1".to_string(), Some(1)), ("v2".to_string(), Some(1))]
-    );
-    assert_eq!(
-        preview
-            .summary()
-            .and_then(|s| s.expiring_image_total_count()),
-        Some(2)
-    );
+    assert_eq!(previewed, vec![("v1".to_string(), Some(1)), ("v2".to_string(), Some(1))]);
+    assert_eq!(preview.summary().and_then(|s| s.expiring_image_total_count()), Some(2));
     // A previewed text is checked, and echoed as sent.
     let err = ecr
         .start_lifecycle_policy_preview()
@@ -264,9 +209,7 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         .list_images()
         .repository_name("app")
         .filter(
-            aws_sdk_ecr::types::ListImagesFilter::builder()
-                .tag_status(TagStatus::Untagged)
-                .build(),
+            aws_sdk_ecr::types::ListImagesFilter::builder().tag_status(TagStatus::Untagged).build(),
         )
         .send()
         .await
@@ -276,10 +219,7 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
     let evaluated = get(&ecr).await.unwrap().1;
     assert_eq!(evaluated, Some(now.floor() as i64));
     // Nothing is archived: every image left is ACTIVE, and an ACTIVE listing is the default.
-    assert_eq!(
-        images_by_status(&ecr).await,
-        vec![("v3".to_string(), "ACTIVE".to_string())]
-    );
+    assert_eq!(images_by_status(&ecr).await, vec![("v3".to_string(), "ACTIVE".to_string())]);
     let active = ecr
         .list_images()
         .repository_name("app")
@@ -328,10 +268,8 @@ async fn images_by_status(ecr: &aws_sdk_ecr::Client) -> Vec<(String, String)> {
 }
 
 fn expected(images: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut images: Vec<(String, String)> = images
-        .iter()
-        .map(|(tags, status)| (tags.to_string(), status.to_string()))
-        .collect();
+    let mut images: Vec<(String, String)> =
+        images.iter().map(|(tags, status)| (tags.to_string(), status.to_string())).collect();
     images.sort();
     images
 }
@@ -339,16 +277,8 @@ fn expected(images: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
     let (_dir, berth, ecr) = berth_with_app(&["--admin-api"]).await;
-    let tags = [
-        "release-1",
-        "release-2",
-        "release-3",
-        "release-4",
-        "dev-a",
-        "dev-b",
-        "",
-        "keep-me",
-    ];
+    let tags =
+        ["release-1", "release-2", "release-3", "release-4", "dev-a", "dev-b", "", "keep-me"];
     for (n, tag) in tags.iter().enumerate() {
         put_index(&ecr, n as u32, tag).await;
         advance_clock(&berth, 1).await;
@@ -401,10 +331,7 @@ async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
     );
     let summary = preview.summary().unwrap();
     assert_eq!(summary.expiring_image_total_count(), Some(3));
-    assert_eq!(
-        summary.transitioning_image_total_counts()[0].image_total_count(),
-        Some(1)
-    );
+    assert_eq!(summary.transitioning_image_total_counts()[0].image_total_count(), Some(1));
 
     // The run does what the preview said.
     run().await;

@@ -109,10 +109,7 @@ async fn every_refusal_has_ecr_wording_and_changes_nothing() {
             .send()
             .await
             .map_err(code_and_message);
-        let expected = (
-            "InvalidParameterException".to_string(),
-            format!("{PREFIX}{detail}'"),
-        );
+        let expected = ("InvalidParameterException".to_string(), format!("{PREFIX}{detail}'"));
         assert_eq!(put.map(drop), Err(expected.clone()), "{text}");
         let preview = ecr
             .start_lifecycle_policy_preview()
@@ -140,11 +137,6 @@ async fn every_refusal_has_ecr_wording_and_changes_nothing() {
         )
     );
     // Nothing was stored by any of them.
-    let err = ecr
-        .get_lifecycle_policy()
-        .repository_name("app")
-        .send()
-        .await
-        .unwrap_err();
+    let err = ecr.get_lifecycle_policy().repository_name("app").send().await.unwrap_err();
     assert_eq!(code_and_message(err).0, "LifecyclePolicyNotFoundException");
 }

@@ -19,10 +19,8 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
         r#"{"ecr-pullthroughcache/docker-hub":{"username":"me","accessToken":"token"}}"#,
     )
     .unwrap();
-    let berth = Berth::start(
-        &dir.path().join("data"),
-        &["--secrets-file", secrets.to_str().unwrap()],
-    );
+    let berth =
+        Berth::start(&dir.path().join("data"), &["--secrets-file", secrets.to_str().unwrap()]);
     let ecr = default_client(&berth);
     let create = |prefix: &str, url: &str, credential: Option<&str>| {
         ecr.create_pull_through_cache_rule()
@@ -33,15 +31,9 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
     };
 
     let quay = create("quay", "quay.io", None).await.unwrap();
-    assert_eq!(
-        quay.upstream_registry(),
-        Some(&UpstreamRegistry::Quay),
-        "inferred from the URL"
-    );
+    assert_eq!(quay.upstream_registry(), Some(&UpstreamRegistry::Quay), "inferred from the URL");
     assert_eq!(quay.upstream_repository_prefix(), Some("ROOT"));
-    let hub = create("docker-hub", "registry-1.docker.io", Some(SECRET))
-        .await
-        .unwrap();
+    let hub = create("docker-hub", "registry-1.docker.io", Some(SECRET)).await.unwrap();
     assert_eq!(hub.upstream_registry(), Some(&UpstreamRegistry::DockerHub));
     assert_eq!(hub.credential_arn(), Some(SECRET));
 
@@ -63,38 +55,22 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
         ),
     ];
     for (err, code, message) in refusals {
-        assert_eq!(
-            code_and_message(err),
-            (code.to_string(), message.to_string())
-        );
+        assert_eq!(code_and_message(err), (code.to_string(), message.to_string()));
     }
     let unknown_secret = SECRET.replace("docker-hub", "nobody");
-    let err = create("gitlab", "registry.gitlab.com", Some(&unknown_secret))
-        .await
-        .unwrap_err();
+    let err = create("gitlab", "registry.gitlab.com", Some(&unknown_secret)).await.unwrap_err();
     assert_eq!(code_and_message(err).0, "SecretNotFoundException");
 
     // Paged in prefix order; an unknown prefix asked for is an error.
-    let page = ecr
-        .describe_pull_through_cache_rules()
-        .max_results(1)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        page.pull_through_cache_rules()[0].ecr_repository_prefix(),
-        Some("docker-hub")
-    );
+    let page = ecr.describe_pull_through_cache_rules().max_results(1).send().await.unwrap();
+    assert_eq!(page.pull_through_cache_rules()[0].ecr_repository_prefix(), Some("docker-hub"));
     let rest = ecr
         .describe_pull_through_cache_rules()
         .set_next_token(page.next_token().map(str::to_string))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        rest.pull_through_cache_rules()[0].ecr_repository_prefix(),
-        Some("quay")
-    );
+    assert_eq!(rest.pull_through_cache_rules()[0].ecr_repository_prefix(), Some("quay"));
     assert!(rest.next_token().is_none());
     let err = ecr
         .describe_pull_through_cache_rules()
@@ -102,10 +78,7 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        code_and_message(err).0,
-        "PullThroughCacheRuleNotFoundException"
-    );
+    assert_eq!(code_and_message(err).0, "PullThroughCacheRuleNotFoundException");
 
     let err = ecr
         .update_pull_through_cache_rule()
@@ -130,12 +103,8 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
         .unwrap();
     assert!(updated.updated_at().is_some());
 
-    let deleted = ecr
-        .delete_pull_through_cache_rule()
-        .ecr_repository_prefix("quay")
-        .send()
-        .await
-        .unwrap();
+    let deleted =
+        ecr.delete_pull_through_cache_rule().ecr_repository_prefix("quay").send().await.unwrap();
     assert_eq!(deleted.upstream_registry_url(), Some("quay.io"));
     let err = ecr
         .delete_pull_through_cache_rule()
@@ -143,10 +112,7 @@ async fn rules_are_checked_kept_paged_updated_and_deleted() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        code_and_message(err).0,
-        "PullThroughCacheRuleNotFoundException"
-    );
+    assert_eq!(code_and_message(err).0, "PullThroughCacheRuleNotFoundException");
 }
 
 #[tokio::test]
@@ -166,18 +132,10 @@ async fn validate_logs_in_upstream_with_the_rule_credentials() {
         .to_string(),
     )
     .unwrap();
-    let endpoints = format!(
-        "registry-1.docker.io={0},ghcr.io={0},quay.io={0}",
-        upstream.endpoint
-    );
+    let endpoints = format!("registry-1.docker.io={0},ghcr.io={0},quay.io={0}", upstream.endpoint);
     let berth = Berth::start(
         &dir.path().join("data"),
-        &[
-            "--secrets-file",
-            secrets.to_str().unwrap(),
-            "--upstream-endpoint",
-            &endpoints,
-        ],
+        &["--secrets-file", secrets.to_str().unwrap(), "--upstream-endpoint", &endpoints],
     );
     let ecr = default_client(&berth);
     let arn = |name: &str| {
@@ -211,14 +169,9 @@ async fn validate_logs_in_upstream_with_the_rule_credentials() {
     assert_eq!(validate("hub").await, (true, None));
     let (valid, failure) = validate("gh").await;
     assert!(!valid);
-    assert!(failure
-        .unwrap()
-        .contains("authentication to the upstream registry ghcr.io failed"));
+    assert!(failure.unwrap().contains("authentication to the upstream registry ghcr.io failed"));
     let (valid, failure) = validate("quay").await;
-    assert!(
-        !valid,
-        "anonymous is refused by an upstream that wants credentials"
-    );
+    assert!(!valid, "anonymous is refused by an upstream that wants credentials");
     assert!(failure.is_some());
     let err = ecr
         .validate_pull_through_cache_rule()
@@ -226,8 +179,5 @@ async fn validate_logs_in_upstream_with_the_rule_credentials() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(
-        code_and_message(err).0,
-        "PullThroughCacheRuleNotFoundException"
-    );
+    assert_eq!(code_and_message(err).0, "PullThroughCacheRuleNotFoundException");
 }

@@ -25,9 +25,7 @@ async fn last_pulled(ecr: &aws_sdk_ecr::Client) -> Option<i64> {
         .send()
         .await
         .unwrap();
-    described.image_details()[0]
-        .last_recorded_pull_time()
-        .map(|t| t.secs())
+    described.image_details()[0].last_recorded_pull_time().map(|t| t.secs())
 }
 
 /// Pulls v1 on both faces as the owner of `ecr`'s access key.
@@ -54,33 +52,19 @@ async fn pull_both_ways(berth: &Berth, ecr: &aws_sdk_ecr::Client) {
 async fn an_excluded_principal_pulls_without_moving_the_pull_time() {
     let dir = tempfile::tempdir().unwrap();
     let ci_key = format!("AKIDCI={CI_ROLE}");
-    let flags = [
-        "--admin-api",
-        "--access-key",
-        &ci_key,
-        "--access-key",
-        "AKIDDEV=000000000000",
-    ];
+    let flags = ["--admin-api", "--access-key", &ci_key, "--access-key", "AKIDDEV=000000000000"];
     let berth = Berth::start(dir.path(), &flags);
     let dev = ecr_client(&berth.endpoint, "AKIDDEV", "us-east-1");
     let ci = ecr_client(&berth.endpoint, "AKIDCI", "us-east-1");
     create_repository(&dev, "app").await;
     put_index(&dev, 1, "v1").await;
 
-    let registered = dev
-        .register_pull_time_update_exclusion()
-        .principal_arn(CI_ROLE)
-        .send()
-        .await
-        .unwrap();
+    let registered =
+        dev.register_pull_time_update_exclusion().principal_arn(CI_ROLE).send().await.unwrap();
     assert_eq!(registered.principal_arn(), Some(CI_ROLE));
     assert!(registered.created_at().is_some());
-    let again = dev
-        .register_pull_time_update_exclusion()
-        .principal_arn(CI_ROLE)
-        .send()
-        .await
-        .unwrap_err();
+    let again =
+        dev.register_pull_time_update_exclusion().principal_arn(CI_ROLE).send().await.unwrap_err();
     assert_eq!(code_and_message(again).0, "ExclusionAlreadyExistsException");
 
     // The CI role's pulls, on both faces, leave the pull time unset.
@@ -93,12 +77,8 @@ async fn an_excluded_principal_pulls_without_moving_the_pull_time() {
     pull_both_ways(&berth, &ci).await;
     assert_eq!(last_pulled(&dev).await, Some(recorded));
     // Taken off the list, its pulls count again.
-    let removed = dev
-        .deregister_pull_time_update_exclusion()
-        .principal_arn(CI_ROLE)
-        .send()
-        .await
-        .unwrap();
+    let removed =
+        dev.deregister_pull_time_update_exclusion().principal_arn(CI_ROLE).send().await.unwrap();
     assert_eq!(removed.principal_arn(), Some(CI_ROLE));
     // berth writes a principal's pull of an image at most once a minute (ECR refreshes the
     // pull time about daily): the next one comes a few minutes on.
@@ -161,16 +141,11 @@ async fn the_list_pages_holds_100_and_checks_arns() {
             break;
         }
     }
-    let expected: Vec<String> = (0..100)
-        .map(|n| format!("arn:aws:iam::123456789012:role/r{n:03}"))
-        .collect();
+    let expected: Vec<String> =
+        (0..100).map(|n| format!("arn:aws:iam::123456789012:role/r{n:03}")).collect();
     assert_eq!(listed, expected);
     // Another region is another registry, with a list of its own.
     let west = ecr_client(&berth.endpoint, "AKIDANY", "eu-west-1");
-    let other = west
-        .list_pull_time_update_exclusions()
-        .send()
-        .await
-        .unwrap();
+    let other = west.list_pull_time_update_exclusions().send().await.unwrap();
     assert!(other.pull_time_update_exclusions().is_empty());
 }

@@ -28,17 +28,9 @@ async fn settings_and_registry_policy_per_registry() {
     ] {
         assert_eq!(setting(&ecr, name).await, Ok(default.to_string()), "{name}");
     }
-    let put = ecr
-        .put_account_setting()
-        .name("BLOB_MOUNTING")
-        .value("ENABLED")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        (put.name(), put.value()),
-        (Some("BLOB_MOUNTING"), Some("ENABLED"))
-    );
+    let put =
+        ecr.put_account_setting().name("BLOB_MOUNTING").value("ENABLED").send().await.unwrap();
+    assert_eq!((put.name(), put.value()), (Some("BLOB_MOUNTING"), Some("ENABLED")));
     let (code, message) = code_and_message(
         ecr.put_account_setting()
             .name("BLOB_MOUNTING")
@@ -64,22 +56,10 @@ async fn settings_and_registry_policy_per_registry() {
             .map_err(code_and_message)
     };
     assert_eq!(get().await, Err(missing.clone()));
-    let put = ecr
-        .put_registry_policy()
-        .policy_text(POLICY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        (put.registry_id(), put.policy_text()),
-        (Some("000000000000"), Some(POLICY))
-    );
+    let put = ecr.put_registry_policy().policy_text(POLICY).send().await.unwrap();
+    assert_eq!((put.registry_id(), put.policy_text()), (Some("000000000000"), Some(POLICY)));
     let (code, message) = code_and_message(
-        ecr.put_registry_policy()
-            .policy_text(r#"{"Statement":[]}"#)
-            .send()
-            .await
-            .unwrap_err(),
+        ecr.put_registry_policy().policy_text(r#"{"Statement":[]}"#).send().await.unwrap_err(),
     );
     assert_eq!(code, "InvalidParameterException");
     assert_eq!(message, "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid registry policy provided'");
@@ -88,39 +68,21 @@ async fn settings_and_registry_policy_per_registry() {
     berth.kill9();
     let berth = Berth::start(dir.path(), &[]);
     let ecr = ecr_client(&berth.endpoint, "AKIDANY", "us-east-1");
-    assert_eq!(
-        setting(&ecr, "BLOB_MOUNTING").await,
-        Ok("ENABLED".to_string())
-    );
+    assert_eq!(setting(&ecr, "BLOB_MOUNTING").await, Ok("ENABLED".to_string()));
     let west = ecr_client(&berth.endpoint, "AKIDANY", "us-west-2");
+    assert_eq!(setting(&west, "BLOB_MOUNTING").await, Ok("DISABLED".to_string()));
     assert_eq!(
-        setting(&west, "BLOB_MOUNTING").await,
-        Ok("DISABLED".to_string())
-    );
-    assert_eq!(
-        west.get_registry_policy()
-            .send()
-            .await
-            .map_err(code_and_message)
-            .map(drop),
+        west.get_registry_policy().send().await.map_err(code_and_message).map(drop),
         Err(missing.clone())
     );
     let deleted = ecr.delete_registry_policy().send().await.unwrap();
     assert_eq!(deleted.policy_text(), Some(POLICY));
     assert_eq!(
-        ecr.get_registry_policy()
-            .send()
-            .await
-            .map_err(code_and_message)
-            .map(drop),
+        ecr.get_registry_policy().send().await.map_err(code_and_message).map(drop),
         Err(missing.clone())
     );
     assert_eq!(
-        ecr.delete_registry_policy()
-            .send()
-            .await
-            .map_err(code_and_message)
-            .map(drop),
+        ecr.delete_registry_policy().send().await.map_err(code_and_message).map(drop),
         Err(missing)
     );
 }

@@ -7,7 +7,7 @@ use aws_sdk_ecr::types::{
     ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
     Tag,
 };
-use support::{code_and_message, default_client, Berth};
+use support::*;
 
 fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build().unwrap()
@@ -15,14 +15,8 @@ fn tag(key: &str, value: &str) -> Tag {
 
 #[tokio::test]
 async fn invalid_requests_get_ecr_errors_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name("exists")
-        .send()
-        .await
-        .unwrap();
+    let (_dir, _berth, ecr) = started(&[]);
+    create_repository(&ecr, "exists").await;
 
     let cases: Vec<(Result<(), aws_sdk_ecr::Error>, &str, &str)> = vec![
         (
@@ -173,26 +167,13 @@ async fn invalid_requests_get_ecr_errors_and_change_nothing() {
     ];
     for (i, (result, code, message)) in cases.into_iter().enumerate() {
         let err = result.expect_err(&format!("case {i} should fail"));
-        assert_eq!(
-            code_and_message(err),
-            (code.to_string(), message.to_string()),
-            "case {i}"
-        );
+        assert_eq!(code_and_message(err), (code.to_string(), message.to_string()), "case {i}");
     }
 
     // Nothing the refused calls named was created or changed.
     let all = ecr.describe_repositories().send().await.unwrap();
-    let names: Vec<_> = all
-        .repositories()
-        .iter()
-        .map(|r| r.repository_name().unwrap())
-        .collect();
+    let names: Vec<_> = all.repositories().iter().map(|r| r.repository_name().unwrap()).collect();
     assert_eq!(names, ["exists"]);
-    let err = ecr
-        .get_repository_policy()
-        .repository_name("exists")
-        .send()
-        .await
-        .unwrap_err();
+    let err = ecr.get_repository_policy().repository_name("exists").send().await.unwrap_err();
     assert_eq!(code_and_message(err).0, "RepositoryPolicyNotFoundException");
 }

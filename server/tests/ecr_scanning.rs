@@ -7,7 +7,7 @@ use aws_sdk_ecr::types::{
     RegistryScanningRule, ScanFrequency, ScanType, ScanningConfigurationFailureCode,
     ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
-use support::{code_and_message, create_repository, default_client, scan_on_push, Berth};
+use support::*;
 
 fn rule(frequency: ScanFrequency, filter: &str) -> RegistryScanningRule {
     RegistryScanningRule::builder()
@@ -25,15 +25,9 @@ fn rule(frequency: ScanFrequency, filter: &str) -> RegistryScanningRule {
 
 #[tokio::test]
 async fn registry_rules_and_repository_settings_decide_how_each_repository_scans() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
+    let (_dir, _berth, ecr) = started(&[]);
 
-    let default = ecr
-        .get_registry_scanning_configuration()
-        .send()
-        .await
-        .unwrap();
+    let default = ecr.get_registry_scanning_configuration().send().await.unwrap();
     assert_eq!(default.registry_id(), Some("000000000000"));
     let configuration = default.scanning_configuration().unwrap();
     assert_eq!(configuration.scan_type(), Some(&ScanType::Basic));
@@ -59,10 +53,7 @@ async fn registry_rules_and_repository_settings_decide_how_each_repository_scans
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        put.registry_scanning_configuration().unwrap().rules().len(),
-        1
-    );
+    assert_eq!(put.registry_scanning_configuration().unwrap().rules().len(), 1);
     let batch = |names: &'static [&'static str]| {
         let ecr = ecr.clone();
         async move {
@@ -80,20 +71,10 @@ async fn registry_rules_and_repository_settings_decide_how_each_repository_scans
             .iter()
             .find(|c| c.repository_name() == Some(name))
             .unwrap();
-        (
-            c.scan_frequency().cloned(),
-            c.scan_on_push(),
-            c.applied_scan_filters().len(),
-        )
+        (c.scan_frequency().cloned(), c.scan_on_push(), c.applied_scan_filters().len())
     };
-    assert_eq!(
-        frequency("team/prod"),
-        (Some(ScanFrequency::ScanOnPush), true, 1)
-    );
-    assert_eq!(
-        frequency("team/dev"),
-        (Some(ScanFrequency::Manual), false, 0)
-    );
+    assert_eq!(frequency("team/prod"), (Some(ScanFrequency::ScanOnPush), true, 1));
+    assert_eq!(frequency("team/dev"), (Some(ScanFrequency::Manual), false, 0));
     assert_eq!(
         frequency("own"),
         (Some(ScanFrequency::ScanOnPush), true, 0),
@@ -104,10 +85,7 @@ async fn registry_rules_and_repository_settings_decide_how_each_repository_scans
         Some(&ScanningConfigurationFailureCode::RepositoryNotFound)
     );
     let arn = got.scanning_configurations()[0].repository_arn().unwrap();
-    assert!(
-        arn.starts_with("arn:aws:ecr:us-east-1:000000000000:repository/"),
-        "{arn}"
-    );
+    assert!(arn.starts_with("arn:aws:ecr:us-east-1:000000000000:repository/"), "{arn}");
 
     ecr.put_registry_scanning_configuration()
         .scan_type(ScanType::Enhanced)
@@ -117,11 +95,8 @@ async fn registry_rules_and_repository_settings_decide_how_each_repository_scans
         .await
         .unwrap();
     let got = batch(&["team/prod", "team/dev", "own"]).await;
-    let frequencies: Vec<_> = got
-        .scanning_configurations()
-        .iter()
-        .map(|c| c.scan_frequency().cloned())
-        .collect();
+    let frequencies: Vec<_> =
+        got.scanning_configurations().iter().map(|c| c.scan_frequency().cloned()).collect();
     assert_eq!(
         frequencies,
         [

@@ -24,10 +24,7 @@ fn blob_file(data_dir: &Path, digest: &str) -> std::path::PathBuf {
 fn image(name: &str) -> Vec<ImageLayer> {
     vec![
         ImageLayer::oci_v1(b"shared base layer".to_vec(), None),
-        ImageLayer::oci_v1(
-            format!("the layer of {name}").repeat(500).into_bytes(),
-            None,
-        ),
+        ImageLayer::oci_v1(format!("the layer of {name}").repeat(500).into_bytes(), None),
     ]
 }
 
@@ -42,13 +39,7 @@ async fn push(oci: &oci_client::Client, auth: &RegistryAuth, host: &str, tag: &s
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        "--admin-api",
-        "--gc-interval",
-        "1",
-        "--lifecycle-interval",
-        "1",
-    ];
+    let flags = ["--admin-api", "--gc-interval", "1", "--lifecycle-interval", "1"];
     let berth = Berth::start(dir.path(), &flags);
     let ecr = default_client(&berth);
     create_repository(&ecr, "app").await;
@@ -61,9 +52,8 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
     for n in 0..4 {
         push(&oci, &auth, &host, &format!("old-{n}")).await;
     }
-    let old_layers: Vec<String> = (0..4)
-        .map(|n| image(&format!("old-{n}"))[1].sha256_digest())
-        .collect();
+    let old_layers: Vec<String> =
+        (0..4).map(|n| image(&format!("old-{n}"))[1].sha256_digest()).collect();
     let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["old-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}]}"#;
     ecr.put_lifecycle_policy()
         .repository_name("app")
@@ -87,12 +77,7 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
                 for job in ["gc", "lifecycle"] {
                     let url = format!("{endpoint}/_berth/admin/{job}/run");
                     let answer = http.post(url).send().await.unwrap();
-                    assert_eq!(
-                        answer.status(),
-                        200,
-                        "{job}: {}",
-                        answer.text().await.unwrap()
-                    );
+                    assert_eq!(answer.status(), 200, "{job}: {}", answer.text().await.unwrap());
                     runs += 1;
                 }
             }
@@ -133,45 +118,22 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
 
     // The old images are expired; their own layers stay for the grace, then leave the disk.
     run_job(&berth, "lifecycle").await;
-    let listed = ecr
-        .list_images()
-        .repository_name("app")
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        listed.image_ids().len(),
-        64,
-        "only the 64 new images are left"
-    );
+    let listed = ecr.list_images().repository_name("app").max_results(1000).send().await.unwrap();
+    assert_eq!(listed.image_ids().len(), 64, "only the 64 new images are left");
     admin(&berth, "gc/run", "").await;
     for layer in &old_layers {
-        assert!(
-            blob_file(dir.path(), layer).exists(),
-            "kept during the grace"
-        );
+        assert!(blob_file(dir.path(), layer).exists(), "kept during the grace");
     }
     admin(&berth, "clock/advance", r#"{"seconds":3601}"#).await;
     let (status, report) = admin(&berth, "gc/run", "").await;
     assert_eq!(status, 200, "{report}");
     for layer in &old_layers {
-        assert!(
-            !blob_file(dir.path(), layer).exists(),
-            "{layer} is gone: {report}"
-        );
+        assert!(!blob_file(dir.path(), layer).exists(), "{layer} is gone: {report}");
     }
     let shared = image("any")[0].sha256_digest();
-    assert!(
-        blob_file(dir.path(), &shared).exists(),
-        "a layer still used stays"
-    );
+    assert!(blob_file(dir.path(), &shared).exists(), "a layer still used stays");
     let pulled = oci_client()
-        .pull(
-            &format!("{host}/app:img-0-0").parse().unwrap(),
-            &auth,
-            vec![LAYER],
-        )
+        .pull(&format!("{host}/app:img-0-0").parse().unwrap(), &auth, vec![LAYER])
         .await
         .unwrap();
     assert_eq!(pulled.layers.len(), 2);
@@ -181,20 +143,13 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
 /// keeps those of the image that remains.
 #[tokio::test]
 async fn the_gc_subcommand_collects_a_stopped_data_dir() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
-    create_repository(&ecr, "app").await;
+    let (dir, berth, ecr) = berth_with_app(&[]).await;
     let host = registry_host(&berth);
     push_one_layer(&ecr, &format!("{host}/app:kept"), b"kept layer").await;
     push_one_layer(&ecr, &format!("{host}/app:gone"), b"gone layer").await;
     ecr.batch_delete_image()
         .repository_name("app")
-        .image_ids(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_tag("gone")
-                .build(),
-        )
+        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag("gone").build())
         .send()
         .await
         .unwrap();
@@ -205,10 +160,7 @@ async fn the_gc_subcommand_collects_a_stopped_data_dir() {
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && said.contains("deleted 1 unreferenced blobs"),
-        "{said}"
-    );
+    assert!(out.status.success() && said.contains("deleted 1 unreferenced blobs"), "{said}");
     assert!(!blob_file(dir.path(), &digest_of(b"gone layer")).exists());
     assert!(blob_file(dir.path(), &digest_of(b"kept layer")).exists());
 }

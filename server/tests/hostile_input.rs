@@ -18,29 +18,21 @@ async fn ecr_raw(berth: &Berth, operation: &str, body: Vec<u8>) -> (u16, serde_j
 /// (status, body).
 async fn raw_get(berth: &Berth, target: &str, authorization: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(registry_host(berth))
-        .await
-        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(registry_host(berth)).await.unwrap();
     let request = format!(
         "GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
 }
 
 #[tokio::test]
 async fn hostile_ecr_bodies_get_client_errors_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
+    let (_dir, berth, ecr) = started(&[]);
     create_repository(&ecr, "kept").await;
     let long_name = "a".repeat(10_000);
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
@@ -92,12 +84,7 @@ async fn hostile_ecr_bodies_get_client_errors_and_change_nothing() {
             format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
             "SerializationException",
         ),
-        (
-            "not JSON at all",
-            "PutImage",
-            vec![0u8; 100],
-            "SerializationException",
-        ),
+        ("not JSON at all", "PutImage", vec![0u8; 100], "SerializationException"),
     ];
     for (what, operation, body, expected) in cases {
         let (status, answer) = ecr_raw(&berth, operation, body).await;
@@ -114,35 +101,20 @@ async fn hostile_ecr_bodies_get_client_errors_and_change_nothing() {
         let (status, answer) =
             ecr_raw(&berth, "BatchGetImage", body.to_string().into_bytes()).await;
         assert_eq!(status, 200, "{answer}");
-        assert_eq!(
-            answer["failures"][0]["failureCode"], "InvalidImageDigest",
-            "{answer}"
-        );
+        assert_eq!(answer["failures"][0]["failureCode"], "InvalidImageDigest", "{answer}");
     }
     let repositories = ecr.describe_repositories().send().await.unwrap();
-    let names: Vec<&str> = repositories
-        .repositories()
-        .iter()
-        .filter_map(|r| r.repository_name())
-        .collect();
+    let names: Vec<&str> =
+        repositories.repositories().iter().filter_map(|r| r.repository_name()).collect();
     assert_eq!(names, ["kept"], "nothing was created");
 }
 
 /// One hostile /v2 request: what it is, method, path, headers, status and OCI code.
-struct Case(
-    &'static str,
-    Method,
-    String,
-    Vec<(&'static str, String)>,
-    u16,
-    &'static str,
-);
+struct Case(&'static str, Method, String, Vec<(&'static str, String)>, u16, &'static str);
 
 #[tokio::test]
 async fn hostile_registry_requests_get_client_errors_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
+    let (_dir, berth, ecr) = started(&[]);
     create_repository(&ecr, "kept").await;
     let host = registry_host(&berth);
     push_one_layer(&ecr, &format!("{host}/kept:v1"), b"the only layer").await;
@@ -179,10 +151,7 @@ async fn hostile_registry_requests_get_client_errors_and_change_nothing() {
             "an absurdly long tag",
             Method::PUT,
             format!("/v2/kept/manifests/{long_tag}"),
-            vec![(
-                "Content-Type",
-                "application/vnd.oci.image.manifest.v1+json".into(),
-            )],
+            vec![("Content-Type", "application/vnd.oci.image.manifest.v1+json".into())],
             400,
             "TAG_INVALID",
         ),
@@ -244,11 +213,7 @@ async fn hostile_registry_requests_get_client_errors_and_change_nothing() {
         assert!(!body.contains("SQLite"), "{target}: {body}");
     }
     // An upload chunk whose Content-Range spans 2^64 bytes, and duplicate keys in a manifest.
-    let started = raw
-        .request(Method::POST, "/v2/kept/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let started = raw.request(Method::POST, "/v2/kept/blobs/uploads/").send().await.unwrap();
     let location = started.headers()["location"].to_str().unwrap().to_string();
     let overflowing = raw
         .request(Method::PATCH, &location)
@@ -280,11 +245,6 @@ async fn hostile_registry_requests_get_client_errors_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(tags["tags"], serde_json::json!(["v1"]));
-    let images = ecr
-        .list_images()
-        .repository_name("kept")
-        .send()
-        .await
-        .unwrap();
+    let images = ecr.list_images().repository_name("kept").send().await.unwrap();
     assert_eq!(images.image_ids().len(), 1);
 }

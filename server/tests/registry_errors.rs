@@ -18,39 +18,21 @@ async fn oci_error_codes() {
     let missing = digest_of(b"missing");
 
     // Authentication.
-    let anonymous = RawRegistry {
-        authorization: None,
-        ..RawRegistry::new(&berth, "x")
-    };
+    let anonymous = RawRegistry { authorization: None, ..RawRegistry::new(&berth, "x") };
     let r = anonymous.request(Method::GET, "/v2/").send().await.unwrap();
-    assert!(r.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic realm="));
-    assert_eq!(
-        r.headers()["docker-distribution-api-version"],
-        "registry/2.0"
-    );
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm="));
+    assert_eq!(r.headers()["docker-distribution-api-version"], "registry/2.0");
     assert_eq!(oci_error_code(r).await.1, "UNAUTHORIZED");
     let forged = RawRegistry::new(&berth, "berth1.AAAA.BBBB");
     let r = forged.request(Method::GET, "/v2/").send().await.unwrap();
     assert_eq!(
         oci_error_code(r).await,
-        (
-            401,
-            "UNAUTHORIZED".into(),
-            "Not Authorized: the token is not valid".into()
-        )
+        (401, "UNAUTHORIZED".into(), "Not Authorized: the token is not valid".into())
     );
     let signer = berth_handlers::auth::TokenSigner::open(dir.path()).unwrap();
     let expired = RawRegistry::new(
         &berth,
-        &signer.issue(
-            "000000000000",
-            "us-east-1",
-            1,
-            "arn:aws:iam::000000000000:root",
-        ),
+        &signer.issue("000000000000", "us-east-1", 1, "arn:aws:iam::000000000000:root"),
     );
     let r = expired.request(Method::GET, "/v2/").send().await.unwrap();
     assert_eq!(
@@ -63,18 +45,9 @@ async fn oci_error_codes() {
     );
     let other_account = RawRegistry::new(
         &berth,
-        &signer.issue(
-            "111111111111",
-            "us-east-1",
-            u64::MAX / 2,
-            "arn:aws:iam::111111111111:root",
-        ),
+        &signer.issue("111111111111", "us-east-1", u64::MAX / 2, "arn:aws:iam::111111111111:root"),
     );
-    let r = other_account
-        .request(Method::GET, "/v2/app/tags/list")
-        .send()
-        .await
-        .unwrap();
+    let r = other_account.request(Method::GET, "/v2/app/tags/list").send().await.unwrap();
     assert_eq!(
         oci_error_code(r).await.1,
         "NAME_UNKNOWN",
@@ -84,55 +57,13 @@ async fn oci_error_codes() {
     // (method, path, body, status, code); an empty code: a HEAD, whose answer has no body.
     let no_body = "";
     let requests = [
-        (
-            Method::GET,
-            "/v2/nope/tags/list".to_string(),
-            no_body,
-            404,
-            "NAME_UNKNOWN",
-        ),
-        (
-            Method::GET,
-            "/v2/Bad_Name/tags/list".into(),
-            no_body,
-            400,
-            "NAME_INVALID",
-        ),
-        (
-            Method::HEAD,
-            format!("/v2/app/blobs/{missing}"),
-            no_body,
-            404,
-            "",
-        ),
-        (
-            Method::GET,
-            format!("/v2/other/blobs/{layer}"),
-            no_body,
-            404,
-            "BLOB_UNKNOWN",
-        ),
-        (
-            Method::GET,
-            "/v2/app/blobs/sha256:xyz".into(),
-            no_body,
-            400,
-            "DIGEST_INVALID",
-        ),
-        (
-            Method::DELETE,
-            format!("/v2/app/blobs/{layer}"),
-            no_body,
-            405,
-            "UNSUPPORTED",
-        ),
-        (
-            Method::GET,
-            "/v2/app/manifests/none".into(),
-            no_body,
-            404,
-            "MANIFEST_UNKNOWN",
-        ),
+        (Method::GET, "/v2/nope/tags/list".to_string(), no_body, 404, "NAME_UNKNOWN"),
+        (Method::GET, "/v2/Bad_Name/tags/list".into(), no_body, 400, "NAME_INVALID"),
+        (Method::HEAD, format!("/v2/app/blobs/{missing}"), no_body, 404, ""),
+        (Method::GET, format!("/v2/other/blobs/{layer}"), no_body, 404, "BLOB_UNKNOWN"),
+        (Method::GET, "/v2/app/blobs/sha256:xyz".into(), no_body, 400, "DIGEST_INVALID"),
+        (Method::DELETE, format!("/v2/app/blobs/{layer}"), no_body, 405, "UNSUPPORTED"),
+        (Method::GET, "/v2/app/manifests/none".into(), no_body, 404, "MANIFEST_UNKNOWN"),
         (
             Method::POST,
             format!("/v2/app/blobs/uploads/?digest={missing}"),
@@ -140,13 +71,7 @@ async fn oci_error_codes() {
             400,
             "DIGEST_INVALID",
         ),
-        (
-            Method::GET,
-            "/v2/app/tags/list?n=0".into(),
-            no_body,
-            400,
-            "UNSUPPORTED",
-        ),
+        (Method::GET, "/v2/app/tags/list?n=0".into(), no_body, 400, "UNSUPPORTED"),
     ];
     let mut answers = Vec::new();
     for (method, path, body, status, code) in requests {
@@ -161,35 +86,11 @@ async fn oci_error_codes() {
     let pushes = [
         ("v1", "{not json", OCI_MANIFEST, 400, "MANIFEST_INVALID"),
         ("v1", image.as_str(), docker_v2, 400, "MANIFEST_INVALID"),
-        (
-            "v1",
-            unknown_blob.as_str(),
-            OCI_MANIFEST,
-            400,
-            "MANIFEST_BLOB_UNKNOWN",
-        ),
-        (
-            "v1",
-            unknown_child.as_str(),
-            OCI_INDEX,
-            400,
-            "MANIFEST_BLOB_UNKNOWN",
-        ),
-        (
-            missing.as_str(),
-            image.as_str(),
-            OCI_MANIFEST,
-            400,
-            "DIGEST_INVALID",
-        ),
+        ("v1", unknown_blob.as_str(), OCI_MANIFEST, 400, "MANIFEST_BLOB_UNKNOWN"),
+        ("v1", unknown_child.as_str(), OCI_INDEX, 400, "MANIFEST_BLOB_UNKNOWN"),
+        (missing.as_str(), image.as_str(), OCI_MANIFEST, 400, "DIGEST_INVALID"),
         ("bad+tag", image.as_str(), OCI_MANIFEST, 400, "TAG_INVALID"),
-        (
-            "v1",
-            too_large.as_str(),
-            OCI_MANIFEST,
-            413,
-            "MANIFEST_INVALID",
-        ),
+        ("v1", too_large.as_str(), OCI_MANIFEST, 413, "MANIFEST_INVALID"),
     ];
     for (reference, body, content_type, status, code) in pushes {
         let response = put_manifest(&raw, "app", reference, body, content_type).await;
@@ -197,11 +98,7 @@ async fn oci_error_codes() {
     }
     for (what, response, status, code) in answers {
         assert_eq!(response.status().as_u16(), status, "{what}");
-        assert_eq!(
-            response.headers()["docker-distribution-api-version"],
-            "registry/2.0",
-            "{what}"
-        );
+        assert_eq!(response.headers()["docker-distribution-api-version"], "registry/2.0", "{what}");
         if !code.is_empty() {
             assert_eq!(oci_error_code(response).await.1, code, "{what}");
         }
@@ -211,24 +108,14 @@ async fn oci_error_codes() {
         oci_error_code(r).await.2,
         format!("Images with digests '[{missing}]' required for pushing image into repository with name 'app' in the registry with id '000000000000' do not exist")
     );
-    let r = raw
-        .request(Method::GET, "/v2/nope/tags/list")
-        .send()
-        .await
-        .unwrap();
+    let r = raw.request(Method::GET, "/v2/nope/tags/list").send().await.unwrap();
     assert_eq!(
         oci_error_code(r).await.2,
         "The repository with name 'nope' does not exist in the registry with id '000000000000'"
     );
     let other_missing = digest_of(b"also missing");
-    let r = put_manifest(
-        &raw,
-        "app",
-        "v1",
-        &manifest(&missing, &other_missing),
-        OCI_MANIFEST,
-    )
-    .await;
+    let r =
+        put_manifest(&raw, "app", "v1", &manifest(&missing, &other_missing), OCI_MANIFEST).await;
     assert_eq!(
         oci_error_code(r).await.2,
         format!("Layers with digests '[{missing}, {other_missing}]' required for pushing image into repository with name 'app' in the registry with id '000000000000' do not exist"),
@@ -246,12 +133,7 @@ async fn oci_error_codes() {
         .is_empty());
 
     // Immutable tags refuse to move, even to the same digest (as ECR's /v2 does).
-    assert_eq!(
-        put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST)
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(put_manifest(&raw, "app", "v1", &image, OCI_MANIFEST).await.status(), 201);
     ecr.put_image_tag_mutability()
         .repository_name("app")
         .image_tag_mutability(ImageTagMutability::Immutable)
@@ -268,9 +150,7 @@ async fn oci_error_codes() {
         )
     );
     assert_eq!(
-        put_manifest(&raw, "app", "v2", &image, OCI_MANIFEST)
-            .await
-            .status(),
+        put_manifest(&raw, "app", "v2", &image, OCI_MANIFEST).await.status(),
         201,
         "new tags are fine"
     );
@@ -278,9 +158,7 @@ async fn oci_error_codes() {
     // An index keeps its children: deleting a child is refused.
     let image_digest = digest_of(image.as_bytes());
     assert_eq!(
-        put_manifest(&raw, "app", "multi", &index(&[&image_digest]), OCI_INDEX)
-            .await
-            .status(),
+        put_manifest(&raw, "app", "multi", &index(&[&image_digest]), OCI_INDEX).await.status(),
         201
     );
     let r = raw
@@ -299,11 +177,7 @@ async fn oci_error_codes() {
 #[tokio::test]
 async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
     let (_dir, _berth, ecr, raw) = setup().await;
-    let r = raw
-        .request(Method::POST, "/v2/app/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = raw.request(Method::POST, "/v2/app/blobs/uploads/").send().await.unwrap();
     assert_eq!(r.status(), 202);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(r.headers()["range"], "0-0");
@@ -322,11 +196,7 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
             .unwrap();
         assert_eq!(oci_error_code(r).await.1, "BLOB_UPLOAD_UNKNOWN", "{method}");
     }
-    let r = raw
-        .request(Method::GET, "/v2/app/blobs/uploads/not-a-session")
-        .send()
-        .await
-        .unwrap();
+    let r = raw.request(Method::GET, "/v2/app/blobs/uploads/not-a-session").send().await.unwrap();
     assert_eq!(oci_error_code(r).await.1, "BLOB_UPLOAD_UNKNOWN");
 
     let r = raw
@@ -364,20 +234,14 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["range"], "0-10");
     let r = raw
-        .request(
-            Method::PUT,
-            &format!("{location}?digest={}", digest_of(b"hello world!")),
-        )
+        .request(Method::PUT, &format!("{location}?digest={}", digest_of(b"hello world!")))
         .body("!")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
     let r = raw
-        .request(
-            Method::GET,
-            &format!("/v2/app/blobs/{}", digest_of(b"hello world!")),
-        )
+        .request(Method::GET, &format!("/v2/app/blobs/{}", digest_of(b"hello world!")))
         .send()
         .await
         .unwrap();
@@ -404,20 +268,9 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
     assert_eq!(r.headers()["content-range"], "bytes */12");
 
     // A cancelled session is gone.
-    let r = raw
-        .request(Method::POST, "/v2/app/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let r = raw.request(Method::POST, "/v2/app/blobs/uploads/").send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(
-        raw.request(Method::DELETE, &location)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(raw.request(Method::DELETE, &location).send().await.unwrap().status(), 204);
     let r = raw.request(Method::GET, &location).send().await.unwrap();
     assert_eq!(oci_error_code(r).await.1, "BLOB_UPLOAD_UNKNOWN");
 
@@ -425,10 +278,7 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
     let r = raw
         .request(
             Method::POST,
-            &format!(
-                "/v2/other/blobs/uploads/?mount={}&from=app",
-                digest_of(b"absent")
-            ),
+            &format!("/v2/other/blobs/uploads/?mount={}&from=app", digest_of(b"absent")),
         )
         .send()
         .await
@@ -437,34 +287,17 @@ async fn upload_sessions_belong_to_their_repository_and_check_ranges() {
     // As in ECR, a mount links the blob only with BLOB_MOUNTING enabled (off by default)
     // and a manifest of the source repository referencing it; otherwise 202, an upload.
     let mount = || async {
-        raw.request(
-            Method::POST,
-            &format!("/v2/other/blobs/uploads/?mount={digest}&from=app"),
-        )
-        .send()
-        .await
-        .unwrap()
+        raw.request(Method::POST, &format!("/v2/other/blobs/uploads/?mount={digest}&from=app"))
+            .send()
+            .await
+            .unwrap()
     };
     assert_eq!(mount().await.status(), 202, "mounting is off");
-    ecr.put_account_setting()
-        .name("BLOB_MOUNTING")
-        .value("ENABLED")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        mount().await.status(),
-        202,
-        "no manifest of app references it"
-    );
+    ecr.put_account_setting().name("BLOB_MOUNTING").value("ENABLED").send().await.unwrap();
+    assert_eq!(mount().await.status(), 202, "no manifest of app references it");
     let config = upload(&raw, "app", b"{}").await;
     let body = manifest(&config, &digest);
-    assert_eq!(
-        put_manifest(&raw, "app", "v1", &body, OCI_MANIFEST)
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(put_manifest(&raw, "app", "v1", &body, OCI_MANIFEST).await.status(), 201);
     let r = mount().await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["docker-content-digest"], digest.as_str());

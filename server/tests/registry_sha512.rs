@@ -16,13 +16,7 @@ fn sha512(bytes: &[u8]) -> String {
 }
 
 async fn status_of(raw: &RawRegistry, method: Method, path: &str, body: &[u8]) -> u16 {
-    raw.request(method, path)
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    raw.request(method, path).body(body.to_vec()).send().await.unwrap().status().as_u16()
 }
 
 #[tokio::test]
@@ -34,26 +28,17 @@ async fn sha512_blobs_and_manifests_on_v2() {
     let config_digest = sha512(config);
     let post = format!("/v2/app/blobs/uploads/?digest={config_digest}");
     assert_eq!(status_of(&raw, Method::POST, &post, config).await, 201);
-    let got = raw
-        .request(Method::GET, &format!("/v2/app/blobs/{config_digest}"))
-        .send()
-        .await
-        .unwrap();
+    let got =
+        raw.request(Method::GET, &format!("/v2/app/blobs/{config_digest}")).send().await.unwrap();
     assert_eq!(got.status(), 200);
-    assert_eq!(
-        got.headers()["docker-content-digest"],
-        config_digest.as_str()
-    );
+    assert_eq!(got.headers()["docker-content-digest"], config_digest.as_str());
     assert_eq!(got.bytes().await.unwrap().as_ref(), config);
 
     // Chunked, announced with digest-algorithm.
     let layer = vec![42u8; 300_000];
     let layer_digest = sha512(&layer);
     let started = raw
-        .request(
-            Method::POST,
-            "/v2/app/blobs/uploads/?digest-algorithm=sha512",
-        )
+        .request(Method::POST, "/v2/app/blobs/uploads/?digest-algorithm=sha512")
         .send()
         .await
         .unwrap();
@@ -77,46 +62,25 @@ async fn sha512_blobs_and_manifests_on_v2() {
         .await
         .unwrap();
     assert_eq!(oci_error_code(refused).await.1, "DIGEST_INVALID");
-    let missing = raw
-        .request(Method::HEAD, &format!("/v2/app/blobs/{wrong}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        missing.status(),
-        404,
-        "a missing sha512 blob is unknown, not invalid"
-    );
-    let missing = raw
-        .request(Method::GET, &format!("/v2/app/blobs/{wrong}"))
-        .send()
-        .await
-        .unwrap();
+    let missing =
+        raw.request(Method::HEAD, &format!("/v2/app/blobs/{wrong}")).send().await.unwrap();
+    assert_eq!(missing.status(), 404, "a missing sha512 blob is unknown, not invalid");
+    let missing = raw.request(Method::GET, &format!("/v2/app/blobs/{wrong}")).send().await.unwrap();
     let (status, code, _) = oci_error_code(missing).await;
     assert_eq!((status, code.as_str()), (404, "BLOB_UNKNOWN"));
 
     // The same upload of the same bytes again, unannounced, finished with the right digest.
-    let started = raw
-        .request(Method::POST, "/v2/app/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
+    let started = raw.request(Method::POST, "/v2/app/blobs/uploads/").send().await.unwrap();
     let location = started.headers()["location"].to_str().unwrap().to_string();
     let separator = if location.contains('?') { '&' } else { '?' };
     let put = raw
-        .request(
-            Method::PUT,
-            &format!("{location}{separator}digest={layer_digest}"),
-        )
+        .request(Method::PUT, &format!("{location}{separator}digest={layer_digest}"))
         .body(layer.clone())
         .send()
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
-    assert_eq!(
-        put.headers()["docker-content-digest"],
-        layer_digest.as_str()
-    );
+    assert_eq!(put.headers()["docker-content-digest"], layer_digest.as_str());
 
     // A manifest of sha512 blobs, put and got by its sha512 digest.
     let manifest = format!(
@@ -133,10 +97,7 @@ async fn sha512_blobs_and_manifests_on_v2() {
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
-    assert_eq!(
-        put.headers()["docker-content-digest"],
-        manifest_digest.as_str()
-    );
+    assert_eq!(put.headers()["docker-content-digest"], manifest_digest.as_str());
     let got = raw
         .request(Method::GET, &format!("/v2/app/manifests/{manifest_digest}"))
         .header("Accept", OCI_MANIFEST)
@@ -170,9 +131,7 @@ async fn sha512_blobs_and_manifests_on_v2() {
     let reference: Reference = format!("{}/app:x", registry_host(&berth)).parse().unwrap();
     let auth = RegistryAuth::Basic("AWS".into(), registry_password(&ecr).await);
     let oci = oci_client();
-    oci.auth(&reference, &auth, oci_client::RegistryOperation::Push)
-        .await
-        .unwrap();
+    oci.auth(&reference, &auth, oci_client::RegistryOperation::Push).await.unwrap();
     let data = b"a sha512 blob through oci-client".to_vec();
     let digest = sha512(&data);
     oci.push_blob(&reference, &data, &digest).await.unwrap();
@@ -183,8 +142,6 @@ async fn sha512_blobs_and_manifests_on_v2() {
         ..Default::default()
     };
     let mut pulled = Vec::new();
-    oci.pull_blob(&reference, &descriptor, &mut pulled)
-        .await
-        .unwrap();
+    oci.pull_blob(&reference, &descriptor, &mut pulled).await.unwrap();
     assert_eq!(pulled, data);
 }

@@ -50,11 +50,8 @@ async fn images(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>, String> {
         .send()
         .await
         .map_err(|e| code_and_message(e).0)?;
-    let mut tags: Vec<String> = described
-        .image_details()
-        .iter()
-        .map(|d| d.image_tags().join(","))
-        .collect();
+    let mut tags: Vec<String> =
+        described.image_details().iter().map(|d| d.image_tags().join(",")).collect();
     tags.sort();
     Ok(tags)
 }
@@ -73,13 +70,8 @@ fn blob_files(data_dir: &std::path::Path) -> usize {
 #[tokio::test]
 async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let flags = [
-        "--admin-api",
-        "--access-key",
-        "AKIDA=111111111111",
-        "--access-key",
-        "AKIDB=222222222222",
-    ];
+    let flags =
+        ["--admin-api", "--access-key", "AKIDA=111111111111", "--access-key", "AKIDB=222222222222"];
     let berth = Berth::start(dir.path(), &flags);
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let a_west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
@@ -89,26 +81,14 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     // us-west-2 replicates on to Europe: a replicated image must not.
     replicate_to(&a_west, &[(A, "eu-west-1")]).await;
     let configured = a.describe_registry().send().await.unwrap();
-    assert_eq!(
-        configured
-            .replication_configuration()
-            .unwrap()
-            .rules()
-            .len(),
-        1
-    );
+    assert_eq!(configured.replication_configuration().unwrap().rules().len(), 1);
 
     create_repository(&a, "app").await;
     let raw_a = RawRegistry::new(&berth, &registry_password(&a).await);
     let config = upload(&raw_a, "app", b"{}").await;
     let layer = upload(&raw_a, "app", b"the layer of v1").await;
     let v1 = manifest(&config, &layer);
-    assert_eq!(
-        put_manifest(&raw_a, "app", "v1", &v1, OCI_MANIFEST)
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(put_manifest(&raw_a, "app", "v1", &v1, OCI_MANIFEST).await.status(), 201);
     let v1_digest = support::digest_of(v1.as_bytes());
     // A referrer of v1 (a signature, say), untagged.
     let referrer = format!(
@@ -117,19 +97,14 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     );
     let referrer_digest = support::digest_of(referrer.as_bytes());
     assert_eq!(
-        put_manifest(&raw_a, "app", &referrer_digest, &referrer, OCI_MANIFEST)
-            .await
-            .status(),
+        put_manifest(&raw_a, "app", &referrer_digest, &referrer, OCI_MANIFEST).await.status(),
         201
     );
     let files_before = blob_files(dir.path());
 
     // Queued at push, done by the job: us-west-2 gets it, B (no policy yet) does not.
     let queued = statuses(&a, "v1").await;
-    assert!(
-        queued.iter().all(|s| s.2 == ReplicationStatus::InProgress),
-        "{queued:?}"
-    );
+    assert!(queued.iter().all(|s| s.2 == ReplicationStatus::InProgress), "{queued:?}");
     run_job(&berth, "replication").await;
     assert_eq!(
         statuses(&a, "v1").await,
@@ -140,28 +115,14 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
                 ReplicationStatus::Failed,
                 Some("ReplicationAccessDenied".to_string())
             ),
-            (
-                A.to_string(),
-                "us-west-2".to_string(),
-                ReplicationStatus::Complete,
-                None
-            ),
+            (A.to_string(), "us-west-2".to_string(), ReplicationStatus::Complete, None),
         ]
     );
-    assert_eq!(
-        images(&a_west).await,
-        Ok(vec!["".to_string(), "v1".to_string()])
-    );
-    assert_eq!(
-        images(&b).await,
-        Err("RepositoryNotFoundException".to_string())
-    );
+    assert_eq!(images(&a_west).await, Ok(vec!["".to_string(), "v1".to_string()]));
+    assert_eq!(images(&b).await, Err("RepositoryNotFoundException".to_string()));
     let raw_west = RawRegistry::new(&berth, &registry_password(&a_west).await);
-    let pulled = raw_west
-        .request(Method::GET, &format!("/v2/app/blobs/{layer}"))
-        .send()
-        .await
-        .unwrap();
+    let pulled =
+        raw_west.request(Method::GET, &format!("/v2/app/blobs/{layer}")).send().await.unwrap();
     assert_eq!(pulled.bytes().await.unwrap().as_ref(), b"the layer of v1");
     let referrers = raw_west
         .request(Method::GET, &format!("/v2/app/referrers/{v1_digest}"))
@@ -169,21 +130,11 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
         .await
         .unwrap();
     let referrers: serde_json::Value = referrers.json().await.unwrap();
-    assert_eq!(
-        referrers["manifests"][0]["digest"],
-        referrer_digest.as_str()
-    );
-    assert_eq!(
-        blob_files(dir.path()),
-        files_before,
-        "no blob bytes are copied"
-    );
+    assert_eq!(referrers["manifests"][0]["digest"], referrer_digest.as_str());
+    assert_eq!(blob_files(dir.path()), files_before, "no blob bytes are copied");
     // Not chained: the us-west-2 copy does not go on to Europe.
     run_job(&berth, "replication").await;
-    assert_eq!(
-        images(&a_europe).await,
-        Err("RepositoryNotFoundException".to_string())
-    );
+    assert_eq!(images(&a_europe).await, Err("RepositoryNotFoundException".to_string()));
 
     // B allows A to replicate into it (and create the repository): the next push lands.
     b.put_registry_policy()
@@ -194,20 +145,10 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
         .await
         .unwrap();
     let v2 = manifest(&config, &layer).replace(r#""size":2"#, r#""size":3"#);
-    assert_eq!(
-        put_manifest(&raw_a, "app", "v2", &v2, OCI_MANIFEST)
-            .await
-            .status(),
-        201
-    );
+    assert_eq!(put_manifest(&raw_a, "app", "v2", &v2, OCI_MANIFEST).await.status(), 201);
     run_job(&berth, "replication").await;
     let v2_statuses = statuses(&a, "v2").await;
-    assert!(
-        v2_statuses
-            .iter()
-            .all(|s| s.2 == ReplicationStatus::Complete),
-        "{v2_statuses:?}"
-    );
+    assert!(v2_statuses.iter().all(|s| s.2 == ReplicationStatus::Complete), "{v2_statuses:?}");
     assert_eq!(images(&b).await, Ok(vec!["v2".to_string()]));
     let raw_b = RawRegistry::new(&berth, &registry_password(&b).await);
     let r = raw_b
@@ -224,10 +165,7 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
 #[tokio::test]
 async fn deletes_replicate_only_where_the_rule_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(
-        dir.path(),
-        &["--admin-api", "--access-key", "AKIDA=111111111111"],
-    );
+    let berth = Berth::start(dir.path(), &["--admin-api", "--access-key", "AKIDA=111111111111"]);
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
     let europe = ecr_client(&berth.endpoint, "AKIDA", "eu-west-1");
@@ -236,14 +174,8 @@ async fn deletes_replicate_only_where_the_rule_says_so() {
         { "destinations": [{ "registryId": A, "region": "us-west-2" }], "deleteReplication": { "enabled": true } },
         { "destinations": [{ "registryId": A, "region": "eu-west-1" }] },
     ]}});
-    let (status, answer) = ecr_json(
-        &berth,
-        "AKIDA",
-        "us-east-1",
-        "PutReplicationConfiguration",
-        configuration,
-    )
-    .await;
+    let (status, answer) =
+        ecr_json(&berth, "AKIDA", "us-east-1", "PutReplicationConfiguration", configuration).await;
     assert_eq!(status, 200, "{answer}");
     create_repository(&a, "app").await;
     for (n, tag) in [(1, "v1"), (2, "v2")] {
@@ -261,20 +193,13 @@ async fn deletes_replicate_only_where_the_rule_says_so() {
         .await
         .unwrap();
     assert_eq!(images(&west).await, Ok(vec!["v2".to_string()]));
-    assert_eq!(
-        images(&europe).await,
-        both,
-        "no deleteReplication for Europe"
-    );
+    assert_eq!(images(&europe).await, both, "no deleteReplication for Europe");
 }
 
 #[tokio::test]
 async fn backfill_copies_the_images_pushed_before_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(
-        dir.path(),
-        &["--admin-api", "--access-key", "AKIDA=111111111111"],
-    );
+    let berth = Berth::start(dir.path(), &["--admin-api", "--access-key", "AKIDA=111111111111"]);
     let a = ecr_client(&berth.endpoint, "AKIDA", "us-east-1");
     let west = ecr_client(&berth.endpoint, "AKIDA", "us-west-2");
     create_repository(&a, "app").await;
@@ -297,15 +222,8 @@ async fn backfill_copies_the_images_pushed_before_the_configuration() {
     let west_destination =
         serde_json::json!({ "destination": { "registryId": A, "region": "us-west-2" } });
     let (status, started) = call("StartReplicationBackfill", west_destination.clone()).await;
-    assert_eq!(
-        (status, started["status"].as_str()),
-        (200, Some("PREPARING")),
-        "{started}"
-    );
-    let id = started["replicationBackfillId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    assert_eq!((status, started["status"].as_str()), (200, Some("PREPARING")), "{started}");
+    let id = started["replicationBackfillId"].as_str().unwrap().to_string();
     let (_, again) = call("StartReplicationBackfill", west_destination).await;
     assert_eq!(again["__type"], "ReplicationBackfillInProgressException");
     let (_, unconfigured) = call(
@@ -325,10 +243,7 @@ async fn backfill_copies_the_images_pushed_before_the_configuration() {
     assert!(preparing.get("progress").is_none(), "{preparing}");
 
     run_job(&berth, "replication").await;
-    assert_eq!(
-        images(&west).await,
-        Ok(vec!["v1".to_string(), "v2".to_string()])
-    );
+    assert_eq!(images(&west).await, Ok(vec!["v1".to_string(), "v2".to_string()]));
     let (_, done) = describe().await;
     assert_eq!(done["status"], "COMPLETE", "{done}");
     assert_eq!(done["progress"]["totalReplicationCount"], 2);
@@ -337,11 +252,8 @@ async fn backfill_copies_the_images_pushed_before_the_configuration() {
     let (_, listed) = call("ListReplicationBackfills", serde_json::json!({})).await;
     assert_eq!(listed["backfills"][0]["replicationBackfillId"], id.as_str());
     assert_eq!(listed["backfills"][0]["status"], "COMPLETE");
-    let (_, stop) = call(
-        "StopReplicationBackfill",
-        serde_json::json!({ "replicationBackfillId": id }),
-    )
-    .await;
+    let (_, stop) =
+        call("StopReplicationBackfill", serde_json::json!({ "replicationBackfillId": id })).await;
     assert_eq!(stop["__type"], "ReplicationBackfillInvalidStatusException");
     let (_, unknown) = call(
         "StopReplicationBackfill",

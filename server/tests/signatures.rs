@@ -60,12 +60,7 @@ async fn exists(berth: &Berth, name: &str) -> bool {
 async fn the_right_secret_works_and_names_the_account() {
     let s = start();
     let ecr = client(&s.berth, "AKIDGOOD", "good/secret+1", None);
-    let created = ecr
-        .create_repository()
-        .repository_name("signed")
-        .send()
-        .await
-        .unwrap();
+    let created = ecr.create_repository().repository_name("signed").send().await.unwrap();
     let arn = created.repository().unwrap().repository_arn().unwrap();
     assert_eq!(arn, "arn:aws:ecr:eu-west-1:123456789012:repository/signed");
     // The /v2 password from a signed GetAuthorizationToken logs in.
@@ -78,17 +73,9 @@ async fn the_right_secret_works_and_names_the_account() {
         .status();
     assert_eq!(status, 200);
     // Temporary credentials with their session token.
-    let temp = client(
-        &s.berth,
-        "ASIATEMP",
-        "tempsecret",
-        Some("the-session-token"),
-    );
+    let temp = client(&s.berth, "ASIATEMP", "tempsecret", Some("the-session-token"));
     let listed = temp.describe_repositories().send().await.unwrap();
-    assert!(
-        listed.repositories().is_empty(),
-        "account 444455556666 has none"
-    );
+    assert!(listed.repositories().is_empty(), "account 444455556666 has none");
 }
 
 #[tokio::test]
@@ -117,12 +104,7 @@ async fn bad_signatures_get_aws_errors_and_change_nothing() {
         ),
     ];
     for (ecr, code, message) in cases {
-        let err = ecr
-            .create_repository()
-            .repository_name("refused")
-            .send()
-            .await
-            .unwrap_err();
+        let err = ecr.create_repository().repository_name("refused").send().await.unwrap_err();
         assert_eq!(code_and_message(err), (code.into(), message.into()));
     }
     assert!(!exists(&s.berth, "refused").await);
@@ -153,10 +135,7 @@ async fn signatures_older_or_newer_than_five_minutes_are_refused() {
             .unwrap_err();
         let (code, message) = code_and_message(err);
         assert_eq!(code, "InvalidSignatureException");
-        assert!(
-            message.starts_with(start_of_text) && message.ends_with(end_of_text),
-            "{message}"
-        );
+        assert!(message.starts_with(start_of_text) && message.ends_with(end_of_text), "{message}");
     }
     assert!(!exists(&s.berth, "skewed").await);
 }
@@ -164,14 +143,10 @@ async fn signatures_older_or_newer_than_five_minutes_are_refused() {
 #[tokio::test]
 async fn an_unsigned_request_is_missing_its_token() {
     let s = start();
-    let response = ecr_request(
-        &s.berth,
-        "CreateRepository",
-        r#"{"repositoryName":"unsigned"}"#,
-    )
-    .send()
-    .await
-    .unwrap();
+    let response = ecr_request(&s.berth, "CreateRepository", r#"{"repositoryName":"unsigned"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
@@ -195,8 +170,5 @@ fn verify_signatures_without_a_secret_refuses_to_start() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--verify-signatures needs at least one secret"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--verify-signatures needs at least one secret"), "{stderr}");
 }

@@ -108,10 +108,7 @@ async fn put_tag(ecr: &aws_sdk_ecr::Client, manifest: &str) {
         .await;
     if let Err(e) = put {
         let e = e.into_service_error();
-        assert!(
-            e.is_image_already_exists_exception(),
-            "PutImage moves a mutable tag: {e:?}"
-        );
+        assert!(e.is_image_already_exists_exception(), "PutImage moves a mutable tag: {e:?}");
     }
 }
 
@@ -121,9 +118,7 @@ async fn listed(ecr: &aws_sdk_ecr::Client) -> Option<String> {
         .list_images()
         .repository_name(REPOSITORY)
         .filter(
-            aws_sdk_ecr::types::ListImagesFilter::builder()
-                .tag_status(TagStatus::Tagged)
-                .build(),
+            aws_sdk_ecr::types::ListImagesFilter::builder().tag_status(TagStatus::Tagged).build(),
         )
         .max_results(1000)
         .send()
@@ -150,12 +145,8 @@ async fn faces_agree(ecr: &aws_sdk_ecr::Client, registry: &RawRegistry, storm: u
             .send()
             .await
             .unwrap();
-        let served = (answer.status() == 200).then(|| {
-            answer.headers()["docker-content-digest"]
-                .to_str()
-                .unwrap()
-                .to_string()
-        });
+        let served = (answer.status() == 200)
+            .then(|| answer.headers()["docker-content-digest"].to_str().unwrap().to_string());
         assert_eq!(
             served, expected,
             "storm {storm}: /v2 {method} serves a digest ListImages does not tag"
@@ -176,13 +167,8 @@ async fn faces_agree(ecr: &aws_sdk_ecr::Client, registry: &RawRegistry, storm: u
         .and_then(|id| id.image_digest())
         .map(str::to_string);
     assert_eq!(batch, expected, "storm {storm}: BatchGetImage disagrees");
-    let described = ecr
-        .describe_images()
-        .repository_name(REPOSITORY)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
+    let described =
+        ecr.describe_images().repository_name(REPOSITORY).max_results(1000).send().await.unwrap();
     let tagged: Vec<String> = described
         .image_details()
         .iter()
@@ -202,14 +188,8 @@ async fn every_face_agrees_with_list_images_after_racing_writes() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(DEFAULT_STORMS);
-    let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &[]);
-    let ecr = default_client(&berth);
-    ecr.create_repository()
-        .repository_name(REPOSITORY)
-        .send()
-        .await
-        .unwrap();
+    let (_dir, berth, ecr) = started(&[]);
+    ecr.create_repository().repository_name(REPOSITORY).send().await.unwrap();
     let registry = Arc::new(RawRegistry::new(&berth, &registry_password(&ecr).await));
     let manifests = manifests(&registry).await;
 

@@ -23,19 +23,11 @@ impl Drop for Dockerd {
 /// networking of its own (as this machine allows), and waits until it answers.
 pub fn start_dockerd() -> Dockerd {
     let dockerd = tool("dockerd");
-    let dir = tempfile::Builder::new()
-        .prefix("bd")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let dir = tempfile::Builder::new().prefix("bd").tempdir_in("/tmp").unwrap();
     let socket = format!("unix://{}", dir.path().join("d.sock").display());
     let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
     let child = Command::new(dockerd)
-        .args([
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
-            "--storage-driver=vfs",
-        ])
+        .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
         .arg("--data-root")
         .arg(dir.path().join("data"))
         .arg("--exec-root")
@@ -47,11 +39,7 @@ pub fn start_dockerd() -> Dockerd {
         .stderr(log)
         .spawn()
         .expect("cannot start dockerd");
-    let daemon = Dockerd {
-        child,
-        socket,
-        _dir: dir,
-    };
+    let daemon = Dockerd { child, socket, _dir: dir };
     let docker = tool("docker");
     for _ in 0..300 {
         let ok = Command::new(&docker)
@@ -72,28 +60,18 @@ impl Dockerd {
     /// A docker command against this daemon, with its client config in `config`.
     pub fn command(&self, config: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(tool("docker"));
-        c.env("DOCKER_CONFIG", config)
-            .args(["-H", &self.socket])
-            .args(args);
+        c.env("DOCKER_CONFIG", config).args(["-H", &self.socket]).args(args);
         c
     }
 
     /// `docker login` to `host` as `AWS` with `password` (given on stdin, as the ECR guide).
     pub fn log_in(&self, config: &Path, host: &str, password: &str) {
         let mut login = self.command(config, &["login", "-u", "AWS", "--password-stdin", host]);
-        login
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        login.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = login.spawn().unwrap();
         {
             use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(password.as_bytes())
-                .unwrap();
+            child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
         }
         let out = child.wait_with_output().unwrap();
         assert!(

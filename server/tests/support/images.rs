@@ -18,19 +18,13 @@ pub fn index(children: &[&str]) -> String {
         .iter()
         .map(|c| format!(r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{c}","size":300}}"#))
         .collect();
-    format!(
-        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
-        list.join(",")
-    )
+    format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#, list.join(","))
 }
 
 pub async fn upload(raw: &RawRegistry, repo: &str, data: &[u8]) -> String {
     let digest = digest_of(data);
     let r = raw
-        .request(
-            Method::POST,
-            &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
-        )
+        .request(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
         .body(data.to_vec())
         .send()
         .await
@@ -59,11 +53,7 @@ pub async fn setup() -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client, RawRegis
     let berth = Berth::start(dir.path(), &[]);
     let ecr = default_client(&berth);
     for r in ["app", "other"] {
-        ecr.create_repository()
-            .repository_name(r)
-            .send()
-            .await
-            .unwrap();
+        ecr.create_repository().repository_name(r).send().await.unwrap();
     }
     let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
     (dir, berth, ecr, raw)
@@ -84,13 +74,7 @@ pub async fn put_index(ecr: &aws_sdk_ecr::Client, n: u32, tag: &str) -> String {
         .repository_name("app")
         .image_manifest(&body)
         .image_manifest_media_type(OCI_INDEX);
-    let put = if tag.is_empty() {
-        put
-    } else {
-        put.image_tag(tag)
-    };
-    put.send()
-        .await
-        .unwrap_or_else(|e| panic!("PutImage {tag}: {e}"));
+    let put = if tag.is_empty() { put } else { put.image_tag(tag) };
+    put.send().await.unwrap_or_else(|e| panic!("PutImage {tag}: {e}"));
     digest_of(body.as_bytes())
 }

@@ -45,11 +45,7 @@ pub fn add_blob_file(layout: &Path, file: &Path) -> (String, u64) {
 
 /// Writes the layout's `oci-layout` and `index.json` with `entries`.
 pub fn write_index(layout: &Path, entries: Vec<serde_json::Value>) {
-    std::fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let index = serde_json::json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries });
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
 }
@@ -96,12 +92,7 @@ pub fn layer(
         std::fs::write(file, contents).unwrap();
     }
     let tar_file = work.join(format!("{name}.tar"));
-    run(Command::new(tool("tar"))
-        .arg("-cf")
-        .arg(&tar_file)
-        .arg("-C")
-        .arg(&root)
-        .arg("."));
+    run(Command::new(tool("tar")).arg("-cf").arg(&tar_file).arg("-C").arg(&root).arg("."));
     let diff_id = sha256_file(&tar_file).0;
     if !gzip {
         let (digest, size) = add_blob_file(layout, &tar_file);

@@ -41,19 +41,13 @@ impl Berth {
             .expect("cannot start the berth binary");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("cannot read berth's first line");
+        BufReader::new(stdout).read_line(&mut line).expect("cannot read berth's first line");
         let endpoint = line
             .trim()
             .strip_prefix("berth listening on ")
             .unwrap_or_else(|| panic!("unexpected first line from berth: {line:?}"))
             .to_string();
-        Berth {
-            child,
-            endpoint,
-            data_dir: data_dir.to_path_buf(),
-        }
+        Berth { child, endpoint, data_dir: data_dir.to_path_buf() }
     }
 
     /// The process id, to read its memory use.
@@ -70,10 +64,7 @@ impl Berth {
     /// Sends SIGTERM and waits for a graceful exit; returns whether it exited with success.
     pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
         assert!(sent.success());
         self.child.wait().expect("wait").success()
     }
@@ -117,11 +108,7 @@ pub fn default_client(berth: &Berth) -> aws_sdk_ecr::Client {
 /// The /v2 password for `ecr`'s caller, from GetAuthorizationToken.
 pub async fn registry_password(ecr: &aws_sdk_ecr::Client) -> String {
     use base64::Engine;
-    let token = ecr
-        .get_authorization_token()
-        .send()
-        .await
-        .expect("GetAuthorizationToken");
+    let token = ecr.get_authorization_token().send().await.expect("GetAuthorizationToken");
     let data = &token.authorization_data()[0];
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(data.authorization_token().expect("a token"))
@@ -164,9 +151,7 @@ impl RawRegistry {
 
     /// A request to `path` (absolute `/v2/...`) with the credentials.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut r = self
-            .http
-            .request(method, format!("{}{path}", self.endpoint));
+        let mut r = self.http.request(method, format!("{}{path}", self.endpoint));
         if let Some(a) = &self.authorization {
             r = r.header("Authorization", a);
         }
@@ -179,21 +164,12 @@ pub async fn oci_error_code(response: reqwest::Response) -> (u16, String, String
     let status = response.status().as_u16();
     let bytes = response.bytes().await.expect("a body");
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "OCI error bodies are JSON ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
+        panic!("OCI error bodies are JSON ({e}): {}", String::from_utf8_lossy(&bytes))
     });
     (
         status,
-        body["errors"][0]["code"]
-            .as_str()
-            .unwrap_or("<none>")
-            .to_string(),
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("<none>")
-            .to_string(),
+        body["errors"][0]["code"].as_str().unwrap_or("<none>").to_string(),
+        body["errors"][0]["message"].as_str().unwrap_or("<none>").to_string(),
     )
 }
 
@@ -204,10 +180,7 @@ pub fn digest_of(bytes: &[u8]) -> String {
 
 /// The error code and message of a failed aws-sdk-ecr call.
 pub fn code_and_message<E: aws_sdk_ecr::error::ProvideErrorMetadata>(err: E) -> (String, String) {
-    (
-        err.code().unwrap_or("<none>").to_string(),
-        err.message().unwrap_or("<none>").to_string(),
-    )
+    (err.code().unwrap_or("<none>").to_string(), err.message().unwrap_or("<none>").to_string())
 }
 
 /// POST to berth's admin API (`--admin-api`): status and JSON answer.
@@ -236,21 +209,24 @@ pub async fn create_repository(ecr: &aws_sdk_ecr::Client, name: &str) {
 /// A berth (with `--admin-api`) on a fresh data dir, and a client with one repository,
 /// `app`.
 pub async fn berth_with_app(flags: &[&str]) -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client) {
+    let (dir, berth, ecr) = started(flags);
+    create_repository(&ecr, "app").await;
+    (dir, berth, ecr)
+}
+
+/// berth on a new data folder (kept while the returned folder lives), and a client of its
+/// default account.
+pub fn started(flags: &[&str]) -> (tempfile::TempDir, Berth, aws_sdk_ecr::Client) {
     let dir = tempfile::tempdir().unwrap();
     let berth = Berth::start(dir.path(), flags);
     let ecr = default_client(&berth);
-    create_repository(&ecr, "app").await;
     (dir, berth, ecr)
 }
 
 /// Moves berth's clock (`--admin-api`) `seconds` on; returns its new time.
 pub async fn advance_clock(berth: &Berth, seconds: u64) -> f64 {
-    let (status, moved) = admin(
-        berth,
-        "clock/advance",
-        &format!(r#"{{"seconds":{seconds}}}"#),
-    )
-    .await;
+    let (status, moved) =
+        admin(berth, "clock/advance", &format!(r#"{{"seconds":{seconds}}}"#)).await;
     assert_eq!(status, 200, "moving the clock needs --admin-api: {moved}");
     moved["now"].as_f64().expect("the new time")
 }
@@ -281,10 +257,7 @@ pub async fn ecr_json(
         .await
         .unwrap();
     let status = answer.status().as_u16();
-    (
-        status,
-        answer.json().await.unwrap_or(serde_json::Value::Null),
-    )
+    (status, answer.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 /// An ECR API request with exactly this body and no signature, to send as it is or with
@@ -296,10 +269,7 @@ pub fn ecr_request(
 ) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .post(format!("{}/", berth.endpoint))
-        .header(
-            "X-Amz-Target",
-            format!("AmazonEC2ContainerRegistry_V20150921.{operation}"),
-        )
+        .header("X-Amz-Target", format!("AmazonEC2ContainerRegistry_V20150921.{operation}"))
         .header("Content-Type", "application/x-amz-json-1.1")
         .body(body)
 }
@@ -309,9 +279,7 @@ pub async fn scan_on_push(ecr: &aws_sdk_ecr::Client, repository: &str) {
     ecr.put_image_scanning_configuration()
         .repository_name(repository)
         .image_scanning_configuration(
-            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
-                .scan_on_push(true)
-                .build(),
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder().scan_on_push(true).build(),
         )
         .send()
         .await
@@ -325,21 +293,11 @@ pub async fn replicate_to(ecr: &aws_sdk_ecr::Client, destinations: &[(&str, &str
     let destinations: Vec<ReplicationDestination> = destinations
         .iter()
         .map(|(account, region)| {
-            ReplicationDestination::builder()
-                .registry_id(*account)
-                .region(*region)
-                .build()
-                .unwrap()
+            ReplicationDestination::builder().registry_id(*account).region(*region).build().unwrap()
         })
         .collect();
-    let rule = ReplicationRule::builder()
-        .set_destinations(Some(destinations))
-        .build()
-        .unwrap();
-    let configuration = ReplicationConfiguration::builder()
-        .rules(rule)
-        .build()
-        .unwrap();
+    let rule = ReplicationRule::builder().set_destinations(Some(destinations)).build().unwrap();
+    let configuration = ReplicationConfiguration::builder().rules(rule).build().unwrap();
     ecr.put_replication_configuration()
         .replication_configuration(configuration)
         .send()
@@ -368,14 +326,6 @@ pub async fn run_preview(
     ecr: &aws_sdk_ecr::Client,
     repository: &str,
 ) -> aws_sdk_ecr::operation::get_lifecycle_policy_preview::GetLifecyclePolicyPreviewOutput {
-    ecr.start_lifecycle_policy_preview()
-        .repository_name(repository)
-        .send()
-        .await
-        .unwrap();
-    ecr.get_lifecycle_policy_preview()
-        .repository_name(repository)
-        .send()
-        .await
-        .unwrap()
+    ecr.start_lifecycle_policy_preview().repository_name(repository).send().await.unwrap();
+    ecr.get_lifecycle_policy_preview().repository_name(repository).send().await.unwrap()
 }

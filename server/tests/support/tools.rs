@@ -10,11 +10,7 @@ pub const INSTALL: &str =
 
 /// The tool's path; panics with the install step when it is missing.
 pub fn tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-    {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
         let path = Path::new(dir).join(name);
         if path.is_file() {
             return path;
@@ -26,9 +22,7 @@ pub fn tool(name: &str) -> PathBuf {
 /// Runs the command; panics with its output when it fails.
 pub fn run(command: &mut Command) -> Output {
     let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
     assert!(
         output.status.success(),
         "{shown} failed ({}):\nstdout: {}\nstderr: {}",
@@ -41,7 +35,5 @@ pub fn run(command: &mut Command) -> Output {
 
 /// The command's trimmed stdout; panics when it fails.
 pub fn stdout(command: &mut Command) -> String {
-    String::from_utf8_lossy(&run(command).stdout)
-        .trim()
-        .to_string()
+    String::from_utf8_lossy(&run(command).stdout).trim().to_string()
 }

@@ -43,11 +43,7 @@ impl Upstream {
         let dir = tempfile::tempdir().unwrap();
         let logins = run(Command::new(htpasswd).args(["-Bbn", USER, PASSWORD])).stdout;
         std::fs::write(dir.path().join("htpasswd"), logins).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {root}/storage\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: upstream\n    path: {root}/htpasswd\n",
             root = dir.path().display()
@@ -60,11 +56,7 @@ impl Upstream {
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start docker-registry");
-        let upstream = Upstream {
-            child,
-            dir,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
+        let upstream = Upstream { child, dir, endpoint: format!("http://127.0.0.1:{port}") };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return upstream;
@@ -89,9 +81,7 @@ impl Upstream {
     /// `GET /v2/library/app/blobs/sha256:...`).
     pub fn served(&self, needle: &str) -> usize {
         let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default();
-        log.lines()
-            .filter(|l| l.contains(needle) && l.contains("\" 200 "))
-            .count()
+        log.lines().filter(|l| l.contains(needle) && l.contains("\" 200 ")).count()
     }
 
     /// The file upstream keeps a blob's bytes in (to corrupt it).
@@ -141,32 +131,19 @@ pub async fn push_image(
         layer.len()
     );
     put(raw, repository, tag, &manifest, OCI_MANIFEST).await;
-    PushedImage {
-        digest: digest_of(manifest.as_bytes()),
-        manifest,
-        layer: layer_digest,
-        config,
-    }
+    PushedImage { digest: digest_of(manifest.as_bytes()), manifest, layer: layer_digest, config }
 }
 
 /// Puts a manifest upstream; panics unless it is accepted.
 pub async fn put(raw: &RawRegistry, repository: &str, reference: &str, body: &str, media: &str) {
     let r = raw
-        .request(
-            Method::PUT,
-            &format!("/v2/{repository}/manifests/{reference}"),
-        )
+        .request(Method::PUT, &format!("/v2/{repository}/manifests/{reference}"))
         .header("Content-Type", media)
         .body(body.to_string())
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.status(),
-        201,
-        "upstream refused the manifest: {:?}",
-        r.text().await
-    );
+    assert_eq!(r.status(), 201, "upstream refused the manifest: {:?}", r.text().await);
 }
 
 /// Uploads a blob upstream in one POST+PUT (distribution has no monolithic POST).
