@@ -10,10 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// `ecr/types.rs`: every non-error structure and every enum.
 pub fn types(api: &Api) -> TokenStream {
     let twins = twinned(api);
-    let structs = api
-        .structures
-        .iter()
-        .map(|s| structure(s, twins.contains(&s.name), &twins));
+    let structs = api.structures.iter().map(|s| structure(s, twins.contains(&s.name), &twins));
     let enums = api.enums.iter().map(enumeration);
     let names: Vec<_> = api.structures.iter().map(|s| type_ident(&s.name)).collect();
     let labels: Vec<&str> = api.structures.iter().map(|s| s.name.as_str()).collect();
@@ -44,10 +41,7 @@ pub fn types(api: &Api) -> TokenStream {
 
 /// `ecr/errors.rs`: the error structures and one error enum per operation.
 pub fn errors(api: &Api) -> TokenStream {
-    let structs = api
-        .errors
-        .iter()
-        .map(|s| structure(s, false, &BTreeSet::new()));
+    let structs = api.errors.iter().map(|s| structure(s, false, &BTreeSet::new()));
     let faults: BTreeMap<&str, bool> = api
         .errors
         .iter()
@@ -56,12 +50,7 @@ pub fn errors(api: &Api) -> TokenStream {
     let only_message: BTreeMap<&str, bool> = api
         .errors
         .iter()
-        .map(|e| {
-            (
-                e.name.as_str(),
-                e.members.iter().all(|m| m.wire_name == "message"),
-            )
-        })
+        .map(|e| (e.name.as_str(), e.members.iter().all(|m| m.wire_name == "message")))
         .collect();
     let enums = api.operations.iter().map(|op| {
         let name = type_ident(&format!("{}Error", op.name));
@@ -135,11 +124,7 @@ pub(crate) fn structure(s: &Structure, plain: bool, twins: &BTreeSet<String>) ->
         }
     });
     let default = if plain
-        && !s
-            .members
-            .iter()
-            .filter(|m| is_required(m))
-            .all(|m| has_default_value(&m.ty, twins))
+        && !s.members.iter().filter(|m| is_required(m)).all(|m| has_default_value(&m.ty, twins))
     {
         quote!()
     } else {
@@ -178,11 +163,7 @@ fn has_default_value(ty: &Ty, twins: &BTreeSet<String>) -> bool {
 fn enumeration(e: &EnumDef) -> TokenStream {
     let name = type_ident(&e.name);
     let doc = doc_attr(e.doc.as_deref());
-    let variants: Vec<_> = e
-        .values
-        .iter()
-        .map(|v| type_ident(&variant_name(v)))
-        .collect();
+    let variants: Vec<_> = e.values.iter().map(|v| type_ident(&variant_name(v))).collect();
     let values = &e.values;
     quote! {
         #doc

@@ -61,11 +61,7 @@ fn route_variant(literals: &str) -> Result<&'static str, ModelError> {
         "blobs/uploads/*" => "Upload",
         "tags/list" => "TagsList",
         "referrers/*" => "Referrers",
-        other => {
-            return Err(ModelError(format!(
-                "no route name for path shape {other:?}"
-            )))
-        }
+        other => return Err(ModelError(format!("no route name for path shape {other:?}"))),
     })
 }
 
@@ -79,23 +75,15 @@ fn routes(tables: &OciTables) -> Result<Vec<Route>, ModelError> {
         let has_name = rest.starts_with("<name>");
         let rest = rest.strip_prefix("<name>").unwrap_or(rest);
         let rest = rest.trim_matches('/');
-        let segments: Vec<&str> = if rest.is_empty() {
-            Vec::new()
-        } else {
-            rest.split('/').collect()
-        };
-        let shape: Vec<&str> = segments
-            .iter()
-            .map(|s| if s.starts_with('<') { "*" } else { s })
-            .collect();
+        let segments: Vec<&str> =
+            if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+        let shape: Vec<&str> =
+            segments.iter().map(|s| if s.starts_with('<') { "*" } else { s }).collect();
         let variant = route_variant(&shape.join("/"))?;
         let route = by_variant.entry(variant).or_insert_with(|| Route {
             variant: variant.to_string(),
             has_name,
-            tail: segments
-                .iter()
-                .map(|s| (!s.starts_with('<')).then(|| s.to_string()))
-                .collect(),
+            tail: segments.iter().map(|s| (!s.starts_with('<')).then(|| s.to_string())).collect(),
             vars: segments
                 .iter()
                 .filter(|s| s.starts_with('<'))
@@ -131,11 +119,7 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
     let routes = routes(tables)?;
     let variants = routes.iter().map(|r| {
         let v = type_ident(&r.variant);
-        let doc = format!(
-            " Endpoints {} ({}).",
-            r.endpoint_ids.join(", "),
-            r.methods.join(", ")
-        );
+        let doc = format!(" Endpoints {} ({}).", r.endpoint_ids.join(", "), r.methods.join(", "));
         let fields: Vec<_> = r.vars.iter().map(|f| type_ident(f)).collect();
         if !r.has_name {
             quote!(#[doc = #doc] #v,)
@@ -143,18 +127,15 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
             quote!(#[doc = #doc] #v { name: String, #( #fields: String, )* },)
         }
     });
-    let exact = routes
-        .iter()
-        .filter(|r| !r.has_name && !r.tail.is_empty())
-        .map(|r| {
-            let v = type_ident(&r.variant);
-            let literals = r.tail.iter().flatten();
-            quote! {
-                if segments == [#(#literals),*] {
-                    return Some(OciRoute::#v);
-                }
+    let exact = routes.iter().filter(|r| !r.has_name && !r.tail.is_empty()).map(|r| {
+        let v = type_ident(&r.variant);
+        let literals = r.tail.iter().flatten();
+        quote! {
+            if segments == [#(#literals),*] {
+                return Some(OciRoute::#v);
             }
-        });
+        }
+    });
     let parsers = routes.iter().filter(|r| r.has_name).map(|r| {
         let v = type_ident(&r.variant);
         let pattern = r.tail.iter().map(|s| match s {
@@ -163,11 +144,7 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
         });
         let fields: Vec<_> = r.vars.iter().map(|f| type_ident(f)).collect();
         let indices = 0..fields.len();
-        let vars = if fields.is_empty() {
-            quote!(_)
-        } else {
-            quote!(vars)
-        };
+        let vars = if fields.is_empty() { quote!(_) } else { quote!(vars) };
         quote! {
             if let Some((name, #vars)) = match_tail(&segments, &[#(#pattern),*]) {
                 return Some(OciRoute::#v { name, #( #fields: vars[#indices].to_string(), )* });
@@ -177,36 +154,19 @@ pub fn oci(tables: &OciTables) -> Result<TokenStream, ModelError> {
     let method_arms = routes.iter().map(|r| {
         let v = type_ident(&r.variant);
         let methods = &r.methods;
-        let pat = if !r.has_name {
-            quote!(OciRoute::#v)
-        } else {
-            quote!(OciRoute::#v { .. })
-        };
+        let pat = if !r.has_name { quote!(OciRoute::#v) } else { quote!(OciRoute::#v { .. }) };
         quote!(#pat => &[#(#methods),*],)
     });
 
-    let codes: Vec<_> = tables
-        .errors
-        .iter()
-        .map(|e| type_ident(&variant_name(&e.code)))
-        .collect();
+    let codes: Vec<_> = tables.errors.iter().map(|e| type_ident(&variant_name(&e.code))).collect();
     let code_strs: Vec<_> = tables.errors.iter().map(|e| e.code.as_str()).collect();
-    let statuses: Vec<_> = tables
-        .errors
-        .iter()
-        .map(|e| e.http_status_in_distribution_reference_impl)
-        .collect();
+    let statuses: Vec<_> =
+        tables.errors.iter().map(|e| e.http_status_in_distribution_reference_impl).collect();
     let meanings: Vec<_> = tables.errors.iter().map(|e| e.meaning.as_str()).collect();
     let code_docs: Vec<_> = tables
         .errors
         .iter()
-        .map(|e| {
-            format!(
-                " {}{}",
-                e.meaning,
-                if e.oci { "" } else { " (Docker legacy code)" }
-            )
-        })
+        .map(|e| format!(" {}{}", e.meaning, if e.oci { "" } else { " (Docker legacy code)" }))
         .collect();
 
     let mut media = Vec::new();

@@ -19,13 +19,7 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
     let twins = twinned(api);
     let service_name = &api.service_name;
     let count = Literal::usize_unsuffixed(api.operations.len());
-    let OperationIdents {
-        ops,
-        methods,
-        inputs,
-        outputs,
-        errors,
-    } = OperationIdents::of(api);
+    let OperationIdents { ops, methods, inputs, outputs, errors } = OperationIdents::of(api);
     let names: Vec<_> = api.operations.iter().map(|o| o.name.as_str()).collect();
     let docs: Vec<_> = api
         .operations

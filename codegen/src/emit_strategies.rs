@@ -15,17 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 const MAX_BUILT_LENGTH: u64 = 5000;
 
 fn valid_fn(name: &str) -> Ident {
-    format_ident!(
-        "valid_{}",
-        snake_ident(name).to_string().trim_start_matches("r#")
-    )
+    format_ident!("valid_{}", snake_ident(name).to_string().trim_start_matches("r#"))
 }
 
 fn invalid_fn(name: &str) -> Ident {
-    format_ident!(
-        "invalid_{}",
-        snake_ident(name).to_string().trim_start_matches("r#")
-    )
+    format_ident!("invalid_{}", snake_ident(name).to_string().trim_start_matches("r#"))
 }
 
 /// The pattern without `^`/`$` anchors (proptest cannot generate anchors), alternative by
@@ -129,10 +123,7 @@ fn valid_value(ty: &Ty) -> TokenStream {
                 Constraint::Pattern(p) => Some(bounded(&anchorless(&p.regex))),
                 _ => None,
             });
-            let (lo, hi) = (
-                lo as usize,
-                max.unwrap_or(u64::MAX).min(u32::MAX as u64) as usize,
-            );
+            let (lo, hi) = (lo as usize, max.unwrap_or(u64::MAX).min(u32::MAX as u64) as usize);
             match pattern {
                 Some(p) => quote!(matching(#p, #lo, #hi)),
                 None => {
@@ -212,10 +203,7 @@ fn breakers(member: &str, ty: &Ty, breakable: &BTreeSet<String>) -> Vec<TokenStr
             }
             (Constraint::Range { min, max }, TyKind::I32 | TyKind::I64) => {
                 let i32_type = matches!(ty.kind, TyKind::I32);
-                for bound in [min.map(|m| m - 1.0), max.map(|m| m + 1.0)]
-                    .into_iter()
-                    .flatten()
-                {
+                for bound in [min.map(|m| m - 1.0), max.map(|m| m + 1.0)].into_iter().flatten() {
                     let fits = if i32_type {
                         bound >= i32::MIN as f64 && bound <= i32::MAX as f64
                     } else {
@@ -259,10 +247,8 @@ fn breakers(member: &str, ty: &Ty, breakable: &BTreeSet<String>) -> Vec<TokenStr
 
 fn member_breakers(m: &MemberDef, breakable: &BTreeSet<String>) -> Vec<(TokenStream, bool)> {
     let wire = &m.wire_name;
-    let mut out: Vec<(TokenStream, bool)> = breakers(wire, &m.ty, breakable)
-        .into_iter()
-        .map(|b| (b, true))
-        .collect();
+    let mut out: Vec<(TokenStream, bool)> =
+        breakers(wire, &m.ty, breakable).into_iter().map(|b| (b, true)).collect();
     if m.required && !m.has_default {
         out.push((
             quote!(Just((None, Violation { member: #wire, constraint: "required" })).boxed()),
@@ -276,11 +262,7 @@ fn structure_strategies(s: &Structure, breakable: &BTreeSet<String>) -> TokenStr
     let name = type_ident(&s.name);
     let valid = valid_fn(&s.name);
     let invalid = invalid_fn(&s.name);
-    let fields: Vec<Ident> = s
-        .members
-        .iter()
-        .map(|m| snake_ident(&m.wire_name))
-        .collect();
+    let fields: Vec<Ident> = s.members.iter().map(|m| snake_ident(&m.wire_name)).collect();
     let values: Vec<TokenStream> = s
         .members
         .iter()
@@ -316,19 +298,13 @@ fn structure_strategies(s: &Structure, breakable: &BTreeSet<String>) -> TokenStr
         .flat_map(|m| {
             let field = snake_ident(&m.wire_name);
             let valid = valid.clone();
-            member_breakers(m, breakable)
-                .into_iter()
-                .map(move |(b, wrap)| {
-                    let assign = if wrap && !m.has_default {
-                        quote!(Some(bad))
-                    } else {
-                        quote!(bad)
-                    };
-                    quote!((#valid(), #b).prop_map(|(mut value, (bad, violation))| {
+            member_breakers(m, breakable).into_iter().map(move |(b, wrap)| {
+                let assign = if wrap && !m.has_default { quote!(Some(bad)) } else { quote!(bad) };
+                quote!((#valid(), #b).prop_map(|(mut value, (bad, violation))| {
                     value.#field = #assign;
                     (value, violation)
                 }).boxed())
-                })
+            })
         })
         .collect();
     quote! {
@@ -352,11 +328,7 @@ pub fn strategies(api: &Api) -> Result<TokenStream, ModelError> {
     loop {
         let next: BTreeSet<String> = validated
             .iter()
-            .filter(|s| {
-                s.members
-                    .iter()
-                    .any(|m| !member_breakers(m, &breakable).is_empty())
-            })
+            .filter(|s| s.members.iter().any(|m| !member_breakers(m, &breakable).is_empty()))
             .map(|s| s.name.clone())
             .collect();
         if next == breakable {
@@ -364,16 +336,10 @@ pub fn strategies(api: &Api) -> Result<TokenStream, ModelError> {
         }
         breakable = next;
     }
-    let per_structure = validated
-        .iter()
-        .map(|s| structure_strategies(s, &breakable));
+    let per_structure = validated.iter().map(|s| structure_strategies(s, &breakable));
     let OperationIdents { ops, .. } = OperationIdents::of(api);
     let valid_inputs: Vec<Ident> = api.operations.iter().map(|o| valid_fn(&o.input)).collect();
-    let invalid_inputs: Vec<Ident> = api
-        .operations
-        .iter()
-        .map(|o| invalid_fn(&o.input))
-        .collect();
+    let invalid_inputs: Vec<Ident> = api.operations.iter().map(|o| invalid_fn(&o.input)).collect();
     Ok(quote! {
         use super::service::{EcrContext, Operation};
         use super::wire::*;
@@ -501,10 +467,7 @@ mod tests {
 
     #[test]
     fn repetitions_are_bounded_outside_classes() {
-        assert_eq!(
-            bounded("[a-z0-9]+(/[a-z+*]+)*"),
-            "[a-z0-9]{1,3}(/[a-z+*]{1,3}){0,3}"
-        );
+        assert_eq!(bounded("[a-z0-9]+(/[a-z+*]+)*"), "[a-z0-9]{1,3}(/[a-z+*]{1,3}){0,3}");
         assert_eq!(bounded("a\\+b"), "a\\+b");
     }
 

@@ -59,15 +59,11 @@ pub fn wire(api: &Api) -> TokenStream {
         .filter(|s| !twins.contains(&s.name))
         .map(|s| type_ident(&s.name))
         .chain(api.enums.iter().map(|e| type_ident(&e.name)));
-    let structs = api
-        .structures
-        .iter()
-        .filter(|s| twins.contains(&s.name))
-        .map(|s| {
-            let wire_struct = structure(s, false, &twins);
-            let conversion = into_valid(s, &twins);
-            quote! { #wire_struct #conversion }
-        });
+    let structs = api.structures.iter().filter(|s| twins.contains(&s.name)).map(|s| {
+        let wire_struct = structure(s, false, &twins);
+        let conversion = into_valid(s, &twins);
+        quote! { #wire_struct #conversion }
+    });
     quote! {
         use super::types;
         #[allow(unused_imports)]

@@ -116,22 +116,12 @@ pub struct EnumDef {
 /// Lowers a merged model for the service named by `service_id`.
 pub fn lower(model: &SmithyModel, service_id: &str) -> Result<Api, ModelError> {
     let service = shape(model, service_id)?;
-    let mut lowering = Lowering {
-        model,
-        structs: BTreeMap::new(),
-        enums: BTreeMap::new(),
-    };
+    let mut lowering = Lowering { model, structs: BTreeMap::new(), enums: BTreeMap::new() };
     let mut operations = Vec::new();
     for op_ref in &service.operations {
         let op = shape(model, &op_ref.target)?;
-        let input = op
-            .input
-            .as_ref()
-            .ok_or_else(|| missing(&op_ref.target, "input"))?;
-        let output = op
-            .output
-            .as_ref()
-            .ok_or_else(|| missing(&op_ref.target, "output"))?;
+        let input = op.input.as_ref().ok_or_else(|| missing(&op_ref.target, "input"))?;
+        let output = op.output.as_ref().ok_or_else(|| missing(&op_ref.target, "output"))?;
         lowering.structure(&input.target, true)?;
         lowering.structure(&output.target, false)?;
         let mut errors = Vec::new();
@@ -150,10 +140,7 @@ pub fn lower(model: &SmithyModel, service_id: &str) -> Result<Api, ModelError> {
         });
     }
     operations.sort_by(|a, b| a.name.cmp(&b.name));
-    let (errors, structures) = lowering
-        .structs
-        .into_values()
-        .partition(|s| s.fault.is_some());
+    let (errors, structures) = lowering.structs.into_values().partition(|s| s.fault.is_some());
     Ok(Api {
         service_name: local(service_id).to_string(),
         operations,
@@ -181,10 +168,7 @@ impl Lowering<'_> {
         }
         let s = shape(self.model, id)?;
         if s.kind != "structure" {
-            return Err(ModelError(format!(
-                "{id} is a {}, expected a structure",
-                s.kind
-            )));
+            return Err(ModelError(format!("{id} is a {}, expected a structure", s.kind)));
         }
         // Insert first so that recursive references terminate.
         self.structs.insert(
@@ -193,11 +177,7 @@ impl Lowering<'_> {
                 name: name.clone(),
                 doc: doc_of(&s.traits),
                 members: Vec::new(),
-                fault: s
-                    .traits
-                    .get(ERROR)
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                fault: s.traits.get(ERROR).and_then(Value::as_str).map(str::to_string),
                 validated,
             },
         );
@@ -234,10 +214,7 @@ impl Lowering<'_> {
             "smithy.api#Blob" => TyKind::Blob,
             _ => return self.shape_ty(id, validated),
         };
-        Ok(Ty {
-            kind,
-            constraints: Vec::new(),
-        })
+        Ok(Ty { kind, constraints: Vec::new() })
     }
 
     fn shape_ty(&mut self, id: &str, validated: bool) -> Result<Ty, ModelError> {
@@ -255,20 +232,12 @@ impl Lowering<'_> {
                 let values = ordered_members(s)
                     .into_iter()
                     .map(|(n, m)| {
-                        m.traits
-                            .get(ENUM_VALUE)
-                            .and_then(Value::as_str)
-                            .unwrap_or(n)
-                            .to_string()
+                        m.traits.get(ENUM_VALUE).and_then(Value::as_str).unwrap_or(n).to_string()
                     })
                     .collect();
                 self.enums.insert(
                     name.clone(),
-                    EnumDef {
-                        name: name.clone(),
-                        doc: doc_of(&s.traits),
-                        values,
-                    },
+                    EnumDef { name: name.clone(), doc: doc_of(&s.traits), values },
                 );
                 TyKind::Enum(name)
             }
@@ -279,9 +248,7 @@ impl Lowering<'_> {
             "list" => {
                 let m = s.member.as_ref().ok_or_else(|| missing(id, "member"))?;
                 let mut element = self.ty(&m.target, validated)?;
-                element
-                    .constraints
-                    .extend(constraints(&m.traits, &m.target)?);
+                element.constraints.extend(constraints(&m.traits, &m.target)?);
                 TyKind::List(Box::new(element))
             }
             "map" => {
@@ -291,16 +258,9 @@ impl Lowering<'_> {
                 let value = self.ty(&v.target, validated)?;
                 TyKind::Map(Box::new(key), Box::new(value))
             }
-            other => {
-                return Err(ModelError(format!(
-                    "{id}: shape type {other} is not supported"
-                )))
-            }
+            other => return Err(ModelError(format!("{id}: shape type {other} is not supported"))),
         };
-        Ok(Ty {
-            kind,
-            constraints: constraints(&s.traits, id)?,
-        })
+        Ok(Ty { kind, constraints: constraints(&s.traits, id)? })
     }
 }
 
@@ -328,10 +288,7 @@ fn constraints(
             .ok_or_else(|| ModelError(format!("{shape_id}: @pattern is not a string")))?;
         let display = match traits.get(MESSAGE_PATTERN).and_then(Value::as_str) {
             Some(d) => d.to_string(),
-            None => regex
-                .trim_start_matches('^')
-                .trim_end_matches('$')
-                .to_string(),
+            None => regex.trim_start_matches('^').trim_end_matches('$').to_string(),
         };
         out.push(Constraint::Pattern(PatternDef {
             shape: local(shape_id).to_string(),
@@ -352,9 +309,7 @@ fn check_default(value: &Value, ty: &Ty, structure: &str, member: &str) -> Resul
     if ok {
         Ok(())
     } else {
-        Err(ModelError(format!(
-            "{structure}.{member}: unsupported @default {value}"
-        )))
+        Err(ModelError(format!("{structure}.{member}: unsupported @default {value}")))
     }
 }
 
@@ -365,10 +320,7 @@ fn ordered_members(s: &Shape) -> Vec<(&str, &Member)> {
 }
 
 fn shape<'m>(model: &'m SmithyModel, id: &str) -> Result<&'m Shape, ModelError> {
-    model
-        .shapes
-        .get(id)
-        .ok_or_else(|| ModelError(format!("shape {id} is not in the model")))
+    model.shapes.get(id).ok_or_else(|| ModelError(format!("shape {id} is not in the model")))
 }
 
 fn missing(id: &str, what: &str) -> ModelError {
@@ -395,15 +347,8 @@ pub fn doc_of(traits: &BTreeMap<String, Value>) -> Option<String> {
             }
             '>' if in_tag => {
                 in_tag = false;
-                let name = tag
-                    .trim_start_matches('/')
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("");
-                if !matches!(
-                    name,
-                    "code" | "a" | "i" | "b" | "em" | "strong" | "fullname"
-                ) {
+                let name = tag.trim_start_matches('/').split_whitespace().next().unwrap_or("");
+                if !matches!(name, "code" | "a" | "i" | "b" | "em" | "strong" | "fullname") {
                     text.push(' ');
                 }
             }
@@ -459,10 +404,7 @@ mod tests {
                     .into(),
             ),
         );
-        assert_eq!(
-            doc_of(&t).as_deref(),
-            Some("Creates a repo. It is, e.g. nice.")
-        );
+        assert_eq!(doc_of(&t).as_deref(), Some("Creates a repo. It is, e.g. nice."));
     }
 
     #[test]

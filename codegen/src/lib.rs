@@ -183,11 +183,7 @@ pub fn generate_in(root: &Path) -> Result<Vec<GeneratedFile>, ModelError> {
             .map_err(|e| ModelError(format!("cannot read {p}: {e}")))
     };
     let (ecr, overlay, oci) = (read(ECR_MODEL)?, read(ECR_OVERLAY)?, read(OCI_TABLES)?);
-    generate(&ModelSources {
-        ecr: &ecr,
-        overlay: Some(&overlay),
-        oci: &oci,
-    })
+    generate(&ModelSources { ecr: &ecr, overlay: Some(&overlay), oci: &oci })
 }
 
 /// Writes the generated files under `root`, removing stale ones; returns the paths changed.

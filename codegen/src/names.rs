@@ -49,10 +49,7 @@ mod tests {
         assert_eq!(snake_ident("repositoryName").to_string(), "repository_name");
         assert_eq!(snake_ident("Key").to_string(), "key");
         assert_eq!(snake_ident("type").to_string(), "r#type");
-        assert_eq!(
-            variant_name("IMMUTABLE_WITH_EXCLUSION"),
-            "ImmutableWithExclusion"
-        );
+        assert_eq!(variant_name("IMMUTABLE_WITH_EXCLUSION"), "ImmutableWithExclusion");
         assert_eq!(variant_name("AES256"), "Aes256");
         assert_eq!(const_ident("RepositoryName").to_string(), "REPOSITORY_NAME");
     }

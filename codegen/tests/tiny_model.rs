@@ -28,31 +28,18 @@ const OCI: &str = r#"{"endpoints":[
   "media_types":{"oci":{"image_manifest":"application/vnd.oci.image.manifest.v1+json","note_note":"x"}}}"#;
 
 fn run(ecr: &str) -> Vec<GeneratedFile> {
-    generate(&ModelSources {
-        ecr,
-        overlay: None,
-        oci: OCI,
-    })
-    .unwrap()
+    generate(&ModelSources { ecr, overlay: None, oci: OCI }).unwrap()
 }
 
 fn file<'a>(files: &'a [GeneratedFile], name: &str) -> &'a str {
-    &files
-        .iter()
-        .find(|f| f.path.ends_with(name))
-        .unwrap()
-        .contents
+    &files.iter().find(|f| f.path.ends_with(name)).unwrap().contents
 }
 
 #[test]
 fn emits_types_checks_trait_and_routes() {
     let files = run(TINY);
     for f in &files {
-        assert!(
-            f.contents.starts_with(berth_codegen::PREAMBLE),
-            "{:?} lacks the preamble",
-            f.path
-        );
+        assert!(f.contents.starts_with(berth_codegen::PREAMBLE), "{:?} lacks the preamble", f.path);
     }
     let types = file(&files, "ecr/types.rs");
     assert!(types.contains("#[serde(rename = \"thingName\""));
@@ -64,10 +51,7 @@ fn emits_types_checks_trait_and_routes() {
     assert!(validate.contains("check::length("));
     assert!(validate.contains("check::range("));
     assert!(validate.contains("check::pattern("));
-    assert!(
-        validate.contains("\"[a-z]+\""),
-        "pattern printed without anchors"
-    );
+    assert!(validate.contains("\"[a-z]+\""), "pattern printed without anchors");
     let service = file(&files, "ecr/service.rs");
     assert!(service.contains("fn put_thing("));
     assert!(service.contains("/// Puts a thing. Really."));
@@ -91,14 +75,7 @@ fn output_is_deterministic_and_follows_documentation() {
 
 #[test]
 fn unknown_shape_reference_is_an_error() {
-    let broken = TINY.replace(
-        "com.amazonaws.ecr#PutThingResponse\"}",
-        "com.amazonaws.ecr#Missing\"}",
-    );
-    assert!(generate(&ModelSources {
-        ecr: &broken,
-        overlay: None,
-        oci: OCI
-    })
-    .is_err());
+    let broken =
+        TINY.replace("com.amazonaws.ecr#PutThingResponse\"}", "com.amazonaws.ecr#Missing\"}");
+    assert!(generate(&ModelSources { ecr: &broken, overlay: None, oci: OCI }).is_err());
 }

@@ -9,10 +9,7 @@ use std::collections::BTreeMap;
 /// The OCI error code or the ECR `__type` of an error body.
 fn error_code(answer: &Answer) -> Option<String> {
     let body = answer.json();
-    body["errors"][0]["code"]
-        .as_str()
-        .or_else(|| body["__type"].as_str())
-        .map(str::to_string)
+    body["errors"][0]["code"].as_str().or_else(|| body["__type"].as_str()).map(str::to_string)
 }
 
 /// Panics (so proptest shrinks) when `answer` is not what `expected` says.
@@ -39,38 +36,21 @@ pub fn check(transition: &Transition, expected: &Expected, answer: &Answer) {
         }
         Expected::Tags { tags, next } => {
             assert_eq!(answer.status, 200, "{}", context());
-            assert_eq!(
-                answer.headers.contains_key("link"),
-                *next,
-                "Link header: {}",
-                context()
-            );
+            assert_eq!(answer.headers.contains_key("link"), *next, "Link header: {}", context());
             let got: Vec<String> = answer.json()["tags"]
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|t| t.as_str().map(str::to_string))
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
                 .unwrap_or_default();
             assert_eq!(&got, tags, "{}", context());
         }
         Expected::Images(images) => {
             assert_eq!(answer.status, 200, "{}", context());
             let mut got = BTreeMap::new();
-            for d in answer.json()["imageDetails"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-            {
+            for d in answer.json()["imageDetails"].as_array().cloned().unwrap_or_default() {
                 let digest = d["imageDigest"].as_str().unwrap_or("").to_string();
                 let mut tags: Vec<String> = d["imageTags"]
                     .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|t| t.as_str().map(str::to_string))
-                            .collect()
-                    })
+                    .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
                     .unwrap_or_default();
                 tags.sort();
                 got.insert(digest, tags);
@@ -79,10 +59,7 @@ pub fn check(transition: &Transition, expected: &Expected, answer: &Answer) {
         }
         Expected::Availability(available) => {
             assert_eq!(answer.status, 200, "{}", context());
-            let layers = answer.json()["layers"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let layers = answer.json()["layers"].as_array().cloned().unwrap_or_default();
             assert_eq!(layers.len(), IMAGE_BLOBS, "{}", context());
             for (i, layer) in layers.iter().enumerate() {
                 assert_eq!(
@@ -103,9 +80,7 @@ pub fn check(transition: &Transition, expected: &Expected, answer: &Answer) {
             let got_failures: Vec<String> = body["failures"]
                 .as_array()
                 .map(|a| {
-                    a.iter()
-                        .filter_map(|f| f["failureCode"].as_str().map(str::to_string))
-                        .collect()
+                    a.iter().filter_map(|f| f["failureCode"].as_str().map(str::to_string)).collect()
                 })
                 .unwrap_or_default();
             assert_eq!(got_failures, *failures, "{}", context());

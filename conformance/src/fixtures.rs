@@ -82,10 +82,7 @@ pub fn index_manifest(children: &[ImageSpec]) -> String {
 
 /// The blobs an image references (config first).
 pub fn image_blobs(spec: &ImageSpec) -> Vec<String> {
-    std::iter::once(0)
-        .chain(spec.layers.iter().copied())
-        .map(blob_digest)
-        .collect()
+    std::iter::once(0).chain(spec.layers.iter().copied()).map(blob_digest).collect()
 }
 
 /// sha256 of text.

@@ -61,17 +61,11 @@ pub fn byte_ranges(data: &[u8]) {
         return;
     };
     if let Some((first, last)) = blob_range(text, size) {
-        assert!(
-            first <= last && last < size,
-            "{text:?} of {size}: {first}-{last}"
-        );
+        assert!(first <= last && last < size, "{text:?} of {size}: {first}-{last}");
     }
     let length = (size % 3 != 0).then_some(size);
     if let (Some(start), Some(length)) = (upload_chunk_start(text, length), length) {
-        assert!(
-            start.checked_add(length).is_some(),
-            "{text:?}: {start}+{length}"
-        );
+        assert!(start.checked_add(length).is_some(), "{text:?}: {start}+{length}");
     }
 }
 
@@ -83,13 +77,9 @@ pub fn ecr_input(data: &[u8]) {
         return;
     };
     let operation = Operation::ALL[usize::from(*first) % Operation::ALL.len()];
-    let answer = block_on(dispatch(
-        &UnimplementedService,
-        &(),
-        operation,
-        body,
-        |_| ErrorShape::NotImplemented,
-    ));
+    let answer = block_on(dispatch(&UnimplementedService, &(), operation, body, |_| {
+        ErrorShape::NotImplemented
+    }));
     match answer {
         Ok(_) => panic!("{operation:?} answered without a handler"),
         Err(e) if e.type_name == "NotImplementedException" => {}
@@ -150,9 +140,6 @@ mod tests {
                 inputs += 1;
             }
         }
-        assert!(
-            inputs >= super::TARGETS.len(),
-            "only {inputs} corpus inputs"
-        );
+        assert!(inputs >= super::TARGETS.len(), "only {inputs} corpus inputs");
     }
 }

@@ -53,11 +53,8 @@ impl StateMachineTest for BerthTest {
         if let Some(expected) = &model.last {
             let expected = expected.per_request();
             assert_eq!(answers.len(), expected.len(), "{transition:?}: answers");
-            for ((request, expected), answer) in transition
-                .requests()
-                .into_iter()
-                .zip(expected)
-                .zip(&answers)
+            for ((request, expected), answer) in
+                transition.requests().into_iter().zip(expected).zip(&answers)
             {
                 assertions::check(request, expected, answer);
             }
@@ -69,11 +66,8 @@ impl StateMachineTest for BerthTest {
         // After every step, every repository's tags as /v2 lists them are the model's.
         for repo in 0..fixtures::REPOSITORIES.len() {
             let expected = model.repos.get(&repo).map(|r| {
-                let mut tags: Vec<String> = r
-                    .tags
-                    .keys()
-                    .map(|t| fixtures::TAGS[*t].to_string())
-                    .collect();
+                let mut tags: Vec<String> =
+                    r.tags.keys().map(|t| fixtures::TAGS[*t].to_string()).collect();
                 tags.sort();
                 tags
             });
@@ -104,7 +98,7 @@ impl StateMachineTest for BerthTest {
 
 /// Applies transitions to a fresh model alone (no berth), for tests of the model itself.
 pub fn model_after(transitions: &[Transition]) -> Model {
-    transitions.iter().fold(Model::default(), |m, t| {
-        <RegistryMachine as ReferenceStateMachine>::apply(m, t)
-    })
+    transitions
+        .iter()
+        .fold(Model::default(), |m, t| <RegistryMachine as ReferenceStateMachine>::apply(m, t))
 }

@@ -37,10 +37,8 @@ fn manifest_ref() -> impl Strategy<Value = ManifestRef> {
 /// Every image the fixed world can build: one or two layers from the pool.
 fn all_images() -> Vec<ImageSpec> {
     let layers: Vec<usize> = (1..IMAGE_BLOBS).collect();
-    let mut images: Vec<ImageSpec> = layers
-        .iter()
-        .map(|&l| ImageSpec { layers: vec![l] })
-        .collect();
+    let mut images: Vec<ImageSpec> =
+        layers.iter().map(|&l| ImageSpec { layers: vec![l] }).collect();
     for &a in &layers {
         for &b in &layers {
             images.push(ImageSpec { layers: vec![a, b] });
@@ -93,10 +91,7 @@ impl ReferenceStateMachine for RegistryMachine {
             .iter()
             .flat_map(|(r, repo)| {
                 let tags = repo.tags.keys().map(move |t| (*r, ManifestRef::Tag(*t)));
-                let digests = repo
-                    .manifests
-                    .values()
-                    .map(move |m| (*r, m.reference.clone()));
+                let digests = repo.manifests.values().map(move |m| (*r, m.reference.clone()));
                 tags.chain(digests).collect::<Vec<_>>()
             })
             .collect();
@@ -132,9 +127,7 @@ impl ReferenceStateMachine for RegistryMachine {
             .repos
             .iter()
             .flat_map(|(r, repo)| {
-                (0..BLOBS.len())
-                    .filter(|b| !repo.blobs.contains(b))
-                    .map(move |b| (*r, b))
+                (0..BLOBS.len()).filter(|b| !repo.blobs.contains(b)).map(move |b| (*r, b))
             })
             .collect();
         let upload_target = mostly(missing, (repo(), blob()).boxed());

@@ -47,25 +47,14 @@ impl Target {
                 for (k, v) in headers {
                     request = request.header(*k, *v);
                 }
-                let request = request
-                    .body(axum::body::Body::from(body))
-                    .expect("a valid request");
+                let request = request.body(axum::body::Body::from(body)).expect("a valid request");
                 let app = router(state.clone());
                 Box::pin(async move {
                     let response = app.oneshot(request).await.expect("the router answers");
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    let body = response
-                        .into_body()
-                        .collect()
-                        .await
-                        .expect("a body")
-                        .to_bytes();
-                    Answer {
-                        status,
-                        headers,
-                        body,
-                    }
+                    let body = response.into_body().collect().await.expect("a body").to_bytes();
+                    Answer { status, headers, body }
                 })
             }
             Target::Remote { url, http } => {
@@ -86,11 +75,7 @@ impl Target {
                         }
                     }
                     let body = response.bytes().await.expect("a body");
-                    Answer {
-                        status,
-                        headers,
-                        body,
-                    }
+                    Answer { status, headers, body }
                 })
             }
         }

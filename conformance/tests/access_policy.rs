@@ -24,13 +24,8 @@ const PRINCIPALS: &[&str] = &[
     "arn:aws:iam::222222222222:user/dev",
 ];
 const ACTIONS: &[&str] = &["ecr:BatchGetImage", "ecr:PutImage", "ecr:DescribeImages"];
-const ACTION_PATTERNS: &[&str] = &[
-    "ecr:*",
-    "ecr:Batch*",
-    "ECR:putimage",
-    "ecr:Describe?mages",
-    "*",
-];
+const ACTION_PATTERNS: &[&str] =
+    &["ecr:*", "ecr:Batch*", "ECR:putimage", "ecr:Describe?mages", "*"];
 const RESOURCES: &[&str] = &[
     "arn:aws:ecr:us-east-1:111111111111:repository/app",
     "arn:aws:ecr:us-east-1:111111111111:repository/team/web",
@@ -56,23 +51,15 @@ struct Stmt {
 const OPERATORS: &[&str] = &["StringEquals", "StringNotEquals", "StringLike"];
 
 fn json_list(items: impl Iterator<Item = String>) -> String {
-    format!(
-        "[{}]",
-        items
-            .map(|i| format!("\"{i}\""))
-            .collect::<Vec<_>>()
-            .join(",")
-    )
+    format!("[{}]", items.map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(","))
 }
 
 fn policy_text(statements: &[Stmt]) -> String {
     let rendered: Vec<String> = statements
         .iter()
         .map(|s| {
-            let mut members = vec![format!(
-                "\"Effect\":\"{}\"",
-                if s.deny { "Deny" } else { "Allow" }
-            )];
+            let mut members =
+                vec![format!("\"Effect\":\"{}\"", if s.deny { "Deny" } else { "Allow" })];
             members.push(match &s.principals {
                 None => "\"Principal\":\"*\"".into(),
                 Some((not, list)) => format!(
@@ -105,10 +92,7 @@ fn policy_text(statements: &[Stmt]) -> String {
             format!("{{{}}}", members.join(","))
         })
         .collect();
-    format!(
-        "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
-        rendered.join(",")
-    )
+    format!("{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}", rendered.join(","))
 }
 
 /// `*` any run, `?` one character, tried every way.
@@ -150,16 +134,11 @@ fn naive_decision(
             Some((not, list)) => list.iter().any(|i| names(PRINCIPALS[*i])) != *not,
         };
         let (not, list) = &s.actions;
-        let action_ok = list
-            .iter()
-            .any(|i| glob_str(ACTION_PATTERNS[*i], action, true))
-            != *not;
+        let action_ok = list.iter().any(|i| glob_str(ACTION_PATTERNS[*i], action, true)) != *not;
         let resource_ok = match &s.resources {
             None => true,
             Some((not, list)) => {
-                list.iter()
-                    .any(|i| glob_str(RESOURCE_PATTERNS[*i], resource, false))
-                    != *not
+                list.iter().any(|i| glob_str(RESOURCE_PATTERNS[*i], resource, false)) != *not
             }
         };
         let condition_ok = match (&s.condition, source) {
@@ -199,14 +178,8 @@ fn statement() -> impl Strategy<Value = Stmt> {
         prop::bool::weighted(0.3),
         prop::option::weighted(0.7, (prop::bool::weighted(0.2), indexes(PRINCIPALS.len()))),
         (prop::bool::weighted(0.2), indexes(ACTION_PATTERNS.len())),
-        prop::option::weighted(
-            0.5,
-            (prop::bool::weighted(0.2), indexes(RESOURCE_PATTERNS.len())),
-        ),
-        prop::option::weighted(
-            0.4,
-            (0..OPERATORS.len(), any::<bool>(), indexes(SOURCES.len())),
-        ),
+        prop::option::weighted(0.5, (prop::bool::weighted(0.2), indexes(RESOURCE_PATTERNS.len()))),
+        prop::option::weighted(0.4, (0..OPERATORS.len(), any::<bool>(), indexes(SOURCES.len()))),
     )
         .prop_map(|(deny, principals, actions, resources, condition)| Stmt {
             deny,
@@ -219,10 +192,7 @@ fn statement() -> impl Strategy<Value = Stmt> {
 
 #[test]
 fn the_evaluator_agrees_with_the_naive_reading() {
-    let mut runner = TestRunner::new(Config {
-        cases: 4096,
-        ..Config::default()
-    });
+    let mut runner = TestRunner::new(Config { cases: 4096, ..Config::default() });
     let request = (
         0..CALLERS.len(),
         0..ACTIONS.len(),

@@ -87,9 +87,7 @@ fn every_answered_error_is_declared_by_its_operation() {
                 let fine =
                     created.status == 200 || json["__type"] == "RepositoryAlreadyExistsException";
                 if !fine {
-                    return Err(TestCaseError::fail(format!(
-                        "cannot create {PRESENT}: {json}"
-                    )));
+                    return Err(TestCaseError::fail(format!("cannot create {PRESENT}: {json}")));
                 }
                 let image =
                     json!({ "repositoryName": PRESENT, "imageTag": TAG, "imageManifest": IMAGE });
@@ -106,9 +104,7 @@ fn every_answered_error_is_declared_by_its_operation() {
                     400..=499 => {
                         declared.contains(&type_name)
                             || type_name == "AccessDeniedException"
-                                && body["registryId"]
-                                    .as_str()
-                                    .is_some_and(|r| r != "000000000000")
+                                && body["registryId"].as_str().is_some_and(|r| r != "000000000000")
                     }
                     _ => false,
                 };

@@ -26,13 +26,7 @@ fn not_implemented(_: NotImplemented) -> ErrorShape {
 fn answer(operation: Operation, body: &serde_json::Value) -> (String, String) {
     let bytes = body.to_string().into_bytes();
     match RUNTIME.with(|r| {
-        r.block_on(dispatch(
-            &UnimplementedService,
-            &(),
-            operation,
-            &bytes,
-            not_implemented,
-        ))
+        r.block_on(dispatch(&UnimplementedService, &(), operation, &bytes, not_implemented))
     }) {
         Ok(_) => ("<success>".to_string(), String::new()),
         Err(e) => (e.type_name.clone(), e.message().to_string()),

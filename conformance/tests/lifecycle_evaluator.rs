@@ -40,9 +40,7 @@ fn naive_selects(rule: &Rule, image: &LifecycleImage) -> bool {
             TagStatus::Untagged => image.tags.is_empty(),
             TagStatus::Tagged => {
                 !image.tags.is_empty()
-                    && s.tag_prefixes
-                        .iter()
-                        .all(|p| has(&|t| t.starts_with(p.as_str())))
+                    && s.tag_prefixes.iter().all(|p| has(&|t| t.starts_with(p.as_str())))
                     && s.tag_patterns.iter().all(|p| has(&|t| naive_match(p, t)))
             }
         }
@@ -55,11 +53,8 @@ fn newer(a: &LifecycleImage, b: &LifecycleImage) -> bool {
 fn naive(policy: &LifecyclePolicy, images: &[LifecycleImage]) -> Vec<(String, u64)> {
     let mut acted = Vec::new();
     for image in images {
-        let owner = policy
-            .rules
-            .iter()
-            .filter(|r| naive_selects(r, image))
-            .min_by_key(|r| r.priority);
+        let owner =
+            policy.rules.iter().filter(|r| naive_selects(r, image)).min_by_key(|r| r.priority);
         let Some(rule) = owner else { continue };
         let days_before = |days: u64| NOW - days as f64 * DAY;
         let meets = match rule.selection.count {
@@ -79,9 +74,7 @@ fn naive(policy: &LifecyclePolicy, images: &[LifecycleImage]) -> Vec<(String, u6
             }
         };
         let archive_young = image.storage_class == StorageClass::Archive
-            && image
-                .transitioned_at
-                .is_some_and(|t| NOW - t < MINIMUM_ARCHIVE_SECS);
+            && image.transitioned_at.is_some_and(|t| NOW - t < MINIMUM_ARCHIVE_SECS);
         if meets && !(rule.action == Action::Expire && archive_young) {
             acted.push((image.digest.clone(), rule.priority));
         }
@@ -133,21 +126,12 @@ fn rule() -> impl Strategy<Value = Rule> {
         (1u64..90).prop_map(Count::SincePulled),
         (1u64..90).prop_map(Count::SinceTransitioned),
     ];
-    let action = prop_oneof![
-        Just(Action::Expire),
-        Just(Action::Transition(StorageClass::Archive))
-    ];
+    let action = prop_oneof![Just(Action::Expire), Just(Action::Transition(StorageClass::Archive))];
     (tags, storage_class(), count, action).prop_map(
         |((tag_status, tag_prefixes, tag_patterns), storage_class, count, action)| Rule {
             priority: 0,
             description: None,
-            selection: Selection {
-                tag_status,
-                tag_prefixes,
-                tag_patterns,
-                storage_class,
-                count,
-            },
+            selection: Selection { tag_status, tag_prefixes, tag_patterns, storage_class, count },
             action,
         },
     )
@@ -173,11 +157,8 @@ fn case() -> impl Strategy<Value = (LifecyclePolicy, Vec<LifecycleImage>)> {
 
 #[test]
 fn the_evaluator_agrees_with_the_naive_reading() {
-    let mut runner = TestRunner::new(Config {
-        cases: 2048,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner =
+        TestRunner::new(Config { cases: 2048, failure_persistence: None, ..Config::default() });
     let acted_on = std::cell::Cell::new(0usize);
     runner
         .run(&case(), |(policy, images)| {

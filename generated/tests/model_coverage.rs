@@ -30,21 +30,15 @@ fn model() -> SmithyModel {
 #[test]
 fn generated_code_is_fresh() {
     let stale = berth_codegen::check(&root()).unwrap();
-    assert!(
-        stale.is_empty(),
-        "generated/ is stale, run `cargo xtask codegen`: {stale:?}"
-    );
+    assert!(stale.is_empty(), "generated/ is stale, run `cargo xtask codegen`: {stale:?}");
 }
 
 #[test]
 fn every_operation_of_model_and_overlay_is_generated() {
     let model = model();
     let service = &model.shapes[berth_codegen::SERVICE_ID];
-    let from_model: BTreeSet<&str> = service
-        .operations
-        .iter()
-        .map(|o| o.target.rsplit('#').next().unwrap())
-        .collect();
+    let from_model: BTreeSet<&str> =
+        service.operations.iter().map(|o| o.target.rsplit('#').next().unwrap()).collect();
     let generated: BTreeSet<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
     assert_eq!(from_model.len(), 62);
     assert_eq!(generated, from_model);
@@ -52,10 +46,7 @@ fn every_operation_of_model_and_overlay_is_generated() {
         let target = format!("AmazonEC2ContainerRegistry_V20150921.{}", op.name());
         assert_eq!(Operation::from_target(&target), Some(op));
     }
-    assert_eq!(
-        Operation::from_target("AmazonEC2ContainerRegistry_V20150921.Nope"),
-        None
-    );
+    assert_eq!(Operation::from_target("AmazonEC2ContainerRegistry_V20150921.Nope"), None);
 }
 
 #[test]
@@ -63,23 +54,13 @@ fn every_operation_has_one_trait_with_one_method_and_the_service_needs_each() {
     let source = read("generated/src/ecr/service.rs");
     for op in Operation::ALL {
         let header = format!("pub trait {}: EcrContext {{", op.name());
-        let start = source
-            .find(&header)
-            .unwrap_or_else(|| panic!("no trait for {}", op.name()));
+        let start = source.find(&header).unwrap_or_else(|| panic!("no trait for {}", op.name()));
         let end = start + source[start..].find("\n}\n").expect("trait ends");
-        assert_eq!(
-            source[start..end].matches("    fn ").count(),
-            1,
-            "{}",
-            op.name()
-        );
+        assert_eq!(source[start..end].matches("    fn ").count(), 1, "{}", op.name());
     }
     let start = source.find("pub trait EcrService").expect("trait present");
     let end = start + source[start..].find('{').expect("bounds end");
-    let bounds: BTreeSet<&str> = source[start..end]
-        .split(['+', ':'])
-        .map(str::trim)
-        .collect();
+    let bounds: BTreeSet<&str> = source[start..end].split(['+', ':']).map(str::trim).collect();
     for op in Operation::ALL {
         assert!(bounds.contains(op.name()), "EcrService lacks {}", op.name());
     }
@@ -136,14 +117,7 @@ fn every_constraint_trait_of_every_input_has_one_generated_check() {
     let mut queue: Vec<String> = service
         .operations
         .iter()
-        .map(|o| {
-            model.shapes[&o.target]
-                .input
-                .as_ref()
-                .unwrap()
-                .target
-                .clone()
-        })
+        .map(|o| model.shapes[&o.target].input.as_ref().unwrap().target.clone())
         .collect();
     let mut seen = BTreeSet::new();
     let mut expected = Counts::default();
@@ -166,16 +140,10 @@ fn every_constraint_trait_of_every_input_has_one_generated_check() {
         }
     }
     assert_eq!(generated, expected);
-    assert!(
-        expected.0["required"] > 90 && expected.0["pattern"] > 30,
-        "{expected:?}"
-    );
+    assert!(expected.0["required"] > 90 && expected.0["pattern"] > 30, "{expected:?}");
     for id in &seen {
         let name = id.rsplit('#').next().unwrap();
-        assert!(
-            source.contains(&format!("impl Validate for {name} ")),
-            "no validate() for {name}"
-        );
+        assert!(source.contains(&format!("impl Validate for {name} ")), "no validate() for {name}");
     }
 }
 
@@ -189,53 +157,24 @@ fn oci_routes_parse_from_the_right() {
         ("/v2/_catalog", Some(OciRoute::Catalog)),
         (
             "/v2/team/app/manifests/latest",
-            Some(OciRoute::Manifest {
-                name: "team/app".into(),
-                reference: "latest".into(),
-            }),
+            Some(OciRoute::Manifest { name: "team/app".into(), reference: "latest".into() }),
         ),
         (
             &format!("/v2/a/blobs/{digest}"),
-            Some(OciRoute::Blob {
-                name: "a".into(),
-                digest: digest.clone(),
-            }),
+            Some(OciRoute::Blob { name: "a".into(), digest: digest.clone() }),
         ),
-        (
-            "/v2/a/b/blobs/uploads/",
-            Some(OciRoute::Uploads { name: "a/b".into() }),
-        ),
-        (
-            "/v2/a/blobs/uploads",
-            Some(OciRoute::Uploads { name: "a".into() }),
-        ),
+        ("/v2/a/b/blobs/uploads/", Some(OciRoute::Uploads { name: "a/b".into() })),
+        ("/v2/a/blobs/uploads", Some(OciRoute::Uploads { name: "a".into() })),
         (
             "/v2/a/blobs/uploads/123",
-            Some(OciRoute::Upload {
-                name: "a".into(),
-                reference: "123".into(),
-            }),
+            Some(OciRoute::Upload { name: "a".into(), reference: "123".into() }),
         ),
         (
             "/v2/blobs/uploads/blobs/x",
-            Some(OciRoute::Blob {
-                name: "blobs/uploads".into(),
-                digest: "x".into(),
-            }),
+            Some(OciRoute::Blob { name: "blobs/uploads".into(), digest: "x".into() }),
         ),
-        (
-            "/v2/a/manifests/tags/list",
-            Some(OciRoute::TagsList {
-                name: "a/manifests".into(),
-            }),
-        ),
-        (
-            "/v2/a/referrers/x",
-            Some(OciRoute::Referrers {
-                name: "a".into(),
-                digest: "x".into(),
-            }),
-        ),
+        ("/v2/a/manifests/tags/list", Some(OciRoute::TagsList { name: "a/manifests".into() })),
+        ("/v2/a/referrers/x", Some(OciRoute::Referrers { name: "a".into(), digest: "x".into() })),
         ("/v2/manifests/x", None),
         ("/v2/a//manifests/x", None),
         ("/v3/a/manifests/x", None),
@@ -245,17 +184,10 @@ fn oci_routes_parse_from_the_right() {
         assert_eq!(OciRoute::parse(path), expected, "{path}");
     }
     assert_eq!(
-        OciRoute::Manifest {
-            name: "a".into(),
-            reference: "b".into()
-        }
-        .methods(),
+        OciRoute::Manifest { name: "a".into(), reference: "b".into() }.methods(),
         ["DELETE", "GET", "HEAD", "PUT"]
     );
-    assert_eq!(
-        OciErrorCode::BlobUploadUnknown.as_str(),
-        "BLOB_UPLOAD_UNKNOWN"
-    );
+    assert_eq!(OciErrorCode::BlobUploadUnknown.as_str(), "BLOB_UPLOAD_UNKNOWN");
     assert_eq!(OciErrorCode::ManifestBlobUnknown.status(), 400);
     assert_eq!(OciErrorCode::Unauthorized.status(), 401);
 }

@@ -35,9 +35,8 @@ fn digests(c: &mut Criterion) {
     let data = vec![7u8; 1 << 20];
     let mut group = c.benchmark_group("sha256");
     group.throughput(Throughput::Bytes(data.len() as u64));
-    group.bench_function("Digest::of 1 MiB", |b| {
-        b.iter(|| black_box(Digest::of(black_box(&data))))
-    });
+    group
+        .bench_function("Digest::of 1 MiB", |b| b.iter(|| black_box(Digest::of(black_box(&data)))));
     group.finish();
 }
 

@@ -20,18 +20,10 @@ pub const KEY_FILE: &str = "auth.key";
 pub const TOKEN_LIFETIME_SECS: u64 = 12 * 60 * 60;
 
 /// `berth2.<account:region:expiry:principal>.<mac>`; the principal ARN keeps its colons.
-const TOKEN_FORM: ClaimsForm = ClaimsForm {
-    prefix: Some("berth2"),
-    separator: ':',
-    fields: 4,
-};
+const TOKEN_FORM: ClaimsForm = ClaimsForm { prefix: Some("berth2"), separator: ':', fields: 4 };
 
 /// `berth1.<account:region:expiry>.<mac>`, issued before tokens named a principal.
-const TOKEN_FORM_V1: ClaimsForm = ClaimsForm {
-    prefix: Some("berth1"),
-    separator: ':',
-    fields: 3,
-};
+const TOKEN_FORM_V1: ClaimsForm = ClaimsForm { prefix: Some("berth1"), separator: ':', fields: 3 };
 
 /// Signs and checks tokens with the data dir's key.
 #[derive(Clone)]
@@ -74,9 +66,8 @@ impl TokenSigner {
         };
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let key: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| internal("invalid key in", &"not 32 bytes"))?;
+                let key: [u8; 32] =
+                    bytes.try_into().map_err(|_| internal("invalid key in", &"not 32 bytes"))?;
                 return Ok(TokenSigner { key });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -91,11 +82,8 @@ impl TokenSigner {
             options.write(true).create(true).truncate(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options
-                .open(&temporary)
-                .map_err(|e| internal("cannot create", &e))?;
-            file.write_all(&key)
-                .map_err(|e| internal("cannot write", &e))?;
+            let mut file = options.open(&temporary).map_err(|e| internal("cannot create", &e))?;
+            file.write_all(&key).map_err(|e| internal("cannot write", &e))?;
             file.sync_all().map_err(|e| internal("cannot fsync", &e))?;
         }
         std::fs::rename(&temporary, &path).map_err(|e| internal("cannot create", &e))?;
@@ -136,24 +124,16 @@ impl TokenSigner {
             .ok_or(TokenError::Forged)?;
         let (account, region, expiry, principal) = match fields.as_slice() {
             [account, region, expiry, principal] => (account, region, expiry, principal.clone()),
-            [account, region, expiry] => (
-                account,
-                region,
-                expiry,
-                format!("arn:aws:iam::{account}:root"),
-            ),
+            [account, region, expiry] => {
+                (account, region, expiry, format!("arn:aws:iam::{account}:root"))
+            }
             _ => return Err(TokenError::Forged),
         };
         let expires_at: u64 = expiry.parse().map_err(|_| TokenError::Forged)?;
         if expires_at <= now {
             return Err(TokenError::Expired);
         }
-        Ok(TokenClaims {
-            account: account.clone(),
-            region: region.clone(),
-            expires_at,
-            principal,
-        })
+        Ok(TokenClaims { account: account.clone(), region: region.clone(), expires_at, principal })
     }
 }
 
@@ -179,10 +159,7 @@ mod tests {
             principal: role.into(),
         };
         assert_eq!(signer.verify(&token, 999), Ok(claims.clone()));
-        assert_eq!(
-            TokenSigner::open(dir.path()).unwrap().verify(&token, 999),
-            Ok(claims)
-        );
+        assert_eq!(TokenSigner::open(dir.path()).unwrap().verify(&token, 999), Ok(claims));
         assert_eq!(signer.verify(&token, 1_000), Err(TokenError::Expired));
         let other = TokenSigner::open(tempfile::tempdir().unwrap().path()).unwrap();
         assert_eq!(other.verify(&token, 0), Err(TokenError::Forged));

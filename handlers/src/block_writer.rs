@@ -46,10 +46,7 @@ impl BlockWriter {
         .map_err(|e| io(path, e))?;
         Ok(BlockWriter {
             path: path.to_path_buf(),
-            idle: Some(Done {
-                file,
-                buffer: Vec::new(),
-            }),
+            idle: Some(Done { file, buffer: Vec::new() }),
             pending: None,
         })
     }
@@ -59,10 +56,9 @@ impl BlockWriter {
             return Ok(done);
         }
         match self.pending.take() {
-            Some(task) => task
-                .await
-                .map_err(|e| lost(&self.path, e))?
-                .map_err(|e| io(&self.path, e)),
+            Some(task) => {
+                task.await.map_err(|e| lost(&self.path, e))?.map_err(|e| io(&self.path, e))
+            }
             None => Err(lost(&self.path, "after an error")),
         }
     }
@@ -70,17 +66,11 @@ impl BlockWriter {
     /// Queues `block` for writing after the one in flight; returns an empty buffer to
     /// fill next (the previous block's, recycled).
     pub async fn write(&mut self, block: Vec<u8>) -> Result<Vec<u8>, RegistryError> {
-        let Done {
-            mut file,
-            buffer: mut recycled,
-        } = self.settle().await?;
+        let Done { mut file, buffer: mut recycled } = self.settle().await?;
         recycled.clear();
         self.pending = Some(tokio::task::spawn_blocking(move || {
             file.write_all(&block)?;
-            Ok(Done {
-                file,
-                buffer: block,
-            })
+            Ok(Done { file, buffer: block })
         }));
         Ok(recycled)
     }

@@ -19,11 +19,7 @@ pub fn blob_range(value: &str, size: u64) -> Option<(u64, u64)> {
         return Some((size.saturating_sub(suffix), size - 1));
     }
     let start: u64 = first.parse().ok()?;
-    let end: u64 = if last.is_empty() {
-        size - 1
-    } else {
-        last.parse::<u64>().ok()?.min(size - 1)
-    };
+    let end: u64 = if last.is_empty() { size - 1 } else { last.parse::<u64>().ok()?.min(size - 1) };
     (start <= end && start < size).then_some((start, end))
 }
 
@@ -31,10 +27,7 @@ pub fn blob_range(value: &str, size: u64) -> Option<(u64, u64)> {
 /// prefix or a `/<total>` suffix), when it is well formed and, given a Content-Length,
 /// spans exactly that many bytes.
 pub fn upload_chunk_start(value: &str, content_length: Option<u64>) -> Option<u64> {
-    let spec = value
-        .trim()
-        .trim_start_matches("bytes ")
-        .trim_start_matches("bytes=");
+    let spec = value.trim().trim_start_matches("bytes ").trim_start_matches("bytes=");
     let (start, end) = spec.split_once('-')?;
     let start: u64 = start.trim().parse().ok()?;
     let end: u64 = end.split('/').next().unwrap_or("").trim().parse().ok()?;
@@ -73,10 +66,7 @@ mod tests {
             assert_eq!(blob_range(unsatisfiable, 100), None, "{unsatisfiable}");
         }
         assert_eq!(blob_range("bytes=0-", 0), None);
-        assert_eq!(
-            blob_range("bytes=0-18446744073709551615", u64::MAX),
-            Some((0, u64::MAX - 1))
-        );
+        assert_eq!(blob_range("bytes=0-18446744073709551615", u64::MAX), Some((0, u64::MAX - 1)));
     }
 
     #[test]

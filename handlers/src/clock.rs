@@ -28,27 +28,20 @@ enum Base {
 impl Clock {
     /// The machine's clock.
     pub fn system() -> Self {
-        Clock {
-            base: Base::System,
-            offset: Arc::new(AtomicU64::new(0f64.to_bits())),
-        }
+        Clock { base: Base::System, offset: Arc::new(AtomicU64::new(0f64.to_bits())) }
     }
 
     /// A clock that stands still at `epoch_seconds` until advanced, for deterministic tests.
     pub fn fixed(epoch_seconds: f64) -> Self {
-        Clock {
-            base: Base::Fixed(epoch_seconds),
-            offset: Arc::new(AtomicU64::new(0f64.to_bits())),
-        }
+        Clock { base: Base::Fixed(epoch_seconds), offset: Arc::new(AtomicU64::new(0f64.to_bits())) }
     }
 
     /// Seconds since the epoch, as ECR timestamps are.
     pub fn now(&self) -> f64 {
         let base = match self.base {
-            Base::System => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
+            Base::System => {
+                SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+            }
             Base::Fixed(at) => at,
         };
         base + f64::from_bits(self.offset.load(Ordering::SeqCst))
@@ -65,11 +58,9 @@ impl Clock {
         if !seconds.is_finite() || seconds <= 0.0 {
             return;
         }
-        let _ = self
-            .offset
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |bits| {
-                Some((f64::from_bits(bits) + seconds).to_bits())
-            });
+        let _ = self.offset.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |bits| {
+            Some((f64::from_bits(bits) + seconds).to_bits())
+        });
     }
 }
 

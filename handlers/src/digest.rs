@@ -60,18 +60,14 @@ impl Digest {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
         let encoded_ok = !encoded.is_empty()
-            && encoded
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
+            && encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
         if !algorithm_ok || !encoded_ok {
             return Err(DigestError::Malformed);
         }
         let algorithm = DigestAlgorithm::parse(algorithm)
             .ok_or_else(|| DigestError::UnsupportedAlgorithm(algorithm.to_string()))?;
         if encoded.len() != algorithm.hex_len()
-            || !encoded
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !encoded.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(DigestError::Malformed);
         }

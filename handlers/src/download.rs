@@ -20,11 +20,7 @@ pub struct DownloadGrant {
 }
 
 /// `<registry\nregion\nrepository\ndigest\nexpiry>.<mac>`.
-const GRANT_FORM: ClaimsForm = ClaimsForm {
-    prefix: None,
-    separator: '\n',
-    fields: 5,
-};
+const GRANT_FORM: ClaimsForm = ClaimsForm { prefix: None, separator: '\n', fields: 5 };
 
 impl DownloadGrant {
     /// The URL-safe signed form.
@@ -48,10 +44,7 @@ impl DownloadGrant {
             return None;
         };
         let grant = DownloadGrant {
-            scope: RegistryScope {
-                registry_id: registry_id.clone(),
-                region: region.clone(),
-            },
+            scope: RegistryScope { registry_id: registry_id.clone(), region: region.clone() },
             repository: repository.clone(),
             digest: Digest::parse(digest).ok()?,
             expires_at: expires_at.parse().ok()?,
@@ -69,10 +62,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let signer = TokenSigner::open(dir.path()).unwrap();
         let grant = DownloadGrant {
-            scope: RegistryScope {
-                registry_id: "000000000000".into(),
-                region: "us-east-1".into(),
-            },
+            scope: RegistryScope { registry_id: "000000000000".into(), region: "us-east-1".into() },
             repository: "team/app".into(),
             digest: Digest::of(b"x"),
             expires_at: 100,
@@ -80,9 +70,6 @@ mod tests {
         let text = grant.sign(&signer);
         assert_eq!(DownloadGrant::verify(&text, &signer, 99), Some(grant));
         assert_eq!(DownloadGrant::verify(&text, &signer, 100), None);
-        assert_eq!(
-            DownloadGrant::verify(&text.replace('.', ".x"), &signer, 0),
-            None
-        );
+        assert_eq!(DownloadGrant::verify(&text.replace('.', ".x"), &signer, 0), None);
     }
 }

@@ -16,17 +16,12 @@ pub struct RegistryEndpoint {
 impl RegistryEndpoint {
     /// `host` over HTTPS when `https`, else plain HTTP.
     pub fn new(https: bool, host: impl Into<String>) -> Self {
-        RegistryEndpoint {
-            https,
-            host: host.into(),
-        }
+        RegistryEndpoint { https, host: host.into() }
     }
 
     /// `host[:port]` of the registry `scope`, as image references name it.
     pub fn host(&self, scope: &RegistryScope) -> String {
-        self.host
-            .replace("{account}", &scope.registry_id)
-            .replace("{region}", &scope.region)
+        self.host.replace("{account}", &scope.registry_id).replace("{region}", &scope.region)
     }
 
     /// `http(s)://host[:port]` of the registry `scope`.
@@ -42,15 +37,10 @@ mod tests {
 
     #[test]
     fn hosts_name_the_registry() {
-        let scope = RegistryScope {
-            registry_id: "111122223333".into(),
-            region: "eu-west-1".into(),
-        };
+        let scope =
+            RegistryScope { registry_id: "111122223333".into(), region: "eu-west-1".into() };
         let shaped = RegistryEndpoint::new(true, "{account}.dkr.ecr.{region}.localhost:4566");
-        assert_eq!(
-            shaped.url(&scope),
-            "https://111122223333.dkr.ecr.eu-west-1.localhost:4566"
-        );
+        assert_eq!(shaped.url(&scope), "https://111122223333.dkr.ecr.eu-west-1.localhost:4566");
         let plain = RegistryEndpoint::new(false, "localhost:4566");
         assert_eq!(plain.host(&scope), "localhost:4566");
         assert_eq!(plain.url(&scope), "http://localhost:4566");

@@ -25,23 +25,11 @@ pub enum RegistryError {
     #[error("Lifecycle policy preview does not exist for the repository with name '{name}' in the registry with id '{registry}'")]
     LifecyclePolicyPreviewNotFound { name: String, registry: String },
     #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
-    ImageTagImmutable {
-        tag: String,
-        repository: String,
-        same_digest: bool,
-    },
+    ImageTagImmutable { tag: String, repository: String, same_digest: bool },
     #[error("Layers with digests '[{}]' required for pushing image into repository with name '{repository}' in the registry with id '{registry}' do not exist", digests.join(", "))]
-    LayersNotFound {
-        digests: Vec<String>,
-        repository: String,
-        registry: String,
-    },
+    LayersNotFound { digests: Vec<String>, repository: String, registry: String },
     #[error("Images with digests '[{}]' required for pushing image into repository with name '{repository}' in the registry with id '{registry}' do not exist", digests.join(", "))]
-    ReferencedImagesNotFound {
-        digests: Vec<String>,
-        repository: String,
-        registry: String,
-    },
+    ReferencedImagesNotFound { digests: Vec<String>, repository: String, registry: String },
     #[error("Requested image referenced by manifest list: [{}]", parents.join(", "))]
     ImageReferencedByManifestList { parents: Vec<String> },
     #[error("Requested image not found")]
@@ -50,21 +38,12 @@ pub enum RegistryError {
     #[error("{0}")]
     ImageNotFoundById(String),
     #[error("Image with digest '{digest}' and tag '{tag}' already exists in the repository with name '{repository}' in registry with id '{registry}'")]
-    ImageAlreadyExists {
-        digest: String,
-        tag: String,
-        repository: String,
-        registry: String,
-    },
+    ImageAlreadyExists { digest: String, tag: String, repository: String, registry: String },
     #[error("{0}")]
     ImageDigestDoesNotMatch(String),
     /// A blob that is not in the repository.
     #[error("The blob with digest '{digest}' does not exist in the repository")]
-    BlobUnknown {
-        digest: String,
-        repository: String,
-        registry: String,
-    },
+    BlobUnknown { digest: String, repository: String, registry: String },
     /// An upload session that does not exist (for this repository).
     #[error("Upload with id '{id}' does not exist")]
     UploadUnknown { id: String },

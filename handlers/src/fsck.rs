@@ -50,20 +50,11 @@ impl std::fmt::Display for FsckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} blobs hashed", self.blobs_checked)?;
         let sections: [(&str, Vec<String>); 6] = [
-            (
-                "corrupt blob",
-                self.corrupt.iter().map(|d| d.to_string()).collect(),
-            ),
-            (
-                "missing blob of a manifest",
-                self.missing_references.clone(),
-            ),
+            ("corrupt blob", self.corrupt.iter().map(|d| d.to_string()).collect()),
+            ("missing blob of a manifest", self.missing_references.clone()),
             ("link without bytes", self.dangling_links.clone()),
             ("upload without a session", self.orphaned_uploads.clone()),
-            (
-                "upload session without bytes",
-                self.sessions_without_bytes.clone(),
-            ),
+            ("upload session without bytes", self.sessions_without_bytes.clone()),
             ("repaired", self.repaired.clone()),
         ];
         for (what, items) in sections {
@@ -71,15 +62,7 @@ impl std::fmt::Display for FsckReport {
                 writeln!(f, "{what}: {item}")?;
             }
         }
-        write!(
-            f,
-            "{}",
-            if self.is_clean() {
-                "clean"
-            } else {
-                "problems found"
-            }
-        )
+        write!(f, "{}", if self.is_clean() { "clean" } else { "problems found" })
     }
 }
 
@@ -123,18 +106,12 @@ pub async fn fsck<M: MetadataStore>(
         .await?
         .into_iter()
         .map(|(scope, repository, digest)| {
-            (
-                format!("{}/{}", scope.registry_id, scope.region),
-                repository,
-                digest,
-            )
+            (format!("{}/{}", scope.registry_id, scope.region), repository, digest)
         })
         .collect();
     for (registry, repository, digest) in &links {
         if !stored.contains(digest) {
-            report
-                .dangling_links
-                .push(format!("{registry}/{repository} -> {digest}"));
+            report.dangling_links.push(format!("{registry}/{repository} -> {digest}"));
         }
     }
     let mut rules = BTreeMap::new();
@@ -153,9 +130,7 @@ pub async fn fsck<M: MetadataStore>(
         if upstream_repository(&rules[&registry], &repository).is_some() {
             continue;
         }
-        report
-            .missing_references
-            .push(format!("{registry}/{repository}@{manifest} -> {blob}"));
+        report.missing_references.push(format!("{registry}/{repository}@{manifest} -> {blob}"));
     }
     let sessions: BTreeSet<String> = store.upload_ids().await?.into_iter().collect();
     let uploads: BTreeSet<String> = blobs.uploads().await?.into_iter().collect();
@@ -164,15 +139,11 @@ pub async fn fsck<M: MetadataStore>(
     if repair {
         for upload in &report.orphaned_uploads {
             blobs.remove_upload(upload).await?;
-            report
-                .repaired
-                .push(format!("removed upload bytes {upload}"));
+            report.repaired.push(format!("removed upload bytes {upload}"));
         }
         for session in &report.sessions_without_bytes {
             store.delete_upload(session).await?;
-            report
-                .repaired
-                .push(format!("removed upload session {session}"));
+            report.repaired.push(format!("removed upload session {session}"));
         }
     }
     Ok(report)

@@ -60,11 +60,7 @@ mod tests {
         assert!(tag_is_immutable("IMMUTABLE", "[]", "x"));
         assert!(!tag_is_immutable("MUTABLE", "[]", "x"));
         assert!(tag_is_immutable("IMMUTABLE_WITH_EXCLUSION", filters, "v1"));
-        assert!(!tag_is_immutable(
-            "IMMUTABLE_WITH_EXCLUSION",
-            filters,
-            "dev-1"
-        ));
+        assert!(!tag_is_immutable("IMMUTABLE_WITH_EXCLUSION", filters, "dev-1"));
         assert!(tag_is_immutable("MUTABLE_WITH_EXCLUSION", filters, "dev-1"));
         assert!(!tag_is_immutable("MUTABLE_WITH_EXCLUSION", filters, "v1"));
     }

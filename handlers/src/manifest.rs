@@ -100,15 +100,12 @@ pub fn parse_manifest(
     content_type: Option<&str>,
 ) -> Result<ParsedManifest, RegistryError> {
     if body.len() > MAX_MANIFEST_BYTES {
-        return Err(RegistryError::ManifestTooLarge {
-            limit: MAX_MANIFEST_BYTES,
-        });
+        return Err(RegistryError::ManifestTooLarge { limit: MAX_MANIFEST_BYTES });
     }
     let raw: RawManifest = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("the manifest is not valid JSON: {e}")))?;
-    let content_type = content_type
-        .map(|c| c.split(';').next().unwrap_or("").trim())
-        .filter(|c| !c.is_empty());
+    let content_type =
+        content_type.map(|c| c.split(';').next().unwrap_or("").trim()).filter(|c| !c.is_empty());
     let media_type = match (&raw.media_type, content_type) {
         (Some(declared), Some(given)) if declared != given => {
             return Err(invalid(format!(
@@ -118,24 +115,15 @@ pub fn parse_manifest(
         (Some(declared), _) => declared.clone(),
         (None, Some(given)) => given.to_string(),
         (None, None) => {
-            return Err(invalid(
-                "the manifest has no mediaType and the request no Content-Type",
-            ))
+            return Err(invalid("the manifest has no mediaType and the request no Content-Type"))
         }
     };
-    let kind = manifest_kind(&media_type).ok_or_else(|| {
-        invalid(format!(
-            "the manifest media type {media_type} is not supported"
-        ))
-    })?;
+    let kind = manifest_kind(&media_type)
+        .ok_or_else(|| invalid(format!("the manifest media type {media_type} is not supported")))?;
     if raw.schema_version != Some(2) {
         return Err(invalid("schemaVersion must be 2"));
     }
-    let subject = raw
-        .subject
-        .as_ref()
-        .map(|s| descriptor_digest(s, "subject"))
-        .transpose()?;
+    let subject = raw.subject.as_ref().map(|s| descriptor_digest(s, "subject")).transpose()?;
     let annotations = raw
         .annotations
         .as_ref()
@@ -152,10 +140,8 @@ pub fn parse_manifest(
             if raw.manifests.is_some() {
                 return Err(invalid("an image manifest cannot list manifests"));
             }
-            let config = raw
-                .config
-                .as_ref()
-                .ok_or_else(|| invalid("the manifest has no config"))?;
+            let config =
+                raw.config.as_ref().ok_or_else(|| invalid("the manifest has no config"))?;
             let layers = raw.layers.as_deref().unwrap_or_default();
             references.blobs.push(descriptor_digest(config, "config")?);
             size += config.size as u64;
@@ -172,14 +158,10 @@ pub fn parse_manifest(
             if raw.config.is_some() || raw.layers.is_some() {
                 return Err(invalid("an index cannot have a config or layers"));
             }
-            let children = raw
-                .manifests
-                .as_deref()
-                .ok_or_else(|| invalid("the index has no manifests"))?;
+            let children =
+                raw.manifests.as_deref().ok_or_else(|| invalid("the index has no manifests"))?;
             for child in children {
-                references
-                    .manifests
-                    .push(descriptor_digest(child, "manifests")?);
+                references.manifests.push(descriptor_digest(child, "manifests")?);
             }
         }
     }
@@ -227,16 +209,8 @@ mod tests {
         let cases: Vec<(Vec<u8>, Option<&str>)> = vec![
             (b"not json".to_vec(), None),
             (body.clone().into_bytes(), Some(DOCKER_MANIFEST_V2)),
-            (
-                body.replace(OCI_IMAGE_MANIFEST, "application/x-other")
-                    .into_bytes(),
-                None,
-            ),
-            (
-                body.replace("\"schemaVersion\":2", "\"schemaVersion\":1")
-                    .into_bytes(),
-                None,
-            ),
+            (body.replace(OCI_IMAGE_MANIFEST, "application/x-other").into_bytes(), None),
+            (body.replace("\"schemaVersion\":2", "\"schemaVersion\":1").into_bytes(), None),
             (body.replace(c.as_str(), "sha256:nothex").into_bytes(), None),
             (
                 format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_IMAGE_INDEX}"}}"#).into_bytes(),
@@ -253,10 +227,7 @@ mod tests {
             );
         }
         let huge = vec![b' '; MAX_MANIFEST_BYTES + 1];
-        assert!(matches!(
-            parse_manifest(&huge, None),
-            Err(RegistryError::ManifestTooLarge { .. })
-        ));
+        assert!(matches!(parse_manifest(&huge, None), Err(RegistryError::ManifestTooLarge { .. })));
     }
 
     #[test]

@@ -70,12 +70,8 @@ impl Tag {
     /// Parses `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,299}`.
     pub fn parse(tag: &str) -> Option<Self> {
         let bytes = tag.as_bytes();
-        let first_ok = bytes
-            .first()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        let rest_ok = bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b));
+        let first_ok = bytes.first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        let rest_ok = bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b));
         (first_ok && rest_ok && tag.len() <= MAX_TAG_LENGTH).then(|| Tag(tag.to_string()))
     }
 
@@ -151,10 +147,7 @@ mod tests {
         assert!(Tag::parse(&"a".repeat(301)).is_none());
         assert!(Tag::parse(".hidden").is_none());
         assert!(Tag::parse("a+b").is_none());
-        assert!(matches!(
-            Reference::parse("latest"),
-            Some(Reference::Tag(_))
-        ));
+        assert!(matches!(Reference::parse("latest"), Some(Reference::Tag(_))));
         let d = Digest::of(b"x");
         assert_eq!(Reference::parse(d.as_str()), Some(Reference::Digest(d)));
         assert_eq!(Reference::parse("sha256:zz"), None);

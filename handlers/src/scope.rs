@@ -126,10 +126,7 @@ impl RegistryScope {
 
     /// `arn:aws:ecr:<region>:<account>:repository/<name>`.
     pub fn repository_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:ecr:{}:{}:repository/{name}",
-            self.region, self.registry_id
-        )
+        format!("arn:aws:ecr:{}:{}:repository/{name}", self.region, self.registry_id)
     }
 }
 
@@ -176,14 +173,8 @@ mod tests {
     fn principal_arns_of_roots_roles_and_users_parse_and_name_their_account() {
         for (text, account) in [
             ("arn:aws:iam::111122223333:role/ci", "111122223333"),
-            (
-                "arn:aws:iam::111122223333:role/team/deployer",
-                "111122223333",
-            ),
-            (
-                "arn:aws-cn:iam::444455556666:user/alice@example.com",
-                "444455556666",
-            ),
+            ("arn:aws:iam::111122223333:role/team/deployer", "111122223333"),
+            ("arn:aws-cn:iam::444455556666:user/alice@example.com", "444455556666"),
             ("arn:aws:iam::000000000000:root", "000000000000"),
         ] {
             let arn = PrincipalArn::parse(text).unwrap_or_else(|| panic!("{text}"));
@@ -199,25 +190,13 @@ mod tests {
         ] {
             assert!(PrincipalArn::parse(text).is_none(), "{text}");
         }
-        assert_eq!(
-            PrincipalArn::root("123456789012").as_str(),
-            "arn:aws:iam::123456789012:root"
-        );
+        assert_eq!(PrincipalArn::root("123456789012").as_str(), "arn:aws:iam::123456789012:root");
     }
 
     #[test]
     fn regions_have_the_shape_of_aws_region_names() {
-        for good in [
-            "us-east-1",
-            "eu-west-1",
-            "us-gov-west-1",
-            "ap-southeast-4",
-            "us-iso-east-1",
-        ] {
-            assert_eq!(
-                Region::parse(good).map(Region::into_string),
-                Some(good.to_string())
-            );
+        for good in ["us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-4", "us-iso-east-1"] {
+            assert_eq!(Region::parse(good).map(Region::into_string), Some(good.to_string()));
         }
         for bad in [
             "",
@@ -241,34 +220,21 @@ mod tests {
             AccountId::parse("123456789012").map(AccountId::into_string),
             Some("123456789012".to_string())
         );
-        for bad in [
-            "",
-            "12345678901",
-            "1234567890123",
-            "12345678901a",
-            "１２３４５６７８９０１２",
-        ] {
+        for bad in ["", "12345678901", "1234567890123", "12345678901a", "１２３４５６７８９０１２"]
+        {
             assert_eq!(AccountId::parse(bad), None, "{bad:?}");
         }
     }
 
     #[test]
     fn arn_round_trip() {
-        let scope = RegistryScope {
-            registry_id: "123456789012".into(),
-            region: "eu-west-1".into(),
-        };
+        let scope =
+            RegistryScope { registry_id: "123456789012".into(), region: "eu-west-1".into() };
         let arn = scope.repository_arn("team/app");
-        assert_eq!(
-            arn,
-            "arn:aws:ecr:eu-west-1:123456789012:repository/team/app"
-        );
+        assert_eq!(arn, "arn:aws:ecr:eu-west-1:123456789012:repository/team/app");
         assert_eq!(
             RepositoryArn::parse(&arn),
-            Some(RepositoryArn {
-                scope,
-                name: "team/app".into()
-            })
+            Some(RepositoryArn { scope, name: "team/app".into() })
         );
     }
 

@@ -43,10 +43,8 @@ impl ClaimsForm {
             None => signed,
         };
         let text = String::from_utf8(URL_SAFE_NO_PAD.decode(claims).ok()?).ok()?;
-        let fields: Vec<String> = text
-            .splitn(self.fields, self.separator)
-            .map(str::to_string)
-            .collect();
+        let fields: Vec<String> =
+            text.splitn(self.fields, self.separator).map(str::to_string).collect();
         (fields.len() == self.fields).then_some(fields)
     }
 }
@@ -55,11 +53,7 @@ impl ClaimsForm {
 mod tests {
     use super::*;
 
-    const FORM: ClaimsForm = ClaimsForm {
-        prefix: Some("test1"),
-        separator: ':',
-        fields: 3,
-    };
+    const FORM: ClaimsForm = ClaimsForm { prefix: Some("test1"), separator: ':', fields: 3 };
 
     #[test]
     fn sealed_fields_open_with_the_same_key_and_form_only() {
@@ -67,18 +61,12 @@ mod tests {
         let signer = TokenSigner::open(dir.path()).unwrap();
         let text = FORM.seal(&signer, &["a", "b", "c:d"]);
         assert!(text.starts_with("test1."));
-        assert_eq!(
-            FORM.open(&signer, &text),
-            Some(vec!["a".into(), "b".into(), "c:d".into()])
-        );
+        assert_eq!(FORM.open(&signer, &text), Some(vec!["a".into(), "b".into(), "c:d".into()]));
 
         let other = tempfile::tempdir().unwrap();
         let other = TokenSigner::open(other.path()).unwrap();
         assert_eq!(FORM.open(&other, &text), None, "another key");
-        let bare = ClaimsForm {
-            prefix: None,
-            ..FORM
-        };
+        let bare = ClaimsForm { prefix: None, ..FORM };
         assert_eq!(bare.open(&signer, &text), None, "another form");
         let fewer = FORM.seal(&signer, &["a", "b"]);
         assert_eq!(FORM.open(&signer, &fewer), None, "too few fields");

@@ -6,10 +6,7 @@ use berth_generated::ecr::{EncryptionType, ImageTagMutability};
 
 /// The default registry: account 000000000000 in us-east-1.
 pub fn scope() -> RegistryScope {
-    RegistryScope {
-        registry_id: "000000000000".into(),
-        region: "us-east-1".into(),
-    }
+    RegistryScope { registry_id: "000000000000".into(), region: "us-east-1".into() }
 }
 
 /// A mutable, AES256 repository created at `created_at`.

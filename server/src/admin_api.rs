@@ -33,12 +33,7 @@ struct Advance {
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 fn refusal(status: StatusCode, message: String) -> Response {
@@ -50,10 +45,7 @@ async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Byt
     let advance: Advance = match serde_json::from_slice(&body) {
         Ok(a) => a,
         Err(e) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                format!("expected {{\"seconds\": N}}: {e}"),
-            )
+            return refusal(StatusCode::BAD_REQUEST, format!("expected {{\"seconds\": N}}: {e}"))
         }
     };
     if !advance.seconds.is_finite() || advance.seconds <= 0.0 {
@@ -90,16 +82,12 @@ async fn run_job(State(state): State<Arc<AppState>>, Path(name): Path<String>) -
             StatusCode::NOT_FOUND,
             format!("no job named {name:?}; jobs: {:?}", state.jobs.names()),
         ),
-        Some(Ok(report)) => json(
-            StatusCode::OK,
-            serde_json::json!({ "job": name, "report": report }),
-        ),
+        Some(Ok(report)) => {
+            json(StatusCode::OK, serde_json::json!({ "job": name, "report": report }))
+        }
         Some(Err(e)) => {
             tracing::error!(job = %name, "job failed: {e}");
-            refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("job {name} failed: {e}"),
-            )
+            refusal(StatusCode::INTERNAL_SERVER_ERROR, format!("job {name} failed: {e}"))
         }
     }
 }

@@ -59,11 +59,7 @@ impl AppState {
 
 /// The router: the ECR API on `POST /`, the OCI registry under `/v2`.
 pub fn router(state: Arc<AppState>) -> Router {
-    let admin = if state.admin_api {
-        admin_api::router()
-    } else {
-        Router::new()
-    };
+    let admin = if state.admin_api { admin_api::router() } else { Router::new() };
     Router::new()
         .route("/", post(ecr_api::handle))
         .route("/v2", any(oci_api::handle))
@@ -77,14 +73,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(admin)
         .merge(crate::console::router())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::count,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count))
         .layer(axum::middleware::from_fn(request_id::assign))
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            state.body_idle_timeout,
-        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.body_idle_timeout))
         .layer(
             // Errors are logged by each face with their wire type; the trace layer only at debug.
             TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)),

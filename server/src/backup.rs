@@ -32,19 +32,12 @@ struct Progress {
 
 impl Progress {
     fn new(total: u64) -> Self {
-        Progress {
-            shown: std::io::stderr().is_terminal(),
-            total,
-        }
+        Progress { shown: std::io::stderr().is_terminal(), total }
     }
 
     fn update(&self, what: &str, moved: &Moved) {
         if self.shown {
-            let total = if self.total > 0 {
-                format!(" of {}", self.total)
-            } else {
-                String::new()
-            };
+            let total = if self.total > 0 { format!(" of {}", self.total) } else { String::new() };
             eprint!(
                 "\r{what} {}{total} blobs, {:.1} MiB   ",
                 moved.blobs,
@@ -67,10 +60,7 @@ pub async fn export(data_dir: &Path, out: &Path) -> anyhow::Result<Moved> {
         .with_context(|| format!("cannot open the metadata in {}", data_dir.display()))?;
     let snapshot = out.with_extension("metadata-snapshot");
     let _ = std::fs::remove_file(&snapshot);
-    store
-        .snapshot_into(&snapshot)
-        .await
-        .context("cannot snapshot the metadata")?;
+    store.snapshot_into(&snapshot).await.context("cannot snapshot the metadata")?;
     berth_handlers::MetadataStore::close(&store).await;
     let blobs = berth_handlers::blob_store::FileBlobStore::open(data_dir)
         .with_context(|| format!("cannot open the blobs in {}", data_dir.display()))?;
@@ -146,14 +136,9 @@ fn entry_digest(path: &Path) -> Option<Digest> {
 /// Unpacks `archive` into the new data dir `data_dir`, verifying every blob.
 pub fn import(archive: &Path, data_dir: &Path) -> anyhow::Result<Moved> {
     if data_dir.exists()
-        && std::fs::read_dir(data_dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
+        && std::fs::read_dir(data_dir).map(|mut d| d.next().is_some()).unwrap_or(true)
     {
-        bail!(
-            "{} is not empty: import writes a new data dir, never over one",
-            data_dir.display()
-        );
+        bail!("{} is not empty: import writes a new data dir, never over one", data_dir.display());
     }
     let staging = staging_dir(data_dir);
     let _ = std::fs::remove_dir_all(&staging);
@@ -162,10 +147,7 @@ pub fn import(archive: &Path, data_dir: &Path) -> anyhow::Result<Moved> {
         Ok(moved) => {
             let _ = std::fs::remove_dir(data_dir);
             std::fs::rename(&staging, data_dir).with_context(|| {
-                format!(
-                    "cannot move the import into place at {}",
-                    data_dir.display()
-                )
+                format!("cannot move the import into place at {}", data_dir.display())
             })?;
             Ok(moved)
         }
@@ -198,10 +180,7 @@ fn unpack(archive: &Path, staging: &Path) -> anyhow::Result<Moved> {
     for entry in tar.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
-        if path
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        if path.components().any(|c| !matches!(c, Component::Normal(_))) {
             bail!("the archive holds the unsafe path {}", path.display());
         }
         if entry.header().entry_type().is_dir() {
@@ -225,10 +204,7 @@ fn unpack(archive: &Path, staging: &Path) -> anyhow::Result<Moved> {
             std::io::copy(&mut entry, &mut out)?;
             out.sync_all()?;
         } else {
-            bail!(
-                "the archive holds {}, which berth export never writes",
-                path.display()
-            );
+            bail!("the archive holds {}, which berth export never writes", path.display());
         }
     }
     progress.finish();

@@ -14,13 +14,7 @@ pub struct Cli {
     #[arg(long, env = "BERTH_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log lines as text (default) or as JSON objects, one per line.
-    #[arg(
-        long,
-        env = "BERTH_LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
+    #[arg(long, env = "BERTH_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -240,10 +234,7 @@ impl ServeOptions {
 
     /// The access-key map.
     pub fn principal_map(&self) -> BTreeMap<String, PrincipalArn> {
-        self.access_keys
-            .iter()
-            .map(|k| (k.id.clone(), k.principal.clone()))
-            .collect()
+        self.access_keys.iter().map(|k| (k.id.clone(), k.principal.clone())).collect()
     }
 }
 
@@ -260,9 +251,8 @@ fn parse_region(value: &str) -> Result<String, String> {
 }
 
 fn parse_upstream_endpoint(value: &str) -> Result<(String, String), String> {
-    let (host, url) = value
-        .split_once('=')
-        .ok_or_else(|| format!("'{value}' is not of the form HOST=URL"))?;
+    let (host, url) =
+        value.split_once('=').ok_or_else(|| format!("'{value}' is not of the form HOST=URL"))?;
     if host.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(format!(
             "'{value}' is not of the form HOST=URL with an http:// or https:// URL"
@@ -297,11 +287,7 @@ fn parse_access_key(value: &str) -> Result<AccessKey, String> {
             _ => return Err(whole),
         },
     };
-    Ok(AccessKey {
-        id: key.to_string(),
-        principal,
-        secret,
-    })
+    Ok(AccessKey { id: key.to_string(), principal, secret })
 }
 
 /// An account id (its root) or an IAM ARN.
@@ -334,18 +320,10 @@ mod tests {
             "AKIDA=111111111111,AKIDB=arn:aws:iam::222222222222:role/ci",
         ])
         .unwrap();
-        let Some(Command::Serve(opts)) = cli.command else {
-            panic!("serve expected")
-        };
+        let Some(Command::Serve(opts)) = cli.command else { panic!("serve expected") };
         let principals = opts.principal_map();
-        assert_eq!(
-            principals["AKIDA"].as_str(),
-            "arn:aws:iam::111111111111:root"
-        );
-        assert_eq!(
-            principals["AKIDB"].as_str(),
-            "arn:aws:iam::222222222222:role/ci"
-        );
+        assert_eq!(principals["AKIDA"].as_str(), "arn:aws:iam::111111111111:root");
+        assert_eq!(principals["AKIDB"].as_str(), "arn:aws:iam::222222222222:role/ci");
         assert_eq!(principals["AKIDB"].account(), "222222222222");
         assert!(opts.access_keys.iter().all(|k| k.secret.is_none()));
         for (value, principal, secret) in [
@@ -354,17 +332,10 @@ mod tests {
                 "arn:aws:iam::333333333333:role/ci",
                 "wJalr/K7+MDENG",
             ),
-            (
-                "K=444444444444:s3cret",
-                "arn:aws:iam::444444444444:root",
-                "s3cret",
-            ),
+            ("K=444444444444:s3cret", "arn:aws:iam::444444444444:root", "s3cret"),
         ] {
             let key = parse_access_key(value).unwrap();
-            assert_eq!(
-                (key.principal.as_str(), key.secret.as_deref()),
-                (principal, Some(secret))
-            );
+            assert_eq!((key.principal.as_str(), key.secret.as_deref()), (principal, Some(secret)));
         }
         for bad in [
             "AKID=12",
@@ -372,10 +343,7 @@ mod tests {
             "AKID=12:secret",
             "AKID=111111111111:",
         ] {
-            assert!(
-                Cli::try_parse_from(["berth", "--access-key", bad]).is_err(),
-                "{bad}"
-            );
+            assert!(Cli::try_parse_from(["berth", "--access-key", bad]).is_err(), "{bad}");
         }
     }
 }

@@ -30,11 +30,9 @@ fn as_env(value: &toml::Value) -> Option<String> {
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) => f.to_string(),
         toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Array(items) => items
-            .iter()
-            .map(as_env)
-            .collect::<Option<Vec<_>>>()?
-            .join(","),
+        toml::Value::Array(items) => {
+            items.iter().map(as_env).collect::<Option<Vec<_>>>()?.join(",")
+        }
         _ => return None,
     })
 }
@@ -43,9 +41,8 @@ fn as_env(value: &toml::Value) -> Option<String> {
 pub fn read(path: &Path) -> Result<Vec<(String, String)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the config file {}: {e}", path.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e| format!("the config file {} is not TOML: {e}", path.display()))?;
+    let table: toml::Table =
+        text.parse().map_err(|e| format!("the config file {} is not TOML: {e}", path.display()))?;
     let command = crate::config::Cli::command();
     let mut pairs = Vec::new();
     for (key, value) in &table {
@@ -58,9 +55,8 @@ pub fn read(path: &Path) -> Result<Vec<(String, String)>, String> {
                     path.display()
                 )
             })?;
-        let env = arg
-            .get_env()
-            .ok_or_else(|| format!("the key '{key}' cannot be set from a file"))?;
+        let env =
+            arg.get_env().ok_or_else(|| format!("the key '{key}' cannot be set from a file"))?;
         let text = as_env(value)
             .ok_or_else(|| format!("the key '{key}' needs a string, number, boolean or list"))?;
         pairs.push((env.to_string_lossy().into_owned(), text));
@@ -97,10 +93,7 @@ mod tests {
         assert_eq!(
             pairs,
             [
-                (
-                    "BERTH_ACCESS_KEYS".to_string(),
-                    "A=111111111111,B=222222222222".to_string()
-                ),
+                ("BERTH_ACCESS_KEYS".to_string(), "A=111111111111,B=222222222222".to_string()),
                 ("BERTH_ADMIN_API".to_string(), "true".to_string()),
                 ("BERTH_GC_INTERVAL".to_string(), "60".to_string()),
                 ("BERTH_LISTEN".to_string(), "127.0.0.1:5000".to_string()),
@@ -109,10 +102,8 @@ mod tests {
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let err = read(&file).unwrap_err();
         assert!(err.contains("unknown key 'lisen'"), "{err}");
-        let args: Vec<OsString> = ["berth", "--config", "/etc/berth.toml"]
-            .iter()
-            .map(OsString::from)
-            .collect();
+        let args: Vec<OsString> =
+            ["berth", "--config", "/etc/berth.toml"].iter().map(OsString::from).collect();
         assert_eq!(named(&args), Some(PathBuf::from("/etc/berth.toml")));
     }
 }

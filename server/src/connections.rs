@@ -74,17 +74,9 @@ pub async fn serve(
         // Small requests and responses go out at once (manifests, API answers).
         let _ = stream.set_nodelay(true);
         let connection = if let Ok(permit) = connections.clone().try_acquire_owned() {
-            Connection::Served {
-                router: router.clone(),
-                watcher: graceful.watcher(),
-                peer,
-                permit,
-            }
+            Connection::Served { router: router.clone(), watcher: graceful.watcher(), peer, permit }
         } else if let Ok(permit) = refusals.clone().try_acquire_owned() {
-            Connection::Refused {
-                max: limits.max_connections,
-                permit,
-            }
+            Connection::Refused { max: limits.max_connections, permit }
         } else {
             continue;
         };
@@ -128,18 +120,11 @@ impl Connection {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         match self {
-            Connection::Served {
-                router,
-                watcher,
-                peer,
-                permit,
-            } => {
+            Connection::Served { router, watcher, peer, permit } => {
                 let service = TowerToHyperService::new(router.map_request(
                     move |request: Request<Incoming>| {
                         let mut request = request.map(Body::new);
-                        request
-                            .extensions_mut()
-                            .insert(axum::extract::ConnectInfo(peer));
+                        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                         request
                     },
                 ));
@@ -196,10 +181,7 @@ fn refusal(request: &Request<Incoming>, max: usize) -> Response<Body> {
     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     if status == StatusCode::BAD_REQUEST {
-        headers.insert(
-            "x-amzn-ErrorType",
-            HeaderValue::from_static("ThrottlingException"),
-        );
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static("ThrottlingException"));
     }
     response
 }

@@ -47,13 +47,7 @@ pub fn parse(text: &str) -> Result<Vec<Credential>, String> {
     }
     let mut credentials = Vec::new();
     for (name, entries) in profiles {
-        let get = |key: &str| {
-            entries
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-        };
+        let get = |key: &str| entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let (access_key_id, secret) = match (get("aws_access_key_id"), get("aws_secret_access_key"))
         {
             (Some(id), Some(secret)) => (id, secret),

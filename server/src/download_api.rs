@@ -17,11 +17,8 @@ pub async fn handle(
 ) -> Response {
     let now = state.registry.clock().now_secs();
     let Some(grant) = DownloadGrant::verify(&grant, &state.tokens, now) else {
-        return OciError::new(
-            OciErrorCode::Denied,
-            "The download URL is invalid or has expired",
-        )
-        .into_response();
+        return OciError::new(OciErrorCode::Denied, "The download URL is invalid or has expired")
+            .into_response();
     };
     let Some(repository) = RepositoryName::parse(&grant.repository) else {
         return OciError::new(OciErrorCode::Denied, "The download URL is invalid").into_response();

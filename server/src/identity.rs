@@ -26,10 +26,7 @@ impl Identities {
         let mut verifier = SignatureVerifier::default();
         for key in &options.access_keys {
             if let Some(secret) = &key.secret {
-                let secret = Secret {
-                    secret_access_key: secret.clone(),
-                    session_token: None,
-                };
+                let secret = Secret { secret_access_key: secret.clone(), session_token: None };
                 verifier.secrets.insert(key.id.clone(), secret);
             }
         }
@@ -46,11 +43,9 @@ impl Identities {
             }
         }
         if options.verify_signatures && verifier.secrets.is_empty() {
-            return Err(
-                "--verify-signatures needs at least one secret: --access-key \
+            return Err("--verify-signatures needs at least one secret: --access-key \
                         AKID=ACCOUNT:SECRET or --credentials-file"
-                    .into(),
-            );
+                .into());
         }
         let identities = Identities {
             principals,
@@ -70,10 +65,7 @@ impl Identities {
             .and_then(|(key, _)| self.principals.get(key))
             .cloned()
             .unwrap_or_else(|| PrincipalArn::root(&self.default_account));
-        let region = scope
-            .map(|(_, region)| region)
-            .unwrap_or(&self.default_region)
-            .to_string();
+        let region = scope.map(|(_, region)| region).unwrap_or(&self.default_region).to_string();
         Caller {
             account_id: principal.account().to_string(),
             region,
@@ -86,9 +78,7 @@ impl Identities {
 /// `AWS4-HMAC-SHA256 Credential=<AKID>/<date>/<region>/ecr/aws4_request, SignedHeaders=..., Signature=...`.
 fn credential_scope(header: &str) -> Option<(&str, &str)> {
     let rest = header.strip_prefix("AWS4-HMAC-SHA256")?;
-    let credential = rest
-        .split(',')
-        .find_map(|part| part.trim().strip_prefix("Credential="))?;
+    let credential = rest.split(',').find_map(|part| part.trim().strip_prefix("Credential="))?;
     let mut fields = credential.split('/');
     let key = fields.next().filter(|k| !k.is_empty())?;
     let _date = fields.next()?;
@@ -132,11 +122,7 @@ mod tests {
 
     #[test]
     fn defaults_without_or_with_a_malformed_header() {
-        for header in [
-            None,
-            Some("Basic abc"),
-            Some("AWS4-HMAC-SHA256 Credential="),
-        ] {
+        for header in [None, Some("Basic abc"), Some("AWS4-HMAC-SHA256 Credential=")] {
             let caller = identities().caller(header);
             assert_eq!(
                 caller,

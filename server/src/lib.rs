@@ -65,10 +65,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     // `berth certs init` covers; /v2 routes them to their registry.
     let registry_host = options.registry_host.clone().unwrap_or_else(|| {
         if options.tls_cert.is_some() {
-            format!(
-                "{{account}}.dkr.ecr.{{region}}.localhost:{}",
-                address.port()
-            )
+            format!("{{account}}.dkr.ecr.{{region}}.localhost:{}", address.port())
         } else {
             format!("localhost:{}", address.port())
         }
@@ -78,14 +75,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--tls-cert and --tls-key go together"),
     };
-    let state = open_state(
-        &options,
-        &data_dir,
-        registry_host.clone(),
-        Clock::system(),
-        None,
-    )
-    .await?;
+    let state =
+        open_state(&options, &data_dir, registry_host.clone(), Clock::system(), None).await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -96,13 +87,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         header_read_timeout: Duration::from_secs(options.header_read_timeout),
         tls,
     };
-    connections::serve(
-        listener,
-        app::router(state.clone()),
-        limits,
-        shutdown_signal(),
-    )
-    .await;
+    connections::serve(listener, app::router(state.clone()), limits, shutdown_signal()).await;
     state.jobs.shutdown().await;
     state.registry.close().await;
     tracing::info!("berth stopped");
@@ -148,10 +133,7 @@ pub async fn open_state(
         .map_err(anyhow::Error::msg)?;
     let jobs = JobRunner::new(vec![
         Arc::new(UploadExpiry::new(registry.clone())),
-        Arc::new(LifecycleEvaluation::new(
-            registry.clone(),
-            lifecycle_interval,
-        )),
+        Arc::new(LifecycleEvaluation::new(registry.clone(), lifecycle_interval)),
         Arc::new(Replication::new(
             registry.clone(),
             Duration::from_secs(options.replication_interval),
@@ -161,10 +143,7 @@ pub async fn open_state(
             Duration::from_secs(options.gc_interval),
             Duration::from_secs(options.gc_grace),
         )),
-        Arc::new(ImageScanning::new(
-            Arc::new(scanner),
-            Duration::from_secs(options.scan_interval),
-        )),
+        Arc::new(ImageScanning::new(Arc::new(scanner), Duration::from_secs(options.scan_interval))),
         Arc::new(ImageSigning::new(
             registry.clone(),
             signing_keys.clone(),

@@ -23,10 +23,7 @@ fn return_large_buffers_to_the_system() {}
 /// one, so that `--max-connections` and not the descriptor table decides.
 #[cfg(unix)]
 fn raise_open_file_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit/setrlimit read and write the struct we own.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
@@ -53,17 +50,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(args);
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("berth: cannot start the async runtime: {e}");
@@ -78,9 +70,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Certs(berth_server::config::CertsCommand::Init { dir, regions })) => {
             let regions = if regions.is_empty() {
-                berth_server::tls::DEFAULT_REGIONS
-                    .map(String::from)
-                    .to_vec()
+                berth_server::tls::DEFAULT_REGIONS.map(String::from).to_vec()
             } else {
                 regions
             };

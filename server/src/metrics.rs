@@ -98,11 +98,7 @@ impl Metrics {
     fn render(&self, out: &mut String) {
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let label = |l: &Labels| {
-            let key = if l.face == "ecr" {
-                "operation"
-            } else {
-                "route"
-            };
+            let key = if l.face == "ecr" { "operation" } else { "route" };
             format!(
                 "face=\"{}\",{key}=\"{}\",status=\"{}\"",
                 l.face,
@@ -115,10 +111,7 @@ impl Metrics {
         for (l, s) in series.iter() {
             let _ = writeln!(out, "berth_requests_total{{{}}} {}", label(l), s.count);
         }
-        let _ = writeln!(
-            out,
-            "# HELP berth_request_duration_seconds Time to the response head."
-        );
+        let _ = writeln!(out, "# HELP berth_request_duration_seconds Time to the response head.");
         let _ = writeln!(out, "# TYPE berth_request_duration_seconds histogram");
         for (l, s) in series.iter() {
             let l = label(l);
@@ -133,16 +126,8 @@ impl Metrics {
                 "berth_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}",
                 s.count
             );
-            let _ = writeln!(
-                out,
-                "berth_request_duration_seconds_sum{{{l}}} {}",
-                s.seconds
-            );
-            let _ = writeln!(
-                out,
-                "berth_request_duration_seconds_count{{{l}}} {}",
-                s.count
-            );
+            let _ = writeln!(out, "berth_request_duration_seconds_sum{{{l}}} {}", s.seconds);
+            let _ = writeln!(out, "berth_request_duration_seconds_count{{{l}}} {}", s.count);
         }
         for (name, help, pick) in [
             (
@@ -171,15 +156,9 @@ pub async fn count(State(state): State<Arc<AppState>>, request: Request, next: N
     let bytes_in = content_length(request.headers());
     let started = Instant::now();
     let response = next.run(request).await;
-    let labels = Labels {
-        face,
-        name,
-        status: response.status().as_u16(),
-    };
+    let labels = Labels { face, name, status: response.status().as_u16() };
     let bytes_out = content_length(response.headers());
-    state
-        .metrics
-        .record(labels, started.elapsed().as_secs_f64(), bytes_in, bytes_out);
+    state.metrics.record(labels, started.elapsed().as_secs_f64(), bytes_in, bytes_out);
     response
 }
 
@@ -187,39 +166,26 @@ pub async fn count(State(state): State<Arc<AppState>>, request: Request, next: N
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::new();
     state.metrics.render(&mut out);
-    let _ = writeln!(
-        out,
-        "# HELP berth_job_runs_total Runs of each background job."
-    );
+    let _ = writeln!(out, "# HELP berth_job_runs_total Runs of each background job.");
     let _ = writeln!(out, "# TYPE berth_job_runs_total counter");
     let counts = state.jobs.counts();
     for (job, runs, _) in &counts {
         let _ = writeln!(out, "berth_job_runs_total{{job=\"{job}\"}} {runs}");
     }
-    let _ = writeln!(
-        out,
-        "# HELP berth_job_failures_total Failed runs of each background job."
-    );
+    let _ = writeln!(out, "# HELP berth_job_failures_total Failed runs of each background job.");
     let _ = writeln!(out, "# TYPE berth_job_failures_total counter");
     for (job, _, failures) in &counts {
         let _ = writeln!(out, "berth_job_failures_total{{job=\"{job}\"}} {failures}");
     }
     if let Ok(uploads) = state.registry.upload_sessions().await {
-        let _ = writeln!(
-            out,
-            "# HELP berth_uploads_in_progress Open upload sessions."
-        );
+        let _ = writeln!(out, "# HELP berth_uploads_in_progress Open upload sessions.");
         let _ = writeln!(out, "# TYPE berth_uploads_in_progress gauge");
         let _ = writeln!(out, "berth_uploads_in_progress {uploads}");
     }
     if let Ok(totals) = state.registry.storage_totals().await {
         for (name, help, value) in [
             ("berth_blobs", "Blobs stored.", totals.blobs),
-            (
-                "berth_blob_bytes",
-                "Bytes of the blobs stored.",
-                totals.bytes,
-            ),
+            ("berth_blob_bytes", "Bytes of the blobs stored.", totals.bytes),
             (
                 "berth_deduplicated_bytes",
                 "Bytes that sharing blobs between repositories saves.",
@@ -232,10 +198,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
     }
     let mut response = out.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     response
 }
 
@@ -248,10 +213,9 @@ pub async fn health() -> Response {
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     match state.registry.upload_sessions().await {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the metadata store does not answer: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("the metadata store does not answer: {e}\n"))
+                .into_response()
+        }
     }
 }

@@ -82,13 +82,8 @@ fn unrecognized() -> WireError {
 
 /// `20260101T000000Z` (SigV4's basic ISO 8601).
 fn basic_date(time: SystemTime) -> String {
-    let seconds = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    DateTime::from_secs(seconds)
-        .fmt(Format::DateTime)
-        .unwrap_or_default()
-        .replace(['-', ':'], "")
+    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    DateTime::from_secs(seconds).fmt(Format::DateTime).unwrap_or_default().replace(['-', ':'], "")
 }
 
 fn parse_basic_date(text: &str) -> Option<SystemTime> {
@@ -113,10 +108,7 @@ impl SignatureVerifier {
     /// accepts; else the AWS error a real endpoint gives.
     pub fn verify(&self, parts: &Parts, body: &[u8], now: SystemTime) -> Result<(), WireError> {
         let presented = presented(parts)?;
-        let secret = self
-            .secrets
-            .get(&presented.access_key_id)
-            .ok_or_else(unrecognized)?;
+        let secret = self.secrets.get(&presented.access_key_id).ok_or_else(unrecognized)?;
         if presented.session_token != secret.session_token {
             return Err(unrecognized());
         }
@@ -154,13 +146,9 @@ impl SignatureVerifier {
         secret: &Secret,
         signed_at: SystemTime,
     ) -> Result<String, WireError> {
-        let host = parts
-            .headers
-            .get("host")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
-            })?;
+        let host = parts.headers.get("host").and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+        })?;
         let query_form = presented.expires.is_some();
         let query: Vec<(String, String)> =
             form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
@@ -171,9 +159,7 @@ impl SignatureVerifier {
         if !query.is_empty() {
             uri.push('?');
             uri.push_str(
-                &form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(&query)
-                    .finish(),
+                &form_urlencoded::Serializer::new(String::new()).extend_pairs(&query).finish(),
             );
         }
         // The signer adds x-amz-date, the session token and the payload hash header itself.
@@ -237,11 +223,7 @@ fn check_time(
 ) -> Result<(), WireError> {
     if let Some(expires) = expires {
         if signed_at + Duration::from_secs(expires) < now {
-            return Err(WireError::new(
-                403,
-                "AccessDeniedException",
-                "Request has expired".into(),
-            ));
+            return Err(WireError::new(403, "AccessDeniedException", "Request has expired".into()));
         }
     }
     let earliest = now - ALLOWED_SKEW;
@@ -267,13 +249,8 @@ fn check_time(
 
 /// The signature parts, or MissingAuthenticationToken when the request has none.
 fn presented(parts: &Parts) -> Result<Presented, WireError> {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header =
+        |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     if let Some(authorization) = header("authorization") {
         let Some(fields) = authorization.strip_prefix("AWS4-HMAC-SHA256 ") else {
             return Err(incomplete(format!(
@@ -294,10 +271,7 @@ fn presented(parts: &Parts) -> Result<Presented, WireError> {
             .map(|name| format!("Authorization header requires '{name}' parameter."))
             .collect();
         if !missing.is_empty() {
-            return Err(incomplete(format!(
-                "{} Authorization={authorization}",
-                missing.join(" ")
-            )));
+            return Err(incomplete(format!("{} Authorization={authorization}", missing.join(" "))));
         }
         let date = header("x-amz-date").ok_or_else(|| {
             incomplete(
@@ -411,13 +385,7 @@ mod tests {
             .unwrap();
         instructions.apply_to_request_http1x(&mut request);
         let (mut parts, ()) = request.into_parts();
-        parts.uri = parts
-            .uri
-            .path_and_query()
-            .unwrap()
-            .as_str()
-            .parse()
-            .unwrap();
+        parts.uri = parts.uri.path_and_query().unwrap().as_str().parse().unwrap();
         parts
     }
 
@@ -426,25 +394,17 @@ mod tests {
         let verifier = SignatureVerifier {
             secrets: [(
                 "AKIDQ".to_string(),
-                Secret {
-                    secret_access_key: "qsecret".into(),
-                    session_token: None,
-                },
+                Secret { secret_access_key: "qsecret".into(), session_token: None },
             )]
             .into(),
         };
         let at = parse_basic_date("20260101T000000Z").unwrap();
         let now = at + Duration::from_secs(60);
-        assert!(verifier
-            .verify(&presigned("qsecret", at, 300), b"{}", now)
-            .is_ok());
+        assert!(verifier.verify(&presigned("qsecret", at, 300), b"{}", now).is_ok());
         let wrong = verifier.verify(&presigned("other", at, 300), b"{}", now);
         assert_eq!(wrong.unwrap_err().type_name, "InvalidSignatureException");
         let changed_body = verifier.verify(&presigned("qsecret", at, 300), b"{ }", now);
-        assert_eq!(
-            changed_body.unwrap_err().type_name,
-            "InvalidSignatureException"
-        );
+        assert_eq!(changed_body.unwrap_err().type_name, "InvalidSignatureException");
         let expired = verifier.verify(&presigned("qsecret", at, 30), b"{}", now);
         assert_eq!(expired.unwrap_err().message(), "Request has expired");
     }
@@ -453,12 +413,7 @@ mod tests {
     fn basic_dates_round_trip() {
         let t = parse_basic_date("20260101T020304Z").unwrap();
         assert_eq!(basic_date(t), "20260101T020304Z");
-        for bad in [
-            "2026-01-01T02:03:04Z",
-            "20260101T0203Z",
-            "2026010XT020304Z",
-            "",
-        ] {
+        for bad in ["2026-01-01T02:03:04Z", "20260101T0203Z", "2026010XT020304Z", ""] {
             assert!(parse_basic_date(bad).is_none(), "{bad}");
         }
     }

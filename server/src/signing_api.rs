@@ -29,24 +29,16 @@ pub async fn certificate(
     match state.signing_keys.existing(&profile) {
         Ok(None) => (
             StatusCode::NOT_FOUND,
-            format!(
-                "the signing profile {} has signed nothing here\n",
-                profile.arn
-            ),
+            format!("the signing profile {} has signed nothing here\n", profile.arn),
         )
             .into_response(),
-        Ok(Some(key)) => (
-            [(header::CONTENT_TYPE, "application/x-pem-file")],
-            key.certificate_pem.clone(),
-        )
-            .into_response(),
+        Ok(Some(key)) => {
+            ([(header::CONTENT_TYPE, "application/x-pem-file")], key.certificate_pem.clone())
+                .into_response()
+        }
         Err(e) => {
             tracing::error!("signing certificate of {}: {e}", profile.arn);
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("berth failed: {e}\n"),
-            )
-                .into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("berth failed: {e}\n")).into_response()
         }
     }
 }

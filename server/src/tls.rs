@@ -81,9 +81,7 @@ pub fn init(dir: &Path, regions: &[String]) -> Result<CertFiles, String> {
     ca_name.push(DnType::CommonName, "berth local CA");
     ca_params.distinguished_name = ca_name;
     if !ca_pem.exists() {
-        let ca = ca_params
-            .self_signed(&ca_key)
-            .map_err(|e| fail("CA certificate", &e))?;
+        let ca = ca_params.self_signed(&ca_key).map_err(|e| fail("CA certificate", &e))?;
         write_private(&ca_key_pem, &ca_key.serialize_pem())?;
         std::fs::write(&ca_pem, ca.pem()).map_err(|e| fail("ca.pem", &e))?;
     }
@@ -101,14 +99,8 @@ pub fn init(dir: &Path, regions: &[String]) -> Result<CertFiles, String> {
     name.push(DnType::CommonName, "berth");
     params.distinguished_name = name;
     let key = KeyPair::generate().map_err(|e| fail("key", &e))?;
-    let cert = params
-        .signed_by(&key, &issuer)
-        .map_err(|e| fail("server certificate", &e))?;
-    let files = CertFiles {
-        ca: ca_pem,
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
-    };
+    let cert = params.signed_by(&key, &issuer).map_err(|e| fail("server certificate", &e))?;
+    let files = CertFiles { ca: ca_pem, cert: dir.join("server.pem"), key: dir.join("server.key") };
     write_private(&files.key, &key.serialize_pem())?;
     std::fs::write(&files.cert, cert.pem()).map_err(|e| fail("server.pem", &e))?;
     Ok(files)
@@ -121,20 +113,14 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut file =
+        options.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// How to run berth with the files and make each client trust the CA.
 pub fn instructions(files: &CertFiles, regions: &[String]) -> String {
-    let (ca, cert, key) = (
-        files.ca.display(),
-        files.cert.display(),
-        files.key.display(),
-    );
+    let (ca, cert, key) = (files.ca.display(), files.cert.display(), files.key.display());
     let region = regions.first().map_or("us-east-1", String::as_str);
     let host = format!("000000000000.dkr.ecr.{region}.localhost:4566");
     format!(

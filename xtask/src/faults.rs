@@ -92,11 +92,7 @@ pub fn run(root: &Path, runs: usize, seed: u64, disk_full: bool) -> Result<(), S
         kill_run(&berth, &skopeo, run, &mut random, &mut tally)
             .map_err(|e| format!("run {run}: {e}"))?;
         if (run + 1) % 10 == 0 {
-            eprintln!(
-                "{} runs, {} acknowledged manifests",
-                run + 1,
-                tally.acknowledged
-            );
+            eprintln!("{} runs, {} acknowledged manifests", run + 1, tally.acknowledged);
         }
     }
     println!(
@@ -187,9 +183,7 @@ fn kill_run(
     tally.acknowledged += acknowledged.len();
     for ack in &acknowledged {
         if let Err(e) = pulls_intact(&server, ack) {
-            tally
-                .lost
-                .push(format!("run {run}: {} ({}): {e}", ack.tag, ack.digest));
+            tally.lost.push(format!("run {run}: {} ({}): {e}", ack.tag, ack.digest));
         }
     }
     Ok(())
@@ -241,11 +235,7 @@ fn push_image(server: &Server, random: &mut Random, tag: &str) -> Result<Acknowl
         .set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
         .send_string(&manifest)
         .map_err(|e| status_error("PUT manifest", e))?;
-    Ok(Acknowledged {
-        tag: tag.to_string(),
-        digest: sha256(manifest.as_bytes()),
-        blobs,
-    })
+    Ok(Acknowledged { tag: tag.to_string(), digest: sha256(manifest.as_bytes()), blobs })
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -254,15 +244,10 @@ fn sha256(bytes: &[u8]) -> String {
 
 /// The config and layer digests of the layout's manifest.
 fn layout_blobs(layout: &Path, manifest: &str) -> Result<Vec<String>, String> {
-    let path = layout
-        .join("blobs/sha256")
-        .join(manifest.trim_start_matches("sha256:"));
+    let path = layout.join("blobs/sha256").join(manifest.trim_start_matches("sha256:"));
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let parsed: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let mut blobs = vec![parsed["config"]["digest"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()];
+    let mut blobs = vec![parsed["config"]["digest"].as_str().unwrap_or_default().to_string()];
     for layer in parsed["layers"].as_array().into_iter().flatten() {
         blobs.push(layer["digest"].as_str().unwrap_or_default().to_string());
     }
@@ -298,10 +283,7 @@ fn pulls_intact(server: &Server, ack: &Acknowledged) -> Result<(), String> {
 
 fn read_all(response: ureq::Response) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
-    response
-        .into_reader()
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+    response.into_reader().read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     Ok(bytes)
 }
 
@@ -330,10 +312,7 @@ fn fsck(berth: &Path, data: &Path, tally: &mut Tally) -> Result<(), String> {
     tally.orphaned_uploads += count("upload without a session:");
     tally.sessions_without_bytes += count("upload session without bytes:");
     if out.status.code() == Some(2) {
-        return Err(format!(
-            "berth fsck could not run: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("berth fsck could not run: {}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
 }
@@ -376,11 +355,7 @@ fn disk_full_run(berth: &Path, seed: u64) -> Result<(), String> {
     let mut random = Random(seed.max(1));
     let mut acknowledged = Vec::new();
     let refusal = loop {
-        match push_image(
-            &server,
-            &mut random,
-            &format!("fill-{}", acknowledged.len()),
-        ) {
+        match push_image(&server, &mut random, &format!("fill-{}", acknowledged.len())) {
             Ok(ack) => acknowledged.push(ack),
             Err(e) => break e,
         }

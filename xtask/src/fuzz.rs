@@ -11,13 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The targets, as named in `berth_conformance::hostile::TARGETS`.
-const TARGETS: [&str; 5] = [
-    "oci_route",
-    "manifest",
-    "byte_ranges",
-    "ecr_input",
-    "policies",
-];
+const TARGETS: [&str; 5] = ["oci_route", "manifest", "byte_ranges", "ecr_input", "policies"];
 
 /// What makes rustc instrument every crate for libFuzzer (as cargo-fuzz does, minus the
 /// sanitizer, which needs nightly).
@@ -34,20 +28,11 @@ const COVERAGE_FLAGS: &str = "-Cpasses=sancov-module \
 /// dependencies are not optimized: the build takes half the time and the targets run
 /// several times slower, the right trade for CI's short runs.
 pub fn run(root: &Path, seconds: u64, only: Option<&str>, quick_build: bool) -> Result<(), String> {
-    let targets: Vec<&str> = TARGETS
-        .into_iter()
-        .filter(|t| only.is_none_or(|o| o == *t))
-        .collect();
+    let targets: Vec<&str> = TARGETS.into_iter().filter(|t| only.is_none_or(|o| o == *t)).collect();
     if targets.is_empty() {
-        return Err(format!(
-            "no fuzz target named {only:?}; they are {TARGETS:?}"
-        ));
+        return Err(format!("no fuzz target named {only:?}; they are {TARGETS:?}"));
     }
-    let target_dir = root.join(if quick_build {
-        "target/fuzz-quick"
-    } else {
-        "target/fuzz"
-    });
+    let target_dir = root.join(if quick_build { "target/fuzz-quick" } else { "target/fuzz" });
     // With an explicit --target, RUSTFLAGS reach only the target's code, not build
     // scripts and proc macros (which cannot link libFuzzer's hooks).
     let host = host_triple()?;
@@ -60,14 +45,7 @@ pub fn run(root: &Path, seconds: u64, only: Option<&str>, quick_build: bool) -> 
         // with instrumentation takes twice as long, for fuzzing that is not twice as good
         // over CI's short runs.
         .args(["build", "-p", "berth-conformance"])
-        .args([
-            "--features",
-            "libfuzzer",
-            "--bins",
-            "--target",
-            &host,
-            "--target-dir",
-        ])
+        .args(["--features", "libfuzzer", "--bins", "--target", &host, "--target-dir"])
         .arg(&target_dir);
     if quick_build {
         build.args([
@@ -77,15 +55,11 @@ pub fn run(root: &Path, seconds: u64, only: Option<&str>, quick_build: bool) -> 
             "profile.dev.debug=false",
         ]);
     }
-    let status = build
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = build.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(
-            "the fuzz targets did not build (libFuzzer needs a C++ compiler: \
+        return Err("the fuzz targets did not build (libFuzzer needs a C++ compiler: \
              `apt-get install -y g++`)"
-                .into(),
-        );
+            .into());
     }
     let mut failed = Vec::new();
     for target in targets {
@@ -114,9 +88,7 @@ pub fn run(root: &Path, seconds: u64, only: Option<&str>, quick_build: bool) -> 
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "the fuzzers found crashes in {failed:?}: see target/fuzz/artifacts/"
-        ))
+        Err(format!("the fuzzers found crashes in {failed:?}: see target/fuzz/artifacts/"))
     }
 }
 

@@ -116,10 +116,7 @@ fn e2e(root: &Path) -> ExitCode {
         })
         .collect();
     if !missing.is_empty() {
-        return fail(&format!(
-            "missing {}: run `{E2E_INSTALL}` as root",
-            missing.join(", ")
-        ));
+        return fail(&format!("missing {}: run `{E2E_INSTALL}` as root", missing.join(", ")));
     }
     let status =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -193,10 +190,7 @@ fn fail(message: &str) -> ExitCode {
 
 /// xtask lives one level below the workspace root.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
 }
 
 /// `faults [--runs N] [--seed S] [--disk-full]`.

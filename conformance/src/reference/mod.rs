@@ -23,10 +23,7 @@ pub enum Expected {
     /// One expectation per request of a step of several (`UnderReads`).
     Each(Vec<Expected>),
     /// Status, and for error bodies the OCI code or the ECR `__type`.
-    Outcome {
-        status: u16,
-        code: Option<&'static str>,
-    },
+    Outcome { status: u16, code: Option<&'static str> },
     /// 200 with exactly these bytes.
     Bytes(Vec<u8>),
     /// 200 with this `tags/list` page, and a `Link` to the next page when more follow.
@@ -36,10 +33,7 @@ pub enum Expected {
     /// 200 BatchCheckLayerAvailability: available or not, per blob of the pool.
     Availability(Vec<bool>),
     /// 200 BatchDeleteImage: number of deleted ids and the failure codes.
-    Deleted {
-        ids: usize,
-        failures: Vec<&'static str>,
-    },
+    Deleted { ids: usize, failures: Vec<&'static str> },
 }
 
 impl Expected {
@@ -57,17 +51,11 @@ impl Expected {
     }
 
     fn oci(status: u16, code: &'static str) -> Self {
-        Expected::Outcome {
-            status,
-            code: Some(code),
-        }
+        Expected::Outcome { status, code: Some(code) }
     }
 
     fn ecr(code: &'static str) -> Self {
-        Expected::Outcome {
-            status: 400,
-            code: Some(code),
-        }
+        Expected::Outcome { status: 400, code: Some(code) }
     }
 }
 
@@ -189,18 +177,16 @@ impl Model {
                     Expected::ok(200)
                 }
             },
-            Transition::MonolithicUpload {
-                repo,
-                blob,
-                wrong_digest,
-            } => match self.repos.get_mut(repo) {
-                None => Expected::oci(404, "NAME_UNKNOWN"),
-                Some(_) if *wrong_digest => Expected::oci(400, "DIGEST_INVALID"),
-                Some(r) => {
-                    r.blobs.insert(*blob);
-                    Expected::ok(201)
+            Transition::MonolithicUpload { repo, blob, wrong_digest } => {
+                match self.repos.get_mut(repo) {
+                    None => Expected::oci(404, "NAME_UNKNOWN"),
+                    Some(_) if *wrong_digest => Expected::oci(400, "DIGEST_INVALID"),
+                    Some(r) => {
+                        r.blobs.insert(*blob);
+                        Expected::ok(201)
+                    }
                 }
-            },
+            }
             Transition::StartUpload { repo, blob } => {
                 if !self.repos.contains_key(repo) {
                     return Expected::oci(404, "NAME_UNKNOWN");
@@ -238,10 +224,7 @@ impl Model {
                 self.uploads[*upload].received += take;
                 Expected::ok(202)
             }
-            Transition::FinishUpload {
-                upload,
-                wrong_digest,
-            } => {
+            Transition::FinishUpload { upload, wrong_digest } => {
                 let u = self.uploads[*upload].clone();
                 if !self.repos.contains_key(&u.repo) {
                     return Expected::oci(404, "NAME_UNKNOWN");
@@ -310,38 +293,23 @@ impl Model {
                 self.queue(*repo, &image_manifest(image));
                 Expected::ok(201)
             }
-            Transition::PushIndex {
-                repo,
-                children,
-                tag,
-            } => {
+            Transition::PushIndex { repo, children, tag } => {
                 let Some(r) = self.repos.get_mut(repo) else {
                     return Expected::oci(404, "NAME_UNKNOWN");
                 };
-                let digests: Vec<String> = children
-                    .iter()
-                    .map(|c| digest_of(&image_manifest(c)))
-                    .collect();
+                let digests: Vec<String> =
+                    children.iter().map(|c| digest_of(&image_manifest(c))).collect();
                 if digests.iter().any(|d| !r.manifests.contains_key(d)) {
                     return Expected::oci(400, "MANIFEST_BLOB_UNKNOWN");
                 }
                 if r.tag_check(Some(*tag)).is_err() {
                     return Expected::oci(400, "TAG_INVALID");
                 }
-                r.store(
-                    ManifestRef::Index(children.clone()),
-                    digests,
-                    Vec::new(),
-                    Some(*tag),
-                );
+                r.store(ManifestRef::Index(children.clone()), digests, Vec::new(), Some(*tag));
                 self.queue(*repo, &index_manifest(children));
                 Expected::ok(201)
             }
-            Transition::GetManifest {
-                repo,
-                reference,
-                head,
-            } => {
+            Transition::GetManifest { repo, reference, head } => {
                 let Some(r) = self.repos.get(repo) else {
                     return if *head {
                         Expected::ok(404)
@@ -386,10 +354,7 @@ impl Model {
                 let after = last.map(|l| TAGS[l]).unwrap_or("");
                 let rest: Vec<String> = tags.into_iter().filter(|t| t.as_str() > after).collect();
                 let n = n.unwrap_or(100);
-                Expected::Tags {
-                    next: rest.len() > n,
-                    tags: rest.into_iter().take(n).collect(),
-                }
+                Expected::Tags { next: rest.len() > n, tags: rest.into_iter().take(n).collect() }
             }
             Transition::PutImage { repo, image, tag } => {
                 let Some(r) = self.repos.get_mut(repo) else {
@@ -414,12 +379,7 @@ impl Model {
                         Expected::ecr("ImageAlreadyExistsException")
                     }
                     Ok(_) => {
-                        r.store(
-                            ManifestRef::Image(image.clone()),
-                            Vec::new(),
-                            blobs,
-                            Some(*tag),
-                        );
+                        r.store(ManifestRef::Image(image.clone()), Vec::new(), blobs, Some(*tag));
                         self.queue(*repo, &image_manifest(image));
                         Expected::ok(200)
                     }
@@ -430,27 +390,20 @@ impl Model {
                     return Expected::ecr("RepositoryNotFoundException");
                 };
                 let Some(digest) = r.resolve(reference) else {
-                    return Expected::Deleted {
-                        ids: 0,
-                        failures: vec!["ImageNotFound"],
-                    };
+                    return Expected::Deleted { ids: 0, failures: vec!["ImageNotFound"] };
                 };
                 match reference {
                     ManifestRef::Tag(t) => {
                         r.delete_tag(*t);
-                        Expected::Deleted {
-                            ids: 1,
-                            failures: Vec::new(),
-                        }
+                        Expected::Deleted { ids: 1, failures: Vec::new() }
                     }
                     _ if r.parents_of(&digest) => Expected::Deleted {
                         ids: 0,
                         failures: vec!["ImageReferencedByManifestList"],
                     },
-                    _ => Expected::Deleted {
-                        ids: r.delete_manifest(&digest),
-                        failures: Vec::new(),
-                    },
+                    _ => {
+                        Expected::Deleted { ids: r.delete_manifest(&digest), failures: Vec::new() }
+                    }
                 }
             }
             Transition::DescribeImages { repo } => match self.repos.get(repo) {
@@ -490,11 +443,8 @@ impl Model {
                 self.blob_mounting = *enabled;
                 Expected::ok(200)
             }
-            Transition::StorageClass {
-                repo,
-                reference,
-                archive,
-            } => match self.repos.get_mut(repo) {
+            Transition::StorageClass { repo, reference, archive } => match self.repos.get_mut(repo)
+            {
                 None => Expected::ecr("RepositoryNotFoundException"),
                 Some(r) => r.set_storage_class(reference, *archive),
             },

@@ -63,9 +63,7 @@ impl Repo {
     }
 
     pub(super) fn parents_of(&self, digest: &str) -> bool {
-        self.manifests
-            .values()
-            .any(|m| m.children.iter().any(|c| c == digest))
+        self.manifests.values().any(|m| m.children.iter().any(|c| c == digest))
     }
 
     /// Removes a tag; the manifest too when untagged and no index lists it.
@@ -88,8 +86,7 @@ impl Repo {
 
     /// The digest a reference names, if that image can be pulled now.
     pub(super) fn pullable(&self, reference: &ManifestRef) -> Option<String> {
-        self.resolve(reference)
-            .filter(|d| self.manifests[d].active())
+        self.resolve(reference).filter(|d| self.manifests[d].active())
     }
 
     /// The tag's digest as a pull by tag sees it (`None` when archived or activating).
@@ -160,18 +157,15 @@ impl Repo {
         let digest = digest_of(&body);
         let pushed = self.pushes;
         self.pushes += 1;
-        self.manifests
-            .entry(digest.clone())
-            .and_modify(|m| m.restore_now())
-            .or_insert(Manifest {
-                reference,
-                body,
-                children,
-                blobs,
-                pushed,
-                archived: false,
-                activating: false,
-            });
+        self.manifests.entry(digest.clone()).and_modify(|m| m.restore_now()).or_insert(Manifest {
+            reference,
+            body,
+            children,
+            blobs,
+            pushed,
+            archived: false,
+            activating: false,
+        });
         if let Some(t) = tag {
             self.tags.insert(t, digest);
         }
@@ -219,14 +213,11 @@ impl Repo {
         for child in &m.children {
             self.replicate_into(child, replica);
         }
-        replica
-            .manifests
-            .entry(digest.to_string())
-            .or_insert_with(|| Manifest {
-                archived: false,
-                activating: false,
-                ..m.clone()
-            });
+        replica.manifests.entry(digest.to_string()).or_insert_with(|| Manifest {
+            archived: false,
+            activating: false,
+            ..m.clone()
+        });
         for (tag, d) in &self.tags {
             if d == digest {
                 replica.tags.insert(*tag, digest.to_string());
@@ -244,7 +235,5 @@ impl Manifest {
 }
 
 pub(super) fn image_blob_indexes(spec: &ImageSpec) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(spec.layers.iter().copied())
-        .collect()
+    std::iter::once(0).chain(spec.layers.iter().copied()).collect()
 }

@@ -167,23 +167,10 @@ impl Sut {
     fn tick(&mut self, seconds: u64) -> Answer {
         let body = format!(r#"{{"seconds":{seconds}}}"#).into_bytes();
         let moved = self.send(Method::POST, "/_berth/admin/clock/advance", &[], body);
-        assert_eq!(
-            moved.status, 200,
-            "moving the clock needs berth started with --admin-api"
-        );
-        let ran = self.send(
-            Method::POST,
-            "/_berth/admin/jobs/upload-expiry/run",
-            &[],
-            Vec::new(),
-        );
+        assert_eq!(moved.status, 200, "moving the clock needs berth started with --admin-api");
+        let ran = self.send(Method::POST, "/_berth/admin/jobs/upload-expiry/run", &[], Vec::new());
         assert_eq!(ran.status, 200, "running the upload expiry job");
-        let ran = self.send(
-            Method::POST,
-            "/_berth/admin/jobs/replication/run",
-            &[],
-            Vec::new(),
-        );
+        let ran = self.send(Method::POST, "/_berth/admin/jobs/replication/run", &[], Vec::new());
         assert_eq!(ran.status, 200, "running the replication job");
         let probe = self.registry(Method::GET, "/v2/", &[], Vec::new());
         self.log_in();
@@ -191,8 +178,7 @@ impl Sut {
     }
 
     fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
-        self.runtime
-            .block_on(self.target.request(method, path, headers, body))
+        self.runtime.block_on(self.target.request(method, path, headers, body))
     }
 }
 
@@ -216,10 +202,7 @@ impl Sut {
         self.send(
             Method::POST,
             "/",
-            &[
-                ("x-amz-target", &target),
-                ("content-type", "application/x-amz-json-1.1"),
-            ],
+            &[("x-amz-target", &target), ("content-type", "application/x-amz-json-1.1")],
             input.to_string().into_bytes(),
         )
     }
@@ -297,10 +280,7 @@ impl Sut {
             }
             Transition::CreateRepository { repo } => {
                 let name = self.name(*repo);
-                self.ecr(
-                    "CreateRepository",
-                    serde_json::json!({ "repositoryName": name }),
-                )
+                self.ecr("CreateRepository", serde_json::json!({ "repositoryName": name }))
             }
             Transition::DeleteRepository { repo, force } => {
                 let name = self.name(*repo);
@@ -323,15 +303,10 @@ impl Sut {
                 }
                 let ran = self.send(Method::POST, "/_berth/admin/lifecycle/run", &[], Vec::new());
                 assert_eq!(ran.status, 200, "the lifecycle run needs --admin-api");
-                let deleted = self.ecr(
-                    "DeleteLifecyclePolicy",
-                    serde_json::json!({ "repositoryName": name }),
-                );
+                let deleted = self
+                    .ecr("DeleteLifecyclePolicy", serde_json::json!({ "repositoryName": name }));
                 assert_eq!(deleted.status, 200, "deleting the policy again");
-                self.ecr(
-                    "DescribeImages",
-                    serde_json::json!({ "repositoryName": name }),
-                )
+                self.ecr("DescribeImages", serde_json::json!({ "repositoryName": name }))
             }
             Transition::SetImmutable { repo, immutable } => {
                 let name = self.name(*repo);
@@ -341,16 +316,8 @@ impl Sut {
                     serde_json::json!({ "repositoryName": name, "imageTagMutability": setting }),
                 )
             }
-            Transition::MonolithicUpload {
-                repo,
-                blob,
-                wrong_digest: wrong,
-            } => {
-                let digest = if *wrong {
-                    wrong_digest(*blob)
-                } else {
-                    blob_digest(*blob)
-                };
+            Transition::MonolithicUpload { repo, blob, wrong_digest: wrong } => {
+                let digest = if *wrong { wrong_digest(*blob) } else { blob_digest(*blob) };
                 let path = format!("/v2/{}/blobs/uploads/?digest={digest}", self.name(*repo));
                 self.registry(Method::POST, &path, &[], BLOBS[*blob].to_vec())
             }
@@ -382,16 +349,9 @@ impl Sut {
                 }
                 answer
             }
-            Transition::FinishUpload {
-                upload,
-                wrong_digest: wrong,
-            } => {
+            Transition::FinishUpload { upload, wrong_digest: wrong } => {
                 let u = &self.uploads[*upload];
-                let digest = if *wrong {
-                    wrong_digest(u.blob)
-                } else {
-                    blob_digest(u.blob)
-                };
+                let digest = if *wrong { wrong_digest(u.blob) } else { blob_digest(u.blob) };
                 let path = format!("{}?digest={digest}", u.location);
                 self.registry(Method::PUT, &path, &[], Vec::new())
             }
@@ -424,25 +384,14 @@ impl Sut {
                     body.into_bytes(),
                 )
             }
-            Transition::PushIndex {
-                repo,
-                children,
-                tag,
-            } => {
+            Transition::PushIndex { repo, children, tag } => {
                 let path = format!("/v2/{}/manifests/{}", self.name(*repo), TAGS[*tag]);
                 let body = index_manifest(children).into_bytes();
                 self.registry(Method::PUT, &path, &[("content-type", OCI_INDEX)], body)
             }
-            Transition::GetManifest {
-                repo,
-                reference,
-                head,
-            } => {
-                let path = format!(
-                    "/v2/{}/manifests/{}",
-                    self.name(*repo),
-                    self.reference(reference)
-                );
+            Transition::GetManifest { repo, reference, head } => {
+                let path =
+                    format!("/v2/{}/manifests/{}", self.name(*repo), self.reference(reference));
                 let method = if *head { Method::HEAD } else { Method::GET };
                 let accept = format!("{OCI_MANIFEST}, {OCI_INDEX}");
                 self.registry(method, &path, &[("accept", &accept)], Vec::new())
@@ -452,11 +401,8 @@ impl Sut {
                 self.registry(Method::GET, &path, &[], Vec::new())
             }
             Transition::DeleteManifest { repo, reference } => {
-                let path = format!(
-                    "/v2/{}/manifests/{}",
-                    self.name(*repo),
-                    self.reference(reference)
-                );
+                let path =
+                    format!("/v2/{}/manifests/{}", self.name(*repo), self.reference(reference));
                 self.registry(Method::DELETE, &path, &[], Vec::new())
             }
             Transition::ListTags { repo, n, last } => {
@@ -487,10 +433,7 @@ impl Sut {
             }
             Transition::DescribeImages { repo } => {
                 let name = self.name(*repo);
-                self.ecr(
-                    "DescribeImages",
-                    serde_json::json!({ "repositoryName": name }),
-                )
+                self.ecr("DescribeImages", serde_json::json!({ "repositoryName": name }))
             }
             t @ (Transition::PullPolicy { .. }
             | Transition::CrossAccountDescribe { .. }
@@ -498,11 +441,7 @@ impl Sut {
             | Transition::Replication { .. }
             | Transition::DescribeReplica { .. }
             | Transition::BlobMounting { .. }) => self.registry_step(t),
-            Transition::StorageClass {
-                repo,
-                reference,
-                archive,
-            } => {
+            Transition::StorageClass { repo, reference, archive } => {
                 let name = self.name(*repo);
                 let id = self.image_id(reference);
                 let target = if *archive { "ARCHIVE" } else { "STANDARD" };
@@ -556,11 +495,7 @@ impl Sut {
                 .and_then(|v| v.to_str().ok())
                 .expect("a 202 upload answer has a Location")
                 .to_string();
-            self.uploads.push(OpenUpload {
-                location,
-                blob,
-                received: 0,
-            });
+            self.uploads.push(OpenUpload { location, blob, received: 0 });
         }
     }
 
@@ -572,14 +507,7 @@ impl Sut {
             return None;
         }
         assert_eq!(answer.status, 200, "tags/list of {}", self.name(repo));
-        let tags = answer.json()["tags"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        Some(
-            tags.iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect(),
-        )
+        let tags = answer.json()["tags"].as_array().cloned().unwrap_or_default();
+        Some(tags.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
     }
 }

@@ -27,11 +27,7 @@ impl Sut {
             for tag in TAGS {
                 let path = format!("/v2/{}/manifests/{tag}", self.name(repo));
                 for reader in 0..READERS {
-                    let method = if reader % 2 == 0 {
-                        Method::HEAD
-                    } else {
-                        Method::GET
-                    };
+                    let method = if reader % 2 == 0 { Method::HEAD } else { Method::GET };
                     let (this, stop) = (self.reader(method, &path, &accept), stop.clone());
                     // Spawned on the runtime's workers: they run beside the writes below.
                     readers.spawn_on(

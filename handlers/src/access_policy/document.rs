@@ -127,9 +127,7 @@ fn strings(value: &Value, what: &str) -> Result<Vec<String>, InvalidPolicy> {
                 _ => invalid(format!("{what} entries must be strings")),
             })
             .collect(),
-        _ => invalid(format!(
-            "{what} must be a string or a non-empty list of strings"
-        )),
+        _ => invalid(format!("{what} must be a string or a non-empty list of strings")),
     }
 }
 
@@ -190,12 +188,7 @@ fn conditions(value: &Value) -> Result<Vec<Condition>, InvalidPolicy> {
                 Value::Bool(b) => vec![b.to_string()],
                 other => strings(other, "condition values")?,
             };
-            all.push(Condition {
-                operator,
-                if_exists,
-                key: key.clone(),
-                values,
-            });
+            all.push(Condition { operator, if_exists, key: key.clone(), values });
         }
     }
     Ok(all)
@@ -237,14 +230,7 @@ fn statement(value: &Value) -> Result<Statement, InvalidPolicy> {
         Some(Value::String(sid)) => Some(sid.clone()),
         Some(_) => return invalid("Sid must be a string"),
     };
-    Ok(Statement {
-        sid,
-        effect,
-        principals,
-        actions,
-        resources,
-        conditions,
-    })
+    Ok(Statement { sid, effect, principals, actions, resources, conditions })
 }
 
 impl PolicyDocument {

@@ -120,14 +120,8 @@ fn condition_holds(condition: &Condition, context: &[(&str, String)]) -> bool {
 pub fn statement_applies(statement: &Statement, request: &AccessRequest<'_>) -> bool {
     principal_matches(&statement.principals, request.principal)
         && patterns_match(&statement.actions, request.action, true)
-        && statement
-            .resources
-            .as_ref()
-            .is_none_or(|r| patterns_match(r, request.resource, false))
-        && statement
-            .conditions
-            .iter()
-            .all(|c| condition_holds(c, request.context))
+        && statement.resources.as_ref().is_none_or(|r| patterns_match(r, request.resource, false))
+        && statement.conditions.iter().all(|c| condition_holds(c, request.context))
 }
 
 /// The policy's decision on the request.
@@ -163,12 +157,7 @@ mod tests {
         ];
         evaluate(
             &policy,
-            &AccessRequest {
-                principal: &principal,
-                action,
-                resource: REPO,
-                context: &context,
-            },
+            &AccessRequest { principal: &principal, action, resource: REPO, context: &context },
         )
     }
 
@@ -181,12 +170,7 @@ mod tests {
             ("ecr:*", "ecr:BatchGetImage", false, true),
             ("ecr:Batch*", "ecr:batchgetimage", true, true),
             ("ecr:Batch*", "ecr:batchgetimage", false, false),
-            (
-                "ecr:Get?ownloadUrlForLayer",
-                "ecr:GetDownloadUrlForLayer",
-                false,
-                true,
-            ),
+            ("ecr:Get?ownloadUrlForLayer", "ecr:GetDownloadUrlForLayer", false, true),
             ("*", "", false, true),
             ("a*b*c", "aXXbYYc", false, true),
             ("a*b*c", "aXXbYY", false, false),
@@ -210,12 +194,7 @@ mod tests {
         for (policy, caller, action, expected) in [
             (allow_ci_pull, CI, "ecr:BatchGetImage", Decision::Allow),
             (allow_ci_pull, CI, "ecr:PutImage", Decision::NotAllowed),
-            (
-                allow_ci_pull,
-                OTHER,
-                "ecr:BatchGetImage",
-                Decision::NotAllowed,
-            ),
+            (allow_ci_pull, OTHER, "ecr:BatchGetImage", Decision::NotAllowed),
             (deny_push, CI, "ecr:PutImage", Decision::ExplicitDeny),
             (deny_push, CI, "ecr:BatchGetImage", Decision::Allow),
             (all_but, CI, "ecr:BatchGetImage", Decision::Allow),
@@ -223,26 +202,14 @@ mod tests {
             (all_but, OTHER, "ecr:BatchGetImage", Decision::NotAllowed),
             (other_repo, CI, "ecr:BatchGetImage", Decision::NotAllowed),
         ] {
-            assert_eq!(
-                decide(policy, caller, action),
-                expected,
-                "{policy} {action}"
-            );
+            assert_eq!(decide(policy, caller, action), expected, "{policy} {action}");
         }
         // An account id and its root ARN name every principal of the account.
-        for principal in [
-            "\"444455556666\"",
-            "\"arn:aws:iam::444455556666:root\"",
-            "\"*\"",
-        ] {
+        for principal in ["\"444455556666\"", "\"arn:aws:iam::444455556666:root\"", "\"*\""] {
             let policy = format!(
                 r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":{principal}}},"Action":"ecr:*"}}]}}"#
             );
-            assert_eq!(
-                decide(&policy, CI, "ecr:DescribeImages"),
-                Decision::Allow,
-                "{principal}"
-            );
+            assert_eq!(decide(&policy, CI, "ecr:DescribeImages"), Decision::Allow, "{principal}");
         }
     }
 
@@ -250,47 +217,22 @@ mod tests {
     fn conditions_and_if_exists() {
         let by_account = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{"aws:principalaccount":["444455556666","123412341234"]}}}]}"#;
         assert_eq!(decide(by_account, CI, "ecr:BatchGetImage"), Decision::Allow);
-        assert_eq!(
-            decide(by_account, OTHER, "ecr:BatchGetImage"),
-            Decision::NotAllowed
-        );
+        assert_eq!(decide(by_account, OTHER, "ecr:BatchGetImage"), Decision::NotAllowed);
         let not_like = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/ci"}}}]}"#;
-        assert_eq!(
-            decide(not_like, CI, "ecr:BatchGetImage"),
-            Decision::NotAllowed
-        );
-        assert_eq!(
-            decide(not_like, OTHER, "ecr:BatchGetImage"),
-            Decision::Allow
-        );
+        assert_eq!(decide(not_like, CI, "ecr:BatchGetImage"), Decision::NotAllowed);
+        assert_eq!(decide(not_like, OTHER, "ecr:BatchGetImage"), Decision::Allow);
         // An absent key: a positive operator fails, IfExists and negated operators hold.
         for (condition, expected) in [
-            (
-                r#"{"StringEquals":{"aws:SourceAccount":"1"}}"#,
-                Decision::NotAllowed,
-            ),
-            (
-                r#"{"StringEqualsIfExists":{"aws:SourceAccount":"1"}}"#,
-                Decision::Allow,
-            ),
-            (
-                r#"{"StringNotEquals":{"aws:SourceAccount":"1"}}"#,
-                Decision::Allow,
-            ),
+            (r#"{"StringEquals":{"aws:SourceAccount":"1"}}"#, Decision::NotAllowed),
+            (r#"{"StringEqualsIfExists":{"aws:SourceAccount":"1"}}"#, Decision::Allow),
+            (r#"{"StringNotEquals":{"aws:SourceAccount":"1"}}"#, Decision::Allow),
             (r#"{"Null":{"aws:SourceAccount":"true"}}"#, Decision::Allow),
-            (
-                r#"{"Null":{"aws:SourceAccount":"false"}}"#,
-                Decision::NotAllowed,
-            ),
+            (r#"{"Null":{"aws:SourceAccount":"false"}}"#, Decision::NotAllowed),
         ] {
             let policy = format!(
                 r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{condition}}}]}}"#
             );
-            assert_eq!(
-                decide(&policy, CI, "ecr:BatchGetImage"),
-                expected,
-                "{condition}"
-            );
+            assert_eq!(decide(&policy, CI, "ecr:BatchGetImage"), expected, "{condition}");
         }
     }
 }

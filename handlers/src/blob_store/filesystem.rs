@@ -84,10 +84,7 @@ struct HashCursor {
 
 impl Default for HashCursor {
     fn default() -> Self {
-        HashCursor {
-            hashed: 0,
-            hasher: Sha256::new(),
-        }
+        HashCursor { hashed: 0, hasher: Sha256::new() }
     }
 }
 
@@ -246,19 +243,11 @@ impl FileBlobStore {
             self.delete_upload(id).await?;
             return Ok(size);
         }
-        let file = File::open(&upload)
-            .await
-            .map_err(|e| io("cannot open", &upload, e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| io("cannot fsync", &upload, e))?;
+        let file = File::open(&upload).await.map_err(|e| io("cannot open", &upload, e))?;
+        file.sync_all().await.map_err(|e| io("cannot fsync", &upload, e))?;
         let dir = blob.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| io("cannot create", &dir, e))?;
-        fs::rename(&upload, &blob)
-            .await
-            .map_err(|e| io("cannot rename into", &blob, e))?;
+        fs::create_dir_all(&dir).await.map_err(|e| io("cannot create", &dir, e))?;
+        fs::rename(&upload, &blob).await.map_err(|e| io("cannot rename into", &blob, e))?;
         sync_dir(&dir).await?;
         Ok(size)
     }
@@ -301,10 +290,7 @@ impl FileBlobStore {
     /// a sha512 blob, rare, is hashed once more at its commit).
     async fn sha512_of_upload(&self, id: &str) -> Result<Digest, RegistryError> {
         let mut hasher = sha2::Sha512::new();
-        read_from(&self.path(StorePath::Upload(id)), 0, |chunk| {
-            hasher.update(chunk)
-        })
-        .await?;
+        read_from(&self.path(StorePath::Upload(id)), 0, |chunk| hasher.update(chunk)).await?;
         Ok(Digest::from_sha512(hasher))
     }
 
@@ -319,9 +305,7 @@ impl FileBlobStore {
         length: u64,
     ) -> Result<ByteStream, RegistryError> {
         let path = self.path(StorePath::Blob(digest));
-        let file = File::open(&path)
-            .await
-            .map_err(|e| io("cannot open", &path, e))?;
+        let file = File::open(&path).await.map_err(|e| io("cannot open", &path, e))?;
         Ok(stream_file(file.into_std().await, start, length))
     }
 }
@@ -330,9 +314,7 @@ impl BlobStore for FileBlobStore {
     fn create_upload<'a>(&'a self, id: &'a str) -> StoreResult<'a, ()> {
         async move {
             let path = self.path(StorePath::Upload(id));
-            File::create(&path)
-                .await
-                .map_err(|e| io("cannot create", &path, e))?;
+            File::create(&path).await.map_err(|e| io("cannot create", &path, e))?;
             Ok(())
         }
         .boxed()
@@ -400,15 +382,9 @@ async fn remove_file(path: &Path) -> Result<(), RegistryError> {
 
 /// The names in a folder (UTF-8 ones; berth writes no others).
 async fn list_dir(dir: &Path) -> Result<Vec<String>, RegistryError> {
-    let mut entries = fs::read_dir(dir)
-        .await
-        .map_err(|e| io("cannot list", dir, e))?;
+    let mut entries = fs::read_dir(dir).await.map_err(|e| io("cannot list", dir, e))?;
     let mut names = Vec::new();
-    while let Some(entry) = entries
-        .next_entry()
-        .await
-        .map_err(|e| io("cannot list", dir, e))?
-    {
+    while let Some(entry) = entries.next_entry().await.map_err(|e| io("cannot list", dir, e))? {
         if let Some(name) = entry.file_name().to_str() {
             names.push(name.to_string());
         }
@@ -454,9 +430,7 @@ fn stream_file(mut file: std::fs::File, start: u64, length: u64) -> ByteStream {
 }
 
 async fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
-    let d = File::open(dir)
-        .await
-        .map_err(|e| io("cannot open", dir, e))?;
+    let d = File::open(dir).await.map_err(|e| io("cannot open", dir, e))?;
     d.sync_all().await.map_err(|e| io("cannot fsync", dir, e))
 }
 
@@ -466,22 +440,15 @@ async fn read_from(
     start: u64,
     mut each: impl FnMut(&[u8]),
 ) -> Result<u64, RegistryError> {
-    let mut file = File::open(path)
-        .await
-        .map_err(|e| io("cannot open", path, e))?;
+    let mut file = File::open(path).await.map_err(|e| io("cannot open", path, e))?;
     if start > 0 {
         use tokio::io::AsyncSeekExt;
-        file.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| io("cannot seek", path, e))?;
+        file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| io("cannot seek", path, e))?;
     }
     let mut buffer = vec![0u8; 1 << 20];
     let mut read = 0u64;
     loop {
-        let n = file
-            .read(&mut buffer)
-            .await
-            .map_err(|e| io("cannot read", path, e))?;
+        let n = file.read(&mut buffer).await.map_err(|e| io("cannot read", path, e))?;
         if n == 0 {
             return Ok(read);
         }
@@ -511,11 +478,7 @@ mod tests {
         let digest = Digest::of(b"hello world");
         assert_eq!(store.commit("u1", &digest).await.unwrap(), 11);
         let path = store.path(StorePath::Blob(&digest));
-        assert!(path.ends_with(format!(
-            "blobs/sha256/{}/{}",
-            &digest.hex()[..2],
-            digest.hex()
-        )));
+        assert!(path.ends_with(format!("blobs/sha256/{}/{}", &digest.hex()[..2], digest.hex())));
         assert_eq!(std::fs::read(path).unwrap(), b"hello world");
     }
 }

@@ -52,9 +52,9 @@ impl MemoryBlobStore {
             Ok::<_, RegistryError>(upload.len() as u64)
         })?;
         match broke {
-            Some(e) => Err(RegistryError::SizeInvalid(format!(
-                "the request body ended early: {e}"
-            ))),
+            Some(e) => {
+                Err(RegistryError::SizeInvalid(format!("the request body ended early: {e}")))
+            }
             None => Ok(size),
         }
     }

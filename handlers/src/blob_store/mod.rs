@@ -98,17 +98,11 @@ mod contract_tests {
         store.create_upload("u1").await.unwrap();
         assert_eq!(store.upload_size("u1").await.unwrap(), Some(0));
         assert_eq!(store.append("u1", body(&[b"hello "])).await.unwrap(), 6);
-        assert_eq!(
-            store.append("u1", body(&[b"wor", b"ld"])).await.unwrap(),
-            11
-        );
+        assert_eq!(store.append("u1", body(&[b"wor", b"ld"])).await.unwrap(), 11);
         assert_eq!(store.uploads().await.unwrap(), vec!["u1".to_string()]);
 
         let wrong = Digest::of(b"other");
-        assert!(matches!(
-            store.commit("u1", &wrong).await,
-            Err(RegistryError::DigestInvalid(_))
-        ));
+        assert!(matches!(store.commit("u1", &wrong).await, Err(RegistryError::DigestInvalid(_))));
         assert_eq!(store.upload_size("u1").await.unwrap(), Some(11));
         let digest = Digest::of(b"hello world");
         assert_eq!(store.commit("u1", &digest).await.unwrap(), 11);
@@ -121,15 +115,10 @@ mod contract_tests {
 
         // A broken body keeps what arrived.
         store.create_upload("u2").await.unwrap();
-        let broken: ByteStream = stream::iter(vec![
-            Ok(Bytes::from_static(b"abc")),
-            Err(std::io::Error::other("reset")),
-        ])
-        .boxed();
-        assert!(matches!(
-            store.append("u2", broken).await,
-            Err(RegistryError::SizeInvalid(_))
-        ));
+        let broken: ByteStream =
+            stream::iter(vec![Ok(Bytes::from_static(b"abc")), Err(std::io::Error::other("reset"))])
+                .boxed();
+        assert!(matches!(store.append("u2", broken).await, Err(RegistryError::SizeInvalid(_))));
         assert_eq!(store.upload_size("u2").await.unwrap(), Some(3));
         assert_eq!(store.append("u2", body(&[b"d"])).await.unwrap(), 4);
         store.remove_upload("u2").await.unwrap();

@@ -15,10 +15,7 @@ impl GetAccountSetting for EcrHandlers {
         let scope = RegistryScope::for_request(caller, None);
         let setting = AccountSetting::parse(&input.name)?;
         let value = self.registry.account_setting(&scope, setting).await?;
-        Ok(GetAccountSettingResponse {
-            name: Some(input.name),
-            value: Some(value),
-        })
+        Ok(GetAccountSettingResponse { name: Some(input.name), value: Some(value) })
     }
 }
 
@@ -30,12 +27,7 @@ impl PutAccountSetting for EcrHandlers {
     ) -> Result<PutAccountSettingResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let setting = AccountSetting::parse(&input.name)?;
-        self.registry
-            .set_account_setting(&scope, setting, &input.value)
-            .await?;
-        Ok(PutAccountSettingResponse {
-            name: Some(input.name),
-            value: Some(input.value),
-        })
+        self.registry.set_account_setting(&scope, setting, &input.value).await?;
+        Ok(PutAccountSettingResponse { name: Some(input.name), value: Some(input.value) })
     }
 }

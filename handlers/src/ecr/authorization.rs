@@ -15,14 +15,8 @@ impl GetAuthorizationToken for EcrHandlers {
         caller: &Caller,
         input: GetAuthorizationTokenRequest,
     ) -> Result<GetAuthorizationTokenResponse, RegistryError> {
-        let expires_at = self
-            .registry
-            .clock()
-            .now_secs()
-            .saturating_add(TOKEN_LIFETIME_SECS);
-        let accounts = input
-            .registry_ids
-            .unwrap_or_else(|| vec![caller.account_id.clone()]);
+        let expires_at = self.registry.clock().now_secs().saturating_add(TOKEN_LIFETIME_SECS);
+        let accounts = input.registry_ids.unwrap_or_else(|| vec![caller.account_id.clone()]);
         let authorization_data = accounts
             .iter()
             .map(|account| AuthorizationData {
@@ -39,8 +33,6 @@ impl GetAuthorizationToken for EcrHandlers {
                 })),
             })
             .collect();
-        Ok(GetAuthorizationTokenResponse {
-            authorization_data: Some(authorization_data),
-        })
+        Ok(GetAuthorizationTokenResponse { authorization_data: Some(authorization_data) })
     }
 }

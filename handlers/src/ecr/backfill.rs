@@ -28,15 +28,10 @@ fn progress(
         return None;
     }
     let count = |wanted: &str| {
-        results
-            .iter()
-            .filter(|r| r.2.as_ref().is_some_and(|s| s.status == wanted))
-            .count() as i32
+        results.iter().filter(|r| r.2.as_ref().is_some_and(|s| s.status == wanted)).count() as i32
     };
-    let mut codes: Vec<String> = results
-        .iter()
-        .filter_map(|r| r.2.as_ref().and_then(|s| s.failure_code.clone()))
-        .collect();
+    let mut codes: Vec<String> =
+        results.iter().filter_map(|r| r.2.as_ref().and_then(|s| s.failure_code.clone())).collect();
     codes.sort();
     codes.dedup();
     Some(ReplicationBackfillProgress {
@@ -54,10 +49,7 @@ impl StartReplicationBackfill for EcrHandlers {
         input: StartReplicationBackfillRequest,
     ) -> Result<StartReplicationBackfillResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let backfill = self
-            .registry
-            .start_backfill(&scope, input.destination)
-            .await?;
+        let backfill = self.registry.start_backfill(&scope, input.destination).await?;
         Ok(StartReplicationBackfillResponse {
             registry_id: Some(scope.registry_id),
             replication_backfill_id: Some(backfill.id.clone()),
@@ -75,10 +67,7 @@ impl StopReplicationBackfill for EcrHandlers {
         input: StopReplicationBackfillRequest,
     ) -> Result<StopReplicationBackfillResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let backfill = self
-            .registry
-            .stop_backfill(&scope, &input.replication_backfill_id)
-            .await?;
+        let backfill = self.registry.stop_backfill(&scope, &input.replication_backfill_id).await?;
         Ok(StopReplicationBackfillResponse {
             registry_id: Some(scope.registry_id),
             replication_backfill_id: Some(backfill.id.clone()),
@@ -130,10 +119,8 @@ impl DescribeReplicationBackfillResults for EcrHandlers {
         input: DescribeReplicationBackfillResultsRequest,
     ) -> Result<DescribeReplicationBackfillResultsResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
-        let (backfill, results) = self
-            .registry
-            .backfill(&scope, &input.replication_backfill_id)
-            .await?;
+        let (backfill, results) =
+            self.registry.backfill(&scope, &input.replication_backfill_id).await?;
         // Per-image results only once the backfill has ended, as in ECR.
         let listed: Vec<ReplicationBackfillResult> = if backfill.is_terminal() {
             results
@@ -141,10 +128,8 @@ impl DescribeReplicationBackfillResults for EcrHandlers {
                 .filter_map(|(repository, digest, state)| {
                     let state = state.as_ref()?;
                     let result_status = ReplicationBackfillResultStatus::from_wire(&state.status)?;
-                    input
-                        .result_status_filter
-                        .is_none_or(|f| f == result_status)
-                        .then(|| ReplicationBackfillResult {
+                    input.result_status_filter.is_none_or(|f| f == result_status).then(|| {
+                        ReplicationBackfillResult {
                             repository_name: Some(repository.clone()),
                             image_id: Some(ImageIdentifier {
                                 image_digest: Some(digest.clone()),
@@ -153,7 +138,8 @@ impl DescribeReplicationBackfillResults for EcrHandlers {
                             status: Some(result_status),
                             failure_code: state.failure_code.clone(),
                             sub_image_failure_codes: None,
-                        })
+                        }
+                    })
                 })
                 .collect()
         } else {

@@ -19,18 +19,10 @@ const DEFAULT_PAGE_SIZE: i32 = 100;
 
 /// The settings a Create or Update may carry, checked.
 fn check_settings(template: &RepositoryCreationTemplate) -> Result<(), RegistryError> {
-    if let Some(text) = template
-        .lifecycle_policy
-        .as_deref()
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(text) = template.lifecycle_policy.as_deref().filter(|t| !t.is_empty()) {
         LifecyclePolicy::parse(text)?;
     }
-    if let Some(text) = template
-        .repository_policy
-        .as_deref()
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(text) = template.repository_policy.as_deref().filter(|t| !t.is_empty()) {
         PolicyDocument::parse(text).map_err(|_| {
             RegistryError::invalid_parameter(
                 "repositoryPolicy",
@@ -77,9 +69,7 @@ impl CreateRepositoryCreationTemplate for EcrHandlers {
                 },
             )),
             image_tag_mutability: Some(
-                input
-                    .image_tag_mutability
-                    .unwrap_or(ImageTagMutability::Mutable),
+                input.image_tag_mutability.unwrap_or(ImageTagMutability::Mutable),
             ),
             image_tag_mutability_exclusion_filters: input.image_tag_mutability_exclusion_filters,
             lifecycle_policy: input.lifecycle_policy,
@@ -129,10 +119,7 @@ impl DescribeRepositoryCreationTemplates for EcrHandlers {
             .into_iter()
             .filter(|t| {
                 let prefix = t.prefix.as_deref().unwrap_or_default();
-                input
-                    .prefixes
-                    .as_ref()
-                    .is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
+                input.prefixes.as_ref().is_none_or(|wanted| wanted.iter().any(|w| w == prefix))
             })
             .collect();
         let (templates, next_token) = page_by_key(

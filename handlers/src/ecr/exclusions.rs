@@ -19,10 +19,8 @@ impl RegisterPullTimeUpdateExclusion for EcrHandlers {
         input: RegisterPullTimeUpdateExclusionRequest,
     ) -> Result<RegisterPullTimeUpdateExclusionResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
-        let created_at = self
-            .registry
-            .add_pull_time_exclusion(&scope, &input.principal_arn)
-            .await?;
+        let created_at =
+            self.registry.add_pull_time_exclusion(&scope, &input.principal_arn).await?;
         Ok(RegisterPullTimeUpdateExclusionResponse {
             principal_arn: Some(input.principal_arn),
             created_at: Some(Timestamp(created_at)),
@@ -37,12 +35,8 @@ impl DeregisterPullTimeUpdateExclusion for EcrHandlers {
         input: DeregisterPullTimeUpdateExclusionRequest,
     ) -> Result<DeregisterPullTimeUpdateExclusionResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
-        self.registry
-            .remove_pull_time_exclusion(&scope, &input.principal_arn)
-            .await?;
-        Ok(DeregisterPullTimeUpdateExclusionResponse {
-            principal_arn: Some(input.principal_arn),
-        })
+        self.registry.remove_pull_time_exclusion(&scope, &input.principal_arn).await?;
+        Ok(DeregisterPullTimeUpdateExclusionResponse { principal_arn: Some(input.principal_arn) })
     }
 }
 
@@ -53,19 +47,14 @@ impl ListPullTimeUpdateExclusions for EcrHandlers {
         input: ListPullTimeUpdateExclusionsRequest,
     ) -> Result<ListPullTimeUpdateExclusionsResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
+        let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;
         let size = input.max_results.unwrap_or(DEFAULT_PAGE_SIZE).max(1) as u32;
         let (page, more) = self
             .registry
             .pull_time_exclusions(&scope, after.as_ref().map_or("", |a| a.after()), size)
             .await?;
-        let next_token = more
-            .then(|| page.last().map(|last| PageToken::new(last).encode()))
-            .flatten();
+        let next_token =
+            more.then(|| page.last().map(|last| PageToken::new(last).encode())).flatten();
         Ok(ListPullTimeUpdateExclusionsResponse {
             pull_time_update_exclusions: Some(page),
             next_token,

@@ -66,10 +66,7 @@ fn image_detail(
         subject_manifest_digest: image.subject.map(|s| s.to_string()),
         image_status: Some(storage.status(now)),
         last_archived_at: storage.last_archived_at.map(Timestamp),
-        last_activated_at: storage
-            .last_activated_at
-            .filter(|at| *at <= now)
-            .map(Timestamp),
+        last_activated_at: storage.last_activated_at.filter(|at| *at <= now).map(Timestamp),
         ..Default::default()
     }
 }
@@ -127,13 +124,8 @@ impl EcrHandlers {
             },
             None => None,
         };
-        let not_found = || {
-            Ok(Err(failure(
-                id,
-                ImageFailureCode::ImageNotFound,
-                "Requested image not found",
-            )))
-        };
+        let not_found =
+            || Ok(Err(failure(id, ImageFailureCode::ImageNotFound, "Requested image not found")));
         match (digest, tag) {
             (None, None) => Ok(Err(failure(
                 id,
@@ -142,11 +134,7 @@ impl EcrHandlers {
             ))),
             (Some(digest), None) => {
                 let reference = Reference::Digest(digest);
-                match self
-                    .registry
-                    .find_manifest(scope, repository, &reference)
-                    .await?
-                {
+                match self.registry.find_manifest(scope, repository, &reference).await? {
                     Some(m) => Ok(Ok((m, None))),
                     None => not_found(),
                 }
@@ -219,16 +207,14 @@ impl PutImage for EcrHandlers {
                     "ImageManifest",
                     "must have length less than or equal to 4194304",
                 ),
-                RegistryError::ImageTagImmutable {
-                    tag,
-                    same_digest: true,
-                    ..
-                } => RegistryError::ImageAlreadyExists {
-                    digest: crate::digest::Digest::of(manifest.as_bytes()).to_string(),
-                    tag,
-                    repository: repository.to_string(),
-                    registry: scope.registry_id.clone(),
-                },
+                RegistryError::ImageTagImmutable { tag, same_digest: true, .. } => {
+                    RegistryError::ImageAlreadyExists {
+                        digest: crate::digest::Digest::of(manifest.as_bytes()).to_string(),
+                        tag,
+                        repository: repository.to_string(),
+                        registry: scope.registry_id.clone(),
+                    }
+                }
                 other => other,
             })?;
         if let (Some(tag), Some(previous)) = (&tag, &pushed.previous) {
@@ -269,13 +255,8 @@ impl BatchGetImage for EcrHandlers {
         let mut denied = Vec::new();
         for id in &input.image_ids {
             let tag = id.image_tag.as_deref().and_then(Tag::parse);
-            let digest = id
-                .image_digest
-                .as_deref()
-                .and_then(|d| Digest::parse_sha256(d).ok());
-            let Some(reference) = tag
-                .map(Reference::Tag)
-                .or_else(|| digest.map(Reference::Digest))
+            let digest = id.image_digest.as_deref().and_then(|d| Digest::parse_sha256(d).ok());
+            let Some(reference) = tag.map(Reference::Tag).or_else(|| digest.map(Reference::Digest))
             else {
                 continue;
             };
@@ -332,10 +313,7 @@ impl BatchGetImage for EcrHandlers {
                 }
             }
         }
-        Ok(BatchGetImageResponse {
-            images: Some(images),
-            failures: Some(failures),
-        })
+        Ok(BatchGetImageResponse { images: Some(images), failures: Some(failures) })
     }
 }
 
@@ -371,11 +349,7 @@ impl BatchDeleteImage for EcrHandlers {
                     .delete_tag(&scope, &repository, tag)
                     .await
                     .map(|_| vec![tag.to_string()]),
-                _ => {
-                    self.registry
-                        .delete_image(&scope, &repository, &manifest.digest)
-                        .await
-                }
+                _ => self.registry.delete_image(&scope, &repository, &manifest.digest).await,
             };
             match outcome {
                 Ok(tags) if tags.is_empty() => deleted.push(ImageIdentifier {
@@ -400,10 +374,7 @@ impl BatchDeleteImage for EcrHandlers {
             }
         }
         deleted.dedup();
-        Ok(BatchDeleteImageResponse {
-            image_ids: Some(deleted),
-            failures: Some(failures),
-        })
+        Ok(BatchDeleteImageResponse { image_ids: Some(deleted), failures: Some(failures) })
     }
 }
 
@@ -430,16 +401,15 @@ impl DescribeImages for EcrHandlers {
                             .iter()
                             .any(|d| d.image_digest.as_deref() == Some(m.digest.as_str()))
                         {
-                            let image = self
-                                .registry
-                                .image(&scope, &repository, &m.digest)
-                                .await
-                                .map_err(|e| match e {
-                                RegistryError::ImageNotFound => {
-                                    image_not_found(&id, &repository, &scope)
-                                }
-                                other => other,
-                            })?;
+                            let image =
+                                self.registry.image(&scope, &repository, &m.digest).await.map_err(
+                                    |e| match e {
+                                        RegistryError::ImageNotFound => {
+                                            image_not_found(&id, &repository, &scope)
+                                        }
+                                        other => other,
+                                    },
+                                )?;
                             let now = self.registry.clock().now();
                             details.push(image_detail(&scope, &repository, image, now));
                         }
@@ -447,21 +417,13 @@ impl DescribeImages for EcrHandlers {
                     Err(_) => return Err(image_not_found(&id, &repository, &scope)),
                 }
             }
-            self.add_scan_summaries(&scope, &repository, &mut details)
-                .await?;
-            return Ok(DescribeImagesResponse {
-                image_details: Some(details),
-                next_token: None,
-            });
+            self.add_scan_summaries(&scope, &repository, &mut details).await?;
+            return Ok(DescribeImagesResponse { image_details: Some(details), next_token: None });
         }
         let now = self.registry.clock().now();
         let filter = input.filter.unwrap_or_default();
         let filter = image_filter(filter.tag_status, filter.image_status, now);
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
+        let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;
         let size = page_size(input.max_results);
         let mut page = self
             .registry
@@ -476,16 +438,10 @@ impl DescribeImages for EcrHandlers {
         let next_token =
             (page.len() > size).then(|| PageToken::new(page[size - 1].digest.as_str()).encode());
         page.truncate(size);
-        let mut details: Vec<ImageDetail> = page
-            .into_iter()
-            .map(|image| image_detail(&scope, &repository, image, now))
-            .collect();
-        self.add_scan_summaries(&scope, &repository, &mut details)
-            .await?;
-        Ok(DescribeImagesResponse {
-            image_details: Some(details),
-            next_token,
-        })
+        let mut details: Vec<ImageDetail> =
+            page.into_iter().map(|image| image_detail(&scope, &repository, image, now)).collect();
+        self.add_scan_summaries(&scope, &repository, &mut details).await?;
+        Ok(DescribeImagesResponse { image_details: Some(details), next_token })
     }
 }
 
@@ -499,20 +455,13 @@ impl ListImages for EcrHandlers {
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
             .await?;
         let filter = input.filter.unwrap_or_default();
-        let filter = image_filter(
-            filter.tag_status,
-            filter.image_status,
-            self.registry.clock().now(),
-        );
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
+        let filter =
+            image_filter(filter.tag_status, filter.image_status, self.registry.clock().now());
+        let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;
         // The key of an id is its digest, then a space and its tag when it has one.
-        let after = after.as_ref().map_or(("", ""), |a| {
-            a.after().split_once(' ').unwrap_or((a.after(), ""))
-        });
+        let after = after
+            .as_ref()
+            .map_or(("", ""), |a| a.after().split_once(' ').unwrap_or((a.after(), "")));
         let size = page_size(input.max_results);
         let mut page = self
             .registry
@@ -553,15 +502,8 @@ impl ListImageReferrers for EcrHandlers {
         let subject = Digest::parse_sha256(&subject).map_err(|_| {
             RegistryError::invalid_parameter("subjectId", "must be a valid sha256 digest")
         })?;
-        let types = input
-            .filter
-            .and_then(|f| f.artifact_types)
-            .unwrap_or_default();
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
+        let types = input.filter.and_then(|f| f.artifact_types).unwrap_or_default();
+        let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;
         let mut referrers: Vec<ImageReferrer> = self
             .registry
             .referrers(&scope, &repository, &subject, None)
@@ -582,17 +524,9 @@ impl ListImageReferrers for EcrHandlers {
             .collect();
         let size = page_size(input.max_results);
         let next_token = (referrers.len() > size)
-            .then(|| {
-                referrers[size - 1]
-                    .digest
-                    .as_deref()
-                    .map(|d| PageToken::new(d).encode())
-            })
+            .then(|| referrers[size - 1].digest.as_deref().map(|d| PageToken::new(d).encode()))
             .flatten();
         referrers.truncate(size);
-        Ok(ListImageReferrersResponse {
-            referrers: Some(referrers),
-            next_token,
-        })
+        Ok(ListImageReferrersResponse { referrers: Some(referrers), next_token })
     }
 }

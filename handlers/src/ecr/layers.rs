@@ -32,14 +32,8 @@ impl InitiateLayerUpload for EcrHandlers {
     ) -> Result<InitiateLayerUploadResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
-        let id = self
-            .registry
-            .start_upload(&scope, &repository, UploadKind::Ecr)
-            .await?;
-        Ok(InitiateLayerUploadResponse {
-            upload_id: Some(id),
-            part_size: Some(PART_SIZE),
-        })
+        let id = self.registry.start_upload(&scope, &repository, UploadKind::Ecr).await?;
+        Ok(InitiateLayerUploadResponse { upload_id: Some(id), part_size: Some(PART_SIZE) })
     }
 }
 
@@ -107,38 +101,21 @@ impl CompleteLayerUpload for EcrHandlers {
             ));
         };
         let digest = layer_digest(digest)?;
-        let size = self
-            .registry
-            .upload_status(&scope, &repository, &id, UploadKind::Ecr)
-            .await?;
+        let size = self.registry.upload_status(&scope, &repository, &id, UploadKind::Ecr).await?;
         if size == 0 {
             return Err(RegistryError::EmptyUpload(format!(
                 "The upload with id '{id}' contains no layer parts"
             )));
         }
-        if self
-            .registry
-            .linked_blob_size(&scope, &repository, &digest)
-            .await?
-            .is_some()
-        {
-            self.registry
-                .cancel_upload(&scope, &repository, &id, UploadKind::Ecr)
-                .await?;
+        if self.registry.linked_blob_size(&scope, &repository, &digest).await?.is_some() {
+            self.registry.cancel_upload(&scope, &repository, &id, UploadKind::Ecr).await?;
             return Err(RegistryError::LayerAlreadyExists(format!(
                 "The layer with digest '{digest}' already exists in the repository with name '{repository}' in the registry with id '{}'",
                 scope.registry_id
             )));
         }
         self.registry
-            .finish_upload(
-                &scope,
-                &repository,
-                &id,
-                UploadKind::Ecr,
-                &digest,
-                None::<Full<Bytes>>,
-            )
+            .finish_upload(&scope, &repository, &id, UploadKind::Ecr, &digest, None::<Full<Bytes>>)
             .await?;
         Ok(CompleteLayerUploadResponse {
             registry_id: Some(scope.registry_id),
@@ -173,10 +150,7 @@ impl BatchCheckLayerAvailability for EcrHandlers {
                 });
                 continue;
             };
-            let size = self
-                .registry
-                .linked_blob_size(&scope, &repository, &digest)
-                .await?;
+            let size = self.registry.linked_blob_size(&scope, &repository, &digest).await?;
             layers.push(Layer {
                 layer_digest: Some(text),
                 layer_availability: Some(if size.is_some() {
@@ -188,10 +162,7 @@ impl BatchCheckLayerAvailability for EcrHandlers {
                 media_type: None,
             });
         }
-        Ok(BatchCheckLayerAvailabilityResponse {
-            layers: Some(layers),
-            failures: Some(failures),
-        })
+        Ok(BatchCheckLayerAvailabilityResponse { layers: Some(layers), failures: Some(failures) })
     }
 }
 
@@ -215,11 +186,7 @@ impl GetDownloadUrlForLayer for EcrHandlers {
                 found?;
             }
         }
-        let expires = self
-            .registry
-            .clock()
-            .now_secs()
-            .saturating_add(DOWNLOAD_URL_LIFETIME_SECS);
+        let expires = self.registry.clock().now_secs().saturating_add(DOWNLOAD_URL_LIFETIME_SECS);
         let token = crate::download::DownloadGrant {
             scope: scope.clone(),
             repository: repository.to_string(),

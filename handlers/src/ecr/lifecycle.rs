@@ -37,9 +37,7 @@ impl PutLifecyclePolicy for EcrHandlers {
         LifecyclePolicy::parse(&input.lifecycle_policy_text)?;
         let text = compact(&input.lifecycle_policy_text);
         let kind = RepositoryDocument::LifecyclePolicy;
-        self.registry
-            .set_repository_document(&scope, name.as_str(), kind, Some(&text))
-            .await?;
+        self.registry.set_repository_document(&scope, name.as_str(), kind, Some(&text)).await?;
         Ok(PutLifecyclePolicyResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(input.repository_name),
@@ -128,16 +126,11 @@ impl StartLifecyclePolicyPreview for EcrHandlers {
                 .await?
                 .ok_or_else(|| not_found(&scope, name.as_str()))?,
         };
-        let stored = StoredPreview {
-            text: text.clone(),
-            at: self.registry.clock().now(),
-        };
+        let stored = StoredPreview { text: text.clone(), at: self.registry.clock().now() };
         let stored = serde_json::to_string(&stored)
             .map_err(|e| RegistryError::Internal(format!("cannot encode a preview: {e}")))?;
         let kind = RepositoryDocument::LifecyclePreview;
-        self.registry
-            .set_repository_document(&scope, name.as_str(), kind, Some(&stored))
-            .await?;
+        self.registry.set_repository_document(&scope, name.as_str(), kind, Some(&stored)).await?;
         Ok(StartLifecyclePolicyPreviewResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(input.repository_name),
@@ -205,43 +198,29 @@ impl GetLifecyclePolicyPreview for EcrHandlers {
             )?;
         }
         let kind = RepositoryDocument::LifecyclePreview;
-        let stored = self
-            .registry
-            .repository_document(&scope, name.as_str(), kind)
-            .await?
-            .ok_or_else(|| RegistryError::LifecyclePolicyPreviewNotFound {
-                name: name.to_string(),
-                registry: scope.registry_id.clone(),
-            })?;
+        let stored =
+            self.registry.repository_document(&scope, name.as_str(), kind).await?.ok_or_else(
+                || RegistryError::LifecyclePolicyPreviewNotFound {
+                    name: name.to_string(),
+                    registry: scope.registry_id.clone(),
+                },
+            )?;
         let stored: StoredPreview = serde_json::from_str(&stored)
             .map_err(|e| RegistryError::Internal(format!("stored preview is invalid: {e}")))?;
         let policy = LifecyclePolicy::parse(&stored.text)?;
-        let decisions = self
-            .registry
-            .lifecycle_preview(&scope, &name, &policy, stored.at)
-            .await?;
-        let expiring = decisions
-            .iter()
-            .filter(|(d, _)| d.action == Action::Expire)
-            .count();
+        let decisions = self.registry.lifecycle_preview(&scope, &name, &policy, stored.at).await?;
+        let expiring = decisions.iter().filter(|(d, _)| d.action == Action::Expire).count();
         let transitioning = decisions.len() - expiring;
         let tag_status = input.filter.and_then(|f| f.tag_status);
         let mut chosen: Vec<&(Decision, LifecycleImage)> = decisions
             .iter()
             .filter(|(_, image)| passes(tag_status, image))
             .filter(|(_, image)| {
-                input
-                    .image_ids
-                    .as_ref()
-                    .is_none_or(|ids| ids.iter().any(|id| named(id, image)))
+                input.image_ids.as_ref().is_none_or(|ids| ids.iter().any(|id| named(id, image)))
             })
             .collect();
         chosen.sort_by(|(a, _), (b, _)| a.digest.cmp(&b.digest));
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
+        let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;
         if let Some(after) = &after {
             chosen.retain(|(d, _)| d.digest.as_str() > after.after());
         }

@@ -71,10 +71,7 @@ pub fn page_by_position<T>(
     default_size: i32,
 ) -> Result<(Vec<T>, Option<String>), RegistryError> {
     let skip = match next_token {
-        Some(token) => PageToken::decode(token)?
-            .after()
-            .parse::<usize>()
-            .unwrap_or(0),
+        Some(token) => PageToken::decode(token)?.after().parse::<usize>().unwrap_or(0),
         None => 0,
     };
     let size = max_results.unwrap_or(default_size).max(1) as usize;

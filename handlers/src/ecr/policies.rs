@@ -87,9 +87,7 @@ impl DeleteRepositoryPolicy for EcrHandlers {
 }
 
 fn registry_policy_not_found(scope: &RegistryScope) -> RegistryError {
-    RegistryError::RegistryPolicyNotFound {
-        registry: scope.registry_id.clone(),
-    }
+    RegistryError::RegistryPolicyNotFound { registry: scope.registry_id.clone() }
 }
 
 impl PutRegistryPolicy for EcrHandlers {
@@ -100,9 +98,7 @@ impl PutRegistryPolicy for EcrHandlers {
     ) -> Result<PutRegistryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         check_policy(&input.policy_text, "registry")?;
-        self.registry
-            .set_registry_policy(&scope, Some(&input.policy_text))
-            .await?;
+        self.registry.set_registry_policy(&scope, Some(&input.policy_text)).await?;
         Ok(PutRegistryPolicyResponse {
             registry_id: Some(scope.registry_id),
             policy_text: Some(input.policy_text),
@@ -160,13 +156,9 @@ mod tests {
             "repository"
         )
         .is_ok());
-        for bad in [
-            "",
-            "not json",
-            "{}",
-            r#"{"Statement":[]}"#,
-            r#"{"Statement":[{"Effect":"Maybe"}]}"#,
-        ] {
+        for bad in
+            ["", "not json", "{}", r#"{"Statement":[]}"#, r#"{"Statement":[{"Effect":"Maybe"}]}"#]
+        {
             let err = check_policy(bad, "repository").unwrap_err();
             assert_eq!(
                 err.to_string(),

@@ -23,13 +23,12 @@ fn rule_at(
     scope: &RegistryScope,
     prefix: &str,
 ) -> Result<usize, RegistryError> {
-    rules
-        .iter()
-        .position(|r| r.ecr_repository_prefix.as_deref() == Some(prefix))
-        .ok_or_else(|| RegistryError::PullThroughCacheRuleNotFound {
+    rules.iter().position(|r| r.ecr_repository_prefix.as_deref() == Some(prefix)).ok_or_else(|| {
+        RegistryError::PullThroughCacheRuleNotFound {
             prefix: prefix.to_string(),
             registry: scope.registry_id.clone(),
-        })
+        }
+    })
 }
 
 impl EcrHandlers {
@@ -60,10 +59,7 @@ impl CreatePullThroughCacheRule for EcrHandlers {
         if input.upstream_registry.is_some_and(|given| given != kind) {
             return Err(RegistryError::invalid_parameter(
                 "upstreamRegistry",
-                &format!(
-                    "must be {} for the upstream registry URL {url}",
-                    kind.as_str()
-                ),
+                &format!("must be {} for the upstream registry URL {url}", kind.as_str()),
             ));
         }
         if needs_credentials(kind) && input.credential_arn.is_none() {
@@ -86,9 +82,7 @@ impl CreatePullThroughCacheRule for EcrHandlers {
             upstream_registry_url: Some(url),
             upstream_registry: Some(kind),
             upstream_repository_prefix: Some(
-                input
-                    .upstream_repository_prefix
-                    .unwrap_or_else(|| ROOT.into()),
+                input.upstream_repository_prefix.unwrap_or_else(|| ROOT.into()),
             ),
             credential_arn: input.credential_arn,
             custom_role_arn: input.custom_role_arn,
@@ -256,12 +250,7 @@ impl ValidatePullThroughCacheRule for EcrHandlers {
             None => None,
         };
         let url = rule.upstream_registry_url.clone().unwrap_or_default();
-        let failure = self
-            .cache
-            .upstream_client()
-            .log_in(&url, credentials)
-            .await
-            .err();
+        let failure = self.cache.upstream_client().log_in(&url, credentials).await.err();
         Ok(ValidatePullThroughCacheRuleResponse {
             is_valid: failure.is_none(),
             failure: failure.map(|f| f.0),

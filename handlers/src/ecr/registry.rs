@@ -15,9 +15,8 @@ impl DescribeRegistry for EcrHandlers {
     ) -> Result<DescribeRegistryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let record = self.registry.registry_record(&scope).await?;
-        let replication = record
-            .replication
-            .unwrap_or(ReplicationConfiguration { rules: Vec::new() });
+        let replication =
+            record.replication.unwrap_or(ReplicationConfiguration { rules: Vec::new() });
         Ok(DescribeRegistryResponse {
             registry_id: Some(scope.registry_id),
             replication_configuration: Some(replication),

@@ -48,12 +48,8 @@ impl PutReplicationConfiguration for EcrHandlers {
         let scope = RegistryScope::for_request(caller, None);
         let configuration = input.replication_configuration;
         check(&configuration, &scope)?;
-        self.registry
-            .set_replication_configuration(&scope, configuration.clone())
-            .await?;
-        Ok(PutReplicationConfigurationResponse {
-            replication_configuration: Some(configuration),
-        })
+        self.registry.set_replication_configuration(&scope, configuration.clone()).await?;
+        Ok(PutReplicationConfigurationResponse { replication_configuration: Some(configuration) })
     }
 }
 

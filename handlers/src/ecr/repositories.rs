@@ -87,9 +87,7 @@ impl CreateRepository for EcrHandlers {
     ) -> Result<CreateRepositoryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
-        let mutability = input
-            .image_tag_mutability
-            .unwrap_or(ImageTagMutability::Mutable);
+        let mutability = input.image_tag_mutability.unwrap_or(ImageTagMutability::Mutable);
         let filters = exclusion_filters(mutability, input.image_tag_mutability_exclusion_filters)?;
         let (encryption_type, kms_key) = encryption(input.encryption_configuration)?;
         let tags = resource_tags(input.tags.unwrap_or_default())?;
@@ -98,18 +96,12 @@ impl CreateRepository for EcrHandlers {
             created_at: self.registry.clock().now(),
             image_tag_mutability: mutability,
             exclusion_filters: filters,
-            scan_on_push: input
-                .image_scanning_configuration
-                .is_some_and(|c| c.scan_on_push),
+            scan_on_push: input.image_scanning_configuration.is_some_and(|c| c.scan_on_push),
             encryption_type,
             kms_key,
         };
-        self.registry
-            .create_repository(&scope, &record, &tags)
-            .await?;
-        Ok(CreateRepositoryResponse {
-            repository: Some(self.repository_view(&scope, &record)),
-        })
+        self.registry.create_repository(&scope, &record, &tags).await?;
+        Ok(CreateRepositoryResponse { repository: Some(self.repository_view(&scope, &record)) })
     }
 }
 
@@ -140,11 +132,7 @@ impl DescribeRepositories for EcrHandlers {
             });
         }
         let page_size = input.max_results.unwrap_or(DEFAULT_PAGE_SIZE).max(1) as u32;
-        let after = input
-            .next_token
-            .as_deref()
-            .map(PageToken::decode)
-            .transpose()?;
+        let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;
         let mut records = self
             .registry
             .repositories(&scope, after.as_ref().map(PageToken::after), page_size + 1)
@@ -156,12 +144,7 @@ impl DescribeRepositories for EcrHandlers {
             _ => None,
         };
         Ok(DescribeRepositoriesResponse {
-            repositories: Some(
-                records
-                    .iter()
-                    .map(|r| self.repository_view(&scope, r))
-                    .collect(),
-            ),
+            repositories: Some(records.iter().map(|r| self.repository_view(&scope, r)).collect()),
             next_token,
         })
     }
@@ -175,13 +158,8 @@ impl DeleteRepository for EcrHandlers {
     ) -> Result<DeleteRepositoryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
-        let record = self
-            .registry
-            .delete_repository(&scope, &name, input.force)
-            .await?;
-        Ok(DeleteRepositoryResponse {
-            repository: Some(self.repository_view(&scope, &record)),
-        })
+        let record = self.registry.delete_repository(&scope, &name, input.force).await?;
+        Ok(DeleteRepositoryResponse { repository: Some(self.repository_view(&scope, &record)) })
     }
 }
 
@@ -195,9 +173,7 @@ impl PutImageTagMutability for EcrHandlers {
         let name = input.repository_name;
         let mutability = input.image_tag_mutability;
         let filters = exclusion_filters(mutability, input.image_tag_mutability_exclusion_filters)?;
-        self.registry
-            .set_tag_mutability(&scope, &name, mutability, &filters)
-            .await?;
+        self.registry.set_tag_mutability(&scope, &name, mutability, &filters).await?;
         Ok(PutImageTagMutabilityResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(name),
@@ -216,9 +192,7 @@ impl PutImageScanningConfiguration for EcrHandlers {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
         let config = input.image_scanning_configuration;
-        self.registry
-            .set_scan_on_push(&scope, &name, config.scan_on_push)
-            .await?;
+        self.registry.set_scan_on_push(&scope, &name, config.scan_on_push).await?;
         Ok(PutImageScanningConfigurationResponse {
             registry_id: Some(scope.registry_id),
             repository_name: Some(name),

@@ -98,18 +98,12 @@ impl EcrHandlers {
         }
         let continuous = scanning.frequency == ScanFrequency::ContinuousScan;
         for detail in details {
-            let Some(digest) = detail
-                .image_digest
-                .as_deref()
-                .and_then(|d| crate::digest::Digest::parse(d).ok())
+            let Some(digest) =
+                detail.image_digest.as_deref().and_then(|d| crate::digest::Digest::parse(d).ok())
             else {
                 continue;
             };
-            let key = ImageKey {
-                scope: scope.clone(),
-                repository: repository.to_string(),
-                digest,
-            };
+            let key = ImageKey { scope: scope.clone(), repository: repository.to_string(), digest };
             let Some(scan) = self.registry.image_scan(&key).await? else {
                 continue;
             };
@@ -151,18 +145,14 @@ impl StartImageScan for EcrHandlers {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
             .await?;
-        let manifest = self
-            .scanned_image(&scope, &repository, &input.image_id)
-            .await?;
+        let manifest = self.scanned_image(&scope, &repository, &input.image_id).await?;
         if !self.registry.is_pullable(&manifest.storage) {
             return Err(RegistryError::ImageArchived(format!(
                 "The image with digest {} is archived and cannot be scanned; restore it first",
                 manifest.digest
             )));
         }
-        self.registry
-            .start_scan(&scope, &repository, &manifest.digest, true)
-            .await?;
+        self.registry.start_scan(&scope, &repository, &manifest.digest, true).await?;
         Ok(StartImageScanResponse {
             registry_id: Some(scope.registry_id.clone()),
             repository_name: Some(repository.to_string()),
@@ -203,11 +193,7 @@ impl DescribeImageScanFindings for EcrHandlers {
                 scope.registry_id
             )));
         };
-        let continuous = self
-            .registry
-            .repository_scanning(&scope, &repository)
-            .await?
-            .frequency
+        let continuous = self.registry.repository_scanning(&scope, &repository).await?.frequency
             == ScanFrequency::ContinuousScan;
         let status = shown_status(&scan, continuous);
         let counts = severity_counts(&scan);
@@ -263,23 +249,16 @@ impl PutRegistryScanningConfiguration for EcrHandlers {
                     "CONTINUOUS_SCAN is only supported for the ENHANCED scan type",
                 ));
             }
-            if rules[..i]
-                .iter()
-                .any(|other| other.scan_frequency == rule.scan_frequency)
-            {
+            if rules[..i].iter().any(|other| other.scan_frequency == rule.scan_frequency) {
                 return Err(RegistryError::invalid_parameter(
                     "rules",
                     "only one rule per scan frequency is allowed",
                 ));
             }
         }
-        let configuration = RegistryScanningConfiguration {
-            scan_type: Some(scan_type),
-            rules: Some(rules),
-        };
-        self.registry
-            .set_scanning_configuration(&scope, configuration.clone())
-            .await?;
+        let configuration =
+            RegistryScanningConfiguration { scan_type: Some(scan_type), rules: Some(rules) };
+        self.registry.set_scanning_configuration(&scope, configuration.clone()).await?;
         Ok(PutRegistryScanningConfigurationResponse {
             registry_scanning_configuration: Some(configuration),
         })

@@ -10,9 +10,7 @@ use crate::signing::SigningProfile;
 use berth_generated::ecr::*;
 
 fn not_found(scope: &RegistryScope) -> RegistryError {
-    RegistryError::SigningConfigurationNotFound {
-        registry: scope.registry_id.clone(),
-    }
+    RegistryError::SigningConfigurationNotFound { registry: scope.registry_id.clone() }
 }
 
 impl PutSigningConfiguration for EcrHandlers {
@@ -31,12 +29,8 @@ impl PutSigningConfiguration for EcrHandlers {
                 ));
             }
         }
-        self.registry
-            .set_signing_configuration(&scope, Some(configuration.clone()))
-            .await?;
-        Ok(PutSigningConfigurationResponse {
-            signing_configuration: Some(configuration),
-        })
+        self.registry.set_signing_configuration(&scope, Some(configuration.clone())).await?;
+        Ok(PutSigningConfigurationResponse { signing_configuration: Some(configuration) })
     }
 }
 
@@ -47,11 +41,8 @@ impl GetSigningConfiguration for EcrHandlers {
         _input: GetSigningConfigurationRequest,
     ) -> Result<GetSigningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
-        let configuration = self
-            .registry
-            .signing_configuration(&scope)
-            .await?
-            .ok_or_else(|| not_found(&scope))?;
+        let configuration =
+            self.registry.signing_configuration(&scope).await?.ok_or_else(|| not_found(&scope))?;
         Ok(GetSigningConfigurationResponse {
             registry_id: Some(scope.registry_id.clone()),
             signing_configuration: Some(configuration),

@@ -22,9 +22,7 @@ impl TagResource for EcrHandlers {
     ) -> Result<TagResourceResponse, RegistryError> {
         let arn = repository_arn(&input.resource_arn)?;
         let tags = resource_tags(input.tags)?;
-        self.registry
-            .tag_repository(&arn.scope, &arn.name, &tags, MAX_RESOURCE_TAGS)
-            .await?;
+        self.registry.tag_repository(&arn.scope, &arn.name, &tags, MAX_RESOURCE_TAGS).await?;
         Ok(TagResourceResponse {})
     }
 }
@@ -37,9 +35,7 @@ impl UntagResource for EcrHandlers {
     ) -> Result<UntagResourceResponse, RegistryError> {
         let arn = repository_arn(&input.resource_arn)?;
         let keys = input.tag_keys;
-        self.registry
-            .untag_repository(&arn.scope, &arn.name, &keys)
-            .await?;
+        self.registry.untag_repository(&arn.scope, &arn.name, &keys).await?;
         Ok(UntagResourceResponse {})
     }
 }
@@ -53,11 +49,7 @@ impl ListTagsForResource for EcrHandlers {
         let arn = repository_arn(&input.resource_arn)?;
         let tags = self.registry.resource_tags(&arn.scope, &arn.name).await?;
         Ok(ListTagsForResourceResponse {
-            tags: Some(
-                tags.into_iter()
-                    .map(|(key, value)| Tag { key, value })
-                    .collect(),
-            ),
+            tags: Some(tags.into_iter().map(|(key, value)| Tag { key, value }).collect()),
         })
     }
 }

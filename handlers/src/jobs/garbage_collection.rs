@@ -17,11 +17,7 @@ pub struct GarbageCollection {
 impl GarbageCollection {
     /// The job over `registry`, every `interval`, keeping unreferenced blobs for `grace`.
     pub fn new(registry: Arc<Registry>, interval: Duration, grace: Duration) -> Self {
-        GarbageCollection {
-            registry,
-            interval,
-            grace,
-        }
+        GarbageCollection { registry, interval, grace }
     }
 }
 

@@ -61,8 +61,7 @@ impl Entry {
         let result = self.job.run().await;
         self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if result.is_err() {
-            self.failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         result
     }

@@ -18,11 +18,7 @@ pub struct ImageSigning {
 impl ImageSigning {
     /// The job over `registry`, signing with `keys`, every `interval`.
     pub fn new(registry: Arc<Registry>, keys: Arc<SigningKeys>, interval: Duration) -> Self {
-        ImageSigning {
-            registry,
-            keys,
-            interval,
-        }
+        ImageSigning { registry, keys, interval }
     }
 }
 

@@ -55,34 +55,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::fixed(1_000_000.0);
         let registry = Arc::new(Registry::open(dir.path(), clock.clone()).await.unwrap());
-        registry
-            .create_repository(&scope(), &repository("app", clock.now()), &[])
-            .await
-            .unwrap();
+        registry.create_repository(&scope(), &repository("app", clock.now()), &[]).await.unwrap();
         let app = RepositoryName::parse("app").unwrap();
-        let old = registry
-            .start_upload(&scope(), &app, UploadKind::Oci)
-            .await
-            .unwrap();
+        let old = registry.start_upload(&scope(), &app, UploadKind::Oci).await.unwrap();
         clock.advance(UPLOAD_MAX_AGE_SECS - 60.0);
-        let young = registry
-            .start_upload(&scope(), &app, UploadKind::Ecr)
-            .await
-            .unwrap();
+        let young = registry.start_upload(&scope(), &app, UploadKind::Ecr).await.unwrap();
         let runner = JobRunner::new(vec![Arc::new(UploadExpiry::new(registry.clone()))]);
 
         let report = runner.run_now("upload-expiry").await.unwrap().unwrap();
-        assert_eq!(
-            report, "0 upload sessions expired",
-            "nothing is a day old yet"
-        );
+        assert_eq!(report, "0 upload sessions expired", "nothing is a day old yet");
         clock.advance(120.0);
         let report = runner.run_now("upload-expiry").await.unwrap().unwrap();
         assert_eq!(report, "1 upload sessions expired");
         assert!(matches!(
-            registry
-                .upload_status(&scope(), &app, &old, UploadKind::Oci)
-                .await,
+            registry.upload_status(&scope(), &app, &old, UploadKind::Oci).await,
             Err(RegistryError::UploadUnknown { .. })
         ));
         assert!(
@@ -90,10 +76,7 @@ mod tests {
             "the partial file goes with the session"
         );
         assert_eq!(
-            registry
-                .upload_status(&scope(), &app, &young, UploadKind::Ecr)
-                .await
-                .unwrap(),
+            registry.upload_status(&scope(), &app, &young, UploadKind::Ecr).await.unwrap(),
             0,
             "a younger session stays"
         );

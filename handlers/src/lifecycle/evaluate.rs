@@ -49,12 +49,8 @@ pub fn selects(rule: &Rule, image: &LifecycleImage) -> bool {
         TagStatus::Tagged => {
             let tags = &image.tags;
             !tags.is_empty()
-                && s.tag_prefixes
-                    .iter()
-                    .all(|p| tags.iter().any(|t| t.starts_with(p.as_str())))
-                && s.tag_patterns
-                    .iter()
-                    .all(|p| tags.iter().any(|t| wildcard_match(p, t)))
+                && s.tag_prefixes.iter().all(|p| tags.iter().any(|t| t.starts_with(p.as_str())))
+                && s.tag_patterns.iter().all(|p| tags.iter().any(|t| wildcard_match(p, t)))
         }
     }
 }
@@ -77,9 +73,7 @@ fn qualifies(count: Count, image: &LifecycleImage, rank: usize, now: f64) -> boo
 /// False for an archived image still within its minimum archive duration.
 fn may_expire(image: &LifecycleImage, now: f64) -> bool {
     image.storage_class != StorageClass::Archive
-        || image
-            .transitioned_at
-            .is_none_or(|at| now - at >= MINIMUM_ARCHIVE_SECS)
+        || image.transitioned_at.is_none_or(|at| now - at >= MINIMUM_ARCHIVE_SECS)
 }
 
 /// The images `policy` acts on at `now`, oldest push first.
@@ -89,15 +83,12 @@ pub fn evaluate(policy: &LifecyclePolicy, images: &[LifecycleImage], now: f64) -
     let mut claimed = vec![false; images.len()];
     let mut decisions: Vec<(f64, Decision)> = Vec::new();
     for rule in rules {
-        let mut selected: Vec<usize> = (0..images.len())
-            .filter(|&i| selects(rule, &images[i]))
-            .collect();
+        let mut selected: Vec<usize> =
+            (0..images.len()).filter(|&i| selects(rule, &images[i])).collect();
         // Newest first; equal push times in digest order, so that ranks are stable.
         selected.sort_by(|&a, &b| {
             let (a, b) = (&images[a], &images[b]);
-            b.pushed_at
-                .total_cmp(&a.pushed_at)
-                .then_with(|| a.digest.cmp(&b.digest))
+            b.pushed_at.total_cmp(&a.pushed_at).then_with(|| a.digest.cmp(&b.digest))
         });
         for (rank, &i) in selected.iter().enumerate() {
             let image = &images[i];
@@ -140,10 +131,7 @@ mod tests {
 
     fn acted(policy: &str, images: &[LifecycleImage]) -> Vec<(String, u64)> {
         let policy = LifecyclePolicy::parse(policy).unwrap();
-        evaluate(&policy, images, NOW)
-            .into_iter()
-            .map(|d| (d.digest, d.rule_priority))
-            .collect()
+        evaluate(&policy, images, NOW).into_iter().map(|d| (d.digest, d.rule_priority)).collect()
     }
 
     /// ECR's documented example: keep the newest 1 `prod` image and expire untagged images
@@ -163,10 +151,7 @@ mod tests {
         ];
         // a and b are past the newest prod image; d is old and only the ANY rule sees it;
         // e is too young; c is kept by rule 1 and, matched by it, never seen by rule 2.
-        assert_eq!(
-            acted(policy, &images),
-            vec![("d".into(), 2), ("a".into(), 1), ("b".into(), 1)]
-        );
+        assert_eq!(acted(policy, &images), vec![("d".into(), 2), ("a".into(), 1), ("b".into(), 1)]);
     }
 
     #[test]

@@ -160,12 +160,8 @@ impl Detail {
 
 const TAG_STATUSES: &[&str] = &["tagged", "untagged", "any"];
 const STORAGE_CLASSES: &[&str] = &["standard", "archive"];
-const COUNT_TYPES: &[&str] = &[
-    "imageCountMoreThan",
-    "sinceImagePushed",
-    "sinceImagePulled",
-    "sinceImageTransitioned",
-];
+const COUNT_TYPES: &[&str] =
+    &["imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"];
 const COUNT_UNITS: &[&str] = &["days"];
 const ACTION_TYPES: &[&str] = &["expire", "transition"];
 const TARGET_STORAGE_CLASSES: &[&str] = &["archive"];
@@ -186,15 +182,10 @@ fn object<'a>(
     value: &'a Value,
     required: &[&'static str],
 ) -> Result<&'a Map<String, Value>, Detail> {
-    let map = value.as_object().ok_or(Detail::WrongType {
-        found: type_of(value),
-        allowed: "object",
-    })?;
-    let mut missing: Vec<&'static str> = required
-        .iter()
-        .copied()
-        .filter(|name| !map.contains_key(*name))
-        .collect();
+    let map =
+        value.as_object().ok_or(Detail::WrongType { found: type_of(value), allowed: "object" })?;
+    let mut missing: Vec<&'static str> =
+        required.iter().copied().filter(|name| !map.contains_key(*name)).collect();
     missing.sort_unstable();
     if missing.is_empty() {
         Ok(map)
@@ -208,30 +199,22 @@ fn one_of<T: Copy>(
     allowed: &'static [&'static str],
     values: &[T],
 ) -> Result<T, Detail> {
-    let text = value.as_str().ok_or(Detail::WrongType {
-        found: type_of(value),
-        allowed: "string",
-    })?;
+    let text =
+        value.as_str().ok_or(Detail::WrongType { found: type_of(value), allowed: "string" })?;
     match allowed.iter().position(|a| *a == text) {
         Some(i) => Ok(values[i]),
-        None => Err(Detail::NotInEnum {
-            value: value.to_string(),
-            allowed,
-        }),
+        None => Err(Detail::NotInEnum { value: value.to_string(), allowed }),
     }
 }
 
 fn positive(value: &Value) -> Result<u64, Detail> {
     match value {
         Value::Number(n) if n.is_u64() && n.as_u64() >= Some(1) => Ok(n.as_u64().unwrap_or(1)),
-        Value::Number(n) if n.is_i64() => Err(Detail::BelowMinimum {
-            found: n.as_i64().unwrap_or(0),
-        }),
+        Value::Number(n) if n.is_i64() => {
+            Err(Detail::BelowMinimum { found: n.as_i64().unwrap_or(0) })
+        }
         Value::Number(n) if n.is_u64() => Err(Detail::BelowMinimum { found: 0 }),
-        other => Err(Detail::WrongType {
-            found: type_of(other),
-            allowed: "integer",
-        }),
+        other => Err(Detail::WrongType { found: type_of(other), allowed: "integer" }),
     }
 }
 
@@ -242,16 +225,12 @@ fn strings(value: Option<&Value>) -> Result<Vec<String>, Detail> {
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| {
-                item.as_str().map(str::to_string).ok_or(Detail::WrongType {
-                    found: type_of(item),
-                    allowed: "string",
-                })
+                item.as_str()
+                    .map(str::to_string)
+                    .ok_or(Detail::WrongType { found: type_of(item), allowed: "string" })
             })
             .collect(),
-        Some(other) => Err(Detail::WrongType {
-            found: type_of(other),
-            allowed: "array",
-        }),
+        Some(other) => Err(Detail::WrongType { found: type_of(other), allowed: "array" }),
     }
 }
 
@@ -266,11 +245,7 @@ fn selection(value: &Value) -> Result<Selection, Detail> {
     let tag_patterns = strings(map.get("tagPatternList"))?;
     let storage_class = match map.get("storageClass") {
         None => StorageClass::Standard,
-        Some(v) => one_of(
-            v,
-            STORAGE_CLASSES,
-            &[StorageClass::Standard, StorageClass::Archive],
-        )?,
+        Some(v) => one_of(v, STORAGE_CLASSES, &[StorageClass::Standard, StorageClass::Archive])?,
     };
     let kind = one_of(&map["countType"], COUNT_TYPES, &[0, 1, 2, 3])?;
     let number = positive(&map["countNumber"])?;
@@ -290,13 +265,7 @@ fn selection(value: &Value) -> Result<Selection, Detail> {
         2 => Count::SincePulled(number),
         _ => Count::SinceTransitioned(number),
     };
-    Ok(Selection {
-        tag_status,
-        tag_prefixes,
-        tag_patterns,
-        storage_class,
-        count,
-    })
+    Ok(Selection { tag_status, tag_prefixes, tag_patterns, storage_class, count })
 }
 
 fn action(value: &Value) -> Result<Action, Detail> {
@@ -318,12 +287,7 @@ fn rule(value: &Value) -> Result<Rule, Detail> {
     let description = match map.get("description") {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(text.clone()),
-        Some(other) => {
-            return Err(Detail::WrongType {
-                found: type_of(other),
-                allowed: "string",
-            })
-        }
+        Some(other) => return Err(Detail::WrongType { found: type_of(other), allowed: "string" }),
     };
     Ok(Rule {
         priority,
@@ -360,14 +324,10 @@ fn check_rules(rules: &[Rule]) -> Result<(), Detail> {
         }
     }
     for class in [StorageClass::Standard, StorageClass::Archive] {
-        let in_class: Vec<&Rule> = rules
-            .iter()
-            .filter(|r| r.selection.storage_class == class)
-            .collect();
-        let untagged = in_class
-            .iter()
-            .filter(|r| r.selection.tag_status == TagStatus::Untagged)
-            .count();
+        let in_class: Vec<&Rule> =
+            rules.iter().filter(|r| r.selection.storage_class == class).collect();
+        let untagged =
+            in_class.iter().filter(|r| r.selection.tag_status == TagStatus::Untagged).count();
         if untagged > 1 {
             return Err(Detail::TwoUntagged);
         }
@@ -392,12 +352,7 @@ fn parse_detail(text: &str) -> Result<LifecyclePolicy, Detail> {
         Value::Null => return Err(Detail::NullList),
         Value::Array(items) if items.is_empty() => return Err(Detail::NoRules),
         Value::Array(items) => items.iter().map(rule).collect::<Result<Vec<_>, _>>()?,
-        other => {
-            return Err(Detail::WrongType {
-                found: type_of(other),
-                allowed: "array",
-            })
-        }
+        other => return Err(Detail::WrongType { found: type_of(other), allowed: "array" }),
     };
     check_rules(&rules)?;
     Ok(LifecyclePolicy { rules })
@@ -467,18 +422,9 @@ mod tests {
         let policy = LifecyclePolicy::parse(text).unwrap();
         assert_eq!(policy.rules.len(), 5);
         assert_eq!(policy.rules[0].selection.count, Count::MoreThan(5));
-        assert_eq!(
-            policy.rules[1].action,
-            Action::Transition(StorageClass::Archive)
-        );
-        assert_eq!(
-            policy.rules[3].selection.storage_class,
-            StorageClass::Archive
-        );
-        assert_eq!(
-            policy.rules[0].description.as_deref(),
-            Some("keep 5 releases")
-        );
+        assert_eq!(policy.rules[1].action, Action::Transition(StorageClass::Archive));
+        assert_eq!(policy.rules[3].selection.storage_class, StorageClass::Archive);
+        assert_eq!(policy.rules[0].description.as_deref(), Some("keep 5 releases"));
     }
 
     #[test]

@@ -78,12 +78,7 @@ pub const PULL_RECORD_INTERVAL_SECS: f64 = 60.0;
 type Key = (String, String, String, String);
 
 fn key(scope: &RegistryScope, repository: &str, item: &str) -> Key {
-    (
-        scope.registry_id.clone(),
-        scope.region.clone(),
-        repository.to_string(),
-        item.to_string(),
-    )
+    (scope.registry_id.clone(), scope.region.clone(), repository.to_string(), item.to_string())
 }
 
 /// The generation a reader missed under; its fill counts only if no write came since.
@@ -113,11 +108,7 @@ struct GenerationalMap<T>(RwLock<Entries<T>>, AtomicUsize);
 impl<T> Default for GenerationalMap<T> {
     fn default() -> Self {
         GenerationalMap(
-            RwLock::new(Entries {
-                generation: 0,
-                map: HashMap::new(),
-                bytes: 0,
-            }),
+            RwLock::new(Entries { generation: 0, map: HashMap::new(), bytes: 0 }),
             AtomicUsize::new(MAX_CACHED_BYTES),
         )
     }
@@ -227,8 +218,7 @@ impl Cache {
     }
 
     pub fn fill_registry(&self, ticket: Ticket, scope: &RegistryScope, record: &RegistryRecord) {
-        self.registries
-            .fill(ticket, key(scope, "", ""), record.clone());
+        self.registries.fill(ticket, key(scope, "", ""), record.clone());
     }
 
     /// After a committed change to a registry record.
@@ -246,8 +236,7 @@ impl Cache {
         scope: &RegistryScope,
         record: &RepositoryRecord,
     ) {
-        self.repositories
-            .fill(ticket, key(scope, &record.name, ""), record.clone());
+        self.repositories.fill(ticket, key(scope, &record.name, ""), record.clone());
     }
 
     /// `item` is `t:<tag>` or `d:<digest>`.
@@ -268,8 +257,7 @@ impl Cache {
         item: &str,
         manifest: &StoredManifest,
     ) {
-        self.manifests
-            .fill(ticket, key(scope, repository, item), manifest.clone());
+        self.manifests.fill(ticket, key(scope, repository, item), manifest.clone());
     }
 
     /// After a committed change to repositories (settings, deletion).
@@ -295,10 +283,7 @@ impl Cache {
             return true;
         };
         let k = key(scope, repository, digest);
-        if pulls
-            .get(&k)
-            .is_some_and(|last| now - last < PULL_RECORD_INTERVAL_SECS)
-        {
+        if pulls.get(&k).is_some_and(|last| now - last < PULL_RECORD_INTERVAL_SECS) {
             return false;
         }
         if pulls.len() >= MAX_ENTRIES {
@@ -350,15 +335,9 @@ mod tests {
         let sqlite = SqliteMetadataStore::open(dir).await.unwrap();
         let store = Arc::new(CachedMetadataStore::new(sqlite));
         let tag = Tag::parse("race").unwrap();
-        store
-            .create_repository(&scope(), &repository("app", 1.0), &[], &[])
-            .await
-            .unwrap();
+        store.create_repository(&scope(), &repository("app", 1.0), &[], &[]).await.unwrap();
         let refs = ManifestReferences::default();
-        store
-            .put_manifest(&scope(), "app", &index(1), &refs, Some(&tag), &[])
-            .await
-            .unwrap();
+        store.put_manifest(&scope(), "app", &index(1), &refs, Some(&tag), &[]).await.unwrap();
         (store, tag)
     }
 
@@ -399,10 +378,7 @@ mod tests {
         let moved = async {
             let refs = ManifestReferences::default();
             let new = index(2);
-            store
-                .put_manifest(&scope(), "app", &new, &refs, Some(&tag), &[])
-                .await
-                .unwrap();
+            store.put_manifest(&scope(), "app", &new, &refs, Some(&tag), &[]).await.unwrap();
         };
         let raced = race(&store, read_tag(&store, &tag), moved).await;
         assert_eq!(
@@ -421,14 +397,8 @@ mod tests {
         let deleted = async {
             store.delete_tag(&scope(), "app", &tag).await.unwrap();
         };
-        assert!(race(&store, read_tag(&store, &tag), deleted)
-            .await
-            .is_some());
-        assert_eq!(
-            read_tag(&store, &tag).await,
-            None,
-            "a deleted tag is still served"
-        );
+        assert!(race(&store, read_tag(&store, &tag), deleted).await.is_some());
+        assert_eq!(read_tag(&store, &tag).await, None, "a deleted tag is still served");
     }
 
     #[tokio::test]
@@ -436,10 +406,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = store_with_tag(dir.path()).await;
         let deleted = async {
-            store
-                .delete_repository(&scope(), "app", true)
-                .await
-                .unwrap();
+            store.delete_repository(&scope(), "app", true).await.unwrap();
         };
         assert!(race(&store, read_repository(&store), deleted).await);
         assert!(
@@ -470,46 +437,29 @@ mod tests {
     fn manifests_are_cached_within_a_byte_budget_and_large_ones_not_at_all() {
         use super::{GenerationalMap, Lookup, MAX_CACHED_BYTES, MAX_CACHED_VALUE_BYTES};
         let map: GenerationalMap<StoredManifest> = GenerationalMap::default();
-        let sized = |n: u32, bytes: usize| StoredManifest {
-            body: vec![b' '; bytes],
-            ..index(n)
-        };
+        let sized = |n: u32, bytes: usize| StoredManifest { body: vec![b' '; bytes], ..index(n) };
         let key = |n: u32| (String::new(), String::new(), String::new(), n.to_string());
         let fill = |n: u32, bytes: usize| {
-            let Lookup::Miss(ticket) = map.get(&key(n)) else {
-                panic!("{n} was not cached yet")
-            };
+            let Lookup::Miss(ticket) = map.get(&key(n)) else { panic!("{n} was not cached yet") };
             map.fill(ticket, key(n), sized(n, bytes));
         };
         // 1,000 manifests of 200 KiB: 195 MiB offered, never more than the budget kept.
         let mut most = 0;
         for n in 0..1000 {
             fill(n, 200 * 1024);
-            assert!(
-                map.bytes() <= MAX_CACHED_BYTES,
-                "after {n}: {}",
-                map.bytes()
-            );
+            assert!(map.bytes() <= MAX_CACHED_BYTES, "after {n}: {}", map.bytes());
             most = most.max(map.bytes());
         }
         assert!(most > MAX_CACHED_BYTES / 2, "the budget is used: {most}");
         fill(5000, MAX_CACHED_VALUE_BYTES + 1);
-        assert!(
-            matches!(map.get(&key(5000)), Lookup::Miss(_)),
-            "too large to cache"
-        );
+        assert!(matches!(map.get(&key(5000)), Lookup::Miss(_)), "too large to cache");
         fill(5001, 1000);
         assert!(matches!(map.get(&key(5001)), Lookup::Hit(_)));
         // `--cache-bytes 0`: nothing is cached.
         let off = super::Cache::default();
         off.set_budget(0);
-        let Lookup::Miss(ticket) = off.manifest(&scope(), "app", "t:a") else {
-            panic!("empty")
-        };
+        let Lookup::Miss(ticket) = off.manifest(&scope(), "app", "t:a") else { panic!("empty") };
         off.fill_manifest(ticket, &scope(), "app", "t:a", &sized(1, 10));
-        assert!(matches!(
-            off.manifest(&scope(), "app", "t:a"),
-            Lookup::Miss(_)
-        ));
+        assert!(matches!(off.manifest(&scope(), "app", "t:a"), Lookup::Miss(_)));
     }
 }

@@ -32,10 +32,7 @@ pub struct CachedMetadataStore<M> {
 impl<M: MetadataStore> CachedMetadataStore<M> {
     /// `inner` behind an empty cache.
     pub fn new(inner: M) -> Self {
-        CachedMetadataStore {
-            inner,
-            cache: Cache::default(),
-        }
+        CachedMetadataStore { inner, cache: Cache::default() }
     }
 
     /// A manifest through the cache; `item` is `t:<tag>` or `d:<digest>`.
@@ -119,8 +116,7 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let query = || self.inner.manifest(scope, repository, digest);
-        self.lookup(scope, repository, &format!("d:{digest}"), query)
-            .await
+        self.lookup(scope, repository, &format!("d:{digest}"), query).await
     }
 
     async fn tagged_manifest(
@@ -130,8 +126,7 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let query = || self.inner.tagged_manifest(scope, repository, tag);
-        self.lookup(scope, repository, &format!("t:{tag}"), query)
-            .await
+        self.lookup(scope, repository, &format!("t:{tag}"), query).await
     }
 
     /// Written at most once per interval per manifest and principal (ECR refreshes
@@ -145,15 +140,10 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
         principal: &str,
         at: f64,
     ) -> Result<(), RegistryError> {
-        if !self
-            .cache
-            .pull_is_due(scope, repository, &format!("{digest} {principal}"), at)
-        {
+        if !self.cache.pull_is_due(scope, repository, &format!("{digest} {principal}"), at) {
             return Ok(());
         }
-        self.inner
-            .record_pull(scope, repository, digest, principal, at)
-            .await
+        self.inner.record_pull(scope, repository, digest, principal, at).await
     }
 
     forward! {

@@ -96,11 +96,7 @@ pub struct ImageFilter {
 impl ImageFilter {
     /// Every image, whatever its tags and status.
     pub fn all() -> Self {
-        ImageFilter {
-            tags: TagFilter::Any,
-            status: None,
-            now: 0.0,
-        }
+        ImageFilter { tags: TagFilter::Any, status: None, now: 0.0 }
     }
 }
 

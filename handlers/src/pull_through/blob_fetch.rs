@@ -83,11 +83,7 @@ impl BlobFetches {
         }
         let (sender, receiver) = watch::channel(None);
         running.insert(digest.clone(), receiver);
-        Turn::Lead(Lead {
-            fetches: self.clone(),
-            digest: digest.clone(),
-            done: Some(sender),
-        })
+        Turn::Lead(Lead { fetches: self.clone(), digest: digest.clone(), done: Some(sender) })
     }
 
     fn forget(&self, digest: &Digest) {
@@ -133,9 +129,7 @@ pub(super) async fn fill(
     })
     .boxed();
     let mut client = Some(client);
-    let stored = to
-        .registry
-        .store_blob(&to.scope, &to.repository, &to.digest, into_store);
+    let stored = to.registry.store_blob(&to.scope, &to.repository, &to.digest, into_store);
     let copied = copy(upstream, store_sender, &mut client);
     let (stored, copied) = tokio::join!(stored, copied);
     match (stored, copied) {
@@ -219,9 +213,7 @@ mod tests {
     async fn one_leads_the_others_follow_until_it_ends() {
         let fetches = Arc::new(BlobFetches::default());
         let digest = Digest::of(b"x");
-        let Turn::Lead(lead) = fetches.join(&digest) else {
-            panic!("the first caller leads")
-        };
+        let Turn::Lead(lead) = fetches.join(&digest) else { panic!("the first caller leads") };
         let Turn::Follow(follower) = fetches.join(&digest) else {
             panic!("the second caller follows")
         };
@@ -233,9 +225,7 @@ mod tests {
         let Turn::Lead(lead) = fetches.join(&digest) else {
             panic!("a new fetch after the first ended")
         };
-        let Turn::Follow(follower) = fetches.join(&digest) else {
-            panic!("follows the new fetch")
-        };
+        let Turn::Follow(follower) = fetches.join(&digest) else { panic!("follows the new fetch") };
         drop(lead);
         wait(follower.clone()).await;
         assert_eq!(*follower.borrow(), Some(false));

@@ -30,12 +30,8 @@ pub const DEFAULT_TAG_REFRESH_SECS: u64 = 24 * 3600;
 const MAX_DEPTH: usize = 2;
 
 /// The manifest types asked of upstream: ECR's four.
-const ACCEPT: [&str; 4] = [
-    OCI_IMAGE_INDEX,
-    OCI_IMAGE_MANIFEST,
-    DOCKER_MANIFEST_LIST_V2,
-    DOCKER_MANIFEST_V2,
-];
+const ACCEPT: [&str; 4] =
+    [OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST, DOCKER_MANIFEST_LIST_V2, DOCKER_MANIFEST_V2];
 
 /// Pulls through to upstream registries; shared by both faces.
 #[derive(Debug)]
@@ -138,19 +134,11 @@ impl PullThroughCache {
         let Some(target) = self.target(scope, name).await? else {
             return cached;
         };
-        if cached.is_err()
-            && self
-                .registry
-                .find_manifest(scope, name, reference)
-                .await?
-                .is_some()
-        {
+        if cached.is_err() && self.registry.find_manifest(scope, name, reference).await?.is_some() {
             // Archived or being restored: upstream does not bring it back.
             return cached;
         }
-        let refreshed = self
-            .refresh(scope, name, reference, &target, cached.as_ref().ok())
-            .await;
+        let refreshed = self.refresh(scope, name, reference, &target, cached.as_ref().ok()).await;
         match (refreshed, cached) {
             (Ok(manifest), _) => Ok(manifest),
             (Err(e), Ok(manifest)) => {
@@ -192,12 +180,7 @@ impl PullThroughCache {
             Turn::Lead(lead) => lead,
         };
         // Already stored (for another repository, or by a fetch that just ended).
-        if self
-            .registry
-            .link_stored_blob(scope, name, digest)
-            .await?
-            .is_some()
-        {
+        if self.registry.link_stored_blob(scope, name, digest).await?.is_some() {
             lead.finish(true);
             return Ok(Some(CachedBlob::Stored));
         }
@@ -254,10 +237,7 @@ impl PullThroughCache {
     /// True while a cached tag need not be compared with upstream.
     fn fresh(&self, scope: &RegistryScope, name: &RepositoryName, tag: &Tag, pushed: f64) -> bool {
         let checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
-        let at = checked
-            .get(&tag_key(scope, name, tag))
-            .copied()
-            .unwrap_or(pushed);
+        let at = checked.get(&tag_key(scope, name, tag)).copied().unwrap_or(pushed);
         self.registry.clock().now() - at < self.tag_refresh
     }
 
@@ -324,8 +304,7 @@ impl PullThroughCache {
                 return Ok(cached.clone());
             }
         }
-        self.store_from_upstream(scope, name, reference, target, 0)
-            .await?;
+        self.store_from_upstream(scope, name, reference, target, 0).await?;
         if let Reference::Tag(tag) = reference {
             self.mark_checked(scope, name, tag);
         }
@@ -360,12 +339,7 @@ impl PullThroughCache {
         if depth < MAX_DEPTH {
             for child in &parsed.references.manifests {
                 let child = Reference::Digest(child.clone());
-                if self
-                    .registry
-                    .find_manifest(scope, name, &child)
-                    .await?
-                    .is_none()
-                {
+                if self.registry.find_manifest(scope, name, &child).await?.is_none() {
                     Box::pin(self.store_from_upstream(scope, name, &child, target, depth + 1))
                         .await?;
                 }
@@ -375,9 +349,7 @@ impl PullThroughCache {
             Reference::Tag(tag) => Some(tag),
             Reference::Digest(_) => None,
         };
-        self.registry
-            .cache_manifest(scope, name, tag, parsed, fetched.body)
-            .await?;
+        self.registry.cache_manifest(scope, name, tag, parsed, fetched.body).await?;
         Ok(())
     }
 
@@ -388,15 +360,11 @@ impl PullThroughCache {
     ) -> Result<Fetched, RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
-                let (response, digest) = self
-                    .ask_manifest(upstream, target, Method::GET, reference)
-                    .await?;
+                let (response, digest) =
+                    self.ask_manifest(upstream, target, Method::GET, reference).await?;
                 let media_type = header(&response, "content-type")
                     .map(|v| v.split(';').next().unwrap_or("").trim().to_string());
-                if response
-                    .content_length()
-                    .is_some_and(|n| n > MAX_MANIFEST_BYTES as u64)
-                {
+                if response.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
                     return Err(too_large());
                 }
                 let mut body = Vec::new();
@@ -412,11 +380,7 @@ impl PullThroughCache {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                Ok(Fetched {
-                    body,
-                    media_type,
-                    digest,
-                })
+                Ok(Fetched { body, media_type, digest })
             }
             Source::Local { scope, principal } => {
                 let repository = self.local_repository(target, scope, principal).await?;
@@ -445,15 +409,12 @@ impl PullThroughCache {
     ) -> Result<Option<Digest>, RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
-                let (_, digest) = self
-                    .ask_manifest(upstream, target, Method::HEAD, tag)
-                    .await?;
+                let (_, digest) = self.ask_manifest(upstream, target, Method::HEAD, tag).await?;
                 Ok(digest)
             }
-            Source::Local { .. } => Ok(self
-                .fetch_manifest(target, &Reference::Tag(tag.clone()))
-                .await?
-                .digest),
+            Source::Local { .. } => {
+                Ok(self.fetch_manifest(target, &Reference::Tag(tag.clone())).await?.digest)
+            }
         }
     }
 
@@ -466,19 +427,10 @@ impl PullThroughCache {
         match &target.source {
             Source::Http(upstream) => {
                 let response = self
-                    .ask(
-                        upstream,
-                        target,
-                        Method::GET,
-                        &format!("blobs/{digest}"),
-                        &[],
-                    )
+                    .ask(upstream, target, Method::GET, &format!("blobs/{digest}"), &[])
                     .await?;
                 let size = response.content_length();
-                let body = response
-                    .bytes_stream()
-                    .map_err(std::io::Error::other)
-                    .boxed();
+                let body = response.bytes_stream().map_err(std::io::Error::other).boxed();
                 Ok((size, body))
             }
             Source::Local { scope, principal } => {
@@ -534,12 +486,7 @@ impl PullThroughCache {
         let repository =
             RepositoryName::parse(&target.repository).ok_or(RegistryError::ImageNotFound)?;
         self.registry
-            .authorize(
-                principal,
-                "ecr:BatchGetImage",
-                scope,
-                Some(repository.as_str()),
-            )
+            .authorize(principal, "ecr:BatchGetImage", scope, Some(repository.as_str()))
             .await
             .map_err(|e| match e {
                 RegistryError::AccessDenied(text) => RegistryError::UpstreamAccessDenied(text),
@@ -550,20 +497,11 @@ impl PullThroughCache {
 }
 
 fn tag_key(scope: &RegistryScope, name: &RepositoryName, tag: &Tag) -> TagKey {
-    (
-        scope.registry_id.clone(),
-        scope.region.clone(),
-        name.to_string(),
-        tag.to_string(),
-    )
+    (scope.registry_id.clone(), scope.region.clone(), name.to_string(), tag.to_string())
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 fn too_large() -> RegistryError {

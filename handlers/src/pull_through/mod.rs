@@ -69,8 +69,7 @@ pub fn upstream_repository<'a>(
             let rest = if p == ROOT {
                 Some(name)
             } else {
-                name.strip_prefix(p.trim_end_matches('/'))
-                    .and_then(|rest| rest.strip_prefix('/'))
+                name.strip_prefix(p.trim_end_matches('/')).and_then(|rest| rest.strip_prefix('/'))
             };
             rest.filter(|rest| !rest.is_empty()).map(|rest| (r, rest))
         })
@@ -109,14 +108,8 @@ mod tests {
         for (url, kind) in [
             ("registry-1.docker.io", Some(UpstreamRegistry::DockerHub)),
             ("https://public.ecr.aws", Some(UpstreamRegistry::EcrPublic)),
-            (
-                "myreg.azurecr.io",
-                Some(UpstreamRegistry::AzureContainerRegistry),
-            ),
-            (
-                "111122223333.dkr.ecr.eu-west-1.amazonaws.com",
-                Some(UpstreamRegistry::Ecr),
-            ),
+            ("myreg.azurecr.io", Some(UpstreamRegistry::AzureContainerRegistry)),
+            ("111122223333.dkr.ecr.eu-west-1.amazonaws.com", Some(UpstreamRegistry::Ecr)),
             ("ghcr.io", Some(UpstreamRegistry::GithubContainerRegistry)),
             ("harbor.example.com", None),
             ("docker.io", None),
@@ -146,18 +139,9 @@ mod tests {
             rule("my-app/deep", ROOT),
         ];
         let mapped = |name: &str| upstream_repository(&rules, name).map(|(_, up)| up);
-        assert_eq!(
-            mapped("ecr-public/my-app/image1").as_deref(),
-            Some("my-app/image1")
-        );
-        assert_eq!(
-            mapped("team-a/myapp/image1").as_deref(),
-            Some("team-a/myapp/image1")
-        );
-        assert_eq!(
-            mapped("my-app/image1").as_deref(),
-            Some("upstream-app/image1")
-        );
+        assert_eq!(mapped("ecr-public/my-app/image1").as_deref(), Some("my-app/image1"));
+        assert_eq!(mapped("team-a/myapp/image1").as_deref(), Some("team-a/myapp/image1"));
+        assert_eq!(mapped("my-app/image1").as_deref(), Some("upstream-app/image1"));
         assert_eq!(mapped("my-app/deep/x").as_deref(), Some("x"));
         assert_eq!(mapped("ecr-public"), None);
         assert_eq!(mapped("ecr-publicx/a"), None);
@@ -165,9 +149,6 @@ mod tests {
         let root = [rule(ROOT, ROOT), rule("docker-hub", ROOT)];
         let mapped = |name: &str| upstream_repository(&root, name).map(|(_, up)| up);
         assert_eq!(mapped("anything/x").as_deref(), Some("anything/x"));
-        assert_eq!(
-            mapped("docker-hub/library/alpine").as_deref(),
-            Some("library/alpine")
-        );
+        assert_eq!(mapped("docker-hub/library/alpine").as_deref(), Some("library/alpine"));
     }
 }

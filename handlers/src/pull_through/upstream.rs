@@ -97,18 +97,12 @@ impl UpstreamClient {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default();
-        UpstreamClient {
-            http,
-            endpoints,
-            sessions: Arc::default(),
-        }
+        UpstreamClient { http, endpoints, sessions: Arc::default() }
     }
 
     /// The base URL for a rule's `upstreamRegistryUrl`.
     pub fn base_url(&self, registry_url: &str) -> String {
-        let host = registry_url
-            .trim_start_matches("https://")
-            .trim_end_matches('/');
+        let host = registry_url.trim_start_matches("https://").trim_end_matches('/');
         match self.endpoints.get(host) {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("https://{host}"),
@@ -118,9 +112,7 @@ impl UpstreamClient {
     /// True when `--upstream-endpoint` names the host (an `ecr` upstream is then reached
     /// over HTTP rather than inside this berth).
     pub fn has_endpoint(&self, registry_url: &str) -> bool {
-        let host = registry_url
-            .trim_start_matches("https://")
-            .trim_end_matches('/');
+        let host = registry_url.trim_start_matches("https://").trim_end_matches('/');
         self.endpoints.contains_key(host)
     }
 
@@ -147,14 +139,10 @@ impl UpstreamClient {
         let url = &upstream.registry_url;
         let Some(params) = bearer_challenge(challenge) else {
             let credentials = upstream.credentials.as_ref();
-            return credentials
-                .map(basic)
-                .ok_or_else(|| UpstreamError::Denied(denied(url)));
+            return credentials.map(basic).ok_or_else(|| UpstreamError::Denied(denied(url)));
         };
-        let query: Vec<(&str, &String)> = ["service", "scope"]
-            .iter()
-            .filter_map(|k| params.get(*k).map(|v| (*k, v)))
-            .collect();
+        let query: Vec<(&str, &String)> =
+            ["service", "scope"].iter().filter_map(|k| params.get(*k).map(|v| (*k, v))).collect();
         let mut request = self.http.get(&params["realm"]).query(&query);
         if let Some(credentials) = &upstream.credentials {
             request = request.header(header::AUTHORIZATION, basic(credentials));
@@ -183,11 +171,7 @@ impl UpstreamClient {
         accept: &[&str],
     ) -> Result<reqwest::Response, UpstreamError> {
         let url = format!("{}/v2/{repository}/{path}", upstream.base);
-        let key = (
-            upstream.base.clone(),
-            repository.to_string(),
-            upstream.credentials.clone(),
-        );
+        let key = (upstream.base.clone(), repository.to_string(), upstream.credentials.clone());
         let send = |authorization: Option<&String>| {
             let mut request = self.http.request(method.clone(), &url);
             if !accept.is_empty() {
@@ -200,9 +184,7 @@ impl UpstreamClient {
         };
         let known = self.session(&key);
         let registry_url = &upstream.registry_url;
-        let mut response = send(known.as_ref())
-            .await
-            .map_err(|e| unreachable(registry_url, e))?;
+        let mut response = send(known.as_ref()).await.map_err(|e| unreachable(registry_url, e))?;
         if response.status() == StatusCode::UNAUTHORIZED {
             let challenge = response
                 .headers()
@@ -211,9 +193,8 @@ impl UpstreamClient {
                 .unwrap_or("")
                 .to_string();
             let authorization = self.answer_challenge(upstream, &challenge).await?;
-            response = send(Some(&authorization))
-                .await
-                .map_err(|e| unreachable(registry_url, e))?;
+            response =
+                send(Some(&authorization)).await.map_err(|e| unreachable(registry_url, e))?;
             if response.status().is_success() {
                 self.remember(key, authorization);
             }
@@ -321,16 +302,9 @@ mod tests {
         assert_eq!(params["scope"], "repository:library/alpine:pull,push");
         assert!(bearer_challenge(r#"Basic realm="x""#).is_none());
         let client = UpstreamClient::new(
-            [(
-                "registry-1.docker.io".to_string(),
-                "http://127.0.0.1:5000/".to_string(),
-            )]
-            .into(),
+            [("registry-1.docker.io".to_string(), "http://127.0.0.1:5000/".to_string())].into(),
         );
-        assert_eq!(
-            client.base_url("registry-1.docker.io"),
-            "http://127.0.0.1:5000"
-        );
+        assert_eq!(client.base_url("registry-1.docker.io"), "http://127.0.0.1:5000");
         assert!(client.has_endpoint("registry-1.docker.io"));
         assert!(!client.has_endpoint("quay.io"));
         assert_eq!(client.base_url("https://quay.io/"), "https://quay.io");

@@ -10,18 +10,12 @@ use crate::metadata::{MetadataStore, RepositoryDocument};
 use crate::scope::{PrincipalArn, RegistryScope};
 
 /// Actions a V1 registry policy governs; under V2 it governs every `ecr:` action.
-const V1_REGISTRY_ACTIONS: &[&str] = &[
-    "ecr:ReplicateImage",
-    "ecr:CreateRepository",
-    "ecr:BatchImportUpstreamImage",
-];
+const V1_REGISTRY_ACTIONS: &[&str] =
+    &["ecr:ReplicateImage", "ecr:CreateRepository", "ecr:BatchImportUpstreamImage"];
 
 /// The ARN of a repository, as policies and ECR's messages name it.
 pub fn repository_arn(scope: &RegistryScope, repository: &str) -> String {
-    format!(
-        "arn:aws:ecr:{}:{}:repository/{repository}",
-        scope.region, scope.registry_id
-    )
+    format!("arn:aws:ecr:{}:{}:repository/{repository}", scope.region, scope.registry_id)
 }
 
 impl<M: MetadataStore> Registry<M> {
@@ -39,29 +33,19 @@ impl<M: MetadataStore> Registry<M> {
         }
         let resource = match repository {
             Some(name) => repository_arn(scope, name),
-            None => format!(
-                "arn:aws:ecr:{}:{}:repository/*",
-                scope.region, scope.registry_id
-            ),
+            None => format!("arn:aws:ecr:{}:{}:repository/*", scope.region, scope.registry_id),
         };
         let context = [
             ("aws:PrincipalAccount", principal.account().to_string()),
             ("aws:PrincipalArn", principal.as_str().to_string()),
         ];
-        let request = AccessRequest {
-            principal,
-            action,
-            resource: &resource,
-            context: &context,
-        };
+        let request = AccessRequest { principal, action, resource: &resource, context: &context };
         let mut policies = Vec::new();
         if let Some(name) = repository {
             // A repository that does not exist has no policy; the operation itself then
             // answers RepositoryNotFound to whoever may ask.
-            if let Ok(Some(text)) = self
-                .store
-                .document(scope, name, RepositoryDocument::Policy)
-                .await
+            if let Ok(Some(text)) =
+                self.store.document(scope, name, RepositoryDocument::Policy).await
             {
                 policies.push(text);
             }

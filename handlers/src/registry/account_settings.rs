@@ -28,16 +28,13 @@ pub const ACCOUNT_SETTINGS: [AccountSetting; 3] = [
 impl AccountSetting {
     /// The setting of this name, or InvalidParameter naming the known ones.
     pub fn parse(name: &str) -> Result<Self, RegistryError> {
-        ACCOUNT_SETTINGS
-            .into_iter()
-            .find(|s| s.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = ACCOUNT_SETTINGS.iter().map(|s| s.name()).collect();
-                RegistryError::invalid_parameter(
-                    "name",
-                    &format!("Member must satisfy enum value set: [{}]", names.join(", ")),
-                )
-            })
+        ACCOUNT_SETTINGS.into_iter().find(|s| s.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = ACCOUNT_SETTINGS.iter().map(|s| s.name()).collect();
+            RegistryError::invalid_parameter(
+                "name",
+                &format!("Member must satisfy enum value set: [{}]", names.join(", ")),
+            )
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -64,10 +61,7 @@ impl AccountSetting {
         }
         Err(RegistryError::invalid_parameter(
             "value",
-            &format!(
-                "Member must satisfy enum value set: [{}]",
-                self.values().join(", ")
-            ),
+            &format!("Member must satisfy enum value set: [{}]", self.values().join(", ")),
         ))
     }
 }
@@ -97,9 +91,7 @@ impl<M: MetadataStore> Registry<M> {
         setting.check(value)?;
         self.store
             .update_registry_record(scope, |record| {
-                record
-                    .account_settings
-                    .insert(setting.name().to_string(), value.to_string());
+                record.account_settings.insert(setting.name().to_string(), value.to_string());
                 Ok(())
             })
             .await

@@ -110,13 +110,8 @@ impl<M: MetadataStore> Registry<M> {
         &self,
         scope: &RegistryScope,
         id: &str,
-    ) -> Result<
-        (
-            BackfillRecord,
-            Vec<(String, String, Option<ReplicationState>)>,
-        ),
-        RegistryError,
-    > {
+    ) -> Result<(BackfillRecord, Vec<(String, String, Option<ReplicationState>)>), RegistryError>
+    {
         let backfill = self
             .backfills(scope)
             .await?
@@ -187,20 +182,13 @@ impl<M: MetadataStore> Registry<M> {
         backfill: &BackfillRecord,
     ) -> Result<(String, Option<String>, Option<Vec<(String, String)>>), RegistryError> {
         let destination = scope_of(&backfill.destination);
-        let configuration = self
-            .store
-            .registry_record(scope)
-            .await?
-            .replication
-            .unwrap_or_default();
+        let configuration =
+            self.store.registry_record(scope).await?.replication.unwrap_or_default();
         let mut images = Vec::new();
         let mut tasks = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let repositories = self
-                .store
-                .list_repositories(scope, after.as_deref(), PAGE)
-                .await?;
+            let repositories = self.store.list_repositories(scope, after.as_deref(), PAGE).await?;
             let Some(last) = repositories.last() else {
                 break;
             };
@@ -229,9 +217,7 @@ impl<M: MetadataStore> Registry<M> {
                 }
             }
         }
-        self.store
-            .queue_replications(&tasks, self.clock.now())
-            .await?;
+        self.store.queue_replications(&tasks, self.clock.now()).await?;
         Ok(("IN_PROGRESS".into(), None, Some(images)))
     }
 

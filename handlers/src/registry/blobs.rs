@@ -18,13 +18,13 @@ impl<M: MetadataStore> Registry<M> {
         digest: &Digest,
     ) -> Result<u64, RegistryError> {
         self.repository(scope, repository).await?;
-        self.linked_blob_size(scope, repository, digest)
-            .await?
-            .ok_or_else(|| RegistryError::BlobUnknown {
+        self.linked_blob_size(scope, repository, digest).await?.ok_or_else(|| {
+            RegistryError::BlobUnknown {
                 digest: digest.to_string(),
                 repository: repository.to_string(),
                 registry: scope.registry_id.clone(),
-            })
+            }
+        })
     }
 
     /// The size of a blob if the repository has it; the caller has checked the repository.
@@ -34,9 +34,7 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
-        self.store
-            .linked_blob_size(scope, repository.as_str(), digest)
-            .await
+        self.store.linked_blob_size(scope, repository.as_str(), digest).await
     }
 
     /// `length` bytes from `start` of a blob; the caller checked with
@@ -63,11 +61,7 @@ impl<M: MetadataStore> Registry<M> {
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         self.repository_for_push(scope, repository).await?;
-        if self
-            .account_setting(scope, AccountSetting::BlobMounting)
-            .await?
-            != "ENABLED"
-        {
+        if self.account_setting(scope, AccountSetting::BlobMounting).await? != "ENABLED" {
             return Ok(None);
         }
         let rules = self.pull_through_rules(scope).await?;
@@ -75,23 +69,13 @@ impl<M: MetadataStore> Registry<M> {
             return Ok(None);
         }
         let _blob = self.hold_blob(digest).await;
-        if !self
-            .store
-            .blob_referenced(scope, from.as_str(), digest)
-            .await?
-        {
+        if !self.store.blob_referenced(scope, from.as_str(), digest).await? {
             return Ok(None);
         }
-        let Some(size) = self
-            .store
-            .linked_blob_size(scope, from.as_str(), digest)
-            .await?
-        else {
+        let Some(size) = self.store.linked_blob_size(scope, from.as_str(), digest).await? else {
             return Ok(None);
         };
-        self.store
-            .link_blob(scope, repository.as_str(), digest, size, self.clock.now())
-            .await?;
+        self.store.link_blob(scope, repository.as_str(), digest, size, self.clock.now()).await?;
         Ok(Some(size))
     }
 }

@@ -24,9 +24,7 @@ pub fn matching_template<'a>(
     scenario: RCTAppliedFor,
 ) -> Option<&'a RepositoryCreationTemplate> {
     let applies = |t: &&RepositoryCreationTemplate| {
-        t.applied_for
-            .as_ref()
-            .is_some_and(|a| a.contains(&scenario))
+        t.applied_for.as_ref().is_some_and(|a| a.contains(&scenario))
     };
     let prefix = |t: &RepositoryCreationTemplate| t.prefix.clone().unwrap_or_default();
     templates
@@ -37,12 +35,7 @@ pub fn matching_template<'a>(
             p != ROOT_PREFIX && name.starts_with(&format!("{}/", p.trim_end_matches('/')))
         })
         .max_by_key(|t| prefix(t).len())
-        .or_else(|| {
-            templates
-                .iter()
-                .filter(applies)
-                .find(|t| prefix(t) == ROOT_PREFIX)
-        })
+        .or_else(|| templates.iter().filter(applies).find(|t| prefix(t) == ROOT_PREFIX))
 }
 
 impl<M: MetadataStore> Registry<M> {
@@ -64,9 +57,7 @@ impl<M: MetadataStore> Registry<M> {
         self.store
             .update_registry_record(scope, |record| {
                 let answer = change(&mut record.creation_templates)?;
-                record
-                    .creation_templates
-                    .sort_by(|a, b| a.prefix.cmp(&b.prefix));
+                record.creation_templates.sort_by(|a, b| a.prefix.cmp(&b.prefix));
                 Ok(answer)
             })
             .await
@@ -131,23 +122,13 @@ impl<M: MetadataStore> Registry<M> {
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect();
         let mut documents = Vec::new();
-        if let Some(text) = template
-            .lifecycle_policy
-            .as_deref()
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = template.lifecycle_policy.as_deref().filter(|t| !t.is_empty()) {
             documents.push((RepositoryDocument::LifecyclePolicy, compact(text)));
         }
-        if let Some(text) = template
-            .repository_policy
-            .as_deref()
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = template.repository_policy.as_deref().filter(|t| !t.is_empty()) {
             documents.push((RepositoryDocument::Policy, text.to_string()));
         }
-        self.store
-            .create_repository(scope, &record, &tags, &documents)
-            .await?;
+        self.store.create_repository(scope, &record, &tags, &documents).await?;
         Ok(record)
     }
 }
@@ -178,25 +159,14 @@ mod tests {
         };
         assert_eq!(prefix("prod/team/app", Push).as_deref(), Some("prod/team"));
         assert_eq!(prefix("prod/app", Push).as_deref(), Some("prod"));
-        assert_eq!(
-            prefix("prod/team/app", Replication).as_deref(),
-            Some("prod")
-        );
-        assert_eq!(
-            prefix("production/app", Push).as_deref(),
-            Some("ROOT"),
-            "no implied match"
-        );
+        assert_eq!(prefix("prod/team/app", Replication).as_deref(), Some("prod"));
+        assert_eq!(prefix("production/app", Push).as_deref(), Some("ROOT"), "no implied match");
         assert_eq!(
             prefix("prod", Push).as_deref(),
             Some("ROOT"),
             "the prefix itself is not under it"
         );
-        assert_eq!(
-            prefix("dev/app", Push).as_deref(),
-            Some("ROOT"),
-            "dev is for replication"
-        );
+        assert_eq!(prefix("dev/app", Push).as_deref(), Some("ROOT"), "dev is for replication");
         assert_eq!(prefix("dev/app", Replication).as_deref(), Some("dev"));
         assert_eq!(prefix("other", Replication), None);
     }

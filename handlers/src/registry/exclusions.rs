@@ -18,9 +18,7 @@ impl<M: MetadataStore> Registry<M> {
         principal: &str,
     ) -> Result<f64, RegistryError> {
         let now = self.clock.now();
-        self.store
-            .add_exclusion(scope, principal, now, MAX_PULL_TIME_EXCLUSIONS)
-            .await?;
+        self.store.add_exclusion(scope, principal, now, MAX_PULL_TIME_EXCLUSIONS).await?;
         Ok(now)
     }
 
@@ -40,10 +38,7 @@ impl<M: MetadataStore> Registry<M> {
         after: &str,
         limit: u32,
     ) -> Result<(Vec<String>, bool), RegistryError> {
-        let mut page = self
-            .store
-            .exclusions(scope, after, limit.saturating_add(1))
-            .await?;
+        let mut page = self.store.exclusions(scope, after, limit.saturating_add(1)).await?;
         let more = page.len() > limit as usize;
         page.truncate(limit as usize);
         Ok((page, more))

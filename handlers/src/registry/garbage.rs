@@ -76,10 +76,7 @@ mod tests {
 
     async fn open(dir: &std::path::Path, clock: &Clock) -> Arc<Registry> {
         let registry = Registry::open(dir, clock.clone()).await.unwrap();
-        registry
-            .create_repository(&scope(), &repository("app", clock.now()), &[])
-            .await
-            .unwrap();
+        registry.create_repository(&scope(), &repository("app", clock.now()), &[]).await.unwrap();
         Arc::new(registry)
     }
 
@@ -90,9 +87,7 @@ mod tests {
     async fn upload(registry: &Registry, data: &[u8]) -> Result<Digest, RegistryError> {
         let digest = Digest::of(data);
         let body = Full::new(Bytes::copy_from_slice(data));
-        registry
-            .upload_blob(&scope(), &app(), &digest, body)
-            .await?;
+        registry.upload_blob(&scope(), &app(), &digest, body).await?;
         Ok(digest)
     }
 
@@ -105,9 +100,7 @@ mod tests {
 
     async fn push(registry: &Registry, tag: &str, body: Vec<u8>) -> Result<Digest, RegistryError> {
         let tag = Tag::parse(tag).unwrap();
-        let pushed = registry
-            .push_manifest(&scope(), &app(), Some(&tag), None, None, body)
-            .await?;
+        let pushed = registry.push_manifest(&scope(), &app(), Some(&tag), None, None, body).await?;
         Ok(pushed.digest)
     }
 
@@ -136,55 +129,34 @@ mod tests {
         let kept = upload(&registry, b"kept").await.unwrap();
         let dropped = upload(&registry, b"dropped").await.unwrap();
         let pending = upload(&registry, b"pending").await.unwrap();
-        push(&registry, "kept", manifest(&config, &kept))
-            .await
-            .unwrap();
-        let gone = push(&registry, "gone", manifest(&config, &dropped))
-            .await
-            .unwrap();
-        registry
-            .delete_manifest(&scope(), &app(), &Reference::Digest(gone))
-            .await
-            .unwrap();
+        push(&registry, "kept", manifest(&config, &kept)).await.unwrap();
+        let gone = push(&registry, "gone", manifest(&config, &dropped)).await.unwrap();
+        registry.delete_manifest(&scope(), &app(), &Reference::Digest(gone)).await.unwrap();
 
         // Seen unreferenced now: nothing goes before the grace has passed.
         let report = registry.collect_garbage(GRACE).await.unwrap();
         assert_eq!(report, GarbageReport::default());
         clock.advance(GRACE - 1.0);
-        assert_eq!(
-            registry.collect_garbage(GRACE).await.unwrap().blobs_deleted,
-            0
-        );
+        assert_eq!(registry.collect_garbage(GRACE).await.unwrap().blobs_deleted, 0);
         // Referenced again within the grace: `pending` gets its manifest at last.
-        push(&registry, "late", manifest(&config, &pending))
-            .await
-            .unwrap();
+        push(&registry, "late", manifest(&config, &pending)).await.unwrap();
         clock.advance(2.0);
         let report = registry.collect_garbage(GRACE).await.unwrap();
         assert_eq!(report.blobs_deleted, 1, "{report}");
         assert_eq!(report.bytes_freed, 7);
-        assert!(
-            !blob_file(dir.path(), &dropped).exists(),
-            "disk space is freed"
-        );
+        assert!(!blob_file(dir.path(), &dropped).exists(), "disk space is freed");
         assert!(matches!(
             registry.blob_size(&scope(), &app(), &dropped).await,
             Err(RegistryError::BlobUnknown { .. })
         ));
         clock.advance(100.0 * GRACE);
-        assert_eq!(
-            registry.collect_garbage(GRACE).await.unwrap().blobs_deleted,
-            0
-        );
+        assert_eq!(registry.collect_garbage(GRACE).await.unwrap().blobs_deleted, 0);
         for digest in [&config, &kept, &pending] {
             assert_eq!(verified(&registry, digest).await, Some(true));
         }
         // Uploaded again, the blob is back and is kept for a grace of its own.
         assert_eq!(upload(&registry, b"dropped").await.unwrap(), dropped);
-        assert_eq!(
-            registry.collect_garbage(GRACE).await.unwrap().blobs_deleted,
-            0
-        );
+        assert_eq!(registry.collect_garbage(GRACE).await.unwrap().blobs_deleted, 0);
         assert_eq!(verified(&registry, &dropped).await, Some(true));
     }
 
@@ -262,10 +234,7 @@ mod tests {
                     if round % 8 != 0 {
                         if let Some((tag, ..)) = stored.pop() {
                             let tag = Reference::Tag(Tag::parse(&tag).unwrap());
-                            registry
-                                .delete_manifest(&scope(), &app(), &tag)
-                                .await
-                                .unwrap();
+                            registry.delete_manifest(&scope(), &app(), &tag).await.unwrap();
                         }
                     }
                 }

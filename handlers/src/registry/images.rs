@@ -19,9 +19,7 @@ impl<M: MetadataStore> Registry<M> {
         limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
         let name = repository.as_str();
-        self.store
-            .image_page(scope, name, after, filter, limit)
-            .await
+        self.store.image_page(scope, name, after, filter, limit).await
     }
 
     /// One image with its tags and its current pull time; ImageNotFound when it is gone.
@@ -48,8 +46,6 @@ impl<M: MetadataStore> Registry<M> {
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
         let name = repository.as_str();
-        self.store
-            .image_id_page(scope, name, after, filter, limit)
-            .await
+        self.store.image_id_page(scope, name, after, filter, limit).await
     }
 }

@@ -55,9 +55,7 @@ impl<M: MetadataStore> Registry<M> {
         let mut images = Vec::new();
         let mut after = String::new();
         loop {
-            let page = self
-                .image_page(scope, repository, &after, ImageFilter::all(), PAGE)
-                .await?;
+            let page = self.image_page(scope, repository, &after, ImageFilter::all(), PAGE).await?;
             let full = page.len() == PAGE as usize;
             if let Some(last) = page.last() {
                 after = last.digest.to_string();
@@ -88,9 +86,7 @@ impl<M: MetadataStore> Registry<M> {
             let (Ok(policy), Some(repository)) =
                 (LifecyclePolicy::parse(&text), RepositoryName::parse(&name))
             else {
-                report
-                    .failures
-                    .push(format!("{name}: the stored policy no longer parses"));
+                report.failures.push(format!("{name}: the stored policy no longer parses"));
                 continue;
             };
             let images = self.lifecycle_images(&scope, &repository).await?;
@@ -100,10 +96,7 @@ impl<M: MetadataStore> Registry<M> {
                 })?;
                 if let Action::Transition(_) = decision.action {
                     let target = StorageClassTarget::Archive;
-                    match self
-                        .set_storage_class(&scope, &repository, &digest, target)
-                        .await
-                    {
+                    match self.set_storage_class(&scope, &repository, &digest, target).await {
                         Ok(_) => report.archived.push(format!("{name}@{digest}")),
                         Err(e @ RegistryError::ImageStorageClassUpdateNotSupported(_)) => {
                             report.failures.push(format!("{name}@{digest}: {e}"))
@@ -120,9 +113,7 @@ impl<M: MetadataStore> Registry<M> {
                     Err(e) => return Err(e),
                 }
             }
-            self.store
-                .set_lifecycle_evaluated_at(&scope, &name, now)
-                .await?;
+            self.store.set_lifecycle_evaluated_at(&scope, &name, now).await?;
             report.evaluated += 1;
         }
         Ok(report)
@@ -139,10 +130,8 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<Vec<(Decision, LifecycleImage)>, RegistryError> {
         let images = self.lifecycle_images(scope, repository).await?;
         let decisions = evaluate(policy, &images, at);
-        let mut by_digest: HashMap<String, LifecycleImage> = images
-            .into_iter()
-            .map(|image| (image.digest.clone(), image))
-            .collect();
+        let mut by_digest: HashMap<String, LifecycleImage> =
+            images.into_iter().map(|image| (image.digest.clone(), image)).collect();
         Ok(decisions
             .into_iter()
             .filter_map(|d| by_digest.remove(&d.digest).map(|image| (d, image)))

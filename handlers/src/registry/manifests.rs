@@ -52,9 +52,7 @@ impl<M: MetadataStore> Registry<M> {
                 parsed.config_media_type.as_deref(),
                 Some(OCI_IMAGE_CONFIG | DOCKER_CONTAINER_CONFIG)
             );
-        let pushed = self
-            .store_manifest(scope, repository, tag, expected, parsed, body)
-            .await?;
+        let pushed = self.store_manifest(scope, repository, tag, expected, parsed, body).await?;
         if image {
             self.scan_on_push(scope, repository, &pushed.digest).await?;
             self.sign_on_push(scope, repository, &pushed.digest).await?;
@@ -87,11 +85,7 @@ impl<M: MetadataStore> Registry<M> {
             ManifestKind::Index => {
                 let mut largest = 0;
                 for child in &parsed.references.manifests {
-                    if let Some(m) = self
-                        .store
-                        .manifest(scope, repository.as_str(), child)
-                        .await?
-                    {
+                    if let Some(m) = self.store.manifest(scope, repository.as_str(), child).await? {
                         largest = largest.max(m.image_size);
                     }
                 }
@@ -181,10 +175,8 @@ impl<M: MetadataStore> Registry<M> {
         principal: &str,
     ) {
         let now = self.clock.now();
-        let recorded = self
-            .store
-            .record_pull(scope, repository.as_str(), digest, principal, now)
-            .await;
+        let recorded =
+            self.store.record_pull(scope, repository.as_str(), digest, principal, now).await;
         if let Err(e) = recorded {
             tracing::warn!(%digest, %repository, "cannot record the pull time: {e}");
         }
@@ -215,12 +207,8 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         tag: &Tag,
     ) -> Result<Digest, RegistryError> {
-        let digest = self
-            .store
-            .delete_tag(scope, repository.as_str(), tag)
-            .await?;
-        self.replicate_delete(scope, repository, Deletion::Tag(tag))
-            .await?;
+        let digest = self.store.delete_tag(scope, repository.as_str(), tag).await?;
+        self.replicate_delete(scope, repository, Deletion::Tag(tag)).await?;
         Ok(digest)
     }
 
@@ -231,12 +219,8 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
-        let tags = self
-            .store
-            .delete_manifest(scope, repository.as_str(), digest)
-            .await?;
-        self.replicate_delete(scope, repository, Deletion::Image(digest))
-            .await?;
+        let tags = self.store.delete_manifest(scope, repository.as_str(), digest).await?;
+        self.replicate_delete(scope, repository, Deletion::Image(digest)).await?;
         Ok(tags)
     }
 
@@ -249,10 +233,8 @@ impl<M: MetadataStore> Registry<M> {
         limit: u32,
     ) -> Result<(Vec<String>, bool), RegistryError> {
         self.repository(scope, repository).await?;
-        let mut tags = self
-            .store
-            .list_tags(scope, repository.as_str(), last, limit.saturating_add(1))
-            .await?;
+        let mut tags =
+            self.store.list_tags(scope, repository.as_str(), last, limit.saturating_add(1)).await?;
         let more = tags.len() > limit as usize;
         tags.truncate(limit as usize);
         Ok((tags, more))
@@ -267,10 +249,7 @@ impl<M: MetadataStore> Registry<M> {
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, RegistryError> {
         self.repository(scope, repository).await?;
-        let manifests = self
-            .store
-            .referrers(scope, repository.as_str(), subject)
-            .await?;
+        let manifests = self.store.referrers(scope, repository.as_str(), subject).await?;
         // The OCI spec: a referrer without `artifactType` is of its config's media type
         // (a plain image's too), both in the list and for the filter.
         Ok(manifests

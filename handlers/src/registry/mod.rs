@@ -112,9 +112,7 @@ impl<M: MetadataStore> Registry<M> {
             store,
             blobs,
             upload_locks: Mutex::new(HashMap::new()),
-            blob_locks: (0..BLOB_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            blob_locks: (0..BLOB_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             clock,
             restore_delay: DEFAULT_RESTORE_DELAY_SECS as f64,
         })

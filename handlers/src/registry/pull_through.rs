@@ -77,8 +77,7 @@ impl<M: MetadataStore> Registry<M> {
         self.repository_for_cache(scope, name).await?;
         let mut parsed = parsed;
         parsed.references.blobs_fetched_later = true;
-        self.store_manifest(scope, name, tag, None, parsed, body)
-            .await
+        self.store_manifest(scope, name, tag, None, parsed, body).await
     }
 
     /// True when a manifest of the repository references the blob (a cached image's layer
@@ -89,9 +88,7 @@ impl<M: MetadataStore> Registry<M> {
         name: &RepositoryName,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        self.store
-            .blob_referenced(scope, name.as_str(), digest)
-            .await
+        self.store.blob_referenced(scope, name.as_str(), digest).await
     }
 
     /// Links a blob the store already has (fetched for another repository) into this one;
@@ -106,9 +103,7 @@ impl<M: MetadataStore> Registry<M> {
         let Some(size) = self.blobs.stat(digest).await? else {
             return Ok(None);
         };
-        self.store
-            .link_blob(scope, name.as_str(), digest, size, self.clock.now())
-            .await?;
+        self.store.link_blob(scope, name.as_str(), digest, size, self.clock.now()).await?;
         Ok(Some(size))
     }
 }

@@ -88,21 +88,14 @@ fn rule_destinations(
             continue;
         }
         for d in &rule.destinations {
-            let destination = RegistryScope {
-                registry_id: d.registry_id.clone(),
-                region: d.region.clone(),
-            };
+            let destination =
+                RegistryScope { registry_id: d.registry_id.clone(), region: d.region.clone() };
             if destination != *source {
                 all.insert((destination.registry_id.clone(), destination.region.clone()));
             }
         }
     }
-    all.into_iter()
-        .map(|(registry_id, region)| RegistryScope {
-            registry_id,
-            region,
-        })
-        .collect()
+    all.into_iter().map(|(registry_id, region)| RegistryScope { registry_id, region }).collect()
 }
 
 impl<M: MetadataStore> Registry<M> {
@@ -143,16 +136,12 @@ impl<M: MetadataStore> Registry<M> {
         let name = repository.as_str();
         for destination in rule_destinations(&configuration, scope, name, true) {
             let done = match deletion {
-                Deletion::Tag(tag) => self
-                    .store
-                    .delete_tag(&destination, name, tag)
-                    .await
-                    .map(drop),
-                Deletion::Image(digest) => self
-                    .store
-                    .delete_manifest(&destination, name, digest)
-                    .await
-                    .map(drop),
+                Deletion::Tag(tag) => {
+                    self.store.delete_tag(&destination, name, tag).await.map(drop)
+                }
+                Deletion::Image(digest) => {
+                    self.store.delete_manifest(&destination, name, digest).await.map(drop)
+                }
             };
             match done {
                 Ok(())
@@ -185,9 +174,7 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         digest: &Digest,
     ) -> Result<Vec<ReplicationState>, RegistryError> {
-        self.store
-            .replication_states(scope, repository.as_str(), digest)
-            .await
+        self.store.replication_states(scope, repository.as_str(), digest).await
     }
 
     /// Prepares backfills, performs the queued replications, then settles backfills.
@@ -198,9 +185,7 @@ impl<M: MetadataStore> Registry<M> {
         };
         for task in self.store.pending_replications(BATCH).await? {
             let failure = self.replicate(&task).await?;
-            self.store
-                .finish_replication(&task, failure.as_deref(), self.clock.now())
-                .await?;
+            self.store.finish_replication(&task, failure.as_deref(), self.clock.now()).await?;
             match failure {
                 None => report.complete += 1,
                 Some(code) => report.failed.push(format!(
@@ -250,10 +235,7 @@ impl<M: MetadataStore> Registry<M> {
             }
             Err(e) => return Err(e),
         }
-        match self
-            .copy_image(&task.source, destination, &name, &task.digest, 0)
-            .await
-        {
+        match self.copy_image(&task.source, destination, &name, &task.digest, 0).await {
             Ok(()) => Ok(None),
             Err(RegistryError::ImageNotFound) => Ok(Some("ImageNotFound".into())),
             Err(e) => Err(e),
@@ -270,10 +252,7 @@ impl<M: MetadataStore> Registry<M> {
         if let Some(template) =
             matching_template(&templates, name.as_str(), RCTAppliedFor::Replication)
         {
-            return self
-                .create_from_template(destination, name, template)
-                .await
-                .map(drop);
+            return self.create_from_template(destination, name, template).await.map(drop);
         }
         let record = RepositoryRecord {
             name: name.to_string(),
@@ -284,9 +263,7 @@ impl<M: MetadataStore> Registry<M> {
             encryption_type: EncryptionType::Aes256,
             kms_key: None,
         };
-        self.store
-            .create_repository(destination, &record, &[], &[])
-            .await
+        self.store.create_repository(destination, &record, &[], &[]).await
     }
 
     /// Copies the manifest `digest` of `name` with its blobs' links, its index children,
@@ -309,8 +286,7 @@ impl<M: MetadataStore> Registry<M> {
             let parsed = parse_manifest(&manifest.body, Some(&manifest.media_type))?;
             for child in &parsed.references.manifests {
                 if depth < MAX_DEPTH {
-                    self.copy_image(source, destination, name, child, depth + 1)
-                        .await?;
+                    self.copy_image(source, destination, name, child, depth + 1).await?;
                 }
             }
             let now = self.clock.now();
@@ -320,9 +296,7 @@ impl<M: MetadataStore> Registry<M> {
                     .linked_blob_size(source, repository, blob)
                     .await?
                     .ok_or(RegistryError::ImageNotFound)?;
-                self.store
-                    .link_blob(destination, repository, blob, size, now)
-                    .await?;
+                self.store.link_blob(destination, repository, blob, size, now).await?;
             }
             let copy = StoredManifest {
                 pushed_at: now,
@@ -332,14 +306,7 @@ impl<M: MetadataStore> Registry<M> {
             };
             // Replicated writes queue nothing: replication never chains.
             self.store
-                .put_manifest(
-                    destination,
-                    repository,
-                    &copy,
-                    &parsed.references,
-                    None,
-                    &[],
-                )
+                .put_manifest(destination, repository, &copy, &parsed.references, None, &[])
                 .await?;
             for tag in self.store.tags_of(source, repository, digest).await? {
                 let Some(tag) = Tag::parse(&tag) else {
@@ -363,8 +330,7 @@ impl<M: MetadataStore> Registry<M> {
             }
             if depth < MAX_DEPTH {
                 for referrer in self.store.referrers(source, repository, digest).await? {
-                    self.copy_image(source, destination, name, &referrer.digest, depth + 1)
-                        .await?;
+                    self.copy_image(source, destination, name, &referrer.digest, depth + 1).await?;
                 }
             }
             Ok(())
@@ -380,10 +346,7 @@ mod tests {
     };
 
     fn scope(account: &str, region: &str) -> RegistryScope {
-        RegistryScope {
-            registry_id: account.into(),
-            region: region.into(),
-        }
+        RegistryScope { registry_id: account.into(), region: region.into() }
     }
 
     #[test]
@@ -419,9 +382,6 @@ mod tests {
             destinations(&configuration, &source, "prod/app"),
             vec![scope("1", "us-west-2"), scope("2", "us-east-1")]
         );
-        assert_eq!(
-            destinations(&configuration, &source, "dev/app"),
-            vec![scope("1", "us-west-2")]
-        );
+        assert_eq!(destinations(&configuration, &source, "dev/app"), vec![scope("1", "us-west-2")]);
     }
 }

@@ -58,9 +58,7 @@ impl<M: MetadataStore> Registry<M> {
         mutability: ImageTagMutability,
         filters: &[ImageTagMutabilityExclusionFilter],
     ) -> Result<(), RegistryError> {
-        self.store
-            .set_tag_mutability(scope, name, mutability, filters)
-            .await
+        self.store.set_tag_mutability(scope, name, mutability, filters).await
     }
 
     /// Sets the repository's scan-on-push flag.

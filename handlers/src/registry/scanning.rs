@@ -13,9 +13,7 @@ impl<M: MetadataStore> Registry<M> {
         &self,
         scope: &RegistryScope,
     ) -> Result<RegistryScanningConfiguration, RegistryError> {
-        Ok(or_default(
-            self.store.registry_record(scope).await?.scanning,
-        ))
+        Ok(or_default(self.store.registry_record(scope).await?.scanning))
     }
 
     /// Replaces the registry's scanning configuration.
@@ -40,10 +38,6 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<RepositoryScanning, RegistryError> {
         let repository = self.repository(scope, name).await?;
         let configuration = self.scanning_configuration(scope).await?;
-        Ok(repository_scanning(
-            &configuration,
-            name.as_str(),
-            repository.scan_on_push,
-        ))
+        Ok(repository_scanning(&configuration, name.as_str(), repository.scan_on_push))
     }
 }

@@ -68,11 +68,7 @@ impl<M: MetadataStore> Registry<M> {
         repository: &RepositoryName,
         digest: &Digest,
     ) -> Result<(), RegistryError> {
-        if self
-            .repository_scanning(scope, repository)
-            .await?
-            .scan_on_push
-        {
+        if self.repository_scanning(scope, repository).await?.scan_on_push {
             self.start_scan(scope, repository, digest, false).await?;
         }
         Ok(())

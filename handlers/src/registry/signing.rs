@@ -61,9 +61,7 @@ impl<M: MetadataStore> Registry<M> {
             repository: repository.to_string(),
             digest: digest.clone(),
         };
-        self.store
-            .queue_signings(&image, &profiles, self.clock.now())
-            .await
+        self.store.queue_signings(&image, &profiles, self.clock.now()).await
     }
 
     /// The image's signing by each profile.
@@ -106,10 +104,7 @@ impl<M: MetadataStore> Registry<M> {
         keys: &SigningKeys,
     ) -> Result<(), Refusal> {
         let profile = SigningProfile::parse(profile).ok_or_else(|| {
-            Refusal(
-                "InvalidSigningProfile",
-                format!("{profile} is not a signing profile ARN"),
-            )
+            Refusal("InvalidSigningProfile", format!("{profile} is not a signing profile ARN"))
         })?;
         if profile.account != image.scope.registry_id {
             return Err(Refusal(
@@ -123,11 +118,7 @@ impl<M: MetadataStore> Registry<M> {
         let name = RepositoryName::parse(&image.repository)
             .ok_or_else(|| Refusal("ImageNotFound", "the repository name is invalid".into()))?;
         let manifest = self
-            .find_manifest(
-                &image.scope,
-                &name,
-                &Reference::Digest(image.digest.clone()),
-            )
+            .find_manifest(&image.scope, &name, &Reference::Digest(image.digest.clone()))
             .await
             .map_err(Refusal::internal)?
             .ok_or_else(|| Refusal("ImageNotFound", "the image was deleted".into()))?;

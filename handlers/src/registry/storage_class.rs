@@ -104,10 +104,7 @@ mod tests {
         move_storage(&mut storage, StorageClassTarget::Standard, 40.0, 60.0).unwrap();
         let activating = storage;
         let refused = move_storage(&mut storage, StorageClassTarget::Archive, 50.0, 60.0);
-        assert!(matches!(
-            refused,
-            Err(RegistryError::ImageStorageClassUpdateNotSupported(_))
-        ));
+        assert!(matches!(refused, Err(RegistryError::ImageStorageClassUpdateNotSupported(_))));
         assert_eq!(storage, activating);
         move_storage(&mut storage, StorageClassTarget::Standard, 50.0, 60.0).unwrap();
         assert_eq!(storage, activating);

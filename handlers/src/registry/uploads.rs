@@ -19,29 +19,22 @@ impl<B: Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static> UploadBod
 
 /// A request body as the stream a blob store takes.
 fn byte_stream(body: impl UploadBody) -> ByteStream {
-    body.into_data_stream()
-        .map_err(|e| std::io::Error::other(e.to_string()))
-        .boxed()
+    body.into_data_stream().map_err(|e| std::io::Error::other(e.to_string())).boxed()
 }
 
 impl<M: MetadataStore> Registry<M> {
     /// Waits for the upload's turn: requests on one upload run one at a time.
     pub(super) async fn hold_upload(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
-            let mut locks = self
-                .upload_locks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut locks =
+                self.upload_locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             locks.entry(id.to_string()).or_default().clone()
         };
         lock.lock_owned().await
     }
 
     fn forget_upload_lock(&self, id: &str) {
-        let mut locks = self
-            .upload_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut locks = self.upload_locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.remove(id);
     }
 
@@ -164,9 +157,7 @@ impl<M: MetadataStore> Registry<M> {
                 return Err(e);
             }
         };
-        self.store
-            .link_blob(scope, repository.as_str(), digest, size, self.clock.now())
-            .await?;
+        self.store.link_blob(scope, repository.as_str(), digest, size, self.clock.now()).await?;
         self.close_session(id).await?;
         Ok(size)
     }
@@ -179,11 +170,8 @@ impl<M: MetadataStore> Registry<M> {
         digest: &Digest,
         body: B,
     ) -> Result<u64, RegistryError> {
-        let id = self
-            .start_upload(scope, repository, UploadKind::Oci)
-            .await?;
-        self.finish_upload(scope, repository, &id, UploadKind::Oci, digest, Some(body))
-            .await
+        let id = self.start_upload(scope, repository, UploadKind::Oci).await?;
+        self.finish_upload(scope, repository, &id, UploadKind::Oci, digest, Some(body)).await
     }
 
     /// Abandons a session.
@@ -237,8 +225,7 @@ impl<M: MetadataStore> Registry<M> {
             self.blobs.append(&id, bytes).await
         };
         if let Err(e) = appended {
-            self.cancel_upload(scope, name, &id, UploadKind::Oci)
-                .await?;
+            self.cancel_upload(scope, name, &id, UploadKind::Oci).await?;
             return Err(e);
         }
         self.finish_upload::<http_body_util::Empty<bytes::Bytes>>(

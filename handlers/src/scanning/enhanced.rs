@@ -49,11 +49,8 @@ pub(super) fn enhanced_finding(
         .collect();
     let id = hex::encode(
         &Sha256::digest(
-            format!(
-                "{}/{}/{}/{}",
-                image.digest, advisory.name, package.source, package_manager
-            )
-            .as_bytes(),
+            format!("{}/{}/{}/{}", image.digest, advisory.name, package.source, package_manager)
+                .as_bytes(),
         )[..16],
     );
     let at = Some(Timestamp(image.scanned_at));

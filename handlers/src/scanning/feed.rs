@@ -164,10 +164,7 @@ impl VulnerabilityFeed {
         let mut skipped = 0usize;
         while let Some(directory) = pending.pop() {
             let entries = std::fs::read_dir(&directory).map_err(|e| {
-                format!(
-                    "cannot read the vulnerability feed {}: {e}",
-                    directory.display()
-                )
+                format!("cannot read the vulnerability feed {}: {e}", directory.display())
             })?;
             for entry in entries.flatten() {
                 let path = entry.path();
@@ -214,31 +211,22 @@ impl VulnerabilityFeed {
             .or_else(|| raw.references.first())
             .map(|r| r.url.clone())
             .unwrap_or_else(|| format!("https://osv.dev/vulnerability/{}", raw.id));
-        let description = if raw.details.is_empty() {
-            raw.summary.clone()
-        } else {
-            raw.details.clone()
-        };
+        let description =
+            if raw.details.is_empty() { raw.summary.clone() } else { raw.details.clone() };
         for affected in raw.affected {
             let Some(package) = &affected.package else {
                 continue;
             };
             let severities: Vec<&RawSeverity> =
                 affected.severity.iter().chain(&raw.severity).collect();
-            let cvss3 = severities
-                .iter()
-                .filter(|s| s.kind == "CVSS_V3")
-                .find_map(|s| {
-                    let vector: cvss::v3::Vector = s.score.parse().ok()?;
-                    Some((s.score.clone(), vector.base_score().value()))
-                });
-            let cvss2 = severities
-                .iter()
-                .filter(|s| s.kind == "CVSS_V2")
-                .find_map(|s| {
-                    let vector: cvss::v2::Vector = s.score.parse().ok()?;
-                    Some((s.score.clone(), vector.score().value()))
-                });
+            let cvss3 = severities.iter().filter(|s| s.kind == "CVSS_V3").find_map(|s| {
+                let vector: cvss::v3::Vector = s.score.parse().ok()?;
+                Some((s.score.clone(), vector.base_score().value()))
+            });
+            let cvss2 = severities.iter().filter(|s| s.kind == "CVSS_V2").find_map(|s| {
+                let vector: cvss::v2::Vector = s.score.parse().ok()?;
+                Some((s.score.clone(), vector.score().value()))
+            });
             let severity = match &cvss3 {
                 Some((_, score)) => severity_of_score(*score),
                 None => database_severity(&affected.database_specific)
@@ -278,11 +266,7 @@ impl VulnerabilityFeed {
             self.index
                 .entry((ecosystem_key(&package.ecosystem), package.name.clone()))
                 .or_default()
-                .push(Affected {
-                    advisory,
-                    versions: affected.versions,
-                    ranges,
-                });
+                .push(Affected { advisory, versions: affected.versions, ranges });
         }
     }
 
@@ -305,11 +289,7 @@ impl VulnerabilityFeed {
                 };
                 let advisory = &*affected.advisory;
                 if seen.insert((advisory.name.clone(), package.source.clone())) {
-                    found.push(Match {
-                        advisory,
-                        package,
-                        fixed_in,
-                    });
+                    found.push(Match { advisory, package, fixed_in });
                 }
             }
         }
@@ -386,10 +366,7 @@ fn rank(severity: Option<FindingSeverity>) -> u8 {
 }
 
 fn attribute(key: &str, value: &str) -> Attribute {
-    Attribute {
-        key: Some(key.to_string()),
-        value: Some(value.to_string()),
-    }
+    Attribute { key: Some(key.to_string()), value: Some(value.to_string()) }
 }
 
 /// OSV's rule: listed in `versions`, or inside a range (events in version order; from an
@@ -543,10 +520,7 @@ mod tests {
         assert_eq!(critical.fix_available.as_deref(), Some("YES"));
         assert_eq!(critical.score, 9.8);
         let details = critical.package_vulnerability_details.as_ref().unwrap();
-        assert_eq!(
-            details.related_vulnerabilities.as_deref(),
-            Some(&["DSA-1".to_string()][..])
-        );
+        assert_eq!(details.related_vulnerabilities.as_deref(), Some(&["DSA-1".to_string()][..]));
         let package = &details.vulnerable_packages.as_ref().unwrap()[0];
         assert_eq!(package.fixed_in_version.as_deref(), Some("1:1.2.13-2"));
         assert_eq!(enhanced[1].severity.as_deref(), Some("LOW"));

@@ -36,17 +36,11 @@ pub fn wanted(path: &str) -> bool {
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
         || matches!(file, "Cargo.lock" | "package-lock.json")
         || (file == "METADATA"
-            && path
-                .rsplit('/')
-                .nth(1)
-                .is_some_and(|dir| dir.ends_with(".dist-info")))
+            && path.rsplit('/').nth(1).is_some_and(|dir| dir.ends_with(".dist-info")))
 }
 
 fn normalize(path: &str) -> String {
-    path.trim_start_matches("./")
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .to_string()
+    path.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/').to_string()
 }
 
 impl ImageFiles {
@@ -72,25 +66,16 @@ impl ImageFiles {
     /// True when a kept file is `path` or lies under it (only those removals are noted,
     /// so that a layer of many files costs no memory).
     fn holds(&self, path: &str) -> bool {
-        self.files
-            .range(path.to_string()..)
-            .next()
-            .is_some_and(|(kept, _)| {
-                kept == path || kept.strip_prefix(path).is_some_and(|r| r.starts_with('/'))
-            })
+        self.files.range(path.to_string()..).next().is_some_and(|(kept, _)| {
+            kept == path || kept.strip_prefix(path).is_some_and(|r| r.starts_with('/'))
+        })
     }
 
     /// Reads one more layer (lowest first) over what the layers below left.
     pub fn apply_layer(&mut self, index: usize, layer: impl Read) -> Result<(), LayerError> {
-        let fail = |reason: String| LayerError {
-            layer: index,
-            reason,
-        };
+        let fail = |reason: String| LayerError { layer: index, reason };
         let mut buffered = BufReader::with_capacity(64 << 10, layer);
-        let magic = buffered
-            .fill_buf()
-            .map_err(|e| fail(format!("cannot read: {e}")))?
-            .to_vec();
+        let magic = buffered.fill_buf().map_err(|e| fail(format!("cannot read: {e}")))?.to_vec();
         let tar: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
             Box::new(flate2::read::MultiGzDecoder::new(buffered))
         } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -106,9 +91,7 @@ impl ImageFiles {
         let mut removed: Vec<String> = Vec::new();
         let mut opaque: Vec<String> = Vec::new();
         let mut archive = tar::Archive::new(tar);
-        let entries = archive
-            .entries()
-            .map_err(|e| fail(format!("not a tar stream: {e}")))?;
+        let entries = archive.entries().map_err(|e| fail(format!("not a tar stream: {e}")))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| fail(format!("broken tar entry: {e}")))?;
             let path = entry
@@ -146,9 +129,7 @@ impl ImageFiles {
                 continue;
             }
             let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry
-                .read_to_end(&mut bytes)
-                .map_err(|e| fail(format!("cannot read {path}: {e}")))?;
+            entry.read_to_end(&mut bytes).map_err(|e| fail(format!("cannot read {path}: {e}")))?;
             added.insert(path, bytes);
         }
         for directory in opaque {
@@ -157,8 +138,7 @@ impl ImageFiles {
         }
         for path in removed {
             let prefix = format!("{path}/");
-            self.files
-                .retain(|kept, _| kept != &path && !kept.starts_with(&prefix));
+            self.files.retain(|kept, _| kept != &path && !kept.starts_with(&prefix));
         }
         self.files.extend(added);
         Ok(())
@@ -212,11 +192,7 @@ pub(crate) mod tests {
         ]);
         files.apply_layer(0, gzip(&base).as_slice()).unwrap();
         assert_eq!(files.get("etc/os-release"), Some(&b"ID=debian\n"[..]));
-        assert_eq!(
-            files.get("usr/bin/tool"),
-            None,
-            "only package files are kept"
-        );
+        assert_eq!(files.get("usr/bin/tool"), None, "only package files are kept");
         assert_eq!(files.under("var/lib/dpkg/status.d").count(), 2);
 
         let upper = tarball(&[
@@ -227,15 +203,8 @@ pub(crate) mod tests {
         ]);
         files.apply_layer(1, upper.as_slice()).unwrap();
         assert_eq!(files.get("var/lib/dpkg/status"), None, "whited out");
-        let left: Vec<&str> = files
-            .under("var/lib/dpkg/status.d")
-            .map(|(p, _)| p)
-            .collect();
-        assert_eq!(
-            left,
-            ["var/lib/dpkg/status.d/three"],
-            "opaque hides the lower files"
-        );
+        let left: Vec<&str> = files.under("var/lib/dpkg/status.d").map(|(p, _)| p).collect();
+        assert_eq!(left, ["var/lib/dpkg/status.d/three"], "opaque hides the lower files");
         assert_eq!(files.get("etc/os-release"), Some(&b"ID=alpine\n"[..]));
 
         let zstd = ruzstd::encoding::compress_to_vec(
@@ -247,10 +216,7 @@ pub(crate) mod tests {
 
         // A wanted file after a big unwanted one: the reader goes through the big one.
         let big = vec![7u8; 5 << 20];
-        let layer = tarball(&[
-            ("opt/big.bin", Some(&big)),
-            ("etc/os-release", Some(b"ID=late\n")),
-        ]);
+        let layer = tarball(&[("opt/big.bin", Some(&big)), ("etc/os-release", Some(b"ID=late\n"))]);
         files.apply_layer(3, layer.as_slice()).unwrap();
         assert_eq!(files.get("etc/os-release"), Some(&b"ID=late\n"[..]));
 

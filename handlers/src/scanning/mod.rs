@@ -74,11 +74,9 @@ pub fn repository_scanning(
         matching(ScanFrequency::ScanOnPush).map(|f| (ScanFrequency::ScanOnPush, f))
     };
     match decided {
-        Some((frequency, applied_filters)) => RepositoryScanning {
-            frequency,
-            scan_on_push: true,
-            applied_filters,
-        },
+        Some((frequency, applied_filters)) => {
+            RepositoryScanning { frequency, scan_on_push: true, applied_filters }
+        }
         None if !enhanced && repository_scan_on_push => RepositoryScanning {
             frequency: ScanFrequency::ScanOnPush,
             scan_on_push: true,
@@ -99,13 +97,7 @@ mod tests {
 
     #[test]
     fn filters_follow_ecrs_table() {
-        let names = [
-            "prod",
-            "repo-prod",
-            "prod-repo",
-            "repo-prod-repo",
-            "prodrepo",
-        ];
+        let names = ["prod", "repo-prod", "prod-repo", "repo-prod-repo", "prodrepo"];
         for (filter, expected) in [
             ("prod", [true, true, true, true, true]),
             ("*prod", [true, true, false, false, false]),
@@ -145,14 +137,8 @@ mod tests {
         assert_eq!(on.frequency, ScanFrequency::ScanOnPush);
         assert_eq!(on.applied_filters.len(), 1);
         let own = repository_scanning(&basic, "dev/app", true);
-        assert_eq!(
-            (own.frequency, own.applied_filters.len()),
-            (ScanFrequency::ScanOnPush, 0)
-        );
-        assert_eq!(
-            repository_scanning(&basic, "dev/app", false).frequency,
-            ScanFrequency::Manual
-        );
+        assert_eq!((own.frequency, own.applied_filters.len()), (ScanFrequency::ScanOnPush, 0));
+        assert_eq!(repository_scanning(&basic, "dev/app", false).frequency, ScanFrequency::Manual);
         let enhanced = RegistryScanningConfiguration {
             scan_type: Some(ScanType::Enhanced),
             rules: Some(vec![

@@ -36,10 +36,7 @@ fn os_release(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| {
-            (
-                k.trim().to_string(),
-                v.trim().trim_matches('"').trim_matches('\'').to_string(),
-            )
+            (k.trim().to_string(), v.trim().trim_matches('"').trim_matches('\'').to_string())
         })
         .collect()
 }
@@ -47,10 +44,7 @@ fn os_release(text: &str) -> Vec<(String, String)> {
 /// The OSV ecosystem of a distribution (`ID` and `VERSION_ID` of os-release).
 fn ecosystem(id: &str, version: Option<&str>, codename: Option<&str>) -> Option<String> {
     match id {
-        "debian" => Some(format!(
-            "Debian:{}",
-            version.or(codename).unwrap_or("unstable")
-        )),
+        "debian" => Some(format!("Debian:{}", version.or(codename).unwrap_or("unstable"))),
         "ubuntu" => version.map(|v| format!("Ubuntu:{v}")),
         "alpine" => version.map(|v| {
             let mut parts = v.split('.');
@@ -70,20 +64,13 @@ pub fn inventory(files: &ImageFiles) -> Option<Inventory> {
         .or_else(|| files.get("usr/lib/os-release"))
         .map(|b| os_release(&String::from_utf8_lossy(b)))
         .unwrap_or_default();
-    let field = |key: &str| {
-        release
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let field = |key: &str| release.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let (version, codename) = (field("VERSION_ID"), field("VERSION_CODENAME"));
     let ids = std::iter::once(field("ID").unwrap_or(""))
         .chain(field("ID_LIKE").unwrap_or("").split_whitespace())
         .collect::<Vec<_>>();
     let named = |wanted: &[&str]| {
-        ids.iter()
-            .find(|id| wanted.contains(id))
-            .and_then(|id| ecosystem(id, version, codename))
+        ids.iter().find(|id| wanted.contains(id)).and_then(|id| ecosystem(id, version, codename))
     };
 
     let mut dpkg = Vec::new();
@@ -128,14 +115,10 @@ pub fn language_inventories(files: &ImageFiles) -> Vec<Inventory> {
         let file = path.rsplit('/').next().unwrap_or(path);
         match file {
             "Cargo.lock" => cargo.extend(
-                parse_cargo_lock(&text)
-                    .into_iter()
-                    .map(|(n, v)| language_package(&n, &v, path)),
+                parse_cargo_lock(&text).into_iter().map(|(n, v)| language_package(&n, &v, path)),
             ),
             "package-lock.json" => npm.extend(
-                parse_package_lock(&text)
-                    .into_iter()
-                    .map(|(n, v)| language_package(&n, &v, path)),
+                parse_package_lock(&text).into_iter().map(|(n, v)| language_package(&n, &v, path)),
             ),
             "METADATA" => {
                 let field = |key: &str| {
@@ -170,13 +153,8 @@ pub fn language_inventories(files: &ImageFiles) -> Vec<Inventory> {
 /// `[[package]]` entries of a Cargo.lock: (name, version).
 fn parse_cargo_lock(text: &str) -> Vec<(String, String)> {
     let value = |line: &str, key: &str| {
-        line.strip_prefix(key).map(|rest| {
-            rest.trim()
-                .trim_start_matches('=')
-                .trim()
-                .trim_matches('"')
-                .to_string()
-        })
+        line.strip_prefix(key)
+            .map(|rest| rest.trim().trim_start_matches('=').trim().trim_matches('"').to_string())
     };
     text.split("[[package]]")
         .skip(1)
@@ -231,12 +209,8 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
                 fields.push((k.trim(), v.trim()));
             }
         }
-        let get = |key: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| *v)
-        };
+        let get =
+            |key: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| *v);
         let (Some(name), Some(version)) = (get("Package"), get("Version")) else {
             continue;
         };
@@ -266,12 +240,7 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
 pub fn parse_apk_installed(text: &str) -> Vec<Package> {
     let mut packages = Vec::new();
     for stanza in text.split("\n\n") {
-        let field = |key: &str| {
-            stanza
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
-        };
+        let field = |key: &str| stanza.lines().find_map(|l| l.strip_prefix(key)).map(str::trim);
         let (Some(name), Some(version)) = (field("P:"), field("V:")) else {
             continue;
         };
@@ -297,13 +266,7 @@ mod tests {
         let packages = parse_dpkg_status(status);
         let summary: Vec<(&str, &str, &str)> = packages
             .iter()
-            .map(|p| {
-                (
-                    p.name.as_str(),
-                    p.source.as_str(),
-                    p.source_version.as_str(),
-                )
-            })
+            .map(|p| (p.name.as_str(), p.source.as_str(), p.source_version.as_str()))
             .collect();
         assert_eq!(
             summary,
@@ -341,11 +304,7 @@ mod tests {
         ]);
         debian.apply_layer(0, layer.as_slice()).unwrap();
         assert_eq!(inventory(&debian).unwrap().ecosystem, "Debian:12");
-        assert_eq!(
-            inventory(&ImageFiles::default()),
-            None,
-            "no package database"
-        );
+        assert_eq!(inventory(&ImageFiles::default()), None, "no package database");
     }
 
     #[test]
@@ -373,10 +332,7 @@ mod tests {
             .map(|i| {
                 (
                     i.ecosystem.clone(),
-                    i.packages
-                        .iter()
-                        .map(|p| (p.name.clone(), p.version.clone()))
-                        .collect(),
+                    i.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect(),
                 )
             })
             .collect();
@@ -384,20 +340,11 @@ mod tests {
         assert_eq!(
             summary,
             [
-                (
-                    "crates.io".to_string(),
-                    vec![pair("smallvec", "1.6.0"), pair("app", "0.1.0")]
-                ),
-                (
-                    "npm".to_string(),
-                    vec![pair("@scope/b", "1.0.0"), pair("lodash", "4.17.20")]
-                ),
+                ("crates.io".to_string(), vec![pair("smallvec", "1.6.0"), pair("app", "0.1.0")]),
+                ("npm".to_string(), vec![pair("@scope/b", "1.0.0"), pair("lodash", "4.17.20")]),
                 ("PyPI".to_string(), vec![pair("requests", "2.25.0")]),
             ]
         );
-        assert_eq!(
-            inventories[0].packages[0].file_path.as_deref(),
-            Some("/app/Cargo.lock")
-        );
+        assert_eq!(inventories[0].packages[0].file_path.as_deref(), Some("/app/Cargo.lock"));
     }
 }

@@ -42,10 +42,8 @@ pub struct Scanner {
 type Fingerprint = Vec<(PathBuf, Option<std::time::SystemTime>)>;
 
 fn fingerprint(dir: &Path) -> Fingerprint {
-    let mut seen = vec![(
-        dir.to_path_buf(),
-        std::fs::metadata(dir).and_then(|m| m.modified()).ok(),
-    )];
+    let mut seen =
+        vec![(dir.to_path_buf(), std::fs::metadata(dir).and_then(|m| m.modified()).ok())];
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -72,18 +70,11 @@ impl Scanner {
                     "vulnerability feed read from {}",
                     dir.display()
                 );
-                (
-                    Some(Arc::new(feed)),
-                    Some((dir.to_path_buf(), Mutex::new(seen))),
-                )
+                (Some(Arc::new(feed)), Some((dir.to_path_buf(), Mutex::new(seen))))
             }
             None => (None, None),
         };
-        Ok(Scanner {
-            registry,
-            feed: RwLock::new(feed),
-            source,
-        })
+        Ok(Scanner { registry, feed: RwLock::new(feed), source })
     }
 
     fn feed(&self) -> Option<Arc<VulnerabilityFeed>> {
@@ -137,9 +128,7 @@ impl Scanner {
                 Err(e) => return Err(e),
             };
             if continuous {
-                self.registry
-                    .start_scan(&image.scope, &name, &image.digest, false)
-                    .await?;
+                self.registry.start_scan(&image.scope, &name, &image.digest, false).await?;
                 queued += 1;
             }
         }
@@ -163,9 +152,7 @@ impl Scanner {
             }
             self.registry.finish_scan(&image, &outcome).await?;
         }
-        Ok(format!(
-            "{complete} scans complete, {failed} failed, {rescans} queued by a feed change"
-        ))
+        Ok(format!("{complete} scans complete, {failed} failed, {rescans} queued by a feed change"))
     }
 
     /// One image's scan; berth's own failures end as FAILED with the reason. The registry's
@@ -227,20 +214,14 @@ impl Scanner {
                 pushed_at: manifest.pushed_at,
                 scanned_at: now,
             };
-            let findings: Vec<_> = inventories
-                .iter()
-                .flat_map(|i| feed.enhanced_findings(i, &scanned))
-                .collect();
+            let findings: Vec<_> =
+                inventories.iter().flat_map(|i| feed.enhanced_findings(i, &scanned)).collect();
             serde_json::to_string(&findings)
         } else {
             let findings: Vec<_> = inventories.iter().flat_map(|i| feed.findings(i)).collect();
             serde_json::to_string(&findings)
         };
-        ended(
-            "COMPLETE",
-            COMPLETE_DESCRIPTION.into(),
-            Some(json.unwrap_or_else(|_| "[]".into())),
-        )
+        ended("COMPLETE", COMPLETE_DESCRIPTION.into(), Some(json.unwrap_or_else(|_| "[]".into())))
     }
 
     /// A scan's end, with no findings yet.
@@ -262,11 +243,7 @@ impl Scanner {
             .ok_or_else(|| "the repository name is invalid".to_string())?;
         let manifest = self
             .registry
-            .find_manifest(
-                &image.scope,
-                &name,
-                &Reference::Digest(image.digest.clone()),
-            )
+            .find_manifest(&image.scope, &name, &Reference::Digest(image.digest.clone()))
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "the image is gone".to_string())?;
@@ -274,7 +251,7 @@ impl Scanner {
             .map_err(|e| e.to_string())?;
         if parsed.kind == ManifestKind::Index {
             return Err(
-                "UnsupportedImageError: a manifest list is not scanned; scan its images".into(),
+                "UnsupportedImageError: a manifest list is not scanned; scan its images".into()
             );
         }
         // The layers: every blob but the config, in order.

@@ -31,9 +31,7 @@ impl VersionScheme {
 pub fn compare_dpkg(a: &str, b: &str) -> Ordering {
     let (ea, ua, ra) = split_dpkg(a);
     let (eb, ub, rb) = split_dpkg(b);
-    ea.cmp(&eb)
-        .then_with(|| compare_dpkg_part(ua, ub))
-        .then_with(|| compare_dpkg_part(ra, rb))
+    ea.cmp(&eb).then_with(|| compare_dpkg_part(ua, ub)).then_with(|| compare_dpkg_part(ra, rb))
 }
 
 fn split_dpkg(version: &str) -> (u64, &str, &str) {
@@ -65,10 +63,7 @@ fn compare_dpkg_part(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
-            let (wa, wb) = (
-                dpkg_weight(a.get(i).copied()),
-                dpkg_weight(b.get(j).copied()),
-            );
+            let (wa, wb) = (dpkg_weight(a.get(i).copied()), dpkg_weight(b.get(j).copied()));
             if wa != wb {
                 return wa.cmp(&wb);
             }
@@ -144,10 +139,7 @@ fn parse_apk(version: &str) -> ApkVersion {
         Some(c) if c.is_ascii_alphabetic() => (&main[..main.len() - 1], Some(*c)),
         _ => (main, None),
     };
-    let numbers = numbers_text
-        .split('.')
-        .map(|n| n.parse().unwrap_or(0))
-        .collect();
+    let numbers = numbers_text.split('.').map(|n| n.parse().unwrap_or(0)).collect();
     let suffixes = parts
         .map(|s| {
             let split = s.find(|c: char| c.is_ascii_digit()).unwrap_or(s.len());
@@ -155,12 +147,7 @@ fn parse_apk(version: &str) -> ApkVersion {
             (apk_suffix_rank(name), number.parse().unwrap_or(0))
         })
         .collect();
-    ApkVersion {
-        numbers,
-        letter,
-        suffixes,
-        revision,
-    }
+    ApkVersion { numbers, letter, suffixes, revision }
 }
 
 /// apk's order (apk-tools `apk_version_compare`).
@@ -205,10 +192,7 @@ pub fn compare_semver(a: &str, b: &str) -> Ordering {
 /// by their runs.
 pub fn compare_pep440(a: &str, b: &str) -> Ordering {
     use std::str::FromStr;
-    match (
-        pep440_rs::Version::from_str(a),
-        pep440_rs::Version::from_str(b),
-    ) {
+    match (pep440_rs::Version::from_str(a), pep440_rs::Version::from_str(b)) {
         (Ok(x), Ok(y)) => x.cmp(&y),
         _ => compare_runs(a, b),
     }

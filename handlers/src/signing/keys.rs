@@ -60,16 +60,12 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
 impl SigningKeys {
     /// Keys kept under `data_dir/signing`.
     pub fn new(data_dir: &Path) -> Self {
-        SigningKeys {
-            dir: data_dir.join("signing"),
-            loaded: Mutex::default(),
-        }
+        SigningKeys { dir: data_dir.join("signing"), loaded: Mutex::default() }
     }
 
     /// The profile's key, made (and kept) on first use.
     pub fn key(&self, profile: &SigningProfile) -> Result<Arc<ProfileKey>, RegistryError> {
-        self.load(profile, true)?
-            .ok_or_else(|| internal("key", "not made"))
+        self.load(profile, true)?.ok_or_else(|| internal("key", "not made"))
     }
 
     /// The profile's key if it ever signed (the certificate endpoint makes none, so that
@@ -106,10 +102,7 @@ impl SigningKeys {
     fn paths(&self, profile: &SigningProfile) -> (PathBuf, PathBuf) {
         let hash = hex::encode(&Sha256::digest(profile.arn.as_bytes())[..6]);
         let stem = format!("{}-{hash}", profile.name);
-        (
-            self.dir.join(format!("{stem}.key")),
-            self.dir.join(format!("{stem}.pem")),
-        )
+        (self.dir.join(format!("{stem}.key")), self.dir.join(format!("{stem}.pem")))
     }
 
     fn read(&self, key_path: &Path, certificate_path: &Path) -> Result<ProfileKey, RegistryError> {
@@ -124,11 +117,7 @@ impl SigningKeys {
         .map_err(|e| internal("parse key", e))?;
         let certificate_der =
             pem_body(&pem).ok_or_else(|| internal("parse certificate", "no PEM block"))?;
-        Ok(ProfileKey {
-            key,
-            certificate_der,
-            certificate_pem: pem,
-        })
+        Ok(ProfileKey { key, certificate_der, certificate_pem: pem })
     }
 
     fn make(
@@ -145,20 +134,14 @@ impl SigningKeys {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
             .map_err(|e| internal("certificate", e))?;
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, profile.name.clone());
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, "berth managed signing");
+        params.distinguished_name.push(rcgen::DnType::CommonName, profile.name.clone());
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "berth managed signing");
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2074, 1, 1);
         params.is_ca = rcgen::IsCa::NoCa;
         params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-        let certificate = params
-            .self_signed(&key_pair)
-            .map_err(|e| internal("self-sign", e))?;
+        let certificate = params.self_signed(&key_pair).map_err(|e| internal("self-sign", e))?;
         write_durably(key_path, pkcs8.as_ref())?;
         write_durably(certificate_path, certificate.pem().as_bytes())
     }
@@ -188,22 +171,11 @@ mod tests {
             "arn:aws:signer:us-east-1:111122223333:/signing-profiles/release",
         )
         .unwrap();
-        assert!(SigningKeys::new(dir.path())
-            .existing(&profile)
-            .unwrap()
-            .is_none());
+        assert!(SigningKeys::new(dir.path()).existing(&profile).unwrap().is_none());
         let first = SigningKeys::new(dir.path()).key(&profile).unwrap();
-        let again = SigningKeys::new(dir.path())
-            .existing(&profile)
-            .unwrap()
-            .expect("kept");
-        assert_eq!(
-            first.certificate_der, again.certificate_der,
-            "kept in the data dir"
-        );
-        assert!(first
-            .certificate_pem
-            .starts_with("-----BEGIN CERTIFICATE-----"));
+        let again = SigningKeys::new(dir.path()).existing(&profile).unwrap().expect("kept");
+        assert_eq!(first.certificate_der, again.certificate_der, "kept in the data dir");
+        assert!(first.certificate_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         let signature = again.sign(b"payload").unwrap();
         assert_eq!(signature.len(), 64);
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, first.public_key())

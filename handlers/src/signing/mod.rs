@@ -47,9 +47,7 @@ pub fn profiles_for(configuration: &SigningConfiguration, repository: &str) -> V
     for rule in &configuration.rules {
         let covered = match rule.repository_filters.as_deref() {
             None | Some([]) => true,
-            Some(filters) => filters
-                .iter()
-                .any(|f| wildcard_match(&f.filter, repository)),
+            Some(filters) => filters.iter().any(|f| wildcard_match(&f.filter, repository)),
         };
         if covered && !profiles.contains(&rule.signing_profile_arn) {
             profiles.push(rule.signing_profile_arn.clone());
@@ -82,10 +80,7 @@ mod tests {
     #[test]
     fn profiles_and_filters() {
         let profile = SigningProfile::parse(PROFILE).unwrap();
-        assert_eq!(
-            (profile.account.as_str(), profile.name.as_str()),
-            ("111122223333", "release")
-        );
+        assert_eq!((profile.account.as_str(), profile.name.as_str()), ("111122223333", "release"));
         assert!(SigningProfile::parse("arn:aws:signer:us-east-1:1:/signing-profiles/x").is_none());
         assert!(SigningProfile::parse("arn:aws:iam::111122223333:role/x").is_none());
 
@@ -98,17 +93,9 @@ mod tests {
             ],
         };
         assert_eq!(profiles_for(&configuration, "myapp/web"), [PROFILE]);
-        assert_eq!(
-            profiles_for(&configuration, "team/production"),
-            [other, PROFILE]
-        );
-        let only_filtered = SigningConfiguration {
-            rules: vec![rule(other, Some(&["myapp"]))],
-        };
-        assert!(
-            profiles_for(&only_filtered, "myapp/web").is_empty(),
-            "no `*`: the whole name"
-        );
+        assert_eq!(profiles_for(&configuration, "team/production"), [other, PROFILE]);
+        let only_filtered = SigningConfiguration { rules: vec![rule(other, Some(&["myapp"]))] };
+        assert!(profiles_for(&only_filtered, "myapp/web").is_empty(), "no `*`: the whole name");
         assert_eq!(profiles_for(&only_filtered, "myapp"), [other]);
     }
 }

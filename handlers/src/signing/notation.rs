@@ -62,10 +62,7 @@ pub fn sign(
         "io.cncf.notary.signingTime": signing_time,
     })
     .to_string();
-    let (protected, payload) = (
-        URL_SAFE_NO_PAD.encode(protected),
-        URL_SAFE_NO_PAD.encode(payload),
-    );
+    let (protected, payload) = (URL_SAFE_NO_PAD.encode(protected), URL_SAFE_NO_PAD.encode(payload));
     let signature = key.sign(format!("{protected}.{payload}").as_bytes())?;
     let envelope = serde_json::json!({
         "payload": payload,
@@ -126,13 +123,9 @@ mod tests {
         };
         let signature = sign(&key, &target, "2026-11-30T00:00:00Z").unwrap();
         let envelope: serde_json::Value = serde_json::from_slice(&signature.envelope).unwrap();
-        let (protected, payload) = (
-            envelope["protected"].as_str().unwrap(),
-            envelope["payload"].as_str().unwrap(),
-        );
-        let raw = URL_SAFE_NO_PAD
-            .decode(envelope["signature"].as_str().unwrap())
-            .unwrap();
+        let (protected, payload) =
+            (envelope["protected"].as_str().unwrap(), envelope["payload"].as_str().unwrap());
+        let raw = URL_SAFE_NO_PAD.decode(envelope["signature"].as_str().unwrap()).unwrap();
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key.public_key())
             .verify(format!("{protected}.{payload}").as_bytes(), &raw)
             .unwrap();

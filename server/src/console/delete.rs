@@ -27,12 +27,7 @@ pub async fn question(State(state): State<Arc<AppState>>, request: Request) -> R
         escape(&url(&caller, "/ui/delete", &[])),
         escape(&repository),
         escape(&digest),
-        link(
-            &caller,
-            "/ui/repository",
-            &[("name", &repository)],
-            "Cancel"
-        )
+        link(&caller, "/ui/repository", &[("name", &repository)], "Cancel")
     );
     show(&caller, "Delete image", &body)
 }
@@ -49,10 +44,7 @@ pub async fn delete(State(state): State<Arc<AppState>>, request: Request) -> Res
     let digest = form.remove("digest").unwrap_or_default();
     let request = BatchDeleteImageRequest {
         repository_name: repository.clone(),
-        image_ids: vec![ImageIdentifier {
-            image_digest: Some(digest),
-            ..Default::default()
-        }],
+        image_ids: vec![ImageIdentifier { image_digest: Some(digest), ..Default::default() }],
         registry_id: None,
     };
     match state.ecr.batch_delete_image(&caller, request).await {

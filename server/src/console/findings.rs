@@ -28,19 +28,12 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     for _ in 0..PAGES {
         let request = DescribeImageScanFindingsRequest {
             repository_name: repository.clone(),
-            image_id: ImageIdentifier {
-                image_digest: Some(digest.clone()),
-                ..Default::default()
-            },
+            image_id: ImageIdentifier { image_digest: Some(digest.clone()), ..Default::default() },
             max_results: Some(1000),
             next_token: next_token.take(),
             ..Default::default()
         };
-        let found = match state
-            .ecr
-            .describe_image_scan_findings(&caller, request)
-            .await
-        {
+        let found = match state.ecr.describe_image_scan_findings(&caller, request).await {
             Ok(found) => found,
             Err(e) => return failed(&caller, "Scan findings", e),
         };
@@ -51,13 +44,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         }
         if let Some(findings) = found.image_scan_findings {
             rows.extend(findings.findings.iter().flatten().map(basic_row));
-            rows.extend(
-                findings
-                    .enhanced_findings
-                    .iter()
-                    .flatten()
-                    .map(enhanced_row),
-            );
+            rows.extend(findings.enhanced_findings.iter().flatten().map(enhanced_row));
             summary = findings;
         }
         next_token = found.next_token;
@@ -75,36 +62,18 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let findings = if rows.is_empty() {
         "<p>No findings.</p>".to_string()
     } else {
-        let headings = [
-            "severity",
-            "vulnerability",
-            "package",
-            "fixed in",
-            "description",
-        ];
-        table(
-            &headings,
-            &rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
-        )
+        let headings = ["severity", "vulnerability", "package", "fixed in", "description"];
+        table(&headings, &rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>())
     };
     let body = format!(
         "<p>{} in {}</p><p>Status: {} · completed {} · advisories of {}</p>\
          <p>By severity: {}</p>{findings}",
         image_link(&caller, &repository, &digest),
-        link(
-            &caller,
-            "/ui/repository",
-            &[("name", &repository)],
-            &escape(&repository)
-        ),
+        link(&caller, "/ui/repository", &[("name", &repository)], &escape(&repository)),
         escape(status.trim()),
         time(summary.image_scan_completed_at.map(|t| t.0)),
         time(summary.vulnerability_source_updated_at.map(|t| t.0)),
-        escape(&if counts.is_empty() {
-            "none".into()
-        } else {
-            counts.join(", ")
-        }),
+        escape(&if counts.is_empty() { "none".into() } else { counts.join(", ") }),
     );
     show(&caller, "Scan findings", &body)
 }
@@ -141,19 +110,12 @@ fn basic_row(finding: &ImageScanFinding) -> (u8, Vec<String>) {
             .unwrap_or_default()
     };
     let severity = finding.severity.as_ref().map_or("", |s| s.as_str());
-    let package = format!(
-        "{} {}",
-        attribute("package_name"),
-        attribute("package_version")
-    );
+    let package = format!("{} {}", attribute("package_name"), attribute("package_version"));
     (
         rank(severity),
         vec![
             escape(severity),
-            named(
-                finding.name.as_deref().unwrap_or(""),
-                finding.uri.as_deref(),
-            ),
+            named(finding.name.as_deref().unwrap_or(""), finding.uri.as_deref()),
             escape(package.trim()),
             "—".into(),
             escape(finding.description.as_deref().unwrap_or("")),
@@ -164,10 +126,7 @@ fn basic_row(finding: &ImageScanFinding) -> (u8, Vec<String>) {
 /// An enhanced scan's finding: the packages are in its vulnerability details.
 fn enhanced_row(finding: &EnhancedImageScanFinding) -> (u8, Vec<String>) {
     let details = finding.package_vulnerability_details.as_ref();
-    let packages = details
-        .and_then(|d| d.vulnerable_packages.as_ref())
-        .into_iter()
-        .flatten();
+    let packages = details.and_then(|d| d.vulnerable_packages.as_ref()).into_iter().flatten();
     let (mut names, mut fixes) = (Vec::new(), Vec::new());
     for package in packages {
         names.push(format!(
@@ -190,11 +149,7 @@ fn enhanced_row(finding: &EnhancedImageScanFinding) -> (u8, Vec<String>) {
             escape(severity),
             named(&id, details.and_then(|d| d.source_url.as_deref())),
             escape(&names.join(", ")),
-            escape(&if fixes.is_empty() {
-                "—".into()
-            } else {
-                fixes.join(", ")
-            }),
+            escape(&if fixes.is_empty() { "—".into() } else { fixes.join(", ") }),
             escape(finding.description.as_deref().unwrap_or("")),
         ],
     )

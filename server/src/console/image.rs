@@ -36,11 +36,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     };
     let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap_or_default();
     let pretty = serde_json::to_string_pretty(&parsed).unwrap_or(manifest);
-    let kinds = [
-        ("config", "config"),
-        ("layers", "layer"),
-        ("manifests", "manifest"),
-    ];
+    let kinds = [("config", "config"), ("layers", "layer"), ("manifests", "manifest")];
     let mut described: Vec<(&str, &serde_json::Value)> = Vec::new();
     for (member, kind) in kinds {
         let one = std::slice::from_ref(&parsed[member]);
@@ -63,15 +59,11 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             })
             .collect();
         let platform = &descriptor["platform"];
-        let platform = [
-            &platform["os"],
-            &platform["architecture"],
-            &platform["variant"],
-        ]
-        .iter()
-        .filter_map(|p| p.as_str())
-        .collect::<Vec<_>>()
-        .join("/");
+        let platform = [&platform["os"], &platform["architecture"], &platform["variant"]]
+            .iter()
+            .filter_map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join("/");
         let child = if kind == "manifest" {
             image_link(&caller, &repository, child)
         } else {
@@ -86,14 +78,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             shared.join(", "),
         ]);
     }
-    let headings = [
-        "",
-        "digest",
-        "media type",
-        "platform",
-        "size",
-        "shared with",
-    ];
+    let headings = ["", "digest", "media type", "platform", "size", "shared with"];
     let config = match parsed["config"]["digest"].as_str() {
         Some(config) => config_of(&state, &caller, &repository, config).await,
         None => "<p>An index has no config; its images do.</p>".into(),
@@ -102,12 +87,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         "<p><code>{}</code> in {}</p>{}<h2>Referrers</h2>{}<h2>Replication</h2>{}\
          <h2>Config</h2>{config}<h2>Manifest</h2><pre>{}</pre>",
         escape(&digest),
-        link(
-            &caller,
-            "/ui/repository",
-            &[("name", &repository)],
-            &escape(&repository)
-        ),
+        link(&caller, "/ui/repository", &[("name", &repository)], &escape(&repository)),
         table(&headings, &rows),
         referrers(&state, &caller, &repository, &digest).await,
         replication(&state, &caller, &repository, &digest).await,
@@ -126,17 +106,10 @@ async fn config_of(state: &AppState, caller: &Caller, repository: &str, digest: 
         return "<p>Not a valid config descriptor.</p>".into();
     };
     let scope = RegistryScope::for_request(caller, None);
-    let size = match state
-        .registry
-        .linked_blob_size(&scope, &name, &digest)
-        .await
-    {
+    let size = match state.registry.linked_blob_size(&scope, &name, &digest).await {
         Ok(Some(size)) if size <= CONFIG_SHOWN => size,
         Ok(Some(size)) => {
-            return format!(
-                "<p>{} (not shown).</p>",
-                escape(&super::page::size(size as i64))
-            )
+            return format!("<p>{} (not shown).</p>", escape(&super::page::size(size as i64)))
         }
         Ok(None) => return "<p>The config blob is not in this repository.</p>".into(),
         Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
@@ -159,14 +132,10 @@ async fn config_of(state: &AppState, caller: &Caller, repository: &str, digest: 
 
 /// An index entry's platform as `os/architecture[/variant]`.
 pub(super) fn platform(platform: &serde_json::Value) -> Option<String> {
-    let parts: Vec<&str> = [
-        &platform["os"],
-        &platform["architecture"],
-        &platform["variant"],
-    ]
-    .iter()
-    .filter_map(|p| p.as_str())
-    .collect();
+    let parts: Vec<&str> = [&platform["os"], &platform["architecture"], &platform["variant"]]
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
@@ -181,10 +150,7 @@ pub(super) async fn manifests(
         repository_name: repository.to_string(),
         image_ids: digests
             .into_iter()
-            .map(|digest| ImageIdentifier {
-                image_digest: Some(digest),
-                ..Default::default()
-            })
+            .map(|digest| ImageIdentifier { image_digest: Some(digest), ..Default::default() })
             .collect(),
         accepted_media_types: None,
         registry_id: None,
@@ -234,10 +200,7 @@ async fn sharing(
             .filter_map(|d| d["digest"].as_str());
         for blob in blobs {
             let label = labels.get(&digest).cloned().unwrap_or_default();
-            shared
-                .entry(blob.to_string())
-                .or_default()
-                .push((digest.clone(), label));
+            shared.entry(blob.to_string()).or_default().push((digest.clone(), label));
         }
     }
     shared
@@ -248,9 +211,7 @@ async fn sharing(
 async fn referrers(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
     let request = ListImageReferrersRequest {
         repository_name: repository.to_string(),
-        subject_id: SubjectIdentifier {
-            image_digest: digest.to_string(),
-        },
+        subject_id: SubjectIdentifier { image_digest: digest.to_string() },
         max_results: Some(100),
         filter: None,
         next_token: None,
@@ -280,17 +241,10 @@ async fn referrers(state: &AppState, caller: &Caller, repository: &str, digest: 
 async fn replication(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
     let request = DescribeImageReplicationStatusRequest {
         repository_name: repository.to_string(),
-        image_id: ImageIdentifier {
-            image_digest: Some(digest.to_string()),
-            ..Default::default()
-        },
+        image_id: ImageIdentifier { image_digest: Some(digest.to_string()), ..Default::default() },
         registry_id: None,
     };
-    let statuses = match state
-        .ecr
-        .describe_image_replication_status(caller, request)
-        .await
-    {
+    let statuses = match state.ecr.describe_image_replication_status(caller, request).await {
         Ok(found) => found.replication_statuses.unwrap_or_default(),
         Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
     };

@@ -21,10 +21,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         return to_sign_in();
     };
     let name = query(&request).remove("repository").unwrap_or_default();
-    let request = GetLifecyclePolicyRequest {
-        repository_name: name.clone(),
-        registry_id: None,
-    };
+    let request = GetLifecyclePolicyRequest { repository_name: name.clone(), registry_id: None };
     let policy = match state.ecr.get_lifecycle_policy(&caller, request).await {
         Ok(found) => found.lifecycle_policy_text,
         Err(RegistryError::LifecyclePolicyNotFound { .. }) => None,
@@ -50,11 +47,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         max_results: Some(1000),
         ..Default::default()
     };
-    let preview = match state
-        .ecr
-        .get_lifecycle_policy_preview(&caller, request)
-        .await
-    {
+    let preview = match state.ecr.get_lifecycle_policy_preview(&caller, request).await {
         Ok(preview) => {
             let summary = preview.summary.unwrap_or_default();
             let rows: Vec<Vec<String>> = preview
@@ -63,9 +56,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 .iter()
                 .map(|r| {
                     let action = r.action.as_ref();
-                    let kind = action
-                        .and_then(|a| a.r#type.as_ref())
-                        .map_or("", |t| t.as_str());
+                    let kind = action.and_then(|a| a.r#type.as_ref()).map_or("", |t| t.as_str());
                     let target = action
                         .and_then(|a| a.target_storage_class.as_ref())
                         .map_or(String::new(), |c| format!(" to {}", c.as_str()));
@@ -74,8 +65,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
                         image_link(&caller, &name, r.image_digest.as_deref().unwrap_or("")),
                         time(r.image_pushed_at.map(|t| t.0)),
                         escape(&format!("{kind}{target}")),
-                        r.applied_rule_priority
-                            .map_or(String::new(), |p| p.to_string()),
+                        r.applied_rule_priority.map_or(String::new(), |p| p.to_string()),
                     ]
                 })
                 .collect();
@@ -102,12 +92,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         }
         Err(e) => format!("<p>{}</p>", escape(&e.to_string())),
     };
-    let back = link(
-        &caller,
-        "/ui/repository",
-        &[("name", &name)],
-        &escape(&name),
-    );
+    let back = link(&caller, "/ui/repository", &[("name", &name)], &escape(&name));
     let body = format!("<p>Repository {back}</p><h2>Policy</h2>{policy}<h2>Preview</h2>{preview}");
     show(&caller, "Lifecycle policy", &body)
 }
@@ -121,15 +106,9 @@ pub async fn preview(State(state): State<Arc<AppState>>, request: Request) -> Re
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let name = form.remove("repository").unwrap_or_default();
-    let request = StartLifecyclePolicyPreviewRequest {
-        repository_name: name.clone(),
-        ..Default::default()
-    };
-    match state
-        .ecr
-        .start_lifecycle_policy_preview(&caller, request)
-        .await
-    {
+    let request =
+        StartLifecyclePolicyPreviewRequest { repository_name: name.clone(), ..Default::default() };
+    match state.ecr.start_lifecycle_policy_preview(&caller, request).await {
         Ok(_) => {
             Redirect::to(&url(&caller, "/ui/lifecycle", &[("repository", &name)])).into_response()
         }

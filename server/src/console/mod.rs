@@ -50,18 +50,13 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/repository", get(repository::page))
         .route("/ui/image", get(image::page))
         .route("/ui/findings", get(findings::page))
-        .route(
-            "/ui/lifecycle",
-            get(lifecycle::page).post(lifecycle::preview),
-        )
+        .route("/ui/lifecycle", get(lifecycle::page).post(lifecycle::preview))
         .route("/ui/delete", get(delete::question).post(delete::delete))
 }
 
 /// The query string (or form body) as a map.
 fn params(text: &str) -> HashMap<String, String> {
-    form_urlencoded::parse(text.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// The request's query as a map.
@@ -78,9 +73,7 @@ fn image_in_query(request: &Request) -> (String, String) {
 
 /// A form body (at most 64 KiB) as a map.
 async fn form(request: Request) -> Option<HashMap<String, String>> {
-    let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
-        .await
-        .ok()?;
+    let body = axum::body::to_bytes(request.into_body(), 64 * 1024).await.ok()?;
     Some(params(&String::from_utf8_lossy(&body)))
 }
 
@@ -102,15 +95,8 @@ fn signed_in(state: &AppState, request: &Request) -> Option<Caller> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))?;
-    let claims = state
-        .tokens
-        .verify(token, state.registry.clock().now_secs())
-        .ok()?;
-    Some(Caller {
-        account_id: claims.account,
-        region: claims.region,
-        principal: claims.principal,
-    })
+    let claims = state.tokens.verify(token, state.registry.clock().now_secs()).ok()?;
+    Some(Caller { account_id: claims.account, region: claims.region, principal: claims.principal })
 }
 
 /// The default account, for loopback visitors when `--ui-open` is on.
@@ -133,9 +119,7 @@ fn open_to(state: &AppState, request: &Request) -> Option<Caller> {
 /// Whether `text` looks like a region name (`us-east-1`); anything else is ignored.
 fn is_region(text: &str) -> bool {
     (1..=32).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A console address in the caller's region, unescaped (for redirects).
@@ -150,28 +134,17 @@ fn url(caller: &Caller, path: &str, pairs: &[(&str, &str)]) -> String {
 
 /// A link to a console page in the caller's region; `text` is already HTML.
 fn link(caller: &Caller, path: &str, pairs: &[(&str, &str)], text: &str) -> String {
-    format!(
-        "<a href=\"{}\">{text}</a>",
-        escape(&url(caller, path, pairs))
-    )
+    format!("<a href=\"{}\">{text}</a>", escape(&url(caller, path, pairs)))
 }
 
 /// A link to an image's page, labelled with its digest cut short (the whole digest is
 /// its title).
 fn image_link(caller: &Caller, repository: &str, digest: &str) -> String {
     let short: String = digest.chars().take(19).collect();
-    let ellipsis = if short.len() < digest.len() {
-        "…"
-    } else {
-        ""
-    };
+    let ellipsis = if short.len() < digest.len() { "…" } else { "" };
     format!(
         "<a href=\"{}\" title=\"{}\"><code>{}{ellipsis}</code></a>",
-        escape(&url(
-            caller,
-            "/ui/image",
-            &[("repository", repository), ("digest", digest)]
-        )),
+        escape(&url(caller, "/ui/image", &[("repository", repository), ("digest", digest)])),
         escape(digest),
         escape(&short)
     )
@@ -228,11 +201,7 @@ mod tests {
             principal: String::new(),
         };
         assert_eq!(
-            url(
-                &caller,
-                "/ui/image",
-                &[("repository", "a/b"), ("digest", "sha256:1")]
-            ),
+            url(&caller, "/ui/image", &[("repository", "a/b"), ("digest", "sha256:1")]),
             "/ui/image?region=eu-west-1&repository=a%2Fb&digest=sha256%3A1"
         );
         assert_eq!(

@@ -34,10 +34,7 @@ pub fn layout(title: &str, who: &str, body: &str) -> Html<String> {
 
 /// A table of already-escaped cells.
 pub fn table(headings: &[&str], rows: &[Vec<String>]) -> String {
-    let head: String = headings
-        .iter()
-        .map(|h| format!("<th>{}</th>", escape(h)))
-        .collect();
+    let head: String = headings.iter().map(|h| format!("<th>{}</th>", escape(h))).collect();
     let body: String = rows
         .iter()
         .map(|row| {

@@ -29,14 +29,8 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     }
     let mut rows = Vec::new();
     for region in regions {
-        let there = Caller {
-            region: region.clone(),
-            ..caller.clone()
-        };
-        let request = DescribeRepositoriesRequest {
-            max_results: Some(1000),
-            ..Default::default()
-        };
+        let there = Caller { region: region.clone(), ..caller.clone() };
+        let request = DescribeRepositoriesRequest { max_results: Some(1000), ..Default::default() };
         let count = match state.ecr.describe_repositories(&there, request).await {
             Ok(found) if found.next_token.is_some() => "1000+".to_string(),
             Ok(found) => found.repositories.unwrap_or_default().len().to_string(),
@@ -49,9 +43,5 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         ]);
     }
     let body = table(&["account", "region", "repositories"], &rows);
-    show(
-        &caller,
-        &format!("Registries of {}", caller.account_id),
-        &body,
-    )
+    show(&caller, &format!("Registries of {}", caller.account_id), &body)
 }

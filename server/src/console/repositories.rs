@@ -17,10 +17,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let Some(caller) = viewer(&state, &request) else {
         return to_sign_in();
     };
-    let request = DescribeRepositoriesRequest {
-        max_results: Some(1000),
-        ..Default::default()
-    };
+    let request = DescribeRepositoriesRequest { max_results: Some(1000), ..Default::default() };
     let repositories = match state.ecr.describe_repositories(&caller, request).await {
         Ok(listed) => listed.repositories.unwrap_or_default(),
         Err(e) => return failed(&caller, "Repositories", e),
@@ -36,20 +33,10 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .map(|c| c.scan_on_push)
             .map_or("—", |on| if on { "on push" } else { "manual" });
         rows.push(vec![
-            link(
-                &caller,
-                "/ui/repository",
-                &[("name", &name)],
-                &escape(&name),
-            ),
+            link(&caller, "/ui/repository", &[("name", &name)], &escape(&name)),
             images.len().to_string(),
             size(bytes),
-            escape(
-                repository
-                    .image_tag_mutability
-                    .as_ref()
-                    .map_or("", |m| m.as_str()),
-            ),
+            escape(repository.image_tag_mutability.as_ref().map_or("", |m| m.as_str())),
             scanning.into(),
             time(repository.created_at.map(|t| t.0)),
         ]);
@@ -57,14 +44,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
     let body = if rows.is_empty() {
         "<p>No repositories yet.</p>".to_string()
     } else {
-        let headings = [
-            "repository",
-            "images",
-            "size",
-            "tags",
-            "scanning",
-            "created",
-        ];
+        let headings = ["repository", "images", "size", "tags", "scanning", "created"];
         table(&headings, &rows)
     };
     let title = format!("Registry {} in {}", caller.account_id, caller.region);

@@ -69,20 +69,12 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
         ];
         table(&headings, &rows)
     };
-    let request = GetLifecyclePolicyRequest {
-        repository_name: name.clone(),
-        registry_id: None,
-    };
+    let request = GetLifecyclePolicyRequest { repository_name: name.clone(), registry_id: None };
     let policy = match state.ecr.get_lifecycle_policy(&caller, request).await {
         Ok(_) => "set",
         Err(_) => "none",
     };
-    let lifecycle = link(
-        &caller,
-        "/ui/lifecycle",
-        &[("repository", &name)],
-        "policy and preview",
-    );
+    let lifecycle = link(&caller, "/ui/lifecycle", &[("repository", &name)], "policy and preview");
     let body = format!("{images}<h2>Lifecycle</h2><p>Policy: {policy} · {lifecycle}</p>");
     show(&caller, &name, &body)
 }
@@ -117,9 +109,7 @@ async fn platforms(
     if indexes.is_empty() {
         return HashMap::new();
     }
-    let found = manifests(state, caller, repository, indexes)
-        .await
-        .unwrap_or_default();
+    let found = manifests(state, caller, repository, indexes).await.unwrap_or_default();
     found
         .into_iter()
         .map(|(digest, manifest)| {
@@ -140,28 +130,16 @@ async fn platforms(
 async fn scan(state: &AppState, caller: &Caller, repository: &str, digest: &str) -> String {
     let request = DescribeImageScanFindingsRequest {
         repository_name: repository.to_string(),
-        image_id: ImageIdentifier {
-            image_digest: Some(digest.to_string()),
-            ..Default::default()
-        },
+        image_id: ImageIdentifier { image_digest: Some(digest.to_string()), ..Default::default() },
         max_results: Some(1),
         ..Default::default()
     };
-    let Ok(found) = state
-        .ecr
-        .describe_image_scan_findings(caller, request)
-        .await
-    else {
+    let Ok(found) = state.ecr.describe_image_scan_findings(caller, request).await else {
         return "—".into();
     };
-    let status = found
-        .image_scan_status
-        .and_then(|s| s.status)
-        .map_or("—", |s| s.as_str());
-    let counts = found
-        .image_scan_findings
-        .and_then(|f| f.finding_severity_counts)
-        .unwrap_or_default();
+    let status = found.image_scan_status.and_then(|s| s.status).map_or("—", |s| s.as_str());
+    let counts =
+        found.image_scan_findings.and_then(|f| f.finding_severity_counts).unwrap_or_default();
     let findings = if counts.is_empty() {
         "no findings".to_string()
     } else {

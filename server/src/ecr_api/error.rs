@@ -94,10 +94,7 @@ pub fn ecr_error(e: RegistryError) -> ErrorShape {
         | RegistryError::NameInvalid(_)
         | RegistryError::Unsupported(_) => "InvalidParameterException",
     };
-    ErrorShape::Modeled {
-        type_name,
-        message: e.to_string(),
-    }
+    ErrorShape::Modeled { type_name, message: e.to_string() }
 }
 
 #[cfg(test)]
@@ -114,38 +111,23 @@ mod tests {
     fn every_registry_error_has_its_ecr_type() {
         let table: Vec<(RegistryError, &str)> = vec![
             (
-                RegistryError::RepositoryNotFound {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::RepositoryNotFound { name: text(), registry: text() },
                 "RepositoryNotFoundException",
             ),
             (
-                RegistryError::RepositoryAlreadyExists {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::RepositoryAlreadyExists { name: text(), registry: text() },
                 "RepositoryAlreadyExistsException",
             ),
             (
-                RegistryError::RepositoryNotEmpty {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::RepositoryNotEmpty { name: text(), registry: text() },
                 "RepositoryNotEmptyException",
             ),
             (
-                RegistryError::LifecyclePolicyPreviewNotFound {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::LifecyclePolicyPreviewNotFound { name: text(), registry: text() },
                 "LifecyclePolicyPreviewNotFoundException",
             ),
             (
-                RegistryError::LifecyclePolicyNotFound {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::LifecyclePolicyNotFound { name: text(), registry: text() },
                 "LifecyclePolicyNotFoundException",
             ),
             (
@@ -157,31 +139,19 @@ mod tests {
                 "ImageStorageClassUpdateNotSupportedException",
             ),
             (
-                RegistryError::ExclusionAlreadyExists {
-                    principal: text(),
-                    registry: text(),
-                },
+                RegistryError::ExclusionAlreadyExists { principal: text(), registry: text() },
                 "ExclusionAlreadyExistsException",
             ),
             (
-                RegistryError::ExclusionNotFound {
-                    principal: text(),
-                    registry: text(),
-                },
+                RegistryError::ExclusionNotFound { principal: text(), registry: text() },
                 "ExclusionNotFoundException",
             ),
             (
-                RegistryError::TemplateAlreadyExists {
-                    prefix: text(),
-                    registry: text(),
-                },
+                RegistryError::TemplateAlreadyExists { prefix: text(), registry: text() },
                 "TemplateAlreadyExistsException",
             ),
             (
-                RegistryError::TemplateNotFound {
-                    prefix: text(),
-                    registry: text(),
-                },
+                RegistryError::TemplateNotFound { prefix: text(), registry: text() },
                 "TemplateNotFoundException",
             ),
             (
@@ -204,29 +174,17 @@ mod tests {
                 "PullThroughCacheRuleAlreadyExistsException",
             ),
             (
-                RegistryError::PullThroughCacheRuleNotFound {
-                    prefix: text(),
-                    registry: text(),
-                },
+                RegistryError::PullThroughCacheRuleNotFound { prefix: text(), registry: text() },
                 "PullThroughCacheRuleNotFoundException",
             ),
             (
                 RegistryError::UnsupportedUpstreamRegistry(text()),
                 "UnsupportedUpstreamRegistryException",
             ),
+            (RegistryError::SecretNotFound(text()), "SecretNotFoundException"),
+            (RegistryError::LimitExceeded(text()), "LimitExceededException"),
             (
-                RegistryError::SecretNotFound(text()),
-                "SecretNotFoundException",
-            ),
-            (
-                RegistryError::LimitExceeded(text()),
-                "LimitExceededException",
-            ),
-            (
-                RegistryError::RepositoryPolicyNotFound {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::RepositoryPolicyNotFound { name: text(), registry: text() },
                 "RepositoryPolicyNotFoundException",
             ),
             (
@@ -258,10 +216,7 @@ mod tests {
                 "InvalidParameterException",
             ),
             (RegistryError::ImageNotFound, "ImageNotFoundException"),
-            (
-                RegistryError::ImageNotFoundById(text()),
-                "ImageNotFoundException",
-            ),
+            (RegistryError::ImageNotFoundById(text()), "ImageNotFoundException"),
             (
                 RegistryError::ImageAlreadyExists {
                     digest: text(),
@@ -271,72 +226,26 @@ mod tests {
                 },
                 "ImageAlreadyExistsException",
             ),
+            (RegistryError::ImageDigestDoesNotMatch(text()), "ImageDigestDoesNotMatchException"),
             (
-                RegistryError::ImageDigestDoesNotMatch(text()),
-                "ImageDigestDoesNotMatchException",
-            ),
-            (
-                RegistryError::BlobUnknown {
-                    digest: text(),
-                    repository: text(),
-                    registry: text(),
-                },
+                RegistryError::BlobUnknown { digest: text(), repository: text(), registry: text() },
                 "LayersNotFoundException",
             ),
-            (
-                RegistryError::UploadUnknown { id: text() },
-                "UploadNotFoundException",
-            ),
-            (
-                RegistryError::DigestInvalid(text()),
-                "InvalidLayerException",
-            ),
+            (RegistryError::UploadUnknown { id: text() }, "UploadNotFoundException"),
+            (RegistryError::DigestInvalid(text()), "InvalidLayerException"),
             (RegistryError::SizeInvalid(text()), "InvalidLayerException"),
-            (
-                RegistryError::RangeInvalid { size: 1 },
-                "InvalidLayerPartException",
-            ),
-            (
-                RegistryError::ManifestInvalid(text()),
-                "InvalidParameterException",
-            ),
-            (
-                RegistryError::ManifestTooLarge { limit: 1 },
-                "InvalidParameterException",
-            ),
-            (
-                RegistryError::TagInvalid(text()),
-                "InvalidParameterException",
-            ),
-            (
-                RegistryError::NameInvalid(text()),
-                "InvalidParameterException",
-            ),
-            (
-                RegistryError::Unsupported(text()),
-                "InvalidParameterException",
-            ),
-            (
-                RegistryError::InvalidLayerPart(text()),
-                "InvalidLayerPartException",
-            ),
-            (
-                RegistryError::LayerAlreadyExists(text()),
-                "LayerAlreadyExistsException",
-            ),
-            (
-                RegistryError::LayerPartTooSmall(text()),
-                "LayerPartTooSmallException",
-            ),
+            (RegistryError::RangeInvalid { size: 1 }, "InvalidLayerPartException"),
+            (RegistryError::ManifestInvalid(text()), "InvalidParameterException"),
+            (RegistryError::ManifestTooLarge { limit: 1 }, "InvalidParameterException"),
+            (RegistryError::TagInvalid(text()), "InvalidParameterException"),
+            (RegistryError::NameInvalid(text()), "InvalidParameterException"),
+            (RegistryError::Unsupported(text()), "InvalidParameterException"),
+            (RegistryError::InvalidLayerPart(text()), "InvalidLayerPartException"),
+            (RegistryError::LayerAlreadyExists(text()), "LayerAlreadyExistsException"),
+            (RegistryError::LayerPartTooSmall(text()), "LayerPartTooSmallException"),
             (RegistryError::EmptyUpload(text()), "EmptyUploadException"),
-            (
-                RegistryError::InvalidParameter(text()),
-                "InvalidParameterException",
-            ),
-            (
-                RegistryError::InvalidTagParameter(text()),
-                "InvalidTagParameterException",
-            ),
+            (RegistryError::InvalidParameter(text()), "InvalidParameterException"),
+            (RegistryError::InvalidTagParameter(text()), "InvalidTagParameterException"),
             (RegistryError::TooManyTags(text()), "TooManyTagsException"),
             (RegistryError::Internal(text()), "ServerException"),
             (RegistryError::StorageFull(text()), "ServerException"),

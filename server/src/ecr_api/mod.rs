@@ -62,11 +62,7 @@ impl BodyBudget {
     /// A budget of `bytes` (at least one largest body), waited for up to `wait`.
     pub fn new(bytes: usize, wait: std::time::Duration) -> Self {
         let total_kib = bytes.max(MAX_BODY_BYTES) / 1024;
-        BodyBudget {
-            permits: tokio::sync::Semaphore::new(total_kib),
-            total_kib,
-            wait,
-        }
+        BodyBudget { permits: tokio::sync::Semaphore::new(total_kib), total_kib, wait }
     }
 
     async fn reserve(&self, bytes: usize) -> Result<tokio::sync::SemaphorePermit<'_>, WireError> {
@@ -144,11 +140,8 @@ async fn call(state: &AppState, request: Request) -> Result<Vec<u8>, WireError> 
         let now = UNIX_EPOCH + Duration::from_secs_f64(state.registry.clock().now().max(0.0));
         verifier.verify(&parts, &body, now)?;
     }
-    let caller = state.identities.caller(
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let caller =
+        state.identities.caller(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
     authorize_cross_account(state, &caller, operation, &body).await?;
     dispatch(&state.ecr, &caller, operation, &body, ecr_error).await
 }
@@ -181,19 +174,12 @@ async fn authorize_cross_account(
     else {
         return Ok(());
     };
-    let scope = RegistryScope {
-        registry_id: registry,
-        region: caller.region.clone(),
-    };
+    let scope = RegistryScope { registry_id: registry, region: caller.region.clone() };
     let principal = PrincipalArn::parse(&caller.principal)
         .unwrap_or_else(|| PrincipalArn::root(&caller.account_id));
     let action = format!("ecr:{}", operation.name());
     let repository = addressed.repository_name.as_deref();
-    match state
-        .registry
-        .authorize(&principal, &action, &scope, repository)
-        .await
-    {
+    match state.registry.authorize(&principal, &action, &scope, repository).await {
         Ok(()) => Ok(()),
         Err(RegistryError::AccessDenied(message)) => {
             Err(WireError::new(400, "AccessDeniedException", message))
@@ -212,21 +198,15 @@ fn operation(headers: &HeaderMap) -> Result<Operation, WireError> {
     })?;
     let target = target.to_str().unwrap_or("");
     Operation::from_target(target).ok_or_else(|| {
-        WireError::new(
-            400,
-            "UnknownOperationException",
-            format!("Unknown operation {target}"),
-        )
+        WireError::new(400, "UnknownOperationException", format!("Unknown operation {target}"))
     })
 }
 
 /// AWS JSON 1.1 clients send `application/x-amz-json-1.1`; plain `application/json` is
 /// accepted too, for hand-written requests.
 fn check_content_type(headers: &HeaderMap) -> Result<(), WireError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if media_type.eq_ignore_ascii_case(AMZ_JSON)
         || media_type.eq_ignore_ascii_case("application/json")

@@ -22,20 +22,13 @@ pub struct OciCaller {
 
 /// The registry a request addresses and its principal, after checking its credentials.
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<OciCaller, OciError> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .and_then(scope_from_host);
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(scope_from_host);
     let credentials = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(basic_credentials);
     let Some((user, password)) = credentials else {
-        return Err(challenge(
-            state,
-            OciErrorCode::Unauthorized,
-            "Not Authorized",
-        ));
+        return Err(challenge(state, OciErrorCode::Unauthorized, "Not Authorized"));
     };
     if state.accept_any_credentials {
         let default_account = &state.identities.default_account;
@@ -54,10 +47,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<OciCaller, 
             "Not Authorized: the user name must be AWS",
         ));
     }
-    let claims = match state
-        .tokens
-        .verify(&password, state.registry.clock().now_secs())
-    {
+    let claims = match state.tokens.verify(&password, state.registry.clock().now_secs()) {
         Ok(claims) => claims,
         Err(TokenError::Forged) => {
             return Err(challenge(
@@ -74,10 +64,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<OciCaller, 
             ))
         }
     };
-    let token_scope = RegistryScope {
-        registry_id: claims.account,
-        region: claims.region,
-    };
+    let token_scope = RegistryScope { registry_id: claims.account, region: claims.region };
     // As in ECR, a token authenticates its principal on every registry host of its
     // region; another account's registry is then reached only as its policies allow
     // (`access`, checked per request).
@@ -85,29 +72,17 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<OciCaller, 
         Some(host) if host.region != token_scope.region => Err(challenge(
             state,
             OciErrorCode::Denied,
-            format!(
-                "Your authorization token is for {}, not {}",
-                token_scope.region, host.region
-            ),
+            format!("Your authorization token is for {}, not {}", token_scope.region, host.region),
         )),
-        Some(host) => Ok(OciCaller {
-            scope: host,
-            principal: claims.principal,
-        }),
-        None => Ok(OciCaller {
-            scope: token_scope,
-            principal: claims.principal,
-        }),
+        Some(host) => Ok(OciCaller { scope: host, principal: claims.principal }),
+        None => Ok(OciCaller { scope: token_scope, principal: claims.principal }),
     }
 }
 
 fn challenge(state: &AppState, code: OciErrorCode, message: impl Into<String>) -> OciError {
     OciError::new(code, message).with_status(401).with_header(
         header::WWW_AUTHENTICATE,
-        format!(
-            "Basic realm=\"{}\",service=\"ecr.amazonaws.com\"",
-            state.proxy_endpoint()
-        ),
+        format!("Basic realm=\"{}\",service=\"ecr.amazonaws.com\"", state.proxy_endpoint()),
     )
 }
 
@@ -131,10 +106,8 @@ fn scope_from_host(host: &str) -> Option<RegistryScope> {
     let (dkr, ecr, region) = (labels.next()?, labels.next()?, labels.next()?);
     let account = AccountId::parse(account)?;
     let region = Region::parse(region)?;
-    (dkr == "dkr" && ecr == "ecr" && labels.next().is_some()).then(|| RegistryScope {
-        registry_id: account.into_string(),
-        region: region.into_string(),
-    })
+    (dkr == "dkr" && ecr == "ecr" && labels.next().is_some())
+        .then(|| RegistryScope { registry_id: account.into_string(), region: region.into_string() })
 }
 
 #[cfg(test)]
@@ -145,17 +118,11 @@ mod tests {
     fn hosts_and_credentials() {
         assert_eq!(
             scope_from_host("123456789012.dkr.ecr.eu-west-1.localhost:4566"),
-            Some(RegistryScope {
-                registry_id: "123456789012".into(),
-                region: "eu-west-1".into()
-            })
+            Some(RegistryScope { registry_id: "123456789012".into(), region: "eu-west-1".into() })
         );
         assert_eq!(scope_from_host("localhost:4566"), None);
         assert_eq!(scope_from_host("123.dkr.ecr.eu-west-1.x"), None);
-        assert_eq!(
-            basic_credentials("Basic QVdTOnA="),
-            Some(("AWS".into(), "p".into()))
-        );
+        assert_eq!(basic_credentials("Basic QVdTOnA="), Some(("AWS".into(), "p".into())));
         assert_eq!(basic_credentials("Bearer x"), None);
     }
 }

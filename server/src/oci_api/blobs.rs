@@ -21,10 +21,7 @@ pub async fn get(
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let head = parts.method == Method::HEAD;
-    let range_header = parts
-        .headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok());
+    let range_header = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let size = match registry.blob_size(scope, name, digest).await {
         Err(RegistryError::BlobUnknown { .. }) => {
             // A cached image's layer not fetched yet: a whole GET streams while it is
@@ -40,26 +37,22 @@ pub async fn get(
         found => found?,
     };
     let range = match &range_header {
-        Some(value) => Some(
-            berth_handlers::byte_range::blob_range(value, size).ok_or_else(|| {
+        Some(value) => {
+            Some(berth_handlers::byte_range::blob_range(value, size).ok_or_else(|| {
                 OciError::new(
                     OciErrorCode::RangeInvalid,
                     format!("the range {value} cannot be served from {size} bytes"),
                 )
                 .with_status(416)
                 .with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
-            })?,
-        ),
+            })?)
+        }
         None => None,
     };
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
     let length = if size == 0 { 0 } else { end - start + 1 };
     let mut builder = Response::builder()
-        .status(if range.is_some() {
-            StatusCode::PARTIAL_CONTENT
-        } else {
-            StatusCode::OK
-        })
+        .status(if range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK })
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, length)
         .header(header::ACCEPT_RANGES, "bytes")
@@ -73,9 +66,7 @@ pub async fn get(
     } else {
         Body::from_stream(registry.read_blob(digest, start, length).await?)
     };
-    builder
-        .body(body)
-        .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
+    builder.body(body).map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
 }
 
 /// A blob as it arrives from upstream (its last bytes only once its digest is checked).

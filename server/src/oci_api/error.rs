@@ -17,12 +17,7 @@ pub struct OciError {
 impl OciError {
     /// An error with the code's own status.
     pub fn new(code: OciErrorCode, message: impl Into<String>) -> Self {
-        OciError {
-            status: code.status(),
-            code,
-            message: message.into(),
-            headers: Vec::new(),
-        }
+        OciError { status: code.status(), code, message: message.into(), headers: Vec::new() }
     }
 
     /// The same error with another status.
@@ -39,11 +34,8 @@ impl OciError {
 
     /// 404 for a path that is no endpoint.
     pub fn not_found(path: &str) -> Self {
-        OciError::new(
-            OciErrorCode::NameUnknown,
-            format!("no registry endpoint at {path}"),
-        )
-        .with_status(404)
+        OciError::new(OciErrorCode::NameUnknown, format!("no registry endpoint at {path}"))
+            .with_status(404)
     }
 }
 
@@ -171,48 +163,20 @@ mod tests {
         let names = || (String::from("n"), String::from("000000000000"));
         let (name, registry) = names();
         let table: Vec<(RegistryError, &str, u16)> = vec![
+            (RegistryError::RepositoryNotFound { name, registry }, "NAME_UNKNOWN", 404),
             (
-                RegistryError::RepositoryNotFound { name, registry },
-                "NAME_UNKNOWN",
-                404,
-            ),
-            (
-                RegistryError::BlobUnknown {
-                    digest: text(),
-                    repository: text(),
-                    registry: text(),
-                },
+                RegistryError::BlobUnknown { digest: text(), repository: text(), registry: text() },
                 "BLOB_UNKNOWN",
                 404,
             ),
-            (
-                RegistryError::UploadUnknown { id: text() },
-                "BLOB_UPLOAD_UNKNOWN",
-                404,
-            ),
+            (RegistryError::UploadUnknown { id: text() }, "BLOB_UPLOAD_UNKNOWN", 404),
             (RegistryError::DigestInvalid(text()), "DIGEST_INVALID", 400),
-            (
-                RegistryError::ImageDigestDoesNotMatch(text()),
-                "DIGEST_INVALID",
-                400,
-            ),
+            (RegistryError::ImageDigestDoesNotMatch(text()), "DIGEST_INVALID", 400),
             (RegistryError::SizeInvalid(text()), "SIZE_INVALID", 400),
-            (
-                RegistryError::RangeInvalid { size: 5 },
-                "RANGE_INVALID",
-                416,
-            ),
+            (RegistryError::RangeInvalid { size: 5 }, "RANGE_INVALID", 416),
             (RegistryError::ImageNotFound, "MANIFEST_UNKNOWN", 404),
-            (
-                RegistryError::ManifestInvalid(text()),
-                "MANIFEST_INVALID",
-                400,
-            ),
-            (
-                RegistryError::ManifestTooLarge { limit: 1 },
-                "MANIFEST_INVALID",
-                413,
-            ),
+            (RegistryError::ManifestInvalid(text()), "MANIFEST_INVALID", 400),
+            (RegistryError::ManifestTooLarge { limit: 1 }, "MANIFEST_INVALID", 413),
             (
                 RegistryError::LayersNotFound {
                     digests: vec![],
@@ -242,11 +206,7 @@ mod tests {
             ),
             (RegistryError::TagInvalid(text()), "TAG_INVALID", 400),
             (RegistryError::NameInvalid(text()), "NAME_INVALID", 400),
-            (
-                RegistryError::ImageReferencedByManifestList { parents: vec![] },
-                "UNSUPPORTED",
-                405,
-            ),
+            (RegistryError::ImageReferencedByManifestList { parents: vec![] }, "UNSUPPORTED", 405),
             (RegistryError::Unsupported(text()), "UNSUPPORTED", 405),
             (RegistryError::Internal(text()), "UNKNOWN", 500),
             (RegistryError::StorageFull(text()), "UNAVAILABLE", 507),
@@ -254,24 +214,14 @@ mod tests {
             (RegistryError::TooManyTags(text()), "UNSUPPORTED", 400),
             (RegistryError::EmptyUpload(text()), "UNSUPPORTED", 400),
             (RegistryError::LimitExceeded(text()), "UNSUPPORTED", 400),
+            (RegistryError::ImageStorageClassUpdateNotSupported(text()), "UNSUPPORTED", 400),
             (
-                RegistryError::ImageStorageClassUpdateNotSupported(text()),
+                RegistryError::LifecyclePolicyNotFound { name: text(), registry: text() },
                 "UNSUPPORTED",
                 400,
             ),
             (
-                RegistryError::LifecyclePolicyNotFound {
-                    name: text(),
-                    registry: text(),
-                },
-                "UNSUPPORTED",
-                400,
-            ),
-            (
-                RegistryError::LifecyclePolicyPreviewNotFound {
-                    name: text(),
-                    registry: text(),
-                },
+                RegistryError::LifecyclePolicyPreviewNotFound { name: text(), registry: text() },
                 "UNSUPPORTED",
                 400,
             ),
@@ -279,16 +229,9 @@ mod tests {
         for (error, code, status) in table {
             let shown = format!("{error:?}");
             let answer = OciError::from(error);
-            assert_eq!(
-                (answer.code.as_str(), answer.status),
-                (code, status),
-                "{shown}"
-            );
+            assert_eq!((answer.code.as_str(), answer.status), (code, status), "{shown}");
         }
         let range = OciError::from(RegistryError::RangeInvalid { size: 5 });
-        assert!(range
-            .headers
-            .iter()
-            .any(|(n, v)| n == header::RANGE && v == "0-4"));
+        assert!(range.headers.iter().any(|(n, v)| n == header::RANGE && v == "0-4"));
     }
 }

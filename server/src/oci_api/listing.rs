@@ -25,17 +25,15 @@ fn page(parts: &Parts) -> Result<(u32, Option<String>), OciError> {
     let q: PageQuery = query(parts)?;
     let n = match q.n {
         None => DEFAULT_PAGE,
-        Some(n) => n
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
+        Some(n) => {
+            n.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
                 OciError::new(
                     OciErrorCode::Unsupported,
                     format!("n must be between 1 and {MAX_PAGE}"),
                 )
                 .with_status(400)
-            })?,
+            })?
+        }
     };
     Ok((n, q.last))
 }
@@ -71,12 +69,7 @@ pub async fn tags(
     let (tags, more) = registry.tags(scope, name, last.as_deref(), n).await?;
     let next = if more { tags.last().cloned() } else { None };
     let response = json_response(serde_json::json!({ "name": name.as_str(), "tags": tags }));
-    Ok(with_next(
-        response,
-        &format!("/v2/{name}/tags/list"),
-        n,
-        next.as_ref(),
-    ))
+    Ok(with_next(response, &format!("/v2/{name}/tags/list"), n, next.as_ref()))
 }
 
 pub async fn catalog(
@@ -105,9 +98,7 @@ pub async fn referrers(
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let q: ReferrersQuery = query(parts)?;
-    let found = registry
-        .referrers(scope, name, subject, q.artifact_type.as_deref())
-        .await?;
+    let found = registry.referrers(scope, name, subject, q.artifact_type.as_deref()).await?;
     let manifests: Vec<serde_json::Value> = found
         .into_iter()
         .map(|r| {
@@ -119,9 +110,8 @@ pub async fn referrers(
             if let Some(t) = r.artifact_type {
                 d["artifactType"] = t.into();
             }
-            if let Some(a) = r
-                .annotations
-                .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+            if let Some(a) =
+                r.annotations.and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
             {
                 d["annotations"] = a;
             }
@@ -134,15 +124,9 @@ pub async fn referrers(
         "manifests": manifests,
     }));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(OCI_IMAGE_INDEX),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCI_IMAGE_INDEX));
     if q.artifact_type.is_some() {
-        headers.insert(
-            "OCI-Filters-Applied",
-            HeaderValue::from_static("artifactType"),
-        );
+        headers.insert("OCI-Filters-Applied", HeaderValue::from_static("artifactType"));
     }
     Ok(response)
 }

@@ -15,10 +15,7 @@ use http_body_util::{BodyExt, Limited};
 fn reference(text: &str) -> Result<Reference, OciError> {
     Reference::parse(text).ok_or_else(|| {
         if text.contains(':') {
-            OciError::new(
-                OciErrorCode::DigestInvalid,
-                format!("invalid digest '{text}'"),
-            )
+            OciError::new(OciErrorCode::DigestInvalid, format!("invalid digest '{text}'"))
         } else {
             OciError::new(OciErrorCode::TagInvalid, format!("invalid tag '{text}'"))
         }
@@ -26,9 +23,7 @@ fn reference(text: &str) -> Result<Reference, OciError> {
 }
 
 fn build(builder: axum::http::response::Builder, body: Body) -> Result<Response, OciError> {
-    builder
-        .body(body)
-        .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
+    builder.body(body).map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
 }
 
 /// True when the request's Accept header allows `media_type` (no header allows all).
@@ -70,9 +65,7 @@ pub async fn get(
     }
     let head = parts.method == Method::HEAD;
     if !head {
-        registry
-            .record_pull(scope, name, &manifest.digest, principal)
-            .await;
+        registry.record_pull(scope, name, &manifest.digest, principal).await;
     }
     let builder = Response::builder()
         .status(StatusCode::OK)
@@ -80,11 +73,7 @@ pub async fn get(
         .header(header::CONTENT_LENGTH, manifest.body.len())
         .header("Docker-Content-Digest", manifest.digest.as_str())
         .header(header::ETAG, format!("\"{}\"", manifest.digest));
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::from(manifest.body)
-    };
+    let body = if head { Body::empty() } else { Body::from(manifest.body) };
     build(builder, body)
 }
 
@@ -97,25 +86,15 @@ pub async fn put(
     body: Body,
 ) -> Result<Response, OciError> {
     let reference = reference(reference_text)?;
-    let content_type = &parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let content_type =
+        &parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = read_manifest(body).await?;
     let (tag, expected) = match &reference {
         Reference::Tag(tag) => (Some(tag), None),
         Reference::Digest(digest) => (None, Some(digest)),
     };
     let pushed = match registry
-        .push_manifest(
-            scope,
-            name,
-            tag,
-            expected,
-            content_type.as_deref(),
-            Vec::from(body),
-        )
+        .push_manifest(scope, name, tag, expected, content_type.as_deref(), Vec::from(body))
         .await
     {
         Ok(pushed) => pushed,
@@ -123,10 +102,7 @@ pub async fn put(
     };
     let mut builder = Response::builder()
         .status(StatusCode::CREATED)
-        .header(
-            header::LOCATION,
-            format!("/v2/{name}/manifests/{}", pushed.digest),
-        )
+        .header(header::LOCATION, format!("/v2/{name}/manifests/{}", pushed.digest))
         .header("Docker-Content-Digest", pushed.digest.as_str())
         .header(header::CONTENT_LENGTH, 0);
     if let Some(subject) = &pushed.subject {
@@ -139,10 +115,7 @@ async fn read_manifest(body: Body) -> Result<Bytes, OciError> {
     match Limited::new(body, MAX_MANIFEST_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(RegistryError::ManifestTooLarge {
-                limit: MAX_MANIFEST_BYTES,
-            }
-            .into())
+            Err(RegistryError::ManifestTooLarge { limit: MAX_MANIFEST_BYTES }.into())
         }
         Err(e) => Err(OciError::new(
             OciErrorCode::ManifestInvalid,
@@ -160,9 +133,7 @@ pub async fn delete(
     let reference = reference(reference_text)?;
     registry.delete_manifest(scope, name, &reference).await?;
     build(
-        Response::builder()
-            .status(StatusCode::ACCEPTED)
-            .header(header::CONTENT_LENGTH, 0),
+        Response::builder().status(StatusCode::ACCEPTED).header(header::CONTENT_LENGTH, 0),
         Body::empty(),
     )
 }

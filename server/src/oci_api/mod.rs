@@ -28,10 +28,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Res
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
-    response.headers_mut().insert(
-        "Docker-Distribution-API-Version",
-        HeaderValue::from_static("registry/2.0"),
-    );
+    response
+        .headers_mut()
+        .insert("Docker-Distribution-API-Version", HeaderValue::from_static("registry/2.0"));
     response
 }
 
@@ -90,10 +89,8 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
                 _ => {
                     let principal = &caller.principal;
                     let cache = &state.cache;
-                    manifests::get(
-                        registry, cache, &scope, &name, &reference, principal, &parts,
-                    )
-                    .await
+                    manifests::get(registry, cache, &scope, &name, &reference, principal, &parts)
+                        .await
                 }
             }
         }
@@ -115,19 +112,15 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
 
 fn repository(name: &str) -> Result<RepositoryName, OciError> {
     RepositoryName::parse(name).ok_or_else(|| {
-        OciError::new(
-            OciErrorCode::NameInvalid,
-            format!("invalid repository name '{name}'"),
-        )
+        OciError::new(OciErrorCode::NameInvalid, format!("invalid repository name '{name}'"))
     })
 }
 
 fn parse_digest(text: &str) -> Result<Digest, OciError> {
     Digest::parse(text).map_err(|e| match e {
-        DigestError::Malformed => OciError::new(
-            OciErrorCode::DigestInvalid,
-            format!("invalid digest '{text}'"),
-        ),
+        DigestError::Malformed => {
+            OciError::new(OciErrorCode::DigestInvalid, format!("invalid digest '{text}'"))
+        }
         DigestError::UnsupportedAlgorithm(a) => OciError::new(
             OciErrorCode::DigestInvalid,
             format!("digest algorithm {a} is not supported; use sha256 or sha512"),
@@ -157,9 +150,8 @@ fn bad_query() -> OciError {
 
 fn json_response(body: serde_json::Value) -> Response {
     let mut response = body.to_string().into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -31,9 +31,7 @@ struct PutQuery {
 }
 
 fn build(builder: axum::http::response::Builder) -> Result<Response, OciError> {
-    builder
-        .body(Body::empty())
-        .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
+    builder.body(Body::empty()).map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()))
 }
 
 fn created(name: &RepositoryName, digest: &Digest) -> Result<Response, OciError> {
@@ -64,14 +62,12 @@ fn session(
 
 /// Upload ids are uuids; anything else cannot name a session.
 fn upload_id(reference: &str) -> Result<&str, OciError> {
-    uuid::Uuid::parse_str(reference)
-        .map(|_| reference)
-        .map_err(|_| {
-            OciError::new(
-                OciErrorCode::BlobUploadUnknown,
-                format!("Upload with id '{reference}' does not exist"),
-            )
-        })
+    uuid::Uuid::parse_str(reference).map(|_| reference).map_err(|_| {
+        OciError::new(
+            OciErrorCode::BlobUploadUnknown,
+            format!("Upload with id '{reference}' does not exist"),
+        )
+    })
 }
 
 pub async fn post(
@@ -83,10 +79,8 @@ pub async fn post(
 ) -> Result<Response, OciError> {
     let registry = &state.registry;
     let q: PostQuery = query(parts)?;
-    if let Some(algorithm) = q
-        .digest_algorithm
-        .as_deref()
-        .filter(|a| DigestAlgorithm::parse(a).is_none())
+    if let Some(algorithm) =
+        q.digest_algorithm.as_deref().filter(|a| DigestAlgorithm::parse(a).is_none())
     {
         return Err(OciError::new(
             OciErrorCode::DigestInvalid,
@@ -96,11 +90,7 @@ pub async fn post(
     if let (Some(mount), Some(from)) = (&q.mount, &q.from) {
         let digest = parse_digest(mount)?;
         if let Some(from) = RepositoryName::parse(from) {
-            if registry
-                .mount_blob(scope, name, &from, &digest)
-                .await?
-                .is_some()
-            {
+            if registry.mount_blob(scope, name, &from, &digest).await?.is_some() {
                 return created(name, &digest);
             }
         }
@@ -122,27 +112,17 @@ pub async fn patch(
     body: Body,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
-    let start = match &parts
-        .headers
-        .get(header::CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-    {
+    let start = match &parts.headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
         Some(value) => Some(content_range(value, &parts.headers)?),
         None => None,
     };
-    let size = match registry
-        .append_upload(scope, name, id, UploadKind::Oci, start, body)
-        .await
-    {
+    let size = match registry.append_upload(scope, name, id, UploadKind::Oci, start, body).await {
         Ok(size) => size,
         // Out of order: 416 with where the upload stands, so the client can resume there.
         Err(e @ RegistryError::RangeInvalid { .. }) => {
             return Err(OciError::from(e)
                 .with_header(header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}"))
-                .with_header(
-                    HeaderName::from_static("docker-upload-uuid"),
-                    id.to_string(),
-                ))
+                .with_header(HeaderName::from_static("docker-upload-uuid"), id.to_string()))
         }
         Err(e) => return Err(e.into()),
     };
@@ -156,11 +136,8 @@ fn content_range(value: &str, headers: &axum::http::HeaderMap) -> Result<u64, Oc
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     berth_handlers::byte_range::upload_chunk_start(value, length).ok_or_else(|| {
-        OciError::new(
-            OciErrorCode::RangeInvalid,
-            format!("invalid Content-Range '{value}'"),
-        )
-        .with_status(416)
+        OciError::new(OciErrorCode::RangeInvalid, format!("invalid Content-Range '{value}'"))
+            .with_status(416)
     })
 }
 
@@ -171,9 +148,7 @@ pub async fn status(
     reference: &str,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
-    let size = registry
-        .upload_status(scope, name, id, UploadKind::Oci)
-        .await?;
+    let size = registry.upload_status(scope, name, id, UploadKind::Oci).await?;
     session(StatusCode::NO_CONTENT, name, id, size)
 }
 
@@ -188,15 +163,10 @@ pub async fn put(
     let id = upload_id(reference)?;
     let q: PutQuery = query(parts)?;
     let digest = q.digest.ok_or_else(|| {
-        OciError::new(
-            OciErrorCode::DigestInvalid,
-            "the digest query parameter is required",
-        )
+        OciError::new(OciErrorCode::DigestInvalid, "the digest query parameter is required")
     })?;
     let digest = parse_digest(&digest)?;
-    registry
-        .finish_upload(scope, name, id, UploadKind::Oci, &digest, Some(body))
-        .await?;
+    registry.finish_upload(scope, name, id, UploadKind::Oci, &digest, Some(body)).await?;
     created(name, &digest)
 }
 
@@ -207,8 +177,6 @@ pub async fn delete(
     reference: &str,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
-    registry
-        .cancel_upload(scope, name, id, UploadKind::Oci)
-        .await?;
+    registry.cancel_upload(scope, name, id, UploadKind::Oci).await?;
     build(Response::builder().status(StatusCode::NO_CONTENT))
 }

@@ -19,10 +19,9 @@ pub fn call(
     match response {
         Ok(r) => serde_json::from_reader(r.into_reader())
             .map_err(|e| format!("{operation}: bad JSON: {e}")),
-        Err(ureq::Error::Status(code, r)) => Err(format!(
-            "{operation} failed with {code}: {}",
-            r.into_string().unwrap_or_default()
-        )),
+        Err(ureq::Error::Status(code, r)) => {
+            Err(format!("{operation} failed with {code}: {}", r.into_string().unwrap_or_default()))
+        }
         Err(e) => Err(format!("{operation} failed: {e}")),
     }
 }
@@ -30,12 +29,7 @@ pub fn call(
 /// GetAuthorizationToken's token (base64 of `AWS:<password>`).
 pub fn authorization_token(base: &str) -> Result<String, String> {
     let agent = ureq::Agent::new();
-    let answer = call(
-        &agent,
-        base,
-        "GetAuthorizationToken",
-        &serde_json::json!({}),
-    )?;
+    let answer = call(&agent, base, "GetAuthorizationToken", &serde_json::json!({}))?;
     answer["authorizationData"][0]["authorizationToken"]
         .as_str()
         .map(str::to_string)
@@ -44,8 +38,7 @@ pub fn authorization_token(base: &str) -> Result<String, String> {
 
 /// `AWS:<password>` out of a token.
 pub fn decode_token(token: &str) -> Result<String, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .map_err(|e| e.to_string())?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(token).map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())
 }

@@ -85,22 +85,13 @@ pub fn measure(dir: &Path, blob: &Blob) -> Result<Limits, String> {
             stream.write_all(&buffer[..n]).map_err(|e| e.to_string())?;
         }
     }
-    let received = receiver
-        .join()
-        .map_err(|_| "the receiver panicked")?
-        .map_err(|e| e.to_string())?;
+    let received =
+        receiver.join().map_err(|_| "the receiver panicked")?.map_err(|e| e.to_string())?;
     if received != blob.size {
-        return Err(format!(
-            "loopback received {received} of {} bytes",
-            blob.size
-        ));
+        return Err(format!("loopback received {received} of {} bytes", blob.size));
     }
     let loopback = mb_per_s(blob.size, started.elapsed().as_secs_f64());
-    Ok(Limits {
-        sha256,
-        durable_write,
-        loopback,
-    })
+    Ok(Limits { sha256, durable_write, loopback })
 }
 
 /// Each transfer's median as a fraction of the median limit that bounds it.
@@ -109,11 +100,9 @@ pub fn fractions(samples: &Samples, rounds: &[Limits]) -> Vec<String> {
         let values: Vec<f64> = rounds.iter().map(f).collect();
         stats(&values).map(|(m, _, _)| m)
     };
-    let (Some(sha), Some(write), Some(tcp)) = (
-        median(|l| l.sha256),
-        median(|l| l.durable_write),
-        median(|l| l.loopback),
-    ) else {
+    let (Some(sha), Some(write), Some(tcp)) =
+        (median(|l| l.sha256), median(|l| l.durable_write), median(|l| l.loopback))
+    else {
         return Vec::new();
     };
     let push_bound = sha.min(write);
@@ -125,11 +114,7 @@ pub fn fractions(samples: &Samples, rounds: &[Limits]) -> Vec<String> {
     )];
     for (metric, bound, named) in [
         ("push 1 GiB monolithic", push_bound, "min(SHA-256, write)"),
-        (
-            "push 1 GiB in 16 MiB chunks",
-            push_bound,
-            "min(SHA-256, write)",
-        ),
+        ("push 1 GiB in 16 MiB chunks", push_bound, "min(SHA-256, write)"),
         ("pull 1 GiB", tcp, "loopback TCP"),
         ("pull 1 GiB with curl", tcp, "loopback TCP"),
     ] {

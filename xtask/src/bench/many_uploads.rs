@@ -87,9 +87,7 @@ fn upload(
         measured.wait();
         Err(e)
     };
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(120))
-        .build();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).build();
     let with_auth = |r: ureq::Request| match &authorization {
         Some(a) => r.set("Authorization", a),
         None => r,
@@ -105,10 +103,8 @@ fn upload(
     let Ok(mut stream) = TcpStream::connect(host) else {
         return failed(format!("upload {i}: cannot connect"));
     };
-    let auth_line = authorization
-        .as_ref()
-        .map(|a| format!("Authorization: {a}\r\n"))
-        .unwrap_or_default();
+    let auth_line =
+        authorization.as_ref().map(|a| format!("Authorization: {a}\r\n")).unwrap_or_default();
     let head = format!(
         "PATCH {path} HTTP/1.1\r\nHost: {host}\r\n{auth_line}Content-Type: application/octet-stream\r\n\
          Content-Length: {BLOB}\r\nConnection: close\r\n\r\n"
@@ -118,31 +114,21 @@ fn upload(
     }
     half_sent.wait();
     measured.wait();
-    stream
-        .write_all(&body[BLOB / 2..])
-        .map_err(|e| format!("upload {i}: {e}"))?;
+    stream.write_all(&body[BLOB / 2..]).map_err(|e| format!("upload {i}: {e}"))?;
     let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .map_err(|e| format!("upload {i}: {e}"))?;
+    stream.read_to_string(&mut answer).map_err(|e| format!("upload {i}: {e}"))?;
     if !answer.starts_with("HTTP/1.1 202") {
         return Err(format!("upload {i}: PATCH answered {answer}"));
     }
     let location = answer
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("location: ")
-                .or_else(|| l.strip_prefix("Location: "))
-        })
+        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
         .unwrap_or(&path)
         .trim()
         .to_string();
     let separator = if location.contains('?') { '&' } else { '?' };
-    let url = if location.starts_with("http") {
-        location.clone()
-    } else {
-        format!("{base}{location}")
-    };
+    let url =
+        if location.starts_with("http") { location.clone() } else { format!("{base}{location}") };
     with_auth(agent.put(&format!("{url}{separator}digest={digest}")))
         .call()
         .map_err(|e| format!("upload {i}: PUT failed: {e}"))?;

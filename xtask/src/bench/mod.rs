@@ -34,12 +34,8 @@ impl Samples {
     /// The median of `metric` for `kind`, if measured.
     pub(crate) fn median(&self, metric: &str, kind: Kind) -> Option<f64> {
         let sample = self.0.iter().find(|s| s.metric == metric)?;
-        let values: Vec<f64> = sample
-            .values
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, v)| *v)
-            .collect();
+        let values: Vec<f64> =
+            sample.values.iter().filter(|(k, _)| *k == kind).map(|(_, v)| *v).collect();
         stats(&values).map(|(median, _, _)| median)
     }
 
@@ -113,13 +109,7 @@ fn one_server(
     layout: &Path,
 ) -> Result<(), String> {
     let kind = server.kind;
-    samples.add(
-        "cold start to first answer",
-        "ms",
-        false,
-        kind,
-        ms(server.cold_start),
-    );
+    samples.add("cold start to first answer", "ms", false, kind, ms(server.cold_start));
     create_repositories(server, &["bench/small", "bench/big", "bench/skopeo"])?;
     workloads::push_small_image(server, "bench/small", "v1")?;
     for method in ["HEAD", "GET"] {
@@ -163,31 +153,13 @@ fn one_server(
     );
     let (big, chunked) = blobs;
     let d = workloads::push_monolithic(server, "bench/big", big)?;
-    samples.add(
-        "push 1 GiB monolithic",
-        "MB/s",
-        true,
-        kind,
-        mb_per_s(big.size, d),
-    );
+    samples.add("push 1 GiB monolithic", "MB/s", true, kind, mb_per_s(big.size, d));
     let d = workloads::push_chunked(server, "bench/big", chunked, 16 << 20)?;
-    samples.add(
-        "push 1 GiB in 16 MiB chunks",
-        "MB/s",
-        true,
-        kind,
-        mb_per_s(chunked.size, d),
-    );
+    samples.add("push 1 GiB in 16 MiB chunks", "MB/s", true, kind, mb_per_s(chunked.size, d));
     let d = workloads::pull(server, "bench/big", big)?;
     samples.add("pull 1 GiB", "MB/s", true, kind, mb_per_s(big.size, d));
     let d = workloads::pull_with_curl(server, "bench/big", big)?;
-    samples.add(
-        "pull 1 GiB with curl",
-        "MB/s",
-        true,
-        kind,
-        mb_per_s(big.size, d),
-    );
+    samples.add("pull 1 GiB with curl", "MB/s", true, kind, mb_per_s(big.size, d));
     samples.add(
         "peak RSS through the 1 GiB pushes",
         "MiB",
@@ -196,13 +168,7 @@ fn one_server(
         server.peak_rss() as f64 / 1048576.0,
     );
     let d = workloads::skopeo_push(skopeo, server, layout, "bench/skopeo")?;
-    samples.add(
-        "skopeo push, 200 layers of 64 KiB",
-        "s",
-        false,
-        kind,
-        d.as_secs_f64(),
-    );
+    samples.add("skopeo push, 200 layers of 64 KiB", "s", false, kind, d.as_secs_f64());
     Ok(())
 }
 
@@ -286,9 +252,7 @@ fn api_figures(binary: &Path) -> Result<Vec<String>, String> {
         }
     }
     if seen != images {
-        return Err(format!(
-            "DescribeImages paged through {seen} images, not {images}"
-        ));
+        return Err(format!("DescribeImages paged through {seen} images, not {images}"));
     }
     lines.push(format!(
         "DescribeImages, all {images} images in pages of 1000: {:.0} ms",
@@ -348,10 +312,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
     let mut samples = Samples::default();
     let mut machine_limits = Vec::new();
     for round in 0..rounds {
-        eprintln!(
-            "round {} of {rounds}: generating two 1 GiB blobs",
-            round + 1
-        );
+        eprintln!("round {} of {rounds}: generating two 1 GiB blobs", round + 1);
         let big = Blob::new(round as u64 * 2 + 1, GIB);
         if selection == Selection::All {
             eprintln!("round {}: machine limits", round + 1);
@@ -374,13 +335,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
                 Kind::Berth => Server::berth(&berth)?,
                 Kind::Distribution => Server::distribution(&registry)?,
             };
-            one_server(
-                &server,
-                &mut samples,
-                (&big, &chunked),
-                &skopeo,
-                work.path(),
-            )?;
+            one_server(&server, &mut samples, (&big, &chunked), &skopeo, work.path())?;
         }
     }
     let api = match selection {
@@ -403,11 +358,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
     println!("|---|---|---|---|---|");
     for s in &samples.0 {
         let of = |k: Kind| {
-            s.values
-                .iter()
-                .filter(|(kind, _)| *kind == k)
-                .map(|(_, v)| *v)
-                .collect::<Vec<_>>()
+            s.values.iter().filter(|(kind, _)| *kind == k).map(|(_, v)| *v).collect::<Vec<_>>()
         };
         let (d, b) = (stats(&of(Kind::Distribution)), stats(&of(Kind::Berth)));
         let cell = |x: Option<(f64, f64, f64)>| match x {
@@ -418,11 +369,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
             (Some((dm, ..)), Some((bm, ..))) if dm > 0.0 => format!("{:.2}x", bm / dm),
             _ => "-".into(),
         };
-        let direction = if s.higher_is_better {
-            "higher is better"
-        } else {
-            "lower is better"
-        };
+        let direction = if s.higher_is_better { "higher is better" } else { "lower is better" };
         println!(
             "| {} | {} ({direction}) | {} | {} | {ratio} |",
             s.metric,
@@ -443,9 +390,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
 }
 
 fn machine() -> String {
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

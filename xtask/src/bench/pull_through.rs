@@ -37,10 +37,7 @@ pub fn round(
             }
             Kind::Distribution => {
                 let proxy = format!("proxy:\n  remoteurl: {}\n", upstream.base);
-                (
-                    Server::distribution_with(distribution, &proxy)?,
-                    "library/big",
-                )
+                (Server::distribution_with(distribution, &proxy)?, "library/big")
             }
         };
         workloads::get_manifest(&cache, name, "v1")?;

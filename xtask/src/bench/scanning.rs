@@ -27,17 +27,11 @@ fn layer_file(path: &Path, big: u64, seed: u64) -> Result<(String, u64), String>
         let mut header = tar::Header::new_gnu();
         header.set_size(size);
         header.set_mode(0o644);
-        builder
-            .append_data(&mut header, name, data)
-            .map_err(|e| e.to_string())
+        builder.append_data(&mut header, name, data).map_err(|e| e.to_string())
     };
     let release = b"ID=debian\nVERSION_ID=12\n";
     append("etc/os-release", release.len() as u64, &mut &release[..])?;
-    append(
-        "var/lib/dpkg/status",
-        STATUS.len() as u64,
-        &mut STATUS.as_bytes(),
-    )?;
+    append("var/lib/dpkg/status", STATUS.len() as u64, &mut STATUS.as_bytes())?;
     let blob = Blob::new(seed, big);
     append("opt/data.bin", big, &mut blob.reader(big))?;
     builder
@@ -64,15 +58,10 @@ fn push_file(server: &Server, repo: &str, path: &Path, digest: &str) -> Result<(
     let agent = ureq::Agent::new();
     let session = workloads::start_upload(server, &agent, repo)?;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    workloads::absolute(
-        server,
-        &agent,
-        "PUT",
-        &workloads::with_digest(&session, digest),
-    )
-    .set("Content-Type", "application/octet-stream")
-    .send(file)
-    .map_err(|e| workloads::status_error("PUT layer", e))?;
+    workloads::absolute(server, &agent, "PUT", &workloads::with_digest(&session, digest))
+        .set("Content-Type", "application/octet-stream")
+        .send(file)
+        .map_err(|e| workloads::status_error("PUT layer", e))?;
     Ok(())
 }
 
@@ -97,13 +86,7 @@ fn scan_once(berth: &Path, work: &Path, big: u64, seed: u64) -> Result<Scan, Str
     let feed_arg = feed.display().to_string();
     let server = Server::berth_with(
         berth,
-        &[
-            "--admin-api",
-            "--scan-interval",
-            "3600",
-            "--vulnerability-db",
-            &feed_arg,
-        ],
+        &["--admin-api", "--scan-interval", "3600", "--vulnerability-db", &feed_arg],
     )?;
     let agent = ureq::Agent::new();
     api::call(
@@ -143,12 +126,7 @@ fn scan_once(berth: &Path, work: &Path, big: u64, seed: u64) -> Result<Scan, Str
         return Err(format!("the scan did not complete: {report}"));
     }
     let pull = workloads::pull_blob(&server, "bench/scan", &digest, size)?;
-    Ok(Scan {
-        time,
-        pull,
-        peak_rss: peak.load(Ordering::Relaxed),
-        size,
-    })
+    Ok(Scan { time, pull, peak_rss: peak.load(Ordering::Relaxed), size })
 }
 
 /// The scanning figures, as lines for the report.

@@ -71,16 +71,11 @@ pub mod tempfile_dir {
 /// A port nothing listens on now.
 pub fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 fn wait_ready(base: &str, started: Instant) -> Result<Duration, String> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(2))
-        .build();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
     while started.elapsed() < Duration::from_secs(30) {
         match agent.get(&format!("{base}/v2/")).call() {
             Ok(_) | Err(ureq::Error::Status(_, _)) => return Ok(started.elapsed()),
@@ -114,12 +109,7 @@ impl Server {
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("BERTH_LOG", "warn")

@@ -27,12 +27,8 @@ pub fn figures(berth: &Path) -> Result<Vec<String>, String> {
     let mut senders = Vec::new();
     for _ in 0..SENDERS {
         let mut stream = TcpStream::connect(&address).map_err(|e| e.to_string())?;
-        stream
-            .set_write_timeout(Some(Duration::from_millis(200)))
-            .map_err(|e| e.to_string())?;
-        stream
-            .write_all(head.as_bytes())
-            .map_err(|e| e.to_string())?;
+        stream.set_write_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
+        stream.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
         // Those that must wait for the budget are not read: their first MiB may not go
         // through, which is the point.
         let _ = stream.write_all(&chunk);

@@ -47,11 +47,7 @@ impl Blob {
 
     /// `length` bytes of the blob from `offset`, as a reader.
     pub fn reader_at(&self, offset: u64, length: u64) -> BlobReader {
-        BlobReader {
-            chunk: self.chunk.clone(),
-            left: length,
-            position: (offset % MIB) as usize,
-        }
+        BlobReader { chunk: self.chunk.clone(), left: length, position: (offset % MIB) as usize }
     }
 }
 
@@ -86,14 +82,8 @@ pub(crate) fn status_error(what: &str, e: ureq::Error) -> String {
 }
 
 fn location(server: &Server, response: &ureq::Response) -> Result<String, String> {
-    let l = response
-        .header("Location")
-        .ok_or("an upload answer without Location")?;
-    Ok(if l.starts_with("http") {
-        l.to_string()
-    } else {
-        format!("{}{l}", server.base)
-    })
+    let l = response.header("Location").ok_or("an upload answer without Location")?;
+    Ok(if l.starts_with("http") { l.to_string() } else { format!("{}{l}", server.base) })
 }
 
 pub(crate) fn with_digest(location: &str, digest: &str) -> String {
@@ -189,10 +179,7 @@ pub fn pull_with_curl(server: &Server, repo: &str, blob: &Blob) -> Result<Durati
         .output()
         .map_err(|e| format!("cannot run curl: {e}"))?;
     let elapsed = started.elapsed();
-    let got: u64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let got: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
     if !out.status.success() || got != blob.size {
         return Err(format!(
             "curl pulled {got} of {} bytes: {}",
@@ -245,12 +232,8 @@ pub(crate) fn put_small_blob(
 /// A small image manifest text referencing a config and one layer already in `repo`.
 pub fn small_manifest(server: &Server, repo: &str, extra: &str) -> Result<String, String> {
     let agent = ureq::Agent::new();
-    let config = put_small_blob(
-        server,
-        &agent,
-        repo,
-        b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
-    )?;
+    let config =
+        put_small_blob(server, &agent, repo, b"{\"architecture\":\"amd64\",\"os\":\"linux\"}")?;
     let layer = put_small_blob(server, &agent, repo, b"a small layer")?;
     Ok(format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":38}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":13}}]{extra}}}"#
@@ -272,12 +255,8 @@ pub fn put_image_manifest(
     size: u64,
 ) -> Result<(), String> {
     let agent = ureq::Agent::new();
-    let config = put_small_blob(
-        server,
-        &agent,
-        repo,
-        b"{\"architecture\":\"amd64\",\"os\":\"linux\"}",
-    )?;
+    let config =
+        put_small_blob(server, &agent, repo, b"{\"architecture\":\"amd64\",\"os\":\"linux\"}")?;
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":38}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{size}}}]}}"#
     );
@@ -333,9 +312,7 @@ pub fn hammer(
         let workers: Vec<_> = (0..concurrency)
             .map(|_| {
                 scope.spawn(|| {
-                    let agent = ureq::AgentBuilder::new()
-                        .max_idle_connections_per_host(1)
-                        .build();
+                    let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
                     let mut latencies = Vec::new();
                     while Instant::now() < deadline {
                         let t = Instant::now();
@@ -367,11 +344,7 @@ pub fn hammer(
         return Err("no request completed".into());
     }
     let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
-    Ok(Load {
-        per_second: all.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
-    })
+    Ok(Load { per_second: all.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99) })
 }
 
 /// An OCI layout with one image of `layers` random layers of `size` bytes.
@@ -444,10 +417,7 @@ pub fn skopeo_push(
         .output()
         .map_err(|e| format!("cannot run skopeo: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "skopeo failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("skopeo failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(started.elapsed())
 }

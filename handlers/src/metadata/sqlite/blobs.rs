@@ -121,26 +121,20 @@ impl UploadStore for SqliteMetadataStore {
 
     async fn delete_upload(&self, id: &str) -> Result<bool, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM uploads WHERE created_at < ? ORDER BY id")
-                .bind(cutoff)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT id FROM uploads WHERE created_at < ? ORDER BY id")
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar("SELECT id FROM uploads")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT id FROM uploads").fetch_all(&self.pool).await?)
     }
 }
 

@@ -22,9 +22,7 @@ pub(super) fn optional_digest(
     row: &SqliteRow,
     column: &str,
 ) -> Result<Option<Digest>, RegistryError> {
-    row.try_get::<Option<String>, _>(column)?
-        .map(|text| parse_digest(&text, column))
-        .transpose()
+    row.try_get::<Option<String>, _>(column)?.map(|text| parse_digest(&text, column)).transpose()
 }
 
 /// The registry named by the `<prefix>registry_id` and `<prefix>region` columns.

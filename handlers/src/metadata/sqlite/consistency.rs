@@ -12,9 +12,7 @@ use sqlx::Row;
 impl ConsistencyStore for SqliteMetadataStore {
     async fn storage_totals(&self) -> Result<StorageTotals, RegistryError> {
         let (blobs, bytes): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), SUM(size) FROM blobs")
-                .fetch_one(&self.pool)
-                .await?;
+            sqlx::query_as("SELECT COUNT(*), SUM(size) FROM blobs").fetch_one(&self.pool).await?;
         let linked: Option<i64> = sqlx::query_scalar(
             "SELECT SUM(b.size) FROM repository_blobs l JOIN blobs b ON b.digest = l.digest",
         )
@@ -30,11 +28,7 @@ impl ConsistencyStore for SqliteMetadataStore {
     async fn blob_links(&self) -> Result<Vec<(RegistryScope, String, Digest)>, RegistryError> {
         let sql = "SELECT registry_id, region, repository, digest FROM repository_blobs";
         self.rows(sql, |row| {
-            Ok((
-                scope(row, "")?,
-                row.try_get("repository")?,
-                digest(row, "digest")?,
-            ))
+            Ok((scope(row, "")?, row.try_get("repository")?, digest(row, "digest")?))
         })
         .await
     }
@@ -46,12 +40,7 @@ impl ConsistencyStore for SqliteMetadataStore {
                    WHERE kind = 'blob'";
         self.rows(sql, |row| {
             let repository = row.try_get("repository")?;
-            Ok((
-                scope(row, "")?,
-                repository,
-                digest(row, "parent")?,
-                digest(row, "child")?,
-            ))
+            Ok((scope(row, "")?, repository, digest(row, "parent")?, digest(row, "child")?))
         })
         .await
     }

@@ -26,10 +26,9 @@ fn condition(filter: &ImageFilter) -> (String, usize) {
         None => ("", 0),
         Some(ImageStatus::Archived) => (" AND m.archived = 1", 0),
         Some(ImageStatus::Activating) => (" AND m.archived = 0 AND m.last_activated_at > ?", 1),
-        Some(ImageStatus::Active) => (
-            " AND m.archived = 0 AND (m.last_activated_at IS NULL OR m.last_activated_at <= ?)",
-            1,
-        ),
+        Some(ImageStatus::Active) => {
+            (" AND m.archived = 0 AND (m.last_activated_at IS NULL OR m.last_activated_at <= ?)", 1)
+        }
     };
     (format!("{tags}{status}"), nows)
 }
@@ -61,10 +60,7 @@ impl SqliteMetadataStore {
              AND t.repository = p.repository AND t.digest = p.digest \
              ORDER BY p.digest, t.tag"
         );
-        let mut query = sqlx::query(&sql)
-            .bind_scope(scope)
-            .bind(repository)
-            .bind(key);
+        let mut query = sqlx::query(&sql).bind_scope(scope).bind(repository).bind(key);
         for _ in 0..nows {
             query = query.bind(filter.now);
         }
@@ -104,8 +100,7 @@ impl ImageListing for SqliteMetadataStore {
         filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
-        self.summaries(scope, repository, after, false, filter, limit)
-            .await
+        self.summaries(scope, repository, after, false, filter, limit).await
     }
 
     async fn image(
@@ -114,16 +109,8 @@ impl ImageListing for SqliteMetadataStore {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<ImageSummary>, RegistryError> {
-        let found = self
-            .summaries(
-                scope,
-                repository,
-                digest.as_str(),
-                true,
-                ImageFilter::all(),
-                1,
-            )
-            .await?;
+        let found =
+            self.summaries(scope, repository, digest.as_str(), true, ImageFilter::all(), 1).await?;
         Ok(found.into_iter().next())
     }
 
@@ -135,10 +122,7 @@ impl ImageListing for SqliteMetadataStore {
         filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
-        let (status, nows) = condition(&ImageFilter {
-            tags: TagFilter::Any,
-            ..filter
-        });
+        let (status, nows) = condition(&ImageFilter { tags: TagFilter::Any, ..filter });
         let tagged = format!(
             "SELECT t.digest AS digest, t.tag AS tag FROM image_tags t JOIN manifests m \
              ON m.registry_id = t.registry_id AND m.region = t.region \
@@ -214,29 +198,17 @@ mod tests {
         dir: &std::path::Path,
     ) -> (SqliteMetadataStore, Vec<(StoredManifest, Vec<String>)>) {
         let store = SqliteMetadataStore::open(dir).await.unwrap();
-        store
-            .create_repository(&scope(), &repository("app", 1.0), &[], &[])
-            .await
-            .unwrap();
+        store.create_repository(&scope(), &repository("app", 1.0), &[], &[]).await.unwrap();
         let refs = ManifestReferences::default();
         let mut all = Vec::new();
         for n in 0..7 {
             let m = image(n);
-            let tags: Vec<String> = ["a", "b"]
-                .iter()
-                .take((n % 3) as usize)
-                .map(|s| format!("t{n}{s}"))
-                .collect();
-            store
-                .put_manifest(&scope(), "app", &m, &refs, None, &[])
-                .await
-                .unwrap();
+            let tags: Vec<String> =
+                ["a", "b"].iter().take((n % 3) as usize).map(|s| format!("t{n}{s}")).collect();
+            store.put_manifest(&scope(), "app", &m, &refs, None, &[]).await.unwrap();
             for tag in &tags {
                 let tag = Tag::parse(tag).unwrap();
-                store
-                    .put_manifest(&scope(), "app", &m, &refs, Some(&tag), &[])
-                    .await
-                    .unwrap();
+                store.put_manifest(&scope(), "app", &m, &refs, Some(&tag), &[]).await.unwrap();
             }
             all.push((m, tags));
         }
@@ -246,10 +218,7 @@ mod tests {
 
     /// Images of every status with these tags.
     fn any_status(tags: TagFilter) -> ImageFilter {
-        ImageFilter {
-            tags,
-            ..ImageFilter::all()
-        }
+        ImageFilter { tags, ..ImageFilter::all() }
     }
 
     fn keeps(filter: TagFilter, tags: &[String]) -> bool {
@@ -268,27 +237,18 @@ mod tests {
             let expected: Vec<(String, Vec<String>, Option<String>)> = all
                 .iter()
                 .filter(|(_, tags)| keeps(filter, tags))
-                .map(|(m, tags)| {
-                    (
-                        m.digest.to_string(),
-                        tags.clone(),
-                        m.config_media_type.clone(),
-                    )
-                })
+                .map(|(m, tags)| (m.digest.to_string(), tags.clone(), m.config_media_type.clone()))
                 .collect();
             let mut got = Vec::new();
             let mut after = String::new();
             loop {
-                let page = store
-                    .image_page(&scope(), "app", &after, any_status(filter), 2)
-                    .await
-                    .unwrap();
+                let page =
+                    store.image_page(&scope(), "app", &after, any_status(filter), 2).await.unwrap();
                 assert!(page.len() <= 2);
                 let Some(last) = page.last() else { break };
                 after = last.digest.to_string();
                 got.extend(
-                    page.into_iter()
-                        .map(|i| (i.digest.to_string(), i.tags, i.config_media_type)),
+                    page.into_iter().map(|i| (i.digest.to_string(), i.tags, i.config_media_type)),
                 );
             }
             assert_eq!(got, expected, "{filter:?}");
@@ -346,19 +306,10 @@ mod tests {
         let listed = |status: Option<ImageStatus>, now: f64| {
             let store = &store;
             async move {
-                let filter = ImageFilter {
-                    tags: TagFilter::Any,
-                    status,
-                    now,
-                };
-                let images = store
-                    .image_page(&scope(), "app", "", filter, 100)
-                    .await
-                    .unwrap();
-                let ids = store
-                    .image_id_page(&scope(), "app", ("", ""), filter, 100)
-                    .await
-                    .unwrap();
+                let filter = ImageFilter { tags: TagFilter::Any, status, now };
+                let images = store.image_page(&scope(), "app", "", filter, 100).await.unwrap();
+                let ids =
+                    store.image_id_page(&scope(), "app", ("", ""), filter, 100).await.unwrap();
                 let mut from_ids: Vec<String> = ids.into_iter().map(|(d, _)| d).collect();
                 from_ids.dedup();
                 let digests: Vec<String> = images.iter().map(|i| i.digest.to_string()).collect();
@@ -371,17 +322,12 @@ mod tests {
         assert_eq!(listed(Some(ImageStatus::Archived), 50.0).await, one(0));
         assert_eq!(listed(Some(ImageStatus::Activating), 50.0).await, one(1));
         assert_eq!(listed(Some(ImageStatus::Active), 50.0).await, rest);
-        assert!(listed(Some(ImageStatus::Activating), 100.0)
-            .await
-            .is_empty());
+        assert!(listed(Some(ImageStatus::Activating), 100.0).await.is_empty());
         let mut active = one(1);
         active.extend(rest.clone());
         assert_eq!(listed(Some(ImageStatus::Active), 100.0).await, active);
         assert_eq!(listed(None, 50.0).await.len(), all.len());
-        let archived = store
-            .image_page(&scope(), "app", "", ImageFilter::all(), 1)
-            .await
-            .unwrap();
+        let archived = store.image_page(&scope(), "app", "", ImageFilter::all(), 1).await.unwrap();
         assert!(archived[0].storage.archived);
         assert_eq!(archived[0].storage.last_archived_at, Some(10.0));
     }

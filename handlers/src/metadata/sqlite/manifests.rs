@@ -87,8 +87,7 @@ impl ImageStore for SqliteMetadataStore {
         repository: &str,
         digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        self.lookup(scope, repository, BY_DIGEST, digest.as_str())
-            .await
+        self.lookup(scope, repository, BY_DIGEST, digest.as_str()).await
     }
 
     async fn tagged_manifest(
@@ -178,10 +177,7 @@ impl ImageStore for SqliteMetadataStore {
             .execute(&mut *tx)
             .await?;
         }
-        for (children, kind) in [
-            (&references.blobs, "blob"),
-            (&references.manifests, "manifest"),
-        ] {
+        for (children, kind) in [(&references.blobs, "blob"), (&references.manifests, "manifest")] {
             for child in children {
                 sqlx::query(
                     "INSERT INTO manifest_references (registry_id, region, repository, parent, child, kind) \

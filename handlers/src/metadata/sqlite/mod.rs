@@ -55,15 +55,9 @@ impl SqliteMetadataStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteMetadataStore {
-            pool,
-            write_lock: Mutex::new(()),
-        })
+        Ok(SqliteMetadataStore { pool, write_lock: Mutex::new(()) })
     }
 
     /// Writes a consistent copy of the whole database to `to` (SQLite's `VACUUM INTO`),
@@ -72,10 +66,7 @@ impl SqliteMetadataStore {
         let to = to.to_str().ok_or_else(|| {
             RegistryError::Internal(format!("{} is not a UTF-8 path", to.display()))
         })?;
-        sqlx::query("VACUUM INTO ?")
-            .bind(to)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("VACUUM INTO ?").bind(to).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -141,16 +132,8 @@ mod tests {
             .filename(dir.path().join(DATABASE_FILE))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new()
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::migrate::Migrator::new(older.path())
-            .await
-            .unwrap()
-            .run(&pool)
-            .await
-            .unwrap();
+        let pool = SqlitePoolOptions::new().connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(older.path()).await.unwrap().run(&pool).await.unwrap();
         sqlx::query(
             "INSERT INTO repositories (registry_id, region, name, created_at, image_tag_mutability, \
              mutability_exclusion_filters, scan_on_push, encryption_type) \
@@ -175,20 +158,12 @@ mod tests {
         pool.close().await;
 
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
-        let page = store
-            .image_page(&scope(), "app", "", ImageFilter::all(), 10)
-            .await
-            .unwrap();
+        let page = store.image_page(&scope(), "app", "", ImageFilter::all(), 10).await.unwrap();
         let by_digest = |body: &[u8]| {
             let digest = crate::digest::Digest::of(body);
-            page.iter()
-                .find(|i| i.digest == digest)
-                .map(|i| i.config_media_type.clone())
+            page.iter().find(|i| i.digest == digest).map(|i| i.config_media_type.clone())
         };
-        assert_eq!(
-            by_digest(image),
-            Some(Some("application/vnd.example+json".to_string()))
-        );
+        assert_eq!(by_digest(image), Some(Some("application/vnd.example+json".to_string())));
         assert_eq!(by_digest(index), Some(None), "an index has no config");
     }
 }

@@ -40,10 +40,7 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     executor: E,
     scope: &RegistryScope,
 ) -> Result<RegistryRecord, RegistryError> {
-    let row = sqlx::query(SELECT)
-        .bind_scope(scope)
-        .fetch_optional(executor)
-        .await?;
+    let row = sqlx::query(SELECT).bind_scope(scope).fetch_optional(executor).await?;
     let Some(row) = row else {
         return Ok(RegistryRecord::default());
     };
@@ -72,9 +69,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| super::columns::scope(row, ""))
-            .collect()
+        rows.iter().map(|row| super::columns::scope(row, "")).collect()
     }
 
     async fn registry_record(
@@ -131,20 +126,14 @@ mod tests {
     use berth_generated::ecr::{ReplicationDestination, ReplicationRule};
 
     fn other_region() -> RegistryScope {
-        RegistryScope {
-            region: "eu-west-1".into(),
-            ..scope()
-        }
+        RegistryScope { region: "eu-west-1".into(), ..scope() }
     }
 
     #[tokio::test]
     async fn records_start_empty_change_in_one_transaction_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
-        assert_eq!(
-            store.registry_record(&scope()).await.unwrap(),
-            RegistryRecord::default()
-        );
+        assert_eq!(store.registry_record(&scope()).await.unwrap(), RegistryRecord::default());
 
         let replication = ReplicationConfiguration {
             rules: vec![ReplicationRule {
@@ -158,8 +147,7 @@ mod tests {
         store
             .update_registry_record(&scope(), |r| {
                 r.policy_text = Some("{}".into());
-                r.account_settings
-                    .insert("BASIC_SCAN_TYPE_VERSION".into(), "AWS_NATIVE".into());
+                r.account_settings.insert("BASIC_SCAN_TYPE_VERSION".into(), "AWS_NATIVE".into());
                 r.replication = Some(replication.clone());
                 Ok(())
             })
@@ -176,15 +164,8 @@ mod tests {
 
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let record = store.registry_record(&scope()).await.unwrap();
-        assert_eq!(
-            record.policy_text.as_deref(),
-            Some("{}"),
-            "a refused change writes nothing"
-        );
-        assert_eq!(
-            record.account_settings["BASIC_SCAN_TYPE_VERSION"],
-            "AWS_NATIVE"
-        );
+        assert_eq!(record.policy_text.as_deref(), Some("{}"), "a refused change writes nothing");
+        assert_eq!(record.account_settings["BASIC_SCAN_TYPE_VERSION"], "AWS_NATIVE");
         assert_eq!(record.replication, Some(replication));
         assert_eq!(
             store.registry_record(&other_region()).await.unwrap(),

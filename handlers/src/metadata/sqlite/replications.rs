@@ -78,11 +78,7 @@ impl ReplicationStore for SqliteMetadataStore {
         at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let status = if failure_code.is_some() {
-            "FAILED"
-        } else {
-            "COMPLETE"
-        };
+        let status = if failure_code.is_some() { "FAILED" } else { "COMPLETE" };
         sqlx::query(
             "UPDATE replications SET status = ?, failure_code = ?, updated_at = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \

@@ -270,8 +270,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(text,)| text)
-            .ok_or_else(|| not_found(scope, name))
+        row.map(|(text,)| text).ok_or_else(|| not_found(scope, name))
     }
 
     async fn set_document(
@@ -318,14 +317,7 @@ impl RepositoryStore for SqliteMetadataStore {
         Ok(rows
             .into_iter()
             .map(|(registry_id, region, name, policy)| {
-                (
-                    RegistryScope {
-                        registry_id,
-                        region,
-                    },
-                    name,
-                    policy,
-                )
+                (RegistryScope { registry_id, region }, name, policy)
             })
             .collect())
     }
@@ -456,10 +448,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
-        store
-            .create_repository(&s, &repo("a"), &[("k".into(), "v".into())], &[])
-            .await
-            .unwrap();
+        store.create_repository(&s, &repo("a"), &[("k".into(), "v".into())], &[]).await.unwrap();
         assert!(matches!(
             store.create_repository(&s, &repo("a"), &[], &[]).await,
             Err(RegistryError::RepositoryAlreadyExists { .. })
@@ -479,10 +468,7 @@ mod tests {
             storage: Default::default(),
         };
         let refs = crate::metadata::ManifestReferences::default();
-        store
-            .put_manifest(&s, "a", &image, &refs, None, &[])
-            .await
-            .unwrap();
+        store.put_manifest(&s, "a", &image, &refs, None, &[]).await.unwrap();
         assert!(matches!(
             store.delete_repository(&s, "a", false).await,
             Err(RegistryError::RepositoryNotEmpty { .. })
@@ -491,10 +477,7 @@ mod tests {
 
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         assert_eq!(store.repository(&s, "a").await.unwrap(), repo("a"));
-        assert_eq!(
-            store.tags(&s, "a").await.unwrap(),
-            vec![("k".to_string(), "v".to_string())]
-        );
+        assert_eq!(store.tags(&s, "a").await.unwrap(), vec![("k".to_string(), "v".to_string())]);
         store.delete_repository(&s, "a", true).await.unwrap();
         assert!(matches!(
             store.repository(&s, "a").await,
@@ -507,10 +490,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
-        store
-            .create_repository(&s, &repo("a"), &[], &[])
-            .await
-            .unwrap();
+        store.create_repository(&s, &repo("a"), &[], &[]).await.unwrap();
         let tags: Vec<RepositoryTag> = (0..3).map(|i| (format!("k{i}"), String::new())).collect();
         assert!(matches!(
             store.tag_repository(&s, "a", &tags, 2).await,

@@ -59,11 +59,7 @@ impl SigningStore for SqliteMetadataStore {
         at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let status = if failure.is_some() {
-            "FAILED"
-        } else {
-            "COMPLETE"
-        };
+        let status = if failure.is_some() { "FAILED" } else { "COMPLETE" };
         sqlx::query(
             "UPDATE image_signings SET status = ?, failure_code = ?, failure_reason = ?, updated_at = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? AND profile_arn = ?",
