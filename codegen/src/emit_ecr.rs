@@ -295,10 +295,7 @@ fn member_checks(m: &MemberDef, patterns: &mut BTreeMap<String, String>) -> Toke
 
 /// Checks for one value; `expr` is a reference to it. Empty when nothing needs checking.
 fn value_checks(
-    member: &str,
-    expr: &TokenStream,
-    ty: &Ty,
-    patterns: &mut BTreeMap<String, String>,
+    member: &str, expr: &TokenStream, ty: &Ty, patterns: &mut BTreeMap<String, String>,
 ) -> TokenStream {
     let mut out = TokenStream::new();
     for c in &ty.constraints {

@@ -135,10 +135,7 @@ pub fn service(api: &Api) -> Result<TokenStream, ModelError> {
 /// `ecr_not_implemented!(Service => OperationA, OperationB)`: implements each named
 /// operation's trait by answering `EcrContext::not_implemented`.
 fn not_implemented_macro(
-    ops: &[Ident],
-    methods: &[Ident],
-    inputs: &[Ident],
-    outputs: &[Ident],
+    ops: &[Ident], methods: &[Ident], inputs: &[Ident], outputs: &[Ident],
 ) -> TokenStream {
     quote! {
         /// Implements the named operations' traits for a service by answering its

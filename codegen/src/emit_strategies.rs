@@ -432,9 +432,7 @@ fn check_acyclic(structures: &[&Structure]) -> Result<(), ModelError> {
         })
         .collect();
     fn visit<'a>(
-        n: &'a str,
-        graph: &'a BTreeMap<&str, Vec<String>>,
-        path: &mut Vec<&'a str>,
+        n: &'a str, graph: &'a BTreeMap<&str, Vec<String>>, path: &mut Vec<&'a str>,
     ) -> Result<(), ModelError> {
         if path.contains(&n) {
             return Err(ModelError(format!(

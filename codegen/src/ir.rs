@@ -266,8 +266,7 @@ impl Lowering<'_> {
 
 /// The constraint traits in `traits`, in a fixed order: length, range, pattern.
 fn constraints(
-    traits: &BTreeMap<String, Value>,
-    shape_id: &str,
+    traits: &BTreeMap<String, Value>, shape_id: &str,
 ) -> Result<Vec<Constraint>, ModelError> {
     let mut out = Vec::new();
     if let Some(l) = traits.get(LENGTH) {

@@ -50,8 +50,7 @@ fn all_images() -> Vec<ImageSpec> {
 /// Mostly what the model says exists (so sequences go deep), sometimes anything (so
 /// refusals are exercised too).
 fn mostly<T: Clone + std::fmt::Debug + 'static>(
-    known: Vec<T>,
-    any: BoxedStrategy<T>,
+    known: Vec<T>, any: BoxedStrategy<T>,
 ) -> BoxedStrategy<T> {
     if known.is_empty() {
         any

@@ -35,11 +35,7 @@ pub enum Target {
 impl Target {
     /// A request as a future that owns what it needs, so that several can run at once.
     pub fn request(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
+        &self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>,
     ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'static>> {
         match self {
             Target::InProcess(state) => {

@@ -117,11 +117,7 @@ fn glob_str(pattern: &str, text: &str, fold: bool) -> bool {
 }
 
 fn naive_decision(
-    statements: &[Stmt],
-    caller: &str,
-    action: &str,
-    resource: &str,
-    source: Option<&str>,
+    statements: &[Stmt], caller: &str, action: &str, resource: &str, source: Option<&str>,
 ) -> Decision {
     let account = caller.split(':').nth(4).unwrap();
     let names = |entry: &str| {

@@ -77,10 +77,7 @@ impl Counts {
 }
 
 fn count_shape_traits(
-    model: &SmithyModel,
-    member: &Member,
-    counts: &mut Counts,
-    queue: &mut Vec<String>,
+    model: &SmithyModel, member: &Member, counts: &mut Counts, queue: &mut Vec<String>,
 ) {
     for (trait_name, kind) in [
         ("smithy.api#length", "length"),

@@ -86,9 +86,7 @@ async fn hash(blobs: &dyn BlobStore, digest: &Digest, size: u64) -> Result<Diges
 /// Checks `store` against `blobs`; with `repair`, removes upload bytes no session owns and
 /// sessions that own no bytes.
 pub async fn fsck<M: MetadataStore>(
-    store: &M,
-    blobs: &dyn BlobStore,
-    repair: bool,
+    store: &M, blobs: &dyn BlobStore, repair: bool,
 ) -> Result<FsckReport, RegistryError> {
     let mut report = FsckReport::default();
     let stored: BTreeSet<Digest> = blobs.blobs().await?.into_iter().collect();

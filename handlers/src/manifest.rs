@@ -96,8 +96,7 @@ fn is_foreign(d: &Descriptor) -> bool {
 
 /// Parses manifest bytes pushed with `content_type` (may be absent).
 pub fn parse_manifest(
-    body: &[u8],
-    content_type: Option<&str>,
+    body: &[u8], content_type: Option<&str>,
 ) -> Result<ParsedManifest, RegistryError> {
     if body.len() > MAX_MANIFEST_BYTES {
         return Err(RegistryError::ManifestTooLarge { limit: MAX_MANIFEST_BYTES });

@@ -49,9 +49,7 @@ const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
 pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    limits: ConnectionLimits,
+    listener: TcpListener, router: Router, limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
     let connections = Arc::new(Semaphore::new(limits.max_connections));

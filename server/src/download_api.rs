@@ -11,9 +11,7 @@ use std::sync::Arc;
 
 /// Streams the granted blob (Range works as on /v2); a forged or expired grant is 403.
 pub async fn handle(
-    State(state): State<Arc<AppState>>,
-    Path(grant): Path<String>,
-    request: Request,
+    State(state): State<Arc<AppState>>, Path(grant): Path<String>, request: Request,
 ) -> Response {
     let now = state.registry.clock().now_secs();
     let Some(grant) = DownloadGrant::verify(&grant, &state.tokens, now) else {

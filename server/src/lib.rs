@@ -100,10 +100,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
 /// their `clock` (and `blobs`) across restarts. Blob bytes go to `blobs` when given, else
 /// to files under `data_dir`.
 pub async fn open_state(
-    options: &ServeOptions,
-    data_dir: &Path,
-    registry_host: String,
-    clock: Clock,
+    options: &ServeOptions, data_dir: &Path, registry_host: String, clock: Clock,
     blobs: Option<Arc<dyn BlobStore>>,
 ) -> anyhow::Result<Arc<AppState>> {
     let opened = match blobs {
@@ -189,8 +186,7 @@ pub async fn open_state(
 
 /// `berth gc`: one garbage collection of the data dir, as the server's job runs it.
 pub async fn gc(
-    data_dir: &Path,
-    grace: u64,
+    data_dir: &Path, grace: u64,
 ) -> anyhow::Result<berth_handlers::registry::GarbageReport> {
     let registry = Registry::open(data_dir, Clock::system())
         .await

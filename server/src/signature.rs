@@ -139,11 +139,7 @@ impl SignatureVerifier {
     /// The signature aws-sigv4 computes for the request as presented: its signed headers
     /// only, at its time, in its credential scope.
     fn signature(
-        &self,
-        parts: &Parts,
-        body: &[u8],
-        presented: &Presented,
-        secret: &Secret,
+        &self, parts: &Parts, body: &[u8], presented: &Presented, secret: &Secret,
         signed_at: SystemTime,
     ) -> Result<String, WireError> {
         let host = parts.headers.get("host").and_then(|v| v.to_str().ok()).ok_or_else(|| {
@@ -217,9 +213,7 @@ impl SignatureVerifier {
 
 /// AWS's skew texts: `Signature expired: <t> is now earlier than <now-5m> (<now> - 5 min.)`.
 fn check_time(
-    signed_at: SystemTime,
-    expires: Option<u64>,
-    now: SystemTime,
+    signed_at: SystemTime, expires: Option<u64>, now: SystemTime,
 ) -> Result<(), WireError> {
     if let Some(expires) = expires {
         if signed_at + Duration::from_secs(expires) < now {
@@ -320,12 +314,8 @@ fn presented(parts: &Parts) -> Result<Presented, WireError> {
 
 /// `Credential=<key>/<date>/<region>/<service>/aws4_request` and the rest.
 fn from_parts(
-    credential: &str,
-    signed_headers: &str,
-    signature: String,
-    date: String,
-    session_token: Option<String>,
-    expires: Option<u64>,
+    credential: &str, signed_headers: &str, signature: String, date: String,
+    session_token: Option<String>, expires: Option<u64>,
 ) -> Result<Presented, WireError> {
     let fields: Vec<&str> = credential.split('/').collect();
     let [key, _day, region, service, "aws4_request"] = fields[..] else {

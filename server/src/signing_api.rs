@@ -16,8 +16,7 @@ pub struct CertificateQuery {
 
 /// The profile's certificate as PEM; 404 for a profile that never signed here.
 pub async fn certificate(
-    State(state): State<Arc<AppState>>,
-    Query(query): Query<CertificateQuery>,
+    State(state): State<Arc<AppState>>, Query(query): Query<CertificateQuery>,
 ) -> Response {
     let Some(profile) = SigningProfile::parse(&query.profile) else {
         return (

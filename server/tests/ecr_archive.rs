@@ -19,9 +19,7 @@ use support::{
 
 /// UpdateImageStorageClass of the image tagged `tag`: its status, or the error.
 async fn move_image(
-    ecr: &aws_sdk_ecr::Client,
-    tag: &str,
-    target: TargetStorageClass,
+    ecr: &aws_sdk_ecr::Client, tag: &str, target: TargetStorageClass,
 ) -> Result<ImageStatus, (String, String)> {
     ecr.update_image_storage_class()
         .repository_name("app")

@@ -39,9 +39,7 @@ fn compacted() -> String {
 
 /// PutLifecyclePolicy: the echoed text, or the error's code and message.
 async fn put(
-    ecr: &aws_sdk_ecr::Client,
-    repository: &str,
-    text: &str,
+    ecr: &aws_sdk_ecr::Client, repository: &str, text: &str,
 ) -> Result<Option<String>, (String, String)> {
     ecr.put_lifecycle_policy()
         .repository_name(repository)

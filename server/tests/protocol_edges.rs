@@ -13,10 +13,7 @@ struct Answer {
 }
 
 async fn post(
-    berth: &Berth,
-    target: Option<&str>,
-    content_type: Option<&str>,
-    body: Vec<u8>,
+    berth: &Berth, target: Option<&str>, content_type: Option<&str>, body: Vec<u8>,
 ) -> Answer {
     let mut request = reqwest::Client::new().post(format!("{}/", berth.endpoint)).body(body);
     if let Some(t) = target {

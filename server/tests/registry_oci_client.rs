@@ -116,10 +116,7 @@ async fn push_via_v2_is_seen_by_the_api() {
 
 /// Uploads `data` with the ECR layer operations, in parts of `part` bytes.
 async fn api_upload(
-    ecr: &aws_sdk_ecr::Client,
-    repository: &str,
-    data: &[u8],
-    part: usize,
+    ecr: &aws_sdk_ecr::Client, repository: &str, data: &[u8], part: usize,
 ) -> String {
     let upload = ecr.initiate_layer_upload().repository_name(repository).send().await.unwrap();
     let id = upload.upload_id().unwrap();

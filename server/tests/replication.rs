@@ -18,8 +18,7 @@ const B: &str = "222222222222";
 
 /// (account, region, status, failure code) of each replication of `app:tag`.
 async fn statuses(
-    ecr: &aws_sdk_ecr::Client,
-    tag: &str,
+    ecr: &aws_sdk_ecr::Client, tag: &str,
 ) -> Vec<(String, String, ReplicationStatus, Option<String>)> {
     let described = ecr
         .describe_image_replication_status()

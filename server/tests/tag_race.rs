@@ -50,9 +50,7 @@ async fn manifests(registry: &RawRegistry) -> Vec<String> {
 
 /// Readers HEAD the tag until stopped; `started` counts readers that answered once.
 fn start_readers(
-    registry: &Arc<RawRegistry>,
-    stop: &Arc<AtomicBool>,
-    started: &Arc<AtomicUsize>,
+    registry: &Arc<RawRegistry>, stop: &Arc<AtomicBool>, started: &Arc<AtomicUsize>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..READERS)
         .map(|_| {

@@ -32,10 +32,7 @@ fn client(ca: &Path, address: SocketAddr, names: &[&str]) -> reqwest::Client {
 }
 
 async fn ecr(
-    client: &reqwest::Client,
-    base: &str,
-    operation: &str,
-    body: &str,
+    client: &reqwest::Client, base: &str, operation: &str, body: &str,
 ) -> serde_json::Value {
     let answer = client
         .post(format!("{base}/"))

@@ -126,11 +126,7 @@ pub fn run(root: &Path, runs: usize, seed: u64, disk_full: bool) -> Result<(), S
 
 /// One run: push from two threads, kill at a random moment, restart, check.
 fn kill_run(
-    berth: &Path,
-    skopeo: &Path,
-    run: usize,
-    random: &mut Random,
-    tally: &mut Tally,
+    berth: &Path, skopeo: &Path, run: usize, random: &mut Random, tally: &mut Tally,
 ) -> Result<(), String> {
     let work =
         crate::bench::servers::tempfile_dir::Dir::new("berth-faults").map_err(|e| e.to_string())?;

@@ -143,10 +143,7 @@ impl Repo {
     }
 
     pub(super) fn store(
-        &mut self,
-        reference: ManifestRef,
-        children: Vec<String>,
-        blobs: Vec<usize>,
+        &mut self, reference: ManifestRef, children: Vec<String>, blobs: Vec<usize>,
         tag: Option<usize>,
     ) {
         let body = match &reference {

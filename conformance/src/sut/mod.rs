@@ -58,9 +58,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 async fn open_in_process(
-    dir: &std::path::Path,
-    clock: Clock,
-    blobs: Option<Arc<dyn BlobStore>>,
+    dir: &std::path::Path, clock: Clock, blobs: Option<Arc<dyn BlobStore>>,
 ) -> Arc<AppState> {
     let options = berth_server::config::ServeOptions {
         admin_api: true,
@@ -184,11 +182,7 @@ impl Sut {
 
 impl Sut {
     fn registry(
-        &self,
-        method: Method,
-        path: &str,
-        extra: &[(&str, &str)],
-        body: Vec<u8>,
+        &self, method: Method, path: &str, extra: &[(&str, &str)], body: Vec<u8>,
     ) -> Answer {
         let authorization = self.authorization.clone();
         let mut headers = vec![("authorization", authorization.as_str())];
@@ -210,11 +204,7 @@ impl Sut {
     /// One ECR API call signed (in form: berth does not check signatures) with this access
     /// key in this region.
     pub fn ecr_as(
-        &self,
-        access_key: &str,
-        region: &str,
-        operation: &str,
-        input: serde_json::Value,
+        &self, access_key: &str, region: &str, operation: &str, input: serde_json::Value,
     ) -> Answer {
         let target = format!("{TARGET_PREFIX}{operation}");
         let authorization = format!(

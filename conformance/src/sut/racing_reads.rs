@@ -66,10 +66,7 @@ impl Sut {
 
     /// A function that makes a fresh read request each time it is called.
     fn reader(
-        &self,
-        method: Method,
-        path: &str,
-        accept: &str,
+        &self, method: Method, path: &str, accept: &str,
     ) -> impl Fn() -> Pin<Box<dyn Future<Output = Answer> + Send + 'static>> + Send + 'static {
         let (target, authorization) = (self.target.clone(), self.authorization.clone());
         let (path, accept) = (path.to_string(), accept.to_string());

@@ -155,9 +155,7 @@ fn principals(value: &Value) -> Result<Vec<String>, InvalidPolicy> {
 
 /// One of a pair of mutually exclusive members (`Action`/`NotAction`...), required or not.
 fn pair<'a>(
-    statement: &'a serde_json::Map<String, Value>,
-    positive: &str,
-    negative: &str,
+    statement: &'a serde_json::Map<String, Value>, positive: &str, negative: &str,
 ) -> Result<Option<(bool, &'a Value)>, InvalidPolicy> {
     match (statement.get(positive), statement.get(negative)) {
         (Some(_), Some(_)) => invalid(format!("{positive} and {negative} cannot both be given")),

@@ -156,10 +156,7 @@ impl FileBlobStore {
     /// Streams `body` onto the end of the upload, hashing as it goes. `cursor` must be
     /// caught up. The bytes are flushed to the OS before this returns.
     async fn append_caught_up(
-        &self,
-        id: &str,
-        cursor: &mut HashCursor,
-        mut body: ByteStream,
+        &self, id: &str, cursor: &mut HashCursor, mut body: ByteStream,
     ) -> Result<u64, RegistryError> {
         let path = self.path(StorePath::Upload(id));
         let mut writer = BlockWriter::open_append(&path).await?;
@@ -299,10 +296,7 @@ impl FileBlobStore {
     }
 
     async fn read_blob(
-        &self,
-        digest: &Digest,
-        start: u64,
-        length: u64,
+        &self, digest: &Digest, start: u64, length: u64,
     ) -> Result<ByteStream, RegistryError> {
         let path = self.path(StorePath::Blob(digest));
         let file = File::open(&path).await.map_err(|e| io("cannot open", &path, e))?;
@@ -353,10 +347,7 @@ impl BlobStore for FileBlobStore {
     }
 
     fn read<'a>(
-        &'a self,
-        digest: &'a Digest,
-        start: u64,
-        length: u64,
+        &'a self, digest: &'a Digest, start: u64, length: u64,
     ) -> StoreResult<'a, ByteStream> {
         self.read_blob(digest, start, length).boxed()
     }
@@ -436,9 +427,7 @@ async fn sync_dir(dir: &Path) -> Result<(), RegistryError> {
 
 /// Reads `path` from `start` to its end in pieces, handing each to `each`; the bytes read.
 async fn read_from(
-    path: &Path,
-    start: u64,
-    mut each: impl FnMut(&[u8]),
+    path: &Path, start: u64, mut each: impl FnMut(&[u8]),
 ) -> Result<u64, RegistryError> {
     let mut file = File::open(path).await.map_err(|e| io("cannot open", path, e))?;
     if start > 0 {

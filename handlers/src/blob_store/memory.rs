@@ -76,10 +76,7 @@ impl MemoryBlobStore {
     }
 
     fn read_blob(
-        &self,
-        digest: &Digest,
-        start: u64,
-        length: u64,
+        &self, digest: &Digest, start: u64, length: u64,
     ) -> Result<ByteStream, RegistryError> {
         let bytes = self
             .with(|s| s.blobs.get(digest).cloned())
@@ -136,10 +133,7 @@ impl BlobStore for MemoryBlobStore {
     }
 
     fn read<'a>(
-        &'a self,
-        digest: &'a Digest,
-        start: u64,
-        length: u64,
+        &'a self, digest: &'a Digest, start: u64, length: u64,
     ) -> StoreResult<'a, ByteStream> {
         futures_util::future::ready(self.read_blob(digest, start, length)).boxed()
     }

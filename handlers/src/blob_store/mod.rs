@@ -66,10 +66,7 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// `length` bytes of a committed blob from `start` (the caller checked both against
     /// the blob's recorded size).
     fn read<'a>(
-        &'a self,
-        digest: &'a Digest,
-        start: u64,
-        length: u64,
+        &'a self, digest: &'a Digest, start: u64, length: u64,
     ) -> StoreResult<'a, ByteStream>;
 }
 

@@ -8,9 +8,7 @@ use berth_generated::ecr::*;
 
 impl GetAccountSetting for EcrHandlers {
     async fn get_account_setting(
-        &self,
-        caller: &Caller,
-        input: GetAccountSettingRequest,
+        &self, caller: &Caller, input: GetAccountSettingRequest,
     ) -> Result<GetAccountSettingResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let setting = AccountSetting::parse(&input.name)?;
@@ -21,9 +19,7 @@ impl GetAccountSetting for EcrHandlers {
 
 impl PutAccountSetting for EcrHandlers {
     async fn put_account_setting(
-        &self,
-        caller: &Caller,
-        input: PutAccountSettingRequest,
+        &self, caller: &Caller, input: PutAccountSettingRequest,
     ) -> Result<PutAccountSettingResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let setting = AccountSetting::parse(&input.name)?;

@@ -11,9 +11,7 @@ impl GetAuthorizationToken for EcrHandlers {
     /// One token per requested registry (the deprecated `registryIds`), else for the
     /// caller's own; each valid 12 hours for its account in the caller's region.
     async fn get_authorization_token(
-        &self,
-        caller: &Caller,
-        input: GetAuthorizationTokenRequest,
+        &self, caller: &Caller, input: GetAuthorizationTokenRequest,
     ) -> Result<GetAuthorizationTokenResponse, RegistryError> {
         let expires_at = self.registry.clock().now_secs().saturating_add(TOKEN_LIFETIME_SECS);
         let accounts = input.registry_ids.unwrap_or_else(|| vec![caller.account_id.clone()]);

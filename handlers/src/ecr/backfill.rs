@@ -21,8 +21,7 @@ fn status(backfill: &BackfillRecord) -> Option<ReplicationBackfillStatus> {
 
 /// Counts over the backfill's images; none while it is PREPARING.
 fn progress(
-    backfill: &BackfillRecord,
-    results: &[(String, String, Option<ReplicationState>)],
+    backfill: &BackfillRecord, results: &[(String, String, Option<ReplicationState>)],
 ) -> Option<ReplicationBackfillProgress> {
     if backfill.status == "PREPARING" {
         return None;
@@ -44,9 +43,7 @@ fn progress(
 
 impl StartReplicationBackfill for EcrHandlers {
     async fn start_replication_backfill(
-        &self,
-        caller: &Caller,
-        input: StartReplicationBackfillRequest,
+        &self, caller: &Caller, input: StartReplicationBackfillRequest,
     ) -> Result<StartReplicationBackfillResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let backfill = self.registry.start_backfill(&scope, input.destination).await?;
@@ -62,9 +59,7 @@ impl StartReplicationBackfill for EcrHandlers {
 
 impl StopReplicationBackfill for EcrHandlers {
     async fn stop_replication_backfill(
-        &self,
-        caller: &Caller,
-        input: StopReplicationBackfillRequest,
+        &self, caller: &Caller, input: StopReplicationBackfillRequest,
     ) -> Result<StopReplicationBackfillResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let backfill = self.registry.stop_backfill(&scope, &input.replication_backfill_id).await?;
@@ -80,9 +75,7 @@ impl StopReplicationBackfill for EcrHandlers {
 
 impl ListReplicationBackfills for EcrHandlers {
     async fn list_replication_backfills(
-        &self,
-        caller: &Caller,
-        input: ListReplicationBackfillsRequest,
+        &self, caller: &Caller, input: ListReplicationBackfillsRequest,
     ) -> Result<ListReplicationBackfillsResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let (page, next_token) = page_by_position(
@@ -114,9 +107,7 @@ impl ListReplicationBackfills for EcrHandlers {
 
 impl DescribeReplicationBackfillResults for EcrHandlers {
     async fn describe_replication_backfill_results(
-        &self,
-        caller: &Caller,
-        input: DescribeReplicationBackfillResultsRequest,
+        &self, caller: &Caller, input: DescribeReplicationBackfillResultsRequest,
     ) -> Result<DescribeReplicationBackfillResultsResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let (backfill, results) =

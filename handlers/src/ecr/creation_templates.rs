@@ -51,9 +51,7 @@ fn not_found(scope: &RegistryScope, prefix: &str) -> RegistryError {
 
 impl CreateRepositoryCreationTemplate for EcrHandlers {
     async fn create_repository_creation_template(
-        &self,
-        caller: &Caller,
-        input: CreateRepositoryCreationTemplateRequest,
+        &self, caller: &Caller, input: CreateRepositoryCreationTemplateRequest,
     ) -> Result<CreateRepositoryCreationTemplateResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let now = Timestamp(self.registry.clock().now());
@@ -107,9 +105,7 @@ impl CreateRepositoryCreationTemplate for EcrHandlers {
 
 impl DescribeRepositoryCreationTemplates for EcrHandlers {
     async fn describe_repository_creation_templates(
-        &self,
-        caller: &Caller,
-        input: DescribeRepositoryCreationTemplatesRequest,
+        &self, caller: &Caller, input: DescribeRepositoryCreationTemplatesRequest,
     ) -> Result<DescribeRepositoryCreationTemplatesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let templates: Vec<RepositoryCreationTemplate> = self
@@ -139,9 +135,7 @@ impl DescribeRepositoryCreationTemplates for EcrHandlers {
 
 impl UpdateRepositoryCreationTemplate for EcrHandlers {
     async fn update_repository_creation_template(
-        &self,
-        caller: &Caller,
-        input: UpdateRepositoryCreationTemplateRequest,
+        &self, caller: &Caller, input: UpdateRepositoryCreationTemplateRequest,
     ) -> Result<UpdateRepositoryCreationTemplateResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let now = Timestamp(self.registry.clock().now());
@@ -196,9 +190,7 @@ impl UpdateRepositoryCreationTemplate for EcrHandlers {
 
 impl DeleteRepositoryCreationTemplate for EcrHandlers {
     async fn delete_repository_creation_template(
-        &self,
-        caller: &Caller,
-        input: DeleteRepositoryCreationTemplateRequest,
+        &self, caller: &Caller, input: DeleteRepositoryCreationTemplateRequest,
     ) -> Result<DeleteRepositoryCreationTemplateResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let prefix = input.prefix;

@@ -14,9 +14,7 @@ const DEFAULT_PAGE_SIZE: i32 = 100;
 
 impl RegisterPullTimeUpdateExclusion for EcrHandlers {
     async fn register_pull_time_update_exclusion(
-        &self,
-        caller: &Caller,
-        input: RegisterPullTimeUpdateExclusionRequest,
+        &self, caller: &Caller, input: RegisterPullTimeUpdateExclusionRequest,
     ) -> Result<RegisterPullTimeUpdateExclusionResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let created_at =
@@ -30,9 +28,7 @@ impl RegisterPullTimeUpdateExclusion for EcrHandlers {
 
 impl DeregisterPullTimeUpdateExclusion for EcrHandlers {
     async fn deregister_pull_time_update_exclusion(
-        &self,
-        caller: &Caller,
-        input: DeregisterPullTimeUpdateExclusionRequest,
+        &self, caller: &Caller, input: DeregisterPullTimeUpdateExclusionRequest,
     ) -> Result<DeregisterPullTimeUpdateExclusionResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         self.registry.remove_pull_time_exclusion(&scope, &input.principal_arn).await?;
@@ -42,9 +38,7 @@ impl DeregisterPullTimeUpdateExclusion for EcrHandlers {
 
 impl ListPullTimeUpdateExclusions for EcrHandlers {
     async fn list_pull_time_update_exclusions(
-        &self,
-        caller: &Caller,
-        input: ListPullTimeUpdateExclusionsRequest,
+        &self, caller: &Caller, input: ListPullTimeUpdateExclusionsRequest,
     ) -> Result<ListPullTimeUpdateExclusionsResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let after = input.next_token.as_deref().map(PageToken::decode).transpose()?;

@@ -27,9 +27,7 @@ fn failure(id: &ImageIdentifier, code: ImageFailureCode, reason: &str) -> ImageF
 /// ECR's listing filter as the store's: `tagStatus` ANY when absent, `imageStatus` ACTIVE
 /// when absent (ECR lists only active images unless asked), both as of `now`.
 fn image_filter(
-    tag_status: Option<TagStatus>,
-    image_status: Option<ImageStatusFilter>,
-    now: f64,
+    tag_status: Option<TagStatus>, image_status: Option<ImageStatusFilter>, now: f64,
 ) -> ImageFilter {
     let tags = match tag_status {
         None | Some(TagStatus::Any) => TagFilter::Any,
@@ -47,10 +45,7 @@ fn image_filter(
 
 /// What DescribeImages says of an image.
 fn image_detail(
-    scope: &RegistryScope,
-    repository: &RepositoryName,
-    image: ImageSummary,
-    now: f64,
+    scope: &RegistryScope, repository: &RepositoryName, image: ImageSummary, now: f64,
 ) -> ImageDetail {
     let storage = image.storage;
     ImageDetail {
@@ -77,9 +72,7 @@ fn page_size(max_results: Option<i32>) -> usize {
 
 /// ECR's message for a missing image in DescribeImages: absent parts print as 'null'.
 pub(super) fn image_not_found(
-    id: &ImageIdentifier,
-    repository: &RepositoryName,
-    scope: &RegistryScope,
+    id: &ImageIdentifier, repository: &RepositoryName, scope: &RegistryScope,
 ) -> RegistryError {
     RegistryError::ImageNotFoundById(format!(
         "The image with imageId {{imageDigest:'{}', imageTag:'{}'}} does not exist within the repository with name '{}' in the registry with id '{}'",
@@ -93,10 +86,7 @@ pub(super) fn image_not_found(
 impl EcrHandlers {
     /// Resolves one image id: by digest, by tag, or both (which must agree).
     pub(super) async fn resolve(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &ImageIdentifier,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &ImageIdentifier,
     ) -> Result<Resolved, RegistryError> {
         let digest = match id.image_digest.as_deref() {
             Some(text) => match Digest::parse_sha256(text) {
@@ -158,9 +148,7 @@ impl EcrHandlers {
 
 impl PutImage for EcrHandlers {
     async fn put_image(
-        &self,
-        caller: &Caller,
-        input: PutImageRequest,
+        &self, caller: &Caller, input: PutImageRequest,
     ) -> Result<PutImageResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
@@ -244,9 +232,7 @@ impl PutImage for EcrHandlers {
 
 impl BatchGetImage for EcrHandlers {
     async fn batch_get_image(
-        &self,
-        caller: &Caller,
-        input: BatchGetImageRequest,
+        &self, caller: &Caller, input: BatchGetImageRequest,
     ) -> Result<BatchGetImageResponse, RegistryError> {
         // Under a pull-through cache rule, what is not cached yet is fetched first (which
         // may create the repository).
@@ -319,9 +305,7 @@ impl BatchGetImage for EcrHandlers {
 
 impl BatchDeleteImage for EcrHandlers {
     async fn batch_delete_image(
-        &self,
-        caller: &Caller,
-        input: BatchDeleteImageRequest,
+        &self, caller: &Caller, input: BatchDeleteImageRequest,
     ) -> Result<BatchDeleteImageResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -380,9 +364,7 @@ impl BatchDeleteImage for EcrHandlers {
 
 impl DescribeImages for EcrHandlers {
     async fn describe_images(
-        &self,
-        caller: &Caller,
-        input: DescribeImagesRequest,
+        &self, caller: &Caller, input: DescribeImagesRequest,
     ) -> Result<DescribeImagesResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -447,9 +429,7 @@ impl DescribeImages for EcrHandlers {
 
 impl ListImages for EcrHandlers {
     async fn list_images(
-        &self,
-        caller: &Caller,
-        input: ListImagesRequest,
+        &self, caller: &Caller, input: ListImagesRequest,
     ) -> Result<ListImagesResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -492,9 +472,7 @@ impl ListImages for EcrHandlers {
 
 impl ListImageReferrers for EcrHandlers {
     async fn list_image_referrers(
-        &self,
-        caller: &Caller,
-        input: ListImageReferrersRequest,
+        &self, caller: &Caller, input: ListImageReferrersRequest,
     ) -> Result<ListImageReferrersResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;

@@ -26,9 +26,7 @@ fn layer_digest(text: &str) -> Result<Digest, RegistryError> {
 
 impl InitiateLayerUpload for EcrHandlers {
     async fn initiate_layer_upload(
-        &self,
-        caller: &Caller,
-        input: InitiateLayerUploadRequest,
+        &self, caller: &Caller, input: InitiateLayerUploadRequest,
     ) -> Result<InitiateLayerUploadResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
@@ -39,9 +37,7 @@ impl InitiateLayerUpload for EcrHandlers {
 
 impl UploadLayerPart for EcrHandlers {
     async fn upload_layer_part(
-        &self,
-        caller: &Caller,
-        input: UploadLayerPartRequest,
+        &self, caller: &Caller, input: UploadLayerPartRequest,
     ) -> Result<UploadLayerPartResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
@@ -86,9 +82,7 @@ impl UploadLayerPart for EcrHandlers {
 
 impl CompleteLayerUpload for EcrHandlers {
     async fn complete_layer_upload(
-        &self,
-        caller: &Caller,
-        input: CompleteLayerUploadRequest,
+        &self, caller: &Caller, input: CompleteLayerUploadRequest,
     ) -> Result<CompleteLayerUploadResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;
@@ -128,9 +122,7 @@ impl CompleteLayerUpload for EcrHandlers {
 
 impl BatchCheckLayerAvailability for EcrHandlers {
     async fn batch_check_layer_availability(
-        &self,
-        caller: &Caller,
-        input: BatchCheckLayerAvailabilityRequest,
+        &self, caller: &Caller, input: BatchCheckLayerAvailabilityRequest,
     ) -> Result<BatchCheckLayerAvailabilityResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -168,9 +160,7 @@ impl BatchCheckLayerAvailability for EcrHandlers {
 
 impl GetDownloadUrlForLayer for EcrHandlers {
     async fn get_download_url_for_layer(
-        &self,
-        caller: &Caller,
-        input: GetDownloadUrlForLayerRequest,
+        &self, caller: &Caller, input: GetDownloadUrlForLayerRequest,
     ) -> Result<GetDownloadUrlForLayerResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let repository = repository_name(&input.repository_name)?;

@@ -27,9 +27,7 @@ fn not_found(scope: &RegistryScope, name: &str) -> RegistryError {
 
 impl PutLifecyclePolicy for EcrHandlers {
     async fn put_lifecycle_policy(
-        &self,
-        caller: &Caller,
-        input: PutLifecyclePolicyRequest,
+        &self, caller: &Caller, input: PutLifecyclePolicyRequest,
     ) -> Result<PutLifecyclePolicyResponse, RegistryError> {
         let (scope, name) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -48,9 +46,7 @@ impl PutLifecyclePolicy for EcrHandlers {
 
 impl GetLifecyclePolicy for EcrHandlers {
     async fn get_lifecycle_policy(
-        &self,
-        caller: &Caller,
-        input: GetLifecyclePolicyRequest,
+        &self, caller: &Caller, input: GetLifecyclePolicyRequest,
     ) -> Result<GetLifecyclePolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -71,9 +67,7 @@ impl GetLifecyclePolicy for EcrHandlers {
 
 impl DeleteLifecyclePolicy for EcrHandlers {
     async fn delete_lifecycle_policy(
-        &self,
-        caller: &Caller,
-        input: DeleteLifecyclePolicyRequest,
+        &self, caller: &Caller, input: DeleteLifecyclePolicyRequest,
     ) -> Result<DeleteLifecyclePolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -108,9 +102,7 @@ impl StartLifecyclePolicyPreview for EcrHandlers {
     /// when read, against the repository's images, at the time it was started. It answers
     /// IN_PROGRESS as ECR does; GetLifecyclePolicyPreview then finds it COMPLETE.
     async fn start_lifecycle_policy_preview(
-        &self,
-        caller: &Caller,
-        input: StartLifecyclePolicyPreviewRequest,
+        &self, caller: &Caller, input: StartLifecyclePolicyPreviewRequest,
     ) -> Result<StartLifecyclePolicyPreviewResponse, RegistryError> {
         let (scope, name) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -183,9 +175,7 @@ fn named(id: &ImageIdentifier, image: &LifecycleImage) -> bool {
 
 impl GetLifecyclePolicyPreview for EcrHandlers {
     async fn get_lifecycle_policy_preview(
-        &self,
-        caller: &Caller,
-        input: GetLifecyclePolicyPreviewRequest,
+        &self, caller: &Caller, input: GetLifecyclePolicyPreviewRequest,
     ) -> Result<GetLifecyclePolicyPreviewResponse, RegistryError> {
         let (scope, name) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)

@@ -89,10 +89,7 @@ impl EcrHandlers {
     /// The registry a request names (the caller's own by default) and the repository in
     /// it, which must exist (else RepositoryNotFound).
     pub(crate) async fn existing_repository(
-        &self,
-        caller: &Caller,
-        registry_id: Option<&str>,
-        name: &str,
+        &self, caller: &Caller, registry_id: Option<&str>, name: &str,
     ) -> Result<(RegistryScope, RepositoryName), RegistryError> {
         let scope = RegistryScope::for_request(caller, registry_id);
         let repository = repository_name(name)?;
@@ -104,9 +101,7 @@ impl EcrHandlers {
 /// Refuses `maxResults` and `nextToken` next to an explicit list (`list` names it), as ECR
 /// does: such a request is not paged.
 pub(crate) fn refuse_paging_with(
-    max_results: bool,
-    next_token: bool,
-    list: &str,
+    max_results: bool, next_token: bool, list: &str,
 ) -> Result<(), RegistryError> {
     for (member, given) in [("maxResults", max_results), ("nextToken", next_token)] {
         if given {

@@ -47,10 +47,7 @@ impl PageToken {
 /// at most `max_results` (else `default_size`), and the token of the next page if more
 /// follow. For the small collections kept whole in the registry record.
 pub fn page_by_key<T>(
-    items: Vec<T>,
-    key: impl Fn(&T) -> &str,
-    next_token: Option<&str>,
-    max_results: Option<i32>,
+    items: Vec<T>, key: impl Fn(&T) -> &str, next_token: Option<&str>, max_results: Option<i32>,
     default_size: i32,
 ) -> Result<(Vec<T>, Option<String>), RegistryError> {
     let after = next_token.map(PageToken::decode).transpose()?;
@@ -65,10 +62,7 @@ pub fn page_by_key<T>(
 /// One page of `items` by position, for lists with no key of their own: the token holds
 /// how many items earlier pages took.
 pub fn page_by_position<T>(
-    items: Vec<T>,
-    next_token: Option<&str>,
-    max_results: Option<i32>,
-    default_size: i32,
+    items: Vec<T>, next_token: Option<&str>, max_results: Option<i32>, default_size: i32,
 ) -> Result<(Vec<T>, Option<String>), RegistryError> {
     let skip = match next_token {
         Some(token) => PageToken::decode(token)?.after().parse::<usize>().unwrap_or(0),

@@ -25,9 +25,7 @@ fn policy_not_found(scope: &RegistryScope, name: &str) -> RegistryError {
 
 impl SetRepositoryPolicy for EcrHandlers {
     async fn set_repository_policy(
-        &self,
-        caller: &Caller,
-        input: SetRepositoryPolicyRequest,
+        &self, caller: &Caller, input: SetRepositoryPolicyRequest,
     ) -> Result<SetRepositoryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -46,9 +44,7 @@ impl SetRepositoryPolicy for EcrHandlers {
 
 impl GetRepositoryPolicy for EcrHandlers {
     async fn get_repository_policy(
-        &self,
-        caller: &Caller,
-        input: GetRepositoryPolicyRequest,
+        &self, caller: &Caller, input: GetRepositoryPolicyRequest,
     ) -> Result<GetRepositoryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -67,9 +63,7 @@ impl GetRepositoryPolicy for EcrHandlers {
 
 impl DeleteRepositoryPolicy for EcrHandlers {
     async fn delete_repository_policy(
-        &self,
-        caller: &Caller,
-        input: DeleteRepositoryPolicyRequest,
+        &self, caller: &Caller, input: DeleteRepositoryPolicyRequest,
     ) -> Result<DeleteRepositoryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -92,9 +86,7 @@ fn registry_policy_not_found(scope: &RegistryScope) -> RegistryError {
 
 impl PutRegistryPolicy for EcrHandlers {
     async fn put_registry_policy(
-        &self,
-        caller: &Caller,
-        input: PutRegistryPolicyRequest,
+        &self, caller: &Caller, input: PutRegistryPolicyRequest,
     ) -> Result<PutRegistryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         check_policy(&input.policy_text, "registry")?;
@@ -108,9 +100,7 @@ impl PutRegistryPolicy for EcrHandlers {
 
 impl GetRegistryPolicy for EcrHandlers {
     async fn get_registry_policy(
-        &self,
-        caller: &Caller,
-        _input: GetRegistryPolicyRequest,
+        &self, caller: &Caller, _input: GetRegistryPolicyRequest,
     ) -> Result<GetRegistryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let text = self
@@ -127,9 +117,7 @@ impl GetRegistryPolicy for EcrHandlers {
 
 impl DeleteRegistryPolicy for EcrHandlers {
     async fn delete_registry_policy(
-        &self,
-        caller: &Caller,
-        _input: DeleteRegistryPolicyRequest,
+        &self, caller: &Caller, _input: DeleteRegistryPolicyRequest,
     ) -> Result<DeleteRegistryPolicyResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let previous = self

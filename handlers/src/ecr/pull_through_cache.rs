@@ -19,9 +19,7 @@ const DEFAULT_PAGE_SIZE: i32 = 100;
 
 /// Where the rule for `prefix` stands among the registry's rules, or ECR's not-found.
 fn rule_at(
-    rules: &[PullThroughCacheRule],
-    scope: &RegistryScope,
-    prefix: &str,
+    rules: &[PullThroughCacheRule], scope: &RegistryScope, prefix: &str,
 ) -> Result<usize, RegistryError> {
     rules.iter().position(|r| r.ecr_repository_prefix.as_deref() == Some(prefix)).ok_or_else(|| {
         RegistryError::PullThroughCacheRuleNotFound {
@@ -45,9 +43,7 @@ impl EcrHandlers {
 
 impl CreatePullThroughCacheRule for EcrHandlers {
     async fn create_pull_through_cache_rule(
-        &self,
-        caller: &Caller,
-        input: CreatePullThroughCacheRuleRequest,
+        &self, caller: &Caller, input: CreatePullThroughCacheRuleRequest,
     ) -> Result<CreatePullThroughCacheRuleResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let url = input.upstream_registry_url;
@@ -124,9 +120,7 @@ impl CreatePullThroughCacheRule for EcrHandlers {
 
 impl DescribePullThroughCacheRules for EcrHandlers {
     async fn describe_pull_through_cache_rules(
-        &self,
-        caller: &Caller,
-        input: DescribePullThroughCacheRulesRequest,
+        &self, caller: &Caller, input: DescribePullThroughCacheRulesRequest,
     ) -> Result<DescribePullThroughCacheRulesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let rules = self.registry.pull_through_rules(&scope).await?;
@@ -161,9 +155,7 @@ impl DescribePullThroughCacheRules for EcrHandlers {
 
 impl UpdatePullThroughCacheRule for EcrHandlers {
     async fn update_pull_through_cache_rule(
-        &self,
-        caller: &Caller,
-        input: UpdatePullThroughCacheRuleRequest,
+        &self, caller: &Caller, input: UpdatePullThroughCacheRuleRequest,
     ) -> Result<UpdatePullThroughCacheRuleResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         if input.credential_arn.is_none() && input.custom_role_arn.is_none() {
@@ -203,9 +195,7 @@ impl UpdatePullThroughCacheRule for EcrHandlers {
 
 impl DeletePullThroughCacheRule for EcrHandlers {
     async fn delete_pull_through_cache_rule(
-        &self,
-        caller: &Caller,
-        input: DeletePullThroughCacheRuleRequest,
+        &self, caller: &Caller, input: DeletePullThroughCacheRuleRequest,
     ) -> Result<DeletePullThroughCacheRuleResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let prefix = input.ecr_repository_prefix;
@@ -232,9 +222,7 @@ impl DeletePullThroughCacheRule for EcrHandlers {
 impl ValidatePullThroughCacheRule for EcrHandlers {
     /// Logs in to the rule's upstream registry with its credentials, as a pull would.
     async fn validate_pull_through_cache_rule(
-        &self,
-        caller: &Caller,
-        input: ValidatePullThroughCacheRuleRequest,
+        &self, caller: &Caller, input: ValidatePullThroughCacheRuleRequest,
     ) -> Result<ValidatePullThroughCacheRuleResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let prefix = input.ecr_repository_prefix;

@@ -9,9 +9,7 @@ impl DescribeRegistry for EcrHandlers {
     /// The caller's registry with its replication configuration from the registry record;
     /// an empty rule list when none was put, as for a fresh ECR registry.
     async fn describe_registry(
-        &self,
-        caller: &Caller,
-        _input: DescribeRegistryRequest,
+        &self, caller: &Caller, _input: DescribeRegistryRequest,
     ) -> Result<DescribeRegistryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let record = self.registry.registry_record(&scope).await?;

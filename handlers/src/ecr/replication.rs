@@ -17,8 +17,7 @@ fn invalid(constraint: &str) -> RegistryError {
 
 /// ECR's checks beyond the model's: not the source itself, at most 25 destinations.
 fn check(
-    configuration: &ReplicationConfiguration,
-    scope: &RegistryScope,
+    configuration: &ReplicationConfiguration, scope: &RegistryScope,
 ) -> Result<(), RegistryError> {
     let mut distinct = BTreeSet::new();
     for rule in &configuration.rules {
@@ -41,9 +40,7 @@ fn check(
 
 impl PutReplicationConfiguration for EcrHandlers {
     async fn put_replication_configuration(
-        &self,
-        caller: &Caller,
-        input: PutReplicationConfigurationRequest,
+        &self, caller: &Caller, input: PutReplicationConfigurationRequest,
     ) -> Result<PutReplicationConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let configuration = input.replication_configuration;
@@ -55,9 +52,7 @@ impl PutReplicationConfiguration for EcrHandlers {
 
 impl DescribeImageReplicationStatus for EcrHandlers {
     async fn describe_image_replication_status(
-        &self,
-        caller: &Caller,
-        input: DescribeImageReplicationStatusRequest,
+        &self, caller: &Caller, input: DescribeImageReplicationStatusRequest,
     ) -> Result<DescribeImageReplicationStatusResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)

@@ -15,9 +15,7 @@ const DEFAULT_PAGE_SIZE: i32 = 100;
 impl EcrHandlers {
     /// The wire form of a stored repository.
     pub(crate) fn repository_view(
-        &self,
-        scope: &RegistryScope,
-        r: &RepositoryRecord,
+        &self, scope: &RegistryScope, r: &RepositoryRecord,
     ) -> Repository {
         Repository {
             repository_arn: Some(scope.repository_arn(&r.name)),
@@ -41,8 +39,7 @@ impl EcrHandlers {
 
 /// Exclusion filters go with the `*_WITH_EXCLUSION` settings, and only with them.
 fn exclusion_filters(
-    mutability: ImageTagMutability,
-    filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
+    mutability: ImageTagMutability, filters: Option<Vec<ImageTagMutabilityExclusionFilter>>,
 ) -> Result<Vec<ImageTagMutabilityExclusionFilter>, RegistryError> {
     let with_exclusion = matches!(
         mutability,
@@ -81,9 +78,7 @@ fn encryption(
 
 impl CreateRepository for EcrHandlers {
     async fn create_repository(
-        &self,
-        caller: &Caller,
-        input: CreateRepositoryRequest,
+        &self, caller: &Caller, input: CreateRepositoryRequest,
     ) -> Result<CreateRepositoryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -107,9 +102,7 @@ impl CreateRepository for EcrHandlers {
 
 impl DescribeRepositories for EcrHandlers {
     async fn describe_repositories(
-        &self,
-        caller: &Caller,
-        input: DescribeRepositoriesRequest,
+        &self, caller: &Caller, input: DescribeRepositoriesRequest,
     ) -> Result<DescribeRepositoriesResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         if let Some(names) = input.repository_names {
@@ -152,9 +145,7 @@ impl DescribeRepositories for EcrHandlers {
 
 impl DeleteRepository for EcrHandlers {
     async fn delete_repository(
-        &self,
-        caller: &Caller,
-        input: DeleteRepositoryRequest,
+        &self, caller: &Caller, input: DeleteRepositoryRequest,
     ) -> Result<DeleteRepositoryResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -165,9 +156,7 @@ impl DeleteRepository for EcrHandlers {
 
 impl PutImageTagMutability for EcrHandlers {
     async fn put_image_tag_mutability(
-        &self,
-        caller: &Caller,
-        input: PutImageTagMutabilityRequest,
+        &self, caller: &Caller, input: PutImageTagMutabilityRequest,
     ) -> Result<PutImageTagMutabilityResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;
@@ -185,9 +174,7 @@ impl PutImageTagMutability for EcrHandlers {
 
 impl PutImageScanningConfiguration for EcrHandlers {
     async fn put_image_scanning_configuration(
-        &self,
-        caller: &Caller,
-        input: PutImageScanningConfigurationRequest,
+        &self, caller: &Caller, input: PutImageScanningConfigurationRequest,
     ) -> Result<PutImageScanningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, input.registry_id.as_deref());
         let name = input.repository_name;

@@ -20,10 +20,7 @@ const DEFAULT_FINDINGS_PAGE: i32 = 100;
 impl EcrHandlers {
     /// The image an id names (ImageNotFound with ECR's text otherwise).
     async fn scanned_image(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &ImageIdentifier,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &ImageIdentifier,
     ) -> Result<StoredManifest, RegistryError> {
         match self.resolve(scope, repository, id).await? {
             Ok((manifest, _)) => Ok(manifest),
@@ -80,10 +77,7 @@ impl EcrHandlers {
     /// ENHANCED scanning, or BASIC with BASIC_SCAN_TYPE_VERSION `CLAIR` (ECR's
     /// `AWS_NATIVE` basic scans leave them out).
     pub(super) async fn add_scan_summaries(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        details: &mut [ImageDetail],
+        &self, scope: &RegistryScope, repository: &RepositoryName, details: &mut [ImageDetail],
     ) -> Result<(), RegistryError> {
         let scanning = self.registry.repository_scanning(scope, repository).await?;
         let enhanced = self.registry.scanning_configuration(scope).await?.scan_type
@@ -125,8 +119,7 @@ impl EcrHandlers {
 
 /// The requested page of findings.
 fn page<T>(
-    findings: Vec<T>,
-    input: &DescribeImageScanFindingsRequest,
+    findings: Vec<T>, input: &DescribeImageScanFindingsRequest,
 ) -> Result<(Vec<T>, Option<String>), RegistryError> {
     page_by_position(
         findings,
@@ -138,9 +131,7 @@ fn page<T>(
 
 impl StartImageScan for EcrHandlers {
     async fn start_image_scan(
-        &self,
-        caller: &Caller,
-        input: StartImageScanRequest,
+        &self, caller: &Caller, input: StartImageScanRequest,
     ) -> Result<StartImageScanResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -170,9 +161,7 @@ impl StartImageScan for EcrHandlers {
 
 impl DescribeImageScanFindings for EcrHandlers {
     async fn describe_image_scan_findings(
-        &self,
-        caller: &Caller,
-        input: DescribeImageScanFindingsRequest,
+        &self, caller: &Caller, input: DescribeImageScanFindingsRequest,
     ) -> Result<DescribeImageScanFindingsResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)
@@ -234,9 +223,7 @@ impl DescribeImageScanFindings for EcrHandlers {
 
 impl PutRegistryScanningConfiguration for EcrHandlers {
     async fn put_registry_scanning_configuration(
-        &self,
-        caller: &Caller,
-        input: PutRegistryScanningConfigurationRequest,
+        &self, caller: &Caller, input: PutRegistryScanningConfigurationRequest,
     ) -> Result<PutRegistryScanningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let scan_type = input.scan_type.unwrap_or(ScanType::Basic);
@@ -267,9 +254,7 @@ impl PutRegistryScanningConfiguration for EcrHandlers {
 
 impl GetRegistryScanningConfiguration for EcrHandlers {
     async fn get_registry_scanning_configuration(
-        &self,
-        caller: &Caller,
-        _input: GetRegistryScanningConfigurationRequest,
+        &self, caller: &Caller, _input: GetRegistryScanningConfigurationRequest,
     ) -> Result<GetRegistryScanningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         Ok(GetRegistryScanningConfigurationResponse {
@@ -281,9 +266,7 @@ impl GetRegistryScanningConfiguration for EcrHandlers {
 
 impl BatchGetRepositoryScanningConfiguration for EcrHandlers {
     async fn batch_get_repository_scanning_configuration(
-        &self,
-        caller: &Caller,
-        input: BatchGetRepositoryScanningConfigurationRequest,
+        &self, caller: &Caller, input: BatchGetRepositoryScanningConfigurationRequest,
     ) -> Result<BatchGetRepositoryScanningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let mut configurations = Vec::new();

@@ -15,9 +15,7 @@ fn not_found(scope: &RegistryScope) -> RegistryError {
 
 impl PutSigningConfiguration for EcrHandlers {
     async fn put_signing_configuration(
-        &self,
-        caller: &Caller,
-        input: PutSigningConfigurationRequest,
+        &self, caller: &Caller, input: PutSigningConfigurationRequest,
     ) -> Result<PutSigningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let configuration = input.signing_configuration;
@@ -36,9 +34,7 @@ impl PutSigningConfiguration for EcrHandlers {
 
 impl GetSigningConfiguration for EcrHandlers {
     async fn get_signing_configuration(
-        &self,
-        caller: &Caller,
-        _input: GetSigningConfigurationRequest,
+        &self, caller: &Caller, _input: GetSigningConfigurationRequest,
     ) -> Result<GetSigningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let configuration =
@@ -52,9 +48,7 @@ impl GetSigningConfiguration for EcrHandlers {
 
 impl DeleteSigningConfiguration for EcrHandlers {
     async fn delete_signing_configuration(
-        &self,
-        caller: &Caller,
-        _input: DeleteSigningConfigurationRequest,
+        &self, caller: &Caller, _input: DeleteSigningConfigurationRequest,
     ) -> Result<DeleteSigningConfigurationResponse, RegistryError> {
         let scope = RegistryScope::for_request(caller, None);
         let deleted = self
@@ -71,9 +65,7 @@ impl DeleteSigningConfiguration for EcrHandlers {
 
 impl DescribeImageSigningStatus for EcrHandlers {
     async fn describe_image_signing_status(
-        &self,
-        caller: &Caller,
-        input: DescribeImageSigningStatusRequest,
+        &self, caller: &Caller, input: DescribeImageSigningStatusRequest,
     ) -> Result<DescribeImageSigningStatusResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)

@@ -9,9 +9,7 @@ use berth_generated::ecr::*;
 
 impl UpdateImageStorageClass for EcrHandlers {
     async fn update_image_storage_class(
-        &self,
-        caller: &Caller,
-        input: UpdateImageStorageClassRequest,
+        &self, caller: &Caller, input: UpdateImageStorageClassRequest,
     ) -> Result<UpdateImageStorageClassResponse, RegistryError> {
         let (scope, repository) = self
             .existing_repository(caller, input.registry_id.as_deref(), &input.repository_name)

@@ -16,9 +16,7 @@ fn repository_arn(arn: &str) -> Result<RepositoryArn, RegistryError> {
 
 impl TagResource for EcrHandlers {
     async fn tag_resource(
-        &self,
-        _caller: &Caller,
-        input: TagResourceRequest,
+        &self, _caller: &Caller, input: TagResourceRequest,
     ) -> Result<TagResourceResponse, RegistryError> {
         let arn = repository_arn(&input.resource_arn)?;
         let tags = resource_tags(input.tags)?;
@@ -29,9 +27,7 @@ impl TagResource for EcrHandlers {
 
 impl UntagResource for EcrHandlers {
     async fn untag_resource(
-        &self,
-        _caller: &Caller,
-        input: UntagResourceRequest,
+        &self, _caller: &Caller, input: UntagResourceRequest,
     ) -> Result<UntagResourceResponse, RegistryError> {
         let arn = repository_arn(&input.resource_arn)?;
         let keys = input.tag_keys;
@@ -42,9 +38,7 @@ impl UntagResource for EcrHandlers {
 
 impl ListTagsForResource for EcrHandlers {
     async fn list_tags_for_resource(
-        &self,
-        _caller: &Caller,
-        input: ListTagsForResourceRequest,
+        &self, _caller: &Caller, input: ListTagsForResourceRequest,
     ) -> Result<ListTagsForResourceResponse, RegistryError> {
         let arn = repository_arn(&input.resource_arn)?;
         let tags = self.registry.resource_tags(&arn.scope, &arn.name).await?;

@@ -179,8 +179,7 @@ fn type_of(value: &Value) -> &'static str {
 }
 
 fn object<'a>(
-    value: &'a Value,
-    required: &[&'static str],
+    value: &'a Value, required: &[&'static str],
 ) -> Result<&'a Map<String, Value>, Detail> {
     let map =
         value.as_object().ok_or(Detail::WrongType { found: type_of(value), allowed: "object" })?;
@@ -195,9 +194,7 @@ fn object<'a>(
 }
 
 fn one_of<T: Copy>(
-    value: &Value,
-    allowed: &'static [&'static str],
-    values: &[T],
+    value: &Value, allowed: &'static [&'static str], values: &[T],
 ) -> Result<T, Detail> {
     let text =
         value.as_str().ok_or(Detail::WrongType { found: type_of(value), allowed: "string" })?;

@@ -231,30 +231,20 @@ impl Cache {
     }
 
     pub fn fill_repository(
-        &self,
-        ticket: Ticket,
-        scope: &RegistryScope,
-        record: &RepositoryRecord,
+        &self, ticket: Ticket, scope: &RegistryScope, record: &RepositoryRecord,
     ) {
         self.repositories.fill(ticket, key(scope, &record.name, ""), record.clone());
     }
 
     /// `item` is `t:<tag>` or `d:<digest>`.
     pub fn manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        item: &str,
+        &self, scope: &RegistryScope, repository: &str, item: &str,
     ) -> Lookup<StoredManifest> {
         self.manifests.get(&key(scope, repository, item))
     }
 
     pub fn fill_manifest(
-        &self,
-        ticket: Ticket,
-        scope: &RegistryScope,
-        repository: &str,
-        item: &str,
+        &self, ticket: Ticket, scope: &RegistryScope, repository: &str, item: &str,
         manifest: &StoredManifest,
     ) {
         self.manifests.fill(ticket, key(scope, repository, item), manifest.clone());
@@ -273,11 +263,7 @@ impl Cache {
 
     /// True when a pull at `now` should be written (none recorded in the last interval).
     pub fn pull_is_due(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &str,
-        now: f64,
+        &self, scope: &RegistryScope, repository: &str, digest: &str, now: f64,
     ) -> bool {
         let Ok(mut pulls) = self.pulls.lock() else {
             return true;
@@ -344,8 +330,7 @@ mod tests {
     /// Spawns `read`, waits until it has queried and is about to fill the cache, runs
     /// `write` to completion, then lets the reader fill; returns what the reader read.
     async fn race<T: Send + 'static>(
-        store: &Store,
-        read: impl Future<Output = T> + Send + 'static,
+        store: &Store, read: impl Future<Output = T> + Send + 'static,
         write: impl Future<Output = ()>,
     ) -> T {
         let (reached, release) = store.cache.fill_gate.arm();
@@ -357,8 +342,7 @@ mod tests {
     }
 
     fn read_tag(
-        store: &Arc<Store>,
-        tag: &Tag,
+        store: &Arc<Store>, tag: &Tag,
     ) -> impl Future<Output = Option<StoredManifest>> + Send + 'static {
         let (store, tag) = (store.clone(), tag.clone());
         async move { store.tagged_manifest(&scope(), "app", &tag).await.unwrap() }

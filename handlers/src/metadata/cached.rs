@@ -37,11 +37,7 @@ impl<M: MetadataStore> CachedMetadataStore<M> {
 
     /// A manifest through the cache; `item` is `t:<tag>` or `d:<digest>`.
     async fn lookup<Q>(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        item: &str,
-        query: impl FnOnce() -> Q,
+        &self, scope: &RegistryScope, repository: &str, item: &str, query: impl FnOnce() -> Q,
     ) -> Result<Option<StoredManifest>, RegistryError>
     where
         Q: std::future::Future<Output = Result<Option<StoredManifest>, RegistryError>>,
@@ -76,9 +72,7 @@ macro_rules! forward {
 
 impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
     async fn repository(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
+        &self, scope: &RegistryScope, name: &str,
     ) -> Result<RepositoryRecord, RegistryError> {
         let ticket = match self.cache.repository(scope, name) {
             Lookup::Hit(found) => return Ok(found),
@@ -110,20 +104,14 @@ impl<M: MetadataStore> RepositoryStore for CachedMetadataStore<M> {
 
 impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
     async fn manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let query = || self.inner.manifest(scope, repository, digest);
         self.lookup(scope, repository, &format!("d:{digest}"), query).await
     }
 
     async fn tagged_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        tag: &Tag,
+        &self, scope: &RegistryScope, repository: &str, tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let query = || self.inner.tagged_manifest(scope, repository, tag);
         self.lookup(scope, repository, &format!("t:{tag}"), query).await
@@ -133,12 +121,7 @@ impl<M: MetadataStore> ImageStore for CachedMetadataStore<M> {
     /// lastRecordedPullTime about daily, not on every pull; an excluded principal's pull
     /// must not hold back the next one that counts).
     async fn record_pull(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-        principal: &str,
-        at: f64,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest, principal: &str, at: f64,
     ) -> Result<(), RegistryError> {
         if !self.cache.pull_is_due(scope, repository, &format!("{digest} {principal}"), at) {
             return Ok(());
@@ -233,8 +216,7 @@ impl<M: MetadataStore> SigningStore for CachedMetadataStore<M> {
 
 impl<M: MetadataStore> RegistryRecordStore for CachedMetadataStore<M> {
     async fn update_registry_record<T: Send>(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
         change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError> + Send,
     ) -> Result<T, RegistryError> {
         let changed = self.inner.update_registry_record(scope, change).await;
@@ -243,8 +225,7 @@ impl<M: MetadataStore> RegistryRecordStore for CachedMetadataStore<M> {
     }
 
     async fn registry_record(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<RegistryRecord, RegistryError> {
         let ticket = match self.cache.registry(scope) {
             Lookup::Hit(found) => return Ok(found),

@@ -118,10 +118,7 @@ pub(super) struct Destination {
 
 /// Copies `upstream` into the store and to the leading client, then ends the fetch.
 pub(super) async fn fill(
-    to: Destination,
-    upstream: ByteStream,
-    client: mpsc::Sender<std::io::Result<Bytes>>,
-    lead: Lead,
+    to: Destination, upstream: ByteStream, client: mpsc::Sender<std::io::Result<Bytes>>, lead: Lead,
 ) {
     let (store_sender, store_receiver) = mpsc::channel(CHANNEL_CHUNKS);
     let into_store = stream::unfold(store_receiver, |mut receiver| async move {
@@ -166,8 +163,7 @@ pub(super) async fn fill(
 /// Streams upstream's chunks to the store, and each but the last to the client; returns
 /// the last chunk.
 async fn copy(
-    mut upstream: ByteStream,
-    store: mpsc::Sender<std::io::Result<Bytes>>,
+    mut upstream: ByteStream, store: mpsc::Sender<std::io::Result<Bytes>>,
     client: &mut Option<mpsc::Sender<std::io::Result<Bytes>>>,
 ) -> std::io::Result<Option<Bytes>> {
     let mut held: Option<Bytes> = None;
@@ -194,8 +190,7 @@ async fn copy(
 /// Gives the client a chunk; a client that has gone, or stopped reading for
 /// [`CLIENT_STALL`], is let go (its download then breaks off).
 async fn offer(
-    client: &mut Option<mpsc::Sender<std::io::Result<Bytes>>>,
-    chunk: std::io::Result<Bytes>,
+    client: &mut Option<mpsc::Sender<std::io::Result<Bytes>>>, chunk: std::io::Result<Bytes>,
 ) {
     if let Some(sender) = client {
         match tokio::time::timeout(CLIENT_STALL, sender.send(chunk)).await {

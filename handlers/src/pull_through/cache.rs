@@ -115,10 +115,7 @@ impl PullThroughCache {
     /// The manifest to pull: the cached one, or for a repository under a rule, upstream's
     /// (stored on the way). Errors as [`Registry::manifest`], plus UpstreamAccessDenied.
     pub async fn manifest(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        reference: &Reference,
+        &self, scope: &RegistryScope, name: &RepositoryName, reference: &Reference,
     ) -> Result<StoredManifest, RegistryError> {
         let cached = self.registry.manifest(scope, name, reference).await;
         match (&cached, reference) {
@@ -155,11 +152,7 @@ impl PullThroughCache {
     /// `streaming`, a first fetch answers with the bytes as they arrive; else it answers
     /// once the blob is stored.
     pub async fn blob(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
-        streaming: bool,
+        &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest, streaming: bool,
     ) -> Result<Option<CachedBlob>, RegistryError> {
         let Some(target) = self.blob_target(scope, name, digest).await? else {
             return Ok(None);
@@ -213,20 +206,14 @@ impl PullThroughCache {
     /// True when the blob is not in the repository yet but the cache would fetch it on its
     /// first pull (GetDownloadUrlForLayer then hands out a URL that pulls through).
     pub async fn fetchable(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest,
     ) -> Result<bool, RegistryError> {
         Ok(self.blob_target(scope, name, digest).await?.is_some())
     }
 
     /// The upstream of a blob a cached manifest of the repository references.
     async fn blob_target(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest,
     ) -> Result<Option<Target>, RegistryError> {
         if !self.registry.blob_referenced(scope, name, digest).await? {
             return Ok(None);
@@ -249,9 +236,7 @@ impl PullThroughCache {
 
     /// The rule's upstream for a repository, if a rule covers it.
     async fn target(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
+        &self, scope: &RegistryScope, name: &RepositoryName,
     ) -> Result<Option<Target>, RegistryError> {
         let rules = self.registry.pull_through_rules(scope).await?;
         let Some((rule, repository)) = upstream_repository(&rules, name.as_str()) else {
@@ -291,12 +276,8 @@ impl PullThroughCache {
     /// Asks upstream for the manifest and stores it; a cached tag whose upstream digest
     /// has not moved is only marked as checked.
     async fn refresh(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        reference: &Reference,
-        target: &Target,
-        cached: Option<&StoredManifest>,
+        &self, scope: &RegistryScope, name: &RepositoryName, reference: &Reference,
+        target: &Target, cached: Option<&StoredManifest>,
     ) -> Result<StoredManifest, RegistryError> {
         if let (Some(cached), Reference::Tag(tag)) = (cached, reference) {
             if self.upstream_digest(target, tag).await? == Some(cached.digest.clone()) {
@@ -314,12 +295,8 @@ impl PullThroughCache {
     /// Fetches a manifest, checks its digest, stores an index's missing children first and
     /// then the manifest (under the tag, if the reference is one).
     async fn store_from_upstream(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        reference: &Reference,
-        target: &Target,
-        depth: usize,
+        &self, scope: &RegistryScope, name: &RepositoryName, reference: &Reference,
+        target: &Target, depth: usize,
     ) -> Result<(), RegistryError> {
         let fetched = self.fetch_manifest(target, reference).await?;
         let digest = Digest::of(&fetched.body);
@@ -354,9 +331,7 @@ impl PullThroughCache {
     }
 
     async fn fetch_manifest(
-        &self,
-        target: &Target,
-        reference: &Reference,
+        &self, target: &Target, reference: &Reference,
     ) -> Result<Fetched, RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
@@ -403,9 +378,7 @@ impl PullThroughCache {
 
     /// The digest a tag has upstream, when upstream says it without sending the manifest.
     async fn upstream_digest(
-        &self,
-        target: &Target,
-        tag: &Tag,
+        &self, target: &Target, tag: &Tag,
     ) -> Result<Option<Digest>, RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
@@ -420,9 +393,7 @@ impl PullThroughCache {
 
     /// Upstream's bytes of a blob, and their size when upstream says it.
     async fn open_blob(
-        &self,
-        target: &Target,
-        digest: &Digest,
+        &self, target: &Target, digest: &Digest,
     ) -> Result<(Option<u64>, ByteStream), RegistryError> {
         match &target.source {
             Source::Http(upstream) => {
@@ -448,12 +419,7 @@ impl PullThroughCache {
 
     /// `method` on the target's upstream repository, as the cache's error.
     async fn ask(
-        &self,
-        upstream: &Upstream,
-        target: &Target,
-        method: Method,
-        path: &str,
-        accept: &[&str],
+        &self, upstream: &Upstream, target: &Target, method: Method, path: &str, accept: &[&str],
     ) -> Result<reqwest::Response, RegistryError> {
         self.upstream
             .request(upstream, method, &target.repository, path, accept)
@@ -463,10 +429,7 @@ impl PullThroughCache {
 
     /// A manifest request upstream, with the digest upstream gives for it.
     async fn ask_manifest(
-        &self,
-        upstream: &Upstream,
-        target: &Target,
-        method: Method,
+        &self, upstream: &Upstream, target: &Target, method: Method,
         reference: &(dyn std::fmt::Display + Sync),
     ) -> Result<(reqwest::Response, Option<Digest>), RegistryError> {
         let path = format!("manifests/{reference}");
@@ -478,10 +441,7 @@ impl PullThroughCache {
 
     /// The upstream repository inside this berth, once the rule's principal may pull it.
     async fn local_repository(
-        &self,
-        target: &Target,
-        scope: &RegistryScope,
-        principal: &PrincipalArn,
+        &self, target: &Target, scope: &RegistryScope, principal: &PrincipalArn,
     ) -> Result<RepositoryName, RegistryError> {
         let repository =
             RepositoryName::parse(&target.repository).ok_or(RegistryError::ImageNotFound)?;

@@ -58,8 +58,7 @@ pub fn ecr_host_registry(host: &str) -> Option<(AccountId, Region)> {
 /// ECR maps them: the longest `/`-bounded `ecrRepositoryPrefix` wins, ROOT covers every
 /// name; the prefix is replaced by `upstreamRepositoryPrefix` (ROOT: by nothing).
 pub fn upstream_repository<'a>(
-    rules: &'a [PullThroughCacheRule],
-    name: &str,
+    rules: &'a [PullThroughCacheRule], name: &str,
 ) -> Option<(&'a PullThroughCacheRule, String)> {
     let prefix = |r: &PullThroughCacheRule| r.ecr_repository_prefix.clone().unwrap_or_default();
     let (rule, rest) = rules

@@ -118,9 +118,7 @@ impl UpstreamClient {
 
     /// The upstream a rule names, logging in with `credentials` if given.
     pub fn upstream(
-        &self,
-        registry_url: &str,
-        credentials: Option<UpstreamCredentials>,
+        &self, registry_url: &str, credentials: Option<UpstreamCredentials>,
     ) -> Upstream {
         Upstream {
             registry_url: registry_url.to_string(),
@@ -132,9 +130,7 @@ impl UpstreamClient {
     /// The `Authorization` a challenge asks for: a token from its realm (anonymous or with
     /// the credentials), or Basic.
     async fn answer_challenge(
-        &self,
-        upstream: &Upstream,
-        challenge: &str,
+        &self, upstream: &Upstream, challenge: &str,
     ) -> Result<String, UpstreamError> {
         let url = &upstream.registry_url;
         let Some(params) = bearer_challenge(challenge) else {
@@ -163,12 +159,7 @@ impl UpstreamClient {
     /// answer is the registry's, any status but 401/403 and 5xx); `accept` lists the
     /// media types wanted.
     pub async fn request(
-        &self,
-        upstream: &Upstream,
-        method: Method,
-        repository: &str,
-        path: &str,
-        accept: &[&str],
+        &self, upstream: &Upstream, method: Method, repository: &str, path: &str, accept: &[&str],
     ) -> Result<reqwest::Response, UpstreamError> {
         let url = format!("{}/v2/{repository}/{path}", upstream.base);
         let key = (upstream.base.clone(), repository.to_string(), upstream.credentials.clone());
@@ -228,9 +219,7 @@ impl UpstreamClient {
 
     /// Logs in to the registry's `/v2/` as a client would, with `credentials` if given.
     pub async fn log_in(
-        &self,
-        registry_url: &str,
-        credentials: Option<&UpstreamCredentials>,
+        &self, registry_url: &str, credentials: Option<&UpstreamCredentials>,
     ) -> Result<UpstreamSession, UpstreamFailure> {
         let upstream = self.upstream(registry_url, credentials.cloned());
         let ping = format!("{}/v2/", upstream.base);

@@ -22,10 +22,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Allows `principal` the `action` (`ecr:BatchGetImage`...) on `repository` of `scope`
     /// (or on the registry, when no repository is named), or AccessDenied with ECR's text.
     pub async fn authorize(
-        &self,
-        principal: &PrincipalArn,
-        action: &str,
-        scope: &RegistryScope,
+        &self, principal: &PrincipalArn, action: &str, scope: &RegistryScope,
         repository: Option<&str>,
     ) -> Result<(), RegistryError> {
         if principal.account() == scope.registry_id {

@@ -69,9 +69,7 @@ impl AccountSetting {
 impl<M: MetadataStore> Registry<M> {
     /// The setting's value in the registry (its default when never put).
     pub async fn account_setting(
-        &self,
-        scope: &RegistryScope,
-        setting: AccountSetting,
+        &self, scope: &RegistryScope, setting: AccountSetting,
     ) -> Result<String, RegistryError> {
         let record = self.store.registry_record(scope).await?;
         Ok(record
@@ -83,10 +81,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Sets the setting, after checking the value.
     pub async fn set_account_setting(
-        &self,
-        scope: &RegistryScope,
-        setting: AccountSetting,
-        value: &str,
+        &self, scope: &RegistryScope, setting: AccountSetting, value: &str,
     ) -> Result<(), RegistryError> {
         setting.check(value)?;
         self.store
@@ -99,17 +94,14 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The registry permissions policy, if one was put.
     pub async fn registry_policy(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<Option<String>, RegistryError> {
         Ok(self.store.registry_record(scope).await?.policy_text)
     }
 
     /// Replaces (or with `None` removes) the registry policy; returns the previous one.
     pub async fn set_registry_policy(
-        &self,
-        scope: &RegistryScope,
-        text: Option<&str>,
+        &self, scope: &RegistryScope, text: Option<&str>,
     ) -> Result<Option<String>, RegistryError> {
         let text = text.map(str::to_string);
         self.store

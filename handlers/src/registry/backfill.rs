@@ -28,17 +28,14 @@ fn scope_of(destination: &ReplicationDestination) -> RegistryScope {
 impl<M: MetadataStore> Registry<M> {
     /// The registry's backfills, oldest first.
     pub async fn backfills(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<Vec<BackfillRecord>, RegistryError> {
         Ok(self.store.registry_record(scope).await?.backfills)
     }
 
     /// Starts a backfill to `destination`, which the configuration must name.
     pub async fn start_backfill(
-        &self,
-        scope: &RegistryScope,
-        destination: ReplicationDestination,
+        &self, scope: &RegistryScope, destination: ReplicationDestination,
     ) -> Result<BackfillRecord, RegistryError> {
         let now = self.clock.now();
         self.store
@@ -82,9 +79,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Asks a running backfill to stop.
     pub async fn stop_backfill(
-        &self,
-        scope: &RegistryScope,
-        id: &str,
+        &self, scope: &RegistryScope, id: &str,
     ) -> Result<BackfillRecord, RegistryError> {
         self.store
             .update_registry_record(scope, |record| {
@@ -107,9 +102,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// One backfill and the replication state of each of its images at its destination.
     pub async fn backfill(
-        &self,
-        scope: &RegistryScope,
-        id: &str,
+        &self, scope: &RegistryScope, id: &str,
     ) -> Result<(BackfillRecord, Vec<(String, String, Option<ReplicationState>)>), RegistryError>
     {
         let backfill = self
@@ -177,9 +170,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Lists the images the rules send to the destination and queues them.
     async fn prepare_backfill(
-        &self,
-        scope: &RegistryScope,
-        backfill: &BackfillRecord,
+        &self, scope: &RegistryScope, backfill: &BackfillRecord,
     ) -> Result<(String, Option<String>, Option<Vec<(String, String)>>), RegistryError> {
         let destination = scope_of(&backfill.destination);
         let configuration =
@@ -224,9 +215,7 @@ impl<M: MetadataStore> Registry<M> {
     /// COMPLETE or FAILED once every image has replicated or failed; `None` while some
     /// are still in progress.
     async fn finished_backfill(
-        &self,
-        scope: &RegistryScope,
-        backfill: &BackfillRecord,
+        &self, scope: &RegistryScope, backfill: &BackfillRecord,
     ) -> Result<Option<(String, Option<String>, Option<Vec<(String, String)>>)>, RegistryError>
     {
         let (_, results) = self.backfill(scope, &backfill.id).await?;

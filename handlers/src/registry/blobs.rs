@@ -12,10 +12,7 @@ use crate::scope::RegistryScope;
 impl<M: MetadataStore> Registry<M> {
     /// The size of a blob visible in the repository; BlobUnknown when it is not.
     pub async fn blob_size(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<u64, RegistryError> {
         self.repository(scope, repository).await?;
         self.linked_blob_size(scope, repository, digest).await?.ok_or_else(|| {
@@ -29,10 +26,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The size of a blob if the repository has it; the caller has checked the repository.
     pub async fn linked_blob_size(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         self.store.linked_blob_size(scope, repository.as_str(), digest).await
     }
@@ -40,10 +34,7 @@ impl<M: MetadataStore> Registry<M> {
     /// `length` bytes from `start` of a blob; the caller checked with
     /// [`Registry::blob_size`] that the repository has it, and keeps both within that size.
     pub async fn read_blob(
-        &self,
-        digest: &Digest,
-        start: u64,
-        length: u64,
+        &self, digest: &Digest, start: u64, length: u64,
     ) -> Result<ByteStream, RegistryError> {
         self.blobs.read(digest, start, length).await
     }
@@ -54,10 +45,7 @@ impl<M: MetadataStore> Registry<M> {
     /// excludes those). `None` otherwise (the caller then opens an upload session, as the
     /// spec says).
     pub async fn mount_blob(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        from: &RepositoryName,
+        &self, scope: &RegistryScope, repository: &RepositoryName, from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         self.repository_for_push(scope, repository).await?;

@@ -19,9 +19,7 @@ pub const ROOT_PREFIX: &str = "ROOT";
 
 /// The template that applies to `name` created for `scenario`, if any.
 pub fn matching_template<'a>(
-    templates: &'a [RepositoryCreationTemplate],
-    name: &str,
-    scenario: RCTAppliedFor,
+    templates: &'a [RepositoryCreationTemplate], name: &str, scenario: RCTAppliedFor,
 ) -> Option<&'a RepositoryCreationTemplate> {
     let applies = |t: &&RepositoryCreationTemplate| {
         t.applied_for.as_ref().is_some_and(|a| a.contains(&scenario))
@@ -41,8 +39,7 @@ pub fn matching_template<'a>(
 impl<M: MetadataStore> Registry<M> {
     /// The registry's templates, in prefix order.
     pub async fn creation_templates(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<Vec<RepositoryCreationTemplate>, RegistryError> {
         Ok(self.store.registry_record(scope).await?.creation_templates)
     }
@@ -50,8 +47,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Reads the templates, lets `change` edit them (or refuse, which writes nothing) and
     /// stores them sorted by prefix, in one transaction.
     pub async fn update_creation_templates<T: Send>(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
         change: impl FnOnce(&mut Vec<RepositoryCreationTemplate>) -> Result<T, RegistryError> + Send,
     ) -> Result<T, RegistryError> {
         self.store
@@ -67,9 +63,7 @@ impl<M: MetadataStore> Registry<M> {
     /// CREATE_ON_PUSH template that covers the name (ECR's create on push). Without such
     /// a template, RepositoryNotFound as before.
     pub async fn repository_for_push(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
+        &self, scope: &RegistryScope, name: &RepositoryName,
     ) -> Result<RepositoryRecord, RegistryError> {
         match self.repository(scope, name).await {
             Err(RegistryError::RepositoryNotFound { .. }) => {
@@ -95,10 +89,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Creates `name` with the template's settings, tags and policies, in one transaction.
     pub async fn create_from_template(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        template: &RepositoryCreationTemplate,
+        &self, scope: &RegistryScope, name: &RepositoryName, template: &RepositoryCreationTemplate,
     ) -> Result<RepositoryRecord, RegistryError> {
         let encryption = template.encryption_configuration.as_ref();
         let record = RepositoryRecord {

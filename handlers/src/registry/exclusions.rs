@@ -13,9 +13,7 @@ pub const MAX_PULL_TIME_EXCLUSIONS: usize = 100;
 impl<M: MetadataStore> Registry<M> {
     /// Excludes `principal` from pull-time updates from now on; returns when it was added.
     pub async fn add_pull_time_exclusion(
-        &self,
-        scope: &RegistryScope,
-        principal: &str,
+        &self, scope: &RegistryScope, principal: &str,
     ) -> Result<f64, RegistryError> {
         let now = self.clock.now();
         self.store.add_exclusion(scope, principal, now, MAX_PULL_TIME_EXCLUSIONS).await?;
@@ -24,19 +22,14 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Counts `principal`'s pulls again.
     pub async fn remove_pull_time_exclusion(
-        &self,
-        scope: &RegistryScope,
-        principal: &str,
+        &self, scope: &RegistryScope, principal: &str,
     ) -> Result<(), RegistryError> {
         self.store.remove_exclusion(scope, principal).await
     }
 
     /// Up to `limit` excluded principals after `after`, and whether more follow.
     pub async fn pull_time_exclusions(
-        &self,
-        scope: &RegistryScope,
-        after: &str,
-        limit: u32,
+        &self, scope: &RegistryScope, after: &str, limit: u32,
     ) -> Result<(Vec<String>, bool), RegistryError> {
         let mut page = self.store.exclusions(scope, after, limit.saturating_add(1)).await?;
         let more = page.len() > limit as usize;

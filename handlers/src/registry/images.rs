@@ -11,12 +11,8 @@ use crate::scope::RegistryScope;
 impl<M: MetadataStore> Registry<M> {
     /// Up to `limit` images with their tags, digests after `after`.
     pub async fn image_page(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        after: &str,
-        filter: ImageFilter,
-        limit: u32,
+        &self, scope: &RegistryScope, repository: &RepositoryName, after: &str,
+        filter: ImageFilter, limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
         let name = repository.as_str();
         self.store.image_page(scope, name, after, filter, limit).await
@@ -24,10 +20,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// One image with its tags and its current pull time; ImageNotFound when it is gone.
     pub async fn image(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<ImageSummary, RegistryError> {
         self.store
             .image(scope, repository.as_str(), digest)
@@ -38,12 +31,8 @@ impl<M: MetadataStore> Registry<M> {
     /// Up to `limit` (digest, tag) ids, one per tag and one per untagged image, after the
     /// id `after` (digest, tag or "").
     pub async fn image_id_page(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        after: (&str, &str),
-        filter: ImageFilter,
-        limit: u32,
+        &self, scope: &RegistryScope, repository: &RepositoryName, after: (&str, &str),
+        filter: ImageFilter, limit: u32,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
         let name = repository.as_str();
         self.store.image_id_page(scope, name, after, filter, limit).await

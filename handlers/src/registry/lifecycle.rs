@@ -48,9 +48,7 @@ impl std::fmt::Display for LifecycleReport {
 impl<M: MetadataStore> Registry<M> {
     /// Every image of the repository as lifecycle sees it.
     async fn lifecycle_images(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
+        &self, scope: &RegistryScope, repository: &RepositoryName,
     ) -> Result<Vec<LifecycleImage>, RegistryError> {
         let mut images = Vec::new();
         let mut after = String::new();
@@ -122,10 +120,7 @@ impl<M: MetadataStore> Registry<M> {
     /// What `policy` would do to the repository's images at `at`, each decision with its
     /// image: the lifecycle preview.
     pub async fn lifecycle_preview(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        policy: &LifecyclePolicy,
+        &self, scope: &RegistryScope, repository: &RepositoryName, policy: &LifecyclePolicy,
         at: f64,
     ) -> Result<Vec<(Decision, LifecycleImage)>, RegistryError> {
         let images = self.lifecycle_images(scope, repository).await?;
@@ -140,9 +135,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// When the repository's lifecycle policy was last evaluated, if ever.
     pub async fn lifecycle_evaluated_at(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
+        &self, scope: &RegistryScope, name: &str,
     ) -> Result<Option<f64>, RegistryError> {
         self.store.lifecycle_evaluated_at(scope, name).await
     }

@@ -35,13 +35,8 @@ impl<M: MetadataStore> Registry<M> {
     /// Stores manifest bytes, optionally under a tag. `expected` is the digest the client
     /// named (PUT by digest, PutImage imageDigest); it must be the digest of the bytes.
     pub async fn push_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        tag: Option<&Tag>,
-        expected: Option<&Digest>,
-        content_type: Option<&str>,
-        body: Vec<u8>,
+        &self, scope: &RegistryScope, repository: &RepositoryName, tag: Option<&Tag>,
+        expected: Option<&Digest>, content_type: Option<&str>, body: Vec<u8>,
     ) -> Result<PushedManifest, RegistryError> {
         self.repository_for_push(scope, repository).await?;
         let parsed = parse_manifest(&body, content_type)?;
@@ -62,13 +57,8 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Stores a parsed manifest in an existing repository (see [`Registry::push_manifest`]).
     pub(super) async fn store_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        tag: Option<&Tag>,
-        expected: Option<&Digest>,
-        parsed: ParsedManifest,
-        body: Vec<u8>,
+        &self, scope: &RegistryScope, repository: &RepositoryName, tag: Option<&Tag>,
+        expected: Option<&Digest>, parsed: ParsedManifest, body: Vec<u8>,
     ) -> Result<PushedManifest, RegistryError> {
         // By the digest the client named (sha256 or sha512), else sha256.
         let digest = match expected {
@@ -128,10 +118,7 @@ impl<M: MetadataStore> Registry<M> {
     /// The manifest a tag or digest names, to be pulled; ImageNotFound when there is none
     /// or it is archived or still being restored (ECR answers a pull of those with 404).
     pub async fn manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        reference: &Reference,
+        &self, scope: &RegistryScope, repository: &RepositoryName, reference: &Reference,
     ) -> Result<StoredManifest, RegistryError> {
         self.repository(scope, repository).await?;
         self.find_manifest(scope, repository, reference)
@@ -142,10 +129,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The manifest a tag or digest names, if any; the caller has checked the repository.
     pub async fn find_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        reference: &Reference,
+        &self, scope: &RegistryScope, repository: &RepositoryName, reference: &Reference,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let name = repository.as_str();
         match reference {
@@ -156,10 +140,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The tags of one image, sorted.
     pub async fn image_tags(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
         self.store.tags_of(scope, repository.as_str(), digest).await
     }
@@ -168,11 +149,7 @@ impl<M: MetadataStore> Registry<M> {
     /// registry's pull-time exclusion list leaves the pull time as it was. Bookkeeping
     /// only: when it cannot be written (a full disk) the pull still succeeds, with a warning.
     pub async fn record_pull(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
-        principal: &str,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest, principal: &str,
     ) {
         let now = self.clock.now();
         let recorded =
@@ -185,10 +162,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Deletes by digest (the image and all its tags) or by tag (the tag, and the image
     /// when it was its last tag). Returns the digest concerned.
     pub async fn delete_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        reference: &Reference,
+        &self, scope: &RegistryScope, repository: &RepositoryName, reference: &Reference,
     ) -> Result<Digest, RegistryError> {
         self.repository(scope, repository).await?;
         match reference {
@@ -202,10 +176,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Removes a tag (and its image when it was the last tag); returns the image's digest.
     pub async fn delete_tag(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        tag: &Tag,
+        &self, scope: &RegistryScope, repository: &RepositoryName, tag: &Tag,
     ) -> Result<Digest, RegistryError> {
         let digest = self.store.delete_tag(scope, repository.as_str(), tag).await?;
         self.replicate_delete(scope, repository, Deletion::Tag(tag)).await?;
@@ -214,10 +185,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Removes an image with all its tags; returns the tags it had.
     pub async fn delete_image(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
         let tags = self.store.delete_manifest(scope, repository.as_str(), digest).await?;
         self.replicate_delete(scope, repository, Deletion::Image(digest)).await?;
@@ -226,11 +194,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Up to `limit` tags after `last`, and whether more follow.
     pub async fn tags(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        last: Option<&str>,
-        limit: u32,
+        &self, scope: &RegistryScope, repository: &RepositoryName, last: Option<&str>, limit: u32,
     ) -> Result<(Vec<String>, bool), RegistryError> {
         self.repository(scope, repository).await?;
         let mut tags =
@@ -242,10 +206,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Manifests whose subject is `subject`, optionally only of one artifact type.
     pub async fn referrers(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        subject: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>, RegistryError> {
         self.repository(scope, repository).await?;

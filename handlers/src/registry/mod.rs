@@ -85,9 +85,7 @@ impl Registry {
     /// As [`Registry::open`], with the blob bytes in `blobs` instead of files under
     /// `data_dir` (which still holds the metadata).
     pub async fn open_with_blobs(
-        data_dir: &Path,
-        clock: Clock,
-        blobs: Arc<dyn BlobStore>,
+        data_dir: &Path, clock: Clock, blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, RegistryError> {
         let store = CachedMetadataStore::new(SqliteMetadataStore::open(data_dir).await?);
         Registry::with_stores(store, blobs, clock).await
@@ -98,9 +96,7 @@ impl<M: MetadataStore> Registry<M> {
     /// The registry over these stores. Upload bytes that no recorded session owns (a crash
     /// between the two writes) are removed.
     pub async fn with_stores(
-        store: M,
-        blobs: Arc<dyn BlobStore>,
-        clock: Clock,
+        store: M, blobs: Arc<dyn BlobStore>, clock: Clock,
     ) -> Result<Self, RegistryError> {
         let sessions = store.upload_ids().await?;
         for upload in blobs.uploads().await? {
@@ -142,19 +138,14 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The repository, or RepositoryNotFound (NAME_UNKNOWN on /v2).
     pub async fn repository(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
+        &self, scope: &RegistryScope, name: &RepositoryName,
     ) -> Result<RepositoryRecord, RegistryError> {
         self.store.repository(scope, name.as_str()).await
     }
 
     /// Up to `limit` repository names after `last`, and whether more follow.
     pub async fn catalog(
-        &self,
-        scope: &RegistryScope,
-        last: Option<&str>,
-        limit: u32,
+        &self, scope: &RegistryScope, last: Option<&str>, limit: u32,
     ) -> Result<(Vec<String>, bool), RegistryError> {
         let mut names: Vec<String> = self
             .store

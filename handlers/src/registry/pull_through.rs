@@ -14,8 +14,7 @@ use berth_generated::ecr::{PullThroughCacheRule, RCTAppliedFor, RepositoryCreati
 impl<M: MetadataStore> Registry<M> {
     /// The registry's rules, in prefix order.
     pub async fn pull_through_rules(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<Vec<PullThroughCacheRule>, RegistryError> {
         Ok(self.store.registry_record(scope).await?.pull_through_rules)
     }
@@ -23,8 +22,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Reads the rules, lets `change` edit them (or refuse, which writes nothing) and
     /// stores them sorted by prefix, in one transaction.
     pub async fn update_pull_through_rules<T: Send>(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
         change: impl FnOnce(&mut Vec<PullThroughCacheRule>) -> Result<T, RegistryError> + Send,
     ) -> Result<T, RegistryError> {
         self.store
@@ -43,9 +41,7 @@ impl<M: MetadataStore> Registry<M> {
     /// The repository a pull-through cache stores into, created on the first pull from the
     /// best PULL_THROUGH_CACHE template (ECR's defaults without one: MUTABLE, AES256).
     async fn repository_for_cache(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
+        &self, scope: &RegistryScope, name: &RepositoryName,
     ) -> Result<(), RegistryError> {
         match self.repository(scope, name).await {
             Err(RegistryError::RepositoryNotFound { .. }) => {
@@ -67,12 +63,8 @@ impl<M: MetadataStore> Registry<M> {
     /// repository if needed. Its blobs are fetched when first pulled, so they need not be
     /// here yet; an index's children must be.
     pub async fn cache_manifest(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        tag: Option<&Tag>,
-        parsed: ParsedManifest,
-        body: Vec<u8>,
+        &self, scope: &RegistryScope, name: &RepositoryName, tag: Option<&Tag>,
+        parsed: ParsedManifest, body: Vec<u8>,
     ) -> Result<PushedManifest, RegistryError> {
         self.repository_for_cache(scope, name).await?;
         let mut parsed = parsed;
@@ -83,10 +75,7 @@ impl<M: MetadataStore> Registry<M> {
     /// True when a manifest of the repository references the blob (a cached image's layer
     /// that may be fetched from upstream).
     pub async fn blob_referenced(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest,
     ) -> Result<bool, RegistryError> {
         self.store.blob_referenced(scope, name.as_str(), digest).await
     }
@@ -94,10 +83,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Links a blob the store already has (fetched for another repository) into this one;
     /// `None` when the store lacks it.
     pub async fn link_stored_blob(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         let _blob = self.hold_blob(digest).await;
         let Some(size) = self.blobs.stat(digest).await? else {

@@ -60,9 +60,7 @@ pub enum Deletion<'a> {
 
 /// The destinations the configuration sends a push of `repository` in `source` to.
 pub fn destinations(
-    configuration: &ReplicationConfiguration,
-    source: &RegistryScope,
-    repository: &str,
+    configuration: &ReplicationConfiguration, source: &RegistryScope, repository: &str,
 ) -> Vec<RegistryScope> {
     rule_destinations(configuration, source, repository, false)
 }
@@ -70,9 +68,7 @@ pub fn destinations(
 /// The destinations of the rules that cover `repository`; with `deletes`, only of the
 /// rules whose `deleteReplication` is enabled.
 fn rule_destinations(
-    configuration: &ReplicationConfiguration,
-    source: &RegistryScope,
-    repository: &str,
+    configuration: &ReplicationConfiguration, source: &RegistryScope, repository: &str,
     deletes: bool,
 ) -> Vec<RegistryScope> {
     let mut all = BTreeSet::new();
@@ -102,10 +98,7 @@ impl<M: MetadataStore> Registry<M> {
     /// The replications a push of `digest` to `repository` queues: one per destination
     /// the registry's rules name (stored with the push, in its transaction).
     pub(super) async fn replication_tasks(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<Vec<ReplicationTask>, RegistryError> {
         let Some(configuration) = self.store.registry_record(scope).await?.replication else {
             return Ok(Vec::new());
@@ -125,10 +118,7 @@ impl<M: MetadataStore> Registry<M> {
     /// source removed (ECR's `deleteReplication`), at once. What a destination no longer
     /// has, or still lists in an index, is left as it is.
     pub(super) async fn replicate_delete(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        deletion: Deletion<'_>,
+        &self, scope: &RegistryScope, repository: &RepositoryName, deletion: Deletion<'_>,
     ) -> Result<(), RegistryError> {
         let Some(configuration) = self.store.registry_record(scope).await?.replication else {
             return Ok(());
@@ -155,9 +145,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Replaces the registry's replication configuration (later pushes follow it).
     pub async fn set_replication_configuration(
-        &self,
-        scope: &RegistryScope,
-        configuration: ReplicationConfiguration,
+        &self, scope: &RegistryScope, configuration: ReplicationConfiguration,
     ) -> Result<(), RegistryError> {
         self.store
             .update_registry_record(scope, |record| {
@@ -169,10 +157,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// How the image's replications stand, by destination.
     pub async fn replication_states(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<Vec<ReplicationState>, RegistryError> {
         self.store.replication_states(scope, repository.as_str(), digest).await
     }
@@ -244,9 +229,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The destination repository, from the REPLICATION template or ECR's defaults.
     async fn create_for_replication(
-        &self,
-        destination: &RegistryScope,
-        name: &RepositoryName,
+        &self, destination: &RegistryScope, name: &RepositoryName,
     ) -> Result<(), RegistryError> {
         let templates = self.creation_templates(destination).await?;
         if let Some(template) =
@@ -269,12 +252,8 @@ impl<M: MetadataStore> Registry<M> {
     /// Copies the manifest `digest` of `name` with its blobs' links, its index children,
     /// its tags (but those the destination keeps immutable) and its referrers.
     fn copy_image<'a>(
-        &'a self,
-        source: &'a RegistryScope,
-        destination: &'a RegistryScope,
-        name: &'a RepositoryName,
-        digest: &'a Digest,
-        depth: usize,
+        &'a self, source: &'a RegistryScope, destination: &'a RegistryScope,
+        name: &'a RepositoryName, digest: &'a Digest, depth: usize,
     ) -> futures_util::future::BoxFuture<'a, Result<(), RegistryError>> {
         Box::pin(async move {
             let repository = name.as_str();

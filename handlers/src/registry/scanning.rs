@@ -10,17 +10,14 @@ use berth_generated::ecr::RegistryScanningConfiguration;
 impl<M: MetadataStore> Registry<M> {
     /// The registry's scanning configuration (ECR's default when never set).
     pub async fn scanning_configuration(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<RegistryScanningConfiguration, RegistryError> {
         Ok(or_default(self.store.registry_record(scope).await?.scanning))
     }
 
     /// Replaces the registry's scanning configuration.
     pub async fn set_scanning_configuration(
-        &self,
-        scope: &RegistryScope,
-        configuration: RegistryScanningConfiguration,
+        &self, scope: &RegistryScope, configuration: RegistryScanningConfiguration,
     ) -> Result<(), RegistryError> {
         self.store
             .update_registry_record(scope, |record| {
@@ -32,9 +29,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// How a repository of the registry scans; the repository must exist.
     pub async fn repository_scanning(
-        &self,
-        scope: &RegistryScope,
-        name: &crate::reference::RepositoryName,
+        &self, scope: &RegistryScope, name: &crate::reference::RepositoryName,
     ) -> Result<RepositoryScanning, RegistryError> {
         let repository = self.repository(scope, name).await?;
         let configuration = self.scanning_configuration(scope).await?;

@@ -15,11 +15,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Queues a scan of the image. With `quota`, LimitExceeded (ECR's text) when the image
     /// was scanned less than 24 hours ago.
     pub async fn start_scan(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
-        quota: bool,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest, quota: bool,
     ) -> Result<(), RegistryError> {
         let now = self.clock.now();
         let key = ImageKey {
@@ -44,9 +40,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Records how a scan ended.
     pub async fn finish_scan(
-        &self,
-        image: &ImageKey,
-        outcome: &ScanRecord,
+        &self, image: &ImageKey, outcome: &ScanRecord,
     ) -> Result<(), RegistryError> {
         self.store.finish_scan(image, outcome).await
     }
@@ -63,10 +57,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Queues a scan of a pushed image when its repository scans on push.
     pub(super) async fn scan_on_push(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<(), RegistryError> {
         if self.repository_scanning(scope, repository).await?.scan_on_push {
             self.start_scan(scope, repository, digest, false).await?;

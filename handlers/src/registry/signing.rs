@@ -24,8 +24,7 @@ fn one_chunk(bytes: Vec<u8>) -> crate::blob_store::ByteStream {
 impl<M: MetadataStore> Registry<M> {
     /// The registry's signing configuration, if one was put.
     pub async fn signing_configuration(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<Option<SigningConfiguration>, RegistryError> {
         Ok(self.store.registry_record(scope).await?.signing)
     }
@@ -33,9 +32,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Replaces (`Some`) or removes (`None`) the signing configuration; returns the one
     /// it replaced.
     pub async fn set_signing_configuration(
-        &self,
-        scope: &RegistryScope,
-        configuration: Option<SigningConfiguration>,
+        &self, scope: &RegistryScope, configuration: Option<SigningConfiguration>,
     ) -> Result<Option<SigningConfiguration>, RegistryError> {
         self.store
             .update_registry_record(scope, |record| {
@@ -47,10 +44,7 @@ impl<M: MetadataStore> Registry<M> {
     /// Queues the signing of a pushed image by every profile whose rule covers its
     /// repository.
     pub(super) async fn sign_on_push(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
     ) -> Result<(), RegistryError> {
         let Some(configuration) = self.signing_configuration(scope).await? else {
             return Ok(());
@@ -66,8 +60,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The image's signing by each profile.
     pub async fn signing_states(
-        &self,
-        image: &ImageKey,
+        &self, image: &ImageKey,
     ) -> Result<Vec<SigningState>, RegistryError> {
         self.store.signing_states(image).await
     }
@@ -98,10 +91,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Signs one image with one profile and attaches the signature to it.
     async fn sign_image(
-        &self,
-        image: &ImageKey,
-        profile: &str,
-        keys: &SigningKeys,
+        &self, image: &ImageKey, profile: &str, keys: &SigningKeys,
     ) -> Result<(), Refusal> {
         let profile = SigningProfile::parse(profile).ok_or_else(|| {
             Refusal("InvalidSigningProfile", format!("{profile} is not a signing profile ARN"))

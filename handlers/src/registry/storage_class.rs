@@ -22,10 +22,7 @@ pub enum StorageClassTarget {
 /// on its way to) changes nothing; archiving an image that is still being restored is
 /// refused, as its restore has not finished.
 pub fn move_storage(
-    storage: &mut ImageStorage,
-    target: StorageClassTarget,
-    now: f64,
-    restore_delay: f64,
+    storage: &mut ImageStorage, target: StorageClassTarget, now: f64, restore_delay: f64,
 ) -> Result<(), RegistryError> {
     match (target, storage.status(now)) {
         (StorageClassTarget::Archive, ImageStatus::Active) => {
@@ -51,10 +48,7 @@ pub fn move_storage(
 impl<M: MetadataStore> Registry<M> {
     /// Moves the image to `target` now; returns its status afterwards.
     pub async fn set_storage_class(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest,
         target: StorageClassTarget,
     ) -> Result<ImageStatus, RegistryError> {
         let now = self.clock.now();

@@ -40,11 +40,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// The session, if it belongs to this repository and face; else UploadUnknown.
     async fn session(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &str,
-        kind: UploadKind,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &str, kind: UploadKind,
     ) -> Result<UploadRecord, RegistryError> {
         self.repository(scope, repository).await?;
         self.store
@@ -55,10 +51,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Opens an upload session in the repository; returns its id.
     pub async fn start_upload(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        kind: UploadKind,
+        &self, scope: &RegistryScope, repository: &RepositoryName, kind: UploadKind,
     ) -> Result<String, RegistryError> {
         self.repository_for_push(scope, repository).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -88,11 +81,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Bytes received so far.
     pub async fn upload_status(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &str,
-        kind: UploadKind,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &str, kind: UploadKind,
     ) -> Result<u64, RegistryError> {
         self.session(scope, repository, id, kind).await?;
         self.blobs
@@ -104,13 +93,8 @@ impl<M: MetadataStore> Registry<M> {
     /// Streams a chunk onto the upload. With `start`, the chunk must begin where the upload
     /// ends (else RangeInvalid with the current size). Returns the new size.
     pub async fn append_upload<B: UploadBody>(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &str,
-        kind: UploadKind,
-        start: Option<u64>,
-        body: B,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &str, kind: UploadKind,
+        start: Option<u64>, body: B,
     ) -> Result<u64, RegistryError> {
         self.session(scope, repository, id, kind).await?;
         let _held = self.hold_upload(id).await;
@@ -131,13 +115,8 @@ impl<M: MetadataStore> Registry<M> {
     /// the repository and closes the session. On a digest mismatch the session is closed
     /// and nothing is stored. Returns the blob size.
     pub async fn finish_upload<B: UploadBody>(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &str,
-        kind: UploadKind,
-        digest: &Digest,
-        body: Option<B>,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &str, kind: UploadKind,
+        digest: &Digest, body: Option<B>,
     ) -> Result<u64, RegistryError> {
         self.session(scope, repository, id, kind).await?;
         let _held = self.hold_upload(id).await;
@@ -164,11 +143,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Uploads a whole blob in one request.
     pub async fn upload_blob<B: UploadBody>(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        digest: &Digest,
-        body: B,
+        &self, scope: &RegistryScope, repository: &RepositoryName, digest: &Digest, body: B,
     ) -> Result<u64, RegistryError> {
         let id = self.start_upload(scope, repository, UploadKind::Oci).await?;
         self.finish_upload(scope, repository, &id, UploadKind::Oci, digest, Some(body)).await
@@ -176,11 +151,7 @@ impl<M: MetadataStore> Registry<M> {
 
     /// Abandons a session.
     pub async fn cancel_upload(
-        &self,
-        scope: &RegistryScope,
-        repository: &RepositoryName,
-        id: &str,
-        kind: UploadKind,
+        &self, scope: &RegistryScope, repository: &RepositoryName, id: &str, kind: UploadKind,
     ) -> Result<(), RegistryError> {
         self.session(scope, repository, id, kind).await?;
         self.close_when_idle(id).await
@@ -213,11 +184,7 @@ impl<M: MetadataStore> Registry<M> {
     /// signature) as an upload would: the digest is checked before it becomes visible, and
     /// a mismatch stores nothing (DigestInvalid).
     pub async fn store_blob(
-        &self,
-        scope: &RegistryScope,
-        name: &RepositoryName,
-        digest: &Digest,
-        bytes: ByteStream,
+        &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest, bytes: ByteStream,
     ) -> Result<u64, RegistryError> {
         let id = self.start_upload(scope, name, UploadKind::Oci).await?;
         let appended = {

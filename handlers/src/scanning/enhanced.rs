@@ -25,9 +25,7 @@ pub struct ScannedImage {
 
 /// One advisory matching one package, as Inspector reports it for `image`.
 pub(super) fn enhanced_finding(
-    m: &Match<'_>,
-    package_manager: &str,
-    image: &ScannedImage,
+    m: &Match<'_>, package_manager: &str, image: &ScannedImage,
 ) -> EnhancedImageScanFinding {
     let (advisory, package) = (m.advisory, m.package);
     let severity = match advisory.severity {

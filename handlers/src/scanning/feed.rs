@@ -335,9 +335,7 @@ impl VulnerabilityFeed {
 
     /// The findings of an enhanced scan, in Amazon Inspector's shape.
     pub fn enhanced_findings(
-        &self,
-        inventory: &Inventory,
-        image: &ScannedImage,
+        &self, inventory: &Inventory, image: &ScannedImage,
     ) -> Vec<EnhancedImageScanFinding> {
         self.matches(inventory)
             .into_iter()
@@ -373,9 +371,7 @@ fn attribute(key: &str, value: &str) -> Attribute {
 /// `introduced` on, up to a `fixed` or past a `last_affected`). `Some(fixed version)` when
 /// affected.
 fn affected_until(
-    affected: &Affected,
-    version: &str,
-    scheme: VersionScheme,
+    affected: &Affected, version: &str, scheme: VersionScheme,
 ) -> Option<Option<String>> {
     let mut listed = affected.versions.iter().any(|v| v == version);
     let mut fixed_in = None;

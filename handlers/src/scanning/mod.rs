@@ -50,9 +50,7 @@ pub fn or_default(
 /// CONTINUOUS_SCAN rule beats a SCAN_ON_PUSH one and the repository's own setting does
 /// not count; under BASIC a SCAN_ON_PUSH rule or the repository's setting scans on push.
 pub fn repository_scanning(
-    configuration: &RegistryScanningConfiguration,
-    name: &str,
-    repository_scan_on_push: bool,
+    configuration: &RegistryScanningConfiguration, name: &str, repository_scan_on_push: bool,
 ) -> RepositoryScanning {
     let rules = configuration.rules.as_deref().unwrap_or_default();
     let enhanced = configuration.scan_type == Some(ScanType::Enhanced);

@@ -71,16 +71,13 @@ impl SigningKeys {
     /// The profile's key if it ever signed (the certificate endpoint makes none, so that
     /// anyone who asks cannot fill the data dir).
     pub fn existing(
-        &self,
-        profile: &SigningProfile,
+        &self, profile: &SigningProfile,
     ) -> Result<Option<Arc<ProfileKey>>, RegistryError> {
         self.load(profile, false)
     }
 
     fn load(
-        &self,
-        profile: &SigningProfile,
-        make: bool,
+        &self, profile: &SigningProfile, make: bool,
     ) -> Result<Option<Arc<ProfileKey>>, RegistryError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(key) = loaded.get(&profile.arn) {
@@ -121,10 +118,7 @@ impl SigningKeys {
     }
 
     fn make(
-        &self,
-        profile: &SigningProfile,
-        key_path: &Path,
-        certificate_path: &Path,
+        &self, profile: &SigningProfile, key_path: &Path, certificate_path: &Path,
     ) -> Result<(), RegistryError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| internal("create dir", e))?;
         let pkcs8 =

@@ -49,9 +49,7 @@ pub struct Signature {
 
 /// Signs `target` with the profile's key at `signing_time` (RFC 3339).
 pub fn sign(
-    key: &ProfileKey,
-    target: &Target,
-    signing_time: &str,
+    key: &ProfileKey, target: &Target, signing_time: &str,
 ) -> Result<Signature, RegistryError> {
     let payload = serde_json::json!({ "targetArtifact": target.descriptor() }).to_string();
     let protected = serde_json::json!({

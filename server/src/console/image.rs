@@ -141,10 +141,7 @@ pub(super) fn platform(platform: &serde_json::Value) -> Option<String> {
 
 /// The manifests of `digests` in `repository`, as BatchGetImage answers: (digest, manifest).
 pub(super) async fn manifests(
-    state: &AppState,
-    caller: &Caller,
-    repository: &str,
-    digests: Vec<String>,
+    state: &AppState, caller: &Caller, repository: &str, digests: Vec<String>,
 ) -> Result<Vec<(String, String)>, RegistryError> {
     let request = BatchGetImageRequest {
         repository_name: repository.to_string(),
@@ -167,10 +164,7 @@ pub(super) async fn manifests(
 /// For each blob the repository's other images reference (the newest 100 images):
 /// those images' digests and a label (their tags, or a short digest).
 async fn sharing(
-    state: &AppState,
-    caller: &Caller,
-    repository: &str,
-    except: &str,
+    state: &AppState, caller: &Caller, repository: &str, except: &str,
 ) -> HashMap<String, Vec<(String, String)>> {
     let mut shared: HashMap<String, Vec<(String, String)>> = HashMap::new();
     let Ok(images) = images_of(state, caller, repository).await else {

@@ -53,9 +53,7 @@ pub async fn page(State(state): State<Arc<AppState>>, request: Request) -> Respo
 
 /// Every image of `repository` (first 1,000), as DescribeImages answers.
 pub async fn images_of(
-    state: &AppState,
-    caller: &Caller,
-    repository: &str,
+    state: &AppState, caller: &Caller, repository: &str,
 ) -> Result<Vec<ImageDetail>, RegistryError> {
     let request = DescribeImagesRequest {
         repository_name: repository.to_string(),

@@ -91,10 +91,7 @@ fn storage_class(status: Option<&ImageStatus>) -> &'static str {
 /// The platforms of each index among `images` ("linux/amd64, linux/arm64"), read with
 /// one BatchGetImage.
 async fn platforms(
-    state: &AppState,
-    caller: &Caller,
-    repository: &str,
-    images: &[ImageDetail],
+    state: &AppState, caller: &Caller, repository: &str, images: &[ImageDetail],
 ) -> HashMap<String, String> {
     let indexes: Vec<String> = images
         .iter()

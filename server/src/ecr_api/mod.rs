@@ -160,10 +160,7 @@ struct Addressed {
 /// text. Bodies that do not parse, or name no valid account, are left to the dispatcher's
 /// validation.
 async fn authorize_cross_account(
-    state: &AppState,
-    caller: &Caller,
-    operation: Operation,
-    body: &[u8],
+    state: &AppState, caller: &Caller, operation: Operation, body: &[u8],
 ) -> Result<(), WireError> {
     let Ok(addressed) = serde_json::from_slice::<Addressed>(body) else {
         return Ok(());
@@ -234,9 +231,7 @@ fn too_large(limit: usize, size: usize) -> WireError {
 /// [`MAX_DRAINED_BYTES`]) and dropped, so that the client, still sending, gets the 413
 /// instead of a broken pipe.
 async fn read_body(
-    mut body: Body,
-    declared: Option<usize>,
-    limit: usize,
+    mut body: Body, declared: Option<usize>, limit: usize,
 ) -> Result<Vec<u8>, WireError> {
     let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     let mut seen = 0usize;

@@ -37,10 +37,7 @@ fn action(route: &OciRoute, method: &Method) -> Option<(&'static str, Option<Str
 /// Refuses (403 DENIED, ECR's text) a request of another account that the registry's
 /// policies do not allow; a request of the registry's own account always passes.
 pub async fn authorize(
-    state: &AppState,
-    caller: &OciCaller,
-    route: &OciRoute,
-    method: &Method,
+    state: &AppState, caller: &OciCaller, route: &OciRoute, method: &Method,
 ) -> Result<(), OciError> {
     let principal = PrincipalArn::parse(&caller.principal)
         .unwrap_or_else(|| PrincipalArn::root(&caller.scope.registry_id));

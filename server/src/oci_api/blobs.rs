@@ -13,12 +13,8 @@ use berth_handlers::reference::RepositoryName;
 use berth_handlers::{Registry, RegistryError, RegistryScope};
 
 pub async fn get(
-    registry: &Registry,
-    cache: &PullThroughCache,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    digest: &Digest,
-    parts: &Parts,
+    registry: &Registry, cache: &PullThroughCache, scope: &RegistryScope, name: &RepositoryName,
+    digest: &Digest, parts: &Parts,
 ) -> Result<Response, OciError> {
     let head = parts.method == Method::HEAD;
     let range_header = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -71,9 +67,7 @@ pub async fn get(
 
 /// A blob as it arrives from upstream (its last bytes only once its digest is checked).
 fn streamed_from_upstream(
-    digest: &Digest,
-    size: Option<u64>,
-    body: ByteStream,
+    digest: &Digest, size: Option<u64>, body: ByteStream,
 ) -> Result<Response, OciError> {
     let mut builder = Response::builder()
         .status(StatusCode::OK)

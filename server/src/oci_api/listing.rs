@@ -60,10 +60,7 @@ fn with_next(mut response: Response, path: &str, n: u32, last: Option<&String>) 
 }
 
 pub async fn tags(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    parts: &Parts,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, parts: &Parts,
 ) -> Result<Response, OciError> {
     let (n, last) = page(parts)?;
     let (tags, more) = registry.tags(scope, name, last.as_deref(), n).await?;
@@ -73,9 +70,7 @@ pub async fn tags(
 }
 
 pub async fn catalog(
-    registry: &Registry,
-    scope: &RegistryScope,
-    parts: &Parts,
+    registry: &Registry, scope: &RegistryScope, parts: &Parts,
 ) -> Result<Response, OciError> {
     let (n, last) = page(parts)?;
     let (names, more) = registry.catalog(scope, last.as_deref(), n).await?;
@@ -91,10 +86,7 @@ struct ReferrersQuery {
 }
 
 pub async fn referrers(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    subject: &Digest,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, subject: &Digest,
     parts: &Parts,
 ) -> Result<Response, OciError> {
     let q: ReferrersQuery = query(parts)?;

@@ -43,13 +43,8 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
 }
 
 pub async fn get(
-    registry: &Registry,
-    cache: &PullThroughCache,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference_text: &str,
-    principal: &str,
-    parts: &Parts,
+    registry: &Registry, cache: &PullThroughCache, scope: &RegistryScope, name: &RepositoryName,
+    reference_text: &str, principal: &str, parts: &Parts,
 ) -> Result<Response, OciError> {
     let reference = reference(reference_text)?;
     let manifest = cache.manifest(scope, name, &reference).await?;
@@ -78,12 +73,8 @@ pub async fn get(
 }
 
 pub async fn put(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference_text: &str,
-    parts: &Parts,
-    body: Body,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, reference_text: &str,
+    parts: &Parts, body: Body,
 ) -> Result<Response, OciError> {
     let reference = reference(reference_text)?;
     let content_type =
@@ -125,10 +116,7 @@ async fn read_manifest(body: Body) -> Result<Bytes, OciError> {
 }
 
 pub async fn delete(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference_text: &str,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, reference_text: &str,
 ) -> Result<Response, OciError> {
     let reference = reference(reference_text)?;
     registry.delete_manifest(scope, name, &reference).await?;

@@ -45,10 +45,7 @@ fn created(name: &RepositoryName, digest: &Digest) -> Result<Response, OciError>
 }
 
 fn session(
-    status: StatusCode,
-    name: &RepositoryName,
-    id: &str,
-    size: u64,
+    status: StatusCode, name: &RepositoryName, id: &str, size: u64,
 ) -> Result<Response, OciError> {
     build(
         Response::builder()
@@ -71,11 +68,7 @@ fn upload_id(reference: &str) -> Result<&str, OciError> {
 }
 
 pub async fn post(
-    state: &AppState,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    parts: &Parts,
-    body: Body,
+    state: &AppState, scope: &RegistryScope, name: &RepositoryName, parts: &Parts, body: Body,
 ) -> Result<Response, OciError> {
     let registry = &state.registry;
     let q: PostQuery = query(parts)?;
@@ -104,12 +97,8 @@ pub async fn post(
 }
 
 pub async fn patch(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference: &str,
-    parts: &Parts,
-    body: Body,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, reference: &str,
+    parts: &Parts, body: Body,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
     let start = match &parts.headers.get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok()) {
@@ -142,10 +131,7 @@ fn content_range(value: &str, headers: &axum::http::HeaderMap) -> Result<u64, Oc
 }
 
 pub async fn status(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference: &str,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, reference: &str,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
     let size = registry.upload_status(scope, name, id, UploadKind::Oci).await?;
@@ -153,12 +139,8 @@ pub async fn status(
 }
 
 pub async fn put(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference: &str,
-    parts: &Parts,
-    body: Body,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, reference: &str,
+    parts: &Parts, body: Body,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
     let q: PutQuery = query(parts)?;
@@ -171,10 +153,7 @@ pub async fn put(
 }
 
 pub async fn delete(
-    registry: &Registry,
-    scope: &RegistryScope,
-    name: &RepositoryName,
-    reference: &str,
+    registry: &Registry, scope: &RegistryScope, name: &RepositoryName, reference: &str,
 ) -> Result<Response, OciError> {
     let id = upload_id(reference)?;
     registry.cancel_upload(scope, name, id, UploadKind::Oci).await?;

@@ -34,11 +34,7 @@ pub async fn upload(raw: &RawRegistry, repo: &str, data: &[u8]) -> String {
 }
 
 pub async fn put_manifest(
-    raw: &RawRegistry,
-    repo: &str,
-    reference: &str,
-    body: &str,
-    media_type: &str,
+    raw: &RawRegistry, repo: &str, reference: &str, body: &str, media_type: &str,
 ) -> reqwest::Response {
     raw.request(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
         .header("Content-Type", media_type)

@@ -53,9 +53,7 @@ pub fn write_index(layout: &Path, entries: Vec<serde_json::Value>) {
 /// An image of the given layers (file in the layout's blobs, uncompressed digest as diff
 /// id, layer media type) for `arch`; returns the manifest's (digest, size).
 pub fn add_layered_image(
-    layout: &Path,
-    layers: &[(String, u64, String, &str)],
-    arch: &str,
+    layout: &Path, layers: &[(String, u64, String, &str)], arch: &str,
 ) -> (String, u64) {
     let config = serde_json::json!({
         "architecture": arch, "os": "linux",
@@ -79,11 +77,7 @@ const TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// A layer of `files` (path, contents) as a tar in the layout, gzipped when asked:
 /// (digest, size, diff id, media type).
 pub fn layer(
-    layout: &Path,
-    work: &Path,
-    name: &str,
-    files: &[(&str, &[u8])],
-    gzip: bool,
+    layout: &Path, work: &Path, name: &str, files: &[(&str, &[u8])], gzip: bool,
 ) -> (String, u64, String, &'static str) {
     let root = work.join(name);
     for (path, contents) in files {
@@ -105,10 +99,7 @@ pub fn layer(
 
 /// An OSV advisory of `package` in `ecosystem` with one ECOSYSTEM range of `events`.
 pub fn advisory(
-    id: &str,
-    ecosystem: &str,
-    package: &str,
-    events: serde_json::Value,
+    id: &str, ecosystem: &str, package: &str, events: serde_json::Value,
 ) -> serde_json::Value {
     serde_json::json!({
         "id": id, "modified": "2026-11-01T00:00:00Z", "summary": format!("{id} in {package}"),

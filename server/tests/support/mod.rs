@@ -86,9 +86,7 @@ pub fn ecr_client(endpoint: &str, access_key: &str, region: &str) -> aws_sdk_ecr
 
 /// The configuration of [`ecr_client`], for tests that set more (a secret, a clock).
 pub fn ecr_config(
-    endpoint: &str,
-    region: &str,
-    credentials: aws_sdk_ecr::config::Credentials,
+    endpoint: &str, region: &str, credentials: aws_sdk_ecr::config::Credentials,
 ) -> aws_sdk_ecr::config::Builder {
     use aws_sdk_ecr::config::{retry::RetryConfig, BehaviorVersion, Region};
     aws_sdk_ecr::Config::builder()
@@ -242,11 +240,7 @@ pub async fn run_job(berth: &Berth, job: &str) -> String {
 /// (berth reads the access key and region of the SigV4 header; it does not check the
 /// signature). Returns the status and the JSON answer.
 pub async fn ecr_json(
-    berth: &Berth,
-    access_key: &str,
-    region: &str,
-    operation: &str,
-    body: serde_json::Value,
+    berth: &Berth, access_key: &str, region: &str, operation: &str, body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
     let authorization = format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/ecr/aws4_request, SignedHeaders=host, Signature=0"
@@ -263,9 +257,7 @@ pub async fn ecr_json(
 /// An ECR API request with exactly this body and no signature, to send as it is or with
 /// more headers.
 pub fn ecr_request(
-    berth: &Berth,
-    operation: &str,
-    body: impl Into<reqwest::Body>,
+    berth: &Berth, operation: &str, body: impl Into<reqwest::Body>,
 ) -> reqwest::RequestBuilder {
     reqwest::Client::new()
         .post(format!("{}/", berth.endpoint))
@@ -323,8 +315,7 @@ pub async fn push_one_layer(ecr: &aws_sdk_ecr::Client, reference: &str, layer: &
 
 /// StartLifecyclePolicyPreview of `repository`'s saved policy, then its result.
 pub async fn run_preview(
-    ecr: &aws_sdk_ecr::Client,
-    repository: &str,
+    ecr: &aws_sdk_ecr::Client, repository: &str,
 ) -> aws_sdk_ecr::operation::get_lifecycle_policy_preview::GetLifecyclePolicyPreviewOutput {
     ecr.start_lifecycle_policy_preview().repository_name(repository).send().await.unwrap();
     ecr.get_lifecycle_policy_preview().repository_name(repository).send().await.unwrap()

@@ -113,11 +113,7 @@ pub struct PushedImage {
 
 /// Pushes an image of one layer (`layer` bytes) to `repository:tag` upstream.
 pub async fn push_image(
-    raw: &RawRegistry,
-    repository: &str,
-    tag: &str,
-    layer: &[u8],
-    arch: &str,
+    raw: &RawRegistry, repository: &str, tag: &str, layer: &[u8], arch: &str,
 ) -> PushedImage {
     // An uncompressed layer: its diff id is its digest (docker checks them).
     let layer_digest = push_blob(raw, repository, layer).await;

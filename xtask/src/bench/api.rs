@@ -6,10 +6,7 @@ const TARGET: &str = "AmazonEC2ContainerRegistry_V20150921";
 
 /// One ECR API call; the JSON answer or the error body.
 pub fn call(
-    agent: &ureq::Agent,
-    base: &str,
-    operation: &str,
-    input: &serde_json::Value,
+    agent: &ureq::Agent, base: &str, operation: &str, input: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
     let response = agent
         .post(&format!("{base}/"))

@@ -74,11 +74,7 @@ fn uploads(server: &Server) -> Result<f64, String> {
 /// One monolithic upload: POST, a PATCH whose body stops halfway until everyone is there,
 /// then the PUT that closes it with the digest.
 fn upload(
-    i: usize,
-    base: &str,
-    host: &str,
-    authorization: Option<String>,
-    half_sent: &Barrier,
+    i: usize, base: &str, host: &str, authorization: Option<String>, half_sent: &Barrier,
     measured: &Barrier,
 ) -> Result<(), String> {
     let failed = |e: String| {

@@ -40,12 +40,7 @@ impl Samples {
     }
 
     fn add(
-        &mut self,
-        metric: &str,
-        unit: &'static str,
-        higher_is_better: bool,
-        kind: Kind,
-        value: f64,
+        &mut self, metric: &str, unit: &'static str, higher_is_better: bool, kind: Kind, value: f64,
     ) {
         match self.0.iter_mut().find(|s| s.metric == metric) {
             Some(s) => s.values.push((kind, value)),
@@ -102,11 +97,7 @@ fn create_repositories(server: &Server, names: &[&str]) -> Result<(), String> {
 }
 
 fn one_server(
-    server: &Server,
-    samples: &mut Samples,
-    blobs: (&Blob, &Blob),
-    skopeo: &Path,
-    layout: &Path,
+    server: &Server, samples: &mut Samples, blobs: (&Blob, &Blob), skopeo: &Path, layout: &Path,
 ) -> Result<(), String> {
     let kind = server.kind;
     samples.add("cold start to first answer", "ms", false, kind, ms(server.cold_start));

@@ -11,10 +11,7 @@ use std::path::Path;
 
 /// One round: the upstream, then each cache in `order`.
 pub fn round(
-    samples: &mut Samples,
-    binaries: (&Path, &Path),
-    blob: &Blob,
-    order: [Kind; 2],
+    samples: &mut Samples, binaries: (&Path, &Path), blob: &Blob, order: [Kind; 2],
 ) -> Result<(), String> {
     let (distribution, berth) = binaries;
     let upstream = Server::distribution(distribution)?;

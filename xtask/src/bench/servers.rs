@@ -101,10 +101,7 @@ impl Server {
 
     /// berth on `data_dir` (kept) and `port`, as a restart after a crash finds them.
     pub fn berth_at(
-        binary: &Path,
-        data_dir: &Path,
-        port: u16,
-        extra: &[&str],
+        binary: &Path, data_dir: &Path, port: u16, extra: &[&str],
     ) -> Result<Server, String> {
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();

@@ -92,10 +92,7 @@ pub(crate) fn with_digest(location: &str, digest: &str) -> String {
 }
 
 pub(crate) fn absolute(
-    server: &Server,
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
+    server: &Server, agent: &ureq::Agent, method: &str, url: &str,
 ) -> ureq::Request {
     let r = agent.request(method, url);
     match &server.authorization {
@@ -105,9 +102,7 @@ pub(crate) fn absolute(
 }
 
 pub(crate) fn start_upload(
-    server: &Server,
-    agent: &ureq::Agent,
-    repo: &str,
+    server: &Server, agent: &ureq::Agent, repo: &str,
 ) -> Result<String, String> {
     let r = server
         .request(agent, "POST", &format!("/v2/{repo}/blobs/uploads/"))
@@ -131,10 +126,7 @@ pub fn push_monolithic(server: &Server, repo: &str, blob: &Blob) -> Result<Durat
 
 /// PATCHes of `chunk` bytes, then an empty PUT.
 pub fn push_chunked(
-    server: &Server,
-    repo: &str,
-    blob: &Blob,
-    chunk: u64,
+    server: &Server, repo: &str, blob: &Blob, chunk: u64,
 ) -> Result<Duration, String> {
     let agent = ureq::Agent::new();
     let started = Instant::now();
@@ -215,10 +207,7 @@ pub fn pull_blob(server: &Server, repo: &str, digest: &str, size: u64) -> Result
 }
 
 pub(crate) fn put_small_blob(
-    server: &Server,
-    agent: &ureq::Agent,
-    repo: &str,
-    bytes: &[u8],
+    server: &Server, agent: &ureq::Agent, repo: &str, bytes: &[u8],
 ) -> Result<String, String> {
     let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
     let session = start_upload(server, agent, repo)?;
@@ -248,11 +237,7 @@ pub fn push_image_of(server: &Server, repo: &str, tag: &str, blob: &Blob) -> Res
 
 /// Puts an image manifest whose one (uncompressed) layer is already in `repo`.
 pub fn put_image_manifest(
-    server: &Server,
-    repo: &str,
-    tag: &str,
-    layer: &str,
-    size: u64,
+    server: &Server, repo: &str, tag: &str, layer: &str, size: u64,
 ) -> Result<(), String> {
     let agent = ureq::Agent::new();
     let config =
@@ -300,11 +285,7 @@ pub struct Load {
 
 /// Runs `method path` from `concurrency` threads, each with one connection.
 pub fn hammer(
-    server: &Server,
-    method: &str,
-    path: &str,
-    concurrency: usize,
-    duration: Duration,
+    server: &Server, method: &str, path: &str, concurrency: usize, duration: Duration,
 ) -> Result<Load, String> {
     let started = Instant::now();
     let deadline = started + duration;
@@ -354,10 +335,7 @@ pub fn build_layout(dir: &Path, layers: usize, size: usize) -> Result<(), String
 
 /// As [`build_layout`], the layers' bytes drawn from `seed`; returns the manifest digest.
 pub fn build_layout_seeded(
-    dir: &Path,
-    layers: usize,
-    size: usize,
-    seed: u64,
+    dir: &Path, layers: usize, size: usize, seed: u64,
 ) -> Result<String, String> {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).map_err(|e| e.to_string())?;
@@ -400,10 +378,7 @@ pub fn build_layout_seeded(
 
 /// `skopeo copy` of the layout into `repo`.
 pub fn skopeo_push(
-    skopeo: &Path,
-    server: &Server,
-    layout: &Path,
-    repo: &str,
+    skopeo: &Path, server: &Server, layout: &Path, repo: &str,
 ) -> Result<Duration, String> {
     let started = Instant::now();
     let mut command = std::process::Command::new(skopeo);

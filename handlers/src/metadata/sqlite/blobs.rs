@@ -9,10 +9,7 @@ use crate::scope::RegistryScope;
 
 impl UploadStore for SqliteMetadataStore {
     async fn linked_blob_size(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
@@ -27,10 +24,7 @@ impl UploadStore for SqliteMetadataStore {
     }
 
     async fn blob_referenced(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<bool, RegistryError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM manifest_references WHERE registry_id = ? AND region = ? \
@@ -45,12 +39,7 @@ impl UploadStore for SqliteMetadataStore {
     }
 
     async fn link_blob(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-        size: u64,
-        at: f64,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest, size: u64, at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -77,9 +66,7 @@ impl UploadStore for SqliteMetadataStore {
     }
 
     async fn create_upload(
-        &self,
-        upload: &UploadRecord,
-        created_at: f64,
+        &self, upload: &UploadRecord, created_at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         sqlx::query(
@@ -96,11 +83,7 @@ impl UploadStore for SqliteMetadataStore {
     }
 
     async fn upload(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        id: &str,
-        kind: UploadKind,
+        &self, scope: &RegistryScope, repository: &str, id: &str, kind: UploadKind,
     ) -> Result<Option<UploadRecord>, RegistryError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM uploads WHERE id = ? AND registry_id = ? AND region = ? AND repository = ? AND kind = ?",

@@ -19,8 +19,7 @@ pub(super) fn digest(row: &SqliteRow, column: &str) -> Result<Digest, RegistryEr
 
 /// The digest in a nullable `column`.
 pub(super) fn optional_digest(
-    row: &SqliteRow,
-    column: &str,
+    row: &SqliteRow, column: &str,
 ) -> Result<Option<Digest>, RegistryError> {
     row.try_get::<Option<String>, _>(column)?.map(|text| parse_digest(&text, column)).transpose()
 }

@@ -49,9 +49,7 @@ impl ConsistencyStore for SqliteMetadataStore {
 impl SqliteMetadataStore {
     /// Every row of `sql`, each read by `read`.
     async fn rows<T>(
-        &self,
-        sql: &str,
-        read: impl Fn(&SqliteRow) -> Result<T, RegistryError>,
+        &self, sql: &str, read: impl Fn(&SqliteRow) -> Result<T, RegistryError>,
     ) -> Result<Vec<T>, RegistryError> {
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(read).collect()

@@ -7,11 +7,7 @@ use crate::scope::RegistryScope;
 
 impl PullTimeExclusionStore for SqliteMetadataStore {
     async fn add_exclusion(
-        &self,
-        scope: &RegistryScope,
-        principal: &str,
-        at: f64,
-        limit: usize,
+        &self, scope: &RegistryScope, principal: &str, at: f64, limit: usize,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -47,9 +43,7 @@ impl PullTimeExclusionStore for SqliteMetadataStore {
     }
 
     async fn remove_exclusion(
-        &self,
-        scope: &RegistryScope,
-        principal: &str,
+        &self, scope: &RegistryScope, principal: &str,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let removed = sqlx::query(
@@ -69,10 +63,7 @@ impl PullTimeExclusionStore for SqliteMetadataStore {
     }
 
     async fn exclusions(
-        &self,
-        scope: &RegistryScope,
-        after: &str,
-        limit: u32,
+        &self, scope: &RegistryScope, after: &str, limit: u32,
     ) -> Result<Vec<String>, RegistryError> {
         Ok(sqlx::query_scalar(
             "SELECT principal_arn FROM pull_time_exclusions WHERE registry_id = ? AND region = ? \

@@ -37,13 +37,8 @@ impl SqliteMetadataStore {
     /// Up to `limit` images whose digest is after `key` (or, with `exact`, is `key`), kept
     /// by `filter`, with their tags, in digest order.
     async fn summaries(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        key: &str,
-        exact: bool,
-        filter: ImageFilter,
-        limit: u32,
+        &self, scope: &RegistryScope, repository: &str, key: &str, exact: bool,
+        filter: ImageFilter, limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
         let (keep, nows) = condition(&filter);
         let by_key = if exact { "=" } else { ">" };
@@ -93,21 +88,14 @@ impl SqliteMetadataStore {
 
 impl ImageListing for SqliteMetadataStore {
     async fn image_page(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        after: &str,
-        filter: ImageFilter,
+        &self, scope: &RegistryScope, repository: &str, after: &str, filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<ImageSummary>, RegistryError> {
         self.summaries(scope, repository, after, false, filter, limit).await
     }
 
     async fn image(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Option<ImageSummary>, RegistryError> {
         let found =
             self.summaries(scope, repository, digest.as_str(), true, ImageFilter::all(), 1).await?;
@@ -115,11 +103,7 @@ impl ImageListing for SqliteMetadataStore {
     }
 
     async fn image_id_page(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        after: (&str, &str),
-        filter: ImageFilter,
+        &self, scope: &RegistryScope, repository: &str, after: (&str, &str), filter: ImageFilter,
         limit: u32,
     ) -> Result<Vec<(String, Option<String>)>, RegistryError> {
         let (status, nows) = condition(&ImageFilter { tags: TagFilter::Any, ..filter });

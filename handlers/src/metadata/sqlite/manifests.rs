@@ -64,11 +64,7 @@ fn repository_missing(scope: &RegistryScope, repository: &str) -> RegistryError 
 impl SqliteMetadataStore {
     /// A manifest: `sql` selects it by (registry, region, repository, `key`).
     async fn lookup(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        sql: &str,
-        key: &str,
+        &self, scope: &RegistryScope, repository: &str, sql: &str, key: &str,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         let row = sqlx::query(sql)
             .bind_scope(scope)
@@ -82,31 +78,20 @@ impl SqliteMetadataStore {
 
 impl ImageStore for SqliteMetadataStore {
     async fn manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         self.lookup(scope, repository, BY_DIGEST, digest.as_str()).await
     }
 
     async fn tagged_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        tag: &Tag,
+        &self, scope: &RegistryScope, repository: &str, tag: &Tag,
     ) -> Result<Option<StoredManifest>, RegistryError> {
         self.lookup(scope, repository, BY_TAG, tag.as_str()).await
     }
 
     async fn put_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        new: &StoredManifest,
-        references: &ManifestReferences,
-        tag: Option<&Tag>,
-        replications: &[ReplicationTask],
+        &self, scope: &RegistryScope, repository: &str, new: &StoredManifest,
+        references: &ManifestReferences, tag: Option<&Tag>, replications: &[ReplicationTask],
     ) -> Result<PutOutcome, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -210,10 +195,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn tags_of(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
         Ok(sqlx::query_scalar(
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
@@ -227,11 +209,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn list_tags(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        last: Option<&str>,
-        limit: u32,
+        &self, scope: &RegistryScope, repository: &str, last: Option<&str>, limit: u32,
     ) -> Result<Vec<String>, RegistryError> {
         Ok(sqlx::query_scalar(
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag > ? \
@@ -246,10 +224,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn referrers(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        subject: &Digest,
+        &self, scope: &RegistryScope, repository: &str, subject: &Digest,
     ) -> Result<Vec<StoredManifest>, RegistryError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? \
@@ -264,12 +239,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn record_pull(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
-        principal: &str,
-        at: f64,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest, principal: &str, at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         sqlx::query(
@@ -289,10 +259,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn update_image_storage(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
         change: impl FnOnce(&mut ImageStorage) -> Result<(), RegistryError> + Send,
     ) -> Result<ImageStorage, RegistryError> {
         let _writer = self.write_lock.lock().await;
@@ -326,10 +293,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn delete_manifest(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -370,10 +334,7 @@ impl ImageStore for SqliteMetadataStore {
     }
 
     async fn delete_tag(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        tag: &Tag,
+        &self, scope: &RegistryScope, repository: &str, tag: &Tag,
     ) -> Result<Digest, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -408,9 +369,7 @@ impl ImageStore for SqliteMetadataStore {
 
 /// Every referenced blob linked, every child manifest present; else the ECR message.
 async fn check_references(
-    tx: &mut Transaction<'_, Sqlite>,
-    scope: &RegistryScope,
-    repository: &str,
+    tx: &mut Transaction<'_, Sqlite>, scope: &RegistryScope, repository: &str,
     references: &ManifestReferences,
 ) -> Result<(), RegistryError> {
     let blobs = if references.blobs_fetched_later {
@@ -438,10 +397,7 @@ async fn check_references(
 
 /// The digests (each once, in order) that `table` lacks for the repository.
 async fn missing(
-    tx: &mut Transaction<'_, Sqlite>,
-    table: &str,
-    scope: &RegistryScope,
-    repository: &str,
+    tx: &mut Transaction<'_, Sqlite>, table: &str, scope: &RegistryScope, repository: &str,
     digests: &[Digest],
 ) -> Result<Vec<String>, RegistryError> {
     let query = format!(

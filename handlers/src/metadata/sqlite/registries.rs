@@ -11,8 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 fn decode<T: DeserializeOwned>(
-    column: &str,
-    text: Option<String>,
+    column: &str, text: Option<String>,
 ) -> Result<Option<T>, RegistryError> {
     text.map(|t| {
         serde_json::from_str(&t).map_err(|e| {
@@ -37,8 +36,7 @@ const SELECT: &str = "SELECT policy_text, account_settings, replication_configur
      WHERE registry_id = ? AND region = ?";
 
 async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
-    executor: E,
-    scope: &RegistryScope,
+    executor: E, scope: &RegistryScope,
 ) -> Result<RegistryRecord, RegistryError> {
     let row = sqlx::query(SELECT).bind_scope(scope).fetch_optional(executor).await?;
     let Some(row) = row else {
@@ -73,15 +71,13 @@ impl RegistryRecordStore for SqliteMetadataStore {
     }
 
     async fn registry_record(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
     ) -> Result<RegistryRecord, RegistryError> {
         read(&self.pool, scope).await
     }
 
     async fn update_registry_record<T>(
-        &self,
-        scope: &RegistryScope,
+        &self, scope: &RegistryScope,
         change: impl FnOnce(&mut RegistryRecord) -> Result<T, RegistryError>,
     ) -> Result<T, RegistryError> {
         let _writer = self.write_lock.lock().await;

@@ -10,9 +10,7 @@ use sqlx::Row;
 
 /// Records the tasks as IN_PROGRESS inside `tx` (a push's, or a queueing of its own).
 pub(super) async fn queue_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    tasks: &[ReplicationTask],
-    at: f64,
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, tasks: &[ReplicationTask], at: f64,
 ) -> Result<(), RegistryError> {
     for task in tasks {
         sqlx::query(
@@ -34,9 +32,7 @@ pub(super) async fn queue_in(
 
 impl ReplicationStore for SqliteMetadataStore {
     async fn queue_replications(
-        &self,
-        tasks: &[ReplicationTask],
-        at: f64,
+        &self, tasks: &[ReplicationTask], at: f64,
     ) -> Result<(), RegistryError> {
         if tasks.is_empty() {
             return Ok(());
@@ -49,8 +45,7 @@ impl ReplicationStore for SqliteMetadataStore {
     }
 
     async fn pending_replications(
-        &self,
-        limit: u32,
+        &self, limit: u32,
     ) -> Result<Vec<ReplicationTask>, RegistryError> {
         let rows = sqlx::query(
             "SELECT registry_id, region, repository, digest, dest_registry_id, dest_region \
@@ -72,10 +67,7 @@ impl ReplicationStore for SqliteMetadataStore {
     }
 
     async fn finish_replication(
-        &self,
-        task: &ReplicationTask,
-        failure_code: Option<&str>,
-        at: f64,
+        &self, task: &ReplicationTask, failure_code: Option<&str>, at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let status = if failure_code.is_some() { "FAILED" } else { "COMPLETE" };
@@ -97,10 +89,7 @@ impl ReplicationStore for SqliteMetadataStore {
     }
 
     async fn replication_states(
-        &self,
-        scope: &RegistryScope,
-        repository: &str,
-        digest: &Digest,
+        &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Vec<ReplicationState>, RegistryError> {
         let rows = sqlx::query(
             "SELECT dest_registry_id, dest_region, status, failure_code FROM replications \

@@ -42,9 +42,7 @@ fn not_found(scope: &RegistryScope, name: &str) -> RegistryError {
 
 /// RepositoryNotFound unless the repository exists (inside a write transaction).
 async fn require_repository(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    scope: &RegistryScope,
-    name: &str,
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, scope: &RegistryScope, name: &str,
 ) -> Result<(), RegistryError> {
     let exists: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
@@ -76,10 +74,7 @@ fn encode_filters(filters: &[ImageTagMutabilityExclusionFilter]) -> Result<Strin
 impl SqliteMetadataStore {
     /// Runs an UPDATE of one repository's row; RepositoryNotFound when it matched none.
     async fn update_repository<'q>(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        update: Query<'q, Sqlite, SqliteArguments<'q>>,
+        &self, scope: &RegistryScope, name: &str, update: Query<'q, Sqlite, SqliteArguments<'q>>,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         if update.execute(&self.pool).await?.rows_affected() == 0 {
@@ -91,10 +86,7 @@ impl SqliteMetadataStore {
 
 impl RepositoryStore for SqliteMetadataStore {
     async fn create_repository(
-        &self,
-        scope: &RegistryScope,
-        repo: &RepositoryRecord,
-        tags: &[RepositoryTag],
+        &self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag],
         documents: &[(RepositoryDocument, String)],
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
@@ -147,9 +139,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn repository(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
+        &self, scope: &RegistryScope, name: &str,
     ) -> Result<RepositoryRecord, RegistryError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
@@ -165,10 +155,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn list_repositories(
-        &self,
-        scope: &RegistryScope,
-        after: Option<&str>,
-        limit: u32,
+        &self, scope: &RegistryScope, after: Option<&str>, limit: u32,
     ) -> Result<Vec<RepositoryRecord>, RegistryError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name > ? \
@@ -183,10 +170,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn delete_repository(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        force: bool,
+        &self, scope: &RegistryScope, name: &str, force: bool,
     ) -> Result<RepositoryRecord, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -224,10 +208,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn set_tag_mutability(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        mutability: ImageTagMutability,
+        &self, scope: &RegistryScope, name: &str, mutability: ImageTagMutability,
         filters: &[ImageTagMutabilityExclusionFilter],
     ) -> Result<(), RegistryError> {
         let update = sqlx::query(
@@ -242,10 +223,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn set_scan_on_push(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        scan: bool,
+        &self, scope: &RegistryScope, name: &str, scan: bool,
     ) -> Result<(), RegistryError> {
         let update = sqlx::query(
             "UPDATE repositories SET scan_on_push = ? WHERE registry_id = ? AND region = ? AND name = ?",
@@ -257,10 +235,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn document(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        kind: RepositoryDocument,
+        &self, scope: &RegistryScope, name: &str, kind: RepositoryDocument,
     ) -> Result<Option<String>, RegistryError> {
         let column = document_column(kind);
         let row: Option<(Option<String>,)> = sqlx::query_as(&format!(
@@ -274,11 +249,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn set_document(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        kind: RepositoryDocument,
-        text: Option<&str>,
+        &self, scope: &RegistryScope, name: &str, kind: RepositoryDocument, text: Option<&str>,
     ) -> Result<Option<String>, RegistryError> {
         let column = document_column(kind);
         let _writer = self.write_lock.lock().await;
@@ -323,9 +294,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn lifecycle_evaluated_at(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
+        &self, scope: &RegistryScope, name: &str,
     ) -> Result<Option<f64>, RegistryError> {
         let row: Option<(Option<f64>,)> = sqlx::query_as(
             "SELECT lifecycle_evaluated_at FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
@@ -338,10 +307,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn set_lifecycle_evaluated_at(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        at: f64,
+        &self, scope: &RegistryScope, name: &str, at: f64,
     ) -> Result<(), RegistryError> {
         let update = sqlx::query(
             "UPDATE repositories SET lifecycle_evaluated_at = ? WHERE registry_id = ? AND region = ? AND name = ?",
@@ -353,9 +319,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn tags(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
+        &self, scope: &RegistryScope, name: &str,
     ) -> Result<Vec<RepositoryTag>, RegistryError> {
         self.repository(scope, name).await?;
         let rows = sqlx::query_as(
@@ -370,11 +334,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn tag_repository(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        tags: &[RepositoryTag],
-        limit: usize,
+        &self, scope: &RegistryScope, name: &str, tags: &[RepositoryTag], limit: usize,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -409,10 +369,7 @@ impl RepositoryStore for SqliteMetadataStore {
     }
 
     async fn untag_repository(
-        &self,
-        scope: &RegistryScope,
-        name: &str,
-        keys: &[String],
+        &self, scope: &RegistryScope, name: &str, keys: &[String],
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;

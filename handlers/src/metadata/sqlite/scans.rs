@@ -7,10 +7,7 @@ use sqlx::Row;
 
 impl ScanStore for SqliteMetadataStore {
     async fn start_scan(
-        &self,
-        image: &ImageKey,
-        at: f64,
-        quota_since: Option<f64>,
+        &self, image: &ImageKey, at: f64, quota_since: Option<f64>,
     ) -> Result<bool, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
@@ -65,9 +62,7 @@ impl ScanStore for SqliteMetadataStore {
     }
 
     async fn finish_scan(
-        &self,
-        image: &ImageKey,
-        outcome: &ScanRecord,
+        &self, image: &ImageKey, outcome: &ScanRecord,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         sqlx::query(

@@ -8,10 +8,7 @@ use sqlx::Row;
 
 impl SigningStore for SqliteMetadataStore {
     async fn queue_signings(
-        &self,
-        image: &ImageKey,
-        profiles: &[String],
-        at: f64,
+        &self, image: &ImageKey, profiles: &[String], at: f64,
     ) -> Result<(), RegistryError> {
         if profiles.is_empty() {
             return Ok(());
@@ -52,11 +49,7 @@ impl SigningStore for SqliteMetadataStore {
     }
 
     async fn finish_signing(
-        &self,
-        image: &ImageKey,
-        profile: &str,
-        failure: Option<(&str, &str)>,
-        at: f64,
+        &self, image: &ImageKey, profile: &str, failure: Option<(&str, &str)>, at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let status = if failure.is_some() { "FAILED" } else { "COMPLETE" };
