@@ -22,31 +22,40 @@ fn invalid_fn(name: &str) -> Ident {
     format_ident!("invalid_{}", snake_ident(name).to_string().trim_start_matches("r#"))
 }
 
+/// The pattern's tokens: an escape (`\\d`) is one token and every other character another,
+/// so that rewriting a pattern never splits an escape.
+fn tokens(pattern: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut chars = pattern.char_indices();
+    while let Some((at, c)) = chars.next() {
+        let mut end = at + c.len_utf8();
+        if c == '\\' {
+            if let Some((next_at, next)) = chars.next() {
+                end = next_at + next.len_utf8();
+            }
+        }
+        out.push(&pattern[at..end]);
+    }
+    out
+}
+
 /// The pattern without `^`/`$` anchors (proptest cannot generate anchors), alternative by
 /// alternative.
 pub fn anchorless(pattern: &str) -> String {
     let mut out = String::new();
     let mut depth = 0i32;
-    let mut chars = pattern.chars().peekable();
     let mut at_alternative_start = true;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                out.push(c);
-                if let Some(n) = chars.next() {
-                    out.push(n);
-                }
-                at_alternative_start = false;
-                continue;
-            }
-            '^' if depth == 0 && at_alternative_start => continue,
-            '$' if depth == 0 && matches!(chars.peek(), None | Some('|')) => continue,
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
+    let tokens = tokens(pattern);
+    for (at, token) in tokens.iter().enumerate() {
+        match *token {
+            "^" if depth == 0 && at_alternative_start => continue,
+            "$" if depth == 0 && matches!(tokens.get(at + 1), None | Some(&"|")) => continue,
+            "(" | "[" => depth += 1,
+            ")" | "]" => depth -= 1,
             _ => {}
         }
-        at_alternative_start = depth == 0 && c == '|';
-        out.push(c);
+        at_alternative_start = depth == 0 && *token == "|";
+        out.push_str(token);
     }
     out
 }
@@ -57,27 +66,21 @@ pub fn anchorless(pattern: &str) -> String {
 pub fn bounded(pattern: &str) -> String {
     let mut out = String::new();
     let mut in_class = false;
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                out.push(c);
-                if let Some(n) = chars.next() {
-                    out.push(n);
-                }
+    for token in tokens(pattern) {
+        match token {
+            "[" if !in_class => in_class = true,
+            "]" if in_class => in_class = false,
+            "*" if !in_class => {
+                out.push_str("{0,3}");
+                continue;
             }
-            '[' if !in_class => {
-                in_class = true;
-                out.push(c);
+            "+" if !in_class => {
+                out.push_str("{1,3}");
+                continue;
             }
-            ']' if in_class => {
-                in_class = false;
-                out.push(c);
-            }
-            '*' if !in_class => out.push_str("{0,3}"),
-            '+' if !in_class => out.push_str("{1,3}"),
-            _ => out.push(c),
+            _ => {}
         }
+        out.push_str(token);
     }
     out
 }
