@@ -15,9 +15,7 @@ impl UploadStore for SqliteMetadataStore {
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
              WHERE l.registry_id = ? AND l.region = ? AND l.repository = ? AND l.digest = ?",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_optional(&self.pool)
         .await?;
         Ok(size.map(|s| s as u64))
@@ -30,9 +28,7 @@ impl UploadStore for SqliteMetadataStore {
             "SELECT 1 FROM manifest_references WHERE registry_id = ? AND region = ? \
              AND repository = ? AND child = ? AND kind = 'blob' LIMIT 1",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.is_some())
@@ -56,9 +52,7 @@ impl UploadStore for SqliteMetadataStore {
             "INSERT INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -201,9 +201,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY tag",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -249,9 +247,7 @@ impl ImageStore for SqliteMetadataStore {
              AND e.principal_arn = ?)",
         )
         .bind(at)
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .bind(principal)
         .execute(&self.pool)
         .await?;
@@ -268,9 +264,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT archived, last_archived_at, last_activated_at FROM manifests \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(RegistryError::ImageNotFound)?;
@@ -283,9 +277,7 @@ impl ImageStore for SqliteMetadataStore {
         .bind(i64::from(storage.archived))
         .bind(storage.last_archived_at)
         .bind(storage.last_activated_at)
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -301,9 +293,7 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
              AND child = ? AND kind = 'manifest' ORDER BY parent",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_all(&mut *tx)
         .await?;
         if !parents.is_empty() {
@@ -313,17 +303,13 @@ impl ImageStore for SqliteMetadataStore {
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY tag",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_all(&mut *tx)
         .await?;
         let done = sqlx::query(
             "DELETE FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -406,9 +392,7 @@ async fn missing(
     let mut absent: Vec<String> = Vec::new();
     for digest in digests {
         let found: Option<i64> = sqlx::query_scalar(&query)
-            .bind_scope(scope)
-            .bind(repository)
-            .bind(digest.as_str())
+            .bind_image(scope, repository, digest)
             .fetch_optional(&mut **tx)
             .await?;
         if found.is_none() && !absent.iter().any(|a| a == digest.as_str()) {

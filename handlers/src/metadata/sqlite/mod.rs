@@ -17,6 +17,7 @@ mod repositories;
 mod scans;
 mod signings;
 
+use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::MetadataStore;
 use crate::scope::RegistryScope;
@@ -89,26 +90,38 @@ impl MetadataStore for SqliteMetadataStore {
     }
 }
 
-/// Binds the two key columns every table starts with (registry_id, region), in that order.
+/// Binds the key columns tables start with: (registry_id, region), then for images the
+/// repository and digest, in that order.
 trait BindScope<'q>: Sized {
-    fn bind_scope(self, scope: &'q RegistryScope) -> Self;
+    /// Binds one text value.
+    fn bind_text(self, text: &'q str) -> Self;
+
+    /// Binds (registry_id, region).
+    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
+        self.bind_text(&scope.registry_id).bind_text(&scope.region)
+    }
+
+    /// Binds (registry_id, region, repository, digest): an image's key.
+    fn bind_image(self, scope: &'q RegistryScope, repository: &'q str, digest: &'q Digest) -> Self {
+        self.bind_scope(scope).bind_text(repository).bind_text(digest.as_str())
+    }
 }
 
 impl<'q> BindScope<'q> for Query<'q, Sqlite, SqliteArguments<'q>> {
-    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
-        self.bind(&scope.registry_id).bind(&scope.region)
+    fn bind_text(self, text: &'q str) -> Self {
+        self.bind(text)
     }
 }
 
 impl<'q, O> BindScope<'q> for QueryAs<'q, Sqlite, O, SqliteArguments<'q>> {
-    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
-        self.bind(&scope.registry_id).bind(&scope.region)
+    fn bind_text(self, text: &'q str) -> Self {
+        self.bind(text)
     }
 }
 
 impl<'q, O> BindScope<'q> for QueryScalar<'q, Sqlite, O, SqliteArguments<'q>> {
-    fn bind_scope(self, scope: &'q RegistryScope) -> Self {
-        self.bind(&scope.registry_id).bind(&scope.region)
+    fn bind_text(self, text: &'q str) -> Self {
+        self.bind(text)
     }
 }
 

@@ -96,9 +96,7 @@ impl ReplicationStore for SqliteMetadataStore {
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY dest_region, dest_registry_id",
         )
-        .bind_scope(scope)
-        .bind(repository)
-        .bind(digest.as_str())
+        .bind_image(scope, repository, digest)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
