@@ -98,7 +98,5 @@ impl StateMachineTest for BerthTest {
 
 /// Applies transitions to a fresh model alone (no berth), for tests of the model itself.
 pub fn model_after(transitions: &[Transition]) -> Model {
-    transitions
-        .iter()
-        .fold(Model::default(), |m, t| <RegistryMachine as ReferenceStateMachine>::apply(m, t))
+    transitions.iter().fold(Model::default(), <RegistryMachine as ReferenceStateMachine>::apply)
 }

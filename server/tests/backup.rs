@@ -118,11 +118,11 @@ async fn export_while_running_then_import_brings_everything_back() {
     }
     for (repository, tag, digest) in &before {
         let manifest = raw
-            .request(reqwest::Method::GET, &format!("/v2/{repository}/manifests/{tag}"))
-            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
-            .send()
+            .get_manifest(
+                &format!("/v2/{repository}/manifests/{tag}"),
+                "application/vnd.oci.image.manifest.v1+json",
+            )
             .await
-            .unwrap()
             .bytes()
             .await
             .unwrap();

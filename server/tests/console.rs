@@ -135,12 +135,7 @@ async fn ui_open_needs_no_sign_in_on_loopback() {
     scan_on_push(&ecr, "open").await;
     replicate_to(&ecr, &[("000000000000", "eu-west-1")]).await;
     let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
-    ecr.put_lifecycle_policy()
-        .repository_name("open")
-        .lifecycle_policy_text(policy)
-        .send()
-        .await
-        .unwrap();
+    put_lifecycle_policy(&ecr, "open", policy).await;
     push_one_layer(&ecr, &format!("{}/open:v1", registry_host(&berth)), b"scanned").await;
     run_job(&berth, "scan").await;
     run_job(&berth, "replication").await;

@@ -38,12 +38,7 @@ async fn on_host_a(berth: &Berth, ecr: &aws_sdk_ecr::Client) -> RawRegistry {
 
 /// Status and (for errors) OCI code of B pulling A's manifest v1 on A's host.
 async fn pull(raw: &RawRegistry) -> (u16, String) {
-    let r = raw
-        .request(Method::GET, "/v2/app/manifests/v1")
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let r = raw.get_manifest("/v2/app/manifests/v1", OCI_MANIFEST).await;
     let status = r.status().as_u16();
     if status == 200 {
         return (200, String::new());

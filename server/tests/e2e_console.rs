@@ -257,12 +257,7 @@ async fn the_console_in_a_browser() {
     }
     run_job(&berth, "scan").await;
     let policy = r#"{"rules":[{"rulePriority":1,"description":"keep two","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":2},"action":{"type":"expire"}}]}"#;
-    ecr.put_lifecycle_policy()
-        .repository_name("team/app")
-        .lifecycle_policy_text(policy)
-        .send()
-        .await
-        .unwrap();
+    put_lifecycle_policy(&ecr, "team/app", policy).await;
 
     let browser = Browser::start().await;
     // Signing in comes first.

@@ -50,12 +50,7 @@ async fn large_manifests_do_not_grow_memory_past_the_cache_budget() {
             .await
             .unwrap();
         assert_eq!(put.status(), 201, "manifest {i}");
-        let got = raw
-            .request(Method::GET, &format!("/v2/big/manifests/t{i}"))
-            .header("Accept", OCI_INDEX)
-            .send()
-            .await
-            .unwrap();
+        let got = raw.get_manifest(&format!("/v2/big/manifests/t{i}"), OCI_INDEX).await;
         assert_eq!(got.bytes().await.unwrap().len(), body.len());
     }
     let peak = peak_rss_mib(berth.pid());

@@ -12,10 +12,7 @@ use aws_sdk_ecr::types::{
 };
 use reqwest::Method;
 use support::images::{manifest, put_index, put_manifest, upload, OCI_MANIFEST};
-use support::{
-    advance_clock, berth_with_app, code_and_message, default_client, oci_error_code,
-    registry_password, run_job, run_preview, Berth, RawRegistry,
-};
+use support::*;
 
 /// UpdateImageStorageClass of the image tagged `tag`: its status, or the error.
 async fn move_image(
@@ -89,13 +86,7 @@ async fn an_archived_image_is_listed_not_pulled_and_comes_back_by_restore_or_re_
     }
     let refused = raw.request(Method::GET, "/v2/app/manifests/v1").send().await.unwrap();
     assert_eq!(oci_error_code(refused).await.1, "MANIFEST_UNKNOWN");
-    let got = ecr
-        .batch_get_image()
-        .repository_name("app")
-        .image_ids(ImageIdentifier::builder().image_tag("v1").build())
-        .send()
-        .await
-        .unwrap();
+    let got = get_tagged_image(&ecr, "app", "v1").await;
     assert!(got.images().is_empty());
     assert_eq!(got.failures()[0].failure_code().map(|c| c.as_str()), Some("ImageNotFound"));
     // Listed only when archived images are asked for.
@@ -172,12 +163,7 @@ async fn lifecycle_archives_what_a_transition_rule_selects_and_expires_it_later(
         {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"transition","targetStorageClass":"archive"}},
         {"rulePriority":2,"selection":{"tagStatus":"any","storageClass":"archive","countType":"sinceImageTransitioned","countUnit":"days","countNumber":100},"action":{"type":"expire"}}
     ]}"#;
-    ecr.put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(policy)
-        .send()
-        .await
-        .unwrap();
+    put_lifecycle_policy(&ecr, "app", policy).await;
     let preview = run_preview(&ecr, "app").await;
     let mut previewed: Vec<(String, String)> = preview
         .preview_results()

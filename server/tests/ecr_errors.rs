@@ -313,12 +313,7 @@ async fn acknowledged_data_survives_kill_9() {
 
     let berth = Berth::start(dir.path(), &[]);
     let raw = RawRegistry { endpoint: berth.endpoint.clone(), ..raw };
-    let r = raw
-        .request(Method::GET, "/v2/app/manifests/v1")
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let r = raw.get_manifest("/v2/app/manifests/v1", OCI_MANIFEST).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["docker-content-digest"], digest_of(image.as_bytes()).as_str());
     assert_eq!(r.bytes().await.unwrap().as_ref(), image.as_bytes());

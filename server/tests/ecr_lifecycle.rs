@@ -4,7 +4,7 @@
 
 mod support;
 
-use aws_sdk_ecr::types::{ImageIdentifier, TagStatus};
+use aws_sdk_ecr::types::TagStatus;
 use support::images::put_index;
 use support::*;
 
@@ -77,13 +77,7 @@ async fn put_get_delete_with_ecr_echo_and_errors() {
     );
     assert_eq!(get(&ecr).await, Err(not_found.clone()));
 
-    let put_answer = ecr
-        .put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(POLICY)
-        .send()
-        .await
-        .unwrap();
+    let put_answer = put_lifecycle_policy(&ecr, "app", POLICY).await;
     assert_eq!(put_answer.lifecycle_policy_text(), Some(compacted().as_str()));
     assert_eq!(put_answer.registry_id(), Some("000000000000"));
     assert_eq!(put_answer.repository_name(), Some("app"));
@@ -143,12 +137,7 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
         {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":2},"action":{"type":"expire"}}
     ]}"#;
-    ecr.put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(policy)
-        .send()
-        .await
-        .unwrap();
+    put_lifecycle_policy(&ecr, "app", policy).await;
 
     let tags_left = || async {
         let described = ecr.describe_images().repository_name("app").send().await.unwrap();
@@ -230,13 +219,7 @@ async fn evaluation_expires_what_the_rules_select_when_the_clock_says_so() {
         .await
         .unwrap();
     assert_eq!(active.image_ids().len(), 1);
-    let kept = ecr
-        .batch_get_image()
-        .repository_name("app")
-        .image_ids(ImageIdentifier::builder().image_tag("v3").build())
-        .send()
-        .await
-        .unwrap();
+    let kept = get_tagged_image(&ecr, "app", "v3").await;
     assert_eq!(kept.images().len(), 1);
 }
 
@@ -288,23 +271,13 @@ async fn a_policy_with_every_rule_kind_expires_and_archives_what_ecr_says() {
         {"rulePriority":4,"selection":{"tagStatus":"any","storageClass":"archive","countType":"sinceImageTransitioned","countUnit":"days","countNumber":30},"action":{"type":"expire"}},
         {"rulePriority":5,"selection":{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"days","countNumber":365},"action":{"type":"expire"}}
     ]}"#;
-    ecr.put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(policy)
-        .send()
-        .await
-        .unwrap();
+    put_lifecycle_policy(&ecr, "app", policy).await;
     let day = |days: u64| advance_clock(&berth, days * 86_400);
     let run = || run_job(&berth, "lifecycle");
 
     // Ten days on, dev-a was pulled yesterday, dev-b never.
     day(9).await;
-    ecr.batch_get_image()
-        .repository_name("app")
-        .image_ids(ImageIdentifier::builder().image_tag("dev-a").build())
-        .send()
-        .await
-        .unwrap();
+    get_tagged_image(&ecr, "app", "dev-a").await;
     day(1).await;
     let preview = run_preview(&ecr, "app").await;
     let mut previewed: Vec<(String, String, i32)> = preview

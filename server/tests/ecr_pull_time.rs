@@ -6,12 +6,8 @@
 mod support;
 
 use aws_sdk_ecr::types::ImageIdentifier;
-use reqwest::Method;
 use support::images::put_index;
-use support::{
-    advance_clock, code_and_message, create_repository, ecr_client, registry_password, Berth,
-    RawRegistry,
-};
+use support::*;
 
 const CI_ROLE: &str = "arn:aws:iam::000000000000:role/ci";
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -30,21 +26,10 @@ async fn last_pulled(ecr: &aws_sdk_ecr::Client) -> Option<i64> {
 
 /// Pulls v1 on both faces as the owner of `ecr`'s access key.
 async fn pull_both_ways(berth: &Berth, ecr: &aws_sdk_ecr::Client) {
-    let got = ecr
-        .batch_get_image()
-        .repository_name("app")
-        .image_ids(ImageIdentifier::builder().image_tag("v1").build())
-        .send()
-        .await
-        .unwrap();
+    let got = get_tagged_image(ecr, "app", "v1").await;
     assert_eq!(got.images().len(), 1);
     let raw = RawRegistry::new(berth, &registry_password(ecr).await);
-    let pulled = raw
-        .request(Method::GET, "/v2/app/manifests/v1")
-        .header("Accept", INDEX)
-        .send()
-        .await
-        .unwrap();
+    let pulled = raw.get_manifest("/v2/app/manifests/v1", INDEX).await;
     assert_eq!(pulled.status(), 200);
 }
 

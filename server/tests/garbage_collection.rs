@@ -55,12 +55,7 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
     let old_layers: Vec<String> =
         (0..4).map(|n| image(&format!("old-{n}"))[1].sha256_digest()).collect();
     let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["old-"],"countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}]}"#;
-    ecr.put_lifecycle_policy()
-        .repository_name("app")
-        .lifecycle_policy_text(policy)
-        .send()
-        .await
-        .unwrap();
+    put_lifecycle_policy(&ecr, "app", policy).await;
     advance_clock(&berth, 172_800).await;
     // Two days on, the login has expired: log in again, with a client of no cached tokens.
     let auth = login().await;

@@ -67,14 +67,7 @@ async fn push_via_v2_is_seen_by_the_api() {
     assert!(detail.image_pushed_at().is_some());
     assert!(detail.last_recorded_pull_time().is_none(), "a HEAD is not a pull");
 
-    let got = f
-        .ecr
-        .batch_get_image()
-        .repository_name("app")
-        .image_ids(ImageIdentifier::builder().image_tag("v1").build())
-        .send()
-        .await
-        .unwrap();
+    let got = get_tagged_image(&f.ecr, "app", "v1").await;
     let manifest = got.images()[0].image_manifest().unwrap();
     assert_eq!(digest_of(manifest.as_bytes()), digest);
     let described = f.ecr.describe_images().repository_name("app").send().await.unwrap();

@@ -98,12 +98,7 @@ async fn sha512_blobs_and_manifests_on_v2() {
         .unwrap();
     assert_eq!(put.status(), 201);
     assert_eq!(put.headers()["docker-content-digest"], manifest_digest.as_str());
-    let got = raw
-        .request(Method::GET, &format!("/v2/app/manifests/{manifest_digest}"))
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let got = raw.get_manifest(&format!("/v2/app/manifests/{manifest_digest}"), OCI_MANIFEST).await;
     assert_eq!(got.status(), 200);
     assert_eq!(got.text().await.unwrap(), manifest);
 

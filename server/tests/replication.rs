@@ -150,12 +150,7 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     assert!(v2_statuses.iter().all(|s| s.2 == ReplicationStatus::Complete), "{v2_statuses:?}");
     assert_eq!(images(&b).await, Ok(vec!["v2".to_string()]));
     let raw_b = RawRegistry::new(&berth, &registry_password(&b).await);
-    let r = raw_b
-        .request(Method::GET, "/v2/app/manifests/v2")
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let r = raw_b.get_manifest("/v2/app/manifests/v2", OCI_MANIFEST).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), v2);
     assert_eq!(blob_files(dir.path()), files_before);

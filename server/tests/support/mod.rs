@@ -155,6 +155,31 @@ impl RawRegistry {
         }
         r
     }
+
+    /// GET of a manifest path with one Accept type.
+    pub async fn get_manifest(&self, path: &str, accept: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path).header("Accept", accept).send().await.unwrap()
+    }
+}
+
+/// Saves `policy` as the repository's lifecycle policy.
+pub async fn put_lifecycle_policy(
+    ecr: &aws_sdk_ecr::Client, repository: &str, policy: &str,
+) -> aws_sdk_ecr::operation::put_lifecycle_policy::PutLifecyclePolicyOutput {
+    ecr.put_lifecycle_policy()
+        .repository_name(repository)
+        .lifecycle_policy_text(policy)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("lifecycle policy of {repository}: {e}"))
+}
+
+/// BatchGetImage of one tag.
+pub async fn get_tagged_image(
+    ecr: &aws_sdk_ecr::Client, repository: &str, tag: &str,
+) -> aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput {
+    let id = aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build();
+    ecr.batch_get_image().repository_name(repository).image_ids(id).send().await.unwrap()
 }
 
 /// The `errors[0].code` of an OCI error body.
