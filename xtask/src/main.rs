@@ -58,6 +58,7 @@ fn main() -> ExitCode {
                 Some(&"--scan") => bench::Selection::Scanning,
                 Some(&"--slow-senders") => bench::Selection::SlowSenders,
                 Some(&"--many-uploads") => bench::Selection::ManyUploads,
+                Some(&"--small-blobs") => bench::Selection::SmallBlobs,
                 _ => bench::Selection::All,
             };
             let rest = if selection == bench::Selection::All {
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
                     Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
                     _ => fail("--rounds takes a positive number"),
                 },
-                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads] [--rounds N]"),
+                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs] [--rounds N]"),
             }
         }
         ["faults", rest @ ..] => faults_command(&root, rest),
@@ -81,7 +82,7 @@ fn main() -> ExitCode {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads] [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs] [--rounds N]"),
     }
 }
 

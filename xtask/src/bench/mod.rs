@@ -101,7 +101,7 @@ fn one_server(
 ) -> Result<(), String> {
     let kind = server.kind;
     samples.add("cold start to first answer", "ms", false, kind, ms(server.cold_start));
-    create_repositories(server, &["bench/small", "bench/big", "bench/skopeo"])?;
+    create_repositories(server, &["bench/small", "bench/big"])?;
     workloads::push_small_image(server, "bench/small", "v1")?;
     for method in ["HEAD", "GET"] {
         for concurrency in [1, 16, 64] {
@@ -158,8 +158,20 @@ fn one_server(
         kind,
         server.peak_rss() as f64 / 1048576.0,
     );
+    small_blobs(server, samples, skopeo, layout)
+}
+
+/// Many small blobs: skopeo's image of 200 layers, and 200 blobs through 32 parallel
+/// uploads, each blob acknowledged only once it is durable.
+fn small_blobs(
+    server: &Server, samples: &mut Samples, skopeo: &Path, layout: &Path,
+) -> Result<(), String> {
+    let kind = server.kind;
+    create_repositories(server, &["bench/skopeo", "bench/parallel"])?;
     let d = workloads::skopeo_push(skopeo, server, layout, "bench/skopeo")?;
     samples.add("skopeo push, 200 layers of 64 KiB", "s", false, kind, d.as_secs_f64());
+    let d = workloads::parallel_small_blobs(server, "bench/parallel", 200, 64 << 10, 32)?;
+    samples.add("200 blobs of 64 KiB, 32 parallel uploads", "s", false, kind, d.as_secs_f64());
     Ok(())
 }
 
@@ -265,6 +277,9 @@ pub enum Selection {
     /// Only 1,000 idle connections and 1,000 concurrent uploads, both servers
     /// (`--many-uploads`).
     ManyUploads,
+    /// Only the small blobs (skopeo's 200 layers and 32 parallel uploads), both servers
+    /// (`--small-blobs`).
+    SmallBlobs,
 }
 
 /// Runs the benchmark.
@@ -303,17 +318,28 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
     let mut samples = Samples::default();
     let mut machine_limits = Vec::new();
     for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [Kind::Distribution, Kind::Berth]
+        } else {
+            [Kind::Berth, Kind::Distribution]
+        };
+        if selection == Selection::SmallBlobs {
+            for kind in order {
+                eprintln!("round {}: {} small blobs", round + 1, kind.name());
+                let server = match kind {
+                    Kind::Berth => Server::berth(&berth)?,
+                    Kind::Distribution => Server::distribution(&registry)?,
+                };
+                small_blobs(&server, &mut samples, &skopeo, work.path())?;
+            }
+            continue;
+        }
         eprintln!("round {} of {rounds}: generating two 1 GiB blobs", round + 1);
         let big = Blob::new(round as u64 * 2 + 1, GIB);
         if selection == Selection::All {
             eprintln!("round {}: machine limits", round + 1);
             machine_limits.push(limits::measure(work.path(), &big)?);
         }
-        let order = if round % 2 == 0 {
-            [Kind::Distribution, Kind::Berth]
-        } else {
-            [Kind::Berth, Kind::Distribution]
-        };
         eprintln!("round {}: pull-through", round + 1);
         pull_through::round(&mut samples, (&registry, &berth), &big, order)?;
         if selection == Selection::PullThrough {
@@ -340,7 +366,8 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         Selection::PullThrough
         | Selection::Scanning
         | Selection::SlowSenders
-        | Selection::ManyUploads => Vec::new(),
+        | Selection::ManyUploads
+        | Selection::SmallBlobs => Vec::new(),
     };
 
     println!("\n{}", machine());

@@ -328,6 +328,49 @@ pub fn hammer(
     Ok(Load { per_second: all.len() as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99) })
 }
 
+/// Uploads `count` distinct blobs of `size` bytes (POST, then PUT with the body) from
+/// `parallel` threads, each with one connection: how long until every one is acknowledged.
+pub fn parallel_small_blobs(
+    server: &Server, repo: &str, count: usize, size: usize, parallel: usize,
+) -> Result<Duration, String> {
+    let blobs: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            (0..size)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        })
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let started = Instant::now();
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parallel)
+            .map(|_| {
+                scope.spawn(|| {
+                    let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
+                    loop {
+                        let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(blob) = blobs.get(at) else { return Ok(()) };
+                        put_small_blob(server, &agent, repo, blob)?;
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
+            .collect()
+    });
+    let elapsed = started.elapsed();
+    results.into_iter().collect::<Result<(), String>>()?;
+    Ok(elapsed)
+}
+
 /// An OCI layout with one image of `layers` random layers of `size` bytes.
 pub fn build_layout(dir: &Path, layers: usize, size: usize) -> Result<(), String> {
     build_layout_seeded(dir, layers, size, 0x1234_5678_9abc_def1).map(drop)
