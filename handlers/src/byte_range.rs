@@ -31,8 +31,9 @@ pub fn upload_chunk_start(value: &str, content_length: Option<u64>) -> Option<u6
     let (start, end) = spec.split_once('-')?;
     let start: u64 = start.trim().parse().ok()?;
     let end: u64 = end.split('/').next().unwrap_or("").trim().parse().ok()?;
-    // end - start + 1 overflows for 0-18446744073709551615: such a chunk cannot exist.
-    let span = end.checked_sub(start)?.checked_add(1)?;
+    // A chunk ends before byte 2^64 - 1 (the offset after it must exist): 0-18446744073709551615
+    // and 5-18446744073709551615 (whose start + length overflows) cannot be chunks.
+    let span = end.checked_add(1)?.checked_sub(start)?;
     if content_length.is_some_and(|length| length != span) {
         return None;
     }
@@ -85,6 +86,9 @@ mod tests {
             ("0-18446744073709551615", None),
             ("0-18446744073709551615", Some(0)),
             ("0-99999999999999999999", None),
+            // What the fuzzer found next: start + length past 2^64 - 1.
+            ("bytes=5-18446744073709551615/*", Some(18446744073709551611)),
+            ("5-18446744073709551615", None),
         ] {
             assert_eq!(upload_chunk_start(bad.0, bad.1), None, "{bad:?}");
         }
