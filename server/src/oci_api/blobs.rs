@@ -19,7 +19,7 @@ pub async fn get(
     let head = parts.method == Method::HEAD;
     let range_header = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let size = match registry.blob_size(scope, name, digest).await {
-        Err(RegistryError::BlobUnknown { .. }) => {
+        Err(unknown @ RegistryError::BlobUnknown { .. }) => {
             // A cached image's layer not fetched yet: a whole GET streams while it is
             // stored; HEAD and ranges wait for the stored blob.
             let streaming = !head && range_header.is_none();
@@ -27,7 +27,10 @@ pub async fn get(
                 Some(CachedBlob::Streaming { size, body }) => {
                     return streamed_from_upstream(digest, size, body)
                 }
-                Some(CachedBlob::Stored) | None => registry.blob_size(scope, name, digest).await?,
+                Some(CachedBlob::Stored) => registry.blob_size(scope, name, digest).await?,
+                // Not a cached image's layer: unknown, as first found (a push's HEAD of
+                // each layer ends here; no second lookup).
+                None => return Err(unknown.into()),
             }
         }
         found => found?,
