@@ -20,15 +20,7 @@ pub struct Blob {
 impl Blob {
     /// A blob of `size` bytes (a multiple of 1 MiB) whose content depends on `seed`.
     pub fn new(seed: u64, size: u64) -> Blob {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let chunk: Vec<u8> = (0..MIB)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+        let chunk = pseudo_random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15), MIB as usize);
         let mut hasher = Sha256::new();
         for _ in 0..size / MIB {
             hasher.update(&chunk);
@@ -277,6 +269,33 @@ pub fn push_small_image(server: &Server, repo: &str, tag: &str) -> Result<(), St
 }
 
 /// Request rate and latency of `concurrency` keep-alive clients over `duration`.
+/// `size` pseudo-random bytes (xorshift) that depend on `seed`: distinct content without a
+/// random generator.
+pub(crate) fn pseudo_random(seed: u64, size: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Runs `work` on `threads` threads at once; what each returned.
+fn on_threads<T: Send>(
+    threads: usize, work: impl Fn() -> Result<T, String> + Sync,
+) -> Vec<Result<T, String>> {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(&work)).collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
+            .collect()
+    })
+}
+
 pub struct Load {
     pub per_second: f64,
     pub p50: Duration,
@@ -289,31 +308,20 @@ pub fn hammer(
 ) -> Result<Load, String> {
     let started = Instant::now();
     let deadline = started + duration;
-    let results: Vec<Result<Vec<Duration>, String>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..concurrency)
-            .map(|_| {
-                scope.spawn(|| {
-                    let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
-                    let mut latencies = Vec::new();
-                    while Instant::now() < deadline {
-                        let t = Instant::now();
-                        let r = server
-                            .request(&agent, method, path)
-                            .set("Accept", "application/vnd.oci.image.manifest.v1+json")
-                            .call()
-                            .map_err(|e| status_error(method, e))?;
-                        std::io::copy(&mut r.into_reader(), &mut std::io::sink())
-                            .map_err(|e| e.to_string())?;
-                        latencies.push(t.elapsed());
-                    }
-                    Ok(latencies)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
-            .collect()
+    let results = on_threads(concurrency, || {
+        let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
+        let mut latencies = Vec::new();
+        while Instant::now() < deadline {
+            let t = Instant::now();
+            let r = server
+                .request(&agent, method, path)
+                .set("Accept", "application/vnd.oci.image.manifest.v1+json")
+                .call()
+                .map_err(|e| status_error(method, e))?;
+            std::io::copy(&mut r.into_reader(), &mut std::io::sink()).map_err(|e| e.to_string())?;
+            latencies.push(t.elapsed());
+        }
+        Ok(latencies)
     });
     let elapsed = started.elapsed();
     let mut all = Vec::new();
@@ -333,38 +341,18 @@ pub fn hammer(
 pub fn parallel_small_blobs(
     server: &Server, repo: &str, count: usize, size: usize, parallel: usize,
 ) -> Result<Duration, String> {
-    let blobs: Vec<Vec<u8>> = (0..count)
-        .map(|i| {
-            let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-            (0..size)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect()
-        })
+    let blobs: Vec<Vec<u8>> = (0..count as u64)
+        .map(|i| pseudo_random((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15), size))
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
-    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..parallel)
-            .map(|_| {
-                scope.spawn(|| {
-                    let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
-                    loop {
-                        let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(blob) = blobs.get(at) else { return Ok(()) };
-                        put_small_blob(server, &agent, repo, blob)?;
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err("a worker panicked".into())))
-            .collect()
+    let results = on_threads(parallel, || {
+        let agent = ureq::AgentBuilder::new().max_idle_connections_per_host(1).build();
+        loop {
+            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(blob) = blobs.get(at) else { return Ok(()) };
+            put_small_blob(server, &agent, repo, blob)?;
+        }
     });
     let elapsed = started.elapsed();
     results.into_iter().collect::<Result<(), String>>()?;
@@ -388,16 +376,9 @@ pub fn build_layout_seeded(
         Ok(format!("sha256:{hex}"))
     };
     let mut descriptors = Vec::new();
-    let mut state = seed | 1;
-    for _ in 0..layers {
-        let bytes: Vec<u8> = (0..size)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect();
+    for layer in 0..layers as u64 {
+        let bytes =
+            pseudo_random(seed.wrapping_add(layer.wrapping_mul(0x9E37_79B9_7F4A_7C15)), size);
         let digest = write(&bytes)?;
         descriptors.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size}));
     }
