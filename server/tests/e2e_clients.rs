@@ -247,6 +247,10 @@ impl Podman {
             .arg(self.base.path().join("r"))
             .arg("--runroot")
             .arg(self.base.path().join("rr"))
+            // Its own libpod state too: two podmans sharing /run/libpod race on its
+            // `alive` file ("creating runtime status file").
+            .arg("--tmpdir")
+            .arg(self.base.path().join("t"))
             .args([
                 "--storage-driver",
                 "vfs",
