@@ -59,6 +59,7 @@ fn main() -> ExitCode {
                 Some(&"--slow-senders") => bench::Selection::SlowSenders,
                 Some(&"--many-uploads") => bench::Selection::ManyUploads,
                 Some(&"--small-blobs") => bench::Selection::SmallBlobs,
+                Some(&"--transfers") => bench::Selection::Transfers,
                 _ => bench::Selection::All,
             };
             let rest = if selection == bench::Selection::All {
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
                     Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
                     _ => fail("--rounds takes a positive number"),
                 },
-                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs] [--rounds N]"),
+                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs | --transfers] [--rounds N]"),
             }
         }
         ["faults", rest @ ..] => faults_command(&root, rest),
@@ -82,7 +83,7 @@ fn main() -> ExitCode {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs] [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs | --transfers] [--rounds N]"),
     }
 }
 

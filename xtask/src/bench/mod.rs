@@ -142,6 +142,13 @@ fn one_server(
         kind,
         server.peak_rss() as f64 / 1048576.0,
     );
+    transfers(server, samples, blobs)?;
+    small_blobs(server, samples, skopeo, layout)
+}
+
+/// The 1 GiB pushes (monolithic and chunked) and pulls (the bench's client and curl).
+fn transfers(server: &Server, samples: &mut Samples, blobs: (&Blob, &Blob)) -> Result<(), String> {
+    let kind = server.kind;
     let (big, chunked) = blobs;
     let d = workloads::push_monolithic(server, "bench/big", big)?;
     samples.add("push 1 GiB monolithic", "MB/s", true, kind, mb_per_s(big.size, d));
@@ -158,7 +165,7 @@ fn one_server(
         kind,
         server.peak_rss() as f64 / 1048576.0,
     );
-    small_blobs(server, samples, skopeo, layout)
+    Ok(())
 }
 
 /// Many small blobs: skopeo's image of 200 layers, and 200 blobs through 32 parallel
@@ -280,6 +287,9 @@ pub enum Selection {
     /// Only the small blobs (skopeo's 200 layers and 32 parallel uploads), both servers
     /// (`--small-blobs`).
     SmallBlobs,
+    /// Only the 1 GiB pushes and pulls with the machine's limits, both servers
+    /// (`--transfers`).
+    Transfers,
 }
 
 /// Runs the benchmark.
@@ -336,16 +346,28 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         }
         eprintln!("round {} of {rounds}: generating two 1 GiB blobs", round + 1);
         let big = Blob::new(round as u64 * 2 + 1, GIB);
-        if selection == Selection::All {
+        if matches!(selection, Selection::All | Selection::Transfers) {
             eprintln!("round {}: machine limits", round + 1);
             machine_limits.push(limits::measure(work.path(), &big)?);
+        }
+        let chunked = Blob::new(round as u64 * 2 + 2, GIB);
+        if selection == Selection::Transfers {
+            for kind in order {
+                eprintln!("round {}: {} transfers", round + 1, kind.name());
+                let server = match kind {
+                    Kind::Berth => Server::berth(&berth)?,
+                    Kind::Distribution => Server::distribution(&registry)?,
+                };
+                create_repositories(&server, &["bench/big"])?;
+                transfers(&server, &mut samples, (&big, &chunked))?;
+            }
+            continue;
         }
         eprintln!("round {}: pull-through", round + 1);
         pull_through::round(&mut samples, (&registry, &berth), &big, order)?;
         if selection == Selection::PullThrough {
             continue;
         }
-        let chunked = Blob::new(round as u64 * 2 + 2, GIB);
         for kind in order {
             eprintln!("round {}: {}", round + 1, kind.name());
             let server = match kind {
@@ -367,7 +389,8 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         | Selection::Scanning
         | Selection::SlowSenders
         | Selection::ManyUploads
-        | Selection::SmallBlobs => Vec::new(),
+        | Selection::SmallBlobs
+        | Selection::Transfers => Vec::new(),
     };
 
     println!("\n{}", machine());
