@@ -17,8 +17,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Chunks buffered towards the store and towards the leading client: memory stays flat
-/// whatever the blob's size.
-const CHANNEL_CHUNKS: usize = 16;
+/// whatever the blob's size. A chunk is what the upstream connection read at once (up to
+/// hyper's read buffer, some 400 KiB on loopback): 16 of them put peak RSS through a 1 GiB
+/// pull-through pull at 28 MiB, 4 at 25, 2 at 24 (distribution's: 23.6), with no change in
+/// throughput (BENCHMARKS.md).
+const CHANNEL_CHUNKS: usize = 2;
 
 /// How long the fetch waits for a leading client that stopped reading before it goes on
 /// without it (the blob is still stored for the others).
