@@ -25,20 +25,30 @@ fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
     bytes as f64 / 1e6 / seconds.max(1e-9)
 }
 
+/// Hands `blob`'s bytes to `each` in pieces of `buffer`'s size.
+fn each_piece(
+    blob: &Blob, buffer: &mut [u8], mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let mut reader = blob.reader(blob.size);
+    loop {
+        let n = reader.read(buffer).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(());
+        }
+        each(&buffer[..n]).map_err(|e| e.to_string())?;
+    }
+}
+
 /// Measures the three limits over `blob`'s bytes, writing in `dir`.
 pub fn measure(dir: &Path, blob: &Blob) -> Result<Limits, String> {
     let mut buffer = vec![0u8; 1 << 20];
 
     let started = Instant::now();
     let mut hasher = Sha256::new();
-    let mut reader = blob.reader(blob.size);
-    loop {
-        let n = reader.read(&mut buffer).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
+    each_piece(blob, &mut buffer, |piece| {
+        hasher.update(piece);
+        Ok(())
+    })?;
     let _ = hasher.finalize();
     let sha256 = mb_per_s(blob.size, started.elapsed().as_secs_f64());
 
@@ -46,14 +56,7 @@ pub fn measure(dir: &Path, blob: &Blob) -> Result<Limits, String> {
     let started = Instant::now();
     {
         let mut file = std::fs::File::create(&path).map_err(|e| e.to_string())?;
-        let mut reader = blob.reader(blob.size);
-        loop {
-            let n = reader.read(&mut buffer).map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
-            }
-            file.write_all(&buffer[..n]).map_err(|e| e.to_string())?;
-        }
+        each_piece(blob, &mut buffer, |piece| file.write_all(piece))?;
         file.sync_data().map_err(|e| e.to_string())?;
     }
     let durable_write = mb_per_s(blob.size, started.elapsed().as_secs_f64());
@@ -76,14 +79,7 @@ pub fn measure(dir: &Path, blob: &Blob) -> Result<Limits, String> {
     let started = Instant::now();
     {
         let mut stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
-        let mut reader = blob.reader(blob.size);
-        loop {
-            let n = reader.read(&mut buffer).map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
-            }
-            stream.write_all(&buffer[..n]).map_err(|e| e.to_string())?;
-        }
+        each_piece(blob, &mut buffer, |piece| stream.write_all(piece))?;
     }
     let received =
         receiver.join().map_err(|_| "the receiver panicked")?.map_err(|e| e.to_string())?;

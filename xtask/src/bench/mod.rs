@@ -336,10 +336,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         if selection == Selection::SmallBlobs {
             for kind in order {
                 eprintln!("round {}: {} small blobs", round + 1, kind.name());
-                let server = match kind {
-                    Kind::Berth => Server::berth(&berth)?,
-                    Kind::Distribution => Server::distribution(&registry)?,
-                };
+                let server = Server::start(kind, &berth, &registry)?;
                 small_blobs(&server, &mut samples, &skopeo, work.path())?;
             }
             continue;
@@ -354,10 +351,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         if selection == Selection::Transfers {
             for kind in order {
                 eprintln!("round {}: {} transfers", round + 1, kind.name());
-                let server = match kind {
-                    Kind::Berth => Server::berth(&berth)?,
-                    Kind::Distribution => Server::distribution(&registry)?,
-                };
+                let server = Server::start(kind, &berth, &registry)?;
                 create_repositories(&server, &["bench/big"])?;
                 transfers(&server, &mut samples, (&big, &chunked))?;
             }
@@ -370,10 +364,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         }
         for kind in order {
             eprintln!("round {}: {}", round + 1, kind.name());
-            let server = match kind {
-                Kind::Berth => Server::berth(&berth)?,
-                Kind::Distribution => Server::distribution(&registry)?,
-            };
+            let server = Server::start(kind, &berth, &registry)?;
             one_server(&server, &mut samples, (&big, &chunked), &skopeo, work.path())?;
         }
     }

@@ -86,6 +86,14 @@ fn wait_ready(base: &str, started: Instant) -> Result<Duration, String> {
 }
 
 impl Server {
+    /// A fresh server of `kind`: berth from `berth`, distribution from `registry`.
+    pub fn start(kind: Kind, berth: &Path, registry: &Path) -> Result<Server, String> {
+        match kind {
+            Kind::Berth => Server::berth(berth),
+            Kind::Distribution => Server::distribution(registry),
+        }
+    }
+
     /// Starts berth from `binary` on a fresh data dir and logs in.
     pub fn berth(binary: &Path) -> Result<Server, String> {
         Server::berth_with(binary, &[])
