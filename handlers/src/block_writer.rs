@@ -75,7 +75,7 @@ impl BlockWriter {
         recycled.clear();
         self.pending = Some(tokio::task::spawn_blocking(move || {
             file.write_all(&block)?;
-            start_writeback(&file);
+            start_writeback(&mut file, block.len() as u64);
             Ok(Done { file, buffer: block })
         }));
         Ok(recycled)
@@ -99,19 +99,29 @@ impl BlockWriter {
     }
 }
 
-/// Starts writing the file's dirty pages back without waiting for them (best effort: an
-/// error here only means the commit's fsync does all the work).
+/// Starts writing back the `length` bytes just appended, without waiting for them (best
+/// effort: an error here only means the commit's fsync does all the work). Only that range,
+/// so that each call does not walk the whole file's pages again.
 #[cfg(target_os = "linux")]
-fn start_writeback(file: &std::fs::File) {
+fn start_writeback(file: &mut std::fs::File, length: u64) {
+    use std::io::Seek;
     use std::os::fd::AsRawFd;
-    // SAFETY: a valid open descriptor; offset 0 and length 0 mean the whole file.
+    let Ok(end) = file.stream_position() else {
+        return;
+    };
+    let (Some(Ok(start)), Ok(length)) =
+        (end.checked_sub(length).map(i64::try_from), i64::try_from(length))
+    else {
+        return;
+    };
+    // SAFETY: a valid open descriptor and a range inside the file.
     unsafe {
-        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        libc::sync_file_range(file.as_raw_fd(), start, length, libc::SYNC_FILE_RANGE_WRITE);
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &std::fs::File) {}
+fn start_writeback(_file: &mut std::fs::File, _length: u64) {}
 
 #[cfg(test)]
 mod tests {
