@@ -211,24 +211,28 @@ async fn referrers(state: &AppState, caller: &Caller, repository: &str, digest: 
         next_token: None,
         registry_id: None,
     };
-    let listed = match state.ecr.list_image_referrers(caller, request).await {
-        Ok(listed) => listed.referrers.unwrap_or_default(),
-        Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
-    };
-    if listed.is_empty() {
-        return "<p>None.</p>".into();
-    }
-    let rows: Vec<Vec<String>> = listed
-        .iter()
-        .map(|r| {
+    let listed = state.ecr.list_image_referrers(caller, request).await.map(|l| {
+        let rows = l.referrers.unwrap_or_default().into_iter().map(|r| {
             vec![
                 escape(r.artifact_type.as_deref().unwrap_or("")),
                 image_link(caller, repository, r.digest.as_deref().unwrap_or("")),
                 size(r.size.unwrap_or(0)),
             ]
-        })
-        .collect();
-    table(&["artifact type", "digest", "size"], &rows)
+        });
+        rows.collect()
+    });
+    table_or(listed, "None.", &["artifact type", "digest", "size"])
+}
+
+/// The rows as a table, `empty` when there are none, or the error, each as HTML.
+fn table_or(
+    rows: Result<Vec<Vec<String>>, RegistryError>, empty: &str, headings: &[&str],
+) -> String {
+    match rows {
+        Err(e) => format!("<p>{}</p>", escape(&e.to_string())),
+        Ok(rows) if rows.is_empty() => format!("<p>{}</p>", escape(empty)),
+        Ok(rows) => table(headings, &rows),
+    }
 }
 
 /// Where the image is replicated to, as DescribeImageReplicationStatus answers.
@@ -238,23 +242,16 @@ async fn replication(state: &AppState, caller: &Caller, repository: &str, digest
         image_id: ImageIdentifier { image_digest: Some(digest.to_string()), ..Default::default() },
         registry_id: None,
     };
-    let statuses = match state.ecr.describe_image_replication_status(caller, request).await {
-        Ok(found) => found.replication_statuses.unwrap_or_default(),
-        Err(e) => return format!("<p>{}</p>", escape(&e.to_string())),
-    };
-    if statuses.is_empty() {
-        return "<p>Not replicated.</p>".into();
-    }
-    let rows: Vec<Vec<String>> = statuses
-        .iter()
-        .map(|s| {
+    let statuses = state.ecr.describe_image_replication_status(caller, request).await.map(|f| {
+        let rows = f.replication_statuses.unwrap_or_default().into_iter().map(|s| {
             vec![
                 escape(s.registry_id.as_deref().unwrap_or("")),
                 escape(s.region.as_deref().unwrap_or("")),
                 escape(s.status.as_ref().map_or("", |s| s.as_str())),
                 escape(s.failure_code.as_deref().unwrap_or("")),
             ]
-        })
-        .collect();
-    table(&["registry", "region", "status", "failure"], &rows)
+        });
+        rows.collect()
+    });
+    table_or(statuses, "Not replicated.", &["registry", "region", "status", "failure"])
 }
