@@ -11,6 +11,8 @@
 //! nothing else from a store.
 
 mod filesystem;
+#[cfg(target_os = "linux")]
+mod mapped_chunk;
 mod memory;
 
 pub use filesystem::{FileBlobStore, StorePath};
