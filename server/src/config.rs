@@ -221,6 +221,15 @@ pub struct ServeOptions {
     /// upload is ended; its session stays and can be resumed).
     #[arg(long, env = "BERTH_BODY_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_idle_timeout: u64,
+    /// Where blob bytes go instead of the data dir: `s3://bucket/prefix` in an
+    /// S3-compatible store (credentials and region from the usual AWS environment
+    /// variables), shared by every replica. Metadata stays where `--data-dir` says.
+    #[arg(long, env = "BERTH_BLOBS", value_parser = crate::blob_location::parse_blobs)]
+    pub blobs: Option<crate::blob_location::S3Location>,
+    /// URL of the S3-compatible server for `--blobs` (else `AWS_ENDPOINT_URL_S3` or
+    /// `AWS_ENDPOINT_URL`, else AWS itself).
+    #[arg(long, env = "BERTH_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

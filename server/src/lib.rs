@@ -3,6 +3,7 @@
 pub mod admin_api;
 pub mod app;
 pub mod backup;
+pub mod blob_location;
 pub mod config;
 pub mod config_file;
 pub mod connections;
@@ -75,8 +76,12 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         (None, None) => None,
         _ => anyhow::bail!("--tls-cert and --tls-key go together"),
     };
+    let blobs = match &options.blobs {
+        Some(location) => Some(blob_location::s3_store(location, options.s3_endpoint.as_deref())?),
+        None => None,
+    };
     let state =
-        open_state(&options, &data_dir, registry_host.clone(), Clock::system(), None).await?;
+        open_state(&options, &data_dir, registry_host.clone(), Clock::system(), blobs).await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
     // Tests and scripts read this line to find the port.
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -101,8 +101,9 @@ const E2E_TOOLS: &[&str] = &[
     "aws",
     "chromium",
     "chromedriver",
+    "s3s-fs",
 ];
-const E2E_INSTALL: &str = "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl awscli chromium chromium-driver";
+const E2E_INSTALL: &str = "apt-get install -y skopeo podman docker.io docker-registry apache2-utils openssl awscli chromium chromium-driver` as root, and `cargo install s3s-fs --version 0.14.1 --locked --features binary";
 
 /// Checks the tools are there (naming the install step when not), then runs the e2e tests.
 fn e2e(root: &Path) -> ExitCode {
@@ -118,7 +119,7 @@ fn e2e(root: &Path) -> ExitCode {
         })
         .collect();
     if !missing.is_empty() {
-        return fail(&format!("missing {}: run `{E2E_INSTALL}` as root", missing.join(", ")));
+        return fail(&format!("missing {}: run `{E2E_INSTALL}`", missing.join(", ")));
     }
     let status =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -143,6 +144,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_memory",
                 "--test",
                 "e2e_console",
+                "--test",
+                "e2e_s3",
                 "--",
                 "--nocapture",
             ])

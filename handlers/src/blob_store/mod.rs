@@ -14,9 +14,11 @@ mod filesystem;
 #[cfg(target_os = "linux")]
 mod mapped_chunk;
 mod memory;
+mod s3;
 
 pub use filesystem::{FileBlobStore, StorePath};
 pub use memory::MemoryBlobStore;
+pub use s3::S3BlobStore;
 
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -138,6 +140,14 @@ mod contract_tests {
     async fn file_store_keeps_the_contract() {
         let dir = tempfile::tempdir().unwrap();
         contract(&FileBlobStore::open(dir.path()).unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn s3_store_keeps_the_contract() {
+        // The object store's own in-memory implementation; server/tests/e2e_s3.rs runs
+        // the same store against a real S3 server.
+        let objects = std::sync::Arc::new(object_store::memory::InMemory::new());
+        contract(&S3BlobStore::new(objects, "berth/")).await;
     }
 
     #[tokio::test]

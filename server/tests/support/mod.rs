@@ -5,6 +5,7 @@
 pub mod dockerd;
 pub mod images;
 pub mod layout;
+pub mod s3;
 pub mod tools;
 pub mod upstream;
 
@@ -23,13 +24,15 @@ pub struct Berth {
 impl Berth {
     /// Starts berth on `data_dir` with extra flags, and waits until it listens.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Berth {
-        Self::start_with_env(data_dir, extra, &[])
+        Self::start_with_env::<&str>(data_dir, extra, &[])
     }
 
     /// As [`Berth::start`], with extra environment variables.
-    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Berth {
+    pub fn start_with_env<V: AsRef<std::ffi::OsStr>>(
+        data_dir: &Path, extra: &[&str], env: &[(&str, V)],
+    ) -> Berth {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v.as_ref())))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)

@@ -10,13 +10,20 @@ pub const INSTALL: &str =
 
 /// The tool's path; panics with the install step when it is missing.
 pub fn tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
-        let path = Path::new(dir).join(name);
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("{name} is not installed: run `{INSTALL}` (as root) and try again");
+    find(name).unwrap_or_else(|| {
+        panic!("{name} is not installed: run `{INSTALL}` (as root) and try again")
+    })
+}
+
+/// The program's path on PATH (or in the sbin folders), if it is there.
+pub fn find(name: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.is_file());
+    found
 }
 
 /// Runs the command; panics with its output when it fails.

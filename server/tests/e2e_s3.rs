@@ -1,0 +1,173 @@
+//! Blobs in S3 (`--blobs s3://bucket/prefix`) end to end: the real berth binary keeping its
+//! blob bytes in a real S3-compatible server (s3s-fs), pushed and pulled by skopeo and by
+//! plain OCI requests. Run by `cargo xtask e2e`; a missing s3s-fs fails with its install
+//! line.
+
+mod support;
+
+use reqwest::Method;
+use std::process::Command;
+use support::layout::{add_blob, add_layered_image, sha256_file, write_index};
+use support::s3::S3Server;
+use support::tools::{run, stdout, tool};
+use support::*;
+
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// `size` pseudo-random bytes (incompressible, deterministic).
+fn bytes(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn start_berth(s3: &S3Server, data_dir: &std::path::Path) -> Berth {
+    let flags = s3.flags("registry");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    Berth::start_with_env(data_dir, &flags, &s3.env())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn skopeo_pushes_and_pulls_an_image_whose_layers_live_in_s3() {
+    let skopeo = tool("skopeo");
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let berth = start_berth(&s3, &dir.path().join("data"));
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "s3/app").await;
+    let password = registry_password(&ecr).await;
+    let host = registry_host(&berth);
+
+    // A layer of 13 MiB (an S3 multipart upload of three parts) and a small one.
+    let layout = dir.path().join("layout");
+    let mut layers = Vec::new();
+    for (size, seed) in [(13 << 20, 7), (3000, 11)] {
+        let (digest, size) = add_blob(&layout, &bytes(size, seed));
+        layers.push((digest.clone(), size, digest, TAR));
+    }
+    let (manifest, manifest_size) = add_layered_image(&layout, &layers, "amd64");
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest, "size": manifest_size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+        ],
+    );
+    let auth = dir.path().join("auth.json");
+    run(Command::new(&skopeo)
+        .args(["login", "--tls-verify=false", "--authfile"])
+        .arg(&auth)
+        .args(["-u", "AWS", "-p", &password, &host]));
+    let copy = |from: String, to: String| {
+        run(Command::new(&skopeo)
+            .args(["copy", "--preserve-digests", "--src-tls-verify=false"])
+            .args(["--dest-tls-verify=false", "--authfile"])
+            .arg(&auth)
+            .arg(from)
+            .arg(to));
+    };
+    let remote = format!("docker://{host}/s3/app:v1");
+    copy(format!("oci:{}:v1", layout.display()), remote.clone());
+
+    // The layers are objects in the bucket, not files in the data dir; no upload is left.
+    for (digest, size, _, _) in &layers {
+        let object = s3.root.path().join("berth/registry/blobs/sha256").join(&digest[7..]);
+        assert_eq!(std::fs::metadata(&object).map(|m| m.len()).ok(), Some(*size), "{digest}");
+    }
+    assert!(!dir.path().join("data/blobs/sha256").join(&layers[0].0[7..9]).exists());
+    assert_eq!(s3.objects_under("registry/uploads"), 0, "no upload parts are left");
+
+    let out = dir.path().join("out");
+    copy(remote.clone(), format!("oci:{}:v1", out.display()));
+    for (digest, _, _, _) in &layers {
+        let path = out.join("blobs/sha256").join(&digest[7..]);
+        assert_eq!(sha256_file(&path).0, *digest, "{digest} came back byte for byte");
+    }
+    let raw = stdout(
+        Command::new(&skopeo)
+            .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+            .arg(&auth)
+            .arg(&remote),
+    );
+    assert_eq!(digest_of(raw.as_bytes()), manifest, "the manifest keeps its digest");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_upload_checks_its_digest_and_survives_kill_9_with_ranges_served_from_s3() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let berth = start_berth(&s3, &data);
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "s3/chunks").await;
+    let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
+
+    // A wrong digest stores nothing: no blob object under either digest, no upload left.
+    let blob = bytes((7 << 20) + 4321, 3);
+    let digest = digest_of(&blob);
+    let wrong = digest_of(b"something else");
+    let refused = raw
+        .request(Method::POST, &format!("/v2/s3/chunks/blobs/uploads/?digest={wrong}"))
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = oci_error_code(refused).await;
+    assert_eq!((status, code.as_str()), (400, "DIGEST_INVALID"));
+    assert_eq!(s3.objects_under("registry/blobs"), 0, "a wrong digest makes no blob");
+    assert_eq!(s3.objects_under("registry/uploads"), 0, "nor leaves its upload");
+
+    // Chunks far below S3's 5 MiB part minimum, then one above it.
+    let started = raw.request(Method::POST, "/v2/s3/chunks/blobs/uploads/").send().await.unwrap();
+    assert_eq!(started.status(), 202);
+    let mut location = started.headers()["location"].to_str().unwrap().to_string();
+    let mut offset = 0;
+    for size in [1000, 70_000, 5, blob.len() - 71_005] {
+        let chunk = &blob[offset..offset + size];
+        let patched = raw
+            .request(Method::PATCH, &location)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", format!("{}-{}", offset, offset + size - 1))
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status(), 202, "PATCH of {size} bytes");
+        location = patched.headers()["location"].to_str().unwrap().to_string();
+        offset += size;
+    }
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let done = raw
+        .request(Method::PUT, &format!("{location}{separator}digest={digest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 201);
+    assert_eq!(s3.objects_under("registry/blobs"), 1);
+    assert_eq!(s3.objects_under("registry/uploads"), 0, "the staged parts are removed");
+
+    // The 201 was the acknowledgement: a crash right after it loses nothing.
+    berth.kill9();
+    let berth = start_berth(&s3, &data);
+    let raw = RawRegistry::new(&berth, &registry_password(&default_client(&berth)).await);
+    let path = format!("/v2/s3/chunks/blobs/{digest}");
+    let head = raw.request(Method::HEAD, &path).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], blob.len().to_string().as_str());
+    let start = (5 << 20) - 10;
+    let ranged = raw
+        .request(Method::GET, &path)
+        .header("Range", format!("bytes={start}-{}", start + 99))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert!(ranged.bytes().await.unwrap() == blob[start..start + 100], "the range's bytes");
+    let whole = raw.request(Method::GET, &path).send().await.unwrap();
+    assert_eq!(digest_of(&whole.bytes().await.unwrap()), digest);
+}
