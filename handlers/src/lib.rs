@@ -31,6 +31,6 @@ mod test_fixtures;
 
 pub use ecr::EcrHandlers;
 pub use error::RegistryError;
-pub use metadata::{MetadataStore, SqliteMetadataStore};
+pub use metadata::{MetadataStore, SqlMetadataStore};
 pub use registry::Registry;
 pub use scope::{Caller, RegistryScope};

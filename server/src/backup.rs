@@ -55,7 +55,7 @@ impl Progress {
 
 /// Writes the data dir `data_dir` to the tar file `out`.
 pub async fn export(data_dir: &Path, out: &Path) -> anyhow::Result<Moved> {
-    let store = berth_handlers::SqliteMetadataStore::open(data_dir)
+    let store = berth_handlers::SqlMetadataStore::open(data_dir)
         .await
         .with_context(|| format!("cannot open the metadata in {}", data_dir.display()))?;
     let snapshot = out.with_extension("metadata-snapshot");

@@ -221,6 +221,11 @@ pub struct ServeOptions {
     /// upload is ended; its session stays and can be resumed).
     #[arg(long, env = "BERTH_BODY_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub body_idle_timeout: u64,
+    /// PostgreSQL database for the metadata instead of SQLite in the data dir
+    /// (`postgres://user:password@host:port/database`), shared by every replica; berth
+    /// applies its migrations at start. In-memory caches are then off.
+    #[arg(long, env = "BERTH_METADATA", value_parser = parse_metadata)]
+    pub metadata: Option<String>,
     /// Where blob bytes go instead of the data dir: `s3://bucket/prefix` in an
     /// S3-compatible store (credentials and region from the usual AWS environment
     /// variables), shared by every replica. Metadata stays where `--data-dir` says.
@@ -257,6 +262,14 @@ fn parse_region(value: &str) -> Result<String, String> {
     Region::parse(value)
         .map(Region::into_string)
         .ok_or_else(|| format!("'{value}' is not an AWS region name such as us-east-1"))
+}
+
+fn parse_metadata(value: &str) -> Result<String, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(value.to_string())
+    } else {
+        Err(format!("'{value}' is not a postgres://user:password@host:port/database URL"))
+    }
 }
 
 fn parse_upstream_endpoint(value: &str) -> Result<(String, String), String> {

@@ -29,12 +29,13 @@ use berth_handlers::jobs::{
     GarbageCollection, ImageScanning, ImageSigning, JobRunner, LifecycleEvaluation, Replication,
     UploadExpiry,
 };
+use berth_handlers::metadata::CachedMetadataStore;
 use berth_handlers::pull_through::upstream::UpstreamClient;
 use berth_handlers::pull_through::PullThroughCache;
 use berth_handlers::scanning::scanner::Scanner;
 use berth_handlers::secrets::SecretStore;
 use berth_handlers::signing::keys::SigningKeys;
-use berth_handlers::{EcrHandlers, Registry};
+use berth_handlers::{EcrHandlers, Registry, SqlMetadataStore};
 use config::ServeOptions;
 use identity::Identities;
 use std::path::{Path, PathBuf};
@@ -108,15 +109,36 @@ pub async fn open_state(
     options: &ServeOptions, data_dir: &Path, registry_host: String, clock: Clock,
     blobs: Option<Arc<dyn BlobStore>>,
 ) -> anyhow::Result<Arc<AppState>> {
-    let opened = match blobs {
-        Some(blobs) => Registry::open_with_blobs(data_dir, clock, blobs).await,
-        None => Registry::open(data_dir, clock).await,
+    // The data dir holds the token key and signing keys whatever holds metadata and blobs.
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    let blobs = match blobs {
+        Some(blobs) => blobs,
+        None => Arc::new(
+            berth_handlers::blob_store::FileBlobStore::open(data_dir)
+                .with_context(|| format!("cannot open the blobs in {}", data_dir.display()))?,
+        ),
     };
+    let (metadata, cache_bytes) = match &options.metadata {
+        // Another process may write the same database: nothing is cached in this one.
+        Some(url) => (
+            SqlMetadataStore::connect_postgres(url)
+                .await
+                .context("cannot open the PostgreSQL metadata database")?,
+            0,
+        ),
+        None => (
+            SqlMetadataStore::open(data_dir)
+                .await
+                .with_context(|| format!("cannot open the metadata in {}", data_dir.display()))?,
+            options.cache_bytes,
+        ),
+    };
+    let opened = Registry::with_stores(CachedMetadataStore::new(metadata), blobs, clock)
+        .await
+        .context("cannot open the registry")?;
     let registry = Arc::new(
-        opened
-            .with_context(|| format!("cannot open the registry in {}", data_dir.display()))?
-            .with_restore_delay(options.archive_restore_delay)
-            .with_cache_budget(options.cache_bytes),
+        opened.with_restore_delay(options.archive_restore_delay).with_cache_budget(cache_bytes),
     );
     let tokens = TokenSigner::open(data_dir).context("cannot load the token key")?;
     if options.accept_any_credentials {
@@ -204,7 +226,7 @@ pub async fn gc(
 /// `berth fsck`: prints what the check found; true when the data dir is clean.
 pub async fn fsck(options: &config::FsckOptions) -> anyhow::Result<bool> {
     let dir = &options.data_dir;
-    let store = berth_handlers::SqliteMetadataStore::open(dir)
+    let store = berth_handlers::SqlMetadataStore::open(dir)
         .await
         .with_context(|| format!("cannot open the metadata in {}", dir.display()))?;
     let blobs = berth_handlers::blob_store::FileBlobStore::open(dir)

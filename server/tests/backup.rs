@@ -54,7 +54,7 @@ async fn image_digests(ecr: &aws_sdk_ecr::Client) -> Vec<(String, String, String
 async fn export_while_running_then_import_brings_everything_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let original = Berth::start(&data, &[]);
+    let original = Berth::start_local(&data, &[]);
     let ecr = default_client(&original);
     let host = registry_host(&original);
     for name in ["one", "two"] {
@@ -80,7 +80,7 @@ async fn export_while_running_then_import_brings_everything_back() {
     let (ok, said) = import(&archive, &restored_dir);
     assert!(ok, "{said}");
     assert!(said.contains("every digest verified"), "{said}");
-    let restored = Berth::start(&restored_dir, &[]);
+    let restored = Berth::start_local(&restored_dir, &[]);
     let ecr = default_client(&restored);
     let names: Vec<String> = ecr
         .describe_repositories()
@@ -135,7 +135,7 @@ async fn export_while_running_then_import_brings_everything_back() {
 async fn a_corrupt_blob_or_an_occupied_data_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let original = Berth::start(&data, &[]);
+    let original = Berth::start_local(&data, &[]);
     let ecr = default_client(&original);
     create_repository(&ecr, "app").await;
     let layer = b"a layer of unmistakable bytes";

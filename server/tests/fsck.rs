@@ -28,7 +28,7 @@ fn blob_file(data_dir: &std::path::Path, digest: &str) -> std::path::PathBuf {
 async fn fsck_reports_damage_and_repairs_only_the_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
-    let berth = Berth::start(&data, &[]);
+    let berth = Berth::start_local(&data, &[]);
     let ecr = default_client(&berth);
     create_repository(&ecr, "app").await;
     let host = registry_host(&berth);

@@ -138,7 +138,10 @@ async fn pushes_under_gc_and_lifecycle_lose_nothing_and_expired_blobs_leave_the_
 /// keeps those of the image that remains.
 #[tokio::test]
 async fn the_gc_subcommand_collects_a_stopped_data_dir() {
-    let (dir, berth, ecr) = berth_with_app(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let berth = Berth::start_local(dir.path(), &[]);
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "app").await;
     let host = registry_host(&berth);
     push_one_layer(&ecr, &format!("{host}/app:kept"), b"kept layer").await;
     push_one_layer(&ecr, &format!("{host}/app:gone"), b"gone layer").await;

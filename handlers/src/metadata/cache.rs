@@ -285,7 +285,7 @@ mod tests {
     use crate::digest::Digest;
     use crate::error::RegistryError;
     use crate::metadata::{
-        CachedMetadataStore, ImageStore, ManifestReferences, RepositoryStore, SqliteMetadataStore,
+        CachedMetadataStore, ImageStore, ManifestReferences, RepositoryStore, SqlMetadataStore,
         StoredManifest,
     };
     use crate::reference::Tag;
@@ -314,11 +314,11 @@ mod tests {
         }
     }
 
-    type Store = CachedMetadataStore<SqliteMetadataStore>;
+    type Store = CachedMetadataStore<SqlMetadataStore>;
 
     /// A cached store with repository `app` whose tag `race` points at `index(1)`.
     async fn store_with_tag(dir: &std::path::Path) -> (Arc<Store>, Tag) {
-        let sqlite = SqliteMetadataStore::open(dir).await.unwrap();
+        let sqlite = SqlMetadataStore::open(dir).await.unwrap();
         let store = Arc::new(CachedMetadataStore::new(sqlite));
         let tag = Tag::parse("race").unwrap();
         store.create_repository(&scope(), &repository("app", 1.0), &[], &[]).await.unwrap();

@@ -2,7 +2,7 @@
 //! upload sessions, registry records.
 //!
 //! The store sits behind small traits, one per kind of record, which `MetadataStore`
-//! gathers; the registry core is generic over it. `SqliteMetadataStore` (SQLite in the
+//! gathers; the registry core is generic over it. `SqlMetadataStore` (SQLite in the
 //! data dir) is the first implementation; another backend implements the same traits and
 //! leaves the core and both faces untouched. Every write is one transaction, committed
 //! before the method returns. `CachedMetadataStore` is the in-memory cache as a layer over
@@ -12,12 +12,12 @@
 mod cache;
 mod cached;
 mod records;
-pub mod sqlite;
+pub mod sql;
 
 pub use cache::MAX_CACHED_BYTES;
 pub use cached::CachedMetadataStore;
 pub use records::*;
-pub use sqlite::SqliteMetadataStore;
+pub use sql::SqlMetadataStore;
 
 use crate::digest::Digest;
 use crate::error::RegistryError;

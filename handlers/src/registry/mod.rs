@@ -38,7 +38,7 @@ use crate::blob_store::{BlobStore, FileBlobStore};
 use crate::clock::Clock;
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::metadata::{CachedMetadataStore, MetadataStore, RepositoryRecord, SqliteMetadataStore};
+use crate::metadata::{CachedMetadataStore, MetadataStore, RepositoryRecord, SqlMetadataStore};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 /// Metadata plus blob bytes, and a lock per open upload. Generic over the metadata store;
 /// berth's own is SQLite behind the in-memory cache.
 #[derive(Debug)]
-pub struct Registry<M = CachedMetadataStore<SqliteMetadataStore>> {
+pub struct Registry<M = CachedMetadataStore<SqlMetadataStore>> {
     store: M,
     blobs: Arc<dyn BlobStore>,
     /// Held around every call on one upload, so that its requests take turns.
@@ -87,7 +87,7 @@ impl Registry {
     pub async fn open_with_blobs(
         data_dir: &Path, clock: Clock, blobs: Arc<dyn BlobStore>,
     ) -> Result<Self, RegistryError> {
-        let store = CachedMetadataStore::new(SqliteMetadataStore::open(data_dir).await?);
+        let store = CachedMetadataStore::new(SqlMetadataStore::open(data_dir).await?);
         Registry::with_stores(store, blobs, clock).await
     }
 }

@@ -5,6 +5,7 @@
 pub mod dockerd;
 pub mod images;
 pub mod layout;
+pub mod postgres;
 pub mod s3;
 pub mod tools;
 pub mod upstream;
@@ -27,15 +28,30 @@ impl Berth {
         Self::start_with_env::<&str>(data_dir, extra, &[])
     }
 
+    /// As [`Berth::start`], always on the embedded default (SQLite and blob files in the
+    /// data dir, whatever `BERTH_TEST_METADATA` says): for the tests of the data dir
+    /// itself (`berth export`, `fsck`, `gc` read its files).
+    pub fn start_local(data_dir: &Path, extra: &[&str]) -> Berth {
+        Self::spawn::<&str>(data_dir, extra, &[], false)
+    }
+
     /// As [`Berth::start`], with extra environment variables.
     pub fn start_with_env<V: AsRef<std::ffi::OsStr>>(
         data_dir: &Path, extra: &[&str], env: &[(&str, V)],
     ) -> Berth {
+        Self::spawn(data_dir, extra, env, true)
+    }
+
+    fn spawn<V: AsRef<std::ffi::OsStr>>(
+        data_dir: &Path, extra: &[&str], env: &[(&str, V)], shared: bool,
+    ) -> Berth {
+        let backends = if shared { shared_backends(data_dir) } else { Vec::new() };
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .envs(env.iter().map(|(k, v)| (k, v.as_ref())))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(backends)
             .args(extra)
             .env("BERTH_LOG", "warn")
             .stdout(Stdio::piped())
@@ -77,6 +93,17 @@ impl Drop for Berth {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Flags that put berth's metadata on PostgreSQL when the suite runs with
+/// `BERTH_TEST_METADATA=postgres` (a database per data dir, so that a restart finds its
+/// state), so that the same tests check both backends.
+fn shared_backends(data_dir: &Path) -> Vec<String> {
+    match std::env::var("BERTH_TEST_METADATA").as_deref() {
+        Ok("postgres") => vec!["--metadata".into(), postgres::cluster().database_for(data_dir)],
+        Ok("sqlite") | Err(_) => Vec::new(),
+        Ok(other) => panic!("BERTH_TEST_METADATA={other}: expected postgres or sqlite"),
     }
 }
 

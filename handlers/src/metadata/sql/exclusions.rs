@@ -1,23 +1,24 @@
 //! Pull-time update exclusions: one row per excluded principal of a registry.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::{query, query_scalar};
+use super::{BindScope, SqlMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::PullTimeExclusionStore;
 use crate::scope::RegistryScope;
 
-impl PullTimeExclusionStore for SqliteMetadataStore {
+impl PullTimeExclusionStore for SqlMetadataStore {
     async fn add_exclusion(
         &self, scope: &RegistryScope, principal: &str, at: f64, limit: usize,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let count: i64 = sqlx::query_scalar(
+        let count: i64 = query_scalar(
             "SELECT COUNT(*) FROM pull_time_exclusions WHERE registry_id = ? AND region = ?",
         )
         .bind_scope(scope)
         .fetch_one(&mut *tx)
         .await?;
-        let added = sqlx::query(
+        let added = query(
             "INSERT INTO pull_time_exclusions (registry_id, region, principal_arn, created_at) \
              VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
@@ -46,7 +47,7 @@ impl PullTimeExclusionStore for SqliteMetadataStore {
         &self, scope: &RegistryScope, principal: &str,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let removed = sqlx::query(
+        let removed = query(
             "DELETE FROM pull_time_exclusions WHERE registry_id = ? AND region = ? AND principal_arn = ?",
         )
         .bind_scope(scope)
@@ -65,7 +66,7 @@ impl PullTimeExclusionStore for SqliteMetadataStore {
     async fn exclusions(
         &self, scope: &RegistryScope, after: &str, limit: u32,
     ) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar(
+        Ok(query_scalar(
             "SELECT principal_arn FROM pull_time_exclusions WHERE registry_id = ? AND region = ? \
              AND principal_arn > ? ORDER BY principal_arn LIMIT ?",
         )

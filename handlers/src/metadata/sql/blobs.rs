@@ -1,17 +1,18 @@
 //! Blobs, their links into repositories, upload sessions, and what garbage collection
 //! reads and forgets.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::{query, query_scalar};
+use super::{BindScope, SqlMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{BlobCollection, UploadKind, UploadRecord, UploadStore};
 use crate::scope::RegistryScope;
 
-impl UploadStore for SqliteMetadataStore {
+impl UploadStore for SqlMetadataStore {
     async fn linked_blob_size(
         &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
-        let size: Option<i64> = sqlx::query_scalar(
+        let size: Option<i64> = query_scalar(
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
              WHERE l.registry_id = ? AND l.region = ? AND l.repository = ? AND l.digest = ?",
         )
@@ -24,7 +25,7 @@ impl UploadStore for SqliteMetadataStore {
     async fn blob_referenced(
         &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        let found: Option<i64> = sqlx::query_scalar(
+        let found: Option<i64> = query_scalar(
             "SELECT 1 FROM manifest_references WHERE registry_id = ? AND region = ? \
              AND repository = ? AND child = ? AND kind = 'blob' LIMIT 1",
         )
@@ -39,16 +40,16 @@ impl UploadStore for SqliteMetadataStore {
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        sqlx::query(
+        query(
             "INSERT INTO blobs (digest, size, linked_at) VALUES (?, ?, ?) \
-             ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at, unreferenced_since = NULL",
+             ON CONFLICT (digest) DO UPDATE SET linked_at = excluded.linked_at, unreferenced_since = NULL",
         )
         .bind(digest.as_str())
         .bind(size as i64)
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        query(
             "INSERT INTO repository_blobs (registry_id, region, repository, digest) VALUES (?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
@@ -63,7 +64,7 @@ impl UploadStore for SqliteMetadataStore {
         &self, upload: &UploadRecord, created_at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        sqlx::query(
+        query(
             "INSERT INTO uploads (id, registry_id, region, repository, created_at, kind) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&upload.id)
@@ -79,7 +80,7 @@ impl UploadStore for SqliteMetadataStore {
     async fn upload(
         &self, scope: &RegistryScope, repository: &str, id: &str, kind: UploadKind,
     ) -> Result<Option<UploadRecord>, RegistryError> {
-        let found: Option<i64> = sqlx::query_scalar(
+        let found: Option<i64> = query_scalar(
             "SELECT 1 FROM uploads WHERE id = ? AND registry_id = ? AND region = ? AND repository = ? AND kind = ?",
         )
         .bind(id)
@@ -98,20 +99,19 @@ impl UploadStore for SqliteMetadataStore {
 
     async fn delete_upload(&self, id: &str) -> Result<bool, RegistryError> {
         let _writer = self.write_lock.lock().await;
-        let done =
-            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.pool).await?;
+        let done = query("DELETE FROM uploads WHERE id = ?").bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn uploads_created_before(&self, cutoff: f64) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar("SELECT id FROM uploads WHERE created_at < ? ORDER BY id")
+        Ok(query_scalar("SELECT id FROM uploads WHERE created_at < ? ORDER BY id")
             .bind(cutoff)
             .fetch_all(&self.pool)
             .await?)
     }
 
     async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar("SELECT id FROM uploads").fetch_all(&self.pool).await?)
+        Ok(query_scalar("SELECT id FROM uploads").fetch_all(&self.pool).await?)
     }
 }
 
@@ -123,17 +123,17 @@ const REFERENCED: &str = "EXISTS (SELECT 1 FROM manifest_references r \
 /// (bound twice).
 const COLLECTABLE: &str = "unreferenced_since <= ? AND (linked_at IS NULL OR linked_at <= ?)";
 
-impl BlobCollection for SqliteMetadataStore {
+impl BlobCollection for SqlMetadataStore {
     async fn note_unreferenced_blobs(&self, now: f64) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        sqlx::query(&format!(
+        query(&format!(
             "UPDATE blobs SET unreferenced_since = NULL \
              WHERE unreferenced_since IS NOT NULL AND {REFERENCED}"
         ))
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!(
+        query(&format!(
             "UPDATE blobs SET unreferenced_since = ? \
              WHERE unreferenced_since IS NULL AND NOT {REFERENCED}"
         ))
@@ -145,13 +145,12 @@ impl BlobCollection for SqliteMetadataStore {
     }
 
     async fn collectable_blobs(&self, cutoff: f64) -> Result<Vec<Digest>, RegistryError> {
-        let digests: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT digest FROM blobs WHERE {COLLECTABLE} ORDER BY digest"
-        ))
-        .bind(cutoff)
-        .bind(cutoff)
-        .fetch_all(&self.pool)
-        .await?;
+        let digests: Vec<String> =
+            query_scalar(&format!("SELECT digest FROM blobs WHERE {COLLECTABLE} ORDER BY digest"))
+                .bind(cutoff)
+                .bind(cutoff)
+                .fetch_all(&self.pool)
+                .await?;
         digests
             .iter()
             .map(|d| {
@@ -165,7 +164,7 @@ impl BlobCollection for SqliteMetadataStore {
     async fn forget_blob(&self, digest: &Digest, cutoff: f64) -> Result<bool, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let still: Option<i64> = sqlx::query_scalar(&format!(
+        let still: Option<i64> = query_scalar(&format!(
             "SELECT 1 FROM blobs WHERE digest = ? AND {COLLECTABLE} AND NOT {REFERENCED}"
         ))
         .bind(digest.as_str())
@@ -177,7 +176,7 @@ impl BlobCollection for SqliteMetadataStore {
             return Ok(false);
         }
         for table in ["repository_blobs", "blobs"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE digest = ?"))
+            query(&format!("DELETE FROM {table} WHERE digest = ?"))
                 .bind(digest.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -187,7 +186,7 @@ impl BlobCollection for SqliteMetadataStore {
     }
 
     async fn blob_recorded(&self, digest: &Digest) -> Result<bool, RegistryError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
+        let found: Option<i64> = query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
             .bind(digest.as_str())
             .fetch_optional(&self.pool)
             .await?;

@@ -1,18 +1,19 @@
 //! Image scans: the latest per image, and the IN_PROGRESS ones as the scan job's queue.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::{query, query_scalar};
+use super::{BindScope, SqlMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::{ImageKey, ScanRecord, ScanStore};
 use sqlx::Row;
 
-impl ScanStore for SqliteMetadataStore {
+impl ScanStore for SqlMetadataStore {
     async fn start_scan(
         &self, image: &ImageKey, at: f64, quota_since: Option<f64>,
     ) -> Result<bool, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
         if let Some(since) = quota_since {
-            let last: Option<f64> = sqlx::query_scalar(
+            let last: Option<f64> = query_scalar(
                 "SELECT started_at FROM image_scans WHERE registry_id = ? AND region = ? \
                  AND repository = ? AND digest = ?",
             )
@@ -25,11 +26,12 @@ impl ScanStore for SqliteMetadataStore {
                 return Ok(false);
             }
         }
-        sqlx::query(
+        query(
             "INSERT INTO image_scans (registry_id, region, repository, digest, status, description, \
              started_at, completed_at, source_updated_at, findings) \
              VALUES (?, ?, ?, ?, 'IN_PROGRESS', 'The scan is in progress.', ?, NULL, NULL, '[]') \
-             ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', description = excluded.description, \
+             ON CONFLICT (registry_id, region, repository, digest) \
+             DO UPDATE SET status = 'IN_PROGRESS', description = excluded.description, \
              started_at = excluded.started_at, completed_at = NULL, source_updated_at = NULL, \
              findings = '[]', enhanced_findings = NULL",
         )
@@ -44,7 +46,7 @@ impl ScanStore for SqliteMetadataStore {
     }
 
     async fn pending_scans(&self, limit: u32) -> Result<Vec<ImageKey>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT registry_id, region, repository, digest FROM image_scans \
              WHERE status = 'IN_PROGRESS' ORDER BY started_at LIMIT ?",
         )
@@ -55,7 +57,7 @@ impl ScanStore for SqliteMetadataStore {
     }
 
     async fn scanned_images(&self) -> Result<Vec<ImageKey>, RegistryError> {
-        let rows = sqlx::query("SELECT registry_id, region, repository, digest FROM image_scans")
+        let rows = query("SELECT registry_id, region, repository, digest FROM image_scans")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(image_key).collect()
@@ -65,7 +67,7 @@ impl ScanStore for SqliteMetadataStore {
         &self, image: &ImageKey, outcome: &ScanRecord,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        sqlx::query(
+        query(
             "UPDATE image_scans SET status = ?, description = ?, completed_at = ?, \
              source_updated_at = ?, findings = ?, enhanced_findings = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
@@ -73,8 +75,8 @@ impl ScanStore for SqliteMetadataStore {
         )
         .bind(&outcome.status)
         .bind(&outcome.description)
-        .bind(outcome.completed_at)
-        .bind(outcome.source_updated_at)
+        .bind_optional_seconds(outcome.completed_at)
+        .bind_optional_seconds(outcome.source_updated_at)
         .bind(&outcome.findings)
         .bind(&outcome.enhanced_findings)
         .bind_scope(&image.scope)
@@ -87,7 +89,7 @@ impl ScanStore for SqliteMetadataStore {
     }
 
     async fn scan(&self, image: &ImageKey) -> Result<Option<ScanRecord>, RegistryError> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT status, description, started_at, completed_at, source_updated_at, findings, \
              enhanced_findings \
              FROM image_scans WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
@@ -113,7 +115,7 @@ impl ScanStore for SqliteMetadataStore {
 }
 
 /// The image a row names (its registry_id, region, repository and digest columns).
-pub(super) fn image_key(row: &sqlx::sqlite::SqliteRow) -> Result<ImageKey, RegistryError> {
+pub(super) fn image_key(row: &sqlx::any::AnyRow) -> Result<ImageKey, RegistryError> {
     Ok(ImageKey {
         scope: super::columns::scope(row, "")?,
         repository: row.try_get("repository")?,

@@ -1,20 +1,23 @@
 //! The rows `berth fsck` checks against the blob store.
 
 use super::columns::{digest, scope};
-use super::SqliteMetadataStore;
+use super::SqlMetadataStore;
+use super::{query, query_as, query_scalar};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ConsistencyStore, StorageTotals};
 use crate::scope::RegistryScope;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
-impl ConsistencyStore for SqliteMetadataStore {
+impl ConsistencyStore for SqlMetadataStore {
     async fn storage_totals(&self) -> Result<StorageTotals, RegistryError> {
         let (blobs, bytes): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), SUM(size) FROM blobs").fetch_one(&self.pool).await?;
-        let linked: Option<i64> = sqlx::query_scalar(
-            "SELECT SUM(b.size) FROM repository_blobs l JOIN blobs b ON b.digest = l.digest",
+            query_as("SELECT COUNT(*), CAST(SUM(size) AS BIGINT) FROM blobs")
+                .fetch_one(&self.pool)
+                .await?;
+        let linked: Option<i64> = query_scalar(
+            "SELECT CAST(SUM(b.size) AS BIGINT) FROM repository_blobs l JOIN blobs b ON b.digest = l.digest",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -46,12 +49,12 @@ impl ConsistencyStore for SqliteMetadataStore {
     }
 }
 
-impl SqliteMetadataStore {
+impl SqlMetadataStore {
     /// Every row of `sql`, each read by `read`.
     async fn rows<T>(
-        &self, sql: &str, read: impl Fn(&SqliteRow) -> Result<T, RegistryError>,
+        &self, sql: &str, read: impl Fn(&AnyRow) -> Result<T, RegistryError>,
     ) -> Result<Vec<T>, RegistryError> {
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        let rows = query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(read).collect()
     }
 }

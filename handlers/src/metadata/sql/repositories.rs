@@ -1,19 +1,20 @@
 //! Repositories, their resource tags and their policies.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::{query, query_as, query_scalar};
+use super::{BindScope, SqlMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::{RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag};
 use crate::scope::RegistryScope;
 use berth_generated::ecr::{EncryptionType, ImageTagMutability, ImageTagMutabilityExclusionFilter};
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::Any;
 use sqlx::Row;
-use sqlx::Sqlite;
 
 const COLUMNS: &str = "name, created_at, image_tag_mutability, mutability_exclusion_filters, \
                        scan_on_push, encryption_type, kms_key";
 
-fn record(row: &SqliteRow) -> Result<RepositoryRecord, RegistryError> {
+fn record(row: &AnyRow) -> Result<RepositoryRecord, RegistryError> {
     let corrupt =
         |what: &str| RegistryError::Internal(format!("stored repository has an invalid {what}"));
     let mutability: String = row.try_get("image_tag_mutability")?;
@@ -26,7 +27,8 @@ fn record(row: &SqliteRow) -> Result<RepositoryRecord, RegistryError> {
             .ok_or_else(|| corrupt("imageTagMutability"))?,
         exclusion_filters: serde_json::from_str(&filters)
             .map_err(|_| corrupt("exclusion filter list"))?,
-        scan_on_push: row.try_get("scan_on_push")?,
+        // A 0/1 integer on both databases.
+        scan_on_push: row.try_get::<i64, _>("scan_on_push")? != 0,
         encryption_type: EncryptionType::from_wire(&encryption)
             .ok_or_else(|| corrupt("encryptionType"))?,
         kms_key: row.try_get("kms_key")?,
@@ -42,9 +44,9 @@ fn not_found(scope: &RegistryScope, name: &str) -> RegistryError {
 
 /// RepositoryNotFound unless the repository exists (inside a write transaction).
 async fn require_repository(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, scope: &RegistryScope, name: &str,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>, scope: &RegistryScope, name: &str,
 ) -> Result<(), RegistryError> {
-    let exists: Option<i64> = sqlx::query_scalar(
+    let exists: Option<i64> = query_scalar(
         "SELECT 1 FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
     )
     .bind_scope(scope)
@@ -71,10 +73,10 @@ fn encode_filters(filters: &[ImageTagMutabilityExclusionFilter]) -> Result<Strin
         .map_err(|e| RegistryError::Internal(format!("encode filters: {e}")))
 }
 
-impl SqliteMetadataStore {
+impl SqlMetadataStore {
     /// Runs an UPDATE of one repository's row; RepositoryNotFound when it matched none.
     async fn update_repository<'q>(
-        &self, scope: &RegistryScope, name: &str, update: Query<'q, Sqlite, SqliteArguments<'q>>,
+        &self, scope: &RegistryScope, name: &str, update: Query<'q, Any, AnyArguments<'q>>,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         if update.execute(&self.pool).await?.rows_affected() == 0 {
@@ -84,14 +86,14 @@ impl SqliteMetadataStore {
     }
 }
 
-impl RepositoryStore for SqliteMetadataStore {
+impl RepositoryStore for SqlMetadataStore {
     async fn create_repository(
         &self, scope: &RegistryScope, repo: &RepositoryRecord, tags: &[RepositoryTag],
         documents: &[(RepositoryDocument, String)],
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO repositories (registry_id, region, name, created_at, image_tag_mutability, \
              mutability_exclusion_filters, scan_on_push, encryption_type, kms_key) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -101,7 +103,7 @@ impl RepositoryStore for SqliteMetadataStore {
         .bind(repo.created_at)
         .bind(repo.image_tag_mutability.as_str())
         .bind(encode_filters(&repo.exclusion_filters)?)
-        .bind(repo.scan_on_push)
+        .bind(i64::from(repo.scan_on_push))
         .bind(repo.encryption_type.as_str())
         .bind(&repo.kms_key)
         .execute(&mut *tx)
@@ -113,7 +115,7 @@ impl RepositoryStore for SqliteMetadataStore {
             });
         }
         for (key, value) in tags {
-            sqlx::query(
+            query(
                 "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?)",
             )
             .bind_scope(scope)
@@ -125,7 +127,7 @@ impl RepositoryStore for SqliteMetadataStore {
         }
         for (kind, text) in documents {
             let column = document_column(*kind);
-            sqlx::query(&format!(
+            query(&format!(
                 "UPDATE repositories SET {column} = ? WHERE registry_id = ? AND region = ? AND name = ?"
             ))
             .bind(text)
@@ -141,7 +143,7 @@ impl RepositoryStore for SqliteMetadataStore {
     async fn repository(
         &self, scope: &RegistryScope, name: &str,
     ) -> Result<RepositoryRecord, RegistryError> {
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
         .bind_scope(scope)
@@ -157,7 +159,7 @@ impl RepositoryStore for SqliteMetadataStore {
     async fn list_repositories(
         &self, scope: &RegistryScope, after: Option<&str>, limit: u32,
     ) -> Result<Vec<RepositoryRecord>, RegistryError> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name > ? \
              ORDER BY name LIMIT ?"
         ))
@@ -174,7 +176,7 @@ impl RepositoryStore for SqliteMetadataStore {
     ) -> Result<RepositoryRecord, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {COLUMNS} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
         .bind_scope(scope)
@@ -185,7 +187,7 @@ impl RepositoryStore for SqliteMetadataStore {
             Some(row) => record(&row)?,
             None => return Err(not_found(scope, name)),
         };
-        let images: i64 = sqlx::query_scalar(
+        let images: i64 = query_scalar(
             "SELECT COUNT(*) FROM manifests WHERE registry_id = ? AND region = ? AND repository = ?",
         )
         .bind_scope(scope)
@@ -198,7 +200,7 @@ impl RepositoryStore for SqliteMetadataStore {
                 registry: scope.registry_id.clone(),
             });
         }
-        sqlx::query("DELETE FROM repositories WHERE registry_id = ? AND region = ? AND name = ?")
+        query("DELETE FROM repositories WHERE registry_id = ? AND region = ? AND name = ?")
             .bind_scope(scope)
             .bind(name)
             .execute(&mut *tx)
@@ -211,7 +213,7 @@ impl RepositoryStore for SqliteMetadataStore {
         &self, scope: &RegistryScope, name: &str, mutability: ImageTagMutability,
         filters: &[ImageTagMutabilityExclusionFilter],
     ) -> Result<(), RegistryError> {
-        let update = sqlx::query(
+        let update = query(
             "UPDATE repositories SET image_tag_mutability = ?, mutability_exclusion_filters = ? \
              WHERE registry_id = ? AND region = ? AND name = ?",
         )
@@ -225,10 +227,10 @@ impl RepositoryStore for SqliteMetadataStore {
     async fn set_scan_on_push(
         &self, scope: &RegistryScope, name: &str, scan: bool,
     ) -> Result<(), RegistryError> {
-        let update = sqlx::query(
+        let update = query(
             "UPDATE repositories SET scan_on_push = ? WHERE registry_id = ? AND region = ? AND name = ?",
         )
-        .bind(scan)
+        .bind(i64::from(scan))
         .bind_scope(scope)
         .bind(name);
         self.update_repository(scope, name, update).await
@@ -238,7 +240,7 @@ impl RepositoryStore for SqliteMetadataStore {
         &self, scope: &RegistryScope, name: &str, kind: RepositoryDocument,
     ) -> Result<Option<String>, RegistryError> {
         let column = document_column(kind);
-        let row: Option<(Option<String>,)> = sqlx::query_as(&format!(
+        let row: Option<(Option<String>,)> = query_as(&format!(
             "SELECT {column} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
         .bind_scope(scope)
@@ -254,7 +256,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let column = document_column(kind);
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let row: Option<(Option<String>,)> = sqlx::query_as(&format!(
+        let row: Option<(Option<String>,)> = query_as(&format!(
             "SELECT {column} FROM repositories WHERE registry_id = ? AND region = ? AND name = ?"
         ))
         .bind_scope(scope)
@@ -264,7 +266,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let Some((previous,)) = row else {
             return Err(not_found(scope, name));
         };
-        sqlx::query(&format!(
+        query(&format!(
             "UPDATE repositories SET {column} = ? WHERE registry_id = ? AND region = ? AND name = ?"
         ))
         .bind(text)
@@ -279,7 +281,7 @@ impl RepositoryStore for SqliteMetadataStore {
     async fn lifecycle_policies(
         &self,
     ) -> Result<Vec<(RegistryScope, String, String)>, RegistryError> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, String)> = query_as(
             "SELECT registry_id, region, name, lifecycle_policy FROM repositories \
              WHERE lifecycle_policy IS NOT NULL ORDER BY registry_id, region, name",
         )
@@ -296,7 +298,7 @@ impl RepositoryStore for SqliteMetadataStore {
     async fn lifecycle_evaluated_at(
         &self, scope: &RegistryScope, name: &str,
     ) -> Result<Option<f64>, RegistryError> {
-        let row: Option<(Option<f64>,)> = sqlx::query_as(
+        let row: Option<(Option<f64>,)> = query_as(
             "SELECT lifecycle_evaluated_at FROM repositories WHERE registry_id = ? AND region = ? AND name = ?",
         )
         .bind_scope(scope)
@@ -309,7 +311,7 @@ impl RepositoryStore for SqliteMetadataStore {
     async fn set_lifecycle_evaluated_at(
         &self, scope: &RegistryScope, name: &str, at: f64,
     ) -> Result<(), RegistryError> {
-        let update = sqlx::query(
+        let update = query(
             "UPDATE repositories SET lifecycle_evaluated_at = ? WHERE registry_id = ? AND region = ? AND name = ?",
         )
         .bind(at)
@@ -322,7 +324,7 @@ impl RepositoryStore for SqliteMetadataStore {
         &self, scope: &RegistryScope, name: &str,
     ) -> Result<Vec<RepositoryTag>, RegistryError> {
         self.repository(scope, name).await?;
-        let rows = sqlx::query_as(
+        let rows = query_as(
             "SELECT tag_key, tag_value FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? \
              ORDER BY tag_key",
         )
@@ -340,7 +342,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let mut tx = self.write_transaction().await?;
         require_repository(&mut tx, scope, name).await?;
         for (key, value) in tags {
-            sqlx::query(
+            query(
                 "INSERT INTO repository_tags (registry_id, region, name, tag_key, tag_value) VALUES (?, ?, ?, ?, ?) \
                  ON CONFLICT (registry_id, region, name, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
             )
@@ -351,7 +353,7 @@ impl RepositoryStore for SqliteMetadataStore {
             .execute(&mut *tx)
             .await?;
         }
-        let count: i64 = sqlx::query_scalar(
+        let count: i64 = query_scalar(
             "SELECT COUNT(*) FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ?",
         )
         .bind_scope(scope)
@@ -375,7 +377,7 @@ impl RepositoryStore for SqliteMetadataStore {
         let mut tx = self.write_transaction().await?;
         require_repository(&mut tx, scope, name).await?;
         for key in keys {
-            sqlx::query(
+            query(
                 "DELETE FROM repository_tags WHERE registry_id = ? AND region = ? AND name = ? AND tag_key = ?",
             )
             .bind_scope(scope)
@@ -403,7 +405,7 @@ mod tests {
     #[tokio::test]
     async fn repository_life_cycle_and_persistence() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
+        let store = SqlMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
         store.create_repository(&s, &repo("a"), &[("k".into(), "v".into())], &[]).await.unwrap();
         assert!(matches!(
@@ -432,7 +434,7 @@ mod tests {
         ));
         store.close().await;
 
-        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
+        let store = SqlMetadataStore::open(dir.path()).await.unwrap();
         assert_eq!(store.repository(&s, "a").await.unwrap(), repo("a"));
         assert_eq!(store.tags(&s, "a").await.unwrap(), vec![("k".to_string(), "v".to_string())]);
         store.delete_repository(&s, "a", true).await.unwrap();
@@ -445,7 +447,7 @@ mod tests {
     #[tokio::test]
     async fn too_many_tags_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
+        let store = SqlMetadataStore::open(dir.path()).await.unwrap();
         let s = scope();
         store.create_repository(&s, &repo("a"), &[], &[]).await.unwrap();
         let tags: Vec<RepositoryTag> = (0..3).map(|i| (format!("k{i}"), String::new())).collect();

@@ -2,7 +2,8 @@
 //! no manifest bodies.
 
 use super::manifests::image_storage;
-use super::{BindScope, SqliteMetadataStore};
+use super::query;
+use super::{BindScope, SqlMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ImageFilter, ImageListing, ImageSummary, TagFilter};
@@ -33,7 +34,7 @@ fn condition(filter: &ImageFilter) -> (String, usize) {
     (format!("{tags}{status}"), nows)
 }
 
-impl SqliteMetadataStore {
+impl SqlMetadataStore {
     /// Up to `limit` images whose digest is after `key` (or, with `exact`, is `key`), kept
     /// by `filter`, with their tags, in digest order.
     async fn summaries(
@@ -55,7 +56,7 @@ impl SqliteMetadataStore {
              AND t.repository = p.repository AND t.digest = p.digest \
              ORDER BY p.digest, t.tag"
         );
-        let mut query = sqlx::query(&sql).bind_scope(scope).bind(repository).bind(key);
+        let mut query = query(&sql).bind_scope(scope).bind(repository).bind(key);
         for _ in 0..nows {
             query = query.bind(filter.now);
         }
@@ -86,7 +87,7 @@ impl SqliteMetadataStore {
     }
 }
 
-impl ImageListing for SqliteMetadataStore {
+impl ImageListing for SqlMetadataStore {
     async fn image_page(
         &self, scope: &RegistryScope, repository: &str, after: &str, filter: ImageFilter,
         limit: u32,
@@ -126,7 +127,7 @@ impl ImageListing for SqliteMetadataStore {
             "SELECT digest, tag FROM ({ids}) ids WHERE digest > ? OR (digest = ? AND tag > ?) \
              ORDER BY digest, tag LIMIT ?"
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for _ in 0..scopes {
             query = query.bind_scope(scope).bind(repository);
             for _ in 0..nows {
@@ -180,8 +181,8 @@ mod tests {
     /// Seven images: image n carries n % 3 tags (`t<n>a`, `t<n>b`).
     async fn store(
         dir: &std::path::Path,
-    ) -> (SqliteMetadataStore, Vec<(StoredManifest, Vec<String>)>) {
-        let store = SqliteMetadataStore::open(dir).await.unwrap();
+    ) -> (SqlMetadataStore, Vec<(StoredManifest, Vec<String>)>) {
+        let store = SqlMetadataStore::open(dir).await.unwrap();
         store.create_repository(&scope(), &repository("app", 1.0), &[], &[]).await.unwrap();
         let refs = ManifestReferences::default();
         let mut all = Vec::new();

@@ -1,6 +1,7 @@
 //! Manifests, the tags that point at them, and the edges to their blobs and children.
 
-use super::{columns, BindScope, SqliteMetadataStore};
+use super::{columns, BindScope, SqlMetadataStore};
+use super::{query, query_scalar};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::immutability::tag_is_immutable;
@@ -9,8 +10,8 @@ use crate::metadata::{
 };
 use crate::reference::Tag;
 use crate::scope::RegistryScope;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 const COLUMNS: &str =
     "digest, media_type, artifact_type, config_media_type, subject_digest, annotations, body, \
@@ -28,7 +29,7 @@ const BY_TAG: &str = "SELECT m.digest, m.media_type, m.artifact_type, m.config_m
                       AND m.digest = t.digest WHERE t.registry_id = ? AND t.region = ? AND t.repository = ? AND t.tag = ?";
 
 /// The storage columns of a row that selected them.
-pub(super) fn image_storage(row: &SqliteRow) -> Result<ImageStorage, RegistryError> {
+pub(super) fn image_storage(row: &AnyRow) -> Result<ImageStorage, RegistryError> {
     let archived: i64 = row.try_get("archived")?;
     Ok(ImageStorage {
         archived: archived != 0,
@@ -37,7 +38,7 @@ pub(super) fn image_storage(row: &SqliteRow) -> Result<ImageStorage, RegistryErr
     })
 }
 
-fn manifest(row: &SqliteRow) -> Result<StoredManifest, RegistryError> {
+fn manifest(row: &AnyRow) -> Result<StoredManifest, RegistryError> {
     let size: i64 = row.try_get("image_size")?;
     Ok(StoredManifest {
         digest: columns::digest(row, "digest")?,
@@ -61,12 +62,12 @@ fn repository_missing(scope: &RegistryScope, repository: &str) -> RegistryError 
     }
 }
 
-impl SqliteMetadataStore {
+impl SqlMetadataStore {
     /// A manifest: `sql` selects it by (registry, region, repository, `key`).
     async fn lookup(
         &self, scope: &RegistryScope, repository: &str, sql: &str, key: &str,
     ) -> Result<Option<StoredManifest>, RegistryError> {
-        let row = sqlx::query(sql)
+        let row = query(sql)
             .bind_scope(scope)
             .bind(repository)
             .bind(key)
@@ -76,7 +77,7 @@ impl SqliteMetadataStore {
     }
 }
 
-impl ImageStore for SqliteMetadataStore {
+impl ImageStore for SqlMetadataStore {
     async fn manifest(
         &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Option<StoredManifest>, RegistryError> {
@@ -95,7 +96,7 @@ impl ImageStore for SqliteMetadataStore {
     ) -> Result<PutOutcome, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let settings = sqlx::query(
+        let settings = query(
             "SELECT image_tag_mutability, mutability_exclusion_filters FROM repositories \
              WHERE registry_id = ? AND region = ? AND name = ?",
         )
@@ -108,7 +109,7 @@ impl ImageStore for SqliteMetadataStore {
 
         let previous = match tag {
             Some(tag) => {
-                let previous: Option<String> = sqlx::query_scalar(
+                let previous: Option<String> = query_scalar(
                     "SELECT digest FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ?",
                 )
                 .bind_scope(scope)
@@ -132,12 +133,13 @@ impl ImageStore for SqliteMetadataStore {
             None => None,
         };
 
-        sqlx::query(
+        query(
             "INSERT INTO manifests (registry_id, region, repository, digest, media_type, artifact_type, \
              config_media_type, subject_digest, annotations, body, image_size, pushed_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO UPDATE SET archived = 0, last_activated_at = excluded.pushed_at \
-             WHERE archived = 1 OR last_activated_at > excluded.pushed_at",
+             ON CONFLICT (registry_id, region, repository, digest) DO UPDATE SET archived = 0, \
+             last_activated_at = excluded.pushed_at \
+             WHERE manifests.archived = 1 OR manifests.last_activated_at > excluded.pushed_at",
         )
         .bind_scope(scope)
         .bind(repository)
@@ -154,7 +156,7 @@ impl ImageStore for SqliteMetadataStore {
         .await?;
         // Referenced again: a blob noted unreferenced starts its grace afresh next time.
         for blob in &references.blobs {
-            sqlx::query(
+            query(
                 "UPDATE blobs SET unreferenced_since = NULL \
                  WHERE digest = ? AND unreferenced_since IS NOT NULL",
             )
@@ -164,7 +166,7 @@ impl ImageStore for SqliteMetadataStore {
         }
         for (children, kind) in [(&references.blobs, "blob"), (&references.manifests, "manifest")] {
             for child in children {
-                sqlx::query(
+                query(
                     "INSERT INTO manifest_references (registry_id, region, repository, parent, child, kind) \
                      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 )
@@ -178,7 +180,7 @@ impl ImageStore for SqliteMetadataStore {
             }
         }
         if let Some(tag) = tag {
-            sqlx::query(
+            query(
                 "INSERT INTO image_tags (registry_id, region, repository, tag, digest) VALUES (?, ?, ?, ?, ?) \
                  ON CONFLICT (registry_id, region, repository, tag) DO UPDATE SET digest = excluded.digest",
             )
@@ -197,7 +199,7 @@ impl ImageStore for SqliteMetadataStore {
     async fn tags_of(
         &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar(
+        Ok(query_scalar(
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY tag",
         )
@@ -209,7 +211,7 @@ impl ImageStore for SqliteMetadataStore {
     async fn list_tags(
         &self, scope: &RegistryScope, repository: &str, last: Option<&str>, limit: u32,
     ) -> Result<Vec<String>, RegistryError> {
-        Ok(sqlx::query_scalar(
+        Ok(query_scalar(
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag > ? \
              ORDER BY tag LIMIT ?",
         )
@@ -224,7 +226,7 @@ impl ImageStore for SqliteMetadataStore {
     async fn referrers(
         &self, scope: &RegistryScope, repository: &str, subject: &Digest,
     ) -> Result<Vec<StoredManifest>, RegistryError> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {COLUMNS} FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? \
              AND subject_digest = ? ORDER BY digest"
         ))
@@ -240,7 +242,7 @@ impl ImageStore for SqliteMetadataStore {
         &self, scope: &RegistryScope, repository: &str, digest: &Digest, principal: &str, at: f64,
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
-        sqlx::query(
+        query(
             "UPDATE manifests SET last_pulled_at = ? WHERE registry_id = ? AND region = ? \
              AND repository = ? AND digest = ? AND NOT EXISTS (SELECT 1 FROM pull_time_exclusions e \
              WHERE e.registry_id = manifests.registry_id AND e.region = manifests.region \
@@ -260,7 +262,7 @@ impl ImageStore for SqliteMetadataStore {
     ) -> Result<ImageStorage, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let row = sqlx::query(
+        let row = query(
             "SELECT archived, last_archived_at, last_activated_at FROM manifests \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
@@ -270,13 +272,13 @@ impl ImageStore for SqliteMetadataStore {
         .ok_or(RegistryError::ImageNotFound)?;
         let mut storage = image_storage(&row)?;
         change(&mut storage)?;
-        sqlx::query(
+        query(
             "UPDATE manifests SET archived = ?, last_archived_at = ?, last_activated_at = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
         .bind(i64::from(storage.archived))
-        .bind(storage.last_archived_at)
-        .bind(storage.last_activated_at)
+        .bind_optional_seconds(storage.last_archived_at)
+        .bind_optional_seconds(storage.last_activated_at)
         .bind_image(scope, repository, digest)
         .execute(&mut *tx)
         .await?;
@@ -289,7 +291,7 @@ impl ImageStore for SqliteMetadataStore {
     ) -> Result<Vec<String>, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let parents: Vec<String> = sqlx::query_scalar(
+        let parents: Vec<String> = query_scalar(
             "SELECT parent FROM manifest_references WHERE registry_id = ? AND region = ? AND repository = ? \
              AND child = ? AND kind = 'manifest' ORDER BY parent",
         )
@@ -299,14 +301,14 @@ impl ImageStore for SqliteMetadataStore {
         if !parents.is_empty() {
             return Err(RegistryError::ImageReferencedByManifestList { parents });
         }
-        let tags: Vec<String> = sqlx::query_scalar(
+        let tags: Vec<String> = query_scalar(
             "SELECT tag FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY tag",
         )
         .bind_image(scope, repository, digest)
         .fetch_all(&mut *tx)
         .await?;
-        let done = sqlx::query(
+        let done = query(
             "DELETE FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ?",
         )
         .bind_image(scope, repository, digest)
@@ -324,7 +326,7 @@ impl ImageStore for SqliteMetadataStore {
     ) -> Result<Digest, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
-        let digest: Option<String> = sqlx::query_scalar(
+        let digest: Option<String> = query_scalar(
             "DELETE FROM image_tags WHERE registry_id = ? AND region = ? AND repository = ? AND tag = ? \
              RETURNING digest",
         )
@@ -334,7 +336,7 @@ impl ImageStore for SqliteMetadataStore {
         .fetch_optional(&mut *tx)
         .await?;
         let digest = digest.ok_or(RegistryError::ImageNotFound)?;
-        sqlx::query(
+        query(
             "DELETE FROM manifests WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              AND NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.registry_id = manifests.registry_id \
                AND t.region = manifests.region AND t.repository = manifests.repository AND t.digest = manifests.digest) \
@@ -355,7 +357,7 @@ impl ImageStore for SqliteMetadataStore {
 
 /// Every referenced blob linked, every child manifest present; else the ECR message.
 async fn check_references(
-    tx: &mut Transaction<'_, Sqlite>, scope: &RegistryScope, repository: &str,
+    tx: &mut Transaction<'_, Any>, scope: &RegistryScope, repository: &str,
     references: &ManifestReferences,
 ) -> Result<(), RegistryError> {
     let blobs = if references.blobs_fetched_later {
@@ -383,7 +385,7 @@ async fn check_references(
 
 /// The digests (each once, in order) that `table` lacks for the repository.
 async fn missing(
-    tx: &mut Transaction<'_, Sqlite>, table: &str, scope: &RegistryScope, repository: &str,
+    tx: &mut Transaction<'_, Any>, table: &str, scope: &RegistryScope, repository: &str,
     digests: &[Digest],
 ) -> Result<Vec<String>, RegistryError> {
     let query = format!(
@@ -391,7 +393,7 @@ async fn missing(
     );
     let mut absent: Vec<String> = Vec::new();
     for digest in digests {
-        let found: Option<i64> = sqlx::query_scalar(&query)
+        let found: Option<i64> = query_scalar(&query)
             .bind_image(scope, repository, digest)
             .fetch_optional(&mut **tx)
             .await?;

@@ -1,7 +1,8 @@
 //! The replication queue and its outcomes: one row per image and destination.
 
 use super::columns;
-use super::{BindScope, SqliteMetadataStore};
+use super::query;
+use super::{BindScope, SqlMetadataStore};
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::metadata::{ReplicationState, ReplicationStore, ReplicationTask};
@@ -10,13 +11,14 @@ use sqlx::Row;
 
 /// Records the tasks as IN_PROGRESS inside `tx` (a push's, or a queueing of its own).
 pub(super) async fn queue_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, tasks: &[ReplicationTask], at: f64,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>, tasks: &[ReplicationTask], at: f64,
 ) -> Result<(), RegistryError> {
     for task in tasks {
-        sqlx::query(
+        query(
             "INSERT INTO replications (registry_id, region, repository, digest, dest_registry_id, \
              dest_region, status, failure_code, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, ?) \
-             ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
+             ON CONFLICT (registry_id, region, repository, digest, dest_registry_id, dest_region) \
+             DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
              updated_at = excluded.updated_at",
         )
         .bind_scope(&task.source)
@@ -30,7 +32,7 @@ pub(super) async fn queue_in(
     Ok(())
 }
 
-impl ReplicationStore for SqliteMetadataStore {
+impl ReplicationStore for SqlMetadataStore {
     async fn queue_replications(
         &self, tasks: &[ReplicationTask], at: f64,
     ) -> Result<(), RegistryError> {
@@ -47,7 +49,7 @@ impl ReplicationStore for SqliteMetadataStore {
     async fn pending_replications(
         &self, limit: u32,
     ) -> Result<Vec<ReplicationTask>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT registry_id, region, repository, digest, dest_registry_id, dest_region \
              FROM replications WHERE status = 'IN_PROGRESS' ORDER BY updated_at LIMIT ?",
         )
@@ -71,7 +73,7 @@ impl ReplicationStore for SqliteMetadataStore {
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let status = if failure_code.is_some() { "FAILED" } else { "COMPLETE" };
-        sqlx::query(
+        query(
             "UPDATE replications SET status = ?, failure_code = ?, updated_at = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              AND dest_registry_id = ? AND dest_region = ?",
@@ -91,7 +93,7 @@ impl ReplicationStore for SqliteMetadataStore {
     async fn replication_states(
         &self, scope: &RegistryScope, repository: &str, digest: &Digest,
     ) -> Result<Vec<ReplicationState>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT dest_registry_id, dest_region, status, failure_code FROM replications \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? \
              ORDER BY dest_region, dest_registry_id",

@@ -1,12 +1,13 @@
 //! Image signings: one row per image and signing profile; IN_PROGRESS rows are the
 //! signing job's queue.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::query;
+use super::{BindScope, SqlMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::{ImageKey, SigningState, SigningStore};
 use sqlx::Row;
 
-impl SigningStore for SqliteMetadataStore {
+impl SigningStore for SqlMetadataStore {
     async fn queue_signings(
         &self, image: &ImageKey, profiles: &[String], at: f64,
     ) -> Result<(), RegistryError> {
@@ -16,11 +17,12 @@ impl SigningStore for SqliteMetadataStore {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.write_transaction().await?;
         for profile in profiles {
-            sqlx::query(
+            query(
                 "INSERT INTO image_signings (registry_id, region, repository, digest, profile_arn, \
                  status, failure_code, failure_reason, updated_at) \
                  VALUES (?, ?, ?, ?, ?, 'IN_PROGRESS', NULL, NULL, ?) \
-                 ON CONFLICT DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
+                 ON CONFLICT (registry_id, region, repository, digest, profile_arn) \
+                 DO UPDATE SET status = 'IN_PROGRESS', failure_code = NULL, \
                  failure_reason = NULL, updated_at = excluded.updated_at",
             )
             .bind_scope(&image.scope)
@@ -36,7 +38,7 @@ impl SigningStore for SqliteMetadataStore {
     }
 
     async fn pending_signings(&self, limit: u32) -> Result<Vec<(ImageKey, String)>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT registry_id, region, repository, digest, profile_arn FROM image_signings \
              WHERE status = 'IN_PROGRESS' ORDER BY updated_at LIMIT ?",
         )
@@ -53,7 +55,7 @@ impl SigningStore for SqliteMetadataStore {
     ) -> Result<(), RegistryError> {
         let _writer = self.write_lock.lock().await;
         let status = if failure.is_some() { "FAILED" } else { "COMPLETE" };
-        sqlx::query(
+        query(
             "UPDATE image_signings SET status = ?, failure_code = ?, failure_reason = ?, updated_at = ? \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? AND profile_arn = ?",
         )
@@ -71,7 +73,7 @@ impl SigningStore for SqliteMetadataStore {
     }
 
     async fn signing_states(&self, image: &ImageKey) -> Result<Vec<SigningState>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT profile_arn, status, failure_code, failure_reason FROM image_signings \
              WHERE registry_id = ? AND region = ? AND repository = ? AND digest = ? ORDER BY profile_arn",
         )

@@ -2,7 +2,8 @@
 //! settings, the registry policy, and the replication, scanning and signing
 //! configurations. Two methods: read it, or change it in one transaction.
 
-use super::{BindScope, SqliteMetadataStore};
+use super::query;
+use super::{BindScope, SqlMetadataStore};
 use crate::error::RegistryError;
 use crate::metadata::{RegistryRecord, RegistryRecordStore};
 use crate::scope::RegistryScope;
@@ -35,10 +36,10 @@ const SELECT: &str = "SELECT policy_text, account_settings, replication_configur
      pull_through_cache_rules FROM registries \
      WHERE registry_id = ? AND region = ?";
 
-async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
+async fn read<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     executor: E, scope: &RegistryScope,
 ) -> Result<RegistryRecord, RegistryError> {
-    let row = sqlx::query(SELECT).bind_scope(scope).fetch_optional(executor).await?;
+    let row = query(SELECT).bind_scope(scope).fetch_optional(executor).await?;
     let Some(row) = row else {
         return Ok(RegistryRecord::default());
     };
@@ -58,9 +59,9 @@ async fn read<'e, E: sqlx::SqliteExecutor<'e>>(
     })
 }
 
-impl RegistryRecordStore for SqliteMetadataStore {
+impl RegistryRecordStore for SqlMetadataStore {
     async fn registries(&self) -> Result<Vec<RegistryScope>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT registry_id, region FROM registries \
              UNION SELECT registry_id, region FROM repositories \
              ORDER BY registry_id, region",
@@ -84,7 +85,7 @@ impl RegistryRecordStore for SqliteMetadataStore {
         let mut tx = self.write_transaction().await?;
         let mut record = read(&mut *tx, scope).await?;
         let answer = change(&mut record)?;
-        sqlx::query(
+        query(
             "INSERT INTO registries (registry_id, region, policy_text, account_settings, \
              replication_configuration, scanning_configuration, signing_configuration, \
              creation_templates, replication_backfills, pull_through_cache_rules) \
@@ -128,7 +129,7 @@ mod tests {
     #[tokio::test]
     async fn records_start_empty_change_in_one_transaction_and_survive_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
+        let store = SqlMetadataStore::open(dir.path()).await.unwrap();
         assert_eq!(store.registry_record(&scope()).await.unwrap(), RegistryRecord::default());
 
         let replication = ReplicationConfiguration {
@@ -158,7 +159,7 @@ mod tests {
         assert!(refused.is_err());
         store.close().await;
 
-        let store = SqliteMetadataStore::open(dir.path()).await.unwrap();
+        let store = SqlMetadataStore::open(dir.path()).await.unwrap();
         let record = store.registry_record(&scope()).await.unwrap();
         assert_eq!(record.policy_text.as_deref(), Some("{}"), "a refused change writes nothing");
         assert_eq!(record.account_settings["BASIC_SCAN_TYPE_VERSION"], "AWS_NATIVE");
