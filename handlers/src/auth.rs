@@ -90,6 +90,21 @@ impl TokenSigner {
         Ok(TokenSigner { key })
     }
 
+    /// The key given as base64 of 32 bytes (`--token-key`), so that several replicas
+    /// accept each other's tokens; the data dir's key file is then not used.
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("the token key is not base64: {e}"))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            format!(
+                "the token key is {} bytes; it must be 32 (openssl rand -base64 32)",
+                bytes.len()
+            )
+        })?;
+        Ok(TokenSigner { key })
+    }
+
     fn mac(&self, data: &[u8]) -> Hmac<Sha256> {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
@@ -162,6 +177,15 @@ mod tests {
         assert_eq!(TokenSigner::open(dir.path()).unwrap().verify(&token, 999), Ok(claims));
         assert_eq!(signer.verify(&token, 1_000), Err(TokenError::Expired));
         let other = TokenSigner::open(tempfile::tempdir().unwrap().path()).unwrap();
+        // A key given as config signs the same tokens in every process that has it.
+        let shared = STANDARD.encode([7u8; 32]);
+        let (one, two) = (
+            TokenSigner::from_base64(&shared).unwrap(),
+            TokenSigner::from_base64(&shared).unwrap(),
+        );
+        assert!(two.verify(&one.issue("111122223333", "us-east-1", 1000, "p"), 999).is_ok());
+        assert!(TokenSigner::from_base64(&STANDARD.encode([7u8; 16])).is_err());
+        assert!(TokenSigner::from_base64("not base64!").is_err());
         assert_eq!(other.verify(&token, 0), Err(TokenError::Forged));
         let tampered = token.replacen("berth2.", "berth2.x", 1);
         assert_eq!(signer.verify(&tampered, 0), Err(TokenError::Forged));

@@ -226,6 +226,11 @@ pub struct ServeOptions {
     /// applies its migrations at start. In-memory caches are then off.
     #[arg(long, env = "BERTH_METADATA", value_parser = parse_metadata)]
     pub metadata: Option<String>,
+    /// Key that signs registry passwords (base64 of 32 bytes, e.g. `openssl rand -base64
+    /// 32`) instead of the data dir's `auth.key`: give every replica the same one, so that a
+    /// password from one is accepted by all.
+    #[arg(long, env = "BERTH_TOKEN_KEY", hide_env_values = true)]
+    pub token_key: Option<String>,
     /// Where blob bytes go instead of the data dir: `s3://bucket/prefix` in an
     /// S3-compatible store (credentials and region from the usual AWS environment
     /// variables), shared by every replica. Metadata stays where `--data-dir` says.

@@ -134,13 +134,17 @@ pub async fn open_state(
             options.cache_bytes,
         ),
     };
+    let job_lock = metadata.job_lock();
     let opened = Registry::with_stores(CachedMetadataStore::new(metadata), blobs, clock)
         .await
         .context("cannot open the registry")?;
     let registry = Arc::new(
         opened.with_restore_delay(options.archive_restore_delay).with_cache_budget(cache_bytes),
     );
-    let tokens = TokenSigner::open(data_dir).context("cannot load the token key")?;
+    let tokens = match &options.token_key {
+        Some(key) => TokenSigner::from_base64(key).map_err(anyhow::Error::msg)?,
+        None => TokenSigner::open(data_dir).context("cannot load the token key")?,
+    };
     if options.accept_any_credentials {
         tracing::warn!(
             "--accept-any-credentials: /v2 accepts ANY Basic credentials; never use this outside development"
@@ -174,6 +178,10 @@ pub async fn open_state(
             Duration::from_secs(options.signing_interval),
         )),
     ]);
+    let jobs = match job_lock {
+        Some(lock) => jobs.with_lock(lock),
+        None => jobs,
+    };
     let secrets = match &options.secrets_file {
         Some(path) => SecretStore::load(path).map_err(anyhow::Error::msg)?,
         None => SecretStore::default(),

@@ -7,6 +7,7 @@ mod support;
 
 use reqwest::Method;
 use std::process::Command;
+use support::images::chunked_upload;
 use support::layout::{add_blob, add_layered_image, sha256_file, write_index};
 use support::s3::S3Server;
 use support::tools::{run, stdout, tool};
@@ -123,30 +124,8 @@ async fn a_chunked_upload_checks_its_digest_and_survives_kill_9_with_ranges_serv
     assert_eq!(s3.objects_under("registry/uploads"), 0, "nor leaves its upload");
 
     // Chunks far below S3's 5 MiB part minimum, then one above it.
-    let started = raw.request(Method::POST, "/v2/s3/chunks/blobs/uploads/").send().await.unwrap();
-    assert_eq!(started.status(), 202);
-    let mut location = started.headers()["location"].to_str().unwrap().to_string();
-    let mut offset = 0;
-    for size in [1000, 70_000, 5, blob.len() - 71_005] {
-        let chunk = &blob[offset..offset + size];
-        let patched = raw
-            .request(Method::PATCH, &location)
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Range", format!("{}-{}", offset, offset + size - 1))
-            .body(chunk.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(patched.status(), 202, "PATCH of {size} bytes");
-        location = patched.headers()["location"].to_str().unwrap().to_string();
-        offset += size;
-    }
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let done = raw
-        .request(Method::PUT, &format!("{location}{separator}digest={digest}"))
-        .send()
-        .await
-        .unwrap();
+    let chunks = [1000, 70_000, 5, blob.len() - 71_005];
+    let done = chunked_upload(&raw, "s3/chunks", &blob, &chunks).await;
     assert_eq!(done.status(), 201);
     assert_eq!(s3.objects_under("registry/blobs"), 1);
     assert_eq!(s3.objects_under("registry/uploads"), 0, "the staged parts are removed");

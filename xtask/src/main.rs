@@ -146,6 +146,8 @@ fn e2e(root: &Path) -> ExitCode {
                 "e2e_console",
                 "--test",
                 "e2e_s3",
+                "--test",
+                "e2e_replicas",
                 "--",
                 "--nocapture",
             ])

@@ -28,6 +28,19 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Keeps a job to one process at a time when several share a database: before each run
+/// the runner asks for the job's lease and skips the run when another process holds it.
+/// One process alone (SQLite) needs none.
+pub trait JobLock: Send + Sync + std::fmt::Debug {
+    /// Takes the lease of job `name` if no other process holds it; `true` when taken.
+    fn try_take<'a>(
+        &'a self, name: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, RegistryError>>;
+
+    /// Gives back the lease of job `name`.
+    fn give_back<'a>(&'a self, name: &'a str) -> futures_util::future::BoxFuture<'a, ()>;
+}
+
 /// What one run of a job did, for logs and the admin API.
 pub type JobReport = String;
 
@@ -55,10 +68,20 @@ struct Entry {
 }
 
 impl Entry {
-    /// Runs the job once, counting the run (and its failure).
-    async fn run(&self) -> Result<JobReport, RegistryError> {
+    /// Runs the job once, counting the run (and its failure); with a `lock`, only when
+    /// no other process is running it.
+    async fn run(&self, lock: Option<&dyn JobLock>) -> Result<JobReport, RegistryError> {
         let _running = self.running.lock().await;
+        let name = self.job.name();
+        if let Some(lock) = lock {
+            if !lock.try_take(name).await? {
+                return Ok(format!("skipped: another replica is running {name}"));
+            }
+        }
         let result = self.job.run().await;
+        if let Some(lock) = lock {
+            lock.give_back(name).await;
+        }
         self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if result.is_err() {
             self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -74,6 +97,7 @@ pub type JobCounts = (&'static str, u64, u64);
 #[derive(Debug)]
 pub struct JobRunner {
     entries: Vec<Arc<Entry>>,
+    lock: Option<Arc<dyn JobLock>>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -93,9 +117,16 @@ impl JobRunner {
                     })
                 })
                 .collect(),
+            lock: None,
             stop: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same runner, running each job only while it holds the job's lease in `lock`.
+    pub fn with_lock(mut self, lock: Arc<dyn JobLock>) -> Self {
+        self.lock = Some(lock);
+        self
     }
 
     /// Each job's runs and failures so far.
@@ -123,6 +154,7 @@ impl JobRunner {
         }
         for entry in &self.entries {
             let entry = entry.clone();
+            let lock = self.lock.clone();
             let mut stop = self.stop.subscribe();
             tasks.push(tokio::spawn(async move {
                 let period = entry.job.interval();
@@ -131,7 +163,7 @@ impl JobRunner {
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
-                        _ = ticks.tick() => { run_logged(&entry).await; }
+                        _ = ticks.tick() => { run_logged(&entry, lock.as_deref()).await; }
                         _ = stop.changed() => break,
                     }
                 }
@@ -143,7 +175,7 @@ impl JobRunner {
     /// such job.
     pub async fn run_now(&self, name: &str) -> Option<Result<JobReport, RegistryError>> {
         let entry = self.entries.iter().find(|e| e.job.name() == name)?;
-        Some(entry.run().await)
+        Some(entry.run(self.lock.as_deref()).await)
     }
 
     /// Stops the periodic tasks and waits for a run in progress to finish.
@@ -159,8 +191,8 @@ impl JobRunner {
     }
 }
 
-async fn run_logged(entry: &Entry) {
-    match entry.run().await {
+async fn run_logged(entry: &Entry, lock: Option<&dyn JobLock>) {
+    match entry.run(lock).await {
         Ok(report) => tracing::debug!(job = entry.job.name(), %report, "job ran"),
         Err(e) => tracing::error!(job = entry.job.name(), "job failed: {e}"),
     }

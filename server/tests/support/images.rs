@@ -74,3 +74,34 @@ pub async fn put_index(ecr: &aws_sdk_ecr::Client, n: u32, tag: &str) -> String {
     put.send().await.unwrap_or_else(|e| panic!("PutImage {tag}: {e}"));
     digest_of(body.as_bytes())
 }
+
+/// Uploads `blob` to `repo` in PATCHes of the given sizes (which add up to its length),
+/// each to the Location the previous answer gave, then PUTs its digest; the PUT's answer.
+pub async fn chunked_upload(
+    raw: &RawRegistry, repo: &str, blob: &[u8], chunks: &[usize],
+) -> reqwest::Response {
+    assert_eq!(chunks.iter().sum::<usize>(), blob.len(), "the chunks cover the blob");
+    let started =
+        raw.request(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(started.status(), 202);
+    let mut location = started.headers()["location"].to_str().unwrap().to_string();
+    let mut offset = 0;
+    for &size in chunks {
+        let patched = raw
+            .request(Method::PATCH, &location)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Range", format!("{}-{}", offset, offset + size - 1))
+            .body(blob[offset..offset + size].to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status(), 202, "PATCH of {size} bytes at {offset}");
+        location = patched.headers()["location"].to_str().unwrap().to_string();
+        offset += size;
+    }
+    let separator = if location.contains('?') { '&' } else { '?' };
+    raw.request(Method::PUT, &format!("{location}{separator}digest={}", digest_of(blob)))
+        .send()
+        .await
+        .unwrap()
+}

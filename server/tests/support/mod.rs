@@ -6,6 +6,7 @@ pub mod dockerd;
 pub mod images;
 pub mod layout;
 pub mod postgres;
+pub mod replicas;
 pub mod s3;
 pub mod tools;
 pub mod upstream;
@@ -33,6 +34,14 @@ impl Berth {
     /// itself (`berth export`, `fsck`, `gc` read its files).
     pub fn start_local(data_dir: &Path, extra: &[&str]) -> Berth {
         Self::spawn::<&str>(data_dir, extra, &[], false)
+    }
+
+    /// As [`Berth::start_local`], with extra environment variables: for tests that name
+    /// their backends themselves.
+    pub fn start_local_with_env<V: AsRef<std::ffi::OsStr>>(
+        data_dir: &Path, extra: &[&str], env: &[(&str, V)],
+    ) -> Berth {
+        Self::spawn(data_dir, extra, env, false)
     }
 
     /// As [`Berth::start`], with extra environment variables.
@@ -168,10 +177,15 @@ pub struct RawRegistry {
 impl RawRegistry {
     /// Logged in as `AWS` with `password`.
     pub fn new(berth: &Berth, password: &str) -> Self {
+        Self::at(&berth.endpoint, password)
+    }
+
+    /// Logged in as `AWS` with `password` at `endpoint` (`http://host:port`).
+    pub fn at(endpoint: &str, password: &str) -> Self {
         use base64::Engine;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
         RawRegistry {
-            endpoint: berth.endpoint.clone(),
+            endpoint: endpoint.to_string(),
             authorization: Some(format!("Basic {basic}")),
             http: reqwest::Client::new(),
         }

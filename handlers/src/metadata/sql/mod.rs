@@ -15,6 +15,7 @@ mod columns;
 mod consistency;
 mod exclusions;
 mod image_listing;
+mod job_lock;
 mod manifests;
 mod registries;
 mod replications;
@@ -55,6 +56,8 @@ enum Backend {
 pub struct SqlMetadataStore {
     pool: AnyPool,
     backend: Backend,
+    /// How to reach the database again (PostgreSQL: for the job leases' own connection).
+    options: AnyConnectOptions,
     write_lock: Mutex<()>,
 }
 
@@ -86,10 +89,10 @@ impl SqlMetadataStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqlMetadataStore { pool, backend: Backend::Sqlite, write_lock: Mutex::new(()) })
+        Ok(SqlMetadataStore { pool, backend: Backend::Sqlite, options, write_lock: Mutex::new(()) })
     }
 
     /// Connects to the PostgreSQL database at `url` (`postgres://user:password@host/db`)
@@ -104,10 +107,26 @@ impl SqlMetadataStore {
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations_postgres").run(&pool).await?;
-        Ok(SqlMetadataStore { pool, backend: Backend::Postgres, write_lock: Mutex::new(()) })
+        Ok(SqlMetadataStore {
+            pool,
+            backend: Backend::Postgres,
+            options,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// What keeps each background job to one process at a time: on PostgreSQL, leases
+    /// (several processes may share it); on SQLite nothing (one process owns the data dir).
+    pub fn job_lock(&self) -> Option<std::sync::Arc<dyn crate::jobs::JobLock>> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                Some(std::sync::Arc::new(job_lock::PostgresJobLock::new(self.options.clone())))
+            }
+        }
     }
 
     /// Writes a consistent copy of the whole database to `to` (SQLite's `VACUUM INTO`),
