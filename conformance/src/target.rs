@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -29,7 +30,13 @@ impl Answer {
 #[derive(Clone)]
 pub enum Target {
     InProcess(Arc<AppState>),
-    Remote { url: String, http: reqwest::Client },
+    /// One berth, or several replicas of one registry: each request goes to the next URL in
+    /// turn, except that moving the clock (each process has its own) goes to all of them.
+    Remote {
+        urls: Arc<Vec<String>>,
+        next: Arc<AtomicUsize>,
+        http: reqwest::Client,
+    },
 }
 
 impl Target {
@@ -53,13 +60,29 @@ impl Target {
                     Answer { status, headers, body }
                 })
             }
-            Target::Remote { url, http } => {
-                let mut request = http.request(method, format!("{url}{path}")).body(body);
-                for (k, v) in headers {
-                    request = request.header(*k, *v);
-                }
+            Target::Remote { urls, next, http } => {
+                let chosen: Vec<&String> = if path.starts_with("/_berth/admin/clock/") {
+                    urls.iter().collect()
+                } else {
+                    vec![&urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()]]
+                };
+                let requests: Vec<_> = chosen
+                    .into_iter()
+                    .map(|url| {
+                        let mut request =
+                            http.request(method.clone(), format!("{url}{path}")).body(body.clone());
+                        for (k, v) in headers {
+                            request = request.header(*k, *v);
+                        }
+                        request
+                    })
+                    .collect();
                 Box::pin(async move {
-                    let response = request.send().await.expect("berth answers");
+                    let mut response = None;
+                    for request in requests {
+                        response = Some(request.send().await.expect("berth answers"));
+                    }
+                    let response = response.expect("at least one URL");
                     let status = response.status().as_u16();
                     let mut headers = HeaderMap::new();
                     for (k, v) in response.headers() {

@@ -1,5 +1,6 @@
 //! The system under test: berth's real router in-process (`oneshot`), or a running berth
-//! over HTTP when `BERTH_CONFORMANCE_URL` is set.
+//! over HTTP when `BERTH_CONFORMANCE_URL` is set (several comma-separated URLs: replicas of
+//! one registry, taking the requests in turn).
 
 use crate::fixtures::{
     blob_digest, digest_of, image_manifest, index_manifest, BLOBS, IMAGE_BLOBS, REPOSITORIES, TAGS,
@@ -96,8 +97,11 @@ impl Sut {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos())
                     .unwrap_or(0);
+                // Several comma-separated URLs are replicas of one registry.
+                let urls = url.split(',').map(|u| u.trim().trim_end_matches('/').to_string());
                 let target = Target::Remote {
-                    url: url.trim_end_matches('/').to_string(),
+                    urls: Arc::new(urls.filter(|u| !u.is_empty()).collect()),
+                    next: Default::default(),
                     http: reqwest::Client::new(),
                 };
                 (target, None, format!("conformance{run}c{case}/"))

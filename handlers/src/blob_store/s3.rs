@@ -203,11 +203,17 @@ impl S3BlobStore {
                 .map(|c| Digest::from_hasher(c.hasher.clone())),
             DigestAlgorithm::Sha512 => None,
         };
-        if let Some(actual) = &known {
-            check(actual, expected)?;
-        }
         let target = self.blob_key(expected);
-        if self.stat_blob(expected).await?.is_none() {
+        let exists = self.stat_blob(expected).await?.is_some();
+        match &known {
+            Some(actual) => check(actual, expected)?,
+            // Nothing will be written to check the bytes on the way: read them back.
+            None if exists => {
+                check(&self.hash_parts(&parts, expected.algorithm()).await?, expected)?
+            }
+            None => {}
+        }
+        if !exists {
             match (&known, parts.as_slice()) {
                 (Some(_), [only]) => {
                     self.store.copy(&only.location, &target).await.map_err(failed)?
@@ -220,6 +226,20 @@ impl S3BlobStore {
         }
         self.remove(id).await?;
         Ok(size)
+    }
+
+    /// The digest of the parts' bytes, read back from the store.
+    async fn hash_parts(
+        &self, parts: &[Part], algorithm: DigestAlgorithm,
+    ) -> Result<Digest, RegistryError> {
+        let mut hasher = RunningDigest::new(algorithm);
+        for part in parts {
+            let mut bytes = self.store.get(&part.location).await.map_err(failed)?.into_stream();
+            while let Some(data) = bytes.next().await {
+                hasher.update(&data.map_err(failed)?);
+            }
+        }
+        Ok(hasher.finish())
     }
 
     /// Streams the parts into one new object at `target`, hashing them when `verify`; the
@@ -525,6 +545,14 @@ mod tests {
         assert!(read_all(&two, &digest, 0, total).await == whole);
         let start = PART as u64 - 3;
         assert!(read_all(&two, &digest, start, 10).await == whole[start as usize..][..10]);
+
+        // Other bytes claiming the digest of a blob that exists, appended on one replica and
+        // committed on the other, are refused too (nothing is written to check them on).
+        one.create_upload("v").await.unwrap();
+        let (_, body) = pieces(2000, 3);
+        one.append("v", body).await.unwrap();
+        assert!(matches!(two.commit("v", &digest).await, Err(RegistryError::DigestInvalid(_))));
+        assert!(read_all(&two, &digest, 0, total).await == whole, "the blob is untouched");
     }
 
     #[tokio::test]
