@@ -60,6 +60,7 @@ fn main() -> ExitCode {
                 Some(&"--many-uploads") => bench::Selection::ManyUploads,
                 Some(&"--small-blobs") => bench::Selection::SmallBlobs,
                 Some(&"--transfers") => bench::Selection::Transfers,
+                Some(&"--scale-out") => bench::Selection::ScaleOut,
                 _ => bench::Selection::All,
             };
             let rest = if selection == bench::Selection::All {
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
                     Ok(n) if n > 0 => report(bench::run(&root, n, selection)),
                     _ => fail("--rounds takes a positive number"),
                 },
-                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs | --transfers] [--rounds N]"),
+                _ => fail("usage: cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs | --transfers | --scale-out] [--rounds N]"),
             }
         }
         ["faults", rest @ ..] => faults_command(&root, rest),
@@ -83,7 +84,7 @@ fn main() -> ExitCode {
             Ok(n) if n > 0 => conformance(&root, Some(n)),
             _ => fail("--cases takes a positive number"),
         },
-        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs | --transfers] [--rounds N]"),
+        _ => fail("usage: cargo xtask codegen [--check] | cargo xtask e2e | cargo xtask conformance [--cases N] | cargo xtask bench [--pull-through | --scan | --slow-senders | --many-uploads | --small-blobs | --transfers | --scale-out] [--rounds N]"),
     }
 }
 

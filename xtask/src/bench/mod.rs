@@ -6,6 +6,7 @@ pub mod api;
 mod limits;
 mod many_uploads;
 mod pull_through;
+mod scale_out;
 mod scanning;
 pub(crate) mod servers;
 mod slow_senders;
@@ -287,6 +288,9 @@ pub enum Selection {
     /// Only the small blobs (skopeo's 200 layers and 32 parallel uploads), both servers
     /// (`--small-blobs`).
     SmallBlobs,
+    /// berth on SQLite and files, on PostgreSQL and S3, and on two replicas of those
+    /// (`--scale-out`).
+    ScaleOut,
     /// Only the 1 GiB pushes and pulls with the machine's limits, both servers
     /// (`--transfers`).
     Transfers,
@@ -313,6 +317,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         Selection::Scanning => Some(scanning::figures(&berth, rounds)?),
         Selection::SlowSenders => Some(slow_senders::figures(&berth)?),
         Selection::ManyUploads => Some(many_uploads::figures(&berth, &registry)?),
+        Selection::ScaleOut => Some(scale_out::figures(&berth, rounds)?),
         _ => None,
     };
     if let Some(lines) = alone {
@@ -380,6 +385,7 @@ pub fn run(root: &Path, rounds: usize, selection: Selection) -> Result<(), Strin
         | Selection::Scanning
         | Selection::SlowSenders
         | Selection::ManyUploads
+        | Selection::ScaleOut
         | Selection::SmallBlobs
         | Selection::Transfers => Vec::new(),
     };

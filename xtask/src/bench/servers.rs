@@ -34,6 +34,9 @@ pub struct Server {
     pub cold_start: Duration,
     /// None for a [`Server::detached`] handle.
     child: Option<Child>,
+    /// Further replicas of the same registry: requests go to `base` and these in turn.
+    replicas: Vec<Server>,
+    next: std::sync::atomic::AtomicUsize,
     /// The data dir, when the server owns it (removed on drop).
     _dir: Option<tempfile_dir::Dir>,
 }
@@ -129,6 +132,8 @@ impl Server {
             credentials: None,
             cold_start: Duration::ZERO,
             child: Some(child),
+            replicas: Vec::new(),
+            next: Default::default(),
             _dir: None,
         };
         server.cold_start = wait_ready(&base, started)?;
@@ -172,6 +177,8 @@ impl Server {
             credentials: None,
             cold_start: Duration::ZERO,
             child: Some(child),
+            replicas: Vec::new(),
+            next: Default::default(),
             _dir: Some(dir),
         };
         server.cold_start = wait_ready(&base, started)?;
@@ -196,6 +203,8 @@ impl Server {
             credentials: None,
             cold_start: Duration::ZERO,
             child: None,
+            replicas: Vec::new(),
+            next: Default::default(),
             _dir: None,
         }
     }
@@ -210,9 +219,25 @@ impl Server {
         proc_status_bytes(self.pid(), "VmHWM:")
     }
 
+    /// The same registry answering on `replicas` too: each request then goes to the next
+    /// replica in turn (as behind a load balancer).
+    pub fn with_replicas(mut self, replicas: Vec<Server>) -> Server {
+        self.replicas = replicas;
+        self
+    }
+
+    /// The base URL the next request goes to.
+    pub fn next_base(&self) -> &str {
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match turn % (self.replicas.len() + 1) {
+            0 => &self.base,
+            i => &self.replicas[i - 1].base,
+        }
+    }
+
     /// A request with the server's credentials.
     pub fn request(&self, agent: &ureq::Agent, method: &str, path: &str) -> ureq::Request {
-        let r = agent.request(method, &format!("{}{path}", self.base));
+        let r = agent.request(method, &format!("{}{path}", self.next_base()));
         match &self.authorization {
             Some(a) => r.set("Authorization", a),
             None => r,

@@ -75,7 +75,7 @@ pub(crate) fn status_error(what: &str, e: ureq::Error) -> String {
 
 fn location(server: &Server, response: &ureq::Response) -> Result<String, String> {
     let l = response.header("Location").ok_or("an upload answer without Location")?;
-    Ok(if l.starts_with("http") { l.to_string() } else { format!("{}{l}", server.base) })
+    Ok(if l.starts_with("http") { l.to_string() } else { format!("{}{l}", server.next_base()) })
 }
 
 pub(crate) fn with_digest(location: &str, digest: &str) -> String {
