@@ -157,7 +157,10 @@ impl S3BlobStore {
 
     async fn append_body(&self, id: &str, mut body: ByteStream) -> Result<u64, RegistryError> {
         let start = self.size(id).await?.ok_or_else(|| unknown(id))?;
-        let mut cursor = self.cursors().remove(id).filter(|c| c.hashed == start).map(|c| c.hasher);
+        // This process's running digest if it saw every byte so far; a fresh one when
+        // there were none (an upload opened by another replica).
+        let known = self.cursors().remove(id).filter(|c| c.hashed == start).map(|c| c.hasher);
+        let mut cursor = known.or_else(|| (start == 0).then(Sha256::new));
         let location = self.key(&format!("uploads/{id}/part-{start:020}"));
         let mut writer = PartWriter::default();
         let mut broke = None;
