@@ -94,12 +94,15 @@ impl Registry {
 
 impl<M: MetadataStore> Registry<M> {
     /// The registry over these stores. Upload bytes that no recorded session owns (a crash
-    /// between the two writes) are removed.
+    /// while a session was being closed) are removed.
     pub async fn with_stores(
         store: M, blobs: Arc<dyn BlobStore>, clock: Clock,
     ) -> Result<Self, RegistryError> {
+        // Bytes are listed before sessions are read: an upload's session is recorded before
+        // its bytes, so every upload listed here that is still open is among the sessions.
+        let uploads = blobs.uploads().await?;
         let sessions = store.upload_ids().await?;
-        for upload in blobs.uploads().await? {
+        for upload in uploads {
             if !sessions.contains(&upload) {
                 blobs.remove_upload(&upload).await?;
             }

@@ -55,15 +55,19 @@ impl<M: MetadataStore> Registry<M> {
     ) -> Result<String, RegistryError> {
         self.repository_for_push(scope, repository).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.blobs.create_upload(&id).await?;
         let record = UploadRecord {
             id: id.clone(),
             scope: scope.clone(),
             repository: repository.to_string(),
             kind,
         };
-        if let Err(e) = self.store.create_upload(&record, self.clock.now()).await {
-            self.blobs.remove_upload(&id).await?;
+        // The session first, then the bytes: upload bytes then always have a session
+        // recorded before them, so the sweep of bytes no session owns (`with_stores`, in any
+        // replica sharing the stores) never takes a live upload. A crash between the two
+        // leaves a session without bytes, which answers UploadUnknown and expires.
+        self.store.create_upload(&record, self.clock.now()).await?;
+        if let Err(e) = self.blobs.create_upload(&id).await {
+            self.store.delete_upload(&id).await?;
             return Err(e);
         }
         Ok(id)
