@@ -19,19 +19,6 @@ fn secret(name: &str) -> String {
     format!("arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/{name}")
 }
 
-/// Bytes that differ from any other test's, without a random generator.
-fn layer_bytes(size: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 struct Setup {
     upstream: Upstream,
     berth: Berth,
@@ -94,7 +81,7 @@ async fn get_bytes(raw: &RawRegistry, path: &str) -> (u16, Vec<u8>) {
 #[tokio::test]
 async fn pulls_through_once_then_serves_what_it_keeps() {
     let s = setup().await;
-    let layer = layer_bytes(3 << 20, 1);
+    let layer = pseudo_random(3 << 20, 1);
     let image = push_image(&s.upstream.client(), "library/app", "v1", &layer, "amd64").await;
     let name = "/v2/docker-hub/library/app";
 
@@ -224,7 +211,7 @@ async fn an_index_pulls_with_every_child() {
 #[tokio::test]
 async fn a_corrupted_upstream_blob_is_refused_and_not_cached() {
     let s = setup().await;
-    let layer = layer_bytes(256 << 10, 2);
+    let layer = pseudo_random(256 << 10, 2);
     let image = push_image(&s.upstream.client(), "library/app", "v1", &layer, "amd64").await;
     let file = s.upstream.blob_file(&image.layer);
     let mut corrupted = layer.clone();
@@ -306,7 +293,7 @@ async fn a_moved_tag_is_refreshed_after_the_interval_and_digests_never() {
 #[tokio::test]
 async fn sixteen_concurrent_pulls_of_an_uncached_layer_fetch_it_once() {
     let s = setup().await;
-    let layer = layer_bytes(200 << 20, 3);
+    let layer = pseudo_random(200 << 20, 3);
     let expected = digest_of(&layer);
     let image = push_image(&s.upstream.client(), "library/big", "v1", &layer, "amd64").await;
     drop(layer);
@@ -427,7 +414,7 @@ async fn skopeo_and_docker_pull_through_berth() {
 #[tokio::test]
 async fn batch_get_image_and_download_urls_pull_through_on_the_ecr_face() {
     let s = setup().await;
-    let layer = layer_bytes(1 << 20, 4);
+    let layer = pseudo_random(1 << 20, 4);
     let image = push_image(&s.upstream.client(), "library/api", "v1", &layer, "amd64").await;
     let got = s
         .ecr

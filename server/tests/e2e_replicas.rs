@@ -10,26 +10,13 @@ mod support;
 use reqwest::Method;
 use std::process::Command;
 use std::sync::atomic::Ordering;
-use support::images::{chunked_upload, put_manifest, OCI_MANIFEST};
+use support::images::{chunked_upload, chunked_upload_with, put_manifest, OCI_MANIFEST};
 use support::layout::{add_blob, add_layered_image, sha256_file, write_index};
 use support::replicas::Replicas;
 use support::tools::{run, tool};
 use support::*;
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-
-/// `size` pseudo-random bytes (incompressible, deterministic).
-fn bytes(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 async fn logged_in(replicas: &Replicas, repository: &str) -> (RawRegistry, String) {
     let ecr = ecr_client(&replicas.endpoint, "AKIDREPLICAS", "us-east-1");
@@ -46,7 +33,7 @@ async fn skopeo_and_a_chunked_upload_go_through_alternating_replicas() {
 
     // PATCHes alternate between the replicas; the digest is checked on whichever gets
     // the PUT, from staged parts it did not all receive.
-    let blob = bytes((6 << 20) + 123, 5);
+    let blob = pseudo_random((6 << 20) + 123, 5);
     let done =
         chunked_upload(&raw, "shared/app", &blob, &[4096, 1 << 20, (5 << 20) - 4096, 123]).await;
     assert_eq!(done.status(), 201);
@@ -64,7 +51,7 @@ async fn skopeo_and_a_chunked_upload_go_through_alternating_replicas() {
     let layout = dir.path().join("layout");
     let mut layers = Vec::new();
     for (size, seed) in [(7 << 20, 1), (40_000, 2), (10, 3)] {
-        let (digest, size) = add_blob(&layout, &bytes(size, seed));
+        let (digest, size) = add_blob(&layout, &pseudo_random(size, seed));
         layers.push((digest.clone(), size, digest, TAR));
     }
     let (manifest, manifest_size) = add_layered_image(&layout, &layers, "amd64");
@@ -107,7 +94,7 @@ async fn a_replica_killed_mid_push_loses_nothing_acknowledged_and_the_push_compl
 
     // Acknowledged before the crash: a whole image, and the first chunks of a layer.
     let config = b"{}".to_vec();
-    let first = bytes(300_000, 9);
+    let first = pseudo_random(300_000, 9);
     for blob in [&config, &first] {
         assert_eq!(chunked_upload(&raw, "shared/crash", blob, &[blob.len()]).await.status(), 201);
     }
@@ -115,35 +102,16 @@ async fn a_replica_killed_mid_push_loses_nothing_acknowledged_and_the_push_compl
     let put = put_manifest(&raw, "shared/crash", "before", &manifest, OCI_MANIFEST).await;
     assert_eq!(put.status(), 201);
 
-    let layer = bytes(3 << 20, 11);
-    let started =
-        raw.request(Method::POST, "/v2/shared/crash/blobs/uploads/").send().await.unwrap();
-    assert_eq!(started.status(), 202);
-    let mut location = started.headers()["location"].to_str().unwrap().to_string();
-    let mut offset = 0;
-    for (n, size) in [1 << 20, 1 << 20, 1 << 20].into_iter().enumerate() {
+    let layer = pseudo_random(3 << 20, 11);
+    // SIGKILL one replica between two acknowledged PATCHes.
+    let chunks = [1 << 20, 1 << 20, 1 << 20];
+    let kill_before_the_third = |n: usize| {
         if n == 2 {
-            // SIGKILL one replica between two acknowledged PATCHes.
             replicas.kill9(0);
         }
-        let patched = raw
-            .request(Method::PATCH, &location)
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Range", format!("{}-{}", offset, offset + size - 1))
-            .body(layer[offset..offset + size].to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(patched.status(), 202, "PATCH {n}");
-        location = patched.headers()["location"].to_str().unwrap().to_string();
-        offset += size;
-    }
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let done = raw
-        .request(Method::PUT, &format!("{location}{separator}digest={}", digest_of(&layer)))
-        .send()
-        .await
-        .unwrap();
+    };
+    let done =
+        chunked_upload_with(&raw, "shared/crash", &layer, &chunks, kill_before_the_third).await;
     assert_eq!(done.status(), 201, "the push completes through the live replica");
     let manifest_after = image_manifest(&config, &[&layer]);
     let put = put_manifest(&raw, "shared/crash", "after", &manifest_after, OCI_MANIFEST).await;

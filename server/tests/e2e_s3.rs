@@ -15,19 +15,6 @@ use support::*;
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
-/// `size` pseudo-random bytes (incompressible, deterministic).
-fn bytes(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 fn start_berth(s3: &S3Server, data_dir: &std::path::Path) -> Berth {
     let flags = s3.flags("registry");
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
@@ -49,7 +36,7 @@ async fn skopeo_pushes_and_pulls_an_image_whose_layers_live_in_s3() {
     let layout = dir.path().join("layout");
     let mut layers = Vec::new();
     for (size, seed) in [(13 << 20, 7), (3000, 11)] {
-        let (digest, size) = add_blob(&layout, &bytes(size, seed));
+        let (digest, size) = add_blob(&layout, &pseudo_random(size, seed));
         layers.push((digest.clone(), size, digest, TAR));
     }
     let (manifest, manifest_size) = add_layered_image(&layout, &layers, "amd64");
@@ -109,7 +96,7 @@ async fn a_chunked_upload_checks_its_digest_and_survives_kill_9_with_ranges_serv
     let raw = RawRegistry::new(&berth, &registry_password(&ecr).await);
 
     // A wrong digest stores nothing: no blob object under either digest, no upload left.
-    let blob = bytes((7 << 20) + 4321, 3);
+    let blob = pseudo_random((7 << 20) + 4321, 3);
     let digest = digest_of(&blob);
     let wrong = digest_of(b"something else");
     let refused = raw

@@ -68,27 +68,18 @@ const BLOB_LOCK_STRIPES: usize = 64;
 pub const DEFAULT_RESTORE_DELAY_SECS: u64 = 10;
 
 impl Registry {
-    /// Opens the metadata store and the blob files in `data_dir`, and removes upload files
-    /// whose session was never recorded (a crash between the two). Every time the registry
-    /// records or checks comes from `clock`.
+    /// Opens SQLite and the blob files in `data_dir` (see [`Registry::with_stores`]). Every
+    /// time the registry records or checks comes from `clock`.
     pub async fn open(data_dir: &Path, clock: Clock) -> Result<Self, RegistryError> {
         let blobs = Arc::new(FileBlobStore::open(data_dir)?);
-        Registry::open_with_blobs(data_dir, clock, blobs).await
+        let store = CachedMetadataStore::new(SqlMetadataStore::open(data_dir).await?);
+        Registry::with_stores(store, blobs, clock).await
     }
 
     /// The same registry with each in-memory cache map holding at most `bytes`.
     pub fn with_cache_budget(self, bytes: usize) -> Self {
         self.store.cache.set_budget(bytes);
         self
-    }
-
-    /// As [`Registry::open`], with the blob bytes in `blobs` instead of files under
-    /// `data_dir` (which still holds the metadata).
-    pub async fn open_with_blobs(
-        data_dir: &Path, clock: Clock, blobs: Arc<dyn BlobStore>,
-    ) -> Result<Self, RegistryError> {
-        let store = CachedMetadataStore::new(SqlMetadataStore::open(data_dir).await?);
-        Registry::with_stores(store, blobs, clock).await
     }
 }
 

@@ -80,13 +80,23 @@ pub async fn put_index(ecr: &aws_sdk_ecr::Client, n: u32, tag: &str) -> String {
 pub async fn chunked_upload(
     raw: &RawRegistry, repo: &str, blob: &[u8], chunks: &[usize],
 ) -> reqwest::Response {
+    chunked_upload_with(raw, repo, blob, chunks, |_| {}).await
+}
+
+/// As [`chunked_upload`], calling `before_chunk(n)` before the `n`th PATCH (from 0): to
+/// crash or restart something in the middle of an upload.
+pub async fn chunked_upload_with(
+    raw: &RawRegistry, repo: &str, blob: &[u8], chunks: &[usize],
+    mut before_chunk: impl FnMut(usize),
+) -> reqwest::Response {
     assert_eq!(chunks.iter().sum::<usize>(), blob.len(), "the chunks cover the blob");
     let started =
         raw.request(Method::POST, &format!("/v2/{repo}/blobs/uploads/")).send().await.unwrap();
     assert_eq!(started.status(), 202);
     let mut location = started.headers()["location"].to_str().unwrap().to_string();
     let mut offset = 0;
-    for &size in chunks {
+    for (n, &size) in chunks.iter().enumerate() {
+        before_chunk(n);
         let patched = raw
             .request(Method::PATCH, &location)
             .header("Content-Type", "application/octet-stream")

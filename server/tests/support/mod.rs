@@ -241,6 +241,20 @@ pub async fn oci_error_code(response: reqwest::Response) -> (u16, String, String
 }
 
 /// sha256 digest string of bytes.
+/// `size` pseudo-random bytes (incompressible, deterministic, different per `seed`),
+/// without a random generator.
+pub fn pseudo_random(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
 pub fn digest_of(bytes: &[u8]) -> String {
     berth_handlers::digest::Digest::of(bytes).to_string()
 }
