@@ -25,7 +25,7 @@ pub async fn certificate(
         )
             .into_response();
     };
-    match state.signing_keys.existing(&profile) {
+    match state.registry.signing_key(&state.signing_keys, &profile).await {
         Ok(None) => (
             StatusCode::NOT_FOUND,
             format!("the signing profile {} has signed nothing here\n", profile.arn),

@@ -13,8 +13,8 @@ use super::{
     ImageStore, ImageSummary, ManifestReferences, MetadataStore, PullTimeExclusionStore,
     PutOutcome, RegistryRecord, RegistryRecordStore, ReplicationState, ReplicationStore,
     ReplicationTask, RepositoryDocument, RepositoryRecord, RepositoryStore, RepositoryTag,
-    ScanRecord, ScanStore, SigningState, SigningStore, StorageTotals, StoredManifest, UploadKind,
-    UploadRecord, UploadStore,
+    ScanRecord, ScanStore, SigningKeyMaterial, SigningState, SigningStore, StorageTotals,
+    StoredManifest, UploadKind, UploadRecord, UploadStore,
 };
 use crate::digest::Digest;
 use crate::error::RegistryError;
@@ -211,6 +211,8 @@ impl<M: MetadataStore> SigningStore for CachedMetadataStore<M> {
         fn pending_signings(&self, limit: u32) -> Result<Vec<(ImageKey, String)>, RegistryError>;
         fn finish_signing(&self, image: &ImageKey, profile: &str, failure: Option<(&str, &str)>, at: f64) -> Result<(), RegistryError>;
         fn signing_states(&self, image: &ImageKey) -> Result<Vec<SigningState>, RegistryError>;
+        fn signing_key(&self, profile_arn: &str) -> Result<Option<SigningKeyMaterial>, RegistryError>;
+        fn keep_signing_key(&self, profile_arn: &str, key: &SigningKeyMaterial) -> Result<SigningKeyMaterial, RegistryError>;
     }
 }
 

@@ -365,6 +365,17 @@ pub trait SigningStore: Send + Sync {
     fn signing_states(
         &self, image: &ImageKey,
     ) -> impl Future<Output = Result<Vec<SigningState>, RegistryError>> + Send;
+
+    /// The key kept for the signing profile, if it ever signed.
+    fn signing_key(
+        &self, profile_arn: &str,
+    ) -> impl Future<Output = Result<Option<SigningKeyMaterial>, RegistryError>> + Send;
+
+    /// Keeps `key` for the profile unless one is kept already; returns the one kept, so
+    /// that processes making a key at once all sign with the first.
+    fn keep_signing_key(
+        &self, profile_arn: &str, key: &SigningKeyMaterial,
+    ) -> impl Future<Output = Result<SigningKeyMaterial, RegistryError>> + Send;
 }
 
 /// Each registry's pull-time update exclusions: principals whose pulls are not recorded.

@@ -266,6 +266,15 @@ pub struct SigningState {
     pub failure_reason: Option<String>,
 }
 
+/// A signing profile's key pair and certificate, as the metadata store keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKeyMaterial {
+    /// PKCS#8 of the ECDSA P-256 key.
+    pub pkcs8: Vec<u8>,
+    /// The self-signed code-signing certificate, PEM.
+    pub certificate_pem: String,
+}
+
 /// What the blob store holds, for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StorageTotals {

@@ -8,11 +8,12 @@ use crate::error::RegistryError;
 use crate::metadata::{ImageKey, MetadataStore, SigningState};
 use crate::reference::{Reference, RepositoryName};
 use crate::scope::RegistryScope;
-use crate::signing::keys::SigningKeys;
+use crate::signing::keys::{ProfileKey, SigningKeys};
 use crate::signing::notation::{sign, Target, EMPTY_CONFIG};
 use crate::signing::{profiles_for, SigningProfile};
 use berth_generated::ecr::SigningConfiguration;
 use futures_util::StreamExt;
+use std::sync::Arc;
 
 /// Signings per pass of the job.
 const BATCH: u32 = 16;
@@ -65,6 +66,13 @@ impl<M: MetadataStore> Registry<M> {
         self.store.signing_states(image).await
     }
 
+    /// The profile's key if it ever signed here, for its certificate.
+    pub async fn signing_key(
+        &self, keys: &SigningKeys, profile: &SigningProfile,
+    ) -> Result<Option<Arc<ProfileKey>>, RegistryError> {
+        keys.existing(&self.store, profile).await
+    }
+
     /// Performs the queued signings with `keys`; reports how many ended how.
     pub async fn signing_pass(&self, keys: &SigningKeys) -> Result<String, RegistryError> {
         let (mut complete, mut failed) = (0, 0);
@@ -112,7 +120,7 @@ impl<M: MetadataStore> Registry<M> {
             .await
             .map_err(Refusal::internal)?
             .ok_or_else(|| Refusal("ImageNotFound", "the image was deleted".into()))?;
-        let key = keys.key(&profile).map_err(Refusal::internal)?;
+        let key = keys.key(&self.store, &profile).await.map_err(Refusal::internal)?;
         let target = Target {
             media_type: manifest.media_type.clone(),
             digest: manifest.digest.clone(),

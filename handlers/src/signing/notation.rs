@@ -106,14 +106,15 @@ mod tests {
     use super::*;
     use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 
-    #[test]
-    fn the_envelope_verifies_and_names_its_target() {
+    #[tokio::test]
+    async fn the_envelope_verifies_and_names_its_target() {
         let dir = tempfile::tempdir().unwrap();
+        let store = crate::metadata::SqlMetadataStore::open(dir.path()).await.unwrap();
         let profile = SigningProfile::parse(
             "arn:aws:signer:us-east-1:111122223333:/signing-profiles/release",
         )
         .unwrap();
-        let key = SigningKeys::new(dir.path()).key(&profile).unwrap();
+        let key = SigningKeys::new(dir.path()).key(&store, &profile).await.unwrap();
         let target = Target {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             digest: Digest::of(b"image"),

@@ -4,7 +4,8 @@
 use super::query;
 use super::{BindScope, SqlMetadataStore};
 use crate::error::RegistryError;
-use crate::metadata::{ImageKey, SigningState, SigningStore};
+use crate::metadata::{ImageKey, SigningKeyMaterial, SigningState, SigningStore};
+use base64::Engine as _;
 use sqlx::Row;
 
 impl SigningStore for SqlMetadataStore {
@@ -92,5 +93,40 @@ impl SigningStore for SqlMetadataStore {
                 })
             })
             .collect()
+    }
+
+    async fn signing_key(
+        &self, profile_arn: &str,
+    ) -> Result<Option<SigningKeyMaterial>, RegistryError> {
+        let row = query("SELECT pkcs8, certificate_pem FROM signing_keys WHERE profile_arn = ?")
+            .bind(profile_arn)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let pkcs8: String = row.try_get("pkcs8")?;
+        let pkcs8 = base64::engine::general_purpose::STANDARD.decode(pkcs8).map_err(|e| {
+            RegistryError::Internal(format!("the signing key of {profile_arn} is not base64: {e}"))
+        })?;
+        Ok(Some(SigningKeyMaterial { pkcs8, certificate_pem: row.try_get("certificate_pem")? }))
+    }
+
+    async fn keep_signing_key(
+        &self, profile_arn: &str, key: &SigningKeyMaterial,
+    ) -> Result<SigningKeyMaterial, RegistryError> {
+        {
+            let _writer = self.write_lock.lock().await;
+            query(
+                "INSERT INTO signing_keys (profile_arn, pkcs8, certificate_pem) VALUES (?, ?, ?) \
+                 ON CONFLICT (profile_arn) DO NOTHING",
+            )
+            .bind(profile_arn)
+            .bind(base64::engine::general_purpose::STANDARD.encode(&key.pkcs8))
+            .bind(&key.certificate_pem)
+            .execute(&self.pool)
+            .await?;
+        }
+        self.signing_key(profile_arn).await?.ok_or_else(|| {
+            RegistryError::Internal(format!("the signing key of {profile_arn} was not kept"))
+        })
     }
 }
