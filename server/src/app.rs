@@ -36,6 +36,8 @@ pub struct AppState {
     pub accept_any_credentials: bool,
     /// `/_berth/admin/*` is served (tests and development only).
     pub admin_api: bool,
+    /// `--blob-redirect`: blob GETs answer with a presigned URL of the blob store.
+    pub blob_redirect: bool,
     /// `--ui-open`: the console shows the default registry to loopback clients without
     /// signing in.
     pub console_open: bool,

@@ -240,6 +240,11 @@ pub struct ServeOptions {
     /// `AWS_ENDPOINT_URL`, else AWS itself).
     #[arg(long, env = "BERTH_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// Answer a blob GET with a redirect (307) to a presigned URL of the object in S3, as
+    /// ECR sends clients to S3, so that layer bytes do not pass through berth. Needs
+    /// `--blobs s3://...`, and the S3 endpoint must be reachable by clients.
+    #[arg(long, env = "BERTH_BLOB_REDIRECT")]
+    pub blob_redirect: bool,
     /// Bytes each in-memory cache (repositories, manifests) may hold; 0 turns them off.
     #[arg(long, env = "BERTH_CACHE_BYTES", default_value_t = berth_handlers::metadata::MAX_CACHED_BYTES)]
     pub cache_bytes: usize,

@@ -22,16 +22,7 @@ pub async fn handle(
         return OciError::new(OciErrorCode::Denied, "The download URL is invalid").into_response();
     };
     let (parts, _) = request.into_parts();
-    match blob_response(
-        &state.registry,
-        &state.cache,
-        &grant.scope,
-        &repository,
-        &grant.digest,
-        &parts,
-    )
-    .await
-    {
+    match blob_response(&state, &grant.scope, &repository, &grant.digest, &parts).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }

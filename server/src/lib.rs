@@ -81,6 +81,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         Some(location) => Some(blob_location::s3_store(location, options.s3_endpoint.as_deref())?),
         None => None,
     };
+    if options.blob_redirect && blobs.is_none() {
+        anyhow::bail!("--blob-redirect sends clients to S3: it needs --blobs s3://bucket/prefix");
+    }
     let state =
         open_state(&options, &data_dir, registry_host.clone(), Clock::system(), blobs).await?;
     tracing::info!(data_dir = %data_dir.display(), ephemeral = options.ephemeral, %registry_host, "berth starting");
@@ -135,11 +138,15 @@ pub async fn open_state(
         ),
     };
     let job_lock = metadata.job_lock();
+    let blob_leases = metadata.blob_leases();
     let opened = Registry::with_stores(CachedMetadataStore::new(metadata), blobs, clock)
         .await
         .context("cannot open the registry")?;
     let registry = Arc::new(
-        opened.with_restore_delay(options.archive_restore_delay).with_cache_budget(cache_bytes),
+        opened
+            .with_restore_delay(options.archive_restore_delay)
+            .with_cache_budget(cache_bytes)
+            .with_blob_leases(blob_leases),
     );
     let tokens = match &options.token_key {
         Some(key) => TokenSigner::from_base64(key).map_err(anyhow::Error::msg)?,
@@ -214,6 +221,7 @@ pub async fn open_state(
         endpoint,
         accept_any_credentials: options.accept_any_credentials,
         admin_api: options.admin_api,
+        blob_redirect: options.blob_redirect,
         console_open: options.ui_open,
         jobs,
     }))

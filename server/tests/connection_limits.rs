@@ -29,7 +29,8 @@ async fn until_closed(stream: &mut TcpStream) -> String {
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--header-read-timeout", "1"]);
+    // One process's connection handling: no load balancer in between.
+    let berth = Berth::start_local(dir.path(), &["--header-read-timeout", "1"]);
     let mut slow = connect(&berth).await;
     slow.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
     let answer = until_closed(&mut slow).await;
@@ -71,7 +72,8 @@ async fn a_stalled_upload_body_is_cut_and_its_session_kept() {
 #[tokio::test]
 async fn one_connection_over_the_limit_gets_a_clear_answer_in_each_format() {
     let dir = tempfile::tempdir().unwrap();
-    let berth = Berth::start(dir.path(), &["--max-connections", "2"]);
+    // One process's connection limit: no load balancer in between.
+    let berth = Berth::start_local(dir.path(), &["--max-connections", "2"]);
     let held = [connect(&berth).await, connect(&berth).await];
     // Let berth take both before the next one comes.
     let mut refused = false;

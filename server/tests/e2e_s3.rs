@@ -64,7 +64,7 @@ async fn skopeo_pushes_and_pulls_an_image_whose_layers_live_in_s3() {
 
     // The layers are objects in the bucket, not files in the data dir; no upload is left.
     for (digest, size, _, _) in &layers {
-        let object = s3.root.path().join("berth/registry/blobs/sha256").join(&digest[7..]);
+        let object = s3.root.join("berth/registry/blobs/sha256").join(&digest[7..]);
         assert_eq!(std::fs::metadata(&object).map(|m| m.len()).ok(), Some(*size), "{digest}");
     }
     assert!(!dir.path().join("data/blobs/sha256").join(&layers[0].0[7..9]).exists());
@@ -136,4 +136,98 @@ async fn a_chunked_upload_checks_its_digest_and_survives_kill_9_with_ranges_serv
     assert!(ranged.bytes().await.unwrap() == blob[start..start + 100], "the range's bytes");
     let whole = raw.request(Method::GET, &path).send().await.unwrap();
     assert_eq!(digest_of(&whole.bytes().await.unwrap()), digest);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_redirect_sends_gets_to_presigned_s3_urls_that_skopeo_follows() {
+    let skopeo = tool("skopeo");
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = s3.flags("registry");
+    flags.push("--blob-redirect".into());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let berth = Berth::start_with_env(&dir.path().join("data"), &flags, &s3.env());
+    let ecr = default_client(&berth);
+    create_repository(&ecr, "s3/redirect").await;
+    let password = registry_password(&ecr).await;
+    let raw = RawRegistry::new(&berth, &password);
+    let blob = pseudo_random(300_000, 9);
+    let digest = digest_of(&blob);
+    let pushed = raw
+        .request(Method::POST, &format!("/v2/s3/redirect/blobs/uploads/?digest={digest}"))
+        .body(blob.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+
+    // A GET answers 307 to the object in S3, presigned; HEAD answers itself.
+    let path = format!("/v2/s3/redirect/blobs/{digest}");
+    let not_following =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = not_following
+        .get(format!("{}{path}", berth.endpoint))
+        .header("Authorization", raw.authorization.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 307);
+    assert_eq!(answer.headers()["docker-content-digest"], digest.as_str());
+    let location = answer.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("{}/berth/registry/blobs/sha256/", s3.endpoint)));
+    assert!(location.contains("X-Amz-Signature="), "{location}");
+    let head = raw.request(Method::HEAD, &path).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], blob.len().to_string().as_str());
+
+    // The URL works without credentials, Range included; a tampered one does not.
+    let fetched = reqwest::get(&location).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(digest_of(&fetched.bytes().await.unwrap()), digest);
+    let ranged = not_following.get(&location).header("Range", "bytes=1000-1999").send().await;
+    let ranged = ranged.unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert!(ranged.bytes().await.unwrap() == blob[1000..2000]);
+    let at = location.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
+    let flipped = if &location[at..at + 1] == "0" { "1" } else { "0" };
+    let tampered = format!("{}{flipped}{}", &location[..at], &location[at + 1..]);
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403, "the URL is signed");
+    // Without a valid login there is no redirect.
+    let stranger = not_following.get(format!("{}{path}", berth.endpoint)).send().await.unwrap();
+    assert_eq!(stranger.status(), 401);
+
+    // skopeo follows the redirects of a whole image's layers.
+    let layout = dir.path().join("layout");
+    let (layer, size) = add_blob(&layout, &blob);
+    let (manifest, manifest_size) =
+        add_layered_image(&layout, &[(layer.clone(), size, layer.clone(), TAR)], "amd64");
+    write_index(
+        &layout,
+        vec![
+            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest, "size": manifest_size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
+        ],
+    );
+    let host = registry_host(&berth);
+    let creds = format!("AWS:{password}");
+    run(Command::new(&skopeo)
+        .args(["copy", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .args(["--dest-creds", &creds])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker://{host}/s3/redirect:v1")));
+    let out = dir.path().join("out");
+    run(Command::new(&skopeo)
+        .args(["copy", "--preserve-digests", "--src-tls-verify=false", "--src-creds", &creds])
+        .arg(format!("docker://{host}/s3/redirect:v1"))
+        .arg(format!("oci:{}:v1", out.display())));
+    let copied = out.join("blobs/sha256").join(&layer[7..]);
+    assert_eq!(sha256_file(&copied).0, layer, "the layer came from S3 whole");
+
+    // Blob files have no URL to send clients to: the flag alone is refused at start.
+    let refused = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--blob-redirect"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--blob-redirect sends clients to S3: it needs --blobs"), "{stderr}");
 }

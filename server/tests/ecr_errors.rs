@@ -321,8 +321,7 @@ async fn acknowledged_data_survives_kill_9() {
         let r = raw.request(Method::GET, &format!("/v2/app/blobs/{digest}")).send().await.unwrap();
         assert_eq!(r.bytes().await.unwrap().as_ref(), bytes);
     }
-    let uploads = std::fs::read_dir(dir.path().join("uploads")).unwrap().count();
-    assert_eq!(uploads, 0, "no upload file is left behind");
+    assert_eq!(berth.upload_leftovers(), 0, "no upload bytes are left behind");
 }
 
 #[tokio::test]

@@ -139,7 +139,8 @@ async fn every_operation_is_wired() {
 async fn ephemeral_data_is_removed_at_exit() {
     let tmp = tempfile::tempdir().unwrap();
     let unused = tmp.path().join("not-used");
-    let berth = Berth::start_with_env(&unused, &["--ephemeral"], &[("TMPDIR", tmp.path())]);
+    // One process's temporary data dir.
+    let berth = Berth::start_local_with_env(&unused, &["--ephemeral"], &[("TMPDIR", tmp.path())]);
     let ok = post(
         &berth,
         Some(&op("CreateRepository")),

@@ -11,7 +11,7 @@ use support::*;
 
 #[tokio::test]
 async fn oci_error_codes() {
-    let (dir, berth, ecr, raw) = setup().await;
+    let (_dir, berth, ecr, raw) = setup().await;
     let config = upload(&raw, "app", b"{}").await;
     let layer = upload(&raw, "app", b"layer").await;
     let image = manifest(&config, &layer);
@@ -29,7 +29,7 @@ async fn oci_error_codes() {
         oci_error_code(r).await,
         (401, "UNAUTHORIZED".into(), "Not Authorized: the token is not valid".into())
     );
-    let signer = berth_handlers::auth::TokenSigner::open(dir.path()).unwrap();
+    let signer = berth.token_signer();
     let expired = RawRegistry::new(
         &berth,
         &signer.issue("000000000000", "us-east-1", 1, "arn:aws:iam::000000000000:root"),

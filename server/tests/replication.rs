@@ -55,17 +55,6 @@ async fn images(ecr: &aws_sdk_ecr::Client) -> Result<Vec<String>, String> {
     Ok(tags)
 }
 
-fn blob_files(data_dir: &std::path::Path) -> usize {
-    let root = data_dir.join("blobs/sha256");
-    std::fs::read_dir(&root)
-        .map(|dirs| {
-            dirs.flatten()
-                .map(|d| std::fs::read_dir(d.path()).map(|f| f.count()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -99,7 +88,8 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
         put_manifest(&raw_a, "app", &referrer_digest, &referrer, OCI_MANIFEST).await.status(),
         201
     );
-    let files_before = blob_files(dir.path());
+    let files_before = berth.blob_count();
+    assert!(files_before > 0);
 
     // Queued at push, done by the job: us-west-2 gets it, B (no policy yet) does not.
     let queued = statuses(&a, "v1").await;
@@ -130,7 +120,7 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
         .unwrap();
     let referrers: serde_json::Value = referrers.json().await.unwrap();
     assert_eq!(referrers["manifests"][0]["digest"], referrer_digest.as_str());
-    assert_eq!(blob_files(dir.path()), files_before, "no blob bytes are copied");
+    assert_eq!(berth.blob_count(), files_before, "no blob bytes are copied");
     // Not chained: the us-west-2 copy does not go on to Europe.
     run_job(&berth, "replication").await;
     assert_eq!(images(&a_europe).await, Err("RepositoryNotFoundException".to_string()));
@@ -153,7 +143,7 @@ async fn pushes_replicate_across_regions_and_to_an_account_that_allows_it() {
     let r = raw_b.get_manifest("/v2/app/manifests/v2", OCI_MANIFEST).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), v2);
-    assert_eq!(blob_files(dir.path()), files_before);
+    assert_eq!(berth.blob_count(), files_before);
 }
 
 #[tokio::test]

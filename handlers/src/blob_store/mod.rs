@@ -72,6 +72,15 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     fn read<'a>(
         &'a self, digest: &'a Digest, start: u64, length: u64,
     ) -> StoreResult<'a, ByteStream>;
+
+    /// A URL where anyone holding it can GET the committed blob for `valid_for` (a
+    /// presigned object storage URL, which `--blob-redirect` sends clients to, as ECR sends
+    /// them to S3); `None` when the store has no such URL (files, memory).
+    fn download_url<'a>(
+        &'a self, _digest: &'a Digest, _valid_for: std::time::Duration,
+    ) -> StoreResult<'a, Option<String>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::error::RegistryError;
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path;
+use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest as _, Sha256, Sha512};
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[derive(Debug)]
 pub struct S3BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// What presigns download URLs (the S3 client itself; none for other object stores).
+    signer: Option<Arc<dyn Signer>>,
     prefix: String,
     /// The SHA-256 of each upload this process has seen every byte of; another replica's
     /// append makes it stale, and the commit then reads the parts back.
@@ -64,6 +67,7 @@ impl S3BlobStore {
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str) -> Self {
         S3BlobStore {
             store,
+            signer: None,
             prefix: prefix.trim_matches('/').to_string(),
             cursors: Mutex::new(HashMap::new()),
         }
@@ -87,8 +91,8 @@ impl S3BlobStore {
             builder =
                 builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
         }
-        let client = builder.build().map_err(failed)?;
-        Ok(S3BlobStore::new(Arc::new(client), prefix))
+        let client = Arc::new(builder.build().map_err(failed)?);
+        Ok(S3BlobStore { signer: Some(client.clone()), ..S3BlobStore::new(client, prefix) })
     }
 
     fn key(&self, rest: &str) -> Path {
@@ -381,6 +385,20 @@ impl BlobStore for S3BlobStore {
         &'a self, digest: &'a Digest, start: u64, length: u64,
     ) -> StoreResult<'a, ByteStream> {
         self.read_blob(digest, start, length).boxed()
+    }
+
+    fn download_url<'a>(
+        &'a self, digest: &'a Digest, valid_for: std::time::Duration,
+    ) -> StoreResult<'a, Option<String>> {
+        async move {
+            let Some(signer) = &self.signer else { return Ok(None) };
+            let url = signer
+                .signed_url(reqwest::Method::GET, &self.blob_key(digest), valid_for)
+                .await
+                .map_err(failed)?;
+            Ok(Some(url.to_string()))
+        }
+        .boxed()
     }
 }
 

@@ -41,6 +41,11 @@ pub trait JobLock: Send + Sync + std::fmt::Debug {
     fn give_back<'a>(&'a self, name: &'a str) -> futures_util::future::BoxFuture<'a, ()>;
 }
 
+/// How long a run on demand waits for another process's run of the job, and how often it
+/// asks for the lease meanwhile.
+const LEASE_WAIT: Duration = Duration::from_secs(600);
+const LEASE_POLL: Duration = Duration::from_millis(25);
+
 /// What one run of a job did, for logs and the admin API.
 pub type JobReport = String;
 
@@ -69,13 +74,22 @@ struct Entry {
 
 impl Entry {
     /// Runs the job once, counting the run (and its failure); with a `lock`, only when
-    /// no other process is running it.
-    async fn run(&self, lock: Option<&dyn JobLock>) -> Result<JobReport, RegistryError> {
+    /// no other process is running it: a periodic run is then skipped, a run on demand
+    /// (`wait`) waits for the other process's run to end, so that "run now" always runs.
+    async fn run(
+        &self, lock: Option<&dyn JobLock>, wait: bool,
+    ) -> Result<JobReport, RegistryError> {
         let _running = self.running.lock().await;
         let name = self.job.name();
         if let Some(lock) = lock {
-            if !lock.try_take(name).await? {
-                return Ok(format!("skipped: another replica is running {name}"));
+            let mut waited = Duration::ZERO;
+            while !lock.try_take(name).await? {
+                if !wait || waited >= LEASE_WAIT {
+                    return Ok(format!("skipped: another replica is running {name}"));
+                }
+                // Another process's run, not berth's clock: real time.
+                tokio::time::sleep(LEASE_POLL).await;
+                waited += LEASE_POLL;
             }
         }
         let result = self.job.run().await;
@@ -175,7 +189,7 @@ impl JobRunner {
     /// such job.
     pub async fn run_now(&self, name: &str) -> Option<Result<JobReport, RegistryError>> {
         let entry = self.entries.iter().find(|e| e.job.name() == name)?;
-        Some(entry.run(self.lock.as_deref()).await)
+        Some(entry.run(self.lock.as_deref(), true).await)
     }
 
     /// Stops the periodic tasks and waits for a run in progress to finish.
@@ -192,7 +206,7 @@ impl JobRunner {
 }
 
 async fn run_logged(entry: &Entry, lock: Option<&dyn JobLock>) {
-    match entry.run(lock).await {
+    match entry.run(lock, false).await {
         Ok(report) => tracing::debug!(job = entry.job.name(), %report, "job ran"),
         Err(e) => tracing::error!(job = entry.job.name(), "job failed: {e}"),
     }

@@ -31,6 +31,14 @@ impl<M: MetadataStore> Registry<M> {
         self.store.linked_blob_size(scope, repository.as_str(), digest).await
     }
 
+    /// Where a client may GET the committed blob from the blob store itself for
+    /// `valid_for`; `None` when the store has no such URL.
+    pub async fn blob_download_url(
+        &self, digest: &Digest, valid_for: std::time::Duration,
+    ) -> Result<Option<String>, RegistryError> {
+        self.blobs.download_url(digest, valid_for).await
+    }
+
     /// `length` bytes from `start` of a blob; the caller checked with
     /// [`Registry::blob_size`] that the repository has it, and keeps both within that size.
     pub async fn read_blob(
@@ -56,7 +64,7 @@ impl<M: MetadataStore> Registry<M> {
         if upstream_repository(&rules, from.as_str()).is_some() {
             return Ok(None);
         }
-        let _blob = self.hold_blob(digest).await;
+        let _blob = self.hold_blob(digest).await?;
         if !self.store.blob_referenced(scope, from.as_str(), digest).await? {
             return Ok(None);
         }

@@ -8,6 +8,8 @@
 //! record goes before the bytes, under the blob's lock, which an upload commit and a mount
 //! of the same digest also hold: a commit never lands between the check and the delete,
 //! and a crash between the two leaves bytes without a record, which the next pass deletes.
+//! When several processes share the stores, the blob's lease (`blob_leases`) extends that
+//! lock across them; a blob another process is committing is left to the next pass.
 
 use super::Registry;
 use crate::error::RegistryError;
@@ -42,7 +44,7 @@ impl<M: MetadataStore> Registry<M> {
         let mut report = GarbageReport::default();
         self.store.note_unreferenced_blobs(now).await?;
         for digest in self.store.collectable_blobs(cutoff).await? {
-            let _held = self.hold_blob(&digest).await;
+            let Some(_held) = self.hold_blob_to_collect(&digest).await? else { continue };
             if self.store.forget_blob(&digest, cutoff).await? {
                 report.bytes_freed += self.blobs.stat(&digest).await?.unwrap_or(0);
                 self.blobs.delete(&digest).await?;
@@ -50,7 +52,7 @@ impl<M: MetadataStore> Registry<M> {
             }
         }
         for digest in self.blobs.blobs().await? {
-            let _held = self.hold_blob(&digest).await;
+            let Some(_held) = self.hold_blob_to_collect(&digest).await? else { continue };
             if !self.store.blob_recorded(&digest).await? {
                 self.blobs.delete(&digest).await?;
                 report.leftovers_deleted += 1;

@@ -7,6 +7,7 @@
 mod access;
 mod account_settings;
 mod backfill;
+pub mod blob_leases;
 mod blobs;
 mod creation_templates;
 mod exclusions;
@@ -41,6 +42,7 @@ use crate::error::RegistryError;
 use crate::metadata::{CachedMetadataStore, MetadataStore, RepositoryRecord, SqlMetadataStore};
 use crate::reference::RepositoryName;
 use crate::scope::RegistryScope;
+use blob_leases::{BlobLease, BlobLeases};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -55,9 +57,17 @@ pub struct Registry<M = CachedMetadataStore<SqlMetadataStore>> {
     upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Striped by digest: held while a blob is committed and linked, mounted, or collected.
     blob_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// The same order across processes sharing the stores (none when only this one opens them).
+    blob_leases: Option<Arc<dyn BlobLeases>>,
     clock: Clock,
     /// Seconds a restored image stays ACTIVATING before it can be pulled again.
     restore_delay: f64,
+}
+
+/// A blob's stripe lock and, across processes, its lease; both let go when dropped.
+struct BlobHold<'a> {
+    _stripe: tokio::sync::MutexGuard<'a, ()>,
+    _lease: Option<BlobLease>,
 }
 
 /// Blob locks: digests share a lock when their first hex byte agrees modulo this.
@@ -103,6 +113,7 @@ impl<M: MetadataStore> Registry<M> {
             blobs,
             upload_locks: Mutex::new(HashMap::new()),
             blob_locks: (0..BLOB_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            blob_leases: None,
             clock,
             restore_delay: DEFAULT_RESTORE_DELAY_SECS as f64,
         })
@@ -114,10 +125,43 @@ impl<M: MetadataStore> Registry<M> {
         self
     }
 
+    /// The same registry sharing the stores with other processes, ordered by `leases`.
+    pub fn with_blob_leases(mut self, leases: Option<Arc<dyn BlobLeases>>) -> Self {
+        self.blob_leases = leases;
+        self
+    }
+
     /// The lock of `digest`'s stripe; see `blob_locks`.
-    async fn hold_blob(&self, digest: &Digest) -> tokio::sync::MutexGuard<'_, ()> {
+    async fn blob_stripe(&self, digest: &Digest) -> tokio::sync::MutexGuard<'_, ()> {
         let stripe = u8::from_str_radix(&digest.hex()[..2], 16).unwrap_or(0) as usize;
         self.blob_locks[stripe % BLOB_LOCK_STRIPES].lock().await
+    }
+
+    /// Held while `digest` is committed and linked, or mounted: its stripe, and its shared
+    /// lease when other processes share the stores.
+    async fn hold_blob(&self, digest: &Digest) -> Result<BlobHold<'_>, RegistryError> {
+        let stripe = self.blob_stripe(digest).await;
+        let lease = match &self.blob_leases {
+            Some(leases) => Some(leases.share(digest).await?),
+            None => None,
+        };
+        Ok(BlobHold { _stripe: stripe, _lease: lease })
+    }
+
+    /// Held while `digest` is collected: its stripe, and its lease alone. `None` when
+    /// another process is committing or mounting it (the next collection sees it again).
+    async fn hold_blob_to_collect(
+        &self, digest: &Digest,
+    ) -> Result<Option<BlobHold<'_>>, RegistryError> {
+        let stripe = self.blob_stripe(digest).await;
+        let lease = match &self.blob_leases {
+            Some(leases) => match leases.try_take(digest).await? {
+                Some(lease) => Some(lease),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        Ok(Some(BlobHold { _stripe: stripe, _lease: lease }))
     }
 
     /// The clock everything the registry records or checks reads.

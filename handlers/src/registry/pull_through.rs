@@ -85,7 +85,7 @@ impl<M: MetadataStore> Registry<M> {
     pub async fn link_stored_blob(
         &self, scope: &RegistryScope, name: &RepositoryName, digest: &Digest,
     ) -> Result<Option<u64>, RegistryError> {
-        let _blob = self.hold_blob(digest).await;
+        let _blob = self.hold_blob(digest).await?;
         let Some(size) = self.blobs.stat(digest).await? else {
             return Ok(None);
         };

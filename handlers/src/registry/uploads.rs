@@ -129,7 +129,7 @@ impl<M: MetadataStore> Registry<M> {
         }
         // Commit and link under the blob's lock, so that garbage collection never deletes
         // bytes between the two or a record between its check and its delete.
-        let _blob = self.hold_blob(digest).await;
+        let _blob = self.hold_blob(digest).await?;
         let committed = self.blobs.commit(id, digest).await;
         let size = match committed {
             Ok(size) => size,

@@ -1,6 +1,9 @@
-//! Blob HEAD and GET, with `Range`.
+//! Blob HEAD and GET, with `Range`; with `--blob-redirect`, a GET of a stored blob is a
+//! redirect to a presigned URL of the object in S3 (HEAD answers here, as the reference
+//! registry's redirect does).
 
 use super::OciError;
+use crate::app::AppState;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
@@ -8,14 +11,18 @@ use axum::response::Response;
 use berth_generated::oci::OciErrorCode;
 use berth_handlers::blob_store::ByteStream;
 use berth_handlers::digest::Digest;
-use berth_handlers::pull_through::{CachedBlob, PullThroughCache};
+use berth_handlers::pull_through::CachedBlob;
 use berth_handlers::reference::RepositoryName;
-use berth_handlers::{Registry, RegistryError, RegistryScope};
+use berth_handlers::{RegistryError, RegistryScope};
+
+/// How long a redirect's presigned URL works (the reference registry's choice): long
+/// enough for a slow client to start, short enough that a leaked URL soon expires.
+const REDIRECT_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
 pub async fn get(
-    registry: &Registry, cache: &PullThroughCache, scope: &RegistryScope, name: &RepositoryName,
-    digest: &Digest, parts: &Parts,
+    state: &AppState, scope: &RegistryScope, name: &RepositoryName, digest: &Digest, parts: &Parts,
 ) -> Result<Response, OciError> {
+    let (registry, cache) = (&*state.registry, &*state.cache);
     let head = parts.method == Method::HEAD;
     let range_header = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let size = match registry.blob_size(scope, name, digest).await {
@@ -35,6 +42,17 @@ pub async fn get(
         }
         found => found?,
     };
+    if state.blob_redirect && !head {
+        if let Some(url) = registry.blob_download_url(digest, REDIRECT_VALID_FOR).await? {
+            return Response::builder()
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(header::LOCATION, url)
+                .header("Docker-Content-Digest", digest.as_str())
+                .header(header::CONTENT_LENGTH, 0)
+                .body(Body::empty())
+                .map_err(|e| OciError::new(OciErrorCode::Unknown, e.to_string()));
+        }
+    }
     let range = match &range_header {
         Some(value) => {
             Some(berth_handlers::byte_range::blob_range(value, size).ok_or_else(|| {

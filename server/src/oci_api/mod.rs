@@ -60,7 +60,7 @@ async fn route(state: &AppState, request: Request) -> Result<Response, OciError>
                     OciErrorCode::Unsupported,
                     "Blobs cannot be deleted; delete the images that use them",
                 )),
-                _ => blobs::get(registry, &state.cache, &scope, &name, &digest, &parts).await,
+                _ => blobs::get(state, &scope, &name, &digest, &parts).await,
             }
         }
         OciRoute::Uploads { name } => {

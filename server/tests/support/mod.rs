@@ -15,12 +15,40 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// A running berth process; killed when dropped.
+/// A running berth; killed when dropped. With `BERTH_TEST_METADATA=replicas` it is two
+/// replicas behind a load balancer (`replicas::Front`), which the tests see as one.
 pub struct Berth {
-    child: Child,
+    /// The berth process, or each replica's.
+    processes: Vec<Child>,
+    /// The load balancer in front of the replicas.
+    front: Option<replicas::Front>,
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
     pub data_dir: PathBuf,
+    /// Where the blobs are in the shared S3 server, for replicas not given `--blobs` (else
+    /// files in `data_dir`).
+    s3_prefix: Option<String>,
+}
+
+/// Where the berths of [`Berth::start`] keep their state, from `BERTH_TEST_METADATA`, so
+/// that the same tests check every backend.
+enum TestBackends {
+    /// SQLite and blob files in the data dir (unset or `sqlite`).
+    Embedded,
+    /// Metadata on PostgreSQL, a database per data dir (`postgres`).
+    Postgres,
+    /// Two replicas sharing PostgreSQL, an S3 prefix per data dir and a token key, behind a
+    /// front that alternates requests (`replicas`).
+    Replicas,
+}
+
+fn test_backends() -> TestBackends {
+    match std::env::var("BERTH_TEST_METADATA").as_deref() {
+        Ok("sqlite") | Err(_) => TestBackends::Embedded,
+        Ok("postgres") => TestBackends::Postgres,
+        Ok("replicas") => TestBackends::Replicas,
+        Ok(other) => panic!("BERTH_TEST_METADATA={other}: expected sqlite, postgres or replicas"),
+    }
 }
 
 impl Berth {
@@ -29,11 +57,12 @@ impl Berth {
         Self::start_with_env::<&str>(data_dir, extra, &[])
     }
 
-    /// As [`Berth::start`], always on the embedded default (SQLite and blob files in the
-    /// data dir, whatever `BERTH_TEST_METADATA` says): for the tests of the data dir
-    /// itself (`berth export`, `fsck`, `gc` read its files).
+    /// As [`Berth::start`], always one process on the embedded default (SQLite and blob
+    /// files in the data dir, whatever `BERTH_TEST_METADATA` says): for the tests of the
+    /// data dir itself (`berth export`, `fsck`, `gc` read its files) and of one process's
+    /// own figures.
     pub fn start_local(data_dir: &Path, extra: &[&str]) -> Berth {
-        Self::spawn::<&str>(data_dir, extra, &[], false)
+        Self::start_local_with_env::<&str>(data_dir, extra, &[])
     }
 
     /// As [`Berth::start_local`], with extra environment variables: for tests that name
@@ -41,79 +70,191 @@ impl Berth {
     pub fn start_local_with_env<V: AsRef<std::ffi::OsStr>>(
         data_dir: &Path, extra: &[&str], env: &[(&str, V)],
     ) -> Berth {
-        Self::spawn(data_dir, extra, env, false)
+        Self::single(spawn(data_dir, extra, env), data_dir)
     }
 
     /// As [`Berth::start`], with extra environment variables.
     pub fn start_with_env<V: AsRef<std::ffi::OsStr>>(
         data_dir: &Path, extra: &[&str], env: &[(&str, V)],
     ) -> Berth {
-        Self::spawn(data_dir, extra, env, true)
+        match test_backends() {
+            TestBackends::Embedded => Self::start_local_with_env(data_dir, extra, env),
+            TestBackends::Postgres => {
+                let database = postgres::cluster().database_for(data_dir);
+                let flags = [&["--metadata", database.as_str()][..], extra].concat();
+                Self::single(spawn(data_dir, &flags, env), data_dir)
+            }
+            TestBackends::Replicas => Self::replicas(data_dir, extra, env),
+        }
     }
 
-    fn spawn<V: AsRef<std::ffi::OsStr>>(
-        data_dir: &Path, extra: &[&str], env: &[(&str, V)], shared: bool,
+    fn single(process: (Child, String), data_dir: &Path) -> Berth {
+        let (child, endpoint) = process;
+        Berth {
+            processes: vec![child],
+            front: None,
+            endpoint,
+            data_dir: data_dir.to_path_buf(),
+            s3_prefix: None,
+        }
+    }
+
+    /// Two replicas on the database and S3 prefix that stand for `data_dir` (so that a
+    /// restart finds its state), or on the test's own `--blobs`; the second keeps its own
+    /// folder in `data_dir/replica-2`.
+    fn replicas<V: AsRef<std::ffi::OsStr>>(
+        data_dir: &Path, extra: &[&str], env: &[(&str, V)],
     ) -> Berth {
-        let backends = if shared { shared_backends(data_dir) } else { Vec::new() };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .envs(env.iter().map(|(k, v)| (k, v.as_ref())))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(backends)
-            .args(extra)
-            .env("BERTH_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cannot start the berth binary");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("cannot read berth's first line");
-        let endpoint = line
-            .trim()
-            .strip_prefix("berth listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from berth: {line:?}"))
-            .to_string();
-        Berth { child, endpoint, data_dir: data_dir.to_path_buf() }
+        let s3 = s3::shared();
+        let database = postgres::cluster().database_for(data_dir);
+        let mut flags: Vec<String> =
+            vec!["--metadata".into(), database, "--token-key".into(), replicas::TOKEN_KEY.into()];
+        let own_blobs = extra.contains(&"--blobs");
+        let prefix = (!own_blobs).then(|| s3.prefix_for(data_dir));
+        if let Some(prefix) = &prefix {
+            flags.extend(s3.flags(prefix));
+        }
+        // Repository URIs name the front, as behind a real load balancer.
+        let listener = replicas::Front::reserve();
+        let port = listener.local_addr().unwrap().port();
+        if !extra.contains(&"--registry-host") {
+            flags.push("--registry-host".into());
+            flags.push(if extra.contains(&"--tls-cert") {
+                format!("{{account}}.dkr.ecr.{{region}}.localhost:{port}")
+            } else {
+                format!("localhost:{port}")
+            });
+        }
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let mut environment: Vec<(&str, std::ffi::OsString)> =
+            s3.env().into_iter().map(|(k, v)| (k, v.into())).collect();
+        environment.extend(env.iter().map(|(k, v)| (*k, v.as_ref().to_os_string())));
+        let (first, first_endpoint) = spawn(data_dir, &flags, &environment);
+        let (second, second_endpoint) = spawn(&data_dir.join("replica-2"), &flags, &environment);
+        let front = replicas::Front::start(listener, vec![first_endpoint, second_endpoint]);
+        Berth {
+            processes: vec![first, second],
+            endpoint: front.endpoint.clone(),
+            front: Some(front),
+            data_dir: data_dir.to_path_buf(),
+            s3_prefix: prefix,
+        }
     }
 
-    /// The process id, to read its memory use.
+    /// How many uploads have bytes in the blob store (files in the data dir, or objects
+    /// in S3 for replicas).
+    pub fn upload_leftovers(&self) -> usize {
+        match &self.s3_prefix {
+            Some(prefix) => s3::shared().objects_under(&format!("{prefix}/uploads")),
+            None => std::fs::read_dir(self.data_dir.join("uploads")).map_or(0, |d| d.count()),
+        }
+    }
+
+    /// Whether the blob store holds `digest`'s bytes (a file in the data dir, or an
+    /// object in S3 for replicas).
+    pub fn has_blob(&self, digest: &str) -> bool {
+        let hex = digest.trim_start_matches("sha256:");
+        match &self.s3_prefix {
+            Some(prefix) => s3::shared()
+                .root
+                .join(s3::BUCKET)
+                .join(prefix)
+                .join("blobs/sha256")
+                .join(hex)
+                .is_file(),
+            None => self.data_dir.join("blobs/sha256").join(&hex[..2]).join(hex).is_file(),
+        }
+    }
+
+    /// How many blobs the blob store holds.
+    pub fn blob_count(&self) -> usize {
+        match &self.s3_prefix {
+            Some(prefix) => s3::shared().objects_under(&format!("{prefix}/blobs")),
+            None => std::fs::read_dir(self.data_dir.join("blobs/sha256")).map_or(0, |fanout| {
+                fanout
+                    .flatten()
+                    .map(|d| std::fs::read_dir(d.path()).map_or(0, |files| files.count()))
+                    .sum()
+            }),
+        }
+    }
+
+    /// What signs this berth's registry passwords: the replicas' shared key, or the one in
+    /// the data dir.
+    pub fn token_signer(&self) -> berth_handlers::auth::TokenSigner {
+        match &self.front {
+            Some(_) => berth_handlers::auth::TokenSigner::from_base64(replicas::TOKEN_KEY).unwrap(),
+            None => berth_handlers::auth::TokenSigner::open(&self.data_dir).unwrap(),
+        }
+    }
+
+    /// How many berth processes serve this endpoint (two for replicas).
+    pub fn process_count(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// The (first) process's id, to read its memory use.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.processes[0].id()
     }
 
-    /// Kills the process with SIGKILL, as a crash would, and waits for it.
+    /// Kills the process(es) with SIGKILL, as a crash would, and waits for them.
     pub fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
+        for child in &mut self.processes {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait");
+        }
     }
 
-    /// Sends SIGTERM and waits for a graceful exit; returns whether it exited with success.
+    /// Sends SIGTERM and waits for a graceful exit; returns whether every process exited
+    /// with success.
     pub fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
-        assert!(sent.success());
-        self.child.wait().expect("wait").success()
+        let mut success = true;
+        for child in &mut self.processes {
+            let pid = child.id().to_string();
+            let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+            assert!(sent.success());
+            success &= child.wait().expect("wait").success();
+        }
+        success
     }
 }
 
 impl Drop for Berth {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.processes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
-/// Flags that put berth's metadata on PostgreSQL when the suite runs with
-/// `BERTH_TEST_METADATA=postgres` (a database per data dir, so that a restart finds its
-/// state), so that the same tests check both backends.
-fn shared_backends(data_dir: &Path) -> Vec<String> {
-    match std::env::var("BERTH_TEST_METADATA").as_deref() {
-        Ok("postgres") => vec!["--metadata".into(), postgres::cluster().database_for(data_dir)],
-        Ok("sqlite") | Err(_) => Vec::new(),
-        Ok(other) => panic!("BERTH_TEST_METADATA={other}: expected postgres or sqlite"),
-    }
+/// Runs `berth serve` on `data_dir` with these flags; the process and its endpoint once
+/// it listens.
+fn spawn<V: AsRef<std::ffi::OsStr>>(
+    data_dir: &Path, extra: &[&str], env: &[(&str, V)],
+) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .envs(env.iter().map(|(k, v)| (k, v.as_ref())))
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("BERTH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("cannot start the berth binary");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("cannot read berth's first line");
+    let endpoint = line
+        .trim()
+        .strip_prefix("berth listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from berth: {line:?}"))
+        .to_string();
+    (child, endpoint)
 }
 
 /// An aws-sdk-ecr client for `endpoint`, with these credentials and region, no retries.

@@ -10,6 +10,7 @@
 //! fail on a busy upgrade); on PostgreSQL by a transaction-level advisory lock, which holds
 //! across every process sharing the database. Reads never wait for writers.
 
+mod blob_leases;
 mod blobs;
 mod columns;
 mod consistency;
@@ -126,6 +127,20 @@ impl SqlMetadataStore {
             Backend::Postgres => {
                 Some(std::sync::Arc::new(job_lock::PostgresJobLock::new(self.options.clone())))
             }
+        }
+    }
+
+    /// What orders commits against garbage collection of one digest across processes: on
+    /// PostgreSQL, advisory leases; on SQLite nothing (one process owns the data dir, and
+    /// the registry's own blob locks suffice).
+    pub fn blob_leases(
+        &self,
+    ) -> Option<std::sync::Arc<dyn crate::registry::blob_leases::BlobLeases>> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(std::sync::Arc::new(blob_leases::PostgresBlobLeases::new(
+                self.options.clone(),
+            ))),
         }
     }
 
