@@ -52,6 +52,10 @@ impl<M: MetadataStore> Registry<M> {
             }
         }
         for digest in self.blobs.blobs().await? {
+            // Most bytes have their record: only the others need the lock and a second look.
+            if self.store.blob_recorded(&digest).await? {
+                continue;
+            }
             let Some(_held) = self.hold_blob_to_collect(&digest).await? else { continue };
             if !self.store.blob_recorded(&digest).await? {
                 self.blobs.delete(&digest).await?;

@@ -59,6 +59,9 @@ pub struct SqlMetadataStore {
     backend: Backend,
     /// How to reach the database again (PostgreSQL: for the job leases' own connection).
     options: AnyConnectOptions,
+    /// Writers of this process queue here instead of each holding a pooled connection
+    /// while they wait for the database's write lock. Not what makes writes safe: that is
+    /// the database's own lock (`write_transaction`), which spans processes.
     write_lock: Mutex<()>,
 }
 
