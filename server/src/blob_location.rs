@@ -27,9 +27,9 @@ pub fn parse_blobs(value: &str) -> Result<S3Location, String> {
 /// The S3 store for `location`; see [`S3BlobStore::connect`] for where credentials,
 /// region and endpoint come from.
 pub fn s3_store(
-    location: &S3Location, endpoint: Option<&str>,
+    location: &S3Location, endpoint: Option<&str>, region: Option<&str>,
 ) -> anyhow::Result<Arc<dyn BlobStore>> {
-    let store = S3BlobStore::connect(&location.bucket, &location.prefix, endpoint)
+    let store = S3BlobStore::connect(&location.bucket, &location.prefix, endpoint, region)
         .with_context(|| format!("cannot configure the S3 bucket {}", location.bucket))?;
     Ok(Arc::new(store))
 }

@@ -240,6 +240,9 @@ pub struct ServeOptions {
     /// `AWS_ENDPOINT_URL`, else AWS itself).
     #[arg(long, env = "BERTH_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// Region of the bucket of `--blobs` (else `AWS_REGION` or `AWS_DEFAULT_REGION`).
+    #[arg(long, env = "BERTH_S3_REGION")]
+    pub s3_region: Option<String>,
     /// Answer a blob GET with a redirect (307) to a presigned URL of the object in S3, as
     /// ECR sends clients to S3, so that layer bytes do not pass through berth. Needs
     /// `--blobs s3://...`, and the S3 endpoint must be reachable by clients.

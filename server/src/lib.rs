@@ -78,7 +78,11 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
         _ => anyhow::bail!("--tls-cert and --tls-key go together"),
     };
     let blobs = match &options.blobs {
-        Some(location) => Some(blob_location::s3_store(location, options.s3_endpoint.as_deref())?),
+        Some(location) => Some(blob_location::s3_store(
+            location,
+            options.s3_endpoint.as_deref(),
+            options.s3_region.as_deref(),
+        )?),
         None => None,
     };
     if options.blob_redirect && blobs.is_none() {

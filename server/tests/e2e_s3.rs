@@ -144,7 +144,7 @@ async fn blob_redirect_sends_gets_to_presigned_s3_urls_that_skopeo_follows() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let mut flags = s3.flags("registry");
-    flags.push("--blob-redirect".into());
+    flags.extend(["--blob-redirect", "--s3-region", "eu-west-3"].map(String::from));
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let berth = Berth::start_with_env(&dir.path().join("data"), &flags, &s3.env());
     let ecr = default_client(&berth);
@@ -176,6 +176,7 @@ async fn blob_redirect_sends_gets_to_presigned_s3_urls_that_skopeo_follows() {
     let location = answer.headers()["location"].to_str().unwrap().to_string();
     assert!(location.starts_with(&format!("{}/berth/registry/blobs/sha256/", s3.endpoint)));
     assert!(location.contains("X-Amz-Signature="), "{location}");
+    assert!(location.contains("%2Feu-west-3%2Fs3%2Faws4_request"), "--s3-region: {location}");
     let head = raw.request(Method::HEAD, &path).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], blob.len().to_string().as_str());

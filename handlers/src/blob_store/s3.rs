@@ -73,16 +73,20 @@ impl S3BlobStore {
         }
     }
 
-    /// A store in `bucket` of an S3 service. Credentials and region come from the usual
-    /// AWS environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// `AWS_REGION`...); `endpoint` (else `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`) names an
-    /// S3-compatible server, addressed path-style, over plain HTTP when its URL says so.
+    /// A store in `bucket` of an S3 service. Credentials come from the usual AWS
+    /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`...), the region
+    /// from `region` (else `AWS_REGION`, `AWS_DEFAULT_REGION`); `endpoint` (else
+    /// `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`) names an S3-compatible server, addressed
+    /// path-style, over plain HTTP when its URL says so.
     pub fn connect(
-        bucket: &str, prefix: &str, endpoint: Option<&str>,
+        bucket: &str, prefix: &str, endpoint: Option<&str>, region: Option<&str>,
     ) -> Result<Self, RegistryError> {
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_virtual_hosted_style_request(false);
+        if let Some(region) = region {
+            builder = builder.with_region(region);
+        }
         let endpoint = endpoint
             .map(str::to_string)
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
