@@ -203,3 +203,41 @@ async fn two_replicas_running_lifecycle_and_gc_at_once_expire_each_image_once_an
         assert_eq!(got.status(), 200, "replica {i} still serves the kept layer");
     }
 }
+
+/// The leases garbage collection and commits take on PostgreSQL, as two processes' stores
+/// see them: a commit's shared lease keeps a collection off the blob, commits share, and a
+/// commit waits while a collection holds it.
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_leases_keep_a_collection_off_a_blob_being_committed() {
+    use berth_handlers::digest::Digest;
+    use berth_handlers::SqlMetadataStore;
+    let database = support::postgres::cluster().database();
+    let one = SqlMetadataStore::connect_postgres(&database).await.unwrap();
+    let two = SqlMetadataStore::connect_postgres(&database).await.unwrap();
+    let (committer, collector) = (one.blob_leases().unwrap(), two.blob_leases().unwrap());
+    let digest = Digest::of(b"a layer");
+
+    let committing = committer.share(&digest).await.unwrap();
+    assert!(collector.try_take(&digest).await.unwrap().is_none(), "a commit holds the blob");
+    let also_committing = collector.share(&digest).await.unwrap();
+    let other = Digest::of(b"another layer");
+    let other_collected = collector.try_take(&other).await.unwrap();
+    assert!(other_collected.is_some(), "other blobs are free");
+    drop((committing, also_committing, other_collected));
+
+    // Leases are given back on the runtime once dropped: the collection gets it after.
+    let collecting = loop {
+        if let Some(lease) = collector.try_take(&digest).await.unwrap() {
+            break lease;
+        }
+        tokio::task::yield_now().await;
+    };
+    let waiting = {
+        let (committer, digest) = (committer.clone(), digest.clone());
+        tokio::spawn(async move { committer.share(&digest).await.map(drop) })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "a commit waits while the blob is being collected");
+    drop(collecting);
+    waiting.await.unwrap().unwrap();
+}
