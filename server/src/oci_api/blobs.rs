@@ -19,6 +19,8 @@ use berth_handlers::{RegistryError, RegistryScope};
 /// enough for a slow client to start, short enough that a leaked URL soon expires.
 const REDIRECT_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
+/// Answers a blob HEAD or GET of /v2 (and of a GetDownloadUrlForLayer URL): the stored
+/// bytes, a range of them, a pull-through fetch as it streams, or a redirect to S3.
 pub async fn get(
     state: &AppState, scope: &RegistryScope, name: &RepositoryName, digest: &Digest, parts: &Parts,
 ) -> Result<Response, OciError> {
