@@ -215,27 +215,33 @@ impl S3BlobStore {
             DigestAlgorithm::Sha512 => None,
         };
         let target = self.blob_key(expected);
-        let exists = self.stat_blob(expected).await?.is_some();
-        match &known {
-            Some(actual) => check(actual, expected)?,
-            // Nothing will be written to check the bytes on the way: read them back.
-            None if exists => {
-                check(&self.hash_parts(&parts, expected.algorithm()).await?, expected)?
+        match (&known, parts.as_slice()) {
+            // Checked as it arrived, and in at most one object: one request puts it in place
+            // (the same bytes again when the blob exists, rather than a HEAD first).
+            (Some(actual), [only]) => {
+                check(actual, expected)?;
+                self.store.copy(&only.location, &target).await.map_err(failed)?;
             }
-            None => {}
-        }
-        if !exists {
-            match (&known, parts.as_slice()) {
-                (Some(_), [only]) => {
-                    self.store.copy(&only.location, &target).await.map_err(failed)?
+            (Some(actual), []) => {
+                check(actual, expected)?;
+                self.store.put(&target, PutPayload::new()).await.map_err(failed)?;
+            }
+            _ => {
+                let exists = self.stat_blob(expected).await?.is_some();
+                match &known {
+                    Some(actual) => check(actual, expected)?,
+                    // Nothing will be written to check the bytes on the way: read them back.
+                    None if exists => {
+                        check(&self.hash_parts(&parts, expected.algorithm()).await?, expected)?
+                    }
+                    None => {}
                 }
-                (Some(_), []) => {
-                    self.store.put(&target, PutPayload::new()).await.map_err(failed)?;
+                if !exists {
+                    self.concatenate(&parts, &target, expected, known.is_none()).await?;
                 }
-                _ => self.concatenate(&parts, &target, expected, known.is_none()).await?,
             }
         }
-        self.remove(id).await?;
+        self.remove_listed(id, parts).await?;
         Ok(size)
     }
 
@@ -294,6 +300,17 @@ impl S3BlobStore {
             delete_if_present(&*self.store, &object.location).await?;
         }
         Ok(())
+    }
+
+    /// Removes a committed upload whose parts were just listed, without listing again. A
+    /// part another process appended since (a client that went on after its PUT) outlives
+    /// the marker; the start-up sweep removes it, as bytes without a session.
+    async fn remove_listed(&self, id: &str, parts: Vec<Part>) -> Result<(), RegistryError> {
+        self.cursors().remove(id);
+        for part in parts {
+            delete_if_present(&*self.store, &part.location).await?;
+        }
+        delete_if_present(&*self.store, &self.marker(id)).await
     }
 
     async fn upload_ids(&self) -> Result<Vec<String>, RegistryError> {
