@@ -8,11 +8,10 @@
 mod support;
 
 use reqwest::Method;
-use std::process::Command;
 use support::images::{chunked_upload, chunked_upload_with, put_manifest, OCI_MANIFEST};
-use support::layout::{add_blob, add_layered_image, sha256_file, write_index};
+use support::layout::{add_blob, add_layered_image, sha256_file, write_tagged_index};
 use support::replicas::Replicas;
-use support::tools::{run, tool};
+use support::tools::Skopeo;
 use support::*;
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -26,7 +25,6 @@ async fn logged_in(replicas: &Replicas, repository: &str) -> (RawRegistry, Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skopeo_and_a_chunked_upload_go_through_alternating_replicas() {
-    let skopeo = tool("skopeo");
     let replicas = Replicas::start(2, &[]);
     let (raw, password) = logged_in(&replicas, "shared/app").await;
 
@@ -54,29 +52,13 @@ async fn skopeo_and_a_chunked_upload_go_through_alternating_replicas() {
         layers.push((digest.clone(), size, digest, TAR));
     }
     let (manifest, manifest_size) = add_layered_image(&layout, &layers, "amd64");
-    write_index(
-        &layout,
-        vec![
-            serde_json::json!({ "mediaType": OCI_MANIFEST, "digest": manifest, "size": manifest_size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
-        ],
-    );
+    write_tagged_index(&layout, &manifest, manifest_size, "v1");
     let host = replicas.endpoint.trim_start_matches("http://").to_string();
-    let auth = dir.path().join("auth.json");
-    run(Command::new(&skopeo)
-        .args(["login", "--tls-verify=false", "--authfile"])
-        .arg(&auth)
-        .args(["-u", "AWS", "-p", &password, &host]));
-    let copy = |from: String, to: String| {
-        run(Command::new(&skopeo)
-            .args(["copy", "--preserve-digests", "--src-tls-verify=false"])
-            .args(["--dest-tls-verify=false", "--authfile"])
-            .arg(&auth)
-            .arg(from)
-            .arg(to));
-    };
-    copy(format!("oci:{}:v1", layout.display()), format!("docker://{host}/shared/app:v1"));
+    let skopeo = Skopeo::login(dir.path(), &host, &password);
+    let remote = format!("docker://{host}/shared/app:v1");
+    skopeo.copy(&format!("oci:{}:v1", layout.display()), &remote);
     let out = dir.path().join("out");
-    copy(format!("docker://{host}/shared/app:v1"), format!("oci:{}:v1", out.display()));
+    skopeo.copy(&remote, &format!("oci:{}:v1", out.display()));
     for (digest, _, _, _) in &layers {
         let path = out.join("blobs/sha256").join(&digest[7..]);
         assert_eq!(sha256_file(&path).0, *digest, "{digest} came back byte for byte");

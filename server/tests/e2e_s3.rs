@@ -8,9 +8,9 @@ mod support;
 use reqwest::Method;
 use std::process::Command;
 use support::images::chunked_upload;
-use support::layout::{add_blob, add_layered_image, sha256_file, write_index};
+use support::layout::{add_blob, add_layered_image, sha256_file, write_tagged_index};
 use support::s3::S3Server;
-use support::tools::{run, stdout, tool};
+use support::tools::Skopeo;
 use support::*;
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -23,7 +23,6 @@ fn start_berth(s3: &S3Server, data_dir: &std::path::Path) -> Berth {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skopeo_pushes_and_pulls_an_image_whose_layers_live_in_s3() {
-    let skopeo = tool("skopeo");
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let berth = start_berth(&s3, &dir.path().join("data"));
@@ -40,27 +39,10 @@ async fn skopeo_pushes_and_pulls_an_image_whose_layers_live_in_s3() {
         layers.push((digest.clone(), size, digest, TAR));
     }
     let (manifest, manifest_size) = add_layered_image(&layout, &layers, "amd64");
-    write_index(
-        &layout,
-        vec![
-            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest, "size": manifest_size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
-        ],
-    );
-    let auth = dir.path().join("auth.json");
-    run(Command::new(&skopeo)
-        .args(["login", "--tls-verify=false", "--authfile"])
-        .arg(&auth)
-        .args(["-u", "AWS", "-p", &password, &host]));
-    let copy = |from: String, to: String| {
-        run(Command::new(&skopeo)
-            .args(["copy", "--preserve-digests", "--src-tls-verify=false"])
-            .args(["--dest-tls-verify=false", "--authfile"])
-            .arg(&auth)
-            .arg(from)
-            .arg(to));
-    };
+    write_tagged_index(&layout, &manifest, manifest_size, "v1");
+    let skopeo = Skopeo::login(dir.path(), &host, &password);
     let remote = format!("docker://{host}/s3/app:v1");
-    copy(format!("oci:{}:v1", layout.display()), remote.clone());
+    skopeo.copy(&format!("oci:{}:v1", layout.display()), &remote);
 
     // The layers are objects in the bucket, not files in the data dir; no upload is left.
     for (digest, size, _, _) in &layers {
@@ -71,17 +53,12 @@ async fn skopeo_pushes_and_pulls_an_image_whose_layers_live_in_s3() {
     assert_eq!(s3.objects_under("registry/uploads"), 0, "no upload parts are left");
 
     let out = dir.path().join("out");
-    copy(remote.clone(), format!("oci:{}:v1", out.display()));
+    skopeo.copy(&remote, &format!("oci:{}:v1", out.display()));
     for (digest, _, _, _) in &layers {
         let path = out.join("blobs/sha256").join(&digest[7..]);
         assert_eq!(sha256_file(&path).0, *digest, "{digest} came back byte for byte");
     }
-    let raw = stdout(
-        Command::new(&skopeo)
-            .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
-            .arg(&auth)
-            .arg(&remote),
-    );
+    let raw = skopeo.inspect_raw(&remote);
     assert_eq!(digest_of(raw.as_bytes()), manifest, "the manifest keeps its digest");
 }
 
@@ -140,7 +117,6 @@ async fn a_chunked_upload_checks_its_digest_and_survives_kill_9_with_ranges_serv
 
 #[tokio::test(flavor = "multi_thread")]
 async fn blob_redirect_sends_gets_to_presigned_s3_urls_that_skopeo_follows() {
-    let skopeo = tool("skopeo");
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let mut flags = s3.flags("registry");
@@ -202,24 +178,13 @@ async fn blob_redirect_sends_gets_to_presigned_s3_urls_that_skopeo_follows() {
     let (layer, size) = add_blob(&layout, &blob);
     let (manifest, manifest_size) =
         add_layered_image(&layout, &[(layer.clone(), size, layer.clone(), TAR)], "amd64");
-    write_index(
-        &layout,
-        vec![
-            serde_json::json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest, "size": manifest_size, "annotations": { "org.opencontainers.image.ref.name": "v1" } }),
-        ],
-    );
+    write_tagged_index(&layout, &manifest, manifest_size, "v1");
     let host = registry_host(&berth);
-    let creds = format!("AWS:{password}");
-    run(Command::new(&skopeo)
-        .args(["copy", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false"])
-        .args(["--dest-creds", &creds])
-        .arg(format!("oci:{}:v1", layout.display()))
-        .arg(format!("docker://{host}/s3/redirect:v1")));
+    let skopeo = Skopeo::login(dir.path(), &host, &password);
+    let remote = format!("docker://{host}/s3/redirect:v1");
+    skopeo.copy(&format!("oci:{}:v1", layout.display()), &remote);
     let out = dir.path().join("out");
-    run(Command::new(&skopeo)
-        .args(["copy", "--preserve-digests", "--src-tls-verify=false", "--src-creds", &creds])
-        .arg(format!("docker://{host}/s3/redirect:v1"))
-        .arg(format!("oci:{}:v1", out.display())));
+    skopeo.copy(&remote, &format!("oci:{}:v1", out.display()));
     let copied = out.join("blobs/sha256").join(&layer[7..]);
     assert_eq!(sha256_file(&copied).0, layer, "the layer came from S3 whole");
 

@@ -50,6 +50,19 @@ pub fn write_index(layout: &Path, entries: Vec<serde_json::Value>) {
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
 }
 
+/// Writes the layout's index with one OCI image manifest, tagged `tag`.
+pub fn write_tagged_index(layout: &Path, manifest: &str, size: u64, tag: &str) {
+    write_index(
+        layout,
+        vec![serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest,
+            "size": size,
+            "annotations": { "org.opencontainers.image.ref.name": tag },
+        })],
+    );
+}
+
 /// An image of the given layers (file in the layout's blobs, uncompressed digest as diff
 /// id, layer media type) for `arch`; returns the manifest's (digest, size).
 pub fn add_layered_image(

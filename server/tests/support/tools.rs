@@ -44,3 +44,40 @@ pub fn run(command: &mut Command) -> Output {
 pub fn stdout(command: &mut Command) -> String {
     String::from_utf8_lossy(&run(command).stdout).trim().to_string()
 }
+
+/// skopeo logged in to a plain-HTTP registry as `AWS`, with its own auth file.
+pub struct Skopeo {
+    program: PathBuf,
+    authfile: PathBuf,
+}
+
+impl Skopeo {
+    /// Logs in to `host` (`host:port`) with `password`, keeping the login in `work`.
+    pub fn login(work: &Path, host: &str, password: &str) -> Skopeo {
+        let skopeo = Skopeo { program: tool("skopeo"), authfile: work.join("auth.json") };
+        run(Command::new(&skopeo.program)
+            .args(["login", "--tls-verify=false", "--authfile"])
+            .arg(&skopeo.authfile)
+            .args(["-u", "AWS", "-p", password, host]));
+        skopeo
+    }
+
+    /// `skopeo copy --preserve-digests` from `from` to `to` (transport-prefixed names).
+    pub fn copy(&self, from: &str, to: &str) {
+        run(Command::new(&self.program)
+            .args(["copy", "--preserve-digests", "--src-tls-verify=false"])
+            .args(["--dest-tls-verify=false", "--authfile"])
+            .arg(&self.authfile)
+            .args([from, to]));
+    }
+
+    /// The manifest at `reference` (`docker://...`) as the registry serves it.
+    pub fn inspect_raw(&self, reference: &str) -> String {
+        stdout(
+            Command::new(&self.program)
+                .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+                .arg(&self.authfile)
+                .arg(reference),
+        )
+    }
+}
